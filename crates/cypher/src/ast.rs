@@ -1,0 +1,412 @@
+//! The Cypher abstract syntax tree: the contract between the parser and the
+//! planner/executor. It mirrors the surface language closely; desugaring (for
+//! example of chained comparisons) is done by the parser and noted below.
+
+/// A whole request: one statement, optionally prefixed by EXPLAIN or PROFILE.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Statement {
+    pub explain: Option<ExplainMode>,
+    pub kind: StatementKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExplainMode {
+    Explain,
+    Profile,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StatementKind {
+    Query(Query),
+    Schema(SchemaCommand),
+    /// `SHOW INDEXES`, `SHOW DATABASES`, ... with optional YIELD/WHERE/RETURN.
+    Show(ShowCommand),
+}
+
+/// A query is one or more single queries joined by UNION / UNION ALL.
+/// `unions[i]` joins `parts[i]` and `parts[i + 1]`; `true` means UNION ALL.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query {
+    pub parts: Vec<SingleQuery>,
+    pub union_all: Vec<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SingleQuery {
+    pub clauses: Vec<Clause>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Clause {
+    Match {
+        optional: bool,
+        pattern: Pattern,
+        where_: Option<Expr>,
+    },
+    Unwind {
+        expr: Expr,
+        var: String,
+    },
+    With(Projection),
+    Return(Projection),
+    Create(Pattern),
+    Merge {
+        part: PatternPart,
+        on_create: Vec<SetItem>,
+        on_match: Vec<SetItem>,
+    },
+    Set(Vec<SetItem>),
+    Remove(Vec<RemoveItem>),
+    Delete {
+        detach: bool,
+        exprs: Vec<Expr>,
+    },
+    Foreach {
+        var: String,
+        list: Expr,
+        clauses: Vec<Clause>,
+    },
+    /// `CALL proc.name(args) YIELD ... WHERE ...`. `args: None` is the
+    /// standalone form without parentheses, whose arguments come from
+    /// parameters of the same names.
+    Call {
+        procedure: String,
+        args: Option<Vec<Expr>>,
+        yield_items: Option<YieldSpec>,
+        where_: Option<Expr>,
+    },
+    /// `CALL { subquery }`.
+    CallSubquery(Query),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum YieldSpec {
+    /// `YIELD *`
+    All,
+    /// `YIELD a, b AS c`: (procedure output name, variable name).
+    Items(Vec<(String, String)>),
+}
+
+/// The body of WITH and RETURN. `where_` is only ever set for WITH.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Projection {
+    pub distinct: bool,
+    /// `*`: project every variable in scope, before `items`.
+    pub star: bool,
+    pub items: Vec<ProjectionItem>,
+    pub order_by: Vec<SortItem>,
+    pub skip: Option<Expr>,
+    pub limit: Option<Expr>,
+    pub where_: Option<Expr>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectionItem {
+    pub expr: Expr,
+    pub alias: Option<String>,
+    /// The item's source text, which names the column when there is no
+    /// alias (`RETURN n.name` yields a column called `n.name`).
+    pub text: String,
+}
+
+impl ProjectionItem {
+    pub fn name(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.text)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SortItem {
+    pub expr: Expr,
+    pub descending: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SetItem {
+    /// `SET n.p = expr` (the target may be any expression yielding an entity).
+    Property { target: Expr, key: String, value: Expr },
+    /// `SET n = {map}`: replaces all properties.
+    Replace { var: String, value: Expr },
+    /// `SET n += {map}`: merges properties.
+    Merge { var: String, value: Expr },
+    /// `SET n:A:B`
+    Labels { var: String, labels: Vec<String> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RemoveItem {
+    Property { target: Expr, key: String },
+    Labels { var: String, labels: Vec<String> },
+}
+
+/// A comma-separated list of pattern parts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pattern {
+    pub parts: Vec<PatternPart>,
+}
+
+/// One path pattern, optionally named (`p = (a)-->(b)`) and optionally wrapped
+/// in `shortestPath(...)` / `allShortestPaths(...)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatternPart {
+    pub var: Option<String>,
+    pub shortest: Option<Shortest>,
+    pub element: PatternElement,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shortest {
+    One,
+    All,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatternElement {
+    pub start: NodePattern,
+    pub chain: Vec<(RelPattern, NodePattern)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodePattern {
+    pub var: Option<String>,
+    /// All of these labels are required (`(n:A:B)`).
+    pub labels: Vec<String>,
+    /// A map literal or a parameter.
+    pub props: Option<Expr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// `-[]->`
+    Outgoing,
+    /// `<-[]-`
+    Incoming,
+    /// `-[]-` (and `<-[]->`)
+    Both,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelPattern {
+    pub var: Option<String>,
+    /// Any one of these types matches (`[:A|B]`); empty means any type.
+    pub types: Vec<String>,
+    pub direction: Direction,
+    /// `Some((min, max))` for variable length: `*` is `(None, None)`,
+    /// `*2` is `(Some(2), Some(2))`, `*1..3`, `*..3`, `*2..`.
+    pub length: Option<(Option<u64>, Option<u64>)>,
+    pub props: Option<Expr>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Literal {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Not,
+    Neg,
+    Pos,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Or,
+    Xor,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    In,
+    StartsWith,
+    EndsWith,
+    Contains,
+    RegexMatch,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantifier {
+    All,
+    Any,
+    None,
+    Single,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum MapProjectionItem {
+    /// `.name`
+    Property(String),
+    /// `.*`
+    AllProperties,
+    /// `key: expr`
+    Literal(String, Expr),
+    /// a bare variable `v`, which becomes `v: v`
+    Variable(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Literal(Literal),
+    Parameter(String),
+    Variable(String),
+    Property(Box<Expr>, String),
+    List(Vec<Expr>),
+    Map(Vec<(String, Expr)>),
+    /// `list[i]` or `map[key]`
+    Index(Box<Expr>, Box<Expr>),
+    /// `list[from..to]`
+    Slice(Box<Expr>, Option<Box<Expr>>, Option<Box<Expr>>),
+    Unary(UnaryOp, Box<Expr>),
+    /// Chained comparisons (`a < b < c`) arrive desugared as
+    /// `a < b AND b < c`.
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    /// `expr IS NULL` (`negated: false`) or `expr IS NOT NULL`.
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    /// `n:A:B` used as a predicate.
+    HasLabels(Box<Expr>, Vec<String>),
+    Case {
+        subject: Option<Box<Expr>>,
+        whens: Vec<(Expr, Expr)>,
+        else_: Option<Box<Expr>>,
+    },
+    /// Function names keep their written case and namespace (`toUpper`,
+    /// `db.labels`); lookups are case-insensitive.
+    Function {
+        name: String,
+        distinct: bool,
+        args: Vec<Expr>,
+    },
+    /// `count(*)`
+    CountStar,
+    ListComprehension {
+        var: String,
+        list: Box<Expr>,
+        filter: Option<Box<Expr>>,
+        map: Option<Box<Expr>>,
+    },
+    PatternComprehension {
+        path_var: Option<String>,
+        pattern: Box<PatternElement>,
+        filter: Option<Box<Expr>>,
+        map: Box<Expr>,
+    },
+    /// `all(x IN list WHERE pred)` and friends.
+    Quantified {
+        kind: Quantifier,
+        var: String,
+        list: Box<Expr>,
+        filter: Option<Box<Expr>>,
+    },
+    /// `reduce(acc = init, x IN list | expr)`
+    Reduce {
+        acc: String,
+        init: Box<Expr>,
+        var: String,
+        list: Box<Expr>,
+        expr: Box<Expr>,
+    },
+    MapProjection {
+        var: String,
+        items: Vec<MapProjectionItem>,
+    },
+    /// A relationship pattern used as a predicate (`WHERE (a)-->(b)`).
+    PatternPredicate(Box<PatternElement>),
+    /// `EXISTS { MATCH ... WHERE ... }` or `EXISTS { (a)-->(b) }`.
+    Exists(Box<SubqueryPattern>),
+    /// `COUNT { ... }`
+    CountSubquery(Box<SubqueryPattern>),
+}
+
+/// The body of EXISTS { } and COUNT { }: either a pattern with an optional
+/// WHERE, or a full query.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SubqueryPattern {
+    Pattern { pattern: Pattern, where_: Option<Expr> },
+    Query(Query),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntityKind {
+    Node,
+    Relationship,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConstraintKind {
+    Unique,
+    NotNull,
+    NodeKey,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SchemaCommand {
+    /// `CREATE INDEX [name] [IF NOT EXISTS] FOR (n:Label) ON (n.a, n.b)`;
+    /// also the old `CREATE INDEX ON :Label(a)`.
+    CreateIndex {
+        name: Option<String>,
+        if_not_exists: bool,
+        entity: EntityKind,
+        label: String,
+        properties: Vec<String>,
+    },
+    DropIndex {
+        name: String,
+        if_exists: bool,
+    },
+    /// `CREATE CONSTRAINT [name] [IF NOT EXISTS] FOR (n:L) REQUIRE n.p IS UNIQUE`;
+    /// also the old `ON (n:L) ASSERT n.p IS UNIQUE`.
+    CreateConstraint {
+        name: Option<String>,
+        if_not_exists: bool,
+        entity: EntityKind,
+        label: String,
+        properties: Vec<String>,
+        kind: ConstraintKind,
+    },
+    DropConstraint {
+        name: String,
+        if_exists: bool,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ShowKind {
+    Indexes,
+    Constraints,
+    /// `SHOW DATABASES`, or `SHOW DATABASE name`, `SHOW DEFAULT DATABASE`,
+    /// `SHOW HOME DATABASE`.
+    Databases(Option<String>),
+    DefaultDatabase,
+    HomeDatabase,
+    Procedures,
+    Functions,
+    Servers,
+    Transactions,
+    Users,
+    CurrentUser,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShowCommand {
+    pub kind: ShowKind,
+    pub yield_items: Option<YieldSpec>,
+    pub where_: Option<Expr>,
+    /// Clauses after YIELD (typically a RETURN).
+    pub then: Vec<Clause>,
+}

@@ -1,0 +1,21 @@
+//! The Cypher front end: the AST, the parser with positioned errors, and
+//! semantic checks.
+
+pub mod ast;
+
+use causeway_value::Result;
+
+/// Parse one statement. Syntax errors carry `Code::SyntaxError`, the
+/// position (line, column, offset) in the message as Neo4j formats it, and
+/// `Phase::Compile`. Semantic errors (undefined variables, ...) are reported
+/// by `check`.
+pub fn parse(_query: &str) -> Result<ast::Statement> {
+    todo!()
+}
+
+/// Semantic checks over a parsed statement: variable scoping, aggregation
+/// placement, type errors visible at compile time, ... Errors carry an
+/// openCypher `detail` name and `Phase::Compile`.
+pub fn check(_statement: &ast::Statement) -> Result<()> {
+    todo!()
+}

@@ -1,0 +1,13 @@
+//! The vocabulary every Causeway crate shares: values as clients see them, the
+//! Neo4j status codes errors carry, and query summaries.
+//!
+//! Nothing here knows about storage, Cypher or Bolt; keeping it that way lets
+//! the protocol, the engine and the TCK runner agree on one set of types.
+
+mod error;
+mod summary;
+mod value;
+
+pub use error::{Code, Error, Phase, Result};
+pub use summary::{Counters, QueryType};
+pub use value::{element_id, parse_element_id, Map, Node, Path, Relationship, Value};

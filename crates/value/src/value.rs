@@ -1,0 +1,215 @@
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Property maps and Cypher map values. Ordered so that output is stable,
+/// which keeps tests and snapshots deterministic.
+pub type Map = BTreeMap<String, Value>;
+
+/// A value as a client sees it: the PackStream types plus graph entities.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+    Bytes(Vec<u8>),
+    List(Vec<Value>),
+    Map(Map),
+    Node(Node),
+    Relationship(Relationship),
+    Path(Path),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub id: u64,
+    pub labels: Vec<String>,
+    pub props: Map,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Relationship {
+    pub id: u64,
+    pub start: u64,
+    pub end: u64,
+    pub rel_type: String,
+    pub props: Map,
+}
+
+/// `rels[i]` joins `nodes[i]` and `nodes[i + 1]`, in either direction; its
+/// own `start`/`end` say which way it points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Path {
+    pub nodes: Vec<Node>,
+    pub rels: Vec<Relationship>,
+}
+
+/// Element ids follow Neo4j 5's shape (`<kind>:<database>:<id>`) so that tools
+/// which split them do not break; the numeric id is the source of truth.
+pub fn element_id(id: u64) -> String {
+    format!("4:causeway:{id}")
+}
+
+/// The inverse of [`element_id`]; `None` for strings we did not produce.
+pub fn parse_element_id(s: &str) -> Option<u64> {
+    s.strip_prefix("4:causeway:")?.parse().ok()
+}
+
+impl Value {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Bool(_) => "BOOLEAN",
+            Value::Int(_) => "INTEGER",
+            Value::Float(_) => "FLOAT",
+            Value::String(_) => "STRING",
+            Value::Bytes(_) => "BYTE ARRAY",
+            Value::List(_) => "LIST",
+            Value::Map(_) => "MAP",
+            Value::Node(_) => "NODE",
+            Value::Relationship(_) => "RELATIONSHIP",
+            Value::Path(_) => "PATH",
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::String(v.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::String(v)
+    }
+}
+impl<T: Into<Value>> From<Vec<T>> for Value {
+    fn from(v: Vec<T>) -> Self {
+        Value::List(v.into_iter().map(Into::into).collect())
+    }
+}
+
+/// Cypher-literal rendering, the form the TCK writes expected values in.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => fmt_float(*x, f),
+            Value::String(s) => write!(f, "'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+            Value::Bytes(b) => write!(f, "bytes({})", b.len()),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Map(m) => fmt_map(m, f),
+            Value::Node(n) => fmt_node(n, f),
+            Value::Relationship(r) => {
+                write!(f, "[:{}", r.rel_type)?;
+                if !r.props.is_empty() {
+                    f.write_str(" ")?;
+                    fmt_map(&r.props, f)?;
+                }
+                f.write_str("]")
+            }
+            Value::Path(p) => {
+                f.write_str("<")?;
+                for (i, n) in p.nodes.iter().enumerate() {
+                    if i > 0 {
+                        let r = &p.rels[i - 1];
+                        let forward = r.start == p.nodes[i - 1].id && r.end == n.id;
+                        let rel = Value::Relationship(r.clone());
+                        if forward {
+                            write!(f, "-{rel}->")?;
+                        } else {
+                            write!(f, "<-{rel}-")?;
+                        }
+                    }
+                    fmt_node(n, f)?;
+                }
+                f.write_str(">")
+            }
+        }
+    }
+}
+
+fn fmt_float(x: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if x.is_nan() {
+        f.write_str("NaN")
+    } else if x.is_infinite() {
+        f.write_str(if x > 0.0 { "Infinity" } else { "-Infinity" })
+    } else if x == x.trunc() && x.abs() < 1e16 {
+        write!(f, "{x:.1}")
+    } else {
+        write!(f, "{x}")
+    }
+}
+
+fn fmt_map(m: &Map, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str("{")?;
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{k}: {v}")?;
+    }
+    f.write_str("}")
+}
+
+fn fmt_node(n: &Node, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str("(")?;
+    for l in &n.labels {
+        write!(f, ":{l}")?;
+    }
+    if !n.props.is_empty() {
+        if !n.labels.is_empty() {
+            f.write_str(" ")?;
+        }
+        fmt_map(&n.props, f)?;
+    }
+    f.write_str(")")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn element_ids_round_trip() {
+        assert_eq!(parse_element_id(&element_id(42)), Some(42));
+        assert_eq!(parse_element_id("4:other:42"), None);
+    }
+
+    #[test]
+    fn display_is_cypher_literal() {
+        let v = Value::List(vec![Value::Int(1), Value::Float(2.0), Value::from("it's")]);
+        assert_eq!(v.to_string(), "[1, 2.0, 'it\\'s']");
+    }
+}
