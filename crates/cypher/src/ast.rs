@@ -124,7 +124,11 @@ pub struct SortItem {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SetItem {
     /// `SET n.p = expr` (the target may be any expression yielding an entity).
-    Property { target: Expr, key: String, value: Expr },
+    Property {
+        target: Expr,
+        key: String,
+        value: Expr,
+    },
     /// `SET n = {map}`: replaces all properties.
     Replace { var: String, value: Expr },
     /// `SET n += {map}`: merges properties.
@@ -337,7 +341,10 @@ pub enum Expr {
 /// WHERE, or a full query.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SubqueryPattern {
-    Pattern { pattern: Pattern, where_: Option<Expr> },
+    Pattern {
+        pattern: Pattern,
+        where_: Option<Expr>,
+    },
     Query(Query),
 }
 

@@ -27,11 +27,30 @@ pub struct QueryResult {
 /// What the server supplies for procedures and commands the graph alone can't
 /// answer (`dbms.components()`, `SHOW DATABASES`, routing procedures...).
 pub trait SystemCatalog: Send + Sync {
+    /// The signature of a procedure this catalog provides, for compile-time
+    /// checks (unknown procedure, argument count and types, YIELD names).
+    fn procedure_signature(&self, name: &str) -> Option<ProcedureSignature>;
     /// `Some((columns, rows))` if this catalog knows the procedure.
-    fn call_procedure(&self, name: &str, args: &[Value]) -> Option<Result<(Vec<String>, Vec<Vec<Value>>)>>;
+    fn call_procedure(
+        &self,
+        name: &str,
+        args: &[Value],
+    ) -> Option<Result<(Vec<String>, Vec<Vec<Value>>)>>;
     /// `Some((columns, rows))` for SHOW commands other than INDEXES and
     /// CONSTRAINTS, which come from the graph.
-    fn show(&self, kind: &causeway_cypher::ast::ShowKind) -> Option<Result<(Vec<String>, Vec<Vec<Value>>)>>;
+    fn show(
+        &self,
+        kind: &causeway_cypher::ast::ShowKind,
+    ) -> Option<Result<(Vec<String>, Vec<Vec<Value>>)>>;
+}
+
+/// Types are written as Cypher type names: `INTEGER?`, `STRING?`, `ANY?`,
+/// `LIST? OF INTEGER?`, `NODE?`, ... (the `?` meaning nullable).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcedureSignature {
+    pub name: String,
+    pub inputs: Vec<(String, String)>,
+    pub outputs: Vec<(String, String)>,
 }
 
 pub struct ExecContext<'a> {
@@ -53,7 +72,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_materialized_rows: 10_000_000, max_list_len: 10_000_000 }
+        Limits {
+            max_materialized_rows: 10_000_000,
+            max_list_len: 10_000_000,
+        }
     }
 }
 
@@ -68,6 +90,11 @@ pub fn classify(_query: &str) -> Result<StatementClass> {
     todo!()
 }
 
-pub fn execute(_tx: &mut TxGraph, _query: &str, _params: &Map, _ctx: &ExecContext<'_>) -> Result<QueryResult> {
+pub fn execute(
+    _tx: &mut TxGraph,
+    _query: &str,
+    _params: &Map,
+    _ctx: &ExecContext<'_>,
+) -> Result<QueryResult> {
     todo!()
 }

@@ -81,7 +81,9 @@ impl Code {
             RequestInvalidFormat => "Neo.ClientError.Request.InvalidFormat",
             TransactionNotFound => "Neo.ClientError.Transaction.TransactionNotFound",
             InvalidBookmark => "Neo.ClientError.Transaction.InvalidBookmark",
-            TransactionAccessModeForbidden => "Neo.ClientError.Transaction.ForbiddenDueToTransactionType",
+            TransactionAccessModeForbidden => {
+                "Neo.ClientError.Transaction.ForbiddenDueToTransactionType"
+            }
             NotALeader => "Neo.ClientError.Cluster.NotALeader",
             DeadlockDetected => "Neo.TransientError.Transaction.DeadlockDetected",
             LockAcquisitionTimeout => "Neo.TransientError.Transaction.LockAcquisitionTimeout",
@@ -148,15 +150,30 @@ pub struct Error {
 
 impl Error {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Error { code, message: message.into(), phase: Phase::Runtime, detail: None }
+        Error {
+            code,
+            message: message.into(),
+            phase: Phase::Runtime,
+            detail: None,
+        }
     }
 
     pub fn compile(code: Code, detail: &'static str, message: impl Into<String>) -> Self {
-        Error { code, message: message.into(), phase: Phase::Compile, detail: Some(detail) }
+        Error {
+            code,
+            message: message.into(),
+            phase: Phase::Compile,
+            detail: Some(detail),
+        }
     }
 
     pub fn runtime(code: Code, detail: &'static str, message: impl Into<String>) -> Self {
-        Error { code, message: message.into(), phase: Phase::Runtime, detail: Some(detail) }
+        Error {
+            code,
+            message: message.into(),
+            phase: Phase::Runtime,
+            detail: Some(detail),
+        }
     }
 
     pub fn is_transient(&self) -> bool {
