@@ -2,6 +2,12 @@
 //! semantic checks.
 
 pub mod ast;
+mod check;
+mod expr;
+mod lexer;
+mod parser;
+
+pub use parser::MAX_NESTING;
 
 use causeway_value::Result;
 
@@ -9,13 +15,13 @@ use causeway_value::Result;
 /// position (line, column, offset) in the message as Neo4j formats it, and
 /// `Phase::Compile`. Semantic errors (undefined variables, ...) are reported
 /// by `check`.
-pub fn parse(_query: &str) -> Result<ast::Statement> {
-    todo!()
+pub fn parse(query: &str) -> Result<ast::Statement> {
+    parser::parse_statement(query)
 }
 
 /// Semantic checks over a parsed statement: variable scoping, aggregation
 /// placement, type errors visible at compile time, ... Errors carry an
 /// openCypher `detail` name and `Phase::Compile`.
-pub fn check(_statement: &ast::Statement) -> Result<()> {
-    todo!()
+pub fn check(statement: &ast::Statement) -> Result<()> {
+    check::check_statement(statement)
 }

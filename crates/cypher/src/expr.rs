@@ -1,0 +1,661 @@
+//! Expression parsing by precedence climbing. Binary operator levels share
+//! one recursive function so that each level of source nesting costs only a
+//! few stack frames.
+
+use crate::ast::*;
+use crate::lexer::Tok;
+use crate::parser::Parser;
+use causeway_value::Result;
+
+const PREC_OR: u8 = 1;
+const PREC_XOR: u8 = 2;
+const PREC_AND: u8 = 3;
+const PREC_NOT: u8 = 4;
+const PREC_CMP: u8 = 5;
+const PREC_PRED: u8 = 6;
+const PREC_ADD: u8 = 7;
+const PREC_MUL: u8 = 8;
+const PREC_POW: u8 = 9;
+
+#[derive(Clone, Copy)]
+enum Op {
+    Bin(BinaryOp),
+    Cmp(BinaryOp),
+    StartsWith,
+    EndsWith,
+    IsNull,
+    Label,
+}
+
+impl<'a> Parser<'a> {
+    pub fn expr(&mut self) -> Result<Expr> {
+        self.enter()?;
+        let r = self.binary(PREC_OR);
+        self.leave();
+        r
+    }
+
+    fn binary(&mut self, min: u8) -> Result<Expr> {
+        let lhs = self.prefix()?;
+        self.binary_rest(lhs, min)
+    }
+
+    /// The operator at the cursor, its precedence, and how many tokens it
+    /// spans.
+    fn peek_op(&self) -> Option<(Op, u8, usize)> {
+        use BinaryOp::*;
+        let t = self.peek();
+        let r = match &t.tok {
+            Tok::Eq => (Op::Cmp(Eq), PREC_CMP, 1),
+            Tok::Ne => (Op::Cmp(Ne), PREC_CMP, 1),
+            Tok::Lt => (Op::Cmp(Lt), PREC_CMP, 1),
+            Tok::Le => (Op::Cmp(Le), PREC_CMP, 1),
+            Tok::Gt => (Op::Cmp(Gt), PREC_CMP, 1),
+            Tok::Ge => (Op::Cmp(Ge), PREC_CMP, 1),
+            Tok::RegexEq => (Op::Bin(RegexMatch), PREC_PRED, 1),
+            Tok::Colon => (Op::Label, PREC_PRED, 0),
+            Tok::Plus => (Op::Bin(Add), PREC_ADD, 1),
+            Tok::Minus => (Op::Bin(Sub), PREC_ADD, 1),
+            Tok::Star => (Op::Bin(Mul), PREC_MUL, 1),
+            Tok::Slash => (Op::Bin(Div), PREC_MUL, 1),
+            Tok::Percent => (Op::Bin(Mod), PREC_MUL, 1),
+            Tok::Caret => (Op::Bin(Pow), PREC_POW, 1),
+            Tok::Ident => {
+                let w = self.text(t);
+                if w.eq_ignore_ascii_case("OR") {
+                    (Op::Bin(Or), PREC_OR, 1)
+                } else if w.eq_ignore_ascii_case("XOR") {
+                    (Op::Bin(Xor), PREC_XOR, 1)
+                } else if w.eq_ignore_ascii_case("AND") {
+                    (Op::Bin(And), PREC_AND, 1)
+                } else if w.eq_ignore_ascii_case("IN") {
+                    (Op::Bin(In), PREC_PRED, 1)
+                } else if w.eq_ignore_ascii_case("CONTAINS") {
+                    (Op::Bin(Contains), PREC_PRED, 1)
+                } else if w.eq_ignore_ascii_case("STARTS") && self.kw_at(1, "WITH") {
+                    (Op::StartsWith, PREC_PRED, 2)
+                } else if w.eq_ignore_ascii_case("ENDS") && self.kw_at(1, "WITH") {
+                    (Op::EndsWith, PREC_PRED, 2)
+                } else if w.eq_ignore_ascii_case("IS") {
+                    (Op::IsNull, PREC_PRED, 0)
+                } else {
+                    return None;
+                }
+            }
+            _ => return None,
+        };
+        Some(r)
+    }
+
+    pub(crate) fn binary_rest(&mut self, mut lhs: Expr, min: u8) -> Result<Expr> {
+        while let Some((op, prec, len)) = self.peek_op() {
+            if prec < min {
+                break;
+            }
+            for _ in 0..len {
+                self.bump();
+            }
+            lhs = match op {
+                Op::Bin(b) => {
+                    let rhs = self.binary(prec + 1)?;
+                    Expr::Binary(b, Box::new(lhs), Box::new(rhs))
+                }
+                Op::StartsWith | Op::EndsWith => {
+                    let b = if matches!(op, Op::StartsWith) {
+                        BinaryOp::StartsWith
+                    } else {
+                        BinaryOp::EndsWith
+                    };
+                    let rhs = self.binary(prec + 1)?;
+                    Expr::Binary(b, Box::new(lhs), Box::new(rhs))
+                }
+                Op::IsNull => {
+                    self.expect_kw("IS")?;
+                    let negated = self.eat_kw("NOT");
+                    self.expect_kw("NULL")?;
+                    Expr::IsNull {
+                        expr: Box::new(lhs),
+                        negated,
+                    }
+                }
+                Op::Label => {
+                    let labels = self.label_list()?;
+                    Expr::HasLabels(Box::new(lhs), labels)
+                }
+                Op::Cmp(first) => self.comparison_chain(lhs, first)?,
+            };
+        }
+        Ok(lhs)
+    }
+
+    /// `a < b <= c` means `a < b AND b <= c`.
+    fn comparison_chain(&mut self, lhs: Expr, first: BinaryOp) -> Result<Expr> {
+        let rhs = self.binary(PREC_CMP + 1)?;
+        let mut result = Expr::Binary(first, Box::new(lhs), Box::new(rhs.clone()));
+        let mut last = rhs;
+        while let Some((Op::Cmp(op), _, _)) = self.peek_op() {
+            self.bump();
+            let next = self.binary(PREC_CMP + 1)?;
+            let cmp = Expr::Binary(op, Box::new(last), Box::new(next.clone()));
+            result = Expr::Binary(BinaryOp::And, Box::new(result), Box::new(cmp));
+            last = next;
+        }
+        Ok(result)
+    }
+
+    fn prefix(&mut self) -> Result<Expr> {
+        if self.at_kw("NOT") {
+            self.bump();
+            self.enter()?;
+            let r = self.binary(PREC_NOT);
+            self.leave();
+            return Ok(Expr::Unary(UnaryOp::Not, Box::new(r?)));
+        }
+        match self.peek().tok {
+            Tok::Minus => {
+                self.bump();
+                if let Tok::Int(v) = self.peek().tok {
+                    // Negative literals are folded here so that i64::MIN,
+                    // whose magnitude does not fit in i64, can be written.
+                    let t = self.bump();
+                    let value = match v {
+                        Some(m) if m <= i64::MAX as u64 + 1 => (m as i64).wrapping_neg(),
+                        _ => {
+                            return Err(self.error_at(
+                                &t,
+                                "IntegerOverflow",
+                                format!("integer, -{}, is too large", self.text(&t)),
+                            ))
+                        }
+                    };
+                    return self.postfix(Expr::Literal(Literal::Int(value)));
+                }
+                self.enter()?;
+                let r = self.prefix();
+                self.leave();
+                Ok(Expr::Unary(UnaryOp::Neg, Box::new(r?)))
+            }
+            Tok::Plus => {
+                self.bump();
+                self.enter()?;
+                let r = self.prefix();
+                self.leave();
+                Ok(Expr::Unary(UnaryOp::Pos, Box::new(r?)))
+            }
+            _ => {
+                let atom = self.atom()?;
+                self.postfix(atom)
+            }
+        }
+    }
+
+    fn postfix(&mut self, mut e: Expr) -> Result<Expr> {
+        loop {
+            match self.peek().tok {
+                Tok::Dot => {
+                    self.bump();
+                    let key = self.name("a property name")?;
+                    e = Expr::Property(Box::new(e), key);
+                }
+                Tok::LBracket => {
+                    self.bump();
+                    if self.eat(&Tok::DotDot) {
+                        let to = self.opt_slice_bound()?;
+                        self.expect(&Tok::RBracket, "']'")?;
+                        e = Expr::Slice(Box::new(e), None, to);
+                        continue;
+                    }
+                    let idx = self.expr()?;
+                    if self.eat(&Tok::DotDot) {
+                        let to = self.opt_slice_bound()?;
+                        self.expect(&Tok::RBracket, "']'")?;
+                        e = Expr::Slice(Box::new(e), Some(Box::new(idx)), to);
+                    } else {
+                        self.expect(&Tok::RBracket, "']'")?;
+                        e = Expr::Index(Box::new(e), Box::new(idx));
+                    }
+                }
+                _ => return Ok(e),
+            }
+        }
+    }
+
+    fn opt_slice_bound(&mut self) -> Result<Option<Box<Expr>>> {
+        if self.at(&Tok::RBracket) {
+            Ok(None)
+        } else {
+            Ok(Some(Box::new(self.expr()?)))
+        }
+    }
+
+    /// Property accesses only: the left-hand side of SET and REMOVE items.
+    pub(crate) fn postfix_props(&mut self, mut e: Expr) -> Result<Expr> {
+        while self.eat(&Tok::Dot) {
+            let key = self.name("a property name")?;
+            e = Expr::Property(Box::new(e), key);
+        }
+        Ok(e)
+    }
+
+    /// Whether a relationship pattern starts at token index `i`.
+    fn rel_start_at(&self, i: usize) -> bool {
+        let tok = |k: usize| self.toks.get(k).map(|t| &t.tok);
+        match tok(i) {
+            Some(Tok::Minus) => matches!(
+                tok(i + 1),
+                Some(Tok::LBracket) | Some(Tok::Minus) | Some(Tok::Gt)
+            ),
+            Some(Tok::Lt) => matches!(tok(i + 1), Some(Tok::Minus)),
+            _ => false,
+        }
+    }
+
+    /// Whether the `(` at the cursor (plus `ahead`) opens a pattern with at
+    /// least one relationship rather than a parenthesised expression.
+    fn pattern_ahead(&self, ahead: usize) -> bool {
+        let i = self.pos + ahead;
+        if !matches!(self.toks.get(i).map(|t| &t.tok), Some(Tok::LParen)) {
+            return false;
+        }
+        match self.paren_match.get(i) {
+            Some(&close) if close != usize::MAX => self.rel_start_at(close + 1),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn atom(&mut self) -> Result<Expr> {
+        let t = self.peek().clone();
+        match t.tok {
+            Tok::Int(v) => {
+                self.bump();
+                match v {
+                    Some(m) if m <= i64::MAX as u64 => Ok(Expr::Literal(Literal::Int(m as i64))),
+                    _ => Err(self.error_at(
+                        &t,
+                        "IntegerOverflow",
+                        format!("integer, {}, is too large", self.text(&t)),
+                    )),
+                }
+            }
+            Tok::Float(f) => {
+                self.bump();
+                Ok(Expr::Literal(Literal::Float(f)))
+            }
+            Tok::Str(s) => {
+                self.bump();
+                Ok(Expr::Literal(Literal::String(s)))
+            }
+            Tok::Param(p) => {
+                self.bump();
+                Ok(Expr::Parameter(p))
+            }
+            Tok::LParen => {
+                if self.pattern_ahead(0) {
+                    let el = self.pattern_element()?;
+                    return Ok(Expr::PatternPredicate(Box::new(el)));
+                }
+                self.bump();
+                let e = self.expr()?;
+                self.expect(&Tok::RParen, "')'")?;
+                Ok(e)
+            }
+            Tok::LBracket => self.list_like(),
+            Tok::LBrace => self.map_literal(),
+            Tok::Ident => self.word_atom(),
+            Tok::QuotedIdent(name) => {
+                if self.at_n(1, &Tok::LParen) {
+                    return self.function_call();
+                }
+                self.bump();
+                if self.at(&Tok::LBrace) {
+                    return self.map_projection(name);
+                }
+                Ok(Expr::Variable(name))
+            }
+            _ => Err(self.unexpected("an expression")),
+        }
+    }
+
+    fn word_atom(&mut self) -> Result<Expr> {
+        let t = self.peek().clone();
+        let w = self.text(&t);
+        let next = &self.peek_at(1).tok;
+        let kw = |k: &str| w.eq_ignore_ascii_case(k);
+        if kw("TRUE") {
+            self.bump();
+            return Ok(Expr::Literal(Literal::Bool(true)));
+        }
+        if kw("FALSE") {
+            self.bump();
+            return Ok(Expr::Literal(Literal::Bool(false)));
+        }
+        if kw("NULL") {
+            self.bump();
+            return Ok(Expr::Literal(Literal::Null));
+        }
+        if kw("CASE") {
+            self.bump();
+            return self.case_expr();
+        }
+        if *next == Tok::LBrace && (kw("EXISTS") || kw("COUNT")) {
+            let exists = kw("EXISTS");
+            self.bump();
+            self.bump();
+            let body = self.subquery_body()?;
+            self.expect(&Tok::RBrace, "'}'")?;
+            return Ok(if exists {
+                Expr::Exists(Box::new(body))
+            } else {
+                Expr::CountSubquery(Box::new(body))
+            });
+        }
+        if *next == Tok::LParen {
+            let quant = if kw("ALL") {
+                Some(Quantifier::All)
+            } else if kw("ANY") {
+                Some(Quantifier::Any)
+            } else if kw("NONE") {
+                Some(Quantifier::None)
+            } else if kw("SINGLE") {
+                Some(Quantifier::Single)
+            } else {
+                None
+            };
+            if let Some(kind) = quant {
+                if Self::is_name_token(&self.peek_at(2).tok) && self.kw_at(3, "IN") {
+                    return self.quantified(kind);
+                }
+            }
+            if kw("REDUCE") {
+                return self.reduce();
+            }
+            if kw("COUNT") && self.at_n(2, &Tok::Star) && self.at_n(3, &Tok::RParen) {
+                for _ in 0..4 {
+                    self.bump();
+                }
+                return Ok(Expr::CountStar);
+            }
+        }
+        if self.function_ahead() {
+            return self.function_call();
+        }
+        self.bump();
+        let name = w.to_string();
+        if self.at(&Tok::LBrace) {
+            return self.map_projection(name);
+        }
+        Ok(Expr::Variable(name))
+    }
+
+    /// `name(`, or `ns.name(` with any number of namespace parts.
+    fn function_ahead(&self) -> bool {
+        let mut i = 0;
+        loop {
+            if !Self::is_name_token(&self.peek_at(i).tok) {
+                return false;
+            }
+            match self.peek_at(i + 1).tok {
+                Tok::LParen => return true,
+                Tok::Dot => i += 2,
+                _ => return false,
+            }
+        }
+    }
+
+    fn function_call(&mut self) -> Result<Expr> {
+        let mut name = self.name("a function name")?;
+        while self.eat(&Tok::Dot) {
+            name.push('.');
+            name.push_str(&self.name("a function name")?);
+        }
+        self.expect(&Tok::LParen, "'('")?;
+        let distinct = self.eat_kw("DISTINCT");
+        let mut args = Vec::new();
+        if !self.eat(&Tok::RParen) {
+            loop {
+                args.push(self.expr()?);
+                if self.eat(&Tok::RParen) {
+                    break;
+                }
+                self.expect(&Tok::Comma, "',' or ')'")?;
+            }
+        }
+        Ok(Expr::Function {
+            name,
+            distinct,
+            args,
+        })
+    }
+
+    fn quantified(&mut self, kind: Quantifier) -> Result<Expr> {
+        self.bump();
+        self.bump();
+        let var = self.name("a variable name")?;
+        self.expect_kw("IN")?;
+        let list = self.expr()?;
+        let filter = self.opt_where()?.map(Box::new);
+        self.expect(&Tok::RParen, "')'")?;
+        Ok(Expr::Quantified {
+            kind,
+            var,
+            list: Box::new(list),
+            filter,
+        })
+    }
+
+    fn reduce(&mut self) -> Result<Expr> {
+        self.bump();
+        self.bump();
+        let acc = self.name("an accumulator name")?;
+        self.expect(&Tok::Eq, "'='")?;
+        let init = self.expr()?;
+        self.expect(&Tok::Comma, "','")?;
+        let var = self.name("a variable name")?;
+        self.expect_kw("IN")?;
+        let list = self.expr()?;
+        self.expect(&Tok::Pipe, "'|'")?;
+        let expr = self.expr()?;
+        self.expect(&Tok::RParen, "')'")?;
+        Ok(Expr::Reduce {
+            acc,
+            init: Box::new(init),
+            var,
+            list: Box::new(list),
+            expr: Box::new(expr),
+        })
+    }
+
+    fn case_expr(&mut self) -> Result<Expr> {
+        let subject = if self.at_kw("WHEN") {
+            None
+        } else {
+            Some(Box::new(self.expr()?))
+        };
+        let mut whens = Vec::new();
+        while self.eat_kw("WHEN") {
+            let w = self.expr()?;
+            self.expect_kw("THEN")?;
+            let t = self.expr()?;
+            whens.push((w, t));
+        }
+        if whens.is_empty() {
+            return Err(self.unexpected("'WHEN'"));
+        }
+        let else_ = if self.eat_kw("ELSE") {
+            Some(Box::new(self.expr()?))
+        } else {
+            None
+        };
+        self.expect_kw("END")?;
+        Ok(Expr::Case {
+            subject,
+            whens,
+            else_,
+        })
+    }
+
+    pub(crate) fn map_literal(&mut self) -> Result<Expr> {
+        self.enter()?;
+        let r = self.map_literal_inner();
+        self.leave();
+        r
+    }
+
+    fn map_literal_inner(&mut self) -> Result<Expr> {
+        self.expect(&Tok::LBrace, "'{'")?;
+        let mut entries = Vec::new();
+        if self.eat(&Tok::RBrace) {
+            return Ok(Expr::Map(entries));
+        }
+        loop {
+            let key = self.name("a property key name")?;
+            self.expect(&Tok::Colon, "':'")?;
+            let value = self.expr()?;
+            entries.push((key, value));
+            if self.eat(&Tok::RBrace) {
+                return Ok(Expr::Map(entries));
+            }
+            self.expect(&Tok::Comma, "',' or '}'")?;
+        }
+    }
+
+    fn map_projection(&mut self, var: String) -> Result<Expr> {
+        self.enter()?;
+        let r = self.map_projection_inner(var);
+        self.leave();
+        r
+    }
+
+    fn map_projection_inner(&mut self, var: String) -> Result<Expr> {
+        self.expect(&Tok::LBrace, "'{'")?;
+        let mut items = Vec::new();
+        if self.eat(&Tok::RBrace) {
+            return Ok(Expr::MapProjection { var, items });
+        }
+        loop {
+            if self.eat(&Tok::Dot) {
+                if self.eat(&Tok::Star) {
+                    items.push(MapProjectionItem::AllProperties);
+                } else {
+                    items.push(MapProjectionItem::Property(self.name("a property name")?));
+                }
+            } else {
+                let key = self.name("a map projection item")?;
+                if self.eat(&Tok::Colon) {
+                    let e = self.expr()?;
+                    items.push(MapProjectionItem::Literal(key, e));
+                } else {
+                    items.push(MapProjectionItem::Variable(key));
+                }
+            }
+            if self.eat(&Tok::RBrace) {
+                return Ok(Expr::MapProjection { var, items });
+            }
+            self.expect(&Tok::Comma, "',' or '}'")?;
+        }
+    }
+
+    fn list_like(&mut self) -> Result<Expr> {
+        self.enter()?;
+        let r = self.list_like_inner();
+        self.leave();
+        r
+    }
+
+    fn list_like_inner(&mut self) -> Result<Expr> {
+        self.expect(&Tok::LBracket, "'['")?;
+        if self.eat(&Tok::RBracket) {
+            return Ok(Expr::List(Vec::new()));
+        }
+        let named = Self::is_name_token(&self.peek().tok);
+        if named && self.kw_at(1, "IN") {
+            return self.list_comprehension();
+        }
+        let path_var = named && self.at_n(1, &Tok::Eq) && self.pattern_ahead(2);
+        if path_var || self.pattern_ahead(0) {
+            let path_var = if path_var {
+                let v = self.name("a variable name")?;
+                self.bump();
+                Some(v)
+            } else {
+                None
+            };
+            let pattern = self.pattern_element()?;
+            let filter = self.opt_where()?;
+            if filter.is_some() || path_var.is_some() || self.at(&Tok::Pipe) {
+                self.expect(&Tok::Pipe, "'|'")?;
+                let map = self.expr()?;
+                self.expect(&Tok::RBracket, "']'")?;
+                return Ok(Expr::PatternComprehension {
+                    path_var,
+                    pattern: Box::new(pattern),
+                    filter: filter.map(Box::new),
+                    map: Box::new(map),
+                });
+            }
+            // Not a comprehension after all: a list whose first element is a
+            // pattern predicate.
+            let first = self.postfix(Expr::PatternPredicate(Box::new(pattern)))?;
+            let first = self.binary_rest(first, PREC_OR)?;
+            return self.list_rest(vec![first]);
+        }
+        let first = self.expr()?;
+        self.list_rest(vec![first])
+    }
+
+    fn list_rest(&mut self, mut items: Vec<Expr>) -> Result<Expr> {
+        loop {
+            if self.eat(&Tok::RBracket) {
+                return Ok(Expr::List(items));
+            }
+            self.expect(&Tok::Comma, "',' or ']'")?;
+            items.push(self.expr()?);
+        }
+    }
+
+    fn list_comprehension(&mut self) -> Result<Expr> {
+        let var = self.name("a variable name")?;
+        self.expect_kw("IN")?;
+        let list = self.expr()?;
+        let filter = self.opt_where()?.map(Box::new);
+        let map = if self.eat(&Tok::Pipe) {
+            Some(Box::new(self.expr()?))
+        } else {
+            None
+        };
+        self.expect(&Tok::RBracket, "']'")?;
+        Ok(Expr::ListComprehension {
+            var,
+            list: Box::new(list),
+            filter,
+            map,
+        })
+    }
+
+    /// The inside of `EXISTS { }` / `COUNT { }`. A lone MATCH without RETURN
+    /// is normalised to the pattern form.
+    fn subquery_body(&mut self) -> Result<SubqueryPattern> {
+        if self.at(&Tok::LParen)
+            || (Self::is_name_token(&self.peek().tok) && self.at_n(1, &Tok::Eq))
+        {
+            let pattern = self.pattern()?;
+            let where_ = self.opt_where()?;
+            return Ok(SubqueryPattern::Pattern { pattern, where_ });
+        }
+        let mut q = self.query()?;
+        if q.parts.len() == 1 && q.parts[0].clauses.len() == 1 {
+            if let Clause::Match {
+                optional: false, ..
+            } = &q.parts[0].clauses[0]
+            {
+                if let Some(Clause::Match {
+                    pattern, where_, ..
+                }) = q.parts[0].clauses.pop()
+                {
+                    return Ok(SubqueryPattern::Pattern { pattern, where_ });
+                }
+            }
+        }
+        Ok(SubqueryPattern::Query(q))
+    }
+}

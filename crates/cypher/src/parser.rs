@@ -1,0 +1,1188 @@
+//! Recursive-descent parser for statements, clauses and patterns. Expression
+//! parsing lives in `expr.rs`; both share the `Parser` state defined here.
+
+use crate::ast::*;
+use crate::lexer::{self, Tok, Token};
+use causeway_value::{Error, Result};
+
+/// How deeply constructs may nest (parentheses, lists, subqueries, unary
+/// operators, ...). Recursion is bounded by this so hostile input yields a
+/// SyntaxError instead of exhausting the stack.
+pub const MAX_NESTING: usize = 500;
+
+pub(crate) struct Parser<'a> {
+    pub src: &'a str,
+    pub toks: Vec<Token>,
+    pub pos: usize,
+    pub depth: usize,
+    /// For each `(` token, the index of its matching `)` (or `usize::MAX`).
+    /// Lets the expression parser tell `(a)-->(b)` from `(a)` in O(1).
+    pub paren_match: Vec<usize>,
+}
+
+pub(crate) fn parse_statement(src: &str) -> Result<Statement> {
+    let toks = lexer::tokenize(src)?;
+    let paren_match = match_parens(&toks);
+    let mut p = Parser {
+        src,
+        toks,
+        pos: 0,
+        depth: 0,
+        paren_match,
+    };
+    let stmt = p.statement()?;
+    while p.eat(&Tok::Semicolon) {}
+    if !p.at(&Tok::Eof) {
+        return Err(p.unexpected("end of input"));
+    }
+    Ok(stmt)
+}
+
+fn match_parens(toks: &[Token]) -> Vec<usize> {
+    let mut out = vec![usize::MAX; toks.len()];
+    let mut stack = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        match t.tok {
+            Tok::LParen => stack.push(i),
+            Tok::RParen => {
+                if let Some(open) = stack.pop() {
+                    out[open] = i;
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+impl<'a> Parser<'a> {
+    // ----- token helpers -------------------------------------------------
+
+    pub fn peek(&self) -> &Token {
+        self.peek_at(0)
+    }
+
+    pub fn peek_at(&self, n: usize) -> &Token {
+        let i = (self.pos + n).min(self.toks.len() - 1);
+        &self.toks[i]
+    }
+
+    pub fn at(&self, tok: &Tok) -> bool {
+        &self.peek().tok == tok
+    }
+
+    pub fn at_n(&self, n: usize, tok: &Tok) -> bool {
+        &self.peek_at(n).tok == tok
+    }
+
+    pub fn bump(&mut self) -> Token {
+        let t = self.peek().clone();
+        if self.pos < self.toks.len() - 1 {
+            self.pos += 1;
+        }
+        t
+    }
+
+    pub fn eat(&mut self, tok: &Tok) -> bool {
+        if self.at(tok) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn expect(&mut self, tok: &Tok, what: &str) -> Result<Token> {
+        if self.at(tok) {
+            Ok(self.bump())
+        } else {
+            Err(self.unexpected(what))
+        }
+    }
+
+    pub fn text(&self, t: &Token) -> &'a str {
+        &self.src[t.start..t.end]
+    }
+
+    /// Whether token `n` ahead is the (case-insensitive) keyword `kw`.
+    pub fn kw_at(&self, n: usize, kw: &str) -> bool {
+        let t = self.peek_at(n);
+        t.tok == Tok::Ident && self.text(t).eq_ignore_ascii_case(kw)
+    }
+
+    pub fn at_kw(&self, kw: &str) -> bool {
+        self.kw_at(0, kw)
+    }
+
+    pub fn eat_kw(&mut self, kw: &str) -> bool {
+        if self.at_kw(kw) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn expect_kw(&mut self, kw: &str) -> Result<()> {
+        if self.eat_kw(kw) {
+            Ok(())
+        } else {
+            Err(self.unexpected(&format!("'{kw}'")))
+        }
+    }
+
+    /// End byte of the most recently consumed token.
+    pub fn prev_end(&self) -> usize {
+        if self.pos == 0 {
+            0
+        } else {
+            self.toks[self.pos - 1].end
+        }
+    }
+
+    pub fn is_name_token(t: &Tok) -> bool {
+        matches!(t, Tok::Ident | Tok::QuotedIdent(_))
+    }
+
+    /// A symbolic name: an identifier (keywords included) or a quoted one.
+    pub fn name(&mut self, what: &str) -> Result<String> {
+        let t = self.peek().clone();
+        match t.tok {
+            Tok::Ident => {
+                self.bump();
+                Ok(self.text(&t).to_string())
+            }
+            Tok::QuotedIdent(s) => {
+                self.bump();
+                Ok(s)
+            }
+            _ => Err(self.unexpected(what)),
+        }
+    }
+
+    pub fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            let at = self.peek().start;
+            return Err(lexer::syntax_error(
+                self.src,
+                at,
+                "UnexpectedSyntax",
+                format!("Invalid input: the query nests more than {MAX_NESTING} levels deep"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    pub fn unexpected(&self, expected: &str) -> Error {
+        let t = self.peek();
+        let shown = match t.tok {
+            Tok::Eof => String::new(),
+            _ => self.text(t).chars().take(40).collect(),
+        };
+        lexer::syntax_error(
+            self.src,
+            t.start,
+            "UnexpectedSyntax",
+            format!("Invalid input '{shown}': expected {expected}"),
+        )
+    }
+
+    pub fn error_at(&self, t: &Token, detail: &'static str, msg: impl Into<String>) -> Error {
+        lexer::syntax_error(self.src, t.start, detail, msg)
+    }
+
+    // ----- statements ------------------------------------------------------
+
+    fn statement(&mut self) -> Result<Statement> {
+        let explain = if self.eat_kw("EXPLAIN") {
+            Some(ExplainMode::Explain)
+        } else if self.eat_kw("PROFILE") {
+            Some(ExplainMode::Profile)
+        } else {
+            None
+        };
+        let kind = if self.at_kw("CREATE") && self.schema_create_ahead() {
+            self.bump();
+            StatementKind::Schema(self.schema_create()?)
+        } else if self.at_kw("DROP") {
+            self.bump();
+            StatementKind::Schema(self.schema_drop()?)
+        } else if self.at_kw("SHOW") {
+            self.bump();
+            StatementKind::Show(self.show()?)
+        } else {
+            StatementKind::Query(self.query()?)
+        };
+        Ok(Statement { explain, kind })
+    }
+
+    pub fn query(&mut self) -> Result<Query> {
+        self.enter()?;
+        let r = self.query_inner();
+        self.leave();
+        r
+    }
+
+    fn query_inner(&mut self) -> Result<Query> {
+        let mut parts = vec![self.single_query()?];
+        let mut union_all = Vec::new();
+        while self.eat_kw("UNION") {
+            union_all.push(self.eat_kw("ALL"));
+            parts.push(self.single_query()?);
+        }
+        Ok(Query { parts, union_all })
+    }
+
+    fn at_query_end(&self) -> bool {
+        matches!(self.peek().tok, Tok::Eof | Tok::Semicolon | Tok::RBrace) || self.at_kw("UNION")
+    }
+
+    fn single_query(&mut self) -> Result<SingleQuery> {
+        let mut clauses = Vec::new();
+        loop {
+            if self.at_query_end() {
+                if clauses.is_empty() {
+                    return Err(self.unexpected(CLAUSE_START));
+                }
+                break;
+            }
+            clauses.push(self.clause()?);
+        }
+        Ok(SingleQuery { clauses })
+    }
+
+    pub fn clause(&mut self) -> Result<Clause> {
+        let t = self.peek().clone();
+        if t.tok != Tok::Ident {
+            return Err(self.unexpected(CLAUSE_START));
+        }
+        let word = self.text(&t).to_ascii_uppercase();
+        match word.as_str() {
+            "MATCH" => {
+                self.bump();
+                self.match_clause(false)
+            }
+            "OPTIONAL" => {
+                self.bump();
+                self.expect_kw("MATCH")?;
+                self.match_clause(true)
+            }
+            "UNWIND" => {
+                self.bump();
+                let expr = self.expr()?;
+                self.expect_kw("AS")?;
+                let var = self.name("a variable name")?;
+                Ok(Clause::Unwind { expr, var })
+            }
+            "WITH" => {
+                self.bump();
+                Ok(Clause::With(self.projection(true)?))
+            }
+            "RETURN" => {
+                self.bump();
+                Ok(Clause::Return(self.projection(false)?))
+            }
+            "CREATE" => {
+                self.bump();
+                Ok(Clause::Create(self.pattern()?))
+            }
+            "MERGE" => {
+                self.bump();
+                self.merge_clause()
+            }
+            "SET" => {
+                self.bump();
+                Ok(Clause::Set(self.set_items()?))
+            }
+            "REMOVE" => {
+                self.bump();
+                self.remove_clause()
+            }
+            "DELETE" => {
+                self.bump();
+                self.delete_clause(false)
+            }
+            "DETACH" => {
+                self.bump();
+                self.expect_kw("DELETE")?;
+                self.delete_clause(true)
+            }
+            "NODETACH" => {
+                self.bump();
+                self.expect_kw("DELETE")?;
+                self.delete_clause(false)
+            }
+            "FOREACH" => {
+                self.bump();
+                self.foreach_clause()
+            }
+            "CALL" => {
+                self.bump();
+                self.call_clause()
+            }
+            _ => Err(self.unexpected(CLAUSE_START)),
+        }
+    }
+
+    fn match_clause(&mut self, optional: bool) -> Result<Clause> {
+        let pattern = self.pattern()?;
+        let where_ = self.opt_where()?;
+        Ok(Clause::Match {
+            optional,
+            pattern,
+            where_,
+        })
+    }
+
+    pub fn opt_where(&mut self) -> Result<Option<Expr>> {
+        if self.eat_kw("WHERE") {
+            Ok(Some(self.expr()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn projection(&mut self, is_with: bool) -> Result<Projection> {
+        let distinct = self.eat_kw("DISTINCT");
+        let mut star = false;
+        let mut items = Vec::new();
+        if self.eat(&Tok::Star) {
+            star = true;
+            if self.eat(&Tok::Comma) {
+                items = self.projection_items()?;
+            }
+        } else {
+            items = self.projection_items()?;
+        }
+        let mut order_by = Vec::new();
+        if self.at_kw("ORDER") {
+            self.bump();
+            self.expect_kw("BY")?;
+            order_by = self.sort_items()?;
+        }
+        let skip = if self.eat_kw("SKIP") || self.eat_kw("OFFSET") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        let limit = if self.eat_kw("LIMIT") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        let where_ = if is_with { self.opt_where()? } else { None };
+        Ok(Projection {
+            distinct,
+            star,
+            items,
+            order_by,
+            skip,
+            limit,
+            where_,
+        })
+    }
+
+    fn projection_items(&mut self) -> Result<Vec<ProjectionItem>> {
+        let mut items = Vec::new();
+        loop {
+            let start = self.peek().start;
+            let expr = self.expr()?;
+            let text = self.src[start..self.prev_end().max(start)].to_string();
+            let alias = if self.eat_kw("AS") {
+                Some(self.name("a variable name")?)
+            } else {
+                None
+            };
+            items.push(ProjectionItem { expr, alias, text });
+            if !self.eat(&Tok::Comma) {
+                return Ok(items);
+            }
+        }
+    }
+
+    pub fn sort_items(&mut self) -> Result<Vec<SortItem>> {
+        let mut items = Vec::new();
+        loop {
+            let expr = self.expr()?;
+            let descending = if self.eat_kw("DESC") || self.eat_kw("DESCENDING") {
+                true
+            } else {
+                let _ = self.eat_kw("ASC") || self.eat_kw("ASCENDING");
+                false
+            };
+            items.push(SortItem { expr, descending });
+            if !self.eat(&Tok::Comma) {
+                return Ok(items);
+            }
+        }
+    }
+
+    fn merge_clause(&mut self) -> Result<Clause> {
+        let part = self.pattern_part()?;
+        let mut on_create = Vec::new();
+        let mut on_match = Vec::new();
+        while self.at_kw("ON") {
+            self.bump();
+            if self.eat_kw("CREATE") {
+                self.expect_kw("SET")?;
+                on_create.extend(self.set_items()?);
+            } else if self.eat_kw("MATCH") {
+                self.expect_kw("SET")?;
+                on_match.extend(self.set_items()?);
+            } else {
+                return Err(self.unexpected("'CREATE' or 'MATCH'"));
+            }
+        }
+        Ok(Clause::Merge {
+            part,
+            on_create,
+            on_match,
+        })
+    }
+
+    fn set_items(&mut self) -> Result<Vec<SetItem>> {
+        let mut items = Vec::new();
+        loop {
+            items.push(self.set_item()?);
+            if !self.eat(&Tok::Comma) {
+                return Ok(items);
+            }
+        }
+    }
+
+    fn set_item(&mut self) -> Result<SetItem> {
+        let start = self.peek().clone();
+        let target = self.set_target()?;
+        if self.at(&Tok::Colon) {
+            let var = self.target_var(target, &start)?;
+            let labels = self.label_list()?;
+            return Ok(SetItem::Labels { var, labels });
+        }
+        if self.eat(&Tok::PlusEq) {
+            let var = self.target_var(target, &start)?;
+            let value = self.expr()?;
+            return Ok(SetItem::Merge { var, value });
+        }
+        self.expect(&Tok::Eq, "'=', '+=' or ':'")?;
+        let value = self.expr()?;
+        match target {
+            Expr::Property(target, key) => Ok(SetItem::Property {
+                target: *target,
+                key,
+                value,
+            }),
+            Expr::Variable(var) => Ok(SetItem::Replace { var, value }),
+            _ => Err(self.error_at(
+                &start,
+                "UnexpectedSyntax",
+                format!(
+                    "Invalid input '{}': expected a property or a variable to set",
+                    self.text(&start)
+                ),
+            )),
+        }
+    }
+
+    /// The left side of a SET/REMOVE item: an atom with property accesses.
+    fn set_target(&mut self) -> Result<Expr> {
+        let atom = self.atom()?;
+        self.postfix_props(atom)
+    }
+
+    fn target_var(&self, target: Expr, start: &Token) -> Result<String> {
+        match target {
+            Expr::Variable(v) => Ok(v),
+            _ => Err(self.error_at(
+                start,
+                "UnexpectedSyntax",
+                format!("Invalid input '{}': expected a variable", self.text(start)),
+            )),
+        }
+    }
+
+    /// `:A:B` (also `:A&B`), used by SET and REMOVE.
+    pub fn label_list(&mut self) -> Result<Vec<String>> {
+        let mut labels = Vec::new();
+        self.expect(&Tok::Colon, "':'")?;
+        labels.push(self.name("a label name")?);
+        while self.eat(&Tok::Colon) || self.eat(&Tok::Amp) {
+            labels.push(self.name("a label name")?);
+        }
+        Ok(labels)
+    }
+
+    fn remove_clause(&mut self) -> Result<Clause> {
+        let mut items = Vec::new();
+        loop {
+            let start = self.peek().clone();
+            let target = self.set_target()?;
+            if self.at(&Tok::Colon) {
+                let var = self.target_var(target, &start)?;
+                let labels = self.label_list()?;
+                items.push(RemoveItem::Labels { var, labels });
+            } else {
+                match target {
+                    Expr::Property(target, key) => items.push(RemoveItem::Property {
+                        target: *target,
+                        key,
+                    }),
+                    _ => return Err(self.unexpected("a property or labels to remove")),
+                }
+            }
+            if !self.eat(&Tok::Comma) {
+                return Ok(Clause::Remove(items));
+            }
+        }
+    }
+
+    fn delete_clause(&mut self, detach: bool) -> Result<Clause> {
+        let mut exprs = vec![self.expr()?];
+        while self.eat(&Tok::Comma) {
+            exprs.push(self.expr()?);
+        }
+        Ok(Clause::Delete { detach, exprs })
+    }
+
+    fn foreach_clause(&mut self) -> Result<Clause> {
+        self.enter()?;
+        let r = self.foreach_inner();
+        self.leave();
+        r
+    }
+
+    fn foreach_inner(&mut self) -> Result<Clause> {
+        self.expect(&Tok::LParen, "'('")?;
+        let var = self.name("a variable name")?;
+        self.expect_kw("IN")?;
+        let list = self.expr()?;
+        self.expect(&Tok::Pipe, "'|'")?;
+        let mut clauses = Vec::new();
+        while !self.at(&Tok::RParen) {
+            clauses.push(self.clause()?);
+        }
+        if clauses.is_empty() {
+            return Err(self.unexpected("an updating clause"));
+        }
+        self.bump();
+        Ok(Clause::Foreach { var, list, clauses })
+    }
+
+    fn call_clause(&mut self) -> Result<Clause> {
+        if self.eat(&Tok::LBrace) {
+            let q = self.query()?;
+            self.expect(&Tok::RBrace, "'}'")?;
+            self.skip_in_transactions()?;
+            return Ok(Clause::CallSubquery(q));
+        }
+        let mut procedure = self.name("a procedure name")?;
+        while self.eat(&Tok::Dot) {
+            procedure.push('.');
+            procedure.push_str(&self.name("a procedure name")?);
+        }
+        let args = if self.eat(&Tok::LParen) {
+            let mut args = Vec::new();
+            if !self.eat(&Tok::RParen) {
+                loop {
+                    args.push(self.expr()?);
+                    if self.eat(&Tok::RParen) {
+                        break;
+                    }
+                    self.expect(&Tok::Comma, "',' or ')'")?;
+                }
+            }
+            Some(args)
+        } else {
+            None
+        };
+        let mut yield_items = None;
+        let mut where_ = None;
+        if self.eat_kw("YIELD") {
+            yield_items = Some(self.yield_spec()?);
+            where_ = self.opt_where()?;
+        }
+        Ok(Clause::Call {
+            procedure,
+            args,
+            yield_items,
+            where_,
+        })
+    }
+
+    /// `CALL { ... } IN TRANSACTIONS [OF n ROWS]` batches writes; the batching
+    /// is an execution hint we accept and ignore.
+    fn skip_in_transactions(&mut self) -> Result<()> {
+        if self.at_kw("IN") && self.kw_at(1, "TRANSACTIONS") {
+            self.bump();
+            self.bump();
+            if self.eat_kw("OF") {
+                self.expr()?;
+                let _ = self.eat_kw("ROWS") || self.eat_kw("ROW");
+            }
+        }
+        Ok(())
+    }
+
+    fn yield_spec(&mut self) -> Result<YieldSpec> {
+        if self.eat(&Tok::Star) {
+            return Ok(YieldSpec::All);
+        }
+        let mut items = Vec::new();
+        loop {
+            let field = self.name("a procedure output name")?;
+            let var = if self.eat_kw("AS") {
+                self.name("a variable name")?
+            } else {
+                field.clone()
+            };
+            items.push((field, var));
+            if !self.eat(&Tok::Comma) {
+                return Ok(YieldSpec::Items(items));
+            }
+        }
+    }
+
+    // ----- patterns --------------------------------------------------------
+
+    pub fn pattern(&mut self) -> Result<Pattern> {
+        let mut parts = vec![self.pattern_part()?];
+        while self.eat(&Tok::Comma) {
+            parts.push(self.pattern_part()?);
+        }
+        Ok(Pattern { parts })
+    }
+
+    pub fn pattern_part(&mut self) -> Result<PatternPart> {
+        let var = if Self::is_name_token(&self.peek().tok) && self.at_n(1, &Tok::Eq) {
+            let v = self.name("a variable name")?;
+            self.bump();
+            Some(v)
+        } else {
+            None
+        };
+        let shortest = if self.at_kw("shortestPath") && self.at_n(1, &Tok::LParen) {
+            Some(Shortest::One)
+        } else if self.at_kw("allShortestPaths") && self.at_n(1, &Tok::LParen) {
+            Some(Shortest::All)
+        } else {
+            None
+        };
+        let element = if shortest.is_some() {
+            self.bump();
+            self.bump();
+            let e = self.pattern_element()?;
+            self.expect(&Tok::RParen, "')'")?;
+            e
+        } else {
+            self.pattern_element()?
+        };
+        Ok(PatternPart {
+            var,
+            shortest,
+            element,
+        })
+    }
+
+    pub fn pattern_element(&mut self) -> Result<PatternElement> {
+        self.enter()?;
+        let r = self.pattern_element_inner();
+        self.leave();
+        r
+    }
+
+    fn pattern_element_inner(&mut self) -> Result<PatternElement> {
+        // A parenthesised element `((a)-->(b))` is the same element.
+        if self.at(&Tok::LParen) && self.at_n(1, &Tok::LParen) {
+            self.bump();
+            let e = self.pattern_element()?;
+            self.expect(&Tok::RParen, "')'")?;
+            return Ok(e);
+        }
+        let start = self.node_pattern()?;
+        let mut chain = Vec::new();
+        while self.at_rel_start() {
+            let rel = self.rel_pattern()?;
+            let node = self.node_pattern()?;
+            chain.push((rel, node));
+        }
+        Ok(PatternElement { start, chain })
+    }
+
+    pub fn at_rel_start(&self) -> bool {
+        match self.peek().tok {
+            Tok::Minus => matches!(self.peek_at(1).tok, Tok::LBracket | Tok::Minus | Tok::Gt),
+            Tok::Lt => self.at_n(1, &Tok::Minus),
+            _ => false,
+        }
+    }
+
+    fn node_pattern(&mut self) -> Result<NodePattern> {
+        self.expect(&Tok::LParen, "'('")?;
+        let var = if Self::is_name_token(&self.peek().tok) {
+            Some(self.name("a variable name")?)
+        } else {
+            None
+        };
+        let mut labels = Vec::new();
+        if self.at(&Tok::Colon) {
+            labels = self.label_list()?;
+        }
+        let props = self.pattern_props()?;
+        self.expect(&Tok::RParen, "')'")?;
+        Ok(NodePattern { var, labels, props })
+    }
+
+    fn pattern_props(&mut self) -> Result<Option<Expr>> {
+        match &self.peek().tok {
+            Tok::LBrace => Ok(Some(self.map_literal()?)),
+            Tok::Param(name) => {
+                let name = name.clone();
+                self.bump();
+                Ok(Some(Expr::Parameter(name)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn rel_pattern(&mut self) -> Result<RelPattern> {
+        let left = self.eat(&Tok::Lt);
+        self.expect(&Tok::Minus, "'-'")?;
+        let mut var = None;
+        let mut types = Vec::new();
+        let mut length = None;
+        let mut props = None;
+        if self.eat(&Tok::LBracket) {
+            if Self::is_name_token(&self.peek().tok) {
+                var = Some(self.name("a variable name")?);
+            }
+            if self.eat(&Tok::Colon) {
+                types.push(self.name("a relationship type")?);
+                while self.eat(&Tok::Pipe) {
+                    self.eat(&Tok::Colon);
+                    types.push(self.name("a relationship type")?);
+                }
+            }
+            if self.at(&Tok::Star) {
+                length = Some(self.rel_length()?);
+            } else if self.at(&Tok::DotDot) {
+                let t = self.peek().clone();
+                return Err(self.error_at(
+                    &t,
+                    "InvalidRelationshipPattern",
+                    "Invalid input '..': a variable length relationship needs '*'",
+                ));
+            }
+            props = self.pattern_props()?;
+            self.expect(&Tok::RBracket, "']'")?;
+        }
+        self.expect(&Tok::Minus, "'-'")?;
+        let right = self.eat(&Tok::Gt);
+        let direction = match (left, right) {
+            (true, false) => Direction::Incoming,
+            (false, true) => Direction::Outgoing,
+            _ => Direction::Both,
+        };
+        Ok(RelPattern {
+            var,
+            types,
+            direction,
+            length,
+            props,
+        })
+    }
+
+    fn rel_length(&mut self) -> Result<(Option<u64>, Option<u64>)> {
+        self.bump();
+        let bound = |p: &mut Self| -> Result<Option<u64>> {
+            match p.peek().tok.clone() {
+                Tok::Int(v) => {
+                    let t = p.bump();
+                    v.map(Some).ok_or_else(|| {
+                        p.error_at(
+                            &t,
+                            "IntegerOverflow",
+                            format!("Invalid input '{}': integer is too large", p.text(&t)),
+                        )
+                    })
+                }
+                Tok::Minus | Tok::Float(_) => {
+                    let t = p.peek().clone();
+                    Err(p.error_at(
+                        &t,
+                        "InvalidRelationshipPattern",
+                        format!(
+                            "Invalid input '{}': relationship length bounds must be non-negative integers",
+                            p.text(&t)
+                        ),
+                    ))
+                }
+                _ => Ok(None),
+            }
+        };
+        let min = bound(self)?;
+        if self.eat(&Tok::DotDot) {
+            let max = bound(self)?;
+            Ok((min, max))
+        } else if min.is_some() {
+            Ok((min, min))
+        } else {
+            Ok((None, None))
+        }
+    }
+
+    // ----- schema and administration ----------------------------------------
+
+    fn schema_create_ahead(&self) -> bool {
+        let mut n = 1;
+        if [
+            "RANGE", "TEXT", "POINT", "BTREE", "LOOKUP", "FULLTEXT", "VECTOR",
+        ]
+        .iter()
+        .any(|k| self.kw_at(1, k))
+        {
+            n = 2;
+        }
+        self.kw_at(n, "INDEX") || self.kw_at(1, "CONSTRAINT")
+    }
+
+    fn schema_create(&mut self) -> Result<SchemaCommand> {
+        if self.eat_kw("CONSTRAINT") {
+            return self.create_constraint();
+        }
+        if !self.at_kw("INDEX") {
+            self.bump();
+        }
+        self.expect_kw("INDEX")?;
+        // Old form: CREATE INDEX ON :Label(prop, ...)
+        if self.at_kw("ON") && self.at_n(1, &Tok::Colon) {
+            self.bump();
+            self.bump();
+            let label = self.name("a label name")?;
+            self.expect(&Tok::LParen, "'('")?;
+            let mut properties = vec![self.name("a property name")?];
+            while self.eat(&Tok::Comma) {
+                properties.push(self.name("a property name")?);
+            }
+            self.expect(&Tok::RParen, "')'")?;
+            return Ok(SchemaCommand::CreateIndex {
+                name: None,
+                if_not_exists: false,
+                entity: EntityKind::Node,
+                label,
+                properties,
+            });
+        }
+        let (name, if_not_exists) = self.schema_name_and_if_not_exists()?;
+        self.expect_kw("FOR")?;
+        let (var, entity, label) = self.schema_entity()?;
+        self.expect_kw("ON")?;
+        let mut properties = Vec::new();
+        let paren = self.eat(&Tok::LParen);
+        loop {
+            properties.push(self.schema_property(&var)?);
+            if !self.eat(&Tok::Comma) {
+                break;
+            }
+        }
+        if paren {
+            self.expect(&Tok::RParen, "')'")?;
+        }
+        self.skip_options()?;
+        Ok(SchemaCommand::CreateIndex {
+            name,
+            if_not_exists,
+            entity,
+            label,
+            properties,
+        })
+    }
+
+    fn schema_name_and_if_not_exists(&mut self) -> Result<(Option<String>, bool)> {
+        let mut name = None;
+        if !self.at_kw("IF") && !self.at_kw("FOR") && !self.at_kw("ON") {
+            name = Some(self.name("a name")?);
+        }
+        let mut if_not_exists = false;
+        if self.at_kw("IF") {
+            self.bump();
+            self.expect_kw("NOT")?;
+            self.expect_kw("EXISTS")?;
+            if_not_exists = true;
+        }
+        Ok((name, if_not_exists))
+    }
+
+    /// `(n:Label)` or `()-[r:TYPE]-()`; returns the variable, entity kind and
+    /// label or type.
+    fn schema_entity(&mut self) -> Result<(String, EntityKind, String)> {
+        let element = self.pattern_element()?;
+        match element.chain.as_slice() {
+            [] => {
+                let var = element.start.var.clone().unwrap_or_default();
+                match element.start.labels.as_slice() {
+                    [label] => Ok((var, EntityKind::Node, label.clone())),
+                    _ => Err(self.unexpected("a single label")),
+                }
+            }
+            [(rel, _)] => {
+                let var = rel.var.clone().unwrap_or_default();
+                match rel.types.as_slice() {
+                    [t] => Ok((var, EntityKind::Relationship, t.clone())),
+                    _ => Err(self.unexpected("a single relationship type")),
+                }
+            }
+            _ => Err(self.unexpected("a node or relationship pattern")),
+        }
+    }
+
+    fn schema_property(&mut self, var: &str) -> Result<String> {
+        let t = self.peek().clone();
+        let v = self.name("a property reference")?;
+        if v != var {
+            return Err(self.error_at(
+                &t,
+                "UndefinedVariable",
+                format!("Variable `{v}` not defined"),
+            ));
+        }
+        self.expect(&Tok::Dot, "'.'")?;
+        self.name("a property name")
+    }
+
+    fn skip_options(&mut self) -> Result<()> {
+        if self.eat_kw("OPTIONS") {
+            self.expr()?;
+        }
+        Ok(())
+    }
+
+    fn create_constraint(&mut self) -> Result<SchemaCommand> {
+        let (name, if_not_exists) = self.schema_name_and_if_not_exists()?;
+        let old = if self.eat_kw("ON") {
+            true
+        } else {
+            self.expect_kw("FOR")?;
+            false
+        };
+        let (var, entity, label) = self.schema_entity()?;
+        if old {
+            self.expect_kw("ASSERT")?;
+        } else {
+            self.expect_kw("REQUIRE")?;
+        }
+        let mut properties = Vec::new();
+        // Old form `ASSERT exists(n.p)` is the not-null constraint.
+        if self.at_kw("exists") && self.at_n(1, &Tok::LParen) {
+            self.bump();
+            self.bump();
+            properties.push(self.schema_property(&var)?);
+            self.expect(&Tok::RParen, "')'")?;
+            self.skip_options()?;
+            return Ok(SchemaCommand::CreateConstraint {
+                name,
+                if_not_exists,
+                entity,
+                label,
+                properties,
+                kind: ConstraintKind::NotNull,
+            });
+        }
+        if self.eat(&Tok::LParen) {
+            loop {
+                properties.push(self.schema_property(&var)?);
+                if !self.eat(&Tok::Comma) {
+                    break;
+                }
+            }
+            self.expect(&Tok::RParen, "')'")?;
+        } else {
+            properties.push(self.schema_property(&var)?);
+        }
+        self.expect_kw("IS")?;
+        let kind = if self.eat_kw("UNIQUE") {
+            ConstraintKind::Unique
+        } else if self.eat_kw("NOT") {
+            self.expect_kw("NULL")?;
+            ConstraintKind::NotNull
+        } else if self.eat_kw("NODE") || self.eat_kw("RELATIONSHIP") || self.eat_kw("REL") {
+            if self.eat_kw("UNIQUE") {
+                ConstraintKind::Unique
+            } else {
+                self.expect_kw("KEY")?;
+                ConstraintKind::NodeKey
+            }
+        } else if self.eat_kw("KEY") {
+            ConstraintKind::NodeKey
+        } else {
+            return Err(self.unexpected("'UNIQUE', 'NOT NULL' or 'NODE KEY'"));
+        };
+        self.skip_options()?;
+        Ok(SchemaCommand::CreateConstraint {
+            name,
+            if_not_exists,
+            entity,
+            label,
+            properties,
+            kind,
+        })
+    }
+
+    fn schema_drop(&mut self) -> Result<SchemaCommand> {
+        let index = if self.eat_kw("INDEX") {
+            true
+        } else if self.eat_kw("CONSTRAINT") {
+            false
+        } else {
+            return Err(self.unexpected("'INDEX' or 'CONSTRAINT'"));
+        };
+        let name = self.name("a name")?;
+        let mut if_exists = false;
+        if self.at_kw("IF") {
+            self.bump();
+            self.expect_kw("EXISTS")?;
+            if_exists = true;
+        }
+        Ok(if index {
+            SchemaCommand::DropIndex { name, if_exists }
+        } else {
+            SchemaCommand::DropConstraint { name, if_exists }
+        })
+    }
+
+    fn show(&mut self) -> Result<ShowCommand> {
+        // Filters such as `SHOW RANGE INDEXES` or `SHOW ALL CONSTRAINTS`
+        // narrow the listing; we list everything and let WHERE filter.
+        for filter in [
+            "ALL",
+            "RANGE",
+            "TEXT",
+            "POINT",
+            "LOOKUP",
+            "FULLTEXT",
+            "VECTOR",
+            "BTREE",
+            "UNIQUE",
+            "KEY",
+            "EXIST",
+            "EXISTENCE",
+            "BUILT",
+            "USER",
+            "LOCAL",
+            "REMOTE",
+        ] {
+            if self.at_kw(filter) && !self.kw_at(1, "WHERE") {
+                self.bump();
+                if filter == "BUILT" {
+                    self.expect_kw("IN")?;
+                } else if filter == "USER" && self.at_kw("DEFINED") {
+                    self.bump();
+                }
+                break;
+            }
+        }
+        let _ = self.eat_kw("NODE") || self.eat_kw("RELATIONSHIP") || self.eat_kw("REL");
+        let t = self.peek().clone();
+        let word = if t.tok == Tok::Ident {
+            self.text(&t).to_ascii_uppercase()
+        } else {
+            String::new()
+        };
+        let kind = match word.as_str() {
+            "INDEX" | "INDEXES" => ShowKind::Indexes,
+            "CONSTRAINT" | "CONSTRAINTS" => ShowKind::Constraints,
+            "DATABASES" => ShowKind::Databases(None),
+            "DATABASE" => {
+                self.bump();
+                let name = self.name("a database name")?;
+                let kind = ShowKind::Databases(Some(name));
+                return self.show_tail(kind);
+            }
+            "DEFAULT" | "HOME" => {
+                self.bump();
+                self.expect_kw("DATABASE")?;
+                let kind = if word == "DEFAULT" {
+                    ShowKind::DefaultDatabase
+                } else {
+                    ShowKind::HomeDatabase
+                };
+                return self.show_tail(kind);
+            }
+            "PROCEDURE" | "PROCEDURES" => ShowKind::Procedures,
+            "FUNCTION" | "FUNCTIONS" => ShowKind::Functions,
+            "SERVER" | "SERVERS" => ShowKind::Servers,
+            "TRANSACTION" | "TRANSACTIONS" => ShowKind::Transactions,
+            "USERS" => ShowKind::Users,
+            "CURRENT" => {
+                self.bump();
+                self.expect_kw("USER")?;
+                return self.show_tail(ShowKind::CurrentUser);
+            }
+            _ => return Err(self.unexpected("what to show, e.g. 'INDEXES' or 'DATABASES'")),
+        };
+        self.bump();
+        if kind == ShowKind::Transactions && matches!(self.peek().tok, Tok::Str(_) | Tok::Param(_))
+        {
+            // Transaction ids to show: accepted, the listing is filtered by WHERE.
+            self.expr()?;
+            while self.eat(&Tok::Comma) {
+                self.expr()?;
+            }
+        }
+        self.show_tail(kind)
+    }
+
+    fn show_tail(&mut self, kind: ShowKind) -> Result<ShowCommand> {
+        let mut yield_items = None;
+        let mut where_;
+        let mut then = Vec::new();
+        if self.eat_kw("YIELD") {
+            yield_items = Some(self.yield_spec()?);
+            // ORDER BY / SKIP / LIMIT on YIELD are expressed as a WITH *.
+            let mut order_by = Vec::new();
+            if self.at_kw("ORDER") {
+                self.bump();
+                self.expect_kw("BY")?;
+                order_by = self.sort_items()?;
+            }
+            let skip = if self.eat_kw("SKIP") || self.eat_kw("OFFSET") {
+                Some(self.expr()?)
+            } else {
+                None
+            };
+            let limit = if self.eat_kw("LIMIT") {
+                Some(self.expr()?)
+            } else {
+                None
+            };
+            where_ = self.opt_where()?;
+            if !order_by.is_empty() || skip.is_some() || limit.is_some() {
+                then.push(Clause::With(Projection {
+                    distinct: false,
+                    star: true,
+                    items: Vec::new(),
+                    order_by,
+                    skip,
+                    limit,
+                    where_: where_.take(),
+                }));
+            }
+        } else {
+            where_ = self.opt_where()?;
+        }
+        while !self.at_query_end() {
+            then.push(self.clause()?);
+        }
+        Ok(ShowCommand {
+            kind,
+            yield_items,
+            where_,
+            then,
+        })
+    }
+}
+
+const CLAUSE_START: &str = "a clause such as MATCH, RETURN, WITH, UNWIND, CREATE, MERGE, SET, DELETE, REMOVE, FOREACH or CALL";
