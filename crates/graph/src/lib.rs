@@ -12,7 +12,22 @@
 //! * `ChangeSet` and `Graph` serialize to bytes (`encode`/`decode`) for the
 //!   log and for snapshots.
 
+mod codec;
+mod index;
+mod key;
+mod schema;
+mod store;
+mod tx;
+
+use std::fmt;
+use std::sync::Arc;
+
 use causeway_value::{Counters, Map, Result, Value};
+use imbl::{OrdMap, OrdSet, Vector};
+
+use crate::index::Index;
+use crate::key::Key;
+use crate::store::{NodeRec, RelRec, Sym};
 
 pub type NodeId = u64;
 pub type RelId = u64;
@@ -66,162 +81,401 @@ pub struct RelRef<'a> {
     pub end: NodeId,
 }
 
+/// Sizes of the store, for `SHOW`-style procedures and logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub version: u64,
+    pub nodes: usize,
+    pub relationships: usize,
+    pub labels: usize,
+    pub rel_types: usize,
+    pub property_keys: usize,
+    pub indexes: usize,
+    pub constraints: usize,
+    /// The next ids that will be allocated.
+    pub next_node_id: NodeId,
+    pub next_rel_id: RelId,
+}
+
 #[derive(Clone, Default)]
-pub struct Graph {}
+pub struct Graph {
+    version: u64,
+    next_node: NodeId,
+    next_rel: RelId,
+    nodes: OrdMap<NodeId, Arc<NodeRec>>,
+    rels: OrdMap<RelId, Arc<RelRec>>,
+    labels: OrdMap<Sym, OrdSet<NodeId>>,
+    types: OrdMap<Sym, OrdSet<RelId>>,
+    /// Every property key ever written (Neo4j keeps unused ones listed too).
+    prop_keys: OrdSet<Sym>,
+    /// Shares one allocation per distinct name; not part of the observable
+    /// state.
+    syms: OrdSet<Sym>,
+    indexes: OrdMap<String, Index>,
+    constraints: OrdMap<String, ConstraintDef>,
+}
+
+impl fmt::Debug for Graph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Graph")
+            .field("version", &self.version)
+            .field("nodes", &self.nodes.len())
+            .field("relationships", &self.rels.len())
+            .field("indexes", &self.indexes.len())
+            .field("constraints", &self.constraints.len())
+            .finish()
+    }
+}
 
 impl Graph {
     pub fn new() -> Self {
-        todo!()
+        Graph::default()
     }
 
     /// Number of change sets applied (or committed through a TxGraph) so far.
     pub fn version(&self) -> u64 {
-        todo!()
+        self.version
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            version: self.version,
+            nodes: self.nodes.len(),
+            relationships: self.rels.len(),
+            labels: self.labels.len(),
+            rel_types: self.types.len(),
+            property_keys: self.prop_keys.len(),
+            indexes: self.indexes.len(),
+            constraints: self.constraints.len(),
+            next_node_id: self.next_node,
+            next_rel_id: self.next_rel,
+        }
     }
 
     pub fn node_count(&self) -> usize {
-        todo!()
+        self.nodes.len()
     }
     pub fn rel_count(&self) -> usize {
-        todo!()
+        self.rels.len()
+    }
+    /// Nodes carrying `label`, without materializing them.
+    pub fn label_count(&self, label: &str) -> usize {
+        self.labels.get(label).map_or(0, |s| s.len())
+    }
+    /// Relationships of `rel_type`, without materializing them.
+    pub fn type_count(&self, rel_type: &str) -> usize {
+        self.types.get(rel_type).map_or(0, |s| s.len())
     }
 
-    pub fn node_exists(&self, _id: NodeId) -> bool {
-        todo!()
+    pub fn node_exists(&self, id: NodeId) -> bool {
+        self.nodes.contains_key(&id)
+    }
+    pub fn rel_exists(&self, id: RelId) -> bool {
+        self.rels.contains_key(&id)
     }
     /// Labels in the order they were added.
-    pub fn node_labels(&self, _id: NodeId) -> Option<Vec<&str>> {
-        todo!()
+    pub fn node_labels(&self, id: NodeId) -> Option<Vec<&str>> {
+        self.node_rec(id)
+            .map(|r| r.labels.iter().map(|l| &**l).collect())
     }
-    pub fn node_has_label(&self, _id: NodeId, _label: &str) -> bool {
-        todo!()
+    pub fn node_has_label(&self, id: NodeId, label: &str) -> bool {
+        self.node_rec(id).is_some_and(|r| r.has_label(label))
     }
-    pub fn node_prop(&self, _id: NodeId, _key: &str) -> Option<&Value> {
-        todo!()
+    pub fn node_prop(&self, id: NodeId, key: &str) -> Option<&Value> {
+        self.node_rec(id)?.props.get(key)
     }
-    pub fn node_props(&self, _id: NodeId) -> Option<Map> {
-        todo!()
+    pub fn node_props(&self, id: NodeId) -> Option<Map> {
+        self.node_rec(id).map(|r| r.props.to_map())
     }
-    pub fn node_keys(&self, _id: NodeId) -> Option<Vec<&str>> {
-        todo!()
+    pub fn node_keys(&self, id: NodeId) -> Option<Vec<&str>> {
+        self.node_rec(id).map(|r| r.props.keys())
     }
 
-    pub fn rel(&self, _id: RelId) -> Option<RelRef<'_>> {
-        todo!()
+    pub fn rel(&self, id: RelId) -> Option<RelRef<'_>> {
+        self.rel_rec(id).map(|r| RelRef {
+            id,
+            rel_type: &r.ty,
+            start: r.start,
+            end: r.end,
+        })
     }
-    pub fn rel_prop(&self, _id: RelId, _key: &str) -> Option<&Value> {
-        todo!()
+    pub fn rel_prop(&self, id: RelId, key: &str) -> Option<&Value> {
+        self.rel_rec(id)?.props.get(key)
     }
-    pub fn rel_props(&self, _id: RelId) -> Option<Map> {
-        todo!()
+    pub fn rel_props(&self, id: RelId) -> Option<Map> {
+        self.rel_rec(id).map(|r| r.props.to_map())
     }
-    pub fn rel_keys(&self, _id: RelId) -> Option<Vec<&str>> {
-        todo!()
+    pub fn rel_keys(&self, id: RelId) -> Option<Vec<&str>> {
+        self.rel_rec(id).map(|r| r.props.keys())
     }
 
     /// All node ids in ascending order. The returned collection is owned
     /// (a cheap persistent clone) so that streaming readers can hold it.
     pub fn all_nodes(&self) -> Vec<NodeId> {
-        todo!()
+        self.nodes.keys().copied().collect()
     }
-    pub fn nodes_with_label(&self, _label: &str) -> Vec<NodeId> {
-        todo!()
+    /// Ascending, like `all_nodes`.
+    pub fn nodes_with_label(&self, label: &str) -> Vec<NodeId> {
+        self.labels
+            .get(label)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
     }
     pub fn all_rels(&self) -> Vec<RelId> {
-        todo!()
+        self.rels.keys().copied().collect()
     }
-    pub fn rels_with_type(&self, _rel_type: &str) -> Vec<RelId> {
-        todo!()
+    pub fn rels_with_type(&self, rel_type: &str) -> Vec<RelId> {
+        self.types
+            .get(rel_type)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
     }
     /// Relationships attached to `node` in direction `dir`, restricted to
     /// `types` unless it is empty: `(relationship, the node at the other end)`.
-    /// A self-loop appears once for `Dir::Both`.
-    pub fn expand(&self, _node: NodeId, _dir: Dir, _types: &[String]) -> Vec<(RelId, NodeId)> {
-        todo!()
+    /// A self-loop appears once for `Dir::Both`. Within each direction the
+    /// order is by (type, relationship id).
+    pub fn expand(&self, node: NodeId, dir: Dir, types: &[String]) -> Vec<(RelId, NodeId)> {
+        let mut out = Vec::new();
+        if let Some(rec) = self.node_rec(node) {
+            Graph::expand_rec(rec, node, dir, types, |r, o| out.push((r, o)));
+        }
+        out
     }
-    pub fn degree(&self, _node: NodeId, _dir: Dir, _types: &[String]) -> usize {
-        todo!()
+    /// Like `expand`, without collecting: `f(relationship, other node)`.
+    pub fn for_each_rel(
+        &self,
+        node: NodeId,
+        dir: Dir,
+        types: &[String],
+        f: impl FnMut(RelId, NodeId),
+    ) {
+        if let Some(rec) = self.node_rec(node) {
+            Graph::expand_rec(rec, node, dir, types, f);
+        }
+    }
+    pub fn degree(&self, node: NodeId, dir: Dir, types: &[String]) -> usize {
+        let Some(rec) = self.node_rec(node) else {
+            return 0;
+        };
+        match dir {
+            Dir::Out => rec.out.count(types),
+            Dir::In => rec.inc.count(types),
+            Dir::Both => {
+                let mut n = rec.out.count(types);
+                rec.inc.for_each(types, |_, o| {
+                    if o != node {
+                        n += 1
+                    }
+                });
+                n
+            }
+        }
     }
 
     /// The index on `label(property)`, if one exists.
-    pub fn find_index(&self, _label: &str, _property: &str) -> Option<&IndexDef> {
-        todo!()
+    pub fn find_index(&self, label: &str, property: &str) -> Option<&IndexDef> {
+        self.index_on(label, property).map(|ix| &*ix.def)
     }
     /// Nodes whose `property` equals `value` (Cypher equality), via the index
-    /// on `label(property)`; `None` if there is no such index.
-    pub fn index_seek(&self, _label: &str, _property: &str, _value: &Value) -> Option<Vec<NodeId>> {
-        todo!()
+    /// on `label(property)`; `None` if there is no such index. Ascending ids.
+    pub fn index_seek(&self, label: &str, property: &str, value: &Value) -> Option<Vec<NodeId>> {
+        let ix = self.index_on(label, property)?;
+        Some(match Key::from_value(value) {
+            Some(k) => ix.seek(&k),
+            None => Vec::new(),
+        })
+    }
+    /// Nodes whose `property` equals `values` on a composite index over
+    /// exactly `properties` (in that order); `None` if there is none.
+    pub fn index_seek_composite(
+        &self,
+        label: &str,
+        properties: &[String],
+        values: &[Value],
+    ) -> Option<Vec<NodeId>> {
+        let ix = self.index_on_schema(label, properties)?;
+        if values.len() != properties.len() {
+            return Some(Vec::new());
+        }
+        let key = if values.len() == 1 {
+            Key::from_value(&values[0])
+        } else {
+            values
+                .iter()
+                .map(Key::from_value)
+                .collect::<Option<Vec<_>>>()
+                .map(Key::Tuple)
+        };
+        Some(key.map(|k| ix.seek(&k)).unwrap_or_default())
     }
     /// Nodes whose `property` lies in the range (values of the bound's type
     /// only, as Cypher comparison does); `None` if there is no such index.
+    /// Ascending ids.
     pub fn index_range(
         &self,
-        _label: &str,
-        _property: &str,
-        _lower: &Bound,
-        _upper: &Bound,
+        label: &str,
+        property: &str,
+        lower: &Bound,
+        upper: &Bound,
     ) -> Option<Vec<NodeId>> {
-        todo!()
+        Some(self.index_on(label, property)?.range(lower, upper))
     }
+    /// Sorted by name.
     pub fn indexes(&self) -> Vec<IndexDef> {
-        todo!()
+        self.indexes.values().map(|ix| (*ix.def).clone()).collect()
     }
+    /// Sorted by name.
     pub fn constraints(&self) -> Vec<ConstraintDef> {
-        todo!()
+        self.constraints.values().cloned().collect()
     }
+    /// Labels currently in use, sorted.
     pub fn labels(&self) -> Vec<String> {
-        todo!()
+        self.labels.keys().map(|l| l.to_string()).collect()
     }
+    /// Relationship types currently in use, sorted.
     pub fn rel_types(&self) -> Vec<String> {
-        todo!()
+        self.types.keys().map(|l| l.to_string()).collect()
     }
+    /// Every property key ever written, sorted.
     pub fn property_keys(&self) -> Vec<String> {
-        todo!()
+        self.prop_keys.iter().map(|l| l.to_string()).collect()
     }
 
     /// The node as a client value (labels and properties copied out).
-    pub fn node_value(&self, _id: NodeId) -> Option<causeway_value::Node> {
-        todo!()
+    pub fn node_value(&self, id: NodeId) -> Option<causeway_value::Node> {
+        let r = self.node_rec(id)?;
+        Some(causeway_value::Node {
+            id,
+            labels: r.labels.iter().map(|l| l.to_string()).collect(),
+            props: r.props.to_map(),
+        })
     }
-    pub fn rel_value(&self, _id: RelId) -> Option<causeway_value::Relationship> {
-        todo!()
+    pub fn rel_value(&self, id: RelId) -> Option<causeway_value::Relationship> {
+        let r = self.rel_rec(id)?;
+        Some(causeway_value::Relationship {
+            id,
+            start: r.start,
+            end: r.end,
+            rel_type: r.ty.to_string(),
+            props: r.props.to_map(),
+        })
     }
 
     /// Replay a committed change set. Deterministic: same input state and
-    /// change set give the same output state, ids included.
-    pub fn apply(&mut self, _changes: &ChangeSet) -> Result<()> {
-        todo!()
+    /// change set give the same output state, ids included. Atomic: on error
+    /// `self` is left unchanged.
+    pub fn apply(&mut self, changes: &ChangeSet) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut g = self.clone();
+        for c in &changes.changes {
+            g.apply_one(c)?;
+        }
+        g.version += 1;
+        *self = g;
+        Ok(())
     }
 
     /// Serialize the whole graph (data, schema, id counters, version).
     pub fn encode(&self) -> Vec<u8> {
-        todo!()
+        codec::encode_graph(self)
     }
-    pub fn decode(_bytes: &[u8]) -> Result<Graph> {
-        todo!()
+    pub fn decode(bytes: &[u8]) -> Result<Graph> {
+        codec::decode_graph(bytes)
     }
+}
+
+/// One primitive, fully determined write. Ids are explicit so that replay
+/// never allocates.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    CreateNode {
+        id: NodeId,
+        labels: Vec<String>,
+        props: Map,
+    },
+    CreateRel {
+        id: RelId,
+        start: NodeId,
+        end: NodeId,
+        rel_type: String,
+        props: Map,
+    },
+    /// `Value::Null` removes the property.
+    SetNodeProp {
+        id: NodeId,
+        key: String,
+        value: Value,
+    },
+    SetRelProp {
+        id: RelId,
+        key: String,
+        value: Value,
+    },
+    AddLabel {
+        id: NodeId,
+        label: String,
+    },
+    RemoveLabel {
+        id: NodeId,
+        label: String,
+    },
+    /// The node has no relationships left at this point.
+    DeleteNode {
+        id: NodeId,
+    },
+    DeleteRel {
+        id: RelId,
+    },
+    CreateIndex {
+        def: IndexDef,
+    },
+    DropIndex {
+        name: String,
+    },
+    /// Unique and node-key constraints bring their backing index along.
+    CreateConstraint {
+        def: ConstraintDef,
+    },
+    DropConstraint {
+        name: String,
+    },
 }
 
 /// The deterministic effect of one transaction.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ChangeSet {}
+pub struct ChangeSet {
+    pub changes: Vec<Change>,
+}
 
 impl ChangeSet {
     pub fn is_empty(&self) -> bool {
-        todo!()
+        self.changes.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.changes.len()
     }
     pub fn encode(&self) -> Vec<u8> {
-        todo!()
+        codec::encode_changes(self)
     }
-    pub fn decode(_bytes: &[u8]) -> Result<ChangeSet> {
-        todo!()
+    pub fn decode(bytes: &[u8]) -> Result<ChangeSet> {
+        codec::decode_changes(bytes)
     }
 }
 
 /// A transaction's working copy. Derefs to `Graph` for reads.
+///
+/// Cloning is cheap (persistent structures throughout), so a clone serves
+/// as a savepoint for statement-level rollback.
 #[derive(Clone)]
 pub struct TxGraph {
     graph: Graph,
+    changes: Vector<Change>,
+    counters: Counters,
+    /// Nodes written since the transaction began, for `validate`; only
+    /// tracked while existence-type constraints exist.
+    touched: OrdSet<NodeId>,
 }
 
 impl std::ops::Deref for TxGraph {
@@ -232,89 +486,110 @@ impl std::ops::Deref for TxGraph {
 }
 
 impl TxGraph {
-    pub fn new(_base: Graph) -> Self {
-        todo!()
+    pub fn new(base: Graph) -> Self {
+        TxGraph {
+            graph: base,
+            changes: Vector::new(),
+            counters: Counters::default(),
+            touched: OrdSet::new(),
+        }
     }
     /// The working state as an independent snapshot (O(1)), for lazily
     /// streamed reads that must not borrow the transaction.
     pub fn snapshot(&self) -> Graph {
-        todo!()
+        self.graph.clone()
     }
     /// Counters accumulated since the last `take_counters`.
     pub fn take_counters(&mut self) -> Counters {
-        todo!()
+        std::mem::take(&mut self.counters)
     }
     /// Consume the transaction: its final state and the change set that
     /// turns the base into it.
     pub fn finish(self) -> (Graph, ChangeSet) {
-        todo!()
+        let mut graph = self.graph;
+        if !self.changes.is_empty() {
+            graph.version += 1;
+        }
+        let changes = ChangeSet {
+            changes: self.changes.into_iter().collect(),
+        };
+        (graph, changes)
     }
     pub fn has_changes(&self) -> bool {
-        todo!()
+        !self.changes.is_empty()
+    }
+    /// Number of primitive changes recorded so far.
+    pub fn change_count(&self) -> usize {
+        self.changes.len()
     }
 
-    pub fn create_node(&mut self, _labels: &[String], _props: Map) -> Result<NodeId> {
-        todo!()
+    pub fn create_node(&mut self, labels: &[String], props: Map) -> Result<NodeId> {
+        self.tx_create_node(labels, props)
     }
     pub fn create_rel(
         &mut self,
-        _start: NodeId,
-        _end: NodeId,
-        _rel_type: &str,
-        _props: Map,
+        start: NodeId,
+        end: NodeId,
+        rel_type: &str,
+        props: Map,
     ) -> Result<RelId> {
-        todo!()
+        self.tx_create_rel(start, end, rel_type, props)
     }
     /// `Value::Null` removes the property.
-    pub fn set_node_prop(&mut self, _id: NodeId, _key: &str, _value: Value) -> Result<()> {
-        todo!()
+    pub fn set_node_prop(&mut self, id: NodeId, key: &str, value: Value) -> Result<()> {
+        self.tx_set_node_prop(id, key, value)
     }
-    pub fn set_rel_prop(&mut self, _id: RelId, _key: &str, _value: Value) -> Result<()> {
-        todo!()
+    pub fn set_rel_prop(&mut self, id: RelId, key: &str, value: Value) -> Result<()> {
+        self.tx_set_rel_prop(id, key, value)
     }
     /// Returns whether the label was newly added.
-    pub fn add_label(&mut self, _id: NodeId, _label: &str) -> Result<bool> {
-        todo!()
+    pub fn add_label(&mut self, id: NodeId, label: &str) -> Result<bool> {
+        self.tx_add_label(id, label)
     }
-    pub fn remove_label(&mut self, _id: NodeId, _label: &str) -> Result<bool> {
-        todo!()
+    pub fn remove_label(&mut self, id: NodeId, label: &str) -> Result<bool> {
+        self.tx_remove_label(id, label)
     }
     /// Fails with `ConstraintValidationFailed` if the node still has
-    /// relationships and `detach` is false.
-    pub fn delete_node(&mut self, _id: NodeId, _detach: bool) -> Result<()> {
-        todo!()
+    /// relationships and `detach` is false. Deleting a node that is already
+    /// gone is a no-op (Cypher may delete the same node from several rows).
+    pub fn delete_node(&mut self, id: NodeId, detach: bool) -> Result<()> {
+        self.tx_delete_node(id, detach)
     }
-    pub fn delete_rel(&mut self, _id: RelId) -> Result<()> {
-        todo!()
+    /// Deleting a relationship that is already gone is a no-op.
+    pub fn delete_rel(&mut self, id: RelId) -> Result<()> {
+        self.tx_delete_rel(id)
     }
     pub fn create_index(
         &mut self,
-        _name: Option<String>,
-        _label: &str,
-        _properties: &[String],
-        _if_not_exists: bool,
+        name: Option<String>,
+        label: &str,
+        properties: &[String],
+        if_not_exists: bool,
     ) -> Result<()> {
-        todo!()
+        self.tx_create_index(name, label, properties, if_not_exists)
     }
-    pub fn drop_index(&mut self, _name: &str, _if_exists: bool) -> Result<()> {
-        todo!()
+    pub fn drop_index(&mut self, name: &str, if_exists: bool) -> Result<()> {
+        self.tx_drop_index(name, if_exists)
     }
     pub fn create_constraint(
         &mut self,
-        _name: Option<String>,
-        _label: &str,
-        _properties: &[String],
-        _kind: ConstraintType,
-        _if_not_exists: bool,
+        name: Option<String>,
+        label: &str,
+        properties: &[String],
+        kind: ConstraintType,
+        if_not_exists: bool,
     ) -> Result<()> {
-        todo!()
+        self.tx_create_constraint(name, label, properties, kind, if_not_exists)
     }
-    pub fn drop_constraint(&mut self, _name: &str, _if_exists: bool) -> Result<()> {
-        todo!()
+    pub fn drop_constraint(&mut self, name: &str, if_exists: bool) -> Result<()> {
+        self.tx_drop_constraint(name, if_exists)
     }
     /// Check constraints over what this transaction touched; called at the
     /// end of each statement and before commit.
     pub fn validate(&self) -> Result<()> {
-        todo!()
+        self.tx_validate()
     }
 }
+
+#[cfg(test)]
+mod tests;

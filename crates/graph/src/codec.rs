@@ -1,0 +1,561 @@
+//! Compact versioned binary encoding of change sets and whole graphs.
+//!
+//! Layout: a 4-byte magic (kind + format version), then LEB128 varints,
+//! zigzag for signed integers, little-endian IEEE floats, length-prefixed
+//! UTF-8 strings. Every length or count is checked against the bytes left
+//! before anything is allocated, so corrupt input fails cleanly.
+
+use std::sync::Arc;
+
+use causeway_value::{Code, Error, Map, Result, Value};
+
+use crate::store::{NodeRec, Props, Sym};
+use crate::{Change, ChangeSet, ConstraintDef, ConstraintType, Graph, IndexDef};
+
+const CHANGES_MAGIC: &[u8; 4] = b"CWC\x01";
+const GRAPH_MAGIC: &[u8; 4] = b"CWG\x01";
+/// Property lists are flat; the margin only tolerates maps in lists.
+const MAX_DEPTH: u32 = 32;
+
+fn corrupt(what: &str) -> Error {
+    Error::new(Code::Unknown, format!("corrupt encoding: {what}"))
+}
+
+#[derive(Default)]
+struct W(Vec<u8>);
+
+impl W {
+    fn u8(&mut self, b: u8) {
+        self.0.push(b);
+    }
+    fn u64(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.0.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.0.push(v as u8);
+    }
+    fn len(&mut self, n: usize) {
+        self.u64(n as u64);
+    }
+    fn i64(&mut self, v: i64) {
+        self.u64(((v << 1) ^ (v >> 63)) as u64);
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.len(b.len());
+        self.0.extend_from_slice(b);
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn strs<S: AsRef<str>>(&mut self, v: &[S]) {
+        self.len(v.len());
+        for s in v {
+            self.str(s.as_ref());
+        }
+    }
+    fn value(&mut self, v: &Value) {
+        match v {
+            Value::Bool(false) => self.u8(1),
+            Value::Bool(true) => self.u8(2),
+            Value::Int(i) => {
+                self.u8(3);
+                self.i64(*i);
+            }
+            Value::Float(f) => {
+                self.u8(4);
+                self.0.extend_from_slice(&f.to_bits().to_le_bytes());
+            }
+            Value::String(s) => {
+                self.u8(5);
+                self.str(s);
+            }
+            Value::Bytes(b) => {
+                self.u8(6);
+                self.bytes(b);
+            }
+            Value::List(items) => {
+                self.u8(7);
+                self.len(items.len());
+                for it in items {
+                    self.value(it);
+                }
+            }
+            Value::Map(m) => {
+                self.u8(8);
+                self.map(m);
+            }
+            // Not storable, so never part of a change set or graph.
+            Value::Null | Value::Node(_) | Value::Relationship(_) | Value::Path(_) => self.u8(0),
+        }
+    }
+    fn map(&mut self, m: &Map) {
+        self.len(m.len());
+        for (k, v) in m {
+            self.str(k);
+            self.value(v);
+        }
+    }
+    fn props(&mut self, p: &Props) {
+        self.len(p.0.len());
+        for (k, v) in &p.0 {
+            self.str(k);
+            self.value(v);
+        }
+    }
+    fn index_def(&mut self, d: &IndexDef) {
+        self.str(&d.name);
+        self.str(&d.label);
+        self.strs(&d.properties);
+        match &d.owning_constraint {
+            None => self.u8(0),
+            Some(c) => {
+                self.u8(1);
+                self.str(c);
+            }
+        }
+    }
+    fn constraint_def(&mut self, d: &ConstraintDef) {
+        self.str(&d.name);
+        self.str(&d.label);
+        self.strs(&d.properties);
+        self.u8(match d.kind {
+            ConstraintType::Unique => 0,
+            ConstraintType::NotNull => 1,
+            ConstraintType::NodeKey => 2,
+        });
+    }
+}
+
+struct R<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> R<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        R { buf, pos: 0 }
+    }
+    fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+    fn u8(&mut self) -> Result<u8> {
+        let b = *self.buf.get(self.pos).ok_or_else(|| corrupt("truncated"))?;
+        self.pos += 1;
+        Ok(b)
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(corrupt("length exceeds input"));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u64(&mut self) -> Result<u64> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            let bits = u64::from(b & 0x7f);
+            if shift == 63 && bits > 1 {
+                return Err(corrupt("varint overflow"));
+            }
+            v |= bits << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(corrupt("varint too long"))
+    }
+    fn i64(&mut self) -> Result<i64> {
+        let u = self.u64()?;
+        Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+    }
+    /// A count of items each taking at least `min_size` bytes.
+    fn count(&mut self, min_size: usize) -> Result<usize> {
+        let n = self.u64()?;
+        let n = usize::try_from(n).map_err(|_| corrupt("count too large"))?;
+        if n.saturating_mul(min_size.max(1)) > self.remaining() {
+            return Err(corrupt("count exceeds input"));
+        }
+        Ok(n)
+    }
+    fn bytes(&mut self) -> Result<&'a [u8]> {
+        let n = self.count(1)?;
+        self.take(n)
+    }
+    fn str(&mut self) -> Result<&'a str> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| corrupt("invalid utf-8"))
+    }
+    fn string(&mut self) -> Result<String> {
+        self.str().map(str::to_owned)
+    }
+    fn strs(&mut self) -> Result<Vec<String>> {
+        let n = self.count(1)?;
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(self.string()?);
+        }
+        Ok(v)
+    }
+    fn value(&mut self, depth: u32) -> Result<Value> {
+        if depth > MAX_DEPTH {
+            return Err(corrupt("nesting too deep"));
+        }
+        Ok(match self.u8()? {
+            0 => Value::Null,
+            1 => Value::Bool(false),
+            2 => Value::Bool(true),
+            3 => Value::Int(self.i64()?),
+            4 => {
+                let b = self.take(8)?;
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                Value::Float(f64::from_bits(u64::from_le_bytes(a)))
+            }
+            5 => Value::String(self.string()?),
+            6 => Value::Bytes(self.bytes()?.to_vec()),
+            7 => {
+                let n = self.count(1)?;
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    v.push(self.value(depth + 1)?);
+                }
+                Value::List(v)
+            }
+            8 => Value::Map(self.map(depth + 1)?),
+            _ => return Err(corrupt("unknown value tag")),
+        })
+    }
+    fn map(&mut self, depth: u32) -> Result<Map> {
+        let n = self.count(2)?;
+        let mut m = Map::new();
+        for _ in 0..n {
+            let k = self.string()?;
+            let v = self.value(depth)?;
+            m.insert(k, v);
+        }
+        Ok(m)
+    }
+    fn index_def(&mut self) -> Result<IndexDef> {
+        Ok(IndexDef {
+            name: self.string()?,
+            label: self.string()?,
+            properties: self.strs()?,
+            owning_constraint: match self.u8()? {
+                0 => None,
+                1 => Some(self.string()?),
+                _ => return Err(corrupt("bad option tag")),
+            },
+        })
+    }
+    fn constraint_def(&mut self) -> Result<ConstraintDef> {
+        Ok(ConstraintDef {
+            name: self.string()?,
+            label: self.string()?,
+            properties: self.strs()?,
+            kind: match self.u8()? {
+                0 => ConstraintType::Unique,
+                1 => ConstraintType::NotNull,
+                2 => ConstraintType::NodeKey,
+                _ => return Err(corrupt("bad constraint kind")),
+            },
+        })
+    }
+    fn magic(&mut self, m: &[u8; 4]) -> Result<()> {
+        let got = self.take(4)?;
+        if got[..3] != m[..3] {
+            return Err(corrupt("bad magic"));
+        }
+        if got[3] != m[3] {
+            return Err(corrupt("unsupported format version"));
+        }
+        Ok(())
+    }
+    fn end(&self) -> Result<()> {
+        if self.remaining() != 0 {
+            return Err(corrupt("trailing bytes"));
+        }
+        Ok(())
+    }
+}
+
+fn write_change(w: &mut W, c: &Change) {
+    match c {
+        Change::CreateNode { id, labels, props } => {
+            w.u8(0);
+            w.u64(*id);
+            w.strs(labels);
+            w.map(props);
+        }
+        Change::CreateRel {
+            id,
+            start,
+            end,
+            rel_type,
+            props,
+        } => {
+            w.u8(1);
+            w.u64(*id);
+            w.u64(*start);
+            w.u64(*end);
+            w.str(rel_type);
+            w.map(props);
+        }
+        Change::SetNodeProp { id, key, value } => {
+            w.u8(2);
+            w.u64(*id);
+            w.str(key);
+            w.value(value);
+        }
+        Change::SetRelProp { id, key, value } => {
+            w.u8(3);
+            w.u64(*id);
+            w.str(key);
+            w.value(value);
+        }
+        Change::AddLabel { id, label } => {
+            w.u8(4);
+            w.u64(*id);
+            w.str(label);
+        }
+        Change::RemoveLabel { id, label } => {
+            w.u8(5);
+            w.u64(*id);
+            w.str(label);
+        }
+        Change::DeleteNode { id } => {
+            w.u8(6);
+            w.u64(*id);
+        }
+        Change::DeleteRel { id } => {
+            w.u8(7);
+            w.u64(*id);
+        }
+        Change::CreateIndex { def } => {
+            w.u8(8);
+            w.index_def(def);
+        }
+        Change::DropIndex { name } => {
+            w.u8(9);
+            w.str(name);
+        }
+        Change::CreateConstraint { def } => {
+            w.u8(10);
+            w.constraint_def(def);
+        }
+        Change::DropConstraint { name } => {
+            w.u8(11);
+            w.str(name);
+        }
+    }
+}
+
+fn read_change(r: &mut R<'_>) -> Result<Change> {
+    Ok(match r.u8()? {
+        0 => Change::CreateNode {
+            id: r.u64()?,
+            labels: r.strs()?,
+            props: r.map(0)?,
+        },
+        1 => Change::CreateRel {
+            id: r.u64()?,
+            start: r.u64()?,
+            end: r.u64()?,
+            rel_type: r.string()?,
+            props: r.map(0)?,
+        },
+        2 => Change::SetNodeProp {
+            id: r.u64()?,
+            key: r.string()?,
+            value: r.value(0)?,
+        },
+        3 => Change::SetRelProp {
+            id: r.u64()?,
+            key: r.string()?,
+            value: r.value(0)?,
+        },
+        4 => Change::AddLabel {
+            id: r.u64()?,
+            label: r.string()?,
+        },
+        5 => Change::RemoveLabel {
+            id: r.u64()?,
+            label: r.string()?,
+        },
+        6 => Change::DeleteNode { id: r.u64()? },
+        7 => Change::DeleteRel { id: r.u64()? },
+        8 => Change::CreateIndex {
+            def: r.index_def()?,
+        },
+        9 => Change::DropIndex { name: r.string()? },
+        10 => Change::CreateConstraint {
+            def: r.constraint_def()?,
+        },
+        11 => Change::DropConstraint { name: r.string()? },
+        _ => return Err(corrupt("unknown change tag")),
+    })
+}
+
+pub(crate) fn encode_changes(cs: &ChangeSet) -> Vec<u8> {
+    let mut w = W::default();
+    w.0.extend_from_slice(CHANGES_MAGIC);
+    w.len(cs.changes.len());
+    for c in &cs.changes {
+        write_change(&mut w, c);
+    }
+    w.0
+}
+
+pub(crate) fn decode_changes(bytes: &[u8]) -> Result<ChangeSet> {
+    let mut r = R::new(bytes);
+    r.magic(CHANGES_MAGIC)?;
+    let n = r.count(2)?;
+    let mut changes = Vec::with_capacity(n);
+    for _ in 0..n {
+        changes.push(read_change(&mut r)?);
+    }
+    r.end()?;
+    Ok(ChangeSet { changes })
+}
+
+pub(crate) fn encode_graph(g: &Graph) -> Vec<u8> {
+    let mut w = W::default();
+    w.0.extend_from_slice(GRAPH_MAGIC);
+    w.u64(g.version);
+    w.u64(g.next_node);
+    w.u64(g.next_rel);
+    w.len(g.prop_keys.len());
+    for k in g.prop_keys.iter() {
+        w.str(k);
+    }
+    w.len(g.nodes.len());
+    for (id, rec) in g.nodes.iter() {
+        w.u64(*id);
+        w.strs(&rec.labels);
+        w.props(&rec.props);
+    }
+    w.len(g.rels.len());
+    for (id, rec) in g.rels.iter() {
+        w.u64(*id);
+        w.str(&rec.ty);
+        w.u64(rec.start);
+        w.u64(rec.end);
+        w.props(&rec.props);
+    }
+    let plain: Vec<&IndexDef> = g
+        .indexes
+        .values()
+        .map(|ix| &*ix.def)
+        .filter(|d| d.owning_constraint.is_none())
+        .collect();
+    w.len(plain.len());
+    for d in plain {
+        w.index_def(d);
+    }
+    w.len(g.constraints.len());
+    for c in g.constraints.values() {
+        w.constraint_def(c);
+    }
+    w.0
+}
+
+fn read_props(r: &mut R<'_>, g: &mut Graph) -> Result<Props> {
+    let n = r.count(2)?;
+    let mut p = Props(Vec::with_capacity(n));
+    for _ in 0..n {
+        let k = r.str()?;
+        let v = r.value(0)?;
+        if v.is_null() || p.get(k).is_some() {
+            return Err(corrupt("bad property"));
+        }
+        let k = g.intern(k);
+        p.0.push((k, v));
+    }
+    Ok(p)
+}
+
+pub(crate) fn decode_graph(bytes: &[u8]) -> Result<Graph> {
+    let mut r = R::new(bytes);
+    r.magic(GRAPH_MAGIC)?;
+    let mut g = Graph::new();
+    let version = r.u64()?;
+    let next_node = r.u64()?;
+    let next_rel = r.u64()?;
+    let n = r.count(1)?;
+    for _ in 0..n {
+        let k = r.str()?;
+        let k = g.intern(k);
+        g.prop_keys.insert(k);
+    }
+    let n = r.count(3)?;
+    let mut last = None;
+    for _ in 0..n {
+        let id = r.u64()?;
+        if last.is_some_and(|l| id <= l) {
+            return Err(corrupt("node ids out of order"));
+        }
+        last = Some(id);
+        let nl = r.count(1)?;
+        let mut labels: Vec<Sym> = Vec::with_capacity(nl);
+        for _ in 0..nl {
+            let l = r.str()?;
+            if labels.iter().any(|x| &**x == l) {
+                return Err(corrupt("duplicate label"));
+            }
+            labels.push(g.intern(l));
+        }
+        let props = read_props(&mut r, &mut g)?;
+        g.insert_node_rec(
+            id,
+            NodeRec {
+                labels,
+                props,
+                ..NodeRec::default()
+            },
+        );
+    }
+    let n = r.count(5)?;
+    let mut last = None;
+    for _ in 0..n {
+        let id = r.u64()?;
+        if last.is_some_and(|l| id <= l) {
+            return Err(corrupt("relationship ids out of order"));
+        }
+        last = Some(id);
+        let ty: Sym = {
+            let t = r.str()?;
+            g.intern(t)
+        };
+        let start = r.u64()?;
+        let end = r.u64()?;
+        let props = read_props(&mut r, &mut g)?;
+        if !g.node_exists(start) || !g.node_exists(end) {
+            return Err(corrupt("relationship to missing node"));
+        }
+        g.insert_rel_rec(id, Arc::clone(&ty), start, end, props)?;
+    }
+    let n = r.count(4)?;
+    for _ in 0..n {
+        let d = r.index_def()?;
+        if d.owning_constraint.is_some() {
+            return Err(corrupt("owned index listed as plain"));
+        }
+        g.raw_create_index(&d)
+            .map_err(|_| corrupt("duplicate index"))?;
+    }
+    let n = r.count(4)?;
+    for _ in 0..n {
+        let d = r.constraint_def()?;
+        g.raw_create_constraint(&d)
+            .map_err(|_| corrupt("duplicate constraint"))?;
+    }
+    r.end()?;
+    if next_node < g.next_node || next_rel < g.next_rel {
+        return Err(corrupt("id counters behind data"));
+    }
+    g.version = version;
+    g.next_node = next_node;
+    g.next_rel = next_rel;
+    Ok(g)
+}

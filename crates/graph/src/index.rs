@@ -1,0 +1,250 @@
+//! Property indexes: `(label, properties)` -> ordered map from key to nodes.
+
+use std::ops::Bound as StdBound;
+use std::sync::Arc;
+
+use imbl::{OrdMap, OrdSet};
+
+use crate::key::Key;
+use crate::store::NodeRec;
+use crate::{Bound, Graph, IndexDef, NodeId};
+
+#[derive(Clone, Debug)]
+pub(crate) struct Index {
+    pub(crate) def: Arc<IndexDef>,
+    /// Backs a uniqueness or node-key constraint.
+    pub(crate) unique: bool,
+    pub(crate) entries: OrdMap<Key, OrdSet<NodeId>>,
+}
+
+impl Index {
+    pub(crate) fn new(def: IndexDef, unique: bool) -> Self {
+        Index {
+            def: Arc::new(def),
+            unique,
+            entries: OrdMap::new(),
+        }
+    }
+
+    /// The node's key in this index; `None` if it lacks any of the
+    /// properties (such nodes are not indexed, as in Neo4j).
+    pub(crate) fn key_for(&self, rec: &NodeRec) -> Option<Key> {
+        self.key_with(|k| rec.props.get(k))
+    }
+
+    pub(crate) fn key_with<'a>(
+        &self,
+        get: impl Fn(&str) -> Option<&'a causeway_value::Value>,
+    ) -> Option<Key> {
+        let props = &self.def.properties;
+        if props.len() == 1 {
+            return Key::from_value(get(&props[0])?);
+        }
+        let mut parts = Vec::with_capacity(props.len());
+        for p in props {
+            parts.push(Key::from_value(get(p)?)?);
+        }
+        Some(Key::Tuple(parts))
+    }
+
+    pub(crate) fn insert(&mut self, key: Key, id: NodeId) {
+        self.entries.entry(key).or_default().insert(id);
+    }
+
+    pub(crate) fn remove(&mut self, key: &Key, id: NodeId) {
+        let empty = match self.entries.get_mut(key) {
+            Some(set) => {
+                set.remove(&id);
+                set.is_empty()
+            }
+            None => false,
+        };
+        if empty {
+            self.entries.remove(key);
+        }
+    }
+
+    pub(crate) fn seek(&self, key: &Key) -> Vec<NodeId> {
+        if key.has_nan() {
+            return Vec::new();
+        }
+        self.entries
+            .get(key)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn range(&self, lower: &Bound, upper: &Bound) -> Vec<NodeId> {
+        let conv = |b: &Bound| -> Result<StdBound<Key>, ()> {
+            Ok(match b {
+                Bound::Unbounded => StdBound::Unbounded,
+                Bound::Included(v) => StdBound::Included(Key::from_value(v).ok_or(())?),
+                Bound::Excluded(v) => StdBound::Excluded(Key::from_value(v).ok_or(())?),
+            })
+        };
+        // A null (or unstorable) bound makes every comparison null: no rows.
+        let (Ok(lo), Ok(hi)) = (conv(lower), conv(upper)) else {
+            return Vec::new();
+        };
+        let fam_of = |b: &StdBound<Key>| match b {
+            StdBound::Included(k) | StdBound::Excluded(k) => Some(k.family()),
+            StdBound::Unbounded => None,
+        };
+        let family = match (fam_of(&lo), fam_of(&hi)) {
+            (Some(a), Some(b)) if a != b => return Vec::new(),
+            (Some(a), _) | (None, Some(a)) => Some(a),
+            (None, None) => None,
+        };
+        for b in [&lo, &hi] {
+            if let StdBound::Included(k) | StdBound::Excluded(k) = b {
+                if k.has_nan() {
+                    return Vec::new();
+                }
+            }
+        }
+        let start = match (&lo, family) {
+            (StdBound::Unbounded, Some(f)) => StdBound::Included(Key::family_min(f)),
+            (b, _) => b.clone(),
+        };
+        let mut out = Vec::new();
+        for (k, ids) in self.entries.range((start, StdBound::Unbounded)) {
+            if let Some(f) = family {
+                if k.family() != f {
+                    break;
+                }
+            }
+            let past = match &hi {
+                StdBound::Included(h) => k > h,
+                StdBound::Excluded(h) => k >= h,
+                StdBound::Unbounded => false,
+            };
+            if past {
+                break;
+            }
+            if k.has_nan() {
+                continue;
+            }
+            out.extend(ids.iter().copied());
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
+impl Graph {
+    /// Names of the indexes a write to `rec` may affect: those on one of its
+    /// labels (or only `label`), covering `key` if given.
+    pub(crate) fn affected_indexes(
+        &self,
+        rec: &NodeRec,
+        label: Option<&str>,
+        key: Option<&str>,
+    ) -> Vec<String> {
+        if self.indexes.is_empty() {
+            return Vec::new();
+        }
+        self.indexes
+            .iter()
+            .filter(|(_, ix)| match label {
+                Some(l) => ix.def.label == l,
+                None => rec.has_label(&ix.def.label),
+            })
+            .filter(|(_, ix)| key.is_none_or(|k| ix.def.properties.iter().any(|p| p == k)))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    pub(crate) fn index_keys(&self, rec: &NodeRec, names: &[String]) -> Vec<Option<Key>> {
+        names
+            .iter()
+            .map(|n| self.indexes.get(n).and_then(|ix| ix.key_for(rec)))
+            .collect()
+    }
+
+    pub(crate) fn index_update(
+        &mut self,
+        id: NodeId,
+        rec: &NodeRec,
+        names: &[String],
+        old: Vec<Option<Key>>,
+    ) {
+        for (n, old) in names.iter().zip(old) {
+            if let Some(ix) = self.indexes.get_mut(n) {
+                let new = ix.key_for(rec);
+                if new == old {
+                    // Equal keys may still differ in representation (1 vs
+                    // 1.0); the entry is keyed by equality, so nothing moves.
+                    continue;
+                }
+                if let Some(o) = old {
+                    ix.remove(&o, id);
+                }
+                if let Some(k) = new {
+                    ix.insert(k, id);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn index_add_node(
+        &mut self,
+        id: NodeId,
+        rec: &NodeRec,
+        label: Option<&str>,
+        _key: Option<&str>,
+    ) {
+        let names = self.affected_indexes(rec, label, None);
+        for n in names {
+            if let Some(ix) = self.indexes.get_mut(&n) {
+                if let Some(k) = ix.key_for(rec) {
+                    ix.insert(k, id);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn index_remove_node(&mut self, id: NodeId, rec: &NodeRec, label: Option<&str>) {
+        let names = self.affected_indexes(rec, label, None);
+        for n in names {
+            if let Some(ix) = self.indexes.get_mut(&n) {
+                if let Some(k) = ix.key_for(rec) {
+                    ix.remove(&k, id);
+                }
+            }
+        }
+    }
+
+    /// Builds the entries of `def` from existing data.
+    pub(crate) fn build_index(&self, def: IndexDef, unique: bool) -> Index {
+        let mut ix = Index::new(def, unique);
+        if let Some(ids) = self.labels.get(ix.def.label.as_str()) {
+            for id in ids.iter() {
+                if let Some(rec) = self.node_rec(*id) {
+                    if let Some(k) = ix.key_for(rec) {
+                        ix.insert(k, *id);
+                    }
+                }
+            }
+        }
+        ix
+    }
+
+    /// The single-property index on `label(property)`.
+    pub(crate) fn index_on(&self, label: &str, property: &str) -> Option<&Index> {
+        self.indexes
+            .values()
+            .filter(|ix| {
+                ix.def.label == label
+                    && ix.def.properties.len() == 1
+                    && ix.def.properties[0] == property
+            })
+            // Prefer a plain index, then any; deterministic by name order.
+            .min_by_key(|ix| ix.unique)
+    }
+
+    pub(crate) fn index_on_schema(&self, label: &str, props: &[String]) -> Option<&Index> {
+        self.indexes
+            .values()
+            .find(|ix| ix.def.label == label && ix.def.properties == props)
+    }
+}

@@ -1,0 +1,189 @@
+//! Index keys: a totally ordered image of storable property values in which
+//! Cypher-equal values (e.g. `1` and `1.0`) are the same key, so an ordered
+//! map gives both equality seeks and range scans.
+
+use std::cmp::Ordering;
+
+use causeway_value::Value;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Num {
+    Int(i64),
+    Float(f64),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Key {
+    Bool(bool),
+    Num(Num),
+    Str(String),
+    Bytes(Vec<u8>),
+    List(Vec<Key>),
+    /// Composite-index key; never mixed with other shapes in one index.
+    Tuple(Vec<Key>),
+}
+
+impl Key {
+    /// `None` for values that can never be stored (or never compare equal).
+    pub(crate) fn from_value(v: &Value) -> Option<Key> {
+        Some(match v {
+            Value::Bool(b) => Key::Bool(*b),
+            Value::Int(i) => Key::Num(Num::Int(*i)),
+            Value::Float(f) => {
+                // Integral floats take the integer form, so Cypher-equal
+                // values always have one canonical key whatever was
+                // written first.
+                let f = *f;
+                if f.fract() == 0.0
+                    && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f)
+                {
+                    Key::Num(Num::Int(f as i64))
+                } else {
+                    Key::Num(Num::Float(f))
+                }
+            }
+            Value::String(s) => Key::Str(s.clone()),
+            Value::Bytes(b) => Key::Bytes(b.clone()),
+            Value::List(items) => Key::List(
+                items
+                    .iter()
+                    .map(Key::from_value)
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn family(&self) -> u8 {
+        match self {
+            Key::Bool(_) => 0,
+            Key::Num(_) => 1,
+            Key::Str(_) => 2,
+            Key::Bytes(_) => 3,
+            Key::List(_) => 4,
+            Key::Tuple(_) => 5,
+        }
+    }
+
+    /// The smallest key of a family, where an unbounded range scan starts.
+    pub(crate) fn family_min(family: u8) -> Key {
+        match family {
+            0 => Key::Bool(false),
+            1 => Key::Num(Num::Float(f64::NEG_INFINITY)),
+            2 => Key::Str(String::new()),
+            3 => Key::Bytes(Vec::new()),
+            4 => Key::List(Vec::new()),
+            _ => Key::Tuple(Vec::new()),
+        }
+    }
+
+    /// NaN is not equal (nor ordered) to anything in Cypher, so keys holding
+    /// one never match a seek or a range.
+    pub(crate) fn has_nan(&self) -> bool {
+        match self {
+            Key::Num(Num::Float(f)) => f.is_nan(),
+            Key::List(items) | Key::Tuple(items) => items.iter().any(Key::has_nan),
+            _ => false,
+        }
+    }
+}
+
+fn cmp_int_float(i: i64, f: f64) -> Ordering {
+    if f.is_nan() {
+        return Ordering::Less;
+    }
+    // 2^63 is exactly representable; anything at or above it exceeds i64.
+    if f >= 9_223_372_036_854_775_808.0 {
+        return Ordering::Less;
+    }
+    if f < -9_223_372_036_854_775_808.0 {
+        return Ordering::Greater;
+    }
+    let t = f.trunc();
+    match i.cmp(&(t as i64)) {
+        Ordering::Equal => {
+            let frac = f - t;
+            if frac > 0.0 {
+                Ordering::Less
+            } else if frac < 0.0 {
+                Ordering::Greater
+            } else {
+                Ordering::Equal
+            }
+        }
+        o => o,
+    }
+}
+
+fn cmp_num(a: Num, b: Num) -> Ordering {
+    match (a, b) {
+        (Num::Int(x), Num::Int(y)) => x.cmp(&y),
+        (Num::Int(x), Num::Float(y)) => cmp_int_float(x, y),
+        (Num::Float(x), Num::Int(y)) => cmp_int_float(y, x).reverse(),
+        (Num::Float(x), Num::Float(y)) => match (x.is_nan(), y.is_nan()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            // -0.0 == 0.0 here, as in Cypher.
+            (false, false) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        },
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Key::Bool(a), Key::Bool(b)) => a.cmp(b),
+            (Key::Num(a), Key::Num(b)) => cmp_num(*a, *b),
+            (Key::Str(a), Key::Str(b)) => a.cmp(b),
+            (Key::Bytes(a), Key::Bytes(b)) => a.cmp(b),
+            (Key::List(a), Key::List(b)) | (Key::Tuple(a), Key::Tuple(b)) => a.cmp(b),
+            _ => self.family().cmp(&other.family()),
+        }
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Key {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(v: Value) -> Key {
+        Key::from_value(&v).unwrap()
+    }
+
+    #[test]
+    fn ints_and_floats_compare_numerically() {
+        assert_eq!(k(Value::Int(1)), k(Value::Float(1.0)));
+        assert!(k(Value::Int(1)) < k(Value::Float(1.5)));
+        assert!(k(Value::Float(0.5)) < k(Value::Int(1)));
+        assert!(k(Value::Int(i64::MAX)) < k(Value::Float(1e19)));
+        assert!(k(Value::Int(i64::MIN)) > k(Value::Float(-1e19)));
+        assert!(k(Value::Int(-1)) < k(Value::Float(-0.5)));
+        assert_eq!(k(Value::Float(-0.0)), k(Value::Int(0)));
+        assert!(k(Value::Float(f64::NAN)) > k(Value::Float(f64::INFINITY)));
+        assert!(k(Value::Float(f64::NAN)).has_nan());
+    }
+
+    #[test]
+    fn lists_compare_elementwise() {
+        assert_eq!(
+            k(Value::from(vec![1i64, 2])),
+            k(Value::List(vec![Value::Float(1.0), Value::Int(2)]))
+        );
+        assert!(Key::from_value(&Value::List(vec![Value::Null])).is_none());
+    }
+}

@@ -1,0 +1,453 @@
+//! Indexes and constraints: naming, Neo4j-shaped errors, replay.
+
+use causeway_value::{Code, Error, Result, Value};
+
+use crate::index::Index;
+use crate::{Change, ConstraintDef, ConstraintType, Graph, IndexDef, TxGraph};
+
+/// FNV-1a: stable across platforms and releases, unlike std's hasher, so
+/// every replica derives the same default name.
+fn fnv1a(s: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in s.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+pub(crate) fn schema_desc(label: &str, props: &[String]) -> String {
+    format!("(:{label} {{{}}})", props.join(", "))
+}
+
+fn kind_name(k: ConstraintType) -> &'static str {
+    match k {
+        ConstraintType::Unique => "UNIQUENESS",
+        ConstraintType::NotNull => "NODE PROPERTY EXISTENCE",
+        ConstraintType::NodeKey => "NODE KEY",
+    }
+}
+
+fn default_index_name(label: &str, props: &[String]) -> String {
+    format!(
+        "index_{:08x}",
+        fnv1a(&format!("index:{}", schema_desc(label, props)))
+    )
+}
+
+fn default_constraint_name(label: &str, props: &[String], kind: ConstraintType) -> String {
+    format!(
+        "constraint_{:08x}",
+        fnv1a(&format!(
+            "constraint:{}:{}",
+            kind_name(kind),
+            schema_desc(label, props)
+        ))
+    )
+}
+
+fn index_desc(d: &IndexDef) -> String {
+    format!(
+        "Index( name='{}', type='RANGE', schema={}, indexProvider='range-1.0' )",
+        d.name,
+        schema_desc(&d.label, &d.properties)
+    )
+}
+
+fn constraint_desc(d: &ConstraintDef) -> String {
+    format!(
+        "Constraint( name='{}', type='{}', schema={} )",
+        d.name,
+        kind_name(d.kind),
+        schema_desc(&d.label, &d.properties)
+    )
+}
+
+fn backs_index(k: ConstraintType) -> bool {
+    matches!(k, ConstraintType::Unique | ConstraintType::NodeKey)
+}
+
+fn fmt_props(props: &[String]) -> String {
+    props
+        .iter()
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Neo4j's "`p` = 'v'" / "properties `a` = 1, `b` = 2" phrasing.
+pub(crate) fn fmt_assignment(props: &[String], values: &[Option<&Value>]) -> String {
+    let parts: Vec<String> = props
+        .iter()
+        .zip(values)
+        .map(|(p, v)| match v {
+            Some(v) => format!("`{p}` = {v}"),
+            None => format!("`{p}` = null"),
+        })
+        .collect();
+    if props.len() == 1 {
+        format!("property {}", parts.join(", "))
+    } else {
+        format!("properties {}", parts.join(", "))
+    }
+}
+
+pub(crate) fn missing_props_error(id: u64, label: &str, props: &[String]) -> String {
+    if props.len() == 1 {
+        format!(
+            "Node({id}) with label `{label}` must have the property `{}`",
+            props[0]
+        )
+    } else {
+        format!(
+            "Node({id}) with label `{label}` must have the properties ({})",
+            fmt_props(props)
+        )
+    }
+}
+
+impl Graph {
+    pub(crate) fn raw_create_index(&mut self, def: &IndexDef) -> Result<()> {
+        if self.indexes.contains_key(&def.name) {
+            return Err(Error::new(
+                Code::Unknown,
+                format!("index `{}` already exists", def.name),
+            ));
+        }
+        let ix = self.build_index(def.clone(), false);
+        self.indexes.insert(def.name.clone(), ix);
+        Ok(())
+    }
+
+    pub(crate) fn raw_drop_index(&mut self, name: &str) -> Result<()> {
+        self.indexes
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| Error::new(Code::Unknown, format!("no index `{name}`")))
+    }
+
+    pub(crate) fn raw_create_constraint(&mut self, def: &ConstraintDef) -> Result<()> {
+        if self.constraints.contains_key(&def.name)
+            || (backs_index(def.kind) && self.indexes.contains_key(&def.name))
+        {
+            return Err(Error::new(
+                Code::Unknown,
+                format!("constraint `{}` already exists", def.name),
+            ));
+        }
+        if backs_index(def.kind) {
+            let idef = IndexDef {
+                name: def.name.clone(),
+                label: def.label.clone(),
+                properties: def.properties.clone(),
+                owning_constraint: Some(def.name.clone()),
+            };
+            let ix = self.build_index(idef, true);
+            self.indexes.insert(def.name.clone(), ix);
+        }
+        self.constraints.insert(def.name.clone(), def.clone());
+        Ok(())
+    }
+
+    pub(crate) fn raw_drop_constraint(&mut self, name: &str) -> Result<()> {
+        if self.constraints.remove(name).is_none() {
+            return Err(Error::new(Code::Unknown, format!("no constraint `{name}`")));
+        }
+        let owned: Vec<String> = self
+            .indexes
+            .iter()
+            .filter(|(_, ix)| ix.def.owning_constraint.as_deref() == Some(name))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in owned {
+            self.indexes.remove(&n);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn apply_one(&mut self, c: &Change) -> Result<()> {
+        match c {
+            Change::CreateNode { id, labels, props } => self.raw_create_node(*id, labels, props),
+            Change::CreateRel {
+                id,
+                start,
+                end,
+                rel_type,
+                props,
+            } => self.raw_create_rel(*id, *start, *end, rel_type, props),
+            Change::SetNodeProp { id, key, value } => {
+                self.raw_set_node_prop(*id, key, value.clone()).map(|_| ())
+            }
+            Change::SetRelProp { id, key, value } => {
+                self.raw_set_rel_prop(*id, key, value.clone()).map(|_| ())
+            }
+            Change::AddLabel { id, label } => self.raw_add_label(*id, label).map(|_| ()),
+            Change::RemoveLabel { id, label } => self.raw_remove_label(*id, label).map(|_| ()),
+            Change::DeleteNode { id } => self.raw_delete_node(*id),
+            Change::DeleteRel { id } => self.raw_delete_rel(*id),
+            Change::CreateIndex { def } => self.raw_create_index(def),
+            Change::DropIndex { name } => self.raw_drop_index(name),
+            Change::CreateConstraint { def } => self.raw_create_constraint(def),
+            Change::DropConstraint { name } => self.raw_drop_constraint(name),
+        }
+    }
+
+    /// First violation of `def` over all existing data, as Neo4j words it.
+    fn check_constraint_on_data(&self, def: &ConstraintDef, backing: Option<&Index>) -> Result<()> {
+        let fail = |detail: String| {
+            Err(Error::runtime(
+                Code::ConstraintValidationFailed,
+                "ConstraintValidationFailed",
+                format!("Unable to create {}:\n{detail}", constraint_desc(def)),
+            ))
+        };
+        if matches!(def.kind, ConstraintType::NotNull | ConstraintType::NodeKey) {
+            for id in self.nodes_with_label(&def.label) {
+                let Some(rec) = self.node_rec(id) else {
+                    continue;
+                };
+                if def.properties.iter().any(|p| rec.props.get(p).is_none()) {
+                    return fail(missing_props_error(id, &def.label, &def.properties));
+                }
+            }
+        }
+        if let Some(ix) = backing {
+            for (_, ids) in ix.entries.iter() {
+                if ids.len() > 1 {
+                    let mut it = ids.iter();
+                    let (a, b) = (it.next().copied(), it.next().copied());
+                    let (Some(a), Some(b)) = (a, b) else { continue };
+                    let vals: Vec<Option<&Value>> = def
+                        .properties
+                        .iter()
+                        .map(|p| self.node_prop(a, p))
+                        .collect();
+                    return fail(format!(
+                        "Both Node({a}) and Node({b}) have the label `{}` and {}",
+                        def.label,
+                        fmt_assignment(&def.properties, &vals)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TxGraph {
+    pub(crate) fn tx_create_index(
+        &mut self,
+        name: Option<String>,
+        label: &str,
+        properties: &[String],
+        if_not_exists: bool,
+    ) -> Result<()> {
+        if properties.is_empty() {
+            return Err(Error::new(
+                Code::ArgumentError,
+                "An index needs at least one property",
+            ));
+        }
+        let name = name.unwrap_or_else(|| default_index_name(label, properties));
+        if let Some(ix) = self.graph.index_on_schema(label, properties) {
+            if if_not_exists {
+                return Ok(());
+            }
+            if let Some(c) = &ix.def.owning_constraint {
+                return Err(Error::new(
+                    Code::IndexAlreadyExists,
+                    format!(
+                        "There is a uniqueness constraint on {}, so an index is already created \
+                         that matches this. (constraint `{c}`)",
+                        schema_desc(label, properties)
+                    ),
+                ));
+            }
+            return Err(Error::new(
+                Code::EquivalentSchemaRuleAlreadyExists,
+                format!(
+                    "An equivalent index already exists, '{}'.",
+                    index_desc(&ix.def)
+                ),
+            ));
+        }
+        if self.graph.indexes.contains_key(&name) {
+            if if_not_exists {
+                return Ok(());
+            }
+            return Err(Error::new(
+                Code::IndexAlreadyExists,
+                format!("There already exists an index called '{name}'."),
+            ));
+        }
+        if self.graph.constraints.contains_key(&name) {
+            if if_not_exists {
+                return Ok(());
+            }
+            return Err(Error::new(
+                Code::ConstraintAlreadyExists,
+                format!("There already exists a constraint called '{name}'."),
+            ));
+        }
+        let def = IndexDef {
+            name,
+            label: label.to_owned(),
+            properties: properties.to_vec(),
+            owning_constraint: None,
+        };
+        self.graph.raw_create_index(&def)?;
+        self.changes.push_back(Change::CreateIndex { def });
+        self.counters.indexes_added += 1;
+        Ok(())
+    }
+
+    pub(crate) fn tx_drop_index(&mut self, name: &str, if_exists: bool) -> Result<()> {
+        match self.graph.indexes.get(name) {
+            Some(ix) if ix.def.owning_constraint.is_none() => {}
+            Some(_) => {
+                return Err(Error::new(
+                    Code::IndexNotFound,
+                    format!(
+                        "Unable to drop index called `{name}`. The index belongs to a \
+                         constraint; drop the constraint instead."
+                    ),
+                ))
+            }
+            None if if_exists => return Ok(()),
+            None => {
+                return Err(Error::new(
+                    Code::IndexNotFound,
+                    format!("Unable to drop index called `{name}`. There is no such index."),
+                ))
+            }
+        }
+        self.graph.raw_drop_index(name)?;
+        self.changes.push_back(Change::DropIndex {
+            name: name.to_owned(),
+        });
+        self.counters.indexes_removed += 1;
+        Ok(())
+    }
+
+    pub(crate) fn tx_create_constraint(
+        &mut self,
+        name: Option<String>,
+        label: &str,
+        properties: &[String],
+        kind: ConstraintType,
+        if_not_exists: bool,
+    ) -> Result<()> {
+        if properties.is_empty() {
+            return Err(Error::new(
+                Code::ArgumentError,
+                "A constraint needs at least one property",
+            ));
+        }
+        let name = name.unwrap_or_else(|| default_constraint_name(label, properties, kind));
+        let g = &self.graph;
+        if let Some(c) = g
+            .constraints
+            .values()
+            .find(|c| c.label == label && c.properties == properties && c.kind == kind)
+        {
+            if if_not_exists {
+                return Ok(());
+            }
+            return Err(Error::new(
+                Code::EquivalentSchemaRuleAlreadyExists,
+                format!(
+                    "An equivalent constraint already exists, '{}'.",
+                    constraint_desc(c)
+                ),
+            ));
+        }
+        if g.constraints.contains_key(&name) {
+            if if_not_exists {
+                return Ok(());
+            }
+            return Err(Error::new(
+                Code::ConstraintAlreadyExists,
+                format!("There already exists a constraint called '{name}'."),
+            ));
+        }
+        if g.indexes.contains_key(&name) {
+            if if_not_exists {
+                return Ok(());
+            }
+            return Err(Error::new(
+                Code::IndexAlreadyExists,
+                format!("There already exists an index called '{name}'."),
+            ));
+        }
+        if backs_index(kind) {
+            if let Some(ix) = g.index_on_schema(label, properties) {
+                if if_not_exists {
+                    return Ok(());
+                }
+                return Err(match &ix.def.owning_constraint {
+                    Some(c) => Error::new(
+                        Code::ConstraintAlreadyExists,
+                        format!(
+                            "Constraint already exists: {}",
+                            g.constraints
+                                .get(c)
+                                .map(constraint_desc)
+                                .unwrap_or_else(|| c.clone())
+                        ),
+                    ),
+                    None => Error::new(
+                        Code::IndexAlreadyExists,
+                        format!(
+                            "There already exists an index {}. A constraint cannot be created \
+                             until the index has been dropped.",
+                            schema_desc(label, properties)
+                        ),
+                    ),
+                });
+            }
+        }
+        let def = ConstraintDef {
+            name: name.clone(),
+            label: label.to_owned(),
+            properties: properties.to_vec(),
+            kind,
+        };
+        let backing = if backs_index(kind) {
+            Some(self.graph.build_index(
+                IndexDef {
+                    name: name.clone(),
+                    label: label.to_owned(),
+                    properties: properties.to_vec(),
+                    owning_constraint: Some(name.clone()),
+                },
+                true,
+            ))
+        } else {
+            None
+        };
+        self.graph
+            .check_constraint_on_data(&def, backing.as_ref())?;
+        self.graph.raw_create_constraint(&def)?;
+        self.changes.push_back(Change::CreateConstraint { def });
+        self.counters.constraints_added += 1;
+        Ok(())
+    }
+
+    pub(crate) fn tx_drop_constraint(&mut self, name: &str, if_exists: bool) -> Result<()> {
+        if !self.graph.constraints.contains_key(name) {
+            if if_exists {
+                return Ok(());
+            }
+            return Err(Error::new(
+                Code::ConstraintNotFound,
+                format!("Unable to drop constraint `{name}`: No such constraint {name}."),
+            ));
+        }
+        self.graph.raw_drop_constraint(name)?;
+        self.changes.push_back(Change::DropConstraint {
+            name: name.to_owned(),
+        });
+        self.counters.constraints_removed += 1;
+        Ok(())
+    }
+}

@@ -1,0 +1,490 @@
+//! Records and the primitive mutations shared by `TxGraph` and `Graph::apply`.
+//! Keeping one implementation of each primitive is what guarantees that a
+//! replayed change set reaches exactly the state the transaction reached.
+
+use std::sync::Arc;
+
+use causeway_value::{Code, Error, Result, Value};
+use imbl::OrdMap;
+
+use crate::{Dir, Graph, NodeId, RelId};
+
+pub(crate) type Sym = Arc<str>;
+
+/// Above this many entries an adjacency list switches to a persistent map,
+/// so inserting into a dense node never copies its whole list.
+const SMALL_ADJ: usize = 32;
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Props(pub(crate) Vec<(Sym, Value)>);
+
+impl Props {
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
+    }
+
+    /// Returns the previous value. `Null` removes.
+    pub(crate) fn set(&mut self, key: Sym, value: Value) -> Option<Value> {
+        let pos = self.0.iter().position(|(k, _)| *k == key);
+        match (pos, value) {
+            (Some(i), Value::Null) => Some(self.0.remove(i).1),
+            (Some(i), v) => Some(std::mem::replace(&mut self.0[i].1, v)),
+            (None, Value::Null) => None,
+            (None, v) => {
+                self.0.push((key, v));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn to_map(&self) -> causeway_value::Map {
+        self.0
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    pub(crate) fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(k, _)| &**k).collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct AdjEntry {
+    pub(crate) ty: Sym,
+    pub(crate) rel: RelId,
+    pub(crate) other: NodeId,
+}
+
+/// Entries are ordered by (type, relationship id) in both representations,
+/// so expansion order does not depend on how the list was built.
+#[derive(Clone, Debug)]
+pub(crate) enum Adj {
+    Small(Vec<AdjEntry>),
+    Large(OrdMap<(Sym, RelId), NodeId>),
+}
+
+impl Default for Adj {
+    fn default() -> Self {
+        Adj::Small(Vec::new())
+    }
+}
+
+impl Adj {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Adj::Small(v) => v.len(),
+            Adj::Large(m) => m.len(),
+        }
+    }
+
+    fn insert(&mut self, ty: Sym, rel: RelId, other: NodeId) {
+        match self {
+            Adj::Small(v) => {
+                let pos = v.partition_point(|e| (&*e.ty, e.rel) < (&*ty, rel));
+                v.insert(pos, AdjEntry { ty, rel, other });
+                if v.len() > SMALL_ADJ {
+                    let m: OrdMap<(Sym, RelId), NodeId> =
+                        v.drain(..).map(|e| ((e.ty, e.rel), e.other)).collect();
+                    *self = Adj::Large(m);
+                }
+            }
+            Adj::Large(m) => {
+                m.insert((ty, rel), other);
+            }
+        }
+    }
+
+    fn remove(&mut self, ty: &Sym, rel: RelId) {
+        match self {
+            Adj::Small(v) => {
+                if let Some(i) = v.iter().position(|e| e.rel == rel) {
+                    v.remove(i);
+                }
+            }
+            Adj::Large(m) => {
+                m.remove(&(ty.clone(), rel));
+            }
+        }
+    }
+
+    /// Calls `f(rel, other)` for entries whose type is in `types` (all if empty).
+    pub(crate) fn for_each(&self, types: &[String], mut f: impl FnMut(RelId, NodeId)) {
+        match self {
+            Adj::Small(v) => {
+                for e in v {
+                    if types.is_empty() || types.iter().any(|t| **t == *e.ty) {
+                        f(e.rel, e.other);
+                    }
+                }
+            }
+            Adj::Large(m) => {
+                if types.is_empty() {
+                    for ((_, r), o) in m.iter() {
+                        f(*r, *o);
+                    }
+                } else {
+                    let mut seen: Vec<&str> = Vec::with_capacity(types.len());
+                    for t in types {
+                        // A type listed twice must not yield its rels twice.
+                        if seen.contains(&t.as_str()) {
+                            continue;
+                        }
+                        seen.push(t.as_str());
+                        let lo: Sym = Arc::from(t.as_str());
+                        let start = (lo.clone(), 0u64);
+                        let end = (lo, u64::MAX);
+                        for ((_, r), o) in m.range(start..=end) {
+                            f(*r, *o);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn count(&self, types: &[String]) -> usize {
+        if types.is_empty() {
+            return self.len();
+        }
+        let mut n = 0;
+        self.for_each(types, |_, _| n += 1);
+        n
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NodeRec {
+    pub(crate) labels: Vec<Sym>,
+    pub(crate) props: Props,
+    pub(crate) out: Adj,
+    pub(crate) inc: Adj,
+}
+
+impl NodeRec {
+    pub(crate) fn has_label(&self, l: &str) -> bool {
+        self.labels.iter().any(|x| &**x == l)
+    }
+    pub(crate) fn has_rels(&self) -> bool {
+        self.out.len() + self.inc.len() > 0
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct RelRec {
+    pub(crate) ty: Sym,
+    pub(crate) start: NodeId,
+    pub(crate) end: NodeId,
+    pub(crate) props: Props,
+}
+
+pub(crate) fn node_not_found(id: NodeId) -> Error {
+    Error::runtime(
+        Code::EntityNotFound,
+        "EntityNotFound",
+        format!("Unable to load NODE with id {id}."),
+    )
+}
+
+pub(crate) fn rel_not_found(id: RelId) -> Error {
+    Error::runtime(
+        Code::EntityNotFound,
+        "EntityNotFound",
+        format!("Unable to load RELATIONSHIP with id {id}."),
+    )
+}
+
+pub(crate) fn connected_node(id: NodeId) -> Error {
+    Error::runtime(
+        Code::ConstraintValidationFailed,
+        "DeleteConnectedNode",
+        format!(
+            "Cannot delete node<{id}>, because it still has relationships. \
+             To delete this node, you must first delete its relationships."
+        ),
+    )
+}
+
+impl Graph {
+    pub(crate) fn intern(&mut self, s: &str) -> Sym {
+        if let Some(x) = self.syms.get(s) {
+            return x.clone();
+        }
+        let x: Sym = Arc::from(s);
+        self.syms.insert(x.clone());
+        x
+    }
+
+    pub(crate) fn node_rec(&self, id: NodeId) -> Option<&NodeRec> {
+        self.nodes.get(&id).map(|a| &**a)
+    }
+
+    pub(crate) fn rel_rec(&self, id: RelId) -> Option<&RelRec> {
+        self.rels.get(&id).map(|a| &**a)
+    }
+
+    fn node_mut(&mut self, id: NodeId) -> Result<&mut NodeRec> {
+        self.nodes
+            .get_mut(&id)
+            .map(Arc::make_mut)
+            .ok_or_else(|| node_not_found(id))
+    }
+
+    pub(crate) fn expand_rec(
+        rec: &NodeRec,
+        node: NodeId,
+        dir: Dir,
+        types: &[String],
+        mut f: impl FnMut(RelId, NodeId),
+    ) {
+        match dir {
+            Dir::Out => rec.out.for_each(types, f),
+            Dir::In => rec.inc.for_each(types, f),
+            Dir::Both => {
+                rec.out.for_each(types, &mut f);
+                rec.inc.for_each(types, |r, o| {
+                    if o != node {
+                        f(r, o)
+                    }
+                });
+            }
+        }
+    }
+
+    // ---- primitives -------------------------------------------------------
+    // Each validates only what keeps the store consistent (existence, ids);
+    // Cypher-level checks (types, constraints) happen in TxGraph beforehand.
+
+    pub(crate) fn raw_create_node(
+        &mut self,
+        id: NodeId,
+        labels: &[String],
+        props: &causeway_value::Map,
+    ) -> Result<()> {
+        if id < self.next_node || self.nodes.contains_key(&id) {
+            return Err(Error::new(
+                Code::Unknown,
+                format!("node id {id} is already allocated"),
+            ));
+        }
+        let mut rec = NodeRec::default();
+        for l in labels {
+            if !rec.has_label(l) {
+                let s = self.intern(l);
+                rec.labels.push(s);
+            }
+        }
+        for (k, v) in props {
+            if !v.is_null() {
+                let s = self.intern(k);
+                self.prop_keys.insert(s.clone());
+                rec.props.set(s, v.clone());
+            }
+        }
+        self.insert_node_rec(id, rec);
+        Ok(())
+    }
+
+    /// Links a fresh record (no relationships yet) into the label and
+    /// property indexes. Callers have checked that `id` is free.
+    pub(crate) fn insert_node_rec(&mut self, id: NodeId, rec: NodeRec) {
+        for l in &rec.labels {
+            self.labels.entry(l.clone()).or_default().insert(id);
+        }
+        self.next_node = self.next_node.max(id.saturating_add(1));
+        self.index_add_node(id, &rec, None, None);
+        self.nodes.insert(id, Arc::new(rec));
+    }
+
+    pub(crate) fn raw_create_rel(
+        &mut self,
+        id: RelId,
+        start: NodeId,
+        end: NodeId,
+        ty: &str,
+        props: &causeway_value::Map,
+    ) -> Result<()> {
+        if id < self.next_rel || self.rels.contains_key(&id) {
+            return Err(Error::new(
+                Code::Unknown,
+                format!("relationship id {id} is already allocated"),
+            ));
+        }
+        if !self.nodes.contains_key(&start) {
+            return Err(node_not_found(start));
+        }
+        if !self.nodes.contains_key(&end) {
+            return Err(node_not_found(end));
+        }
+        let ty = self.intern(ty);
+        let mut p = Props::default();
+        for (k, v) in props {
+            if !v.is_null() {
+                let s = self.intern(k);
+                self.prop_keys.insert(s.clone());
+                p.set(s, v.clone());
+            }
+        }
+        self.insert_rel_rec(id, ty, start, end, p)
+    }
+
+    /// Links a relationship between two existing nodes. Callers have
+    /// checked that `id` is free.
+    pub(crate) fn insert_rel_rec(
+        &mut self,
+        id: RelId,
+        ty: Sym,
+        start: NodeId,
+        end: NodeId,
+        p: Props,
+    ) -> Result<()> {
+        self.node_mut(start)?.out.insert(ty.clone(), id, end);
+        self.node_mut(end)?.inc.insert(ty.clone(), id, start);
+        self.types.entry(ty.clone()).or_default().insert(id);
+        self.rels.insert(
+            id,
+            Arc::new(RelRec {
+                ty,
+                start,
+                end,
+                props: p,
+            }),
+        );
+        self.next_rel = self.next_rel.max(id.saturating_add(1));
+        Ok(())
+    }
+
+    /// Returns the previous value.
+    pub(crate) fn raw_set_node_prop(
+        &mut self,
+        id: NodeId,
+        key: &str,
+        value: Value,
+    ) -> Result<Option<Value>> {
+        let rec = self.node_rec(id).ok_or_else(|| node_not_found(id))?;
+        let affected = self.affected_indexes(rec, None, Some(key));
+        let old_keys = self.index_keys(rec, &affected);
+        let k = self.intern(key);
+        if !value.is_null() {
+            self.prop_keys.insert(k.clone());
+        }
+        let rec = self.node_mut(id)?;
+        let prev = rec.props.set(k, value);
+        if !affected.is_empty() {
+            let rec = self
+                .nodes
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| node_not_found(id))?;
+            self.index_update(id, &rec, &affected, old_keys);
+        }
+        Ok(prev)
+    }
+
+    pub(crate) fn raw_set_rel_prop(
+        &mut self,
+        id: RelId,
+        key: &str,
+        value: Value,
+    ) -> Result<Option<Value>> {
+        if !self.rels.contains_key(&id) {
+            return Err(rel_not_found(id));
+        }
+        let k = self.intern(key);
+        if !value.is_null() {
+            self.prop_keys.insert(k.clone());
+        }
+        let rec = self
+            .rels
+            .get_mut(&id)
+            .map(Arc::make_mut)
+            .ok_or_else(|| rel_not_found(id))?;
+        Ok(rec.props.set(k, value))
+    }
+
+    pub(crate) fn raw_add_label(&mut self, id: NodeId, label: &str) -> Result<bool> {
+        let rec = self.node_rec(id).ok_or_else(|| node_not_found(id))?;
+        if rec.has_label(label) {
+            return Ok(false);
+        }
+        let l = self.intern(label);
+        self.node_mut(id)?.labels.push(l.clone());
+        self.labels.entry(l).or_default().insert(id);
+        let rec = self
+            .nodes
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| node_not_found(id))?;
+        self.index_add_node(id, &rec, Some(label), None);
+        Ok(true)
+    }
+
+    pub(crate) fn raw_remove_label(&mut self, id: NodeId, label: &str) -> Result<bool> {
+        let rec = self.node_rec(id).ok_or_else(|| node_not_found(id))?;
+        if !rec.has_label(label) {
+            return Ok(false);
+        }
+        let rec = self
+            .nodes
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| node_not_found(id))?;
+        self.index_remove_node(id, &rec, Some(label));
+        drop(rec);
+        let rec = self.node_mut(id)?;
+        rec.labels.retain(|l| &**l != label);
+        self.remove_from_label_index(label, id);
+        Ok(true)
+    }
+
+    fn remove_from_label_index(&mut self, label: &str, id: NodeId) {
+        let empty = match self.labels.get_mut(label) {
+            Some(set) => {
+                set.remove(&id);
+                set.is_empty()
+            }
+            None => false,
+        };
+        if empty {
+            self.labels.remove(label);
+        }
+    }
+
+    pub(crate) fn raw_delete_rel(&mut self, id: RelId) -> Result<()> {
+        let rec = self.rels.remove(&id).ok_or_else(|| rel_not_found(id))?;
+        if let Ok(n) = self.node_mut(rec.start) {
+            n.out.remove(&rec.ty, id);
+        }
+        if let Ok(n) = self.node_mut(rec.end) {
+            n.inc.remove(&rec.ty, id);
+        }
+        let empty = match self.types.get_mut(&rec.ty) {
+            Some(set) => {
+                set.remove(&id);
+                set.is_empty()
+            }
+            None => false,
+        };
+        if empty {
+            self.types.remove(&rec.ty);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn raw_delete_node(&mut self, id: NodeId) -> Result<()> {
+        let rec = self
+            .nodes
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| node_not_found(id))?;
+        if rec.has_rels() {
+            return Err(connected_node(id));
+        }
+        self.index_remove_node(id, &rec, None);
+        for l in &rec.labels {
+            self.remove_from_label_index(l, id);
+        }
+        self.nodes.remove(&id);
+        Ok(())
+    }
+}

@@ -1,0 +1,718 @@
+use super::*;
+use causeway_value::Code;
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+fn props(kv: &[(&str, Value)]) -> Map {
+    kv.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+/// Everything observable about a graph, in a canonical text form.
+fn dump(g: &Graph) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let st = g.stats();
+    writeln!(o, "{st:?}").unwrap();
+    for id in g.all_nodes() {
+        writeln!(
+            o,
+            "N{id} {:?} {:?} {:?}",
+            g.node_labels(id).unwrap(),
+            g.node_keys(id).unwrap(),
+            g.node_props(id).unwrap()
+        )
+        .unwrap();
+        for d in [Dir::Out, Dir::In, Dir::Both] {
+            writeln!(o, "  {d:?} {:?}", g.expand(id, d, &[])).unwrap();
+        }
+    }
+    for id in g.all_rels() {
+        writeln!(o, "R{id} {:?} {:?}", g.rel(id).unwrap(), g.rel_props(id)).unwrap();
+    }
+    for l in g.labels() {
+        writeln!(o, "L {l} {:?}", g.nodes_with_label(&l)).unwrap();
+    }
+    for t in g.rel_types() {
+        writeln!(o, "T {t} {:?}", g.rels_with_type(&t)).unwrap();
+    }
+    writeln!(o, "K {:?}", g.property_keys()).unwrap();
+    for (name, ix) in g.indexes.iter() {
+        writeln!(o, "I {name} {:?} unique={}", ix.def, ix.unique).unwrap();
+        for (k, ids) in ix.entries.iter() {
+            writeln!(o, "  {k:?} {:?}", ids.iter().collect::<Vec<_>>()).unwrap();
+        }
+    }
+    writeln!(o, "C {:?}", g.constraints()).unwrap();
+    o
+}
+
+#[test]
+fn create_and_read() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx
+        .create_node(&s(&["Person", "Admin"]), props(&[("name", "Ann".into())]))
+        .unwrap();
+    let b = tx.create_node(&s(&["Person"]), Map::new()).unwrap();
+    let r = tx
+        .create_rel(a, b, "KNOWS", props(&[("since", 2020i64.into())]))
+        .unwrap();
+    assert_eq!(tx.node_labels(a).unwrap(), vec!["Person", "Admin"]);
+    assert_eq!(tx.node_prop(a, "name"), Some(&Value::from("Ann")));
+    assert_eq!(tx.rel(r).unwrap().rel_type, "KNOWS");
+    assert_eq!(tx.expand(a, Dir::Out, &[]), vec![(r, b)]);
+    assert_eq!(tx.expand(b, Dir::In, &s(&["KNOWS"])), vec![(r, a)]);
+    assert!(tx.expand(b, Dir::In, &s(&["OTHER"])).is_empty());
+    assert_eq!(tx.degree(a, Dir::Both, &[]), 1);
+    assert_eq!(tx.nodes_with_label("Person"), vec![a, b]);
+    let c = tx.take_counters();
+    assert_eq!(c.nodes_created, 2);
+    assert_eq!(c.relationships_created, 1);
+    assert_eq!(c.labels_added, 3);
+    assert_eq!(c.properties_set, 2);
+    let (g, cs) = tx.finish();
+    assert_eq!(g.version(), 1);
+    let mut g2 = Graph::new();
+    g2.apply(&cs).unwrap();
+    assert_eq!(dump(&g), dump(&g2));
+}
+
+#[test]
+fn self_loop_once_for_both() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx.create_node(&[], Map::new()).unwrap();
+    let r = tx.create_rel(a, a, "SELF", Map::new()).unwrap();
+    assert_eq!(tx.expand(a, Dir::Both, &[]), vec![(r, a)]);
+    assert_eq!(tx.degree(a, Dir::Both, &[]), 1);
+    assert_eq!(tx.expand(a, Dir::Out, &[]), vec![(r, a)]);
+    assert_eq!(tx.expand(a, Dir::In, &[]), vec![(r, a)]);
+    tx.delete_node(a, true).unwrap();
+    assert_eq!(tx.rel_count(), 0);
+    assert_eq!(tx.take_counters().relationships_deleted, 1);
+}
+
+#[test]
+fn delete_connected_node_fails() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx.create_node(&[], Map::new()).unwrap();
+    let b = tx.create_node(&[], Map::new()).unwrap();
+    tx.create_rel(a, b, "R", Map::new()).unwrap();
+    let e = tx.delete_node(b, false).unwrap_err();
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    assert_eq!(e.detail, Some("DeleteConnectedNode"));
+    assert!(e
+        .message
+        .starts_with("Cannot delete node<1>, because it still has relationships."));
+    tx.delete_node(b, true).unwrap();
+    assert!(!tx.node_exists(b));
+    assert!(tx.expand(a, Dir::Both, &[]).is_empty());
+    // Deleting again is a no-op, writing to it is not.
+    tx.delete_node(b, false).unwrap();
+    let e = tx.set_node_prop(b, "x", 1i64.into()).unwrap_err();
+    assert_eq!(e.code, Code::EntityNotFound);
+    let c = tx.take_counters();
+    assert_eq!((c.nodes_deleted, c.relationships_deleted), (1, 1));
+}
+
+#[test]
+fn property_semantics_and_counters() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx.create_node(&[], props(&[("x", Value::Null)])).unwrap();
+    assert!(tx.node_keys(a).unwrap().is_empty());
+    tx.take_counters();
+    tx.set_node_prop(a, "x", Value::Null).unwrap();
+    assert_eq!(tx.take_counters().properties_set, 0);
+    tx.set_node_prop(a, "x", 1i64.into()).unwrap();
+    tx.set_node_prop(a, "x", 1i64.into()).unwrap();
+    tx.set_node_prop(a, "x", Value::Null).unwrap();
+    assert_eq!(tx.take_counters().properties_set, 3);
+    assert_eq!(tx.node_prop(a, "x"), None);
+    assert_eq!(tx.property_keys(), s(&["x"]));
+
+    let bad = [
+        Value::Map(Map::new()),
+        Value::List(vec![Value::Int(1), Value::from("a")]),
+        Value::List(vec![Value::Null]),
+        Value::List(vec![Value::List(vec![])]),
+    ];
+    for v in bad {
+        let e = tx.set_node_prop(a, "y", v.clone()).unwrap_err();
+        assert_eq!(e.code, Code::TypeError, "{v:?}");
+        assert!(tx.create_node(&[], props(&[("y", v)])).is_err());
+    }
+    tx.set_node_prop(a, "y", Value::List(vec![Value::Int(1), Value::Float(2.5)]))
+        .unwrap();
+    assert!(tx.add_label(a, "L").unwrap());
+    assert!(!tx.add_label(a, "L").unwrap());
+    assert!(tx.remove_label(a, "L").unwrap());
+    assert!(!tx.remove_label(a, "L").unwrap());
+    let c = tx.take_counters();
+    assert_eq!((c.labels_added, c.labels_removed), (1, 1));
+}
+
+#[test]
+fn label_order_is_insertion_order() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx.create_node(&s(&["B", "A", "B"]), Map::new()).unwrap();
+    tx.add_label(a, "C").unwrap();
+    tx.add_label(a, "0").unwrap();
+    assert_eq!(tx.node_labels(a).unwrap(), vec!["B", "A", "C", "0"]);
+    assert_eq!(tx.take_counters().labels_added, 4);
+}
+
+#[test]
+fn index_seek_and_range() {
+    let mut tx = TxGraph::new(Graph::new());
+    let vals: Vec<Value> = vec![
+        1i64.into(),
+        1.0f64.into(),
+        2.5f64.into(),
+        3i64.into(),
+        "a".into(),
+        "b".into(),
+        true.into(),
+        Value::Float(f64::NAN),
+        Value::from(vec![1i64, 2]),
+    ];
+    let mut ids = Vec::new();
+    for v in &vals {
+        ids.push(
+            tx.create_node(&s(&["L"]), props(&[("p", v.clone())]))
+                .unwrap(),
+        );
+    }
+    // An index created after the data is built from it.
+    tx.create_index(None, "L", &s(&["p"]), false).unwrap();
+    let later = tx
+        .create_node(&s(&["L"]), props(&[("p", 3.0f64.into())]))
+        .unwrap();
+    let def = tx.find_index("L", "p").unwrap().clone();
+    assert!(
+        def.name.starts_with("index_") && def.name.len() == 14,
+        "{}",
+        def.name
+    );
+    assert_eq!(
+        tx.index_seek("L", "p", &1i64.into()).unwrap(),
+        vec![ids[0], ids[1]]
+    );
+    assert_eq!(
+        tx.index_seek("L", "p", &3i64.into()).unwrap(),
+        vec![ids[3], later]
+    );
+    assert!(tx
+        .index_seek("L", "p", &Value::Float(f64::NAN))
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        tx.index_seek(
+            "L",
+            "p",
+            &Value::List(vec![Value::Float(1.0), Value::Int(2)])
+        )
+        .unwrap(),
+        vec![ids[8]]
+    );
+    assert!(tx.index_seek("L", "q", &1i64.into()).is_none());
+    let r = |lo: Bound, hi: Bound| tx.index_range("L", "p", &lo, &hi).unwrap();
+    assert_eq!(
+        r(Bound::Excluded(1i64.into()), Bound::Unbounded),
+        vec![ids[2], ids[3], later]
+    );
+    assert_eq!(
+        r(Bound::Unbounded, Bound::Included(2.5f64.into())),
+        vec![ids[0], ids[1], ids[2]]
+    );
+    assert_eq!(
+        r(Bound::Included("a".into()), Bound::Unbounded),
+        vec![ids[4], ids[5]]
+    );
+    assert_eq!(
+        r(Bound::Unbounded, Bound::Excluded("b".into())),
+        vec![ids[4]]
+    );
+    assert_eq!(
+        r(Bound::Included(false.into()), Bound::Unbounded),
+        vec![ids[6]]
+    );
+    assert!(r(Bound::Included(1i64.into()), Bound::Included("z".into())).is_empty());
+    assert!(r(Bound::Included(Value::Null), Bound::Unbounded).is_empty());
+
+    // Maintenance on writes.
+    tx.set_node_prop(ids[0], "p", 10i64.into()).unwrap();
+    assert_eq!(tx.index_seek("L", "p", &1i64.into()).unwrap(), vec![ids[1]]);
+    tx.remove_label(ids[1], "L").unwrap();
+    assert!(tx.index_seek("L", "p", &1i64.into()).unwrap().is_empty());
+    tx.add_label(ids[1], "L").unwrap();
+    tx.delete_node(ids[3], false).unwrap();
+    assert_eq!(tx.index_seek("L", "p", &3i64.into()).unwrap(), vec![later]);
+    tx.set_node_prop(later, "p", Value::Null).unwrap();
+    assert!(tx.index_seek("L", "p", &3i64.into()).unwrap().is_empty());
+    assert_eq!(tx.index_seek("L", "p", &1i64.into()).unwrap(), vec![ids[1]]);
+
+    let (g, cs) = tx.finish();
+    let mut g2 = Graph::new();
+    g2.apply(&cs).unwrap();
+    assert_eq!(dump(&g), dump(&g2));
+}
+
+#[test]
+fn index_ddl_errors() {
+    let mut tx = TxGraph::new(Graph::new());
+    tx.create_index(Some("ix".into()), "L", &s(&["p"]), false)
+        .unwrap();
+    let e = tx.create_index(None, "L", &s(&["p"]), false).unwrap_err();
+    assert_eq!(e.code, Code::EquivalentSchemaRuleAlreadyExists);
+    tx.create_index(None, "L", &s(&["p"]), true).unwrap();
+    let e = tx
+        .create_index(Some("ix".into()), "M", &s(&["p"]), false)
+        .unwrap_err();
+    assert_eq!(e.code, Code::IndexAlreadyExists);
+    let e = tx.drop_index("nope", false).unwrap_err();
+    assert_eq!(e.code, Code::IndexNotFound);
+    assert_eq!(
+        e.message,
+        "Unable to drop index called `nope`. There is no such index."
+    );
+    tx.drop_index("nope", true).unwrap();
+    tx.drop_index("ix", false).unwrap();
+    assert!(tx.indexes().is_empty());
+    let e = tx.drop_constraint("nope", false).unwrap_err();
+    assert_eq!(e.code, Code::ConstraintNotFound);
+    let c = tx.take_counters();
+    assert_eq!((c.indexes_added, c.indexes_removed), (1, 1));
+}
+
+#[test]
+fn default_names_are_deterministic() {
+    let mut a = TxGraph::new(Graph::new());
+    let mut b = TxGraph::new(Graph::new());
+    for tx in [&mut a, &mut b] {
+        tx.create_index(None, "L", &s(&["p"]), false).unwrap();
+        tx.create_constraint(None, "L", &s(&["q"]), ConstraintType::Unique, false)
+            .unwrap();
+    }
+    assert_eq!(a.indexes(), b.indexes());
+    assert!(a.constraints()[0].name.starts_with("constraint_"));
+}
+
+#[test]
+fn uniqueness_constraint() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx
+        .create_node(&s(&["P"]), props(&[("name", "Ann".into())]))
+        .unwrap();
+    tx.create_constraint(
+        Some("u".into()),
+        "P",
+        &s(&["name"]),
+        ConstraintType::Unique,
+        false,
+    )
+    .unwrap();
+    let ix = tx.indexes();
+    assert_eq!(ix.len(), 1);
+    assert_eq!(ix[0].owning_constraint.as_deref(), Some("u"));
+    let e = tx
+        .create_node(&s(&["P"]), props(&[("name", "Ann".into())]))
+        .unwrap_err();
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    assert_eq!(
+        e.message,
+        format!("Node({a}) already exists with label `P` and property `name` = 'Ann'")
+    );
+    let b = tx
+        .create_node(&s(&["P"]), props(&[("name", "Bob".into())]))
+        .unwrap();
+    assert!(tx.set_node_prop(b, "name", "Ann".into()).is_err());
+    tx.set_node_prop(b, "name", "Bob".into()).unwrap();
+    let c = tx
+        .create_node(&[], props(&[("name", "Ann".into())]))
+        .unwrap();
+    assert!(tx.add_label(c, "P").is_err());
+    assert!(!tx.node_has_label(c, "P"));
+    // Int/Float equality holds for uniqueness too.
+    tx.set_node_prop(a, "n", 1i64.into()).unwrap();
+    tx.create_constraint(None, "P", &s(&["n"]), ConstraintType::Unique, false)
+        .unwrap();
+    assert!(tx.set_node_prop(b, "n", 1.0f64.into()).is_err());
+    tx.validate().unwrap();
+
+    // Creating a constraint over violating data fails.
+    tx.set_node_prop(c, "k", 1i64.into()).unwrap();
+    tx.add_label(c, "Q").unwrap();
+    let d = tx
+        .create_node(&s(&["Q"]), props(&[("k", 1i64.into())]))
+        .unwrap();
+    let e = tx
+        .create_constraint(None, "Q", &s(&["k"]), ConstraintType::Unique, false)
+        .unwrap_err();
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    assert!(
+        e.message.starts_with("Unable to create Constraint("),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains(&format!("Both Node({c}) and Node({d})")));
+    let e = tx
+        .create_constraint(
+            Some("u".into()),
+            "P",
+            &s(&["name"]),
+            ConstraintType::Unique,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(e.code, Code::EquivalentSchemaRuleAlreadyExists);
+    let e = tx
+        .create_constraint(
+            Some("u".into()),
+            "Z",
+            &s(&["name"]),
+            ConstraintType::Unique,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(e.code, Code::ConstraintAlreadyExists);
+    tx.drop_constraint("u", false).unwrap();
+    assert!(tx.index_seek("P", "name", &"Ann".into()).is_none());
+    tx.create_node(&s(&["P"]), props(&[("name", "Ann".into())]))
+        .unwrap();
+
+    let (g, cs) = tx.finish();
+    let mut g2 = Graph::new();
+    g2.apply(&cs).unwrap();
+    assert_eq!(dump(&g), dump(&g2));
+}
+
+#[test]
+fn existence_and_node_key_constraints() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx.create_node(&s(&["P"]), Map::new()).unwrap();
+    let e = tx
+        .create_constraint(None, "P", &s(&["name"]), ConstraintType::NotNull, false)
+        .unwrap_err();
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    tx.set_node_prop(a, "name", "x".into()).unwrap();
+    tx.create_constraint(None, "P", &s(&["name"]), ConstraintType::NotNull, false)
+        .unwrap();
+    tx.validate().unwrap();
+    let b = tx.create_node(&s(&["P"]), Map::new()).unwrap();
+    let e = tx.validate().unwrap_err();
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    assert_eq!(
+        e.message,
+        format!("Node({b}) with label `P` must have the property `name`")
+    );
+    tx.set_node_prop(b, "name", "y".into()).unwrap();
+    tx.validate().unwrap();
+
+    tx.create_constraint(
+        Some("k".into()),
+        "K",
+        &s(&["a", "b"]),
+        ConstraintType::NodeKey,
+        false,
+    )
+    .unwrap();
+    let c = tx
+        .create_node(&s(&["K"]), props(&[("a", 1i64.into()), ("b", 2i64.into())]))
+        .unwrap();
+    tx.validate().unwrap();
+    let e = tx
+        .create_node(&s(&["K"]), props(&[("a", 1i64.into()), ("b", 2i64.into())]))
+        .unwrap_err();
+    assert!(
+        e.message.contains(&format!("Node({c}) already exists")),
+        "{}",
+        e.message
+    );
+    tx.create_node(&s(&["K"]), props(&[("a", 1i64.into())]))
+        .unwrap();
+    let e = tx.validate().unwrap_err();
+    assert!(
+        e.message.contains("must have the properties (`a`, `b`)"),
+        "{}",
+        e.message
+    );
+}
+
+/// Tiny deterministic PRNG so the property test needs no dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn random_value(r: &mut Rng) -> Value {
+    match r.below(9) {
+        0 => Value::Null,
+        1 => Value::Int(r.below(5) as i64),
+        2 => Value::Float(r.below(5) as f64 + if r.below(2) == 0 { 0.0 } else { 0.5 }),
+        3 => Value::from(["a", "b", "c"][r.below(3) as usize]),
+        4 => Value::Bool(r.below(2) == 0),
+        5 => Value::from(vec![r.below(3) as i64, 1]),
+        6 => Value::Float(f64::NAN),
+        7 => Value::Map(Map::new()),
+        _ => Value::Int(r.below(3) as i64),
+    }
+}
+
+fn pick(r: &mut Rng, ids: &[u64]) -> u64 {
+    if ids.is_empty() || r.below(20) == 0 {
+        // Sometimes a missing id, to exercise the error paths.
+        return 1_000_000 + r.below(3);
+    }
+    ids[r.below(ids.len() as u64) as usize]
+}
+
+fn random_ops(tx: &mut TxGraph, r: &mut Rng, n: usize) {
+    let labels = ["A", "B", "C"];
+    let keys = ["k", "p", "q"];
+    let types = ["X", "Y"];
+    for _ in 0..n {
+        let nodes = tx.all_nodes();
+        let rels = tx.all_rels();
+        let l = labels[r.below(3) as usize];
+        let k = keys[r.below(3) as usize];
+        let _ = match r.below(16) {
+            0..=2 => {
+                let mut ls = vec![];
+                for _ in 0..r.below(3) {
+                    ls.push(labels[r.below(3) as usize].to_string());
+                }
+                let mut m = Map::new();
+                for _ in 0..r.below(3) {
+                    m.insert(keys[r.below(3) as usize].to_string(), random_value(r));
+                }
+                tx.create_node(&ls, m).map(|_| ())
+            }
+            3..=4 => {
+                let mut m = Map::new();
+                if r.below(2) == 0 {
+                    m.insert(k.to_string(), random_value(r));
+                }
+                let (a, b) = (pick(r, &nodes), pick(r, &nodes));
+                tx.create_rel(a, b, types[r.below(2) as usize], m)
+                    .map(|_| ())
+            }
+            5..=6 => tx.set_node_prop(pick(r, &nodes), k, random_value(r)),
+            7 => tx.set_rel_prop(pick(r, &rels), k, random_value(r)),
+            8 => tx.add_label(pick(r, &nodes), l).map(|_| ()),
+            9 => tx.remove_label(pick(r, &nodes), l).map(|_| ()),
+            10 => tx.delete_node(pick(r, &nodes), r.below(2) == 0),
+            11 => tx.delete_rel(pick(r, &rels)),
+            12 => {
+                if r.below(2) == 0 {
+                    tx.create_index(None, l, &[k.to_string()], r.below(2) == 0)
+                } else {
+                    let names: Vec<String> = tx.indexes().into_iter().map(|d| d.name).collect();
+                    let name = names
+                        .get(r.below(names.len() as u64 + 1) as usize)
+                        .cloned()
+                        .unwrap_or_else(|| "missing".into());
+                    tx.drop_index(&name, r.below(2) == 0)
+                }
+            }
+            13 => {
+                let kind = [
+                    ConstraintType::Unique,
+                    ConstraintType::NotNull,
+                    ConstraintType::NodeKey,
+                ][r.below(3) as usize];
+                let props = if r.below(3) == 0 {
+                    vec!["k".to_string(), "p".to_string()]
+                } else {
+                    vec![k.to_string()]
+                };
+                tx.create_constraint(None, l, &props, kind, r.below(2) == 0)
+            }
+            14 => {
+                let names: Vec<String> = tx.constraints().into_iter().map(|d| d.name).collect();
+                let name = names
+                    .get(r.below(names.len() as u64 + 1) as usize)
+                    .cloned()
+                    .unwrap_or_else(|| "missing".into());
+                tx.drop_constraint(&name, r.below(2) == 0)
+            }
+            _ => tx.create_index(
+                None,
+                l,
+                &["k".to_string(), "q".to_string()],
+                r.below(2) == 0,
+            ),
+        };
+    }
+}
+
+#[test]
+fn replay_reaches_the_same_state() {
+    for seed in 1..=60u64 {
+        let mut r = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        // A base built by an earlier transaction, then a second one on top,
+        // so replay starts from non-empty state too.
+        let mut tx = TxGraph::new(Graph::new());
+        random_ops(&mut tx, &mut r, 150);
+        let (base, cs1) = tx.finish();
+        let mut replayed = Graph::new();
+        replayed.apply(&cs1).unwrap();
+        assert_eq!(dump(&base), dump(&replayed), "seed {seed} first tx");
+
+        let mut tx = TxGraph::new(base.clone());
+        random_ops(&mut tx, &mut r, 250);
+        let before = dump(&base);
+        let (fin, cs2) = tx.finish();
+        // The base snapshot was not disturbed by the transaction.
+        assert_eq!(before, dump(&base));
+        let mut replayed = base.clone();
+        replayed.apply(&cs2).unwrap();
+        assert_eq!(dump(&fin), dump(&replayed), "seed {seed}");
+
+        // Through the codecs as well.
+        let cs2b = ChangeSet::decode(&cs2.encode()).unwrap();
+        assert_eq!(cs2b.len(), cs2.len());
+        let mut via = Graph::decode(&base.encode()).unwrap();
+        assert_eq!(dump(&via), dump(&base), "seed {seed} snapshot");
+        via.apply(&cs2b).unwrap();
+        assert_eq!(dump(&fin), dump(&via), "seed {seed} codec");
+        let again = Graph::decode(&fin.encode()).unwrap();
+        assert_eq!(dump(&fin), dump(&again), "seed {seed} snapshot 2");
+    }
+}
+
+#[test]
+fn apply_is_atomic() {
+    let mut g = Graph::new();
+    let cs = ChangeSet {
+        changes: vec![
+            Change::CreateNode {
+                id: 0,
+                labels: vec![],
+                props: Map::new(),
+            },
+            Change::DeleteNode { id: 7 },
+        ],
+    };
+    assert!(g.apply(&cs).is_err());
+    assert_eq!(g.node_count(), 0);
+    assert_eq!(g.version(), 0);
+}
+
+#[test]
+fn snapshots_are_independent() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx
+        .create_node(&s(&["L"]), props(&[("x", 1i64.into())]))
+        .unwrap();
+    let snap = tx.snapshot();
+    tx.set_node_prop(a, "x", 2i64.into()).unwrap();
+    tx.delete_node(a, false).unwrap();
+    assert_eq!(snap.node_prop(a, "x"), Some(&Value::Int(1)));
+    assert!(!tx.node_exists(a));
+}
+
+#[test]
+fn dense_node_switches_representation() {
+    let mut tx = TxGraph::new(Graph::new());
+    let hub = tx.create_node(&[], Map::new()).unwrap();
+    let mut rels = Vec::new();
+    for i in 0..200 {
+        let n = tx.create_node(&[], Map::new()).unwrap();
+        let t = if i % 2 == 0 { "A" } else { "B" };
+        rels.push(tx.create_rel(hub, n, t, Map::new()).unwrap());
+    }
+    assert_eq!(tx.degree(hub, Dir::Out, &[]), 200);
+    assert_eq!(tx.degree(hub, Dir::Out, &s(&["A"])), 100);
+    assert_eq!(tx.degree(hub, Dir::Out, &s(&["A", "A"])), 100);
+    assert_eq!(tx.expand(hub, Dir::Both, &s(&["B", "A"])).len(), 200);
+    for r in &rels[..150] {
+        tx.delete_rel(*r).unwrap();
+    }
+    assert_eq!(tx.degree(hub, Dir::Both, &[]), 50);
+}
+
+#[test]
+fn codec_rejects_corrupt_input() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx
+        .create_node(
+            &s(&["L", "M"]),
+            props(&[("s", "hello".into()), ("l", Value::from(vec![1.5f64, 2.0]))]),
+        )
+        .unwrap();
+    tx.create_rel(a, a, "R", props(&[("b", Value::Bytes(vec![1, 2, 3]))]))
+        .unwrap();
+    tx.create_index(None, "L", &s(&["s"]), false).unwrap();
+    tx.create_constraint(None, "M", &s(&["s"]), ConstraintType::Unique, false)
+        .unwrap();
+    tx.set_node_prop(a, "i", Value::Int(i64::MIN)).unwrap();
+    let (g, cs) = tx.finish();
+    let gb = g.encode();
+    let cb = cs.encode();
+    assert_eq!(ChangeSet::decode(&cb).unwrap(), cs);
+    assert_eq!(dump(&Graph::decode(&gb).unwrap()), dump(&g));
+    for bytes in [&gb, &cb] {
+        for cut in 0..bytes.len() {
+            let t = &bytes[..cut];
+            assert!(Graph::decode(t).is_err());
+            assert!(ChangeSet::decode(t).is_err());
+        }
+        let mut r = Rng(42);
+        for _ in 0..3000 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + r.below(4) {
+                let i = r.below(b.len() as u64) as usize;
+                b[i] = r.next() as u8;
+            }
+            if let Err(e) = Graph::decode(&b) {
+                assert_eq!(e.code, Code::Unknown);
+            }
+            if let Err(e) = ChangeSet::decode(&b) {
+                assert_eq!(e.code, Code::Unknown);
+            }
+        }
+    }
+    // A huge count must not allocate.
+    let mut evil = b"CWC\x01".to_vec();
+    evil.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    assert!(ChangeSet::decode(&evil).is_err());
+    assert!(Graph::decode(b"nope").is_err());
+}
+
+#[test]
+fn bulk_load_is_fast() {
+    let t0 = std::time::Instant::now();
+    let mut tx = TxGraph::new(Graph::new());
+    let n = 200_000u64;
+    let labels = s(&["Person"]);
+    for i in 0..n {
+        tx.create_node(&labels, props(&[("id", Value::Int(i as i64))]))
+            .unwrap();
+    }
+    for i in 0..n {
+        tx.create_rel(i, (i * 7919) % n, "KNOWS", Map::new())
+            .unwrap();
+    }
+    let (g, cs) = tx.finish();
+    let built = t0.elapsed();
+    let t1 = std::time::Instant::now();
+    let mut g2 = Graph::new();
+    g2.apply(&cs).unwrap();
+    let applied = t1.elapsed();
+    let t2 = std::time::Instant::now();
+    let copy = g2.clone();
+    assert!(t2.elapsed().as_millis() < 5);
+    assert_eq!(copy.node_count(), g.node_count());
+    assert_eq!(g2.rel_count(), n as usize);
+    assert_eq!(g2.degree(0, Dir::Both, &[]), g.degree(0, Dir::Both, &[]));
+    eprintln!("bulk: build {built:?}, apply {applied:?}");
+    assert!(built.as_secs() < 30 && applied.as_secs() < 30);
+}

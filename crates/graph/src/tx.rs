@@ -1,0 +1,332 @@
+//! Transactional writes: Cypher-level checks, then a store primitive, then
+//! the matching `Change` and counters.
+
+use causeway_value::{Code, Error, Map, Result, Value};
+
+use crate::schema::{fmt_assignment, missing_props_error};
+use crate::store::{node_not_found, rel_not_found};
+use crate::{Change, ConstraintType, NodeId, RelId, TxGraph};
+
+fn type_error(msg: &str) -> Error {
+    Error::runtime(Code::TypeError, "InvalidPropertyType", msg)
+}
+
+/// Neo4j stores only primitives and homogeneous arrays of primitives.
+pub(crate) fn check_storable(v: &Value) -> Result<()> {
+    match v {
+        Value::Null
+        | Value::Bool(_)
+        | Value::Int(_)
+        | Value::Float(_)
+        | Value::String(_)
+        | Value::Bytes(_) => Ok(()),
+        Value::List(items) => {
+            let mut family = None;
+            for it in items {
+                let f =
+                    match it {
+                        Value::Bool(_) => 0,
+                        Value::Int(_) | Value::Float(_) => 1,
+                        Value::String(_) => 2,
+                        Value::Null => return Err(type_error(
+                            "Collections containing null values can not be stored in properties.",
+                        )),
+                        _ => {
+                            return Err(type_error(
+                                "Property values can only be of primitive types or arrays thereof",
+                            ))
+                        }
+                    };
+                if *family.get_or_insert(f) != f {
+                    return Err(type_error(
+                        "Collections containing mixed types can not be stored in properties.",
+                    ));
+                }
+            }
+            Ok(())
+        }
+        _ => Err(type_error(
+            "Property values can only be of primitive types or arrays thereof",
+        )),
+    }
+}
+
+impl TxGraph {
+    fn touch(&mut self, id: NodeId) {
+        if !self.graph.constraints.is_empty() {
+            self.touched.insert(id);
+        }
+    }
+
+    /// Fails if giving node `id` the prospective state (`has_label`, `get`)
+    /// would duplicate a key in a unique index. Only indexes on `label` (if
+    /// given) and covering `key` (if given) are considered: the others are
+    /// unaffected by the write.
+    fn check_unique<'v>(
+        &self,
+        id: NodeId,
+        has_label: &dyn Fn(&str) -> bool,
+        get: &dyn Fn(&str) -> Option<&'v Value>,
+        label: Option<&str>,
+        key: Option<&str>,
+    ) -> Result<()> {
+        for ix in self.graph.indexes.values() {
+            if !ix.unique {
+                continue;
+            }
+            let d = &ix.def;
+            if label.is_some_and(|l| l != d.label) || !has_label(&d.label) {
+                continue;
+            }
+            if key.is_some_and(|k| !d.properties.iter().any(|p| p == k)) {
+                continue;
+            }
+            let Some(k) = ix.key_with(get) else { continue };
+            if let Some(ids) = ix.entries.get(&k) {
+                if let Some(other) = ids.iter().find(|o| **o != id) {
+                    let vals: Vec<Option<&Value>> = d.properties.iter().map(|p| get(p)).collect();
+                    return Err(Error::runtime(
+                        Code::ConstraintValidationFailed,
+                        "ConstraintValidationFailed",
+                        format!(
+                            "Node({other}) already exists with label `{}` and {}",
+                            d.label,
+                            fmt_assignment(&d.properties, &vals)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn has_unique(&self) -> bool {
+        self.graph.indexes.values().any(|ix| ix.unique)
+    }
+
+    pub(crate) fn tx_create_node(&mut self, labels: &[String], mut props: Map) -> Result<NodeId> {
+        for v in props.values() {
+            check_storable(v)?;
+        }
+        props.retain(|_, v| !v.is_null());
+        let id = self.graph.next_node;
+        if self.has_unique() {
+            self.check_unique(
+                id,
+                &|l| labels.iter().any(|x| x == l),
+                &|k| props.get(k),
+                None,
+                None,
+            )?;
+        }
+        self.graph.raw_create_node(id, labels, &props)?;
+        let mut distinct: Vec<String> = Vec::with_capacity(labels.len());
+        for l in labels {
+            if !distinct.contains(l) {
+                distinct.push(l.clone());
+            }
+        }
+        self.counters.nodes_created += 1;
+        self.counters.labels_added += distinct.len() as i64;
+        self.counters.properties_set += props.len() as i64;
+        self.changes.push_back(Change::CreateNode {
+            id,
+            labels: distinct,
+            props,
+        });
+        self.touch(id);
+        Ok(id)
+    }
+
+    pub(crate) fn tx_create_rel(
+        &mut self,
+        start: NodeId,
+        end: NodeId,
+        rel_type: &str,
+        mut props: Map,
+    ) -> Result<RelId> {
+        for v in props.values() {
+            check_storable(v)?;
+        }
+        props.retain(|_, v| !v.is_null());
+        let id = self.graph.next_rel;
+        self.graph
+            .raw_create_rel(id, start, end, rel_type, &props)?;
+        self.counters.relationships_created += 1;
+        self.counters.properties_set += props.len() as i64;
+        self.changes.push_back(Change::CreateRel {
+            id,
+            start,
+            end,
+            rel_type: rel_type.to_owned(),
+            props,
+        });
+        Ok(id)
+    }
+
+    pub(crate) fn tx_set_node_prop(&mut self, id: NodeId, key: &str, value: Value) -> Result<()> {
+        check_storable(&value)?;
+        let rec = self.graph.node_rec(id).ok_or_else(|| node_not_found(id))?;
+        if value.is_null() && rec.props.get(key).is_none() {
+            return Ok(());
+        }
+        if !value.is_null() && self.has_unique() {
+            self.check_unique(
+                id,
+                &|l| rec.has_label(l),
+                &|k| {
+                    if k == key {
+                        Some(&value)
+                    } else {
+                        rec.props.get(k)
+                    }
+                },
+                None,
+                Some(key),
+            )?;
+        }
+        self.graph.raw_set_node_prop(id, key, value.clone())?;
+        self.counters.properties_set += 1;
+        self.changes.push_back(Change::SetNodeProp {
+            id,
+            key: key.to_owned(),
+            value,
+        });
+        self.touch(id);
+        Ok(())
+    }
+
+    pub(crate) fn tx_set_rel_prop(&mut self, id: RelId, key: &str, value: Value) -> Result<()> {
+        check_storable(&value)?;
+        let rec = self.graph.rel_rec(id).ok_or_else(|| rel_not_found(id))?;
+        if value.is_null() && rec.props.get(key).is_none() {
+            return Ok(());
+        }
+        self.graph.raw_set_rel_prop(id, key, value.clone())?;
+        self.counters.properties_set += 1;
+        self.changes.push_back(Change::SetRelProp {
+            id,
+            key: key.to_owned(),
+            value,
+        });
+        Ok(())
+    }
+
+    pub(crate) fn tx_add_label(&mut self, id: NodeId, label: &str) -> Result<bool> {
+        let rec = self.graph.node_rec(id).ok_or_else(|| node_not_found(id))?;
+        if rec.has_label(label) {
+            return Ok(false);
+        }
+        if self.has_unique() {
+            self.check_unique(
+                id,
+                &|l| l == label || rec.has_label(l),
+                &|k| rec.props.get(k),
+                Some(label),
+                None,
+            )?;
+        }
+        self.graph.raw_add_label(id, label)?;
+        self.counters.labels_added += 1;
+        self.changes.push_back(Change::AddLabel {
+            id,
+            label: label.to_owned(),
+        });
+        self.touch(id);
+        Ok(true)
+    }
+
+    pub(crate) fn tx_remove_label(&mut self, id: NodeId, label: &str) -> Result<bool> {
+        if !self.graph.raw_remove_label(id, label)? {
+            return Ok(false);
+        }
+        self.counters.labels_removed += 1;
+        self.changes.push_back(Change::RemoveLabel {
+            id,
+            label: label.to_owned(),
+        });
+        Ok(true)
+    }
+
+    pub(crate) fn tx_delete_node(&mut self, id: NodeId, detach: bool) -> Result<()> {
+        let Some(rec) = self.graph.node_rec(id) else {
+            return Ok(());
+        };
+        if rec.has_rels() {
+            if !detach {
+                return Err(crate::store::connected_node(id));
+            }
+            let mut rels: Vec<RelId> = Vec::with_capacity(rec.out.len() + rec.inc.len());
+            rec.out.for_each(&[], |r, _| rels.push(r));
+            rec.inc.for_each(&[], |r, _| rels.push(r));
+            rels.sort_unstable();
+            rels.dedup();
+            for r in rels {
+                self.tx_delete_rel(r)?;
+            }
+        }
+        self.graph.raw_delete_node(id)?;
+        self.counters.nodes_deleted += 1;
+        self.changes.push_back(Change::DeleteNode { id });
+        Ok(())
+    }
+
+    pub(crate) fn tx_delete_rel(&mut self, id: RelId) -> Result<()> {
+        if !self.graph.rel_exists(id) {
+            return Ok(());
+        }
+        self.graph.raw_delete_rel(id)?;
+        self.counters.relationships_deleted += 1;
+        self.changes.push_back(Change::DeleteRel { id });
+        Ok(())
+    }
+
+    pub(crate) fn tx_validate(&self) -> Result<()> {
+        if self.graph.constraints.is_empty() {
+            return Ok(());
+        }
+        for id in self.touched.iter() {
+            let Some(rec) = self.graph.node_rec(*id) else {
+                continue;
+            };
+            for c in self.graph.constraints.values() {
+                if !rec.has_label(&c.label) {
+                    continue;
+                }
+                if matches!(c.kind, ConstraintType::NotNull | ConstraintType::NodeKey)
+                    && c.properties.iter().any(|p| rec.props.get(p).is_none())
+                {
+                    return Err(Error::runtime(
+                        Code::ConstraintValidationFailed,
+                        "ConstraintValidationFailed",
+                        missing_props_error(*id, &c.label, &c.properties),
+                    ));
+                }
+                if matches!(c.kind, ConstraintType::Unique | ConstraintType::NodeKey) {
+                    // Writes are checked as they happen; this only guards
+                    // against a path that slipped past those checks.
+                    if let Some(ix) = self.graph.indexes.get(&c.name) {
+                        if let Some(k) = ix.key_for(rec) {
+                            if let Some(ids) = ix.entries.get(&k) {
+                                if let Some(other) = ids.iter().find(|o| **o != *id) {
+                                    let vals: Vec<Option<&Value>> =
+                                        c.properties.iter().map(|p| rec.props.get(p)).collect();
+                                    return Err(Error::runtime(
+                                        Code::ConstraintValidationFailed,
+                                        "ConstraintValidationFailed",
+                                        format!(
+                                            "Node({other}) already exists with label `{}` and {}",
+                                            c.label,
+                                            fmt_assignment(&c.properties, &vals)
+                                        ),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
