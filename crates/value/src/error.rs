@@ -35,6 +35,7 @@ pub enum Code {
     InvalidBookmark,
     TransactionAccessModeForbidden,
     NotALeader,
+    AccessMode,
     // Transient errors: drivers retry these in managed transactions.
     DeadlockDetected,
     LockAcquisitionTimeout,
@@ -85,6 +86,7 @@ impl Code {
                 "Neo.ClientError.Transaction.ForbiddenDueToTransactionType"
             }
             NotALeader => "Neo.ClientError.Cluster.NotALeader",
+            AccessMode => "Neo.ClientError.Statement.AccessMode",
             DeadlockDetected => "Neo.TransientError.Transaction.DeadlockDetected",
             LockAcquisitionTimeout => "Neo.TransientError.Transaction.LockAcquisitionTimeout",
             Outdated => "Neo.TransientError.Transaction.Outdated",

@@ -1,0 +1,357 @@
+//! The write-ahead log: the Raft log on disk.
+//!
+//! Layout: a directory of segment files `wal-<first index>.log`, each a
+//! sequence of records
+//!
+//! ```text
+//! [len: u32 LE][crc32: u32 LE][index: u64 LE][payload: len bytes]
+//! ```
+//!
+//! where the checksum covers the index and the payload. Invariants:
+//! * indexes are contiguous across all segments, in file order;
+//! * only the last segment is ever written to, and only at its end;
+//! * on open, the first record that is short or fails its checksum in the
+//!   last segment is a torn tail from a crash: it and everything after it is
+//!   cut off. The same damage in an earlier segment is real corruption and
+//!   opening fails, because acknowledged entries would be lost.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+const HEADER: usize = 16;
+/// Start a new segment beyond this size, so that purging after a snapshot can
+/// delete whole files.
+pub const SEGMENT_BYTES: u64 = 64 << 20;
+/// One record may not exceed this; a larger length field means corruption.
+pub const MAX_RECORD_BYTES: usize = 256 << 20;
+
+struct Segment {
+    first: u64,
+    path: PathBuf,
+}
+
+pub struct Wal {
+    dir: PathBuf,
+    segments: Vec<Segment>,
+    writer: BufWriter<File>,
+    /// Bytes in the last segment, including buffered ones.
+    tail_len: u64,
+    /// `(index, segment first index, offset)` of every record still on disk,
+    /// so that truncation knows where to cut.
+    positions: VecDeque<(u64, u64, u64)>,
+}
+
+pub struct Recovered {
+    pub wal: Wal,
+    /// Every intact record, in index order.
+    pub records: Vec<(u64, Vec<u8>)>,
+    /// Bytes cut off a torn tail, for the log.
+    pub torn_bytes: u64,
+}
+
+fn segment_path(dir: &Path, first: u64) -> PathBuf {
+    dir.join(format!("wal-{first:020}.log"))
+}
+
+fn corrupt(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+impl Wal {
+    pub fn open(dir: &Path) -> io::Result<Recovered> {
+        fs::create_dir_all(dir)?;
+        let mut firsts: Vec<u64> = fs::read_dir(dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                name.strip_prefix("wal-")?
+                    .strip_suffix(".log")?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        firsts.sort_unstable();
+        let mut records = Vec::new();
+        let mut positions = VecDeque::new();
+        let mut torn_bytes = 0;
+        let mut tail_len = 0;
+        let count = firsts.len();
+        for (i, &first) in firsts.iter().enumerate() {
+            let path = segment_path(dir, first);
+            let mut bytes = Vec::new();
+            File::open(&path)?.read_to_end(&mut bytes)?;
+            let mut off = 0usize;
+            loop {
+                match read_record(&bytes[off..]) {
+                    Some((index, payload, used)) => {
+                        let expected = records
+                            .last()
+                            .map_or(first, |(last, _): &(u64, Vec<u8>)| last + 1);
+                        if index != expected || (off == 0 && index != first) {
+                            return Err(corrupt(format!(
+                                "{}: record index {index} where {expected} was expected",
+                                path.display()
+                            )));
+                        }
+                        positions.push_back((index, first, off as u64));
+                        records.push((index, payload.to_vec()));
+                        off += used;
+                    }
+                    None => break,
+                }
+            }
+            if off < bytes.len() {
+                if i + 1 < count {
+                    return Err(corrupt(format!(
+                        "{}: damaged record at offset {off} in a sealed segment",
+                        path.display()
+                    )));
+                }
+                torn_bytes = (bytes.len() - off) as u64;
+                let f = OpenOptions::new().write(true).open(&path)?;
+                f.set_len(off as u64)?;
+                f.sync_all()?;
+            }
+            if i + 1 == count {
+                tail_len = off as u64;
+            }
+        }
+        let mut segments: Vec<Segment> = firsts
+            .iter()
+            .map(|&first| Segment {
+                first,
+                path: segment_path(dir, first),
+            })
+            .collect();
+        if segments.is_empty() {
+            segments.push(Segment {
+                first: 0,
+                path: segment_path(dir, 0),
+            });
+        }
+        let last = segments.last().map(|s| s.path.clone()).unwrap_or_default();
+        let file = OpenOptions::new().create(true).append(true).open(&last)?;
+        sync_dir(dir)?;
+        let wal = Wal {
+            dir: dir.to_owned(),
+            segments,
+            writer: BufWriter::with_capacity(1 << 20, file),
+            tail_len,
+            positions,
+        };
+        Ok(Recovered {
+            wal,
+            records,
+            torn_bytes,
+        })
+    }
+
+    /// Index the next appended record must carry, if the log is not empty.
+    pub fn next_index(&self) -> Option<u64> {
+        self.positions.back().map(|(i, _, _)| i + 1)
+    }
+
+    /// Buffers a record; it is durable only after `sync`.
+    pub fn append(&mut self, index: u64, payload: &[u8]) -> io::Result<()> {
+        if payload.len() > MAX_RECORD_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "log record too large",
+            ));
+        }
+        if let Some(next) = self.next_index() {
+            if index != next {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("append of index {index}, expected {next}"),
+                ));
+            }
+        }
+        if self.positions.is_empty() || self.tail_len >= SEGMENT_BYTES {
+            self.start_segment(index)?;
+        }
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&index.to_le_bytes());
+        crc.update(payload);
+        let mut header = [0u8; HEADER];
+        header[0..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        header[4..8].copy_from_slice(&crc.finalize().to_le_bytes());
+        header[8..16].copy_from_slice(&index.to_le_bytes());
+        self.writer.write_all(&header)?;
+        self.writer.write_all(payload)?;
+        let first = self.segments.last().map_or(index, |s| s.first);
+        self.positions.push_back((index, first, self.tail_len));
+        self.tail_len += (HEADER + payload.len()) as u64;
+        Ok(())
+    }
+
+    /// Makes every appended record durable (one fdatasync for all of them).
+    pub fn sync(&mut self, fsync: bool) -> io::Result<()> {
+        self.writer.flush()?;
+        if fsync {
+            self.writer.get_ref().sync_data()?;
+        }
+        Ok(())
+    }
+
+    fn start_segment(&mut self, first: u64) -> io::Result<()> {
+        self.sync(true)?;
+        // An empty log keeps one empty segment file; rename it to the real
+        // first index rather than leaving a stray file behind.
+        if self.positions.is_empty() {
+            for s in self.segments.drain(..) {
+                let _ = fs::remove_file(&s.path);
+            }
+        }
+        let path = segment_path(&self.dir, first);
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&path)?;
+        sync_dir(&self.dir)?;
+        self.writer = BufWriter::with_capacity(1 << 20, file);
+        self.segments.push(Segment { first, path });
+        self.tail_len = 0;
+        Ok(())
+    }
+
+    /// Removes `index` and every later record (a follower's conflicting
+    /// suffix). Durable on return.
+    pub fn truncate_from(&mut self, index: u64) -> io::Result<()> {
+        self.writer.flush()?;
+        let Some(pos) = self.positions.iter().position(|(i, _, _)| *i >= index) else {
+            return Ok(());
+        };
+        let (_, seg_first, offset) = self.positions[pos];
+        self.positions.truncate(pos);
+        while self.segments.last().is_some_and(|s| s.first > seg_first) {
+            if let Some(s) = self.segments.pop() {
+                fs::remove_file(&s.path)?;
+            }
+        }
+        let path = segment_path(&self.dir, seg_first);
+        let file = OpenOptions::new().write(true).open(&path)?;
+        file.set_len(offset)?;
+        file.sync_all()?;
+        let mut file = OpenOptions::new().append(true).open(&path)?;
+        file.seek(SeekFrom::End(0))?;
+        self.writer = BufWriter::with_capacity(1 << 20, file);
+        self.tail_len = offset;
+        sync_dir(&self.dir)
+    }
+
+    /// Forgets records up to and including `index` (they are in a snapshot).
+    /// Whole segments are deleted; a partly purged segment stays on disk, and
+    /// its old records are skipped when the log is read back.
+    pub fn purge_upto(&mut self, index: u64) -> io::Result<()> {
+        while self.positions.front().is_some_and(|(i, _, _)| *i <= index) {
+            self.positions.pop_front();
+        }
+        while self.segments.len() > 1 && self.segments[1].first <= index + 1 {
+            let s = self.segments.remove(0);
+            fs::remove_file(&s.path)?;
+        }
+        Ok(())
+    }
+}
+
+/// `(index, payload, bytes used)` of the record at the start of `buf`, or
+/// `None` if it is short or damaged.
+fn read_record(buf: &[u8]) -> Option<(u64, &[u8], usize)> {
+    let header = buf.get(..HEADER)?;
+    let len = u32::from_le_bytes(header[0..4].try_into().ok()?) as usize;
+    let crc = u32::from_le_bytes(header[4..8].try_into().ok()?);
+    let index = u64::from_le_bytes(header[8..16].try_into().ok()?);
+    if len > MAX_RECORD_BYTES {
+        return None;
+    }
+    let payload = buf.get(HEADER..HEADER + len)?;
+    let mut h = crc32fast::Hasher::new();
+    h.update(&index.to_le_bytes());
+    h.update(payload);
+    (h.finalize() == crc).then_some((index, payload, HEADER + len))
+}
+
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(i: u64) -> Vec<u8> {
+        format!("entry-{i}")
+            .repeat((i % 7) as usize + 1)
+            .into_bytes()
+    }
+
+    #[test]
+    fn round_trip_and_torn_tail_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut wal = Wal::open(dir.path()).unwrap().wal;
+            for i in 1..=100 {
+                wal.append(i, &payload(i)).unwrap();
+            }
+            wal.sync(true).unwrap();
+        }
+        // Simulate a crash in the middle of writing record 101.
+        let seg = segment_path(dir.path(), 1);
+        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
+        f.write_all(&[9, 0, 0, 0, 1, 2, 3]).unwrap();
+        drop(f);
+        let r = Wal::open(dir.path()).unwrap();
+        assert_eq!(r.records.len(), 100);
+        assert_eq!(r.torn_bytes, 7);
+        assert!(r.records.iter().all(|(i, p)| *p == payload(*i)));
+        let mut wal = r.wal;
+        wal.append(101, b"x").unwrap();
+        wal.sync(true).unwrap();
+        assert_eq!(Wal::open(dir.path()).unwrap().records.len(), 101);
+    }
+
+    #[test]
+    fn flipped_bit_in_last_record_is_cut_but_not_earlier() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut wal = Wal::open(dir.path()).unwrap().wal;
+            for i in 1..=10 {
+                wal.append(i, &payload(i)).unwrap();
+            }
+            wal.sync(true).unwrap();
+        }
+        let seg = segment_path(dir.path(), 1);
+        let mut bytes = fs::read(&seg).unwrap();
+        let n = bytes.len();
+        bytes[n - 1] ^= 0xff;
+        fs::write(&seg, &bytes).unwrap();
+        assert_eq!(Wal::open(dir.path()).unwrap().records.len(), 9);
+    }
+
+    #[test]
+    fn truncate_and_purge() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path()).unwrap().wal;
+        for i in 5..=50 {
+            wal.append(i, &payload(i)).unwrap();
+        }
+        wal.truncate_from(40).unwrap();
+        assert_eq!(wal.next_index(), Some(40));
+        wal.append(40, b"new").unwrap();
+        wal.sync(true).unwrap();
+        wal.purge_upto(20).unwrap();
+        drop(wal);
+        let r = Wal::open(dir.path()).unwrap();
+        assert_eq!(r.records.first().unwrap().0, 5);
+        assert_eq!(r.records.last().unwrap(), &(40, b"new".to_vec()));
+        assert!(Wal::open(dir.path())
+            .unwrap()
+            .wal
+            .append(42, b"gap")
+            .is_err());
+    }
+}
