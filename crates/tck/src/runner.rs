@@ -365,7 +365,10 @@ impl State<'_> {
             let path = self.graphs_dir.join(name).join(format!("{name}.cypher"));
             let q = std::fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            return self.setup_query(&q, &format!("graph {name}"));
+            for stmt in split_statements(&q) {
+                self.setup_query(stmt, &format!("graph {name}"))?;
+            }
+            return Ok(());
         }
         if text == "having executed:" {
             return self.setup_query(doc()?, "having executed");
@@ -634,6 +637,43 @@ impl State<'_> {
     }
 }
 
+/// Splits a script at `;` outside quotes and comments: the graph scripts end
+/// their statements that way, which a single-statement `execute` rejects.
+pub fn split_statements(script: &str) -> Vec<&str> {
+    let b = script.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    let mut quote: Option<u8> = None;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                b'\'' | b'"' | b'`' => quote = Some(c),
+                b'/' if b.get(i + 1) == Some(&b'/') => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b';' => {
+                    out.push(&script[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    out.push(&script[start..]);
+    out.into_iter().filter(|s| !s.trim().is_empty()).collect()
+}
+
 /// `a TypeError should be raised at runtime: InvalidArgumentValue`.
 pub fn parse_error_step(text: &str) -> Option<(&str, &str, &str)> {
     let rest = text
@@ -696,6 +736,15 @@ mod tests {
     }
 
     #[test]
+    fn statements_split_outside_strings() {
+        assert_eq!(
+            split_statements("CREATE (:A {s: ';'});\n// x;y\nCREATE ();\n"),
+            vec!["CREATE (:A {s: ';'})", "\n// x;y\nCREATE ()"]
+        );
+        assert_eq!(split_statements("RETURN 1"), vec!["RETURN 1"]);
+    }
+
+    #[test]
     fn error_steps() {
         assert_eq!(
             parse_error_step("a SyntaxError should be raised at compile time: UndefinedVariable"),
@@ -706,6 +755,43 @@ mod tests {
             Some(("Error", "any time", "*"))
         );
         assert_eq!(parse_error_step("the result should be empty"), None);
+    }
+
+    #[test]
+    fn side_effects_over_a_real_graph() {
+        let labels = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let props = |k: &str, v: Value| Map::from([(k.to_owned(), v)]);
+        let mut tx = TxGraph::new(Graph::new());
+        let a = tx
+            .create_node(&labels(&["N"]), props("num", Value::Int(1)))
+            .unwrap();
+        let b = tx.create_node(&labels(&["N"]), Map::new()).unwrap();
+        tx.create_rel(a, b, "R", props("w", Value::Int(2))).unwrap();
+        let g0 = tx.finish().0;
+        let before = GraphState::of(&g0);
+        let d = diff(&GraphState::default(), &before);
+        assert_eq!(
+            (
+                d["+nodes"],
+                d["+relationships"],
+                d["+labels"],
+                d["+properties"]
+            ),
+            (2, 1, 1, 2)
+        );
+
+        let mut tx = TxGraph::new(g0);
+        tx.set_node_prop(a, "num", Value::Int(3)).unwrap();
+        tx.remove_label(b, "N").unwrap();
+        tx.add_label(b, "M").unwrap();
+        tx.delete_node(b, true).unwrap();
+        let d = diff(&before, &GraphState::of(&tx.finish().0));
+        assert_eq!(d["-nodes"], 1);
+        assert_eq!(d["-relationships"], 1);
+        // `N` is still on `a`, and `M` came and went with `b`.
+        assert_eq!((d["+labels"], d["-labels"]), (0, 0));
+        // num 1 -> 3 is one of each; the relationship's `w` went with it.
+        assert_eq!((d["+properties"], d["-properties"]), (1, 2));
     }
 
     #[test]
