@@ -175,10 +175,7 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
     type SnapshotBuilder = Builder<S>;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, Membership), io::Error> {
-        Ok((
-            self.header.last_applied.clone(),
-            self.header.membership.clone(),
-        ))
+        Ok((self.header.last_applied, self.header.membership.clone()))
     }
 
     async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
@@ -199,11 +196,11 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
                     })?;
                 }
                 EntryPayload::Membership(m) => {
-                    self.header.membership = Membership::new(Some(entry.log_id.clone()), m.clone());
+                    self.header.membership = Membership::new(Some(entry.log_id), m.clone());
                 }
                 EntryPayload::Blank => {}
             }
-            self.header.last_applied = Some(entry.log_id.clone());
+            self.header.last_applied = Some(entry.log_id);
             self.shared.applied.send_replace(index);
             if let Some(r) = responder {
                 r.send(Applied { index });
@@ -224,7 +221,7 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
         let state =
             S::decode(&snapshot).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         let header = Header {
-            last_applied: meta.last_log_id.clone(),
+            last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
         };
         write_file_atomically(

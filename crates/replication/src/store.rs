@@ -205,7 +205,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
-        Ok(self.mem.lock().meta.vote.clone())
+        Ok(self.mem.lock().meta.vote)
     }
 }
 
@@ -214,13 +214,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
         let mem = self.mem.lock();
-        let last_purged_log_id = mem.meta.last_purged.clone();
+        let last_purged_log_id = mem.meta.last_purged;
         let last_log_id = mem
             .entries
             .values()
             .next_back()
-            .map(|e| e.log_id.clone())
-            .or(last_purged_log_id.clone());
+            .map(|e| e.log_id)
+            .or(last_purged_log_id);
         Ok(LogState {
             last_purged_log_id,
             last_log_id,
@@ -234,7 +234,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
         let meta = {
             let mut mem = self.mem.lock();
-            mem.meta.vote = Some(vote.clone());
+            mem.meta.vote = Some(*vote);
             mem.meta.clone()
         };
         self.save_meta(meta, None).await
@@ -249,7 +249,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
-        Ok(self.mem.lock().committed.clone())
+        Ok(self.mem.lock().committed)
     }
 
     async fn append<I>(
@@ -287,7 +287,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let mut mem = self.mem.lock();
             let keep = mem.entries.split_off(&(log_id.index + 1));
             mem.entries = keep;
-            mem.meta.last_purged = Some(log_id.clone());
+            mem.meta.last_purged = Some(log_id);
             mem.meta.clone()
         };
         self.save_meta(meta, Some(log_id.index)).await
