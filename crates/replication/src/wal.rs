@@ -83,24 +83,19 @@ impl Wal {
             let mut bytes = Vec::new();
             File::open(&path)?.read_to_end(&mut bytes)?;
             let mut off = 0usize;
-            loop {
-                match read_record(&bytes[off..]) {
-                    Some((index, payload, used)) => {
-                        let expected = records
-                            .last()
-                            .map_or(first, |(last, _): &(u64, Vec<u8>)| last + 1);
-                        if index != expected || (off == 0 && index != first) {
-                            return Err(corrupt(format!(
-                                "{}: record index {index} where {expected} was expected",
-                                path.display()
-                            )));
-                        }
-                        positions.push_back((index, first, off as u64));
-                        records.push((index, payload.to_vec()));
-                        off += used;
-                    }
-                    None => break,
+            while let Some((index, payload, used)) = read_record(&bytes[off..]) {
+                let expected = records
+                    .last()
+                    .map_or(first, |(last, _): &(u64, Vec<u8>)| last + 1);
+                if index != expected || (off == 0 && index != first) {
+                    return Err(corrupt(format!(
+                        "{}: record index {index} where {expected} was expected",
+                        path.display()
+                    )));
                 }
+                positions.push_back((index, first, off as u64));
+                records.push((index, payload.to_vec()));
+                off += used;
             }
             if off < bytes.len() {
                 if i + 1 < count {
