@@ -9,12 +9,73 @@ use crate::key::Key;
 use crate::store::NodeRec;
 use crate::{Bound, Graph, IndexDef, NodeId};
 
+/// The nodes under one key. Most keys of a typical index (and every key of
+/// a unique one) hold a single node, which needs no set allocation.
+#[derive(Clone, Debug)]
+pub(crate) enum Ids {
+    One(NodeId),
+    Many(OrdSet<NodeId>),
+}
+
+impl Ids {
+    fn insert(&mut self, id: NodeId) {
+        match self {
+            Ids::One(x) if *x == id => {}
+            Ids::One(x) => {
+                let mut s = OrdSet::new();
+                s.insert(*x);
+                s.insert(id);
+                *self = Ids::Many(s);
+            }
+            Ids::Many(s) => {
+                s.insert(id);
+            }
+        }
+    }
+
+    /// Returns whether the entry is now empty.
+    fn remove(&mut self, id: NodeId) -> bool {
+        match self {
+            Ids::One(x) => *x == id,
+            Ids::Many(s) => {
+                s.remove(&id);
+                if s.len() == 1 {
+                    if let Some(last) = s.get_min().copied() {
+                        *self = Ids::One(last);
+                    }
+                }
+                s_is_empty(self)
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Ids::One(_) => 1,
+            Ids::Many(s) => s.len(),
+        }
+    }
+
+    /// Ascending.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = NodeId> + '_ {
+        let (one, many) = match self {
+            Ids::One(x) => (Some(*x), None),
+            Ids::Many(s) => (None, Some(s.iter().copied())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+}
+
+fn s_is_empty(ids: &Ids) -> bool {
+    matches!(ids, Ids::Many(s) if s.is_empty())
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Index {
     pub(crate) def: Arc<IndexDef>,
     /// Backs a uniqueness or node-key constraint.
     pub(crate) unique: bool,
-    pub(crate) entries: OrdMap<Key, OrdSet<NodeId>>,
+    pub(crate) entries: OrdMap<Key, Ids>,
 }
 
 impl Index {
@@ -48,15 +109,17 @@ impl Index {
     }
 
     pub(crate) fn insert(&mut self, key: Key, id: NodeId) {
-        self.entries.entry(key).or_default().insert(id);
+        match self.entries.get_mut(&key) {
+            Some(ids) => ids.insert(id),
+            None => {
+                self.entries.insert(key, Ids::One(id));
+            }
+        }
     }
 
     pub(crate) fn remove(&mut self, key: &Key, id: NodeId) {
         let empty = match self.entries.get_mut(key) {
-            Some(set) => {
-                set.remove(&id);
-                set.is_empty()
-            }
+            Some(ids) => ids.remove(id),
             None => false,
         };
         if empty {
@@ -70,7 +133,7 @@ impl Index {
         }
         self.entries
             .get(key)
-            .map(|s| s.iter().copied().collect())
+            .map(|s| s.iter().collect())
             .unwrap_or_default()
     }
 
@@ -124,7 +187,7 @@ impl Index {
             if k.has_nan() {
                 continue;
             }
-            out.extend(ids.iter().copied());
+            out.extend(ids.iter());
         }
         out.sort_unstable();
         out
@@ -132,56 +195,72 @@ impl Index {
 }
 
 impl Graph {
-    /// Names of the indexes a write to `rec` may affect: those on one of its
-    /// labels (or only `label`), covering `key` if given.
+    /// Positions (in name order) of the indexes a write to `rec` may affect:
+    /// those on one of its labels (or only `label`), covering `key` if given.
     pub(crate) fn affected_indexes(
         &self,
         rec: &NodeRec,
         label: Option<&str>,
         key: Option<&str>,
-    ) -> Vec<String> {
+    ) -> Vec<usize> {
         if self.indexes.is_empty() {
             return Vec::new();
         }
         self.indexes
-            .iter()
+            .values()
+            .enumerate()
             .filter(|(_, ix)| match label {
                 Some(l) => ix.def.label == l,
                 None => rec.has_label(&ix.def.label),
             })
             .filter(|(_, ix)| key.is_none_or(|k| ix.def.properties.iter().any(|p| p == k)))
-            .map(|(n, _)| n.clone())
+            .map(|(i, _)| i)
             .collect()
     }
 
-    pub(crate) fn index_keys(&self, rec: &NodeRec, names: &[String]) -> Vec<Option<Key>> {
-        names
-            .iter()
-            .map(|n| self.indexes.get(n).and_then(|ix| ix.key_for(rec)))
-            .collect()
+    pub(crate) fn index_keys(&self, rec: &NodeRec, positions: &[usize]) -> Vec<Option<Key>> {
+        let mut out = Vec::with_capacity(positions.len());
+        let mut it = self.indexes.values().enumerate();
+        for &p in positions {
+            let key = it
+                .by_ref()
+                .find(|(i, _)| *i == p)
+                .and_then(|(_, ix)| ix.key_for(rec));
+            out.push(key);
+        }
+        out
     }
 
+    /// Moves `id` from its old keys to the keys `rec` now has.
     pub(crate) fn index_update(
         &mut self,
         id: NodeId,
         rec: &NodeRec,
-        names: &[String],
+        positions: &[usize],
         old: Vec<Option<Key>>,
     ) {
-        for (n, old) in names.iter().zip(old) {
-            if let Some(ix) = self.indexes.get_mut(n) {
-                let new = ix.key_for(rec);
-                if new == old {
-                    // Equal keys may still differ in representation (1 vs
-                    // 1.0); the entry is keyed by equality, so nothing moves.
-                    continue;
-                }
-                if let Some(o) = old {
-                    ix.remove(&o, id);
-                }
-                if let Some(k) = new {
-                    ix.insert(k, id);
-                }
+        if positions.is_empty() {
+            return;
+        }
+        let indexes = Arc::make_mut(&mut self.indexes);
+        let mut old = old.into_iter();
+        let mut pos = positions.iter().peekable();
+        for (i, ix) in indexes.values_mut().enumerate() {
+            if pos.peek() != Some(&&i) {
+                continue;
+            }
+            pos.next();
+            let old = old.next().flatten();
+            let new = ix.key_for(rec);
+            // Keys are canonical, so equal means the entry stays put.
+            if new == old {
+                continue;
+            }
+            if let Some(o) = old {
+                ix.remove(&o, id);
+            }
+            if let Some(k) = new {
+                ix.insert(k, id);
             }
         }
     }
@@ -193,22 +272,33 @@ impl Graph {
         label: Option<&str>,
         _key: Option<&str>,
     ) {
-        let names = self.affected_indexes(rec, label, None);
-        for n in names {
-            if let Some(ix) = self.indexes.get_mut(&n) {
-                if let Some(k) = ix.key_for(rec) {
-                    ix.insert(k, id);
-                }
-            }
-        }
+        self.index_each(rec, label, |ix, key| ix.insert(key, id));
     }
 
     pub(crate) fn index_remove_node(&mut self, id: NodeId, rec: &NodeRec, label: Option<&str>) {
-        let names = self.affected_indexes(rec, label, None);
-        for n in names {
-            if let Some(ix) = self.indexes.get_mut(&n) {
+        self.index_each(rec, label, |ix, key| ix.remove(&key, id));
+    }
+
+    /// Calls `f` with each index on the node's labels (or only `label`) in
+    /// which the node has a key.
+    fn index_each(
+        &mut self,
+        rec: &NodeRec,
+        label: Option<&str>,
+        mut f: impl FnMut(&mut Index, Key),
+    ) {
+        let applies = |ix: &Index| match label {
+            Some(l) => ix.def.label == l,
+            None => rec.has_label(&ix.def.label),
+        };
+        // Checking first keeps unrelated writes from copying a shared map.
+        if !self.indexes.values().any(applies) {
+            return;
+        }
+        for ix in Arc::make_mut(&mut self.indexes).values_mut() {
+            if applies(ix) {
                 if let Some(k) = ix.key_for(rec) {
-                    ix.remove(&k, id);
+                    f(ix, k);
                 }
             }
         }

@@ -19,6 +19,7 @@ mod schema;
 mod store;
 mod tx;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -111,7 +112,9 @@ pub struct Graph {
     /// Shares one allocation per distinct name; not part of the observable
     /// state.
     syms: OrdSet<Sym>,
-    indexes: OrdMap<String, Index>,
+    /// Few entries, mutated in place; copied (cheaply: every `Index` is
+    /// persistent) only when a write meets a shared snapshot.
+    indexes: Arc<BTreeMap<String, Index>>,
     constraints: OrdMap<String, ConstraintDef>,
 }
 

@@ -1,5 +1,7 @@
 //! Indexes and constraints: naming, Neo4j-shaped errors, replay.
 
+use std::sync::Arc;
+
 use causeway_value::{Code, Error, Result, Value};
 
 use crate::index::Index;
@@ -115,12 +117,12 @@ impl Graph {
             ));
         }
         let ix = self.build_index(def.clone(), false);
-        self.indexes.insert(def.name.clone(), ix);
+        Arc::make_mut(&mut self.indexes).insert(def.name.clone(), ix);
         Ok(())
     }
 
     pub(crate) fn raw_drop_index(&mut self, name: &str) -> Result<()> {
-        self.indexes
+        Arc::make_mut(&mut self.indexes)
             .remove(name)
             .map(|_| ())
             .ok_or_else(|| Error::new(Code::Unknown, format!("no index `{name}`")))
@@ -143,7 +145,7 @@ impl Graph {
                 owning_constraint: Some(def.name.clone()),
             };
             let ix = self.build_index(idef, true);
-            self.indexes.insert(def.name.clone(), ix);
+            Arc::make_mut(&mut self.indexes).insert(def.name.clone(), ix);
         }
         self.constraints.insert(def.name.clone(), def.clone());
         Ok(())
@@ -159,8 +161,9 @@ impl Graph {
             .filter(|(_, ix)| ix.def.owning_constraint.as_deref() == Some(name))
             .map(|(n, _)| n.clone())
             .collect();
+        let indexes = Arc::make_mut(&mut self.indexes);
         for n in owned {
-            self.indexes.remove(&n);
+            indexes.remove(&n);
         }
         Ok(())
     }
@@ -215,7 +218,7 @@ impl Graph {
             for (_, ids) in ix.entries.iter() {
                 if ids.len() > 1 {
                     let mut it = ids.iter();
-                    let (a, b) = (it.next().copied(), it.next().copied());
+                    let (a, b) = (it.next(), it.next());
                     let (Some(a), Some(b)) = (a, b) else { continue };
                     let vals: Vec<Option<&Value>> = def
                         .properties

@@ -716,3 +716,33 @@ fn bulk_load_is_fast() {
     eprintln!("bulk: build {built:?}, apply {applied:?}");
     assert!(built.as_secs() < 30 && applied.as_secs() < 30);
 }
+
+#[test]
+#[ignore = "slow in debug builds; run by hand to check scaling"]
+fn million_nodes_in_one_transaction() {
+    let t0 = std::time::Instant::now();
+    let mut tx = TxGraph::new(Graph::new());
+    let labels = s(&["Person"]);
+    for i in 0..1_000_000i64 {
+        tx.create_node(
+            &labels,
+            props(&[("id", Value::Int(i)), ("name", "x".into())]),
+        )
+        .unwrap();
+    }
+    let (g, cs) = tx.finish();
+    eprintln!("1M nodes: {:?}", t0.elapsed());
+    let t1 = std::time::Instant::now();
+    let bytes = cs.encode();
+    let cs2 = ChangeSet::decode(&bytes).unwrap();
+    eprintln!("codec {} bytes: {:?}", bytes.len(), t1.elapsed());
+    let t2 = std::time::Instant::now();
+    let mut g2 = Graph::new();
+    g2.apply(&cs2).unwrap();
+    eprintln!("apply: {:?}", t2.elapsed());
+    let t3 = std::time::Instant::now();
+    let mut tx = TxGraph::new(g2.clone());
+    tx.create_index(None, "Person", &s(&["id"]), false).unwrap();
+    eprintln!("index build: {:?}", t3.elapsed());
+    assert_eq!(g.node_count(), g2.node_count());
+}

@@ -83,7 +83,7 @@ impl TxGraph {
             }
             let Some(k) = ix.key_with(get) else { continue };
             if let Some(ids) = ix.entries.get(&k) {
-                if let Some(other) = ids.iter().find(|o| **o != id) {
+                if let Some(other) = ids.iter().find(|o| *o != id) {
                     let vals: Vec<Option<&Value>> = d.properties.iter().map(|p| get(p)).collect();
                     return Err(Error::runtime(
                         Code::ConstraintValidationFailed,
@@ -308,7 +308,7 @@ impl TxGraph {
                     if let Some(ix) = self.graph.indexes.get(&c.name) {
                         if let Some(k) = ix.key_for(rec) {
                             if let Some(ids) = ix.entries.get(&k) {
-                                if let Some(other) = ids.iter().find(|o| **o != *id) {
+                                if let Some(other) = ids.iter().find(|o| *o != *id) {
                                     let vals: Vec<Option<&Value>> =
                                         c.properties.iter().map(|p| rec.props.get(p)).collect();
                                     return Err(Error::runtime(
