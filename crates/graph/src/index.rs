@@ -137,6 +137,28 @@ impl Index {
             .unwrap_or_default()
     }
 
+    pub(crate) fn scan(&self) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = self.entries.values().flat_map(Ids::iter).collect();
+        out.sort_unstable();
+        out
+    }
+
+    pub(crate) fn prefix(&self, prefix: &str) -> Vec<NodeId> {
+        let start = Key::Str(prefix.to_owned());
+        let mut out = Vec::new();
+        for (k, ids) in self
+            .entries
+            .range((StdBound::Included(start), StdBound::Unbounded))
+        {
+            match k {
+                Key::Str(s) if s.starts_with(prefix) => out.extend(ids.iter()),
+                _ => break,
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
     pub(crate) fn range(&self, lower: &Bound, upper: &Bound) -> Vec<NodeId> {
         let conv = |b: &Bound| -> Result<StdBound<Key>, ()> {
             Ok(match b {

@@ -323,6 +323,23 @@ impl Graph {
     ) -> Option<Vec<NodeId>> {
         Some(self.index_on(label, property)?.range(lower, upper))
     }
+    /// All nodes having `property`, via the index on `label(property)`
+    /// (`IS NOT NULL` over an index); `None` if there is no such index.
+    /// Ascending ids.
+    pub fn index_scan(&self, label: &str, property: &str) -> Option<Vec<NodeId>> {
+        Some(self.index_on(label, property)?.scan())
+    }
+    /// Nodes whose string `property` starts with `prefix` (`STARTS WITH`),
+    /// via the index on `label(property)`; `None` if there is no such index.
+    /// Ascending ids.
+    pub fn index_prefix(&self, label: &str, property: &str, prefix: &str) -> Option<Vec<NodeId>> {
+        Some(self.index_on(label, property)?.prefix(prefix))
+    }
+    /// The index over exactly `properties` (in that order) on `label`,
+    /// composite or not.
+    pub fn find_index_on(&self, label: &str, properties: &[String]) -> Option<&IndexDef> {
+        self.index_on_schema(label, properties).map(|ix| &*ix.def)
+    }
     /// Sorted by name.
     pub fn indexes(&self) -> Vec<IndexDef> {
         self.indexes.values().map(|ix| (*ix.def).clone()).collect()

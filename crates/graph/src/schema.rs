@@ -110,7 +110,9 @@ pub(crate) fn missing_props_error(id: u64, label: &str, props: &[String]) -> Str
 
 impl Graph {
     pub(crate) fn raw_create_index(&mut self, def: &IndexDef) -> Result<()> {
-        if self.indexes.contains_key(&def.name) {
+        // Constraint-owned indexes only come into being with their
+        // constraint; accepting one here would orphan it.
+        if self.indexes.contains_key(&def.name) || def.owning_constraint.is_some() {
             return Err(Error::new(
                 Code::Unknown,
                 format!("index `{}` already exists", def.name),

@@ -238,6 +238,11 @@ fn index_seek_and_range() {
     );
     assert!(r(Bound::Included(1i64.into()), Bound::Included("z".into())).is_empty());
     assert!(r(Bound::Included(Value::Null), Bound::Unbounded).is_empty());
+    assert_eq!(tx.index_scan("L", "p").unwrap().len(), ids.len() + 1);
+    assert_eq!(tx.index_prefix("L", "p", "").unwrap(), vec![ids[4], ids[5]]);
+    assert_eq!(tx.index_prefix("L", "p", "b").unwrap(), vec![ids[5]]);
+    assert!(tx.index_prefix("L", "p", "bb").unwrap().is_empty());
+    assert!(tx.index_prefix("M", "p", "b").is_none());
 
     // Maintenance on writes.
     tx.set_node_prop(ids[0], "p", 10i64.into()).unwrap();
@@ -745,4 +750,33 @@ fn million_nodes_in_one_transaction() {
     tx.create_index(None, "Person", &s(&["id"]), false).unwrap();
     eprintln!("index build: {:?}", t3.elapsed());
     assert_eq!(g.node_count(), g2.node_count());
+}
+
+#[test]
+fn graph_is_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<Graph>();
+    check::<TxGraph>();
+    check::<ChangeSet>();
+}
+
+#[test]
+fn composite_index_seek() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx
+        .create_node(&s(&["L"]), props(&[("a", 1i64.into()), ("b", "x".into())]))
+        .unwrap();
+    tx.create_node(&s(&["L"]), props(&[("a", 1i64.into())]))
+        .unwrap();
+    tx.create_index(None, "L", &s(&["a", "b"]), false).unwrap();
+    assert!(tx.find_index("L", "a").is_none());
+    assert!(tx.find_index_on("L", &s(&["a", "b"])).is_some());
+    assert_eq!(
+        tx.index_seek_composite("L", &s(&["a", "b"]), &[1.0f64.into(), "x".into()])
+            .unwrap(),
+        vec![a]
+    );
+    assert!(tx
+        .index_seek_composite("L", &s(&["b", "a"]), &["x".into(), 1i64.into()])
+        .is_none());
 }
