@@ -4,6 +4,7 @@
 pub mod ast;
 mod check;
 mod expr;
+mod functions;
 mod lexer;
 mod parser;
 

@@ -13,7 +13,13 @@ const KNOWN_FALSE_REJECTIONS: &[&str] = &[];
 
 /// Compile-time errors we knowingly do not detect in the front end: they
 /// need the procedure catalog or type information only the planner has.
-const KNOWN_MISSED_ERRORS: &[&str] = &[];
+const KNOWN_MISSED_ERRORS: &[&str] = &[
+    "Call1.feature Scenario: [7]",
+    "Call1.feature Scenario: [10]",
+    "Call1.feature Scenario: [13]",
+    "Call2.feature Scenario: [4]",
+    "Call2.feature Scenario: [6]",
+];
 
 #[derive(Debug)]
 struct Case {
@@ -191,7 +197,8 @@ fn tck_queries() {
     let mut missed = Vec::new();
     let mut wrong_detail = Vec::new();
     for c in &cases {
-        let known = |list: &[&str]| list.iter().any(|k| c.scenario.contains(k) || c.query == *k);
+        let id = format!("{} {}", c.file, c.scenario);
+        let known = |list: &[&str]| list.iter().any(|k| id.starts_with(k) || c.query == *k);
         match (outcome(&c.query), &c.expect_error) {
             (Ok(()), None) => {}
             (Err(e), None) => {
