@@ -575,6 +575,18 @@ impl TxGraph {
     pub fn delete_node(&mut self, id: NodeId, detach: bool) -> Result<()> {
         self.tx_delete_node(id, detach)
     }
+    /// Deletes everything one `DELETE` clause named, relationships first,
+    /// so that `DELETE n, r` succeeds whatever order the rows came in
+    /// (Neo4j only checks for dangling relationships at the end).
+    pub fn delete_all(&mut self, nodes: &[NodeId], rels: &[RelId], detach: bool) -> Result<()> {
+        for r in rels {
+            self.tx_delete_rel(*r)?;
+        }
+        for n in nodes {
+            self.tx_delete_node(*n, detach)?;
+        }
+        Ok(())
+    }
     /// Deleting a relationship that is already gone is a no-op.
     pub fn delete_rel(&mut self, id: RelId) -> Result<()> {
         self.tx_delete_rel(id)

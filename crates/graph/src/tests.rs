@@ -780,3 +780,16 @@ fn composite_index_seek() {
         .index_seek_composite("L", &s(&["b", "a"]), &["x".into(), 1i64.into()])
         .is_none());
 }
+
+#[test]
+fn delete_all_deletes_relationships_first() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx.create_node(&[], Map::new()).unwrap();
+    let b = tx.create_node(&[], Map::new()).unwrap();
+    let r1 = tx.create_rel(a, b, "R", Map::new()).unwrap();
+    let r2 = tx.create_rel(b, a, "R", Map::new()).unwrap();
+    tx.delete_all(&[a, b, a], &[r2, r1], false).unwrap();
+    assert_eq!((tx.node_count(), tx.rel_count()), (0, 0));
+    let c = tx.take_counters();
+    assert_eq!((c.nodes_deleted, c.relationships_deleted), (2, 2));
+}
