@@ -8,8 +8,26 @@
 //! * `classify` tells, from the text alone and without a graph, whether a
 //!   statement writes, so that the caller can take the write lock first.
 
-use causeway_graph::TxGraph;
+mod aggregate;
+mod cache;
+mod eval;
+mod exec;
+mod functions;
+mod pattern;
+mod plan;
+mod procedures;
+mod val;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+use causeway_cypher::ast::{
+    Clause, ConstraintKind, ExplainMode, Query, SchemaCommand, Statement, StatementKind,
+};
+use causeway_graph::{ConstraintType, TxGraph};
 use causeway_value::{Counters, Map, QueryType, Result, Value};
+use std::sync::Arc;
 
 pub type RowStream = Box<dyn Iterator<Item = Result<Vec<Value>>> + Send>;
 
@@ -86,15 +104,201 @@ pub enum StatementClass {
     Schema,
 }
 
-pub fn classify(_query: &str) -> Result<StatementClass> {
-    todo!()
+pub fn classify(query: &str) -> Result<StatementClass> {
+    let stmt = cache::statement(query)?;
+    Ok(match &stmt.kind {
+        StatementKind::Schema(_) => StatementClass::Schema,
+        StatementKind::Show(_) => StatementClass::Read,
+        StatementKind::Query(q) => {
+            if exec::query_updates(q) {
+                StatementClass::Write
+            } else {
+                StatementClass::Read
+            }
+        }
+    })
 }
 
 pub fn execute(
-    _tx: &mut TxGraph,
-    _query: &str,
-    _params: &Map,
-    _ctx: &ExecContext<'_>,
+    tx: &mut TxGraph,
+    query: &str,
+    params: &Map,
+    ctx: &ExecContext<'_>,
 ) -> Result<QueryResult> {
-    todo!()
+    let stmt = cache::statement(query)?;
+    let sh = Arc::new(eval::Shared::new(val::to_val_map(params), ctx.limits));
+    // Counters left over from earlier statements of the transaction are not
+    // ours to report.
+    let _ = tx.take_counters();
+    match &stmt.kind {
+        StatementKind::Schema(cmd) => {
+            if stmt.explain.is_some() {
+                return Ok(QueryResult {
+                    fields: Vec::new(),
+                    rows: Box::new(std::iter::empty()),
+                    query_type: QueryType::Schema,
+                    counters: Counters::default(),
+                    plan: Some(plan::leaf("CreateIndex", &[])),
+                });
+            }
+            schema(tx, cmd)?;
+            Ok(QueryResult {
+                fields: Vec::new(),
+                rows: Box::new(std::iter::empty()),
+                query_type: QueryType::Schema,
+                counters: tx.take_counters(),
+                plan: None,
+            })
+        }
+        StatementKind::Show(cmd) => {
+            let mut runner = exec::Runner {
+                tx: Some(tx),
+                base: None,
+                sh: sh.clone(),
+                catalog: ctx.catalog,
+            };
+            let (rows, fields) = procedures::run_show(&mut runner, cmd)?;
+            let rows = exec::collect_rows(rows, ctx.limits.max_materialized_rows)?;
+            let g = tx.snapshot();
+            let out: Vec<Result<Vec<Value>>> = rows
+                .into_iter()
+                .map(|r| Ok(output_row(&g, &fields, &r)))
+                .collect();
+            Ok(QueryResult {
+                fields,
+                rows: Box::new(out.into_iter()),
+                query_type: QueryType::Read,
+                counters: Counters::default(),
+                plan: None,
+            })
+        }
+        StatementKind::Query(q) => run_query(tx, &stmt, q, sh, ctx),
+    }
+}
+
+fn output_row(g: &causeway_graph::Graph, fields: &[String], r: &val::Row) -> Vec<Value> {
+    fields
+        .iter()
+        .map(|f| r.get(f).map(|v| v.to_value(g)).unwrap_or(Value::Null))
+        .collect()
+}
+
+fn run_query(
+    tx: &mut TxGraph,
+    stmt: &Statement,
+    q: &Query,
+    sh: Arc<eval::Shared>,
+    ctx: &ExecContext<'_>,
+) -> Result<QueryResult> {
+    procedures::precheck(q, ctx.catalog)?;
+    let updates = exec::query_updates(q);
+    let ends_with_return = q
+        .parts
+        .last()
+        .and_then(|p| p.clauses.last())
+        .map(|c| matches!(c, Clause::Return(_)))
+        .unwrap_or(false);
+    let query_type = if updates {
+        if ends_with_return {
+            QueryType::ReadWrite
+        } else {
+            QueryType::Write
+        }
+    } else {
+        QueryType::Read
+    };
+    if stmt.explain == Some(ExplainMode::Explain) {
+        let g = tx.snapshot();
+        let pctx = eval::Ctx {
+            g: &g,
+            sh: &sh,
+            aggs: None,
+        };
+        let fields = plan::fields(q);
+        return Ok(QueryResult {
+            fields,
+            rows: Box::new(std::iter::empty()),
+            query_type,
+            counters: Counters::default(),
+            plan: Some(plan::describe(&pctx, q, None)),
+        });
+    }
+    let mut runner = exec::Runner {
+        tx: Some(&mut *tx),
+        base: None,
+        sh: sh.clone(),
+        catalog: ctx.catalog,
+    };
+    let out = runner.run_query(q, vec![val::Row::default()], &[])?;
+    let fields = out.fields;
+    let profile = stmt.explain == Some(ExplainMode::Profile);
+    if updates || profile {
+        let rows = exec::collect_rows(out.rows, ctx.limits.max_materialized_rows)?;
+        tx.validate()?;
+        let g = tx.snapshot();
+        let out_rows: Vec<Result<Vec<Value>>> = rows
+            .iter()
+            .map(|r| Ok(output_row(&g, &fields, r)))
+            .collect();
+        let plan = if profile {
+            let pctx = eval::Ctx {
+                g: &g,
+                sh: &sh,
+                aggs: None,
+            };
+            Some(plan::describe(&pctx, q, Some(rows.len())))
+        } else {
+            None
+        };
+        return Ok(QueryResult {
+            fields,
+            rows: Box::new(out_rows.into_iter()),
+            query_type,
+            counters: tx.take_counters(),
+            plan,
+        });
+    }
+    let g = tx.snapshot();
+    let names = fields.clone();
+    let fused = exec::Fuse {
+        inner: out.rows,
+        done: false,
+    };
+    let rows = fused.map(move |r| r.map(|row| output_row(&g, &names, &row)));
+    Ok(QueryResult {
+        fields,
+        rows: Box::new(rows),
+        query_type,
+        counters: tx.take_counters(),
+        plan: None,
+    })
+}
+
+fn schema(tx: &mut TxGraph, cmd: &SchemaCommand) -> Result<()> {
+    match cmd {
+        SchemaCommand::CreateIndex {
+            name,
+            if_not_exists,
+            label,
+            properties,
+            ..
+        } => tx.create_index(name.clone(), label, properties, *if_not_exists),
+        SchemaCommand::DropIndex { name, if_exists } => tx.drop_index(name, *if_exists),
+        SchemaCommand::CreateConstraint {
+            name,
+            if_not_exists,
+            label,
+            properties,
+            kind,
+            ..
+        } => {
+            let kind = match kind {
+                ConstraintKind::Unique => ConstraintType::Unique,
+                ConstraintKind::NotNull => ConstraintType::NotNull,
+                ConstraintKind::NodeKey => ConstraintType::NodeKey,
+            };
+            tx.create_constraint(name.clone(), label, properties, kind, *if_not_exists)
+        }
+        SchemaCommand::DropConstraint { name, if_exists } => tx.drop_constraint(name, *if_exists),
+    }
 }

@@ -1,0 +1,948 @@
+//! The clause pipeline. Reading clauses become lazy iterator stages over an
+//! owned snapshot; updating clauses drain their input and apply it to the
+//! transaction before the next stage is built, which gives Cypher's
+//! clause-at-a-time visibility rules.
+
+use crate::aggregate::Agg;
+use crate::eval::*;
+use crate::pattern::{self, hints};
+use crate::procedures;
+use crate::val::*;
+use crate::write;
+use crate::SystemCatalog;
+use causeway_cypher::ast::*;
+use causeway_graph::{Graph, TxGraph};
+use causeway_value::{Code, Error, Result};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+pub type RowIter = Box<dyn Iterator<Item = Result<Row>> + Send>;
+
+pub struct Env {
+    pub g: Graph,
+    pub sh: Arc<Shared>,
+}
+
+impl Env {
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            g: &self.g,
+            sh: &self.sh,
+            aggs: None,
+        }
+    }
+}
+
+pub fn once_err(e: Error) -> RowIter {
+    Box::new(std::iter::once(Err(e)))
+}
+
+pub fn from_vec(v: Vec<Row>) -> RowIter {
+    Box::new(v.into_iter().map(Ok))
+}
+
+/// Defers a materialising computation until the first row is pulled, so
+/// that its errors surface from the stream like any other runtime error.
+struct Lazy {
+    f: Option<Box<dyn FnOnce() -> Result<Vec<Row>> + Send>>,
+    inner: Option<std::vec::IntoIter<Row>>,
+}
+
+impl Iterator for Lazy {
+    type Item = Result<Row>;
+    fn next(&mut self) -> Option<Result<Row>> {
+        if let Some(f) = self.f.take() {
+            match f() {
+                Ok(v) => self.inner = Some(v.into_iter()),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        self.inner.as_mut()?.next().map(Ok)
+    }
+}
+
+pub fn lazy(f: impl FnOnce() -> Result<Vec<Row>> + Send + 'static) -> RowIter {
+    Box::new(Lazy {
+        f: Some(Box::new(f)),
+        inner: None,
+    })
+}
+
+/// Stops a stream after its first error.
+pub struct Fuse {
+    pub inner: RowIter,
+    pub done: bool,
+}
+
+impl Iterator for Fuse {
+    type Item = Result<Row>;
+    fn next(&mut self) -> Option<Result<Row>> {
+        if self.done {
+            return None;
+        }
+        let r = self.inner.next();
+        if matches!(r, Some(Err(_)) | None) {
+            self.done = true;
+        }
+        r
+    }
+}
+
+pub fn collect_rows(it: RowIter, limit: usize) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    for r in it {
+        out.push(r?);
+        if out.len() > limit {
+            return Err(too_many_rows());
+        }
+    }
+    Ok(out)
+}
+
+pub fn too_many_rows() -> Error {
+    Error::new(
+        Code::MemoryPoolOutOfMemory,
+        "The allocation of an extra row would exceed the limit on materialised rows",
+    )
+}
+
+pub struct Runner<'t, 'c> {
+    pub tx: Option<&'t mut TxGraph>,
+    pub base: Option<Graph>,
+    pub sh: Arc<Shared>,
+    pub catalog: Option<&'c dyn SystemCatalog>,
+}
+
+pub struct QueryOut {
+    pub rows: RowIter,
+    pub fields: Vec<String>,
+}
+
+impl Runner<'_, '_> {
+    pub fn snapshot(&self) -> Graph {
+        match &self.tx {
+            Some(tx) => tx.snapshot(),
+            None => self.base.clone().unwrap_or_default(),
+        }
+    }
+
+    pub fn env(&self) -> Arc<Env> {
+        Arc::new(Env {
+            g: self.snapshot(),
+            sh: self.sh.clone(),
+        })
+    }
+
+    pub fn run_query(&mut self, q: &Query, input: Vec<Row>, scope: &[String]) -> Result<QueryOut> {
+        let mut outs = Vec::new();
+        for part in &q.parts {
+            let mut sc = scope.to_vec();
+            let (rows, fields) =
+                self.run_clauses(&part.clauses, from_vec(input.clone()), &mut sc)?;
+            outs.push((rows, fields));
+        }
+        if outs.len() == 1 {
+            let (rows, fields) = outs.remove(0);
+            return Ok(QueryOut { rows, fields });
+        }
+        let fields = outs[0].1.clone();
+        for (_, f) in &outs[1..] {
+            if *f != fields {
+                return Err(Error::compile(
+                    Code::SyntaxError,
+                    "DifferentColumnsInUnion",
+                    "All sub queries in an UNION must have the same return column names",
+                ));
+            }
+        }
+        let distinct = q.union_all.iter().any(|a| !a);
+        let mut chained: RowIter = Box::new(std::iter::empty());
+        for (rows, _) in outs {
+            chained = Box::new(chained.chain(rows));
+        }
+        if distinct {
+            let names = fields.clone();
+            let mut seen: HashSet<Vec<Key>> = HashSet::new();
+            chained = Box::new(chained.filter(move |r| {
+                match r {
+                    Ok(row) => seen.insert(
+                        names
+                            .iter()
+                            .map(|n| key_of(row.get(n).unwrap_or(&Val::Null)))
+                            .collect(),
+                    ),
+                    Err(_) => true,
+                }
+            }));
+        }
+        Ok(QueryOut {
+            rows: chained,
+            fields,
+        })
+    }
+
+    /// Runs clauses; returns the final stream and the RETURN columns (empty
+    /// when the query does not end in RETURN).
+    pub fn run_clauses(
+        &mut self,
+        clauses: &[Clause],
+        mut it: RowIter,
+        scope: &mut Vec<String>,
+    ) -> Result<(RowIter, Vec<String>)> {
+        let mut fields = Vec::new();
+        let standalone_call = clauses.len() == 1;
+        for clause in clauses {
+            fields.clear();
+            it = match clause {
+                Clause::Match {
+                    optional,
+                    pattern,
+                    where_,
+                } => {
+                    let mut new_vars = Vec::new();
+                    pattern_vars(pattern, &mut new_vars);
+                    new_vars.retain(|v| !scope.contains(v));
+                    new_vars.dedup();
+                    for v in &new_vars {
+                        if !scope.contains(v) {
+                            scope.push(v.clone());
+                        }
+                    }
+                    self.match_stage(it, pattern, where_.as_ref(), *optional, new_vars)
+                }
+                Clause::Unwind { expr, var } => {
+                    if !scope.contains(var) {
+                        scope.push(var.clone());
+                    }
+                    self.unwind_stage(it, expr, var)
+                }
+                Clause::With(p) => self.project(it, p, scope, false)?,
+                Clause::Return(p) => {
+                    let it = self.project(it, p, scope, true)?;
+                    fields = scope.clone();
+                    it
+                }
+                Clause::Call {
+                    procedure,
+                    args,
+                    yield_items,
+                    where_,
+                } => {
+                    let (it, cols) = procedures::call_stage(
+                        self,
+                        it,
+                        procedure,
+                        args.as_deref(),
+                        yield_items.as_ref(),
+                        where_.as_ref(),
+                        standalone_call,
+                    )?;
+                    for c in &cols {
+                        if !scope.contains(c) {
+                            scope.push(c.clone());
+                        }
+                    }
+                    if standalone_call {
+                        fields = cols;
+                    }
+                    it
+                }
+                Clause::CallSubquery(q) => self.call_subquery(it, q, scope)?,
+                Clause::Create(_)
+                | Clause::Merge { .. }
+                | Clause::Set(_)
+                | Clause::Remove(_)
+                | Clause::Delete { .. }
+                | Clause::Foreach { .. } => {
+                    let rows = collect_rows(it, self.sh.limits.max_materialized_rows)?;
+                    let out = self.write_clause(clause, rows, scope)?;
+                    from_vec(out)
+                }
+            };
+        }
+        Ok((it, fields))
+    }
+
+    pub fn write_clause(
+        &mut self,
+        clause: &Clause,
+        rows: Vec<Row>,
+        scope: &mut Vec<String>,
+    ) -> Result<Vec<Row>> {
+        if let Clause::Foreach { var, list, clauses } = clause {
+            for row in &rows {
+                let items = {
+                    let g = self.snapshot();
+                    let ctx = Ctx {
+                        g: &g,
+                        sh: &self.sh,
+                        aggs: None,
+                    };
+                    match eval(&ctx, list, row)? {
+                        Val::Null => Vec::new(),
+                        Val::List(l) => l,
+                        other => {
+                            return Err(type_error(format!(
+                                "Expected a List in FOREACH but got {}",
+                                other.type_name()
+                            )))
+                        }
+                    }
+                };
+                for item in items {
+                    let mut r = row.clone();
+                    r.set(var, item);
+                    let mut sc = scope.clone();
+                    sc.push(var.clone());
+                    let (it, _) = self.run_clauses(clauses, from_vec(vec![r]), &mut sc)?;
+                    // Drain so that any trailing reading stage runs.
+                    collect_rows(it, self.sh.limits.max_materialized_rows)?;
+                }
+            }
+            return Ok(rows);
+        }
+        let sh = self.sh.clone();
+        let Some(tx) = self.tx.as_deref_mut() else {
+            return Err(Error::new(
+                Code::Unknown,
+                "Updating clause in a read-only context",
+            ));
+        };
+        match clause {
+            Clause::Create(p) => {
+                let mut vars = Vec::new();
+                pattern_vars(p, &mut vars);
+                for v in vars {
+                    if !scope.contains(&v) {
+                        scope.push(v);
+                    }
+                }
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    out.push(write::create_pattern(tx, &sh, &p.parts, row)?);
+                }
+                Ok(out)
+            }
+            Clause::Merge {
+                part,
+                on_create,
+                on_match,
+            } => {
+                let mut vars = Vec::new();
+                pattern_vars(
+                    &Pattern {
+                        parts: vec![part.clone()],
+                    },
+                    &mut vars,
+                );
+                for v in vars {
+                    if !scope.contains(&v) {
+                        scope.push(v);
+                    }
+                }
+                let mut out = Vec::new();
+                for row in rows {
+                    out.extend(write::merge(tx, &sh, part, on_create, on_match, row)?);
+                    if out.len() > sh.limits.max_materialized_rows {
+                        return Err(too_many_rows());
+                    }
+                }
+                Ok(out)
+            }
+            Clause::Set(items) => {
+                for row in &rows {
+                    write::set_items(tx, &sh, items, row)?;
+                }
+                Ok(rows)
+            }
+            Clause::Remove(items) => {
+                for row in &rows {
+                    write::remove_items(tx, &sh, items, row)?;
+                }
+                Ok(rows)
+            }
+            Clause::Delete { detach, exprs } => {
+                write::delete(tx, &sh, exprs, *detach, &rows)?;
+                Ok(rows)
+            }
+            _ => Ok(rows),
+        }
+    }
+
+    fn match_stage(
+        &mut self,
+        it: RowIter,
+        pattern: &Pattern,
+        where_: Option<&Expr>,
+        optional: bool,
+        new_vars: Vec<String>,
+    ) -> RowIter {
+        let env = self.env();
+        let spec = Arc::new((pattern.clone(), where_.cloned()));
+        Box::new(it.flat_map(move |r| -> RowIter {
+            let row = match r {
+                Ok(row) => row,
+                Err(e) => return once_err(e),
+            };
+            match match_rows(&env, &spec.0, spec.1.as_ref(), &row, optional, &new_vars) {
+                Ok(v) => from_vec(v),
+                Err(e) => once_err(e),
+            }
+        }))
+    }
+
+    fn unwind_stage(&mut self, it: RowIter, expr: &Expr, var: &str) -> RowIter {
+        let env = self.env();
+        let expr = Arc::new(expr.clone());
+        let var: Arc<str> = Arc::from(var);
+        Box::new(it.flat_map(move |r| -> RowIter {
+            let row = match r {
+                Ok(row) => row,
+                Err(e) => return once_err(e),
+            };
+            let ctx = env.ctx();
+            // range() is unwound lazily so that huge ranges stream.
+            if let Expr::Function { name, args, .. } = &*expr {
+                if name.eq_ignore_ascii_case("range") && (2..=3).contains(&args.len()) {
+                    let mut vals = Vec::new();
+                    for a in args {
+                        match eval(&ctx, a, &row) {
+                            Ok(v) => vals.push(v),
+                            Err(e) => return once_err(e),
+                        }
+                    }
+                    let ints: Vec<Option<i64>> = vals
+                        .iter()
+                        .map(|v| match v {
+                            Val::Int(i) => Some(*i),
+                            _ => None,
+                        })
+                        .collect();
+                    if let (Some(Some(s)), Some(Some(e))) = (ints.first(), ints.get(1)) {
+                        let step = if ints.len() == 3 { ints[2] } else { Some(1) };
+                        if let Some(step) = step {
+                            if step == 0 {
+                                return once_err(arg_error(
+                                    "NumberOutOfRange",
+                                    "Step argument to range() can't be 0",
+                                ));
+                            }
+                            let n = crate::functions::range_len(*s, *e, step);
+                            let (s, step) = (*s as i128, step as i128);
+                            let var = var.clone();
+                            return Box::new((0..n).map(move |i| {
+                                let mut r = row.clone();
+                                r.set_arc(&var, Val::Int((s + step * i as i128) as i64));
+                                Ok(r)
+                            }));
+                        }
+                    }
+                }
+            }
+            match eval(&ctx, &expr, &row) {
+                Ok(Val::Null) => Box::new(std::iter::empty()),
+                Ok(Val::List(l)) => {
+                    let var = var.clone();
+                    Box::new(l.into_iter().map(move |x| {
+                        let mut r = row.clone();
+                        r.set_arc(&var, x);
+                        Ok(r)
+                    }))
+                }
+                Ok(other) => {
+                    let mut r = row;
+                    r.set_arc(&var, other);
+                    Box::new(std::iter::once(Ok(r)))
+                }
+                Err(e) => once_err(e),
+            }
+        }))
+    }
+
+    fn call_subquery(
+        &mut self,
+        it: RowIter,
+        q: &Query,
+        scope: &mut Vec<String>,
+    ) -> Result<RowIter> {
+        let rows = collect_rows(it, self.sh.limits.max_materialized_rows)?;
+        let mut out = Vec::new();
+        let mut new_cols: Vec<String> = Vec::new();
+        for row in rows {
+            let res = self.run_query(q, vec![row.clone()], scope)?;
+            let returns = !res.fields.is_empty();
+            new_cols = res.fields.clone();
+            let inner = collect_rows(res.rows, self.sh.limits.max_materialized_rows)?;
+            if !returns {
+                out.push(row);
+                continue;
+            }
+            for ir in inner {
+                let mut r = row.clone();
+                for f in &res.fields {
+                    r.set(f, ir.get(f).cloned().unwrap_or(Val::Null));
+                }
+                out.push(r);
+                if out.len() > self.sh.limits.max_materialized_rows {
+                    return Err(too_many_rows());
+                }
+            }
+        }
+        if new_cols.is_empty() {
+            if let Some(last) = q.parts.first().and_then(|p| p.clauses.last()) {
+                if let Clause::Return(p) = last {
+                    new_cols = p.items.iter().map(|i| i.name().to_owned()).collect();
+                }
+            }
+        }
+        for c in new_cols {
+            if !scope.contains(&c) {
+                scope.push(c);
+            }
+        }
+        Ok(from_vec(out))
+    }
+
+    fn project(
+        &mut self,
+        it: RowIter,
+        p: &Projection,
+        scope: &mut Vec<String>,
+        is_return: bool,
+    ) -> Result<RowIter> {
+        let env = self.env();
+        let mut items: Vec<(Arc<str>, Expr)> = Vec::new();
+        if p.star {
+            let mut names: Vec<String> = scope.clone();
+            if is_return {
+                names.sort();
+            }
+            for n in names {
+                if p.items.iter().any(|i| i.name() == n) {
+                    continue;
+                }
+                items.push((Arc::from(n.as_str()), Expr::Variable(n)));
+            }
+        }
+        for i in &p.items {
+            items.push((Arc::from(i.name()), i.expr.clone()));
+        }
+        if items.is_empty() && !p.star {
+            return Err(Error::compile(
+                Code::SyntaxError,
+                "InvalidClauseComposition",
+                "Projection without items",
+            ));
+        }
+        *scope = items.iter().map(|(n, _)| n.to_string()).collect();
+        let ctx = env.ctx();
+        let empty = Row::default();
+        let skip = match &p.skip {
+            Some(e) => Some(count_arg(&ctx, e, &empty, "SKIP")?),
+            None => None,
+        };
+        let limit = match &p.limit {
+            Some(e) => Some(count_arg(&ctx, e, &empty, "LIMIT")?),
+            None => None,
+        };
+        let spec = Arc::new(ProjSpec {
+            items,
+            distinct: p.distinct,
+            order_by: p.order_by.clone(),
+            where_: p.where_.clone(),
+        });
+        let aggregating = spec.items.iter().any(|(_, e)| contains_aggregate(e));
+        let max_rows = self.sh.limits.max_materialized_rows;
+        // Each row carries the projected row and, when ORDER BY or WHERE may
+        // look at pre-projection variables, the combined row.
+        let need_combined = !spec.order_by.is_empty() || spec.where_.is_some();
+        let mut stream: Box<dyn Iterator<Item = Result<(Row, Option<Row>)>> + Send> = if aggregating
+        {
+            let spec2 = spec.clone();
+            let env2 = env.clone();
+            let rows = lazy(move || aggregate(&env2, &spec2, it, max_rows));
+            let spec3 = spec.clone();
+            Box::new(rows.map(move |r| {
+                r.map(|row| {
+                    let projected = Row(spec3
+                        .items
+                        .iter()
+                        .map(|(n, _)| (n.clone(), row.get(n).cloned().unwrap_or(Val::Null)))
+                        .collect());
+                    (projected, if need_combined { Some(row) } else { None })
+                })
+            }))
+        } else {
+            let spec2 = spec.clone();
+            let env2 = env.clone();
+            Box::new(it.map(move |r| {
+                let row = r?;
+                let ctx = env2.ctx();
+                let mut projected = Row(Vec::with_capacity(spec2.items.len()));
+                for (n, e) in &spec2.items {
+                    let v = eval(&ctx, e, &row)?;
+                    projected.0.push((n.clone(), v));
+                }
+                let combined = if need_combined {
+                    let mut c = row;
+                    for (n, v) in &projected.0 {
+                        c.set_arc(n, v.clone());
+                    }
+                    Some(c)
+                } else {
+                    None
+                };
+                Ok((projected, combined))
+            }))
+        };
+        if spec.distinct {
+            let mut seen: HashSet<Vec<Key>> = HashSet::new();
+            let mut count = 0usize;
+            stream = Box::new(stream.filter_map(move |r| match r {
+                Ok((p, c)) => {
+                    let k: Vec<Key> = p.0.iter().map(|(_, v)| key_of(v)).collect();
+                    if seen.insert(k) {
+                        count += 1;
+                        if count > max_rows {
+                            return Some(Err(too_many_rows()));
+                        }
+                        // After DISTINCT only projected names are visible.
+                        let c = c.map(|_| p.clone());
+                        Some(Ok((p, c)))
+                    } else {
+                        None
+                    }
+                }
+                Err(e) => Some(Err(e)),
+            }));
+        }
+        if !spec.order_by.is_empty() {
+            let spec2 = spec.clone();
+            let env2 = env.clone();
+            let top = match (skip, limit) {
+                (s, Some(l)) => Some(s.unwrap_or(0).saturating_add(l)),
+                _ => None,
+            };
+            let sorted = lazy_pairs(move || sort_rows(&env2, &spec2, stream, max_rows, top));
+            stream = sorted;
+        }
+        // SKIP and LIMIT belong to the projection; WITH's WHERE filters
+        // what the projection produced.
+        if let Some(s) = skip {
+            stream = Box::new(stream.skip(s));
+        }
+        if let Some(l) = limit {
+            stream = Box::new(stream.take(l));
+        }
+        let out: RowIter = if spec.where_.is_some() {
+            let spec2 = spec.clone();
+            let env2 = env.clone();
+            Box::new(stream.filter_map(move |r| match r {
+                Ok((p, c)) => {
+                    let ctx = env2.ctx();
+                    let w = spec2.where_.as_ref()?;
+                    let probe = c.as_ref().unwrap_or(&p);
+                    match eval_pred(&ctx, w, probe) {
+                        Ok(true) => Some(Ok(p)),
+                        Ok(false) => None,
+                        Err(e) => Some(Err(e)),
+                    }
+                }
+                Err(e) => Some(Err(e)),
+            }))
+        } else {
+            Box::new(stream.map(|r| r.map(|(p, _)| p)))
+        };
+        Ok(out)
+    }
+}
+
+fn lazy_pairs(
+    f: impl FnOnce() -> Result<Vec<(Row, Option<Row>)>> + Send + 'static,
+) -> Box<dyn Iterator<Item = Result<(Row, Option<Row>)>> + Send> {
+    let mut f = Some(f);
+    let mut inner: Option<std::vec::IntoIter<(Row, Option<Row>)>> = None;
+    Box::new(std::iter::from_fn(move || {
+        if let Some(g) = f.take() {
+            match g() {
+                Ok(v) => inner = Some(v.into_iter()),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        inner.as_mut()?.next().map(Ok)
+    }))
+}
+
+pub struct ProjSpec {
+    pub items: Vec<(Arc<str>, Expr)>,
+    pub distinct: bool,
+    pub order_by: Vec<SortItem>,
+    pub where_: Option<Expr>,
+}
+
+fn count_arg(ctx: &Ctx, e: &Expr, row: &Row, what: &str) -> Result<usize> {
+    let mut vars = Vec::new();
+    variables(e, &mut vars);
+    if !vars.is_empty() {
+        return Err(Error::compile(
+            Code::SyntaxError,
+            "NonConstantExpression",
+            format!("It is not allowed to refer to variables in {what}"),
+        ));
+    }
+    match eval(ctx, e, row)? {
+        Val::Int(i) if i >= 0 => Ok(usize::try_from(i).unwrap_or(usize::MAX)),
+        Val::Int(i) => Err(Error::compile(
+            Code::SyntaxError,
+            "NegativeIntegerArgument",
+            format!("Invalid input. '{i}' is not a valid value. Must be a non-negative integer."),
+        )),
+        other => Err(Error::compile(
+            Code::SyntaxError,
+            "InvalidArgumentType",
+            format!(
+                "Invalid input. '{}' is not a valid value. Must be a non-negative integer.",
+                crate::functions::to_string_repr(&other)
+            ),
+        )),
+    }
+}
+
+fn sort_rows(
+    env: &Env,
+    spec: &ProjSpec,
+    stream: Box<dyn Iterator<Item = Result<(Row, Option<Row>)>> + Send>,
+    max_rows: usize,
+    top: Option<usize>,
+) -> Result<Vec<(Row, Option<Row>)>> {
+    let ctx = env.ctx();
+    let mut keyed: Vec<(Vec<Val>, (Row, Option<Row>))> = Vec::new();
+    let cmp = |a: &Vec<Val>, b: &Vec<Val>| {
+        for (i, s) in spec.order_by.iter().enumerate() {
+            let o = total_cmp(&a[i], &b[i]);
+            let o = if s.descending { o.reverse() } else { o };
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    };
+    for r in stream {
+        let (p, c) = r?;
+        let mut keys = Vec::with_capacity(spec.order_by.len());
+        for s in &spec.order_by {
+            // An ORDER BY expression that repeats a projection item (for
+            // example an aggregate) sorts by that item's value.
+            if let Some(idx) = spec.items.iter().position(|(_, e)| *e == s.expr) {
+                keys.push(p.0[idx].1.clone());
+                continue;
+            }
+            let probe = c.as_ref().unwrap_or(&p);
+            if let Some(v) = probe.get(&format!("\u{0}agg{}", expr_id(&s.expr))) {
+                keys.push(v.clone());
+                continue;
+            }
+            keys.push(eval(&ctx, &s.expr, probe)?);
+        }
+        keyed.push((keys, (p, c)));
+        if let Some(t) = top {
+            // Keep memory bounded for ORDER BY ... LIMIT: prune to the best
+            // `t` whenever the buffer doubles.
+            if keyed.len() >= t.saturating_mul(2).max(1024) {
+                keyed.sort_by(|a, b| cmp(&a.0, &b.0));
+                keyed.truncate(t);
+            }
+        }
+        if keyed.len() > max_rows {
+            return Err(too_many_rows());
+        }
+    }
+    keyed.sort_by(|a, b| cmp(&a.0, &b.0));
+    if let Some(t) = top {
+        keyed.truncate(t);
+    }
+    Ok(keyed.into_iter().map(|(_, r)| r).collect())
+}
+
+fn aggregate(env: &Env, spec: &ProjSpec, it: RowIter, max_rows: usize) -> Result<Vec<Row>> {
+    let ctx = env.ctx();
+    let key_idx: Vec<usize> = (0..spec.items.len())
+        .filter(|i| !contains_aggregate(&spec.items[*i].1))
+        .collect();
+    let mut agg_exprs: Vec<&Expr> = Vec::new();
+    for (_, e) in &spec.items {
+        collect_aggregates(e, &mut agg_exprs);
+    }
+    for s in &spec.order_by {
+        collect_aggregates(&s.expr, &mut agg_exprs);
+    }
+    struct Group<'e> {
+        keys: Vec<Val>,
+        repr: Row,
+        aggs: Vec<Agg<'e>>,
+    }
+    let mut index: HashMap<Vec<Key>, usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    for r in it {
+        let row = r?;
+        let mut keys = Vec::with_capacity(key_idx.len());
+        for &i in &key_idx {
+            keys.push(eval(&ctx, &spec.items[i].1, &row)?);
+        }
+        let k: Vec<Key> = keys.iter().map(key_of).collect();
+        let gi = match index.get(&k) {
+            Some(&gi) => gi,
+            None => {
+                if groups.len() >= max_rows {
+                    return Err(too_many_rows());
+                }
+                groups.push(Group {
+                    keys,
+                    repr: row.clone(),
+                    aggs: agg_exprs.iter().map(|e| Agg::new(e)).collect(),
+                });
+                index.insert(k, groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        for a in &mut groups[gi].aggs {
+            a.feed(&ctx, &row)?;
+        }
+    }
+    if groups.is_empty() && key_idx.is_empty() {
+        groups.push(Group {
+            keys: Vec::new(),
+            repr: Row::default(),
+            aggs: agg_exprs.iter().map(|e| Agg::new(e)).collect(),
+        });
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for g in groups {
+        let mut vals: AggVals = HashMap::new();
+        for (e, a) in agg_exprs.iter().zip(g.aggs) {
+            vals.insert(expr_id(e), a.finish()?);
+        }
+        let actx = Ctx {
+            g: ctx.g,
+            sh: ctx.sh,
+            aggs: Some(&vals),
+        };
+        let mut row = g.repr;
+        let mut projected: Vec<(Arc<str>, Val)> = Vec::with_capacity(spec.items.len());
+        let mut ki = 0;
+        for (i, (n, e)) in spec.items.iter().enumerate() {
+            let v = if key_idx.contains(&i) {
+                ki += 1;
+                g.keys[ki - 1].clone()
+            } else {
+                eval(&actx, e, &row)?
+            };
+            projected.push((n.clone(), v));
+        }
+        for (n, v) in projected {
+            row.set_arc(&n, v);
+        }
+        // Aggregates used only by ORDER BY are exposed under their address
+        // so that the sort can find them.
+        for s in &spec.order_by {
+            if contains_aggregate(&s.expr) && !spec.items.iter().any(|(_, e)| *e == s.expr) {
+                let v = eval(&actx, &s.expr, &row)?;
+                row.set(&format!("\u{0}agg{}", expr_id(&s.expr)), v);
+            }
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+pub fn pattern_vars(p: &Pattern, out: &mut Vec<String>) {
+    for part in &p.parts {
+        if let Some(v) = &part.var {
+            out.push(v.clone());
+        }
+        let el = &part.element;
+        if let Some(v) = &el.start.var {
+            out.push(v.clone());
+        }
+        for (r, n) in &el.chain {
+            if let Some(v) = &r.var {
+                out.push(v.clone());
+            }
+            if let Some(v) = &n.var {
+                out.push(v.clone());
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    out.retain(|v| seen.insert(v.clone()));
+}
+
+pub fn match_rows(
+    env: &Env,
+    pattern: &Pattern,
+    where_: Option<&Expr>,
+    row: &Row,
+    optional: bool,
+    new_vars: &[String],
+) -> Result<Vec<Row>> {
+    let ctx = env.ctx();
+    let hs = hints(where_);
+    let mut out = Vec::new();
+    let max = env.sh.limits.max_materialized_rows;
+    pattern::match_parts_hinted(&ctx, &pattern.parts, row, &hs, &mut |r| {
+        if let Some(w) = where_ {
+            if !eval_pred(&ctx, w, &r)? {
+                return Ok(true);
+            }
+        }
+        out.push(r);
+        if out.len() > max {
+            return Err(too_many_rows());
+        }
+        Ok(true)
+    })?;
+    if out.is_empty() && optional {
+        let mut r = row.clone();
+        for v in new_vars {
+            r.set(v, Val::Null);
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// Runs a read-only subquery (EXISTS { ... } / COUNT { ... }) for one outer
+/// row and returns the number of rows it produced.
+pub fn run_read_subquery(ctx: &Ctx, q: &Query, row: &Row) -> Result<usize> {
+    let mut runner = Runner {
+        tx: None,
+        base: Some(ctx.g.clone()),
+        sh: ctx.sh.clone(),
+        catalog: None,
+    };
+    let scope: Vec<String> = row.names().map(|s| s.to_owned()).collect();
+    let out = runner.run_query(q, vec![row.clone()], &scope)?;
+    let mut n = 0usize;
+    for r in out.rows {
+        r?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+pub fn is_updating(c: &Clause) -> bool {
+    match c {
+        Clause::Create(_)
+        | Clause::Merge { .. }
+        | Clause::Set(_)
+        | Clause::Remove(_)
+        | Clause::Delete { .. }
+        | Clause::Foreach { .. } => true,
+        Clause::CallSubquery(q) => query_updates(q),
+        _ => false,
+    }
+}
+
+pub fn query_updates(q: &Query) -> bool {
+    q.parts.iter().any(|p| p.clauses.iter().any(is_updating))
+}

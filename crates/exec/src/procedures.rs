@@ -1,0 +1,446 @@
+//! Procedure calls, SHOW commands and compile-time checks of calls and
+//! function names.
+
+use crate::eval::{eval, eval_pred, is_aggregate_name, walk, Ctx};
+use crate::exec::{collect_rows, from_vec, RowIter, Runner};
+use crate::functions::KNOWN;
+use crate::val::*;
+use crate::{ProcedureSignature, SystemCatalog};
+use causeway_cypher::ast::*;
+use causeway_graph::{ConstraintType, Graph};
+use causeway_value::{Code, Error, Result, Value};
+
+fn builtin_signature(name: &str) -> Option<ProcedureSignature> {
+    let out = |n: &str| ProcedureSignature {
+        name: name.to_owned(),
+        inputs: Vec::new(),
+        outputs: vec![(n.to_owned(), "STRING?".to_owned())],
+    };
+    match name.to_ascii_lowercase().as_str() {
+        "db.labels" => Some(out("label")),
+        "db.relationshiptypes" => Some(out("relationshipType")),
+        "db.propertykeys" => Some(out("propertyKey")),
+        _ => None,
+    }
+}
+
+fn builtin_call(g: &Graph, name: &str) -> Option<Vec<Vec<Value>>> {
+    let list = match name.to_ascii_lowercase().as_str() {
+        "db.labels" => g.labels(),
+        "db.relationshiptypes" => g.rel_types(),
+        "db.propertykeys" => g.property_keys(),
+        _ => return None,
+    };
+    Some(list.into_iter().map(|s| vec![Value::String(s)]).collect())
+}
+
+pub fn signature(catalog: Option<&dyn SystemCatalog>, name: &str) -> Result<ProcedureSignature> {
+    if let Some(s) = builtin_signature(name) {
+        return Ok(s);
+    }
+    if let Some(s) = catalog.and_then(|c| c.procedure_signature(name)) {
+        return Ok(s);
+    }
+    Err(Error::compile(
+        Code::ProcedureNotFound,
+        "ProcedureNotFound",
+        format!(
+            "There is no procedure with the name `{name}` registered for this database instance. \
+             Please ensure you've spelled the procedure name correctly and that the procedure is \
+             properly deployed."
+        ),
+    ))
+}
+
+/// Checks done before anything runs, so that a failing statement has no
+/// side effects: procedure existence and arity, and unknown functions.
+pub fn precheck(q: &Query, catalog: Option<&dyn SystemCatalog>) -> Result<()> {
+    for part in &q.parts {
+        precheck_clauses(&part.clauses, catalog)?;
+    }
+    Ok(())
+}
+
+fn precheck_clauses(clauses: &[Clause], catalog: Option<&dyn SystemCatalog>) -> Result<()> {
+    let mut err = None;
+    let mut check_expr = |e: &Expr| {
+        walk(e, &mut |x| {
+            if let Expr::Function { name, .. } = x {
+                let l = name.to_ascii_lowercase();
+                if err.is_none() && !is_aggregate_name(&l) && !KNOWN.contains(&l.as_str()) {
+                    err = Some(Error::compile(
+                        Code::SyntaxError,
+                        "UnknownFunction",
+                        format!("Unknown function '{name}'"),
+                    ));
+                }
+            }
+        })
+    };
+    for c in clauses {
+        match c {
+            Clause::Call {
+                procedure, args, ..
+            } => {
+                let sig = signature(catalog, procedure)?;
+                if let Some(args) = args {
+                    if args.len() != sig.inputs.len() {
+                        return Err(Error::compile(
+                            Code::SyntaxError,
+                            "InvalidNumberOfArguments",
+                            format!(
+                                "Procedure call does not provide the required number of arguments: got {} expected {}",
+                                args.len(),
+                                sig.inputs.len()
+                            ),
+                        ));
+                    }
+                    for a in args {
+                        check_expr(a);
+                    }
+                }
+            }
+            Clause::Foreach { clauses, list, .. } => {
+                check_expr(list);
+                precheck_clauses(clauses, catalog)?;
+            }
+            Clause::CallSubquery(q) => precheck(q, catalog)?,
+            Clause::Match { where_, .. } => {
+                if let Some(w) = where_ {
+                    check_expr(w);
+                }
+            }
+            Clause::Unwind { expr, .. } => check_expr(expr),
+            Clause::With(p) | Clause::Return(p) => {
+                for i in &p.items {
+                    check_expr(&i.expr);
+                }
+                for s in &p.order_by {
+                    check_expr(&s.expr);
+                }
+                if let Some(w) = &p.where_ {
+                    check_expr(w);
+                }
+            }
+            Clause::Set(items) => {
+                for i in items {
+                    match i {
+                        SetItem::Property { value, .. }
+                        | SetItem::Replace { value, .. }
+                        | SetItem::Merge { value, .. } => check_expr(value),
+                        SetItem::Labels { .. } => {}
+                    }
+                }
+            }
+            Clause::Delete { exprs, .. } => exprs.iter().for_each(&mut check_expr),
+            _ => {}
+        }
+    }
+    match err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn type_ok(v: &Val, ty: &str) -> Option<Val> {
+    if v.is_null() {
+        return Some(Val::Null);
+    }
+    let t = ty.trim().trim_end_matches('?').to_ascii_uppercase();
+    let base = t.split_whitespace().next().unwrap_or("ANY");
+    let ok = match base {
+        "INTEGER" | "INT" => matches!(v, Val::Int(_)),
+        "FLOAT" => {
+            if let Val::Int(i) = v {
+                return Some(Val::Float(*i as f64));
+            }
+            matches!(v, Val::Float(_))
+        }
+        "NUMBER" => matches!(v, Val::Int(_) | Val::Float(_)),
+        "STRING" => matches!(v, Val::Str(_)),
+        "BOOLEAN" => matches!(v, Val::Bool(_)),
+        "MAP" => matches!(v, Val::Map(_) | Val::Node(_) | Val::Rel(_)),
+        "NODE" => matches!(v, Val::Node(_)),
+        "RELATIONSHIP" => matches!(v, Val::Rel(_)),
+        "PATH" => matches!(v, Val::Path(_)),
+        "LIST" => matches!(v, Val::List(_)),
+        _ => true,
+    };
+    if ok {
+        Some(v.clone())
+    } else {
+        None
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn call_stage(
+    runner: &mut Runner,
+    it: RowIter,
+    name: &str,
+    args: Option<&[Expr]>,
+    yield_items: Option<&YieldSpec>,
+    where_: Option<&Expr>,
+    standalone: bool,
+) -> Result<(RowIter, Vec<String>)> {
+    let sig = signature(runner.catalog, name)?;
+    if let Some(a) = args {
+        if a.len() != sig.inputs.len() {
+            return Err(Error::compile(
+                Code::SyntaxError,
+                "InvalidNumberOfArguments",
+                "Procedure call does not provide the required number of arguments",
+            ));
+        }
+    }
+    let outputs: Vec<String> = sig.outputs.iter().map(|(n, _)| n.clone()).collect();
+    // (procedure output, variable)
+    let binds: Vec<(String, String)> = match yield_items {
+        Some(YieldSpec::Items(items)) => {
+            for (o, _) in items {
+                if !outputs.contains(o) {
+                    return Err(Error::compile(
+                        Code::SyntaxError,
+                        "UndefinedVariable",
+                        format!("Unknown procedure output: `{o}`"),
+                    ));
+                }
+            }
+            items.clone()
+        }
+        Some(YieldSpec::All) => outputs.iter().map(|o| (o.clone(), o.clone())).collect(),
+        None if standalone => outputs.iter().map(|o| (o.clone(), o.clone())).collect(),
+        None => Vec::new(),
+    };
+    let rows = collect_rows(it, runner.sh.limits.max_materialized_rows)?;
+    let g = runner.snapshot();
+    let sh = runner.sh.clone();
+    let ctx = Ctx {
+        g: &g,
+        sh: &sh,
+        aggs: None,
+    };
+    let mut out = Vec::new();
+    for row in rows {
+        let mut argv = Vec::with_capacity(sig.inputs.len());
+        for (i, (iname, ity)) in sig.inputs.iter().enumerate() {
+            let v = match args {
+                Some(a) => eval(&ctx, &a[i], &row)?,
+                None => sh.params.get(iname).cloned().ok_or_else(|| {
+                    Error::new(
+                        Code::ParameterMissing,
+                        format!("Expected parameter(s): {iname}"),
+                    )
+                })?,
+            };
+            let v = type_ok(&v, ity).ok_or_else(|| {
+                Error::compile(
+                    Code::SyntaxError,
+                    "InvalidArgumentType",
+                    format!(
+                        "Type mismatch for argument `{iname}`: expected {ity} but was {}",
+                        v.type_name()
+                    ),
+                )
+            })?;
+            argv.push(v.to_value(&g));
+        }
+        let (cols, res) = match builtin_call(&g, name) {
+            Some(r) => (outputs.clone(), r),
+            None => match runner.catalog.and_then(|c| c.call_procedure(name, &argv)) {
+                Some(r) => r?,
+                None => {
+                    return Err(signature(None, name).err().unwrap_or_else(|| {
+                        Error::new(Code::ProcedureCallFailed, "Procedure call failed")
+                    }))
+                }
+            },
+        };
+        if outputs.is_empty() {
+            // Void procedures leave the row stream as it was.
+            out.push(row);
+            continue;
+        }
+        for r in res {
+            let mut nr = row.clone();
+            for (o, var) in &binds {
+                let v = cols
+                    .iter()
+                    .position(|c| c == o)
+                    .and_then(|i| r.get(i))
+                    .map(Val::from_value)
+                    .unwrap_or(Val::Null);
+                nr.set(var, v);
+            }
+            if let Some(w) = where_ {
+                if !eval_pred(&ctx, w, &nr)? {
+                    continue;
+                }
+            }
+            out.push(nr);
+        }
+    }
+    let cols = binds.into_iter().map(|(_, v)| v).collect();
+    Ok((from_vec(out), cols))
+}
+
+const INDEX_COLS: &[&str] = &[
+    "id",
+    "name",
+    "state",
+    "populationPercent",
+    "type",
+    "entityType",
+    "labelsOrTypes",
+    "properties",
+    "indexProvider",
+    "owningConstraint",
+    "lastRead",
+    "readCount",
+];
+
+const CONSTRAINT_COLS: &[&str] = &[
+    "id",
+    "name",
+    "type",
+    "entityType",
+    "labelsOrTypes",
+    "properties",
+    "ownedIndex",
+    "propertyType",
+];
+
+fn strs(v: &[String]) -> Val {
+    Val::List(v.iter().map(|s| Val::Str(s.clone())).collect())
+}
+
+pub fn show_rows(
+    g: &Graph,
+    kind: &ShowKind,
+    catalog: Option<&dyn SystemCatalog>,
+) -> Result<(Vec<String>, Vec<Vec<Val>>)> {
+    match kind {
+        ShowKind::Indexes => {
+            let mut rows = Vec::new();
+            for (i, ix) in g.indexes().iter().enumerate() {
+                rows.push(vec![
+                    Val::Int(i as i64 + 1),
+                    Val::Str(ix.name.clone()),
+                    Val::Str("ONLINE".into()),
+                    Val::Float(100.0),
+                    Val::Str("RANGE".into()),
+                    Val::Str("NODE".into()),
+                    strs(std::slice::from_ref(&ix.label)),
+                    strs(&ix.properties),
+                    Val::Str("range-1.0".into()),
+                    ix.owning_constraint
+                        .clone()
+                        .map(Val::Str)
+                        .unwrap_or(Val::Null),
+                    Val::Null,
+                    Val::Int(0),
+                ]);
+            }
+            Ok((INDEX_COLS.iter().map(|s| s.to_string()).collect(), rows))
+        }
+        ShowKind::Constraints => {
+            let indexes = g.indexes();
+            let mut rows = Vec::new();
+            for (i, c) in g.constraints().iter().enumerate() {
+                let ty = match c.kind {
+                    ConstraintType::Unique => "UNIQUENESS",
+                    ConstraintType::NotNull => "NODE_PROPERTY_EXISTENCE",
+                    ConstraintType::NodeKey => "NODE_KEY",
+                };
+                let owned = indexes
+                    .iter()
+                    .find(|ix| ix.owning_constraint.as_deref() == Some(c.name.as_str()))
+                    .map(|ix| Val::Str(ix.name.clone()))
+                    .unwrap_or(Val::Null);
+                rows.push(vec![
+                    Val::Int(i as i64 + 1),
+                    Val::Str(c.name.clone()),
+                    Val::Str(ty.into()),
+                    Val::Str("NODE".into()),
+                    strs(std::slice::from_ref(&c.label)),
+                    strs(&c.properties),
+                    owned,
+                    Val::Null,
+                ]);
+            }
+            Ok((
+                CONSTRAINT_COLS.iter().map(|s| s.to_string()).collect(),
+                rows,
+            ))
+        }
+        other => match catalog.and_then(|c| c.show(other)) {
+            Some(r) => {
+                let (cols, rows) = r?;
+                Ok((
+                    cols,
+                    rows.into_iter()
+                        .map(|r| r.iter().map(Val::from_value).collect())
+                        .collect(),
+                ))
+            }
+            None => Err(Error::new(
+                Code::SyntaxError,
+                format!("{other:?} is not supported by this server"),
+            )),
+        },
+    }
+}
+
+pub fn run_show(runner: &mut Runner, cmd: &ShowCommand) -> Result<(RowIter, Vec<String>)> {
+    let g = runner.snapshot();
+    let (cols, rows) = show_rows(&g, &cmd.kind, runner.catalog)?;
+    let binds: Vec<(String, String)> = match &cmd.yield_items {
+        Some(YieldSpec::Items(items)) => {
+            for (o, _) in items {
+                if !cols.contains(o) {
+                    return Err(Error::compile(
+                        Code::SyntaxError,
+                        "UndefinedVariable",
+                        format!("Variable `{o}` not defined"),
+                    ));
+                }
+            }
+            items.clone()
+        }
+        _ => cols.iter().map(|c| (c.clone(), c.clone())).collect(),
+    };
+    let sh = runner.sh.clone();
+    let ctx = Ctx {
+        g: &g,
+        sh: &sh,
+        aggs: None,
+    };
+    let mut out = Vec::new();
+    for r in rows {
+        let mut full = Row::default();
+        for (c, v) in cols.iter().zip(r) {
+            full.set(c, v);
+        }
+        let mut row = Row::default();
+        for (o, var) in &binds {
+            row.set(var, full.get(o).cloned().unwrap_or(Val::Null));
+        }
+        if let Some(w) = &cmd.where_ {
+            // WHERE may use any column, yielded or not.
+            let mut probe = full.clone();
+            for (n, v) in &row.0 {
+                probe.set_arc(n, v.clone());
+            }
+            if !eval_pred(&ctx, w, &probe)? {
+                continue;
+            }
+        }
+        out.push(row);
+    }
+    let names: Vec<String> = binds.into_iter().map(|(_, v)| v).collect();
+    if cmd.then.is_empty() {
+        return Ok((from_vec(out), names));
+    }
+    let mut scope = names;
+    runner.run_clauses(&cmd.then, from_vec(out), &mut scope)
+}

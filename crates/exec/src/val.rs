@@ -1,0 +1,412 @@
+//! The executor's own value type. Graph entities are kept as ids so that rows
+//! stay small and cheap to clone; they are materialised into client values
+//! only when results leave the engine.
+
+use causeway_graph::Graph;
+use causeway_value::{Code, Error, Map, Result, Value};
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub type ValMap = BTreeMap<String, Val>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bytes(Vec<u8>),
+    List(Vec<Val>),
+    Map(ValMap),
+    Node(u64),
+    Rel(u64),
+    Path(Box<PathVal>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathVal {
+    pub nodes: Vec<u64>,
+    pub rels: Vec<u64>,
+}
+
+impl Val {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Val::Null)
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Val::Null => "NULL",
+            Val::Bool(_) => "Boolean",
+            Val::Int(_) => "Integer",
+            Val::Float(_) => "Float",
+            Val::Str(_) => "String",
+            Val::Bytes(_) => "ByteArray",
+            Val::List(_) => "List",
+            Val::Map(_) => "Map",
+            Val::Node(_) => "Node",
+            Val::Rel(_) => "Relationship",
+            Val::Path(_) => "Path",
+        }
+    }
+
+    pub fn from_value(v: &Value) -> Val {
+        match v {
+            Value::Null => Val::Null,
+            Value::Bool(b) => Val::Bool(*b),
+            Value::Int(i) => Val::Int(*i),
+            Value::Float(f) => Val::Float(*f),
+            Value::String(s) => Val::Str(s.clone()),
+            Value::Bytes(b) => Val::Bytes(b.clone()),
+            Value::List(l) => Val::List(l.iter().map(Val::from_value).collect()),
+            Value::Map(m) => Val::Map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), Val::from_value(v)))
+                    .collect(),
+            ),
+            Value::Node(n) => Val::Node(n.id),
+            Value::Relationship(r) => Val::Rel(r.id),
+            Value::Path(p) => Val::Path(Box::new(PathVal {
+                nodes: p.nodes.iter().map(|n| n.id).collect(),
+                rels: p.rels.iter().map(|r| r.id).collect(),
+            })),
+        }
+    }
+
+    /// Materialises the value for a client. Entities deleted earlier in the
+    /// statement no longer exist in the graph; like Neo4j we still hand out
+    /// their identity (with no labels or properties) instead of failing.
+    pub fn to_value(&self, g: &Graph) -> Value {
+        match self {
+            Val::Null => Value::Null,
+            Val::Bool(b) => Value::Bool(*b),
+            Val::Int(i) => Value::Int(*i),
+            Val::Float(f) => Value::Float(*f),
+            Val::Str(s) => Value::String(s.clone()),
+            Val::Bytes(b) => Value::Bytes(b.clone()),
+            Val::List(l) => Value::List(l.iter().map(|v| v.to_value(g)).collect()),
+            Val::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.to_value(g))).collect()),
+            Val::Node(id) => Value::Node(node_value(g, *id)),
+            Val::Rel(id) => Value::Relationship(rel_value(g, *id)),
+            Val::Path(p) => Value::Path(causeway_value::Path {
+                nodes: p.nodes.iter().map(|n| node_value(g, *n)).collect(),
+                rels: p.rels.iter().map(|r| rel_value(g, *r)).collect(),
+            }),
+        }
+    }
+}
+
+fn node_value(g: &Graph, id: u64) -> causeway_value::Node {
+    g.node_value(id).unwrap_or(causeway_value::Node {
+        id,
+        labels: Vec::new(),
+        props: Map::new(),
+    })
+}
+
+fn rel_value(g: &Graph, id: u64) -> causeway_value::Relationship {
+    g.rel_value(id).unwrap_or(causeway_value::Relationship {
+        id,
+        start: 0,
+        end: 0,
+        rel_type: String::new(),
+        props: Map::new(),
+    })
+}
+
+/// A row of variable bindings. Few variables are in scope at a time, so a
+/// small vector with linear lookup beats hashing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Row(pub Vec<(Arc<str>, Val)>);
+
+impl Row {
+    pub fn get(&self, name: &str) -> Option<&Val> {
+        self.0.iter().find(|(n, _)| &**n == name).map(|(_, v)| v)
+    }
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| &**n == name)
+    }
+    pub fn set(&mut self, name: &str, v: Val) {
+        if let Some(slot) = self.0.iter_mut().find(|(n, _)| &**n == name) {
+            slot.1 = v;
+        } else {
+            self.0.push((Arc::from(name), v));
+        }
+    }
+    pub fn set_arc(&mut self, name: &Arc<str>, v: Val) {
+        if let Some(slot) = self.0.iter_mut().find(|(n, _)| n == name) {
+            slot.1 = v;
+        } else {
+            self.0.push((name.clone(), v));
+        }
+    }
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(n, _)| &**n)
+    }
+}
+
+/// Cypher equality: `None` is null (unknown).
+pub fn cypher_eq(a: &Val, b: &Val) -> Option<bool> {
+    match (a, b) {
+        (Val::Null, _) | (_, Val::Null) => None,
+        (Val::Int(x), Val::Int(y)) => Some(x == y),
+        (Val::Int(x), Val::Float(y)) | (Val::Float(y), Val::Int(x)) => Some(int_float_eq(*x, *y)),
+        (Val::Float(x), Val::Float(y)) => Some(x == y),
+        (Val::Bool(x), Val::Bool(y)) => Some(x == y),
+        (Val::Str(x), Val::Str(y)) => Some(x == y),
+        (Val::Bytes(x), Val::Bytes(y)) => Some(x == y),
+        (Val::Node(x), Val::Node(y)) => Some(x == y),
+        (Val::Rel(x), Val::Rel(y)) => Some(x == y),
+        (Val::Path(x), Val::Path(y)) => Some(x == y),
+        (Val::List(x), Val::List(y)) => {
+            if x.len() != y.len() {
+                return Some(false);
+            }
+            let mut unknown = false;
+            for (p, q) in x.iter().zip(y) {
+                match cypher_eq(p, q) {
+                    Some(false) => return Some(false),
+                    None => unknown = true,
+                    Some(true) => {}
+                }
+            }
+            if unknown {
+                None
+            } else {
+                Some(true)
+            }
+        }
+        (Val::Map(x), Val::Map(y)) => {
+            if x.len() != y.len() || x.keys().zip(y.keys()).any(|(p, q)| p != q) {
+                return Some(false);
+            }
+            let mut unknown = false;
+            for (p, q) in x.values().zip(y.values()) {
+                match cypher_eq(p, q) {
+                    Some(false) => return Some(false),
+                    None => unknown = true,
+                    Some(true) => {}
+                }
+            }
+            if unknown {
+                None
+            } else {
+                Some(true)
+            }
+        }
+        _ => Some(false),
+    }
+}
+
+fn int_float_eq(i: i64, f: f64) -> bool {
+    if f.fract() != 0.0 || !f.is_finite() {
+        return false;
+    }
+    // Comparing through i128 avoids the rounding of casting i64 to f64.
+    if f < -9.3e18 || f > 9.3e18 {
+        return false;
+    }
+    (f as i128) == i as i128
+}
+
+fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    if f >= 9.3e18 {
+        return Some(Ordering::Less);
+    }
+    if f <= -9.3e18 {
+        return Some(Ordering::Greater);
+    }
+    let fi = f.floor() as i128;
+    match (i as i128).cmp(&fi) {
+        Ordering::Equal => {
+            if f.fract() > 0.0 {
+                Some(Ordering::Less)
+            } else {
+                Some(Ordering::Equal)
+            }
+        }
+        o => Some(o),
+    }
+}
+
+/// Cypher comparison for `<` and friends. `None` means the comparison is
+/// null (incomparable types or a null operand). NaN compares as "false" for
+/// every operator, which callers get via `CmpResult::NaN`.
+pub enum CmpResult {
+    Ord(Ordering),
+    Null,
+    False,
+}
+
+pub fn cypher_cmp(a: &Val, b: &Val) -> CmpResult {
+    match (a, b) {
+        (Val::Null, _) | (_, Val::Null) => CmpResult::Null,
+        (Val::Int(x), Val::Int(y)) => CmpResult::Ord(x.cmp(y)),
+        (Val::Float(x), Val::Float(y)) => match x.partial_cmp(y) {
+            Some(o) => CmpResult::Ord(o),
+            None => CmpResult::False,
+        },
+        (Val::Int(x), Val::Float(y)) => match cmp_int_float(*x, *y) {
+            Some(o) => CmpResult::Ord(o),
+            None => CmpResult::False,
+        },
+        (Val::Float(x), Val::Int(y)) => match cmp_int_float(*y, *x) {
+            Some(o) => CmpResult::Ord(o.reverse()),
+            None => CmpResult::False,
+        },
+        (Val::Str(x), Val::Str(y)) => CmpResult::Ord(x.cmp(y)),
+        (Val::Bool(x), Val::Bool(y)) => CmpResult::Ord(x.cmp(y)),
+        (Val::List(x), Val::List(y)) => {
+            for (p, q) in x.iter().zip(y) {
+                match cypher_cmp(p, q) {
+                    CmpResult::Ord(Ordering::Equal) => {}
+                    other => return other,
+                }
+            }
+            CmpResult::Ord(x.len().cmp(&y.len()))
+        }
+        _ => CmpResult::Null,
+    }
+}
+
+fn type_rank(v: &Val) -> u8 {
+    match v {
+        Val::Map(_) => 0,
+        Val::Node(_) => 1,
+        Val::Rel(_) => 2,
+        Val::List(_) => 3,
+        Val::Path(_) => 4,
+        Val::Bytes(_) => 5,
+        Val::Str(_) => 6,
+        Val::Bool(_) => 7,
+        Val::Int(_) | Val::Float(_) => 8,
+        Val::Null => 9,
+    }
+}
+
+/// The total order used by ORDER BY, min/max over mixed types and sorting:
+/// values of different types order by type, nulls last, NaN above all numbers.
+pub fn total_cmp(a: &Val, b: &Val) -> Ordering {
+    let (ra, rb) = (type_rank(a), type_rank(b));
+    if ra != rb {
+        return ra.cmp(&rb);
+    }
+    match (a, b) {
+        (Val::Int(x), Val::Int(y)) => x.cmp(y),
+        (Val::Float(x), Val::Float(y)) => float_total(*x, *y),
+        (Val::Int(x), Val::Float(y)) => {
+            if y.is_nan() {
+                Ordering::Less
+            } else {
+                cmp_int_float(*x, *y).unwrap_or(Ordering::Equal)
+            }
+        }
+        (Val::Float(x), Val::Int(y)) => {
+            if x.is_nan() {
+                Ordering::Greater
+            } else {
+                cmp_int_float(*y, *x).unwrap_or(Ordering::Equal).reverse()
+            }
+        }
+        (Val::Str(x), Val::Str(y)) => x.cmp(y),
+        (Val::Bool(x), Val::Bool(y)) => x.cmp(y),
+        (Val::Bytes(x), Val::Bytes(y)) => x.cmp(y),
+        (Val::Node(x), Val::Node(y)) | (Val::Rel(x), Val::Rel(y)) => x.cmp(y),
+        (Val::List(x), Val::List(y)) => {
+            for (p, q) in x.iter().zip(y) {
+                let o = total_cmp(p, q);
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            x.len().cmp(&y.len())
+        }
+        (Val::Path(x), Val::Path(y)) => x.nodes.cmp(&y.nodes).then_with(|| x.rels.cmp(&y.rels)),
+        (Val::Map(x), Val::Map(y)) => {
+            for ((kx, vx), (ky, vy)) in x.iter().zip(y.iter()) {
+                let o = kx.cmp(ky).then_with(|| total_cmp(vx, vy));
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            x.len().cmp(&y.len())
+        }
+        _ => Ordering::Equal,
+    }
+}
+
+fn float_total(x: f64, y: f64) -> Ordering {
+    match (x.is_nan(), y.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// A hashable stand-in for a value under equivalence (used by DISTINCT and
+/// grouping): null equals null, NaN equals NaN, 1 equals 1.0.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Key {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(u64),
+    NaN,
+    Str(String),
+    Bytes(Vec<u8>),
+    List(Vec<Key>),
+    Map(Vec<(String, Key)>),
+    Node(u64),
+    Rel(u64),
+    Path(Vec<u64>, Vec<u64>),
+}
+
+pub fn key_of(v: &Val) -> Key {
+    match v {
+        Val::Null => Key::Null,
+        Val::Bool(b) => Key::Bool(*b),
+        Val::Int(i) => Key::Int(*i),
+        Val::Float(f) => {
+            if f.is_nan() {
+                Key::NaN
+            } else if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                Key::Int(*f as i64)
+            } else if *f == 0.0 {
+                Key::Int(0)
+            } else {
+                Key::Float(f.to_bits())
+            }
+        }
+        Val::Str(s) => Key::Str(s.clone()),
+        Val::Bytes(b) => Key::Bytes(b.clone()),
+        Val::List(l) => Key::List(l.iter().map(key_of).collect()),
+        Val::Map(m) => Key::Map(m.iter().map(|(k, v)| (k.clone(), key_of(v))).collect()),
+        Val::Node(id) => Key::Node(*id),
+        Val::Rel(id) => Key::Rel(*id),
+        Val::Path(p) => Key::Path(p.nodes.clone(), p.rels.clone()),
+    }
+}
+
+pub fn type_error(msg: impl Into<String>) -> Error {
+    Error::runtime(Code::TypeError, "InvalidArgumentType", msg)
+}
+
+pub fn arg_error(detail: &'static str, msg: impl Into<String>) -> Error {
+    Error::runtime(Code::ArgumentError, detail, msg)
+}
+
+pub fn overflow() -> Error {
+    Error::runtime(Code::ArithmeticError, "IntegerOverflow", "long overflow")
+}
+
+pub fn to_val_map(m: &Map) -> ValMap {
+    m.iter()
+        .map(|(k, v)| (k.clone(), Val::from_value(v)))
+        .collect()
+}
