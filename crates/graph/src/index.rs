@@ -287,13 +287,7 @@ impl Graph {
         }
     }
 
-    pub(crate) fn index_add_node(
-        &mut self,
-        id: NodeId,
-        rec: &NodeRec,
-        label: Option<&str>,
-        _key: Option<&str>,
-    ) {
+    pub(crate) fn index_add_node(&mut self, id: NodeId, rec: &NodeRec, label: Option<&str>) {
         self.index_each(rec, label, |ix, key| ix.insert(key, id));
     }
 

@@ -215,6 +215,13 @@ impl Graph {
         x
     }
 
+    fn note_prop_key(&mut self, k: &Sym) {
+        // Looking first avoids touching a shared set on every write.
+        if !self.prop_keys.contains(k) {
+            self.prop_keys.insert(k.clone());
+        }
+    }
+
     pub(crate) fn node_rec(&self, id: NodeId) -> Option<&NodeRec> {
         self.nodes.get(&id).map(|a| &**a)
     }
@@ -277,7 +284,7 @@ impl Graph {
         for (k, v) in props {
             if !v.is_null() {
                 let s = self.intern(k);
-                self.prop_keys.insert(s.clone());
+                self.note_prop_key(&s);
                 rec.props.set(s, v.clone());
             }
         }
@@ -292,7 +299,7 @@ impl Graph {
             self.labels.entry(l.clone()).or_default().insert(id);
         }
         self.next_node = self.next_node.max(id.saturating_add(1));
-        self.index_add_node(id, &rec, None, None);
+        self.index_add_node(id, &rec, None);
         self.nodes.insert(id, Arc::new(rec));
     }
 
@@ -321,7 +328,7 @@ impl Graph {
         for (k, v) in props {
             if !v.is_null() {
                 let s = self.intern(k);
-                self.prop_keys.insert(s.clone());
+                self.note_prop_key(&s);
                 p.set(s, v.clone());
             }
         }
@@ -366,7 +373,7 @@ impl Graph {
         let old_keys = self.index_keys(rec, &affected);
         let k = self.intern(key);
         if !value.is_null() {
-            self.prop_keys.insert(k.clone());
+            self.note_prop_key(&k);
         }
         let rec = self.node_mut(id)?;
         let prev = rec.props.set(k, value);
@@ -392,7 +399,7 @@ impl Graph {
         }
         let k = self.intern(key);
         if !value.is_null() {
-            self.prop_keys.insert(k.clone());
+            self.note_prop_key(&k);
         }
         let rec = self
             .rels
@@ -415,7 +422,7 @@ impl Graph {
             .get(&id)
             .cloned()
             .ok_or_else(|| node_not_found(id))?;
-        self.index_add_node(id, &rec, Some(label), None);
+        self.index_add_node(id, &rec, Some(label));
         Ok(true)
     }
 
