@@ -1,1 +1,103 @@
-fn main() {}
+//! `causeway`: the server binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod auth;
+mod catalog;
+mod config;
+mod db;
+mod http;
+mod server;
+mod session;
+
+#[derive(Parser)]
+#[command(name = "causeway", version, about = "A clustered graph database that Neo4j drivers use unchanged")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a server (Bolt on 127.0.0.1:7687, HTTP on 127.0.0.1:7474, data under ./data).
+    Serve(ServeArgs),
+}
+
+/// Every flag is also a config-file key and a `CAUSEWAY_*` environment
+/// variable; flags win over both.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// A TOML file of settings (keys as documented in docs/configuration.md).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[arg(long, value_name = "PATH")]
+    data_dir: Option<String>,
+    #[arg(long, value_name = "HOST:PORT")]
+    bolt_listen: Option<String>,
+    /// The Bolt address clients are told to use (routing tables).
+    #[arg(long, value_name = "HOST:PORT")]
+    bolt_advertised: Option<String>,
+    #[arg(long, value_name = "HOST:PORT")]
+    http_listen: Option<String>,
+    /// `USER/PASSWORD`, or `none` to turn authentication off.
+    #[arg(long, value_name = "USER/PASSWORD|none")]
+    auth: Option<String>,
+    /// error, warn, info, debug or trace (or a tracing filter).
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Any other setting, as KEY=VALUE; may be repeated.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => match serve(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("causeway: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut flags: Vec<(&str, String)> = Vec::new();
+    let named = [
+        ("data_dir", args.data_dir),
+        ("bolt_listen", args.bolt_listen),
+        ("bolt_advertised", args.bolt_advertised),
+        ("http_listen", args.http_listen),
+        ("auth", args.auth),
+        ("log_level", args.log_level),
+    ];
+    for (key, value) in named {
+        if let Some(v) = value {
+            flags.push((key, v));
+        }
+    }
+    let mut extra = Vec::new();
+    for kv in &args.set {
+        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("--set expects KEY=VALUE, got `{kv}`"))?;
+        extra.push((k.to_owned(), v.to_owned()));
+    }
+    for (k, v) in &extra {
+        flags.push((k.as_str(), v.clone()));
+    }
+    let config = config::Config::load(args.config.as_deref(), |k| std::env::var(k).ok(), &flags)?;
+    init_logging(&config.log_level);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("causeway").build()?;
+    runtime.block_on(server::run(config))
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

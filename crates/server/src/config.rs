@@ -1,0 +1,185 @@
+//! Server configuration, layered: built-in defaults, then a TOML file, then
+//! `CAUSEWAY_*` environment variables, then command-line flags. Each layer
+//! overrides the one before, key by key.
+//!
+//! Every key is flat and snake_case. Its environment variable is the key in
+//! upper case with a `CAUSEWAY_` prefix: `bolt_listen` is
+//! `CAUSEWAY_BOLT_LISTEN`. Unknown keys in the file are an error, so a typo
+//! never silently falls back to a default.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub bolt_listen: String,
+    /// The address clients are told to use; empty means `bolt_listen`.
+    pub bolt_advertised: String,
+    pub http_listen: String,
+    /// `USER/PASSWORD` sets that user's password at start-up; `none` turns
+    /// authentication off. Empty keeps the stored users, or on first start
+    /// creates `neo4j` with a random password printed to the log.
+    pub auth: String,
+    pub log_level: String,
+    /// Turning this off makes acknowledged writes losable on power failure;
+    /// it exists for benchmarks that isolate CPU cost.
+    pub fsync: bool,
+    pub max_connections: usize,
+    pub max_message_bytes: usize,
+    /// Longest a write transaction may hold the database's write lock.
+    pub transaction_timeout_ms: u64,
+    /// How long a writer waits for the write lock before a transient error.
+    pub lock_timeout_ms: u64,
+    /// How long a transaction waits for the bookmarks it presents.
+    pub bookmark_timeout_ms: u64,
+    /// Log entries between snapshots; a restart replays at most this many.
+    pub snapshot_every: u64,
+    /// Rows one operator may hold in memory (sorts, aggregations).
+    pub max_materialized_rows: usize,
+    /// Failed logins per user before further attempts are refused for
+    /// `auth_lock_ms`.
+    pub auth_max_failed_attempts: u32,
+    pub auth_lock_ms: u64,
+    /// The `server` string sent in HELLO SUCCESS. The 5.x Python driver
+    /// refuses anything not starting with `Neo4j/`.
+    pub server_agent: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("data"),
+            bolt_listen: "127.0.0.1:7687".into(),
+            bolt_advertised: String::new(),
+            http_listen: "127.0.0.1:7474".into(),
+            auth: String::new(),
+            log_level: "info".into(),
+            fsync: true,
+            max_connections: 10_000,
+            max_message_bytes: 64 << 20,
+            transaction_timeout_ms: 60_000,
+            lock_timeout_ms: 10_000,
+            bookmark_timeout_ms: 30_000,
+            snapshot_every: 20_000,
+            max_materialized_rows: 10_000_000,
+            auth_max_failed_attempts: 3,
+            auth_lock_ms: 5_000,
+            server_agent: format!("Neo4j/5.26.0 (Causeway {})", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+pub const ENV_PREFIX: &str = "CAUSEWAY_";
+
+impl Config {
+    /// Builds the configuration from the optional file, the process
+    /// environment and the flags (`(key, value)` pairs, already named by key).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        flags: &[(&str, String)],
+    ) -> anyhow::Result<Config> {
+        let defaults = toml::Table::try_from(Config::default())?;
+        let mut table = defaults.clone();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            let from_file: toml::Table =
+                text.parse().with_context(|| format!("parsing config file {}", path.display()))?;
+            for (k, v) in from_file {
+                if !defaults.contains_key(&k) {
+                    bail!("unknown key `{k}` in {}", path.display());
+                }
+                table.insert(k, v);
+            }
+        }
+        for (key, default) in &defaults {
+            if let Some(raw) = env(&format!("{ENV_PREFIX}{}", key.to_uppercase())) {
+                table.insert(key.clone(), typed(key, default, &raw)?);
+            }
+        }
+        for (key, raw) in flags {
+            let default = defaults.get(*key).with_context(|| format!("unknown key `{key}`"))?;
+            table.insert((*key).to_owned(), typed(key, default, raw)?);
+        }
+        let config: Config = table.try_into()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !self.server_agent.starts_with("Neo4j/") {
+            bail!("server_agent must start with `Neo4j/`: the Neo4j 5.x Python driver refuses other servers");
+        }
+        if self.auth != "none" && !self.auth.is_empty() && !self.auth.contains('/') {
+            bail!("auth must be `none` or `USER/PASSWORD`");
+        }
+        if self.max_message_bytes < 1024 {
+            bail!("max_message_bytes must be at least 1024");
+        }
+        Ok(())
+    }
+
+    pub fn bolt_advertised(&self) -> &str {
+        if self.bolt_advertised.is_empty() {
+            &self.bolt_listen
+        } else {
+            &self.bolt_advertised
+        }
+    }
+}
+
+/// Environment variables and flags arrive as strings; give them the type of
+/// the key's default so that `CAUSEWAY_FSYNC=false` is a boolean.
+fn typed(key: &str, default: &toml::Value, raw: &str) -> anyhow::Result<toml::Value> {
+    Ok(match default {
+        toml::Value::Boolean(_) => toml::Value::Boolean(
+            raw.parse().with_context(|| format!("`{key}` must be true or false, not `{raw}`"))?,
+        ),
+        toml::Value::Integer(_) => toml::Value::Integer(
+            raw.parse().with_context(|| format!("`{key}` must be an integer, not `{raw}`"))?,
+        ),
+        _ => toml::Value::String(raw.to_owned()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "bolt_listen = \"127.0.0.1:1\"\nlock_timeout_ms = 5\nfsync = true\n").unwrap();
+        let env = |k: &str| match k {
+            "CAUSEWAY_BOLT_LISTEN" => Some("127.0.0.1:2".to_owned()),
+            "CAUSEWAY_FSYNC" => Some("false".to_owned()),
+            _ => None,
+        };
+        let c = Config::load(Some(&file), env, &[("bolt_listen", "127.0.0.1:3".into())]).unwrap();
+        assert_eq!(c.bolt_listen, "127.0.0.1:3");
+        assert!(!c.fsync);
+        assert_eq!(c.lock_timeout_ms, 5);
+        assert_eq!(c.http_listen, Config::default().http_listen);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "bolt_lisen = \"x\"\n").unwrap();
+        assert!(Config::load(Some(&file), no_env, &[]).is_err());
+        let env = |k: &str| (k == "CAUSEWAY_FSYNC").then(|| "maybe".to_owned());
+        assert!(Config::load(None, env, &[]).is_err());
+        assert!(Config::load(None, no_env, &[("auth", "nopassword".into())]).is_err());
+    }
+}

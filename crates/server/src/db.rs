@@ -1,0 +1,237 @@
+//! Databases and their transactions.
+//!
+//! Concurrency model (see ARCHITECTURE.md): readers run on an O(1) snapshot of
+//! the applied state and never wait. Writers are serialised by one write lock
+//! per database, taken when a transaction runs its first updating statement;
+//! the lock guards the *head*, the applied state plus every change set that
+//! has been handed to the log but not yet applied. Because a writer always
+//! starts from the head while holding the lock, no update can be lost (the
+//! 64-client counter test) and no write-write conflict can arise. The lock is
+//! released as soon as the change set is queued in the log, so the fsync wait
+//! overlaps with the next writer's work: that is what lets many transactions
+//! share one fsync.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use causeway_exec::{ExecContext, Limits, QueryResult, StatementClass, SystemCatalog};
+use causeway_graph::{Graph, TxGraph};
+use causeway_replication::{Data, Replicator};
+use causeway_value::{Code, Error, Map};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+pub const DEFAULT_DB: &str = "neo4j";
+pub const SYSTEM_DB: &str = "system";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Read,
+    Write,
+}
+
+pub struct DbConfig {
+    pub lock_timeout: Duration,
+    pub transaction_timeout: Duration,
+    pub bookmark_timeout: Duration,
+    pub limits: Limits,
+}
+
+/// The state writers build on: applied state plus queued change sets.
+pub struct Head {
+    graph: Graph,
+}
+
+/// The replicated state of a database: its graph. Change sets are applied
+/// exactly as the transaction that produced them left them.
+#[derive(Clone, Default)]
+pub struct GraphState(pub Graph);
+
+impl Data for GraphState {
+    fn apply(&mut self, payload: &[u8]) -> Result<(), String> {
+        let changes = causeway_graph::ChangeSet::decode(payload).map_err(|e| e.message)?;
+        self.0.apply(&changes).map_err(|e| e.message)
+    }
+    fn encode(&self) -> Vec<u8> {
+        self.0.encode()
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, String> {
+        Graph::decode(bytes).map(GraphState).map_err(|e| e.message)
+    }
+}
+
+pub struct Database {
+    pub name: String,
+    repl: Option<Arc<Replicator<GraphState>>>,
+    head: Arc<Mutex<Head>>,
+    config: DbConfig,
+    catalog: Arc<dyn SystemCatalog>,
+}
+
+pub struct Transaction {
+    mode: Mode,
+    graph: TxGraph,
+    lock: Option<OwnedMutexGuard<Head>>,
+    statements: usize,
+    deadline: Instant,
+    failed: bool,
+}
+
+impl Database {
+    /// A database whose commits go through `repl`. `None` makes a read-only
+    /// database with no data (the `system` database, which answers
+    /// administration commands from the catalog).
+    pub fn new(name: &str, repl: Option<Arc<Replicator<GraphState>>>, config: DbConfig, catalog: Arc<dyn SystemCatalog>) -> Self {
+        let graph = repl.as_ref().map(|r| r.state().0).unwrap_or_default();
+        Database { name: name.to_owned(), repl, head: Arc::new(Mutex::new(Head { graph })), config, catalog }
+    }
+
+    pub fn applied_index(&self) -> u64 {
+        self.repl.as_ref().map_or(0, |r| r.applied_index())
+    }
+
+    pub fn bookmark(&self, index: u64) -> String {
+        format!("causeway:{}:{index}", self.name)
+    }
+
+    /// Begins a transaction after the database has applied every bookmark the
+    /// client presents (causal consistency).
+    pub async fn begin(&self, mode: Mode, bookmarks: &[String], timeout: Option<Duration>) -> Result<Transaction, Error> {
+        let mut wanted = 0;
+        for b in bookmarks {
+            wanted = wanted.max(self.parse_bookmark(b)?);
+        }
+        if let Some(repl) = &self.repl {
+            if wanted > repl.applied_index() {
+                repl.wait_applied(wanted, self.config.bookmark_timeout).await.map_err(|_| {
+                    Error::new(
+                        Code::BookmarkTimeout,
+                        format!("Database '{}' has not caught up with bookmark {wanted} in time", self.name),
+                    )
+                })?;
+            }
+        }
+        let base = self.repl.as_ref().map(|r| r.state().0).unwrap_or_default();
+        let timeout = timeout.unwrap_or(self.config.transaction_timeout).min(self.config.transaction_timeout);
+        Ok(Transaction {
+            mode,
+            graph: TxGraph::new(base),
+            lock: None,
+            statements: 0,
+            deadline: Instant::now() + timeout,
+            failed: false,
+        })
+    }
+
+    /// Bookmarks of other databases are accepted and ignored: a driver sends
+    /// every bookmark of its session, whichever database they came from.
+    fn parse_bookmark(&self, b: &str) -> Result<u64, Error> {
+        let invalid = || Error::new(Code::InvalidBookmark, format!("Supplied bookmark '{b}' is not valid"));
+        let rest = b.strip_prefix("causeway:").ok_or_else(invalid)?;
+        let (db, index) = rest.rsplit_once(':').ok_or_else(invalid)?;
+        let index: u64 = index.parse().map_err(|_| invalid())?;
+        Ok(if db == self.name { index } else { 0 })
+    }
+
+    /// Runs one statement inside `tx`. Blocking: call from a thread that may
+    /// block (`block_in_place`).
+    pub async fn run(&self, tx: &mut Transaction, query: &str, params: &Map) -> Result<QueryResult, Error> {
+        if tx.failed {
+            return Err(Error::new(Code::Terminated, "The transaction has been terminated after an earlier error."));
+        }
+        if Instant::now() > tx.deadline {
+            tx.failed = true;
+            tx.lock = None;
+            return Err(Error::new(
+                Code::TransactionTimedOut,
+                "The transaction has been terminated. Retry your operation in a new transaction, and you should see a successful result. The transaction has not completed within the specified timeout.",
+            ));
+        }
+        let class = causeway_exec::classify(query)?;
+        if class != StatementClass::Read {
+            if tx.mode == Mode::Read {
+                return Err(Error::new(Code::AccessMode, "Writing in read access mode not allowed."));
+            }
+            if self.repl.is_none() {
+                return Err(Error::new(
+                    Code::ForbiddenReadOnly,
+                    format!("The database '{}' does not accept data or schema writes.", self.name),
+                ));
+            }
+            self.lock_for_write(tx).await?;
+        }
+        tx.statements += 1;
+        let ctx = ExecContext { database: &self.name, catalog: Some(&*self.catalog), limits: self.config.limits };
+        let result = tokio::task::block_in_place(|| causeway_exec::execute(&mut tx.graph, query, params, &ctx));
+        if result.is_err() {
+            tx.failed = true;
+        }
+        result
+    }
+
+    async fn lock_for_write(&self, tx: &mut Transaction) -> Result<(), Error> {
+        if tx.lock.is_some() {
+            return Ok(());
+        }
+        let wait = self.config.lock_timeout.min(tx.deadline.saturating_duration_since(Instant::now()));
+        let guard = tokio::time::timeout(wait, self.head.clone().lock_owned()).await.map_err(|_| {
+            Error::new(
+                Code::LockAcquisitionTimeout,
+                format!("Could not acquire the write lock of database '{}' within {wait:?}", self.name),
+            )
+        })?;
+        if guard.graph.version() != tx.graph.version() {
+            // Someone committed since this transaction's snapshot. Before it
+            // has read anything the snapshot can simply move forward; after,
+            // its earlier reads may be stale, so it must be retried.
+            if tx.statements > 0 || tx.graph.has_changes() {
+                return Err(Error::new(
+                    Code::Outdated,
+                    "The transaction read data that another transaction has since changed; retry it.",
+                ));
+            }
+            tx.graph = TxGraph::new(guard.graph.clone());
+        }
+        tx.lock = Some(guard);
+        Ok(())
+    }
+
+    /// Commits; returns the bookmark of the state that includes this
+    /// transaction (for a read-only one, the state it could have seen).
+    pub async fn commit(&self, tx: Transaction) -> Result<String, Error> {
+        if tx.failed {
+            return Err(Error::new(Code::Terminated, "The transaction has been terminated after an earlier error."));
+        }
+        let Transaction { graph, lock, .. } = tx;
+        let (Some(mut guard), Some(repl)) = (lock, &self.repl) else {
+            return Ok(self.bookmark(self.applied_index()));
+        };
+        graph.validate()?;
+        let (graph, changes) = graph.finish();
+        if changes.is_empty() {
+            return Ok(self.bookmark(self.applied_index()));
+        }
+        // Queue the entry while holding the lock, so that log order is lock
+        // order; then let the next writer in while this one waits for fsync.
+        let pending = repl.submit(changes.encode()).await;
+        guard.graph = graph;
+        drop(guard);
+        match pending {
+            Ok(pending) => match pending.await {
+                Ok(index) => return Ok(self.bookmark(index)),
+                Err(e) => self.after_failed_commit(e).await,
+            },
+            Err(e) => self.after_failed_commit(e).await,
+        }
+    }
+
+    /// The head already contains this change set; rebuild it from what was
+    /// really applied so that later writers do not build on a lost write.
+    async fn after_failed_commit(&self, e: Error) -> Result<String, Error> {
+        let mut head = self.head.lock().await;
+        if let Some(repl) = &self.repl {
+            head.graph = repl.state().0;
+        }
+        tracing::error!(db = %self.name, error = %e, "commit failed");
+        Err(e)
+    }
+}

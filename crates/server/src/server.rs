@@ -1,0 +1,154 @@
+//! Start-up and shutdown: opens storage, binds the listeners, and on SIGTERM
+//! or SIGINT stops accepting, lets in-flight work finish, and closes the log.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use causeway_bolt::BoltConfig;
+use causeway_exec::Limits;
+use causeway_replication::{Replicator, ReplicatorConfig};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::Auth;
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::db::{Database, DbConfig, GraphState, DEFAULT_DB, SYSTEM_DB};
+use crate::http::{self, HttpState};
+use crate::session::{BoltBackend, Shared};
+
+/// Routing tables are cheap to refresh and a short TTL lets clients notice
+/// topology changes quickly.
+const ROUTING_TTL_SECS: i64 = 10;
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    raise_fd_limit();
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let _lock = lock_data_dir(&config.data_dir)?;
+    let auth = Arc::new(Auth::open(
+        &config.data_dir.join("system"),
+        &config.auth,
+        config.auth_max_failed_attempts,
+        Duration::from_millis(config.auth_lock_ms),
+    )?);
+
+    let repl = Arc::new(
+        Replicator::<GraphState>::open(ReplicatorConfig {
+            dir: config.data_dir.join("databases").join(DEFAULT_DB),
+            node_id: 1,
+            address: config.bolt_advertised().to_owned(),
+            fsync: config.fsync,
+            snapshot_every: config.snapshot_every,
+        })
+        .await
+        .context("opening database `neo4j`")?,
+    );
+    tracing::info!(applied = repl.applied_index(), "database `neo4j` open");
+
+    let catalog =
+        Arc::new(Catalog { advertised_bolt: config.bolt_advertised().to_owned(), routing_ttl_secs: ROUTING_TTL_SECS });
+    let db_config = || DbConfig {
+        lock_timeout: Duration::from_millis(config.lock_timeout_ms),
+        transaction_timeout: Duration::from_millis(config.transaction_timeout_ms),
+        bookmark_timeout: Duration::from_millis(config.bookmark_timeout_ms),
+        limits: Limits { max_materialized_rows: config.max_materialized_rows, ..Limits::default() },
+    };
+    let mut databases = HashMap::new();
+    databases.insert(DEFAULT_DB.to_owned(), Arc::new(Database::new(DEFAULT_DB, Some(repl.clone()), db_config(), catalog.clone())));
+    databases.insert(SYSTEM_DB.to_owned(), Arc::new(Database::new(SYSTEM_DB, None, db_config(), catalog.clone())));
+    let backend = Arc::new(BoltBackend(Arc::new(Shared {
+        auth,
+        databases,
+        advertised_bolt: config.bolt_advertised().to_owned(),
+        routing_ttl_secs: ROUTING_TTL_SECS,
+    })));
+
+    let bolt_listener = TcpListener::bind(&config.bolt_listen)
+        .await
+        .with_context(|| format!("binding Bolt to {}", config.bolt_listen))?;
+    let http_listener = TcpListener::bind(&config.http_listen)
+        .await
+        .with_context(|| format!("binding HTTP to {}", config.http_listen))?;
+    let bolt_config = BoltConfig {
+        server_agent: config.server_agent.clone(),
+        max_message_size: config.max_message_bytes,
+        max_connections: config.max_connections,
+        ..BoltConfig::default()
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let bolt = tokio::spawn(causeway_bolt::serve(bolt_listener, backend, bolt_config, stop_rx.clone()));
+    let app = http::router(Arc::new(HttpState { bolt_advertised: config.bolt_advertised().to_owned() }));
+    let mut http_stop = stop_rx.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(http_listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(
+        bolt = %config.bolt_listen,
+        advertised = %config.bolt_advertised(),
+        http = %config.http_listen,
+        data = %config.data_dir.display(),
+        "Causeway {} ready",
+        env!("CARGO_PKG_VERSION")
+    );
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: no new connections; finishing in-flight work");
+    let _ = stop_tx.send(true);
+    match bolt.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "Bolt listener"),
+        Err(e) => tracing::warn!(error = %e, "Bolt listener task"),
+        Ok(Ok(())) => {}
+    }
+    let _ = http.await;
+    repl.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Thousands of idle Bolt connections need thousands of descriptors; the
+/// usual soft limit of 1024 is far too low, so raise it to the hard limit.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+/// Two servers on one data directory would corrupt it; an exclusive lock on
+/// a file inside it makes the second one fail at start-up instead.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::io::AsRawFd;
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    // SAFETY: flock on a descriptor we own.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    anyhow::ensure!(rc == 0, "data directory {} is in use by another causeway process", dir.display());
+    Ok(file)
+}

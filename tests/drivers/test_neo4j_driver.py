@@ -1,0 +1,195 @@
+"""The official neo4j Python driver (5.28 and 6.x, one venv each) against a
+real causeway process: application-style code, unchanged."""
+import threading
+
+import neo4j
+import pytest
+from neo4j import GraphDatabase
+from neo4j.exceptions import AuthError, ClientError, ConstraintError, CypherSyntaxError, CypherTypeError
+
+SCALARS = [
+    None, True, False, 0, 1, -1, 127, -16, -17, 128, -129, 32767, -32768, 2**31 - 1, -(2**31),
+    2**63 - 1, -(2**63), 1.5, -0.0, 1e300, "", "héllo wörld ✓", "x" * 70000,
+]
+
+
+@pytest.fixture(scope="module", params=["bolt", "neo4j"])
+def driver(request, server, auth):
+    uri = server.bolt_uri if request.param == "bolt" else server.neo4j_uri
+    d = GraphDatabase.driver(uri, auth=auth)
+    d.verify_connectivity()
+    yield d
+    d.close()
+
+
+def test_wrong_password_is_auth_error(server):
+    d = GraphDatabase.driver(server.bolt_uri, auth=("neo4j", "wrong"))
+    with pytest.raises(AuthError):
+        d.verify_connectivity()
+    d.close()
+
+
+def test_server_info(driver):
+    info = driver.get_server_info()
+    assert info.agent.startswith("Neo4j/")
+
+
+@pytest.mark.parametrize("value", SCALARS + [[1, "a", None, 2.5], {"a": 1, "b": [True, {"c": "d"}]}, b"\x00\x01\xff"])
+def test_parameters_round_trip(driver, value):
+    records, _, _ = driver.execute_query("RETURN $v AS v", v=value)
+    assert records[0]["v"] == value
+
+
+def test_create_read_update_delete(driver):
+    props = {"s": "text", "i": 42, "f": 2.5, "b": True, "l": [1, 2, 3], "ls": ["a", "b"], "big": 2**62}
+    with driver.session() as s:
+        s.run("MATCH (n:CrudTest) DETACH DELETE n").consume()
+        summary = s.run("CREATE (n:CrudTest $props) RETURN n", props=props).consume()
+        assert summary.counters.nodes_created == 1
+        assert summary.counters.labels_added == 1
+        assert summary.counters.properties_set == len(props)
+        node = s.run("MATCH (n:CrudTest) RETURN n").single()["n"]
+        assert set(node.labels) == {"CrudTest"}
+        assert dict(node) == props
+        assert node.element_id
+        s.run("MATCH (n:CrudTest) SET n.i = n.i + $d, n.extra = $e", d=8, e=b"\x01\x02").consume()
+        rec = s.run("MATCH (n:CrudTest) RETURN n.i AS i, n.extra AS e").single()
+        assert rec["i"] == 50 and rec["e"] == b"\x01\x02"
+        s.run("MATCH (a:CrudTest) CREATE (a)-[:REL {w: 1}]->(:CrudTest {name: 'b'})").consume()
+        rec = s.run("MATCH p = (a:CrudTest)-[r:REL]->(b) RETURN a, r, b, p").single()
+        r, p = rec["r"], rec["p"]
+        assert r.type == "REL" and r["w"] == 1
+        assert r.start_node.element_id == rec["a"].element_id
+        assert r.end_node.element_id == rec["b"].element_id
+        assert len(p) == 1 and p.start_node.element_id == rec["a"].element_id
+        summary = s.run("MATCH (n:CrudTest) DETACH DELETE n").consume()
+        assert summary.counters.nodes_deleted == 2
+        assert summary.counters.relationships_deleted == 1
+        assert s.run("MATCH (n:CrudTest) RETURN count(n) AS c").single()["c"] == 0
+
+
+def test_explicit_transactions_commit_and_rollback(driver):
+    with driver.session() as s:
+        s.run("MATCH (n:TxTest) DELETE n").consume()
+        with s.begin_transaction() as tx:
+            tx.run("CREATE (:TxTest {v: 1})").consume()
+            # Read-your-own-writes inside the transaction.
+            assert tx.run("MATCH (n:TxTest) RETURN count(n) AS c").single()["c"] == 1
+            tx.commit()
+        with s.begin_transaction() as tx:
+            tx.run("CREATE (:TxTest {v: 2})").consume()
+            tx.rollback()
+        assert s.run("MATCH (n:TxTest) RETURN collect(n.v) AS v").single()["v"] == [1]
+        assert s.last_bookmarks()
+
+
+def test_managed_transactions(driver):
+    def write(tx, v):
+        return tx.run("CREATE (n:Managed {v: $v}) RETURN n.v AS v", v=v).single()["v"]
+
+    def read(tx):
+        return tx.run("MATCH (n:Managed) RETURN count(n) AS c").single()["c"]
+
+    with driver.session() as s:
+        s.run("MATCH (n:Managed) DELETE n").consume()
+        assert s.execute_write(write, 7) == 7
+        assert s.execute_read(read) == 1
+
+
+def test_stream_100k_rows_with_small_fetch_size(driver):
+    with driver.session(fetch_size=100) as s:
+        result = s.run("UNWIND range(1, 100000) AS x RETURN x")
+        total = count = 0
+        for record in result:
+            total += record["x"]
+            count += 1
+        assert count == 100000 and total == 100000 * 100001 // 2
+
+
+def test_summary(driver):
+    with driver.session() as s:
+        summary = s.run("CREATE (n:Summary) RETURN n").consume()
+        assert summary.query_type == "rw"
+        assert summary.database == "neo4j"
+        assert summary.counters.contains_updates
+        summary = s.run("MATCH (n:Summary) RETURN n").consume()
+        assert summary.query_type == "r"
+        assert not summary.counters.contains_updates
+
+
+def test_errors_surface_as_the_right_exception(driver):
+    with driver.session() as s:
+        with pytest.raises(CypherSyntaxError):
+            s.run("MATCH (n RETURN n").consume()
+        with pytest.raises(CypherTypeError):
+            s.run("RETURN 1 + true").consume()
+        with pytest.raises(ClientError) as e:
+            s.run("RETURN 1 / 0").consume()
+        assert e.value.code == "Neo.ClientError.Statement.ArithmeticError"
+        # The session is still usable after errors.
+        assert s.run("RETURN 1 AS one").single()["one"] == 1
+    with driver.session(database="nosuchdb") as s:
+        with pytest.raises(ClientError) as e:
+            s.run("RETURN 1").consume()
+        assert e.value.code == "Neo.ClientError.Database.DatabaseNotFound"
+
+
+def test_unique_constraint_violation_is_constraint_error(driver):
+    with driver.session() as s:
+        s.run("CREATE CONSTRAINT uniq_email IF NOT EXISTS FOR (u:User) REQUIRE u.email IS UNIQUE").consume()
+        s.run("MATCH (u:User) DELETE u").consume()
+        s.run("CREATE (:User {email: 'a@example.com'})").consume()
+        with pytest.raises(ConstraintError):
+            s.run("CREATE (:User {email: 'a@example.com'})").consume()
+        names = [r["name"] for r in s.run("SHOW CONSTRAINTS")]
+        assert "uniq_email" in names
+
+
+def test_index_is_used_for_lookups(driver):
+    with driver.session() as s:
+        s.run("CREATE INDEX person_name IF NOT EXISTS FOR (p:Person) ON (p.name)").consume()
+        s.run("UNWIND range(1, 200) AS i CREATE (:Person {name: 'p' + toString(i)})").consume()
+        plan = s.run("EXPLAIN MATCH (p:Person {name: 'p7'}) RETURN p").consume().plan
+        assert "NodeIndexSeek" in str(plan)
+        assert s.run("MATCH (p:Person {name: 'p7'}) RETURN count(p) AS c").single()["c"] == 1
+
+
+def test_read_mode_rejects_writes(driver):
+    with driver.session(default_access_mode=neo4j.READ_ACCESS) as s:
+        with pytest.raises(ClientError):
+            s.run("CREATE (:ShouldNotExist)").consume()
+
+
+def test_system_database(driver):
+    with driver.session(database="system") as s:
+        names = {r["name"] for r in s.run("SHOW DATABASES")}
+        assert {"neo4j", "system"} <= names
+    records, _, _ = driver.execute_query("CALL dbms.components()")
+    assert records[0]["name"] == "Neo4j Kernel"
+
+
+def test_concurrent_increments_lose_no_update(server, auth):
+    """64 clients x 100 managed transactions on one counter: exactly 6400."""
+    d = GraphDatabase.driver(server.bolt_uri, auth=auth, max_connection_pool_size=64)
+    with d.session() as s:
+        s.run("MATCH (c:Counter {id: 1}) DELETE c").consume()
+        s.run("CREATE (:Counter {id: 1, n: 0})").consume()
+    errors = []
+
+    def worker():
+        try:
+            with d.session() as s:
+                for _ in range(100):
+                    s.execute_write(lambda tx: tx.run("MATCH (c:Counter {id: 1}) SET c.n = c.n + 1").consume())
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    with d.session() as s:
+        assert s.run("MATCH (c:Counter {id: 1}) RETURN c.n AS n").single()["n"] == 6400
+    d.close()

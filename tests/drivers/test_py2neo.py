@@ -1,0 +1,51 @@
+"""py2neo 2021.2.4 (its own Bolt client) against a real causeway process."""
+import pytest
+
+py2neo = pytest.importorskip("py2neo")
+from py2neo import Graph, Node, Relationship  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def graph(server, auth):
+    return Graph(server.bolt_uri, auth=auth)
+
+
+def test_run_with_parameters(graph):
+    for value in [None, True, 1, -(2**63), 2.5, "text", [1, 2], {"k": "v"}, bytearray(b"\x00\xff")]:
+        assert graph.run("RETURN $v AS v", v=value).evaluate() == value
+
+
+def test_create_with_the_object_api_and_read_back(graph):
+    graph.run("MATCH (n:Py2neo) DETACH DELETE n")
+    a = Node("Py2neo", name="Alice", age=33)
+    b = Node("Py2neo", name="Bob")
+    graph.create(Relationship(a, "KNOWS", b, since=2020))
+    rows = graph.run("MATCH (a:Py2neo)-[r:KNOWS]->(b) RETURN a.name AS a, r.since AS s, b.name AS b").data()
+    assert rows == [{"a": "Alice", "s": 2020, "b": "Bob"}]
+    node = graph.nodes.match("Py2neo", name="Alice").first()
+    assert node["age"] == 33
+
+
+def test_transactions(graph):
+    graph.run("MATCH (n:Py2neoTx) DELETE n")
+    tx = graph.begin()
+    tx.run("CREATE (:Py2neoTx {v: 1})")
+    graph.commit(tx)
+    tx = graph.begin()
+    tx.run("CREATE (:Py2neoTx {v: 2})")
+    graph.rollback(tx)
+    assert graph.run("MATCH (n:Py2neoTx) RETURN collect(n.v)").evaluate() == [1]
+
+
+def test_streaming_and_counters(graph):
+    cursor = graph.run("UNWIND range(1, 100000) AS x RETURN x")
+    assert sum(r["x"] for r in cursor) == 100000 * 100001 // 2
+    stats = graph.run("CREATE (:Py2neoStats {a: 1})").stats()
+    assert stats["nodes_created"] == 1
+
+
+def test_errors(graph):
+    from py2neo.errors import ClientError
+    with pytest.raises(ClientError):
+        graph.run("MATCH (n RETURN n")
+    assert graph.run("RETURN 1").evaluate() == 1
