@@ -131,6 +131,16 @@ impl Graph {
     }
 
     pub(crate) fn raw_create_constraint(&mut self, def: &ConstraintDef) -> Result<()> {
+        self.raw_create_constraint_with(def, None)
+    }
+
+    /// `backing`, if given, is the already built index for `def`, which
+    /// spares building it twice when the caller has checked the data.
+    pub(crate) fn raw_create_constraint_with(
+        &mut self,
+        def: &ConstraintDef,
+        backing: Option<Index>,
+    ) -> Result<()> {
         if self.constraints.contains_key(&def.name)
             || (backs_index(def.kind) && self.indexes.contains_key(&def.name))
         {
@@ -140,13 +150,15 @@ impl Graph {
             ));
         }
         if backs_index(def.kind) {
-            let idef = IndexDef {
-                name: def.name.clone(),
-                label: def.label.clone(),
-                properties: def.properties.clone(),
-                owning_constraint: Some(def.name.clone()),
-            };
-            let ix = self.build_index(idef, true);
+            let ix = backing.unwrap_or_else(|| {
+                let idef = IndexDef {
+                    name: def.name.clone(),
+                    label: def.label.clone(),
+                    properties: def.properties.clone(),
+                    owning_constraint: Some(def.name.clone()),
+                };
+                self.build_index(idef, true)
+            });
             Arc::make_mut(&mut self.indexes).insert(def.name.clone(), ix);
         }
         self.constraints.insert(def.name.clone(), def.clone());
@@ -432,7 +444,7 @@ impl TxGraph {
         };
         self.graph
             .check_constraint_on_data(&def, backing.as_ref())?;
-        self.graph.raw_create_constraint(&def)?;
+        self.graph.raw_create_constraint_with(&def, backing)?;
         self.changes.push_back(Change::CreateConstraint { def });
         self.counters.constraints_added += 1;
         Ok(())

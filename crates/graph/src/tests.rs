@@ -793,3 +793,41 @@ fn delete_all_deletes_relationships_first() {
     let c = tx.take_counters();
     assert_eq!((c.nodes_deleted, c.relationships_deleted), (2, 2));
 }
+
+#[test]
+fn clone_is_a_savepoint() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx.create_node(&s(&["L"]), Map::new()).unwrap();
+    let save = tx.clone();
+    tx.set_node_prop(a, "x", 1i64.into()).unwrap();
+    tx.create_node(&[], Map::new()).unwrap();
+    tx = save;
+    assert_eq!(tx.node_prop(a, "x"), None);
+    assert_eq!(tx.change_count(), 1);
+    assert_eq!(tx.take_counters().nodes_created, 1);
+    let (g, cs) = tx.finish();
+    let mut g2 = Graph::new();
+    g2.apply(&cs).unwrap();
+    assert_eq!(dump(&g), dump(&g2));
+    // Ids are not reused after a rollback is committed elsewhere either.
+    let mut tx = TxGraph::new(g);
+    assert_eq!(tx.create_node(&[], Map::new()).unwrap(), 1);
+}
+
+#[test]
+fn ids_are_never_reused() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx.create_node(&[], Map::new()).unwrap();
+    let r = tx.create_rel(a, a, "R", Map::new()).unwrap();
+    tx.delete_node(a, true).unwrap();
+    let (g, _) = tx.finish();
+    let mut tx = TxGraph::new(g);
+    let b = tx.create_node(&[], Map::new()).unwrap();
+    assert!(b > a);
+    assert!(tx.create_rel(b, b, "R", Map::new()).unwrap() > r);
+    let (g, _) = tx.finish();
+    assert_eq!(g.version(), 2);
+    let g2 = Graph::decode(&g.encode()).unwrap();
+    assert_eq!(g2.stats().next_node_id, 2);
+    assert_eq!(g2.version(), 2);
+}
