@@ -11,6 +11,23 @@
 //!   machine and WAL replay rebuild state. Never Cypher text.
 //! * `ChangeSet` and `Graph` serialize to bytes (`encode`/`decode`) for the
 //!   log and for snapshots.
+//!
+//! Behaviour the callers can rely on:
+//! * Ids come from counters kept in the graph and are never reused, so a
+//!   replayed change set allocates nothing; `version()` counts non-empty
+//!   change sets.
+//! * Writes to a missing node or relationship fail with `EntityNotFound`;
+//!   deleting one that is already gone is a no-op. `Value::Null` as a
+//!   property value removes the property; maps, nested or mixed lists are a
+//!   `TypeError`.
+//! * Uniqueness (unique and node-key constraints) is enforced at each write,
+//!   as Neo4j does; property existence (not-null, node-key) in `validate()`,
+//!   over the nodes the transaction touched.
+//! * Index lookups use Cypher equality (`1 = 1.0`, NaN equals nothing);
+//!   ranges stay within the bounds' type family. Results are ascending ids.
+//! * Cloning a `TxGraph` is cheap and serves as a statement savepoint.
+//! * Decoding corrupt bytes returns an `Unknown` error; it never panics and
+//!   never allocates more than the input could describe.
 
 mod codec;
 mod index;
