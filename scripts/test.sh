@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, Rust tests, the official drivers
+# against real server processes, and the openCypher TCK. `.ci/run` runs
+# exactly this. It installs what it needs, so a bare machine works.
+#
+#   scripts/test.sh            everything
+#   CAUSEWAY_SKIP_LINT=1 ...   skip fmt and clippy (local iteration)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SHARED=${CAUSEWAY_SHARED:-$ROOT/../shared}
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "toolchain and system packages"
+if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq python3 python3-venv python3-pip
+fi
+cargo --version
+python3 --version
+
+if [ -z "${CAUSEWAY_SKIP_LINT:-}" ]; then
+    step "cargo fmt --check"
+    cargo fmt --all -- --check
+    step "cargo clippy -D warnings"
+    cargo clippy --workspace --all-targets -- -D warnings
+fi
+
+step "build (release)"
+cargo build --release --workspace --bins
+
+step "cargo test"
+cargo test --release --workspace 2>&1 | tee target/cargo-test.log
+# A crate whose tests all pass prints "test result: ok"; count for the summary.
+rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/cargo-test.log | awk '{s+=$4} END {print s+0}')
+
+step "Python driver venvs"
+for v in neo4j6 neo4j5; do
+    venv=.venv/$v
+    req=tests/drivers/requirements-$v.txt
+    if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements.txt"; then
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+        cp "$req" "$venv/requirements.txt"
+    fi
+done
+
+export CAUSEWAY_BIN=$ROOT/target/release/causeway
+step "neo4j Python driver 6.x and py2neo"
+.venv/neo4j6/bin/python -m pytest -q tests/drivers
+step "neo4j Python driver 5.28"
+.venv/neo4j5/bin/python -m pytest -q tests/drivers --ignore=tests/drivers/test_py2neo.py
+
+step "openCypher TCK"
+./target/release/tck "$SHARED/tck/features"
