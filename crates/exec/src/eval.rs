@@ -13,6 +13,9 @@ use std::sync::{Arc, Mutex};
 /// State shared by every operator of one statement.
 pub struct Shared {
     pub params: ValMap,
+    /// Types of relationships deleted by this statement: `type(r)` still
+    /// works on them, as in Neo4j.
+    pub deleted_rel_types: Mutex<HashMap<u64, String>>,
     pub limits: Limits,
     regexes: Mutex<HashMap<String, Arc<regex::Regex>>>,
 }
@@ -22,6 +25,7 @@ impl Shared {
         Shared {
             params,
             limits,
+            deleted_rel_types: Mutex::new(HashMap::new()),
             regexes: Mutex::new(HashMap::new()),
         }
     }
@@ -337,6 +341,10 @@ pub fn eval(ctx: &Ctx, e: &Expr, row: &Row) -> Result<Val> {
             Val::Node(id) => Ok(Val::Bool(
                 labels.iter().all(|l| ctx.g.node_has_label(id, l)),
             )),
+            Val::Rel(id) => {
+                let t = rel_type(ctx, id)?;
+                Ok(Val::Bool(labels.iter().all(|l| *l == t)))
+            }
             other => Err(type_error(format!(
                 "Expected a Node but got {}",
                 other.type_name()
@@ -965,4 +973,16 @@ fn arith(op: BinaryOp, l: &Val, r: &Val) -> Result<Val> {
 
 fn div_zero() -> Error {
     Error::runtime(Code::ArithmeticError, "DivisionByZero", "/ by zero")
+}
+
+pub fn rel_type(ctx: &Ctx, id: u64) -> Result<String> {
+    if let Some(r) = ctx.g.rel(id) {
+        return Ok(r.rel_type.to_owned());
+    }
+    if let Ok(d) = ctx.sh.deleted_rel_types.lock() {
+        if let Some(t) = d.get(&id) {
+            return Ok(t.clone());
+        }
+    }
+    Err(deleted_access("Relationship", id))
 }

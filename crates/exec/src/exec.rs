@@ -606,8 +606,6 @@ impl Runner<'_, '_> {
                         if count > max_rows {
                             return Some(Err(too_many_rows()));
                         }
-                        // After DISTINCT only projected names are visible.
-                        let c = c.map(|_| p.clone());
                         Some(Ok((p, c)))
                     } else {
                         None

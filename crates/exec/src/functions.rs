@@ -191,12 +191,7 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
             want(name, v, 1..=1)?;
             match a0 {
                 Val::Null => Ok(Val::Null),
-                Val::Rel(i) => Ok(Val::Str(
-                    g.rel(*i)
-                        .ok_or_else(|| crate::eval::deleted_access("Relationship", *i))?
-                        .rel_type
-                        .to_owned(),
-                )),
+                Val::Rel(i) => Ok(Val::Str(crate::eval::rel_type(ctx, *i)?)),
                 other => Err(bad_arg(name, other)),
             }
         }

@@ -231,9 +231,17 @@ fn run_query(
     };
     let out = runner.run_query(q, vec![val::Row::default()], &[])?;
     let fields = out.fields;
+    // A query that does not end in RETURN (or a yielding CALL) produces no
+    // records, but its stream must still be drained for its effects.
+    let out_rows: exec::RowIter = if fields.is_empty() {
+        let drained = exec::collect_rows(out.rows, ctx.limits.max_materialized_rows);
+        Box::new(drained.err().map(Err).into_iter())
+    } else {
+        out.rows
+    };
     let profile = stmt.explain == Some(ExplainMode::Profile);
     if updates || profile {
-        let rows = exec::collect_rows(out.rows, ctx.limits.max_materialized_rows)?;
+        let rows = exec::collect_rows(out_rows, ctx.limits.max_materialized_rows)?;
         tx.validate()?;
         let g = tx.snapshot();
         let out_rows: Vec<Result<Vec<Value>>> = rows
@@ -261,7 +269,7 @@ fn run_query(
     let g = tx.snapshot();
     let names = fields.clone();
     let fused = exec::Fuse {
-        inner: out.rows,
+        inner: out_rows,
         done: false,
     };
     let rows = fused.map(move |r| r.map(|row| output_row(&g, &names, &row)));

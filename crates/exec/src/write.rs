@@ -379,6 +379,11 @@ pub fn delete(
     // Relationships first, so that nodes deleted together with all their
     // relationships in one clause need no DETACH.
     for r in rels {
+        if let Some(rr) = tx.rel(r) {
+            if let Ok(mut d) = sh.deleted_rel_types.lock() {
+                d.insert(r, rr.rel_type.to_owned());
+            }
+        }
         if tx.rel_exists(r) {
             tx.delete_rel(r)?;
         }
