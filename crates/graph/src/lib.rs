@@ -257,7 +257,7 @@ impl Graph {
     pub fn expand(&self, node: NodeId, dir: Dir, types: &[String]) -> Vec<(RelId, NodeId)> {
         let mut out = Vec::new();
         if let Some(rec) = self.node_rec(node) {
-            Graph::expand_rec(rec, node, dir, types, |r, o| out.push((r, o)));
+            self.expand_rec(rec, node, dir, types, |r, o| out.push((r, o)));
         }
         out
     }
@@ -270,7 +270,7 @@ impl Graph {
         f: impl FnMut(RelId, NodeId),
     ) {
         if let Some(rec) = self.node_rec(node) {
-            Graph::expand_rec(rec, node, dir, types, f);
+            self.expand_rec(rec, node, dir, types, f);
         }
     }
     pub fn degree(&self, node: NodeId, dir: Dir, types: &[String]) -> usize {
@@ -278,11 +278,11 @@ impl Graph {
             return 0;
         };
         match dir {
-            Dir::Out => rec.out.count(types),
-            Dir::In => rec.inc.count(types),
+            Dir::Out => rec.out.count(types, &self.syms),
+            Dir::In => rec.inc.count(types, &self.syms),
             Dir::Both => {
-                let mut n = rec.out.count(types);
-                rec.inc.for_each(types, |_, o| {
+                let mut n = rec.out.count(types, &self.syms);
+                rec.inc.for_each(types, &self.syms, |_, o| {
                     if o != node {
                         n += 1
                     }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use causeway_value::{Code, Error, Result, Value};
-use imbl::OrdMap;
+use imbl::{OrdMap, OrdSet};
 
 use crate::{Dir, Graph, NodeId, RelId};
 
@@ -108,8 +108,15 @@ impl Adj {
         }
     }
 
-    /// Calls `f(rel, other)` for entries whose type is in `types` (all if empty).
-    pub(crate) fn for_each(&self, types: &[String], mut f: impl FnMut(RelId, NodeId)) {
+    /// Calls `f(rel, other)` for entries whose type is in `types` (all if
+    /// empty). `syms` is the graph's interner: the range probe of a large
+    /// list reuses its names rather than allocating one per call.
+    pub(crate) fn for_each(
+        &self,
+        types: &[String],
+        syms: &OrdSet<Sym>,
+        mut f: impl FnMut(RelId, NodeId),
+    ) {
         match self {
             Adj::Small(v) => {
                 for e in v {
@@ -131,9 +138,12 @@ impl Adj {
                             continue;
                         }
                         seen.push(t.as_str());
-                        let lo: Sym = Arc::from(t.as_str());
+                        // A name never interned is on no relationship.
+                        let Some(lo) = syms.get(t.as_str()) else {
+                            continue;
+                        };
                         let start = (lo.clone(), 0u64);
-                        let end = (lo, u64::MAX);
+                        let end = (lo.clone(), u64::MAX);
                         for ((_, r), o) in m.range(start..=end) {
                             f(*r, *o);
                         }
@@ -143,12 +153,12 @@ impl Adj {
         }
     }
 
-    pub(crate) fn count(&self, types: &[String]) -> usize {
+    pub(crate) fn count(&self, types: &[String], syms: &OrdSet<Sym>) -> usize {
         if types.is_empty() {
             return self.len();
         }
         let mut n = 0;
-        self.for_each(types, |_, _| n += 1);
+        self.for_each(types, syms, |_, _| n += 1);
         n
     }
 }
@@ -238,6 +248,7 @@ impl Graph {
     }
 
     pub(crate) fn expand_rec(
+        &self,
         rec: &NodeRec,
         node: NodeId,
         dir: Dir,
@@ -245,11 +256,11 @@ impl Graph {
         mut f: impl FnMut(RelId, NodeId),
     ) {
         match dir {
-            Dir::Out => rec.out.for_each(types, f),
-            Dir::In => rec.inc.for_each(types, f),
+            Dir::Out => rec.out.for_each(types, &self.syms, f),
+            Dir::In => rec.inc.for_each(types, &self.syms, f),
             Dir::Both => {
-                rec.out.for_each(types, &mut f);
-                rec.inc.for_each(types, |r, o| {
+                rec.out.for_each(types, &self.syms, &mut f);
+                rec.inc.for_each(types, &self.syms, |r, o| {
                     if o != node {
                         f(r, o)
                     }

@@ -638,6 +638,7 @@ fn dense_node_switches_representation() {
     assert_eq!(tx.degree(hub, Dir::Out, &s(&["A"])), 100);
     assert_eq!(tx.degree(hub, Dir::Out, &s(&["A", "A"])), 100);
     assert_eq!(tx.expand(hub, Dir::Both, &s(&["B", "A"])).len(), 200);
+    assert!(tx.expand(hub, Dir::Out, &s(&["NEVER_USED"])).is_empty());
     for r in &rels[..150] {
         tx.delete_rel(*r).unwrap();
     }

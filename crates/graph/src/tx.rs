@@ -257,8 +257,8 @@ impl TxGraph {
                 return Err(crate::store::connected_node(id));
             }
             let mut rels: Vec<RelId> = Vec::with_capacity(rec.out.len() + rec.inc.len());
-            rec.out.for_each(&[], |r, _| rels.push(r));
-            rec.inc.for_each(&[], |r, _| rels.push(r));
+            rec.out.for_each(&[], &self.graph.syms, |r, _| rels.push(r));
+            rec.inc.for_each(&[], &self.graph.syms, |r, _| rels.push(r));
             rels.sort_unstable();
             rels.dedup();
             for r in rels {
