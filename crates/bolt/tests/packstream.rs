@@ -498,3 +498,48 @@ fn relationship_fields_round_trip_props() {
     };
     round_trip(&Value::Relationship(r), GraphShape::V5);
 }
+
+/// Every `0x80..0x8F` tiny string in `bytes` that looks like an element id.
+fn element_ids_in(bytes: &[u8]) -> Vec<String> {
+    let prefix = b"4:causeway:";
+    let mut found = Vec::new();
+    for i in 0..bytes.len() {
+        if bytes[i..].starts_with(prefix) && i > 0 {
+            let len = (bytes[i - 1] & 0x0F) as usize;
+            if let Some(s) = bytes.get(i..i + len) {
+                found.push(String::from_utf8(s.to_vec()).unwrap());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn element_ids_are_consistent_inside_paths() {
+    // Trap 10: every entity in a path has a non-empty element id, each node
+    // and relationship appears once, with the same id as elsewhere.
+    let bytes = encode_value(&Value::Path(sample_path()), GraphShape::V5).unwrap();
+    let mut ids = element_ids_in(&bytes);
+    ids.sort();
+    let mut expected: Vec<String> = [1, 2, 3, 10, 11, 12]
+        .iter()
+        .map(|i| causeway_value::element_id(*i))
+        .collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    // No empty strings where an element id belongs.
+    assert!(!bytes.contains(&0x80));
+    // A relationship's endpoint element ids match its nodes'.
+    let rel = encode_value(&Value::Relationship(sample_rel(10, 1, 2)), GraphShape::V5).unwrap();
+    assert_eq!(
+        element_ids_in(&rel),
+        vec![
+            causeway_value::element_id(10),
+            causeway_value::element_id(1),
+            causeway_value::element_id(2)
+        ]
+    );
+    // 4.x sends no element ids at all.
+    let v4 = encode_value(&Value::Path(sample_path()), GraphShape::V4).unwrap();
+    assert!(element_ids_in(&v4).is_empty());
+}

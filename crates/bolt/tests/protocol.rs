@@ -946,3 +946,91 @@ async fn shutdown_stops_accepting_and_closes_idle() {
     assert!(r.is_ok());
     assert!(tokio::net::TcpStream::connect(server.addr).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_that_never_reads_is_dropped_after_write_timeout() {
+    let config = causeway_bolt::BoltConfig {
+        write_timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
+    let server = start_with(config).await;
+    let mut c = Client::ready(server.addr, 5, 4).await;
+    c.run("FOREVER", empty(), empty()).await;
+    c.pull(-1, None).await;
+    // Never read. The server must give up, roll back and free the memory.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !server.log.entries().contains(&"rollback".to_string()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server kept streaming to a dead reader"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_idle_connections() {
+    let server = start().await;
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(Client::ready(server.addr, 4, 4).await);
+    }
+    // All of them still work.
+    for c in idle.iter_mut().step_by(50) {
+        c.run("ROWS 1", empty(), empty()).await;
+        c.pull(-1, None).await;
+        assert!(c.recv().await.unwrap().is_success());
+        let (rows, _) = c.records().await;
+        assert_eq!(rows.len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn utc_patch_is_not_claimed() {
+    // Trap 13: we only echo patch_bolt when we switch DateTime encodings,
+    // and we send no temporal values at all yet, so we never claim it.
+    let server = start().await;
+    let (mut c, _) = Client::handshake(server.addr, exactly(4, 4)).await;
+    c.send(HELLO, &[map(&[("patch_bolt", Value::from(vec!["utc"]))])])
+        .await;
+    let r = c.recv().await.unwrap();
+    assert!(r.is_success());
+    assert_eq!(r.get("patch_bolt"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn py2neo_routing_procedure_pattern() {
+    // Trap 8: py2neo runs the routing procedure as an auto-commit query on
+    // `system` with PULL {n: -1, qid: -1}; the database name reaches the
+    // backend and the columns come back in the order the backend gave.
+    let server = start().await;
+    let mut c = Client::ready(server.addr, 4, 3).await;
+    c.run(
+        "ECHO",
+        map(&[("context", map(&[("address", Value::from("h:7687"))]))]),
+        map(&[("db", Value::from("system"))]),
+    )
+    .await;
+    c.pull(-1, Some(-1)).await;
+    let r = c.recv().await.unwrap();
+    assert_eq!(r.get("fields"), Some(Value::from(vec!["context"])));
+    let (rows, s) = c.records().await;
+    assert_eq!(rows.len(), 1);
+    assert!(s.get("bookmark").is_some());
+    assert!(server.log.begins()[0].contains("db=Some(\"system\")"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_codes_have_four_parts() {
+    // Trap 5: py2neo crashes on codes that are not Neo.X.Y.Z.
+    let server = start().await;
+    let mut c = Client::ready(server.addr, 4, 3).await;
+    c.run("FAIL", empty(), empty()).await;
+    let r = c.recv().await.unwrap();
+    let code = r.code();
+    assert_eq!(code.split('.').count(), 4, "{code}");
+    assert!(code.starts_with("Neo."));
+    c.send(0x55, &[]).await; // FAILED: unknown tags still close
+    let r = c.recv().await.unwrap();
+    assert_eq!(r.code(), "Neo.ClientError.Request.Invalid");
+}
