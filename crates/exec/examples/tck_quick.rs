@@ -1,5 +1,6 @@
 //! A rough TCK driver for executor development (the real runner lives in
 //! crates/tck). Usage: cargo run -p causeway-exec --example tck_quick -- DIR [filter]
+#![allow(clippy::type_complexity)]
 
 use causeway_exec::{execute, ExecContext, Limits};
 use causeway_graph::{Graph, TxGraph};
@@ -317,6 +318,8 @@ fn ctx() -> ExecContext<'static> {
     }
 }
 
+static COUNTERS: std::sync::Mutex<Option<causeway_value::Counters>> = std::sync::Mutex::new(None);
+
 fn run(g: &mut Graph, q: &str, params: &Map) -> Result<(Vec<String>, Vec<Vec<Value>>), String> {
     let mut tx = TxGraph::new(g.clone());
     let r = execute(&mut tx, q, params, &ctx()).map_err(|e| e.to_string())?;
@@ -324,9 +327,36 @@ fn run(g: &mut Graph, q: &str, params: &Map) -> Result<(Vec<String>, Vec<Vec<Val
     for row in r.rows {
         rows.push(row.map_err(|e| e.to_string())?);
     }
+    *COUNTERS.lock().unwrap() = Some(r.counters);
     let (ng, _) = tx.finish();
     *g = ng;
     Ok((r.fields, rows))
+}
+
+fn check_effects(expected: &[(String, i64)]) -> Result<(), String> {
+    let c = COUNTERS.lock().unwrap().unwrap_or_default();
+    let get = |k: &str| {
+        expected
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| *v)
+            .unwrap_or(0)
+    };
+    let checks = [
+        ("+nodes", c.nodes_created),
+        ("-nodes", c.nodes_deleted),
+        ("+relationships", c.relationships_created),
+        ("-relationships", c.relationships_deleted),
+    ];
+    for (k, v) in checks {
+        if get(k) != v {
+            return Err(format!(
+                "side effect {k}: expected {} got {v} ({c:?})",
+                get(k)
+            ));
+        }
+    }
+    Ok(())
 }
 
 struct Scenario {
@@ -459,7 +489,28 @@ fn run_scenario(sc: &Scenario) -> Result<(), String> {
             }
             continue;
         }
+        if l.starts_with("And no side effects") {
+            check_effects(&[])?;
+            i += 1;
+            continue;
+        }
+        if l.starts_with("And the side effects should be") {
+            i += 1;
+            let mut rows = Vec::new();
+            while i < lines.len() && lines[i].trim().starts_with('|') {
+                rows.push(lines[i]);
+                i += 1;
+            }
+            let t: Vec<(String, i64)> = table(&rows)
+                .into_iter()
+                .filter(|r| r.len() >= 2)
+                .map(|r| (r[0].clone(), r[1].parse().unwrap_or(0)))
+                .collect();
+            check_effects(&t)?;
+            continue;
+        }
         if l.starts_with("When executing query") {
+            *COUNTERS.lock().unwrap() = None;
             let q = docstring(&mut i);
             result = Some(run(&mut g, &q, &params));
             continue;

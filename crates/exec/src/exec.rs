@@ -489,10 +489,8 @@ impl Runner<'_, '_> {
             }
         }
         if new_cols.is_empty() {
-            if let Some(last) = q.parts.first().and_then(|p| p.clauses.last()) {
-                if let Clause::Return(p) = last {
-                    new_cols = p.items.iter().map(|i| i.name().to_owned()).collect();
-                }
+            if let Some(Clause::Return(p)) = q.parts.first().and_then(|p| p.clauses.last()) {
+                new_cols = p.items.iter().map(|i| i.name().to_owned()).collect();
             }
         }
         for c in new_cols {

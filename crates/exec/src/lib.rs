@@ -7,6 +7,7 @@
 //!   the transaction and huge results stream in bounded memory.
 //! * `classify` tells, from the text alone and without a graph, whether a
 //!   statement writes, so that the caller can take the write lock first.
+#![allow(clippy::type_complexity)]
 
 mod aggregate;
 mod cache;

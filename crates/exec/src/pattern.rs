@@ -432,7 +432,45 @@ impl Matcher<'_, '_, '_> {
             let max = max.unwrap_or(u64::MAX);
             let mut found: Vec<(u64, Vec<u64>)> = Vec::new();
             let mut path = Vec::new();
-            self.var_expand(rp, from, dir, min, max, &row, &mut path, &mut found)?;
+            let bound = rp.var.as_deref().and_then(|v| row.get(v)).cloned();
+            if let Some(b) = bound {
+                // A bound list of relationships must be walked exactly.
+                let Val::List(items) = b else {
+                    return Ok(true);
+                };
+                let mut seq: Vec<u64> = Vec::new();
+                for it in &items {
+                    match it {
+                        Val::Rel(r) => seq.push(*r),
+                        _ => return Ok(true),
+                    }
+                }
+                if dir_flip {
+                    seq.reverse();
+                }
+                let mut cur = from;
+                for rid in &seq {
+                    let Some(rel) = g.rel(*rid) else {
+                        return Ok(true);
+                    };
+                    if !rp.types.is_empty() && !rp.types.iter().any(|t| t == rel.rel_type) {
+                        return Ok(true);
+                    }
+                    cur = match dir {
+                        Dir::Out if rel.start == cur => rel.end,
+                        Dir::In if rel.end == cur => rel.start,
+                        Dir::Both if rel.start == cur => rel.end,
+                        Dir::Both if rel.end == cur => rel.start,
+                        _ => return Ok(true),
+                    };
+                }
+                let len = seq.len() as u64;
+                if len >= min && len <= max {
+                    found.push((cur, seq));
+                }
+            } else {
+                self.var_expand(rp, from, dir, min, max, &row, &mut path, &mut found)?;
+            }
             for (end, mut rlist) in found {
                 let mut r = row.clone();
                 if !self.node_ok(np, end, &mut r)? {

@@ -105,11 +105,9 @@ fn precheck_clauses(clauses: &[Clause], catalog: Option<&dyn SystemCatalog>) -> 
                 precheck_clauses(clauses, catalog)?;
             }
             Clause::CallSubquery(q) => precheck(q, catalog)?,
-            Clause::Match { where_, .. } => {
-                if let Some(w) = where_ {
-                    check_expr(w);
-                }
-            }
+            Clause::Match {
+                where_: Some(w), ..
+            } => check_expr(w),
             Clause::Unwind { expr, .. } => check_expr(expr),
             Clause::With(p) | Clause::Return(p) => {
                 for i in &p.items {

@@ -3,7 +3,7 @@
 //! only when results leave the engine.
 
 use causeway_graph::Graph;
-use causeway_value::{Code, Error, Map, Result, Value};
+use causeway_value::{Code, Error, Map, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -205,7 +205,7 @@ fn int_float_eq(i: i64, f: f64) -> bool {
         return false;
     }
     // Comparing through i128 avoids the rounding of casting i64 to f64.
-    if f < -9.3e18 || f > 9.3e18 {
+    if !(-9.3e18..=9.3e18).contains(&f) {
         return false;
     }
     (f as i128) == i as i128
