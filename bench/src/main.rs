@@ -1,1 +1,318 @@
-fn main() {}
+//! `causeway-bench`: drives a running server over Bolt and measures the
+//! machine's own baselines, so that results can be read as ratios.
+//!
+//! ```text
+//! causeway-bench all --addr 127.0.0.1:7687 --user neo4j --password pw --dir /var/tmp/x
+//! ```
+//! prints a Markdown report (see bench/run.sh, which starts a server and
+//! writes docs/benchmarks.md).
+
+mod client;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use causeway_value::Value;
+use client::{params, Client};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Args {
+    cmd: String,
+    addr: String,
+    user: String,
+    password: String,
+    dir: PathBuf,
+    seconds: u64,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut it = std::env::args().skip(1);
+    let cmd = it.next().unwrap_or_else(|| "all".into());
+    let mut a = Args {
+        cmd,
+        addr: "127.0.0.1:7687".into(),
+        user: "neo4j".into(),
+        password: "neo4j".into(),
+        dir: std::env::temp_dir(),
+        seconds: 10,
+    };
+    while let Some(flag) = it.next() {
+        let v = it.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--addr" => a.addr = v,
+            "--user" => a.user = v,
+            "--password" => a.password = v,
+            "--dir" => a.dir = v.into(),
+            "--seconds" => a.seconds = v.parse()?,
+            _ => anyhow::bail!("unknown flag {flag}"),
+        }
+    }
+    Ok(a)
+}
+
+#[derive(Default)]
+struct Stats {
+    ops: usize,
+    errors: usize,
+    lat_us: Vec<u64>,
+    elapsed: Duration,
+}
+
+impl Stats {
+    fn pct(&mut self, p: f64) -> f64 {
+        if self.lat_us.is_empty() {
+            return f64::NAN;
+        }
+        self.lat_us.sort_unstable();
+        let i = ((self.lat_us.len() as f64 - 1.0) * p).round() as usize;
+        self.lat_us[i] as f64 / 1000.0
+    }
+    fn rate(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Runs `clients` connections, each repeating `op` until the time is up.
+async fn load<F, Fut>(a: &Args, clients: usize, op: F) -> anyhow::Result<Stats>
+where
+    F: Fn(Client, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = (Client, anyhow::Result<()>)> + Send,
+{
+    let op = Arc::new(op);
+    let deadline = Instant::now() + Duration::from_secs(a.seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let mut client = Client::connect(&a.addr, &a.user, &a.password).await?;
+        let op = op.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut s = Stats::default();
+            let mut i = c as u64 * 1_000_000_000;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let (back, r) = op(client, i).await;
+                client = back;
+                i += 1;
+                match r {
+                    Ok(()) => {
+                        s.ops += 1;
+                        s.lat_us.push(t.elapsed().as_micros() as u64);
+                    }
+                    Err(_) => s.errors += 1,
+                }
+            }
+            s
+        }));
+    }
+    let mut total = Stats::default();
+    for t in tasks {
+        let s = t.await?;
+        total.ops += s.ops;
+        total.errors += s.errors;
+        total.lat_us.extend(s.lat_us);
+    }
+    total.elapsed = start.elapsed();
+    Ok(total)
+}
+
+async fn write_load(a: &Args, clients: usize) -> anyhow::Result<Stats> {
+    load(a, clients, |mut c, i| async move {
+        let r = c
+            .query(
+                "CREATE (:BenchWrite {id: $id})",
+                params(&[("id", Value::Int(i as i64))]),
+            )
+            .await
+            .map(|_| ());
+        (c, r)
+    })
+    .await
+}
+
+const READ_NODES: i64 = 100_000;
+
+async fn setup_reads(a: &Args) -> anyhow::Result<()> {
+    let mut c = Client::connect(&a.addr, &a.user, &a.password).await?;
+    c.query(
+        "CREATE INDEX bench_id IF NOT EXISTS FOR (n:BenchRead) ON (n.id)",
+        params(&[]),
+    )
+    .await?;
+    let have = c
+        .query("MATCH (n:BenchRead) RETURN count(n)", params(&[]))
+        .await?;
+    if have.first().and_then(|r| r.first()) != Some(&Value::Int(READ_NODES)) {
+        c.query("MATCH (n:BenchRead) DETACH DELETE n", params(&[]))
+            .await?;
+        for start in (0..READ_NODES).step_by(10_000) {
+            c.query(
+                "UNWIND range($s, $s + 9999) AS i CREATE (n:BenchRead {id: i, name: 'node ' + toString(i)})",
+                params(&[("s", Value::Int(start))]),
+            )
+            .await?;
+        }
+        // Each node points at the next ten, for the expansion benchmark.
+        c.query(
+            "MATCH (a:BenchRead) WHERE a.id % 100 = 0 \
+             UNWIND range(1, 10) AS k MATCH (b:BenchRead {id: (a.id + k) % $n}) CREATE (a)-[:NEXT]->(b)",
+            params(&[("n", Value::Int(READ_NODES))]),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn spread(i: u64, n: i64) -> i64 {
+    // A cheap mix so that clients do not walk the same ids in step.
+    ((i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) % n as u64) as i64
+}
+
+async fn read_load(a: &Args, clients: usize) -> anyhow::Result<Stats> {
+    load(a, clients, |mut c, i| async move {
+        let id = spread(i, READ_NODES);
+        let r = c
+            .query(
+                "MATCH (n:BenchRead {id: $id}) RETURN n.name",
+                params(&[("id", Value::Int(id))]),
+            )
+            .await
+            .and_then(|rows| {
+                if rows.len() == 1 {
+                    Ok(())
+                } else {
+                    Err(anyhow::anyhow!("expected one row"))
+                }
+            });
+        (c, r)
+    })
+    .await
+}
+
+async fn expand_load(a: &Args, clients: usize) -> anyhow::Result<Stats> {
+    load(a, clients, |mut c, i| async move {
+        let id = spread(i, READ_NODES / 100) * 100;
+        let r = c
+            .query(
+                "MATCH (n:BenchRead {id: $id})-[:NEXT]->(m) RETURN count(m)",
+                params(&[("id", Value::Int(id))]),
+            )
+            .await
+            .map(|_| ());
+        (c, r)
+    })
+    .await
+}
+
+/// fsync latency of this machine's disk, measured the way the log uses it:
+/// append 4 KiB, fdatasync.
+fn fsync_baseline(dir: &std::path::Path) -> anyhow::Result<Stats> {
+    let path = dir.join("causeway-bench-fsync.tmp");
+    let mut f = std::fs::File::create(&path)?;
+    let block = vec![7u8; 4096];
+    let mut s = Stats::default();
+    let start = Instant::now();
+    for _ in 0..300 {
+        let t = Instant::now();
+        f.write_all(&block)?;
+        f.sync_data()?;
+        s.lat_us.push(t.elapsed().as_micros() as u64);
+        s.ops += 1;
+    }
+    s.elapsed = start.elapsed();
+    drop(f);
+    let _ = std::fs::remove_file(&path);
+    Ok(s)
+}
+
+/// Loopback TCP round trip: one byte there and back.
+async fn rtt_baseline() -> anyhow::Result<Stats> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Ok((mut sock, _)) = listener.accept().await {
+            let _ = sock.set_nodelay(true);
+            let mut b = [0u8; 1];
+            while sock.read_exact(&mut b).await.is_ok() {
+                if sock.write_all(&b).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut sock = tokio::net::TcpStream::connect(addr).await?;
+    sock.set_nodelay(true)?;
+    let mut s = Stats::default();
+    let start = Instant::now();
+    let mut b = [1u8; 1];
+    for _ in 0..5000 {
+        let t = Instant::now();
+        sock.write_all(&b).await?;
+        sock.read_exact(&mut b).await?;
+        s.lat_us.push(t.elapsed().as_micros() as u64);
+        s.ops += 1;
+    }
+    s.elapsed = start.elapsed();
+    Ok(s)
+}
+
+fn row(name: &str, s: &mut Stats, unit: &str) -> String {
+    format!(
+        "| {name} | {:.0} {unit} | {:.2} | {:.2} | {:.2} | {} |",
+        s.rate(),
+        s.pct(0.5),
+        s.pct(0.99),
+        s.pct(0.999),
+        s.errors
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let a = parse_args()?;
+    let mut out = Vec::new();
+    let mut fsync = fsync_baseline(&a.dir)?;
+    let mut rtt = rtt_baseline().await?;
+    let (fsync_p50, fsync_p99) = (fsync.pct(0.5), fsync.pct(0.99));
+    out.push("| measure | rate | p50 ms | p99 ms | p99.9 ms | errors |".to_owned());
+    out.push("|---|---|---|---|---|---|".to_owned());
+    out.push(row(
+        "fsync (4 KiB append + fdatasync)",
+        &mut fsync,
+        "fsync/s",
+    ));
+    out.push(row("loopback TCP round trip", &mut rtt, "rt/s"));
+    let run_all = a.cmd == "all";
+    let mut single_p50 = f64::NAN;
+    if run_all || a.cmd == "writes" {
+        let mut s = write_load(&a, 64).await?;
+        out.push(row(
+            "tiny write tx (auto-commit CREATE), 64 clients",
+            &mut s,
+            "tx/s",
+        ));
+        let mut s = write_load(&a, 1).await?;
+        single_p50 = s.pct(0.5);
+        out.push(row("tiny write tx, 1 client", &mut s, "tx/s"));
+    }
+    if run_all || a.cmd == "reads" {
+        setup_reads(&a).await?;
+        let mut s = read_load(&a, 64).await?;
+        out.push(row("indexed point read, 64 clients", &mut s, "reads/s"));
+        let mut s = expand_load(&a, 64).await?;
+        out.push(row(
+            "1-hop expansion (10 neighbours), 64 clients",
+            &mut s,
+            "queries/s",
+        ));
+    }
+    let mut text = out.join("\n");
+    text.push_str(&format!(
+        "\n\nfsync p50 {fsync_p50:.2} ms, p99 {fsync_p99:.2} ms; single-client write p50 / fsync p50 = {:.2}\n",
+        single_p50 / fsync_p50
+    ));
+    println!("{text}");
+    Ok(())
+}
