@@ -212,6 +212,12 @@ struct Conn<'c, B: Backend, S> {
     peer_closed: bool,
 }
 
+#[derive(Clone, Copy)]
+struct BatchLimits {
+    flush_at: usize,
+    max_record: usize,
+}
+
 enum BatchEnd {
     /// Produced the requested number of rows, or filled the output buffer.
     Paused,
@@ -668,6 +674,14 @@ where
         let (Some(session), Some(open)) = (self.session.as_mut(), self.tx.as_mut()) else {
             return self.violation("RUN");
         };
+        if open.streams.len() >= self.config.max_open_results {
+            let limit = self.config.max_open_results;
+            self.fail(protocol_error(format!(
+                "more than {limit} open results in one transaction; consume or discard some first"
+            )))
+            .await;
+            return Flow::Continue;
+        }
         let started = Instant::now();
         match session.run(&mut open.tx, query, params).await {
             Ok(result) => {
@@ -766,6 +780,10 @@ where
         let version = self.version;
         let batch_rows = self.config.pull_batch_rows as u64;
         let flush_at = self.config.output_flush_threshold;
+        let limits = BatchLimits {
+            flush_at,
+            max_record: self.config.max_record_size,
+        };
         let end = loop {
             let Some(open) = self.tx.as_mut() else {
                 return self.violation(what);
@@ -777,7 +795,7 @@ where
             let out = &mut self.out;
             let started = Instant::now();
             let (end, produced) =
-                blocking(|| pull_batch(stream, out, version, want, flush_at, discard));
+                blocking(|| pull_batch(stream, out, version, want, limits, discard));
             stream.pulling += started.elapsed();
             remaining -= produced;
             match end {
@@ -914,7 +932,7 @@ fn pull_batch(
     out: &mut Vec<u8>,
     version: Version,
     want: u64,
-    flush_at: usize,
+    limits: BatchLimits,
     discard: bool,
 ) -> (BatchEnd, u64) {
     let mut produced = 0;
@@ -925,10 +943,25 @@ fn pull_batch(
             Some(Ok(row)) => {
                 produced += 1;
                 if !discard {
+                    let before = out.len();
                     if let Err(e) = message::encode_record(out, &row, version) {
                         return (BatchEnd::Failed(e), produced);
                     }
-                    if out.len() >= flush_at && produced < want {
+                    let size = out.len() - before;
+                    if size > limits.max_record {
+                        out.truncate(before);
+                        return (
+                            BatchEnd::Failed(Error::new(
+                                Code::Unknown,
+                                format!(
+                                    "a result row of {size} bytes exceeds the limit of {} bytes",
+                                    limits.max_record
+                                ),
+                            )),
+                            produced,
+                        );
+                    }
+                    if out.len() >= limits.flush_at && produced < want {
                         return (BatchEnd::Paused, produced);
                     }
                 }

@@ -41,6 +41,12 @@ pub struct BoltConfig {
     /// Buffered response bytes that trigger a flush. Together with the write
     /// timeout this bounds what a non-reading client can pin.
     pub output_flush_threshold: usize,
+    /// Largest single RECORD we send; a bigger row fails the request rather
+    /// than ballooning the output buffer.
+    pub max_record_size: usize,
+    /// Results one explicit transaction may hold open at once (each holds
+    /// a row iterator in the backend).
+    pub max_open_results: usize,
     /// Rows pulled from the backend per blocking section, between which the
     /// connection flushes and looks for a queued RESET.
     pub pull_batch_rows: usize,
@@ -57,6 +63,8 @@ pub const DEFAULT_READ_CHUNK_SIZE: usize = 16 * 1024;
 /// One maximal chunk plus its header, plus room for the next request.
 pub const DEFAULT_INPUT_BUFFER_LIMIT: usize = 2 * (MAX_CHUNK_SIZE + 2);
 pub const DEFAULT_OUTPUT_FLUSH_THRESHOLD: usize = 64 * 1024;
+pub const DEFAULT_MAX_RECORD_SIZE: usize = 256 * 1024 * 1024;
+pub const DEFAULT_MAX_OPEN_RESULTS: usize = 1000;
 pub const DEFAULT_PULL_BATCH_ROWS: usize = 1000;
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Pause after a failed accept (e.g. out of file descriptors) so the loop
@@ -75,6 +83,8 @@ impl Default for BoltConfig {
             read_chunk_size: DEFAULT_READ_CHUNK_SIZE,
             input_buffer_limit: DEFAULT_INPUT_BUFFER_LIMIT,
             output_flush_threshold: DEFAULT_OUTPUT_FLUSH_THRESHOLD,
+            max_record_size: DEFAULT_MAX_RECORD_SIZE,
+            max_open_results: DEFAULT_MAX_OPEN_RESULTS,
             pull_batch_rows: DEFAULT_PULL_BATCH_ROWS,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
@@ -101,6 +111,8 @@ impl BoltConfig {
             || self.max_connections == 0
             || self.read_chunk_size == 0
             || self.pull_batch_rows == 0
+            || self.max_record_size == 0
+            || self.max_open_results == 0
             || self.output_flush_threshold == 0
         {
             return Err("Bolt limits must be positive".to_owned());

@@ -1034,3 +1034,43 @@ async fn failure_codes_have_four_parts() {
     let r = c.recv().await.unwrap();
     assert_eq!(r.code(), "Neo.ClientError.Request.Invalid");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_results_per_transaction_are_bounded() {
+    let config = causeway_bolt::BoltConfig {
+        max_open_results: 2,
+        ..Default::default()
+    };
+    let server = start_with(config).await;
+    let mut c = Client::ready(server.addr, 4, 4).await;
+    c.send(BEGIN, &[empty()]).await;
+    for _ in 0..3 {
+        c.run("ROWS 1", empty(), empty()).await;
+    }
+    for _ in 0..3 {
+        assert!(c.recv().await.unwrap().is_success());
+    }
+    let r = c.recv().await.unwrap();
+    assert_eq!(r.tag, FAILURE);
+    assert_eq!(server.log.entries().last().unwrap(), "rollback");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_record_fails_the_pull() {
+    let config = causeway_bolt::BoltConfig {
+        max_record_size: 100,
+        ..Default::default()
+    };
+    let server = start_with(config).await;
+    let mut c = Client::ready(server.addr, 5, 4).await;
+    c.run("ECHO", map(&[("s", Value::from("y".repeat(200)))]), empty())
+        .await;
+    c.pull(-1, None).await;
+    assert!(c.recv().await.unwrap().is_success());
+    let (rows, s) = c.records().await;
+    assert!(rows.is_empty());
+    assert_eq!(s.tag, FAILURE);
+    assert!(s.code().starts_with("Neo.DatabaseError."));
+    c.send(RESET, &[]).await;
+    assert!(c.recv().await.unwrap().is_success());
+}
