@@ -744,7 +744,12 @@ fn sort_rows(
         if let Some(t) = top {
             // Keep memory bounded for ORDER BY ... LIMIT: prune to the best
             // `t` whenever the buffer doubles.
-            if keyed.len() >= t.saturating_mul(2).max(1024) {
+            let threshold = t
+                .saturating_mul(2)
+                .max(t.saturating_add(64))
+                .min(max_rows)
+                .max(t.saturating_add(1));
+            if keyed.len() >= threshold {
                 keyed.sort_by(|a, b| cmp(&a.0, &b.0));
                 keyed.truncate(t);
             }

@@ -77,12 +77,22 @@ fn precheck_clauses(clauses: &[Clause], catalog: Option<&dyn SystemCatalog>) -> 
             }
         })
     };
+    let single = clauses.len() == 1;
     for c in clauses {
         match c {
             Clause::Call {
                 procedure, args, ..
             } => {
                 let sig = signature(catalog, procedure)?;
+                if args.is_none() && !single && !sig.inputs.is_empty() {
+                    return Err(Error::compile(
+                        Code::SyntaxError,
+                        "InvalidArgumentPassingMode",
+                        format!(
+                            "Procedure call inside a query does not support passing arguments implicitly. Pass arguments explicitly in parentheses after procedure name for {procedure}"
+                        ),
+                    ));
+                }
                 if let Some(args) = args {
                     if args.len() != sig.inputs.len() {
                         return Err(Error::compile(

@@ -21,3 +21,211 @@ fn create_and_match() {
     let rows = run(&mut tx, "MATCH (a:A)-[:R]->(b) RETURN a.x, b.x");
     assert_eq!(rows, vec![vec![Value::Int(1), Value::Int(2)]]);
 }
+
+fn run_params(tx: &mut TxGraph, q: &str, params: Map) -> Vec<Vec<Value>> {
+    let r = execute(tx, q, &params, &ctx()).unwrap_or_else(|e| panic!("{q}: {e}"));
+    r.rows.map(|r| r.unwrap()).collect()
+}
+
+fn err(tx: &mut TxGraph, q: &str) -> causeway_value::Error {
+    match execute(tx, q, &Map::new(), &ctx()) {
+        Err(e) => e,
+        Ok(r) => {
+            for row in r.rows {
+                if let Err(e) = row {
+                    return e;
+                }
+            }
+            panic!("{q}: expected an error")
+        }
+    }
+}
+
+#[test]
+fn huge_unwind_streams() {
+    let mut tx = TxGraph::new(Graph::new());
+    let r = execute(
+        &mut tx,
+        "UNWIND range(1, 10000000) AS x RETURN x",
+        &Map::new(),
+        &ctx(),
+    )
+    .unwrap();
+    let first: Vec<_> = r.rows.take(3).map(|r| r.unwrap()).collect();
+    assert_eq!(first[2], vec![Value::Int(3)]);
+}
+
+#[test]
+fn materialisation_limit() {
+    let mut tx = TxGraph::new(Graph::new());
+    let c = ExecContext {
+        database: "neo4j",
+        catalog: None,
+        limits: Limits {
+            max_materialized_rows: 100,
+            max_list_len: 1000,
+        },
+    };
+    let r = execute(
+        &mut tx,
+        "UNWIND range(1, 1000) AS x RETURN x ORDER BY x DESC",
+        &Map::new(),
+        &c,
+    )
+    .unwrap();
+    let e = r.rows.filter_map(|r| r.err()).next().unwrap();
+    assert_eq!(e.code, causeway_value::Code::MemoryPoolOutOfMemory);
+    // ORDER BY with LIMIT keeps only the top rows.
+    let r = execute(
+        &mut tx,
+        "UNWIND range(1, 1000) AS x RETURN x ORDER BY x DESC LIMIT 2",
+        &Map::new(),
+        &c,
+    )
+    .unwrap();
+    let rows: Vec<_> = r.rows.map(|r| r.unwrap()).collect();
+    assert_eq!(rows, vec![vec![Value::Int(1000)], vec![Value::Int(999)]]);
+    let e = execute(&mut tx, "RETURN range(1, 5000) AS l", &Map::new(), &c)
+        .and_then(|r| r.rows.collect::<Result<Vec<_>>>().map(|_| ()))
+        .unwrap_err();
+    assert_eq!(e.code, causeway_value::Code::MemoryPoolOutOfMemory);
+}
+
+#[test]
+fn explain_uses_index_seek() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "CREATE INDEX FOR (c:Counter) ON (c.id)");
+    run(
+        &mut tx,
+        "UNWIND range(1, 100) AS i CREATE (:Counter {id: i, n: 0})",
+    );
+    let r = execute(
+        &mut tx,
+        "EXPLAIN MATCH (c:Counter {id: $id}) RETURN c.n",
+        &Map::new(),
+        &ctx(),
+    )
+    .unwrap();
+    let plan = format!("{:?}", r.plan.unwrap());
+    assert!(plan.contains("NodeIndexSeek@causeway"), "{plan}");
+    let r = execute(
+        &mut tx,
+        "EXPLAIN MATCH (c:Counter) WHERE c.id = 5 RETURN c.n",
+        &Map::new(),
+        &ctx(),
+    )
+    .unwrap();
+    let plan = format!("{:?}", r.plan.unwrap());
+    assert!(plan.contains("NodeIndexSeek@causeway"), "{plan}");
+    let r = execute(
+        &mut tx,
+        "PROFILE MATCH (c:Counter) WHERE c.id > 95 RETURN c.n",
+        &Map::new(),
+        &ctx(),
+    )
+    .unwrap();
+    let plan = format!("{:?}", r.plan.unwrap());
+    assert!(plan.contains("NodeIndexSeekByRange@causeway"), "{plan}");
+    assert_eq!(r.rows.count(), 5);
+    let mut p = Map::new();
+    p.insert("id".into(), Value::Int(7));
+    for _ in 0..3 {
+        run_params(
+            &mut tx,
+            "MATCH (c:Counter {id: $id}) SET c.n = c.n + 1",
+            p.clone(),
+        );
+    }
+    let rows = run_params(&mut tx, "MATCH (c:Counter {id: $id}) RETURN c.n", p);
+    assert_eq!(rows, vec![vec![Value::Int(3)]]);
+}
+
+#[test]
+fn runtime_errors() {
+    use causeway_value::Code;
+    let mut tx = TxGraph::new(Graph::new());
+    assert_eq!(err(&mut tx, "RETURN 1 / 0").code, Code::ArithmeticError);
+    assert_eq!(err(&mut tx, "RETURN 1 % 0").code, Code::ArithmeticError);
+    assert_eq!(
+        err(&mut tx, "RETURN 9223372036854775807 + 1").code,
+        Code::ArithmeticError
+    );
+    assert_eq!(err(&mut tx, "RETURN $x").code, Code::ParameterMissing);
+    assert_eq!(
+        err(&mut tx, "RETURN range(1, 2, 0)").code,
+        Code::ArgumentError
+    );
+    assert_eq!(err(&mut tx, "RETURN toUpper(1)").code, Code::TypeError);
+    assert_eq!(
+        err(&mut tx, "CALL no.such.proc()").code,
+        Code::ProcedureNotFound
+    );
+    run(&mut tx, "CREATE (:A)-[:R]->(:B)");
+    assert_eq!(
+        err(&mut tx, "MATCH (a:A) DELETE a").code,
+        Code::ConstraintValidationFailed
+    );
+    let rows = run(
+        &mut tx,
+        "RETURN 1.0 / 0 AS x, 'a' + 1 AS y, [1, 2][-1] AS z",
+    );
+    assert_eq!(
+        rows,
+        vec![vec![
+            Value::Float(f64::INFINITY),
+            Value::String("a1".into()),
+            Value::Int(2)
+        ]]
+    );
+}
+
+#[test]
+fn classify_statements() {
+    assert_eq!(
+        classify("MATCH (n) RETURN n").unwrap(),
+        StatementClass::Read
+    );
+    assert_eq!(classify("CREATE (n)").unwrap(), StatementClass::Write);
+    assert_eq!(
+        classify("MATCH (n) FOREACH (x IN [1] | SET n.x = x)").unwrap(),
+        StatementClass::Write
+    );
+    assert_eq!(
+        classify("CREATE INDEX FOR (n:A) ON (n.x)").unwrap(),
+        StatementClass::Schema
+    );
+}
+
+#[test]
+fn show_indexes_and_builtin_procedures() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "CREATE INDEX idx FOR (n:A) ON (n.x)");
+    run(&mut tx, "CREATE (:A {x: 1})-[:R]->(:B)");
+    let r = execute(&mut tx, "SHOW INDEXES", &Map::new(), &ctx()).unwrap();
+    assert_eq!(r.fields[1], "name");
+    let rows: Vec<_> = r.rows.map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][1], Value::String("idx".into()));
+    let rows = run(
+        &mut tx,
+        "CALL db.labels() YIELD label RETURN label ORDER BY label",
+    );
+    assert_eq!(rows, vec![vec![Value::from("A")], vec![Value::from("B")]]);
+    let r = execute(&mut tx, "CALL db.relationshipTypes", &Map::new(), &ctx()).unwrap();
+    assert_eq!(r.fields, vec!["relationshipType".to_string()]);
+}
+
+#[test]
+fn merge_sees_earlier_rows_and_counters() {
+    let mut tx = TxGraph::new(Graph::new());
+    let r = execute(
+        &mut tx,
+        "UNWIND [1, 1, 2] AS i MERGE (n:N {i: i}) RETURN n.i",
+        &Map::new(),
+        &ctx(),
+    )
+    .unwrap();
+    assert_eq!(r.counters.nodes_created, 2);
+    assert_eq!(r.query_type, QueryType::ReadWrite);
+    assert_eq!(r.rows.count(), 3);
+}
