@@ -47,51 +47,63 @@ impl Dechunker {
     /// once its end marker has been consumed; `Ok(None)` means more bytes are
     /// needed. NOOPs between messages are skipped.
     pub fn next_message(&mut self, input: &mut Vec<u8>) -> Result<Option<Vec<u8>>, FrameError> {
+        let (used, result) = self.take_message(input);
+        input.drain(..used);
+        result
+    }
+
+    /// Like [`Dechunker::next_message`], but reports how many bytes of
+    /// `input` it consumed instead of removing them, so a caller can keep a
+    /// read offset and compact its buffer rarely (removing bytes per message
+    /// would make many small pipelined messages cost quadratic time).
+    pub fn take_message(&mut self, input: &[u8]) -> (usize, Result<Option<Vec<u8>>, FrameError>) {
         let mut consumed = 0;
-        let result = loop {
+        loop {
             let rest = &input[consumed..];
             if rest.len() < 2 {
-                break Ok(None);
+                return (consumed, Ok(None));
             }
             let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
             if len == 0 {
                 consumed += 2;
                 if self.in_message {
                     self.in_message = false;
-                    break Ok(Some(std::mem::take(&mut self.message)));
+                    return (consumed, Ok(Some(std::mem::take(&mut self.message))));
                 }
                 continue;
             }
             if rest.len() < 2 + len {
-                break Ok(None);
+                return (consumed, Ok(None));
             }
             if self.message.len() + len > self.max_message_size {
-                break Err(FrameError::TooLarge {
-                    limit: self.max_message_size,
-                });
+                let limit = self.max_message_size;
+                return (consumed, Err(FrameError::TooLarge { limit }));
             }
             self.message.extend_from_slice(&rest[2..2 + len]);
             self.in_message = true;
             consumed += 2 + len;
-        };
-        input.drain(..consumed);
-        result
+        }
     }
 }
 
-/// Scans the complete messages already buffered in `input` (which must start
-/// at a message boundary) and reports whether any of them starts with the
-/// given structure bytes. Used to let RESET jump the queue of pipelined
-/// requests without decoding them.
-pub fn buffered_message_starts_with(input: &[u8], prefix: [u8; 2]) -> bool {
+/// Scans up to `max_messages` complete messages already buffered in `input`
+/// (which must start at a message boundary) and reports whether any of them
+/// starts with the given structure bytes. Used to let RESET jump the queue of
+/// pipelined requests without decoding them; the bound keeps the per-request
+/// cost constant however many requests a client pipelines.
+pub fn buffered_message_starts_with(input: &[u8], prefix: [u8; 2], max_messages: usize) -> bool {
     let mut pos = 0;
+    let mut seen = 0;
     let mut head: Vec<u8> = Vec::with_capacity(2);
-    while input.len() >= pos + 2 {
+    while input.len() >= pos + 2 && seen < max_messages {
         let len = u16::from_be_bytes([input[pos], input[pos + 1]]) as usize;
         if len == 0 {
             pos += 2;
-            if head.len() >= 2 && head[..2] == prefix {
-                return true;
+            if !head.is_empty() {
+                seen += 1;
+                if head.len() >= 2 && head[..2] == prefix {
+                    return true;
+                }
             }
             head.clear();
             continue;
@@ -150,6 +162,19 @@ mod tests {
         let mut input = vec![0, 0, 0, 0];
         assert_eq!(d.next_message(&mut input), Ok(None));
         assert!(input.is_empty());
+    }
+
+    #[test]
+    fn finds_reset_split_across_chunks_within_lookahead() {
+        let mut input = Vec::new();
+        write_message(&mut input, &[0xB1, 0x3F, 0xA0]);
+        // RESET with its two bytes in separate one-byte chunks.
+        input.extend_from_slice(&[0, 1, 0xB0, 0, 1, 0x0F, 0, 0]);
+        assert!(buffered_message_starts_with(&input, [0xB0, 0x0F], 2));
+        assert!(!buffered_message_starts_with(&input, [0xB0, 0x0F], 1));
+        // An incomplete message does not count.
+        let partial = [0, 2, 0xB0, 0x0F];
+        assert!(!buffered_message_starts_with(&partial, [0xB0, 0x0F], 8));
     }
 
     #[test]

@@ -37,6 +37,10 @@ const SHRINK_ABOVE: usize = 64 * 1024;
 /// idle drivers then cost little more than their sockets.
 const IDLE_READ_SIZE: usize = 256;
 
+/// How many queued requests are searched for a RESET that should interrupt
+/// the work ahead of it.
+const RESET_LOOKAHEAD: usize = 64;
+
 /// Waits until `shutdown` is true. A dropped sender means nobody can ask for
 /// shutdown any more, so this then never completes.
 pub(crate) async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
@@ -102,6 +106,7 @@ pub async fn serve_connection_until<B, S>(
         tx: None,
         routing: None,
         inbuf: Vec::new(),
+        inpos: 0,
         out: Vec::new(),
         dechunker: Dechunker::new(config.max_message_size),
         shutdown,
@@ -205,6 +210,8 @@ struct Conn<'c, B: Backend, S> {
     routing: Option<Map>,
     /// Received bytes not yet reassembled into a message.
     inbuf: Vec<u8>,
+    /// Start of the unconsumed bytes in `inbuf`.
+    inpos: usize,
     /// Responses not yet written.
     out: Vec<u8>,
     dechunker: Dechunker,
@@ -251,7 +258,9 @@ where
 {
     async fn run(&mut self) {
         loop {
-            match self.dechunker.next_message(&mut self.inbuf) {
+            let (used, next) = self.dechunker.take_message(&self.inbuf[self.inpos..]);
+            self.inpos += used;
+            match next {
                 Err(FrameError::TooLarge { limit }) => {
                     self.respond(Response::Failure(protocol_error(format!(
                         "message exceeds the maximum size of {limit} bytes"
@@ -260,8 +269,7 @@ where
                     return;
                 }
                 Ok(Some(msg)) => {
-                    let reset_queued =
-                        chunk::buffered_message_starts_with(&self.inbuf, [0xB0, tag::RESET]);
+                    let reset_queued = self.reset_queued();
                     let flow = self.handle(&msg, reset_queued).await;
                     drop(msg);
                     if let Flow::Close = flow {
@@ -286,9 +294,24 @@ where
         }
     }
 
+    fn reset_queued(&self) -> bool {
+        chunk::buffered_message_starts_with(
+            &self.inbuf[self.inpos..],
+            [0xB0, tag::RESET],
+            RESET_LOOKAHEAD,
+        )
+    }
+
+    /// Drops consumed bytes from the front of the input buffer.
+    fn compact_input(&mut self) {
+        self.inbuf.drain(..self.inpos);
+        self.inpos = 0;
+    }
+
     /// Waits for more bytes. False when the connection should end (EOF,
     /// error, shutdown).
     async fn read_more(&mut self) -> bool {
+        self.compact_input();
         if self.inbuf.is_empty() && !self.dechunker.mid_message() {
             return self.read_idle().await;
         }
@@ -324,6 +347,7 @@ where
     /// Waits for the next request between messages, holding no buffers.
     async fn read_idle(&mut self) -> bool {
         self.inbuf = Vec::new();
+        self.inpos = 0;
         if self.out.is_empty() {
             self.out = Vec::new();
         }
@@ -344,6 +368,7 @@ where
     /// Non-blocking look at the socket while a long PULL is running, so that
     /// a RESET sent meanwhile can interrupt it.
     fn read_ahead(&mut self) {
+        self.compact_input();
         let old = self.inbuf.len();
         let room = self
             .config
@@ -811,7 +836,7 @@ where
             if self.peer_closed {
                 return Flow::Close;
             }
-            if chunk::buffered_message_starts_with(&self.inbuf, [0xB0, tag::RESET]) {
+            if self.reset_queued() {
                 // The client gave up on this result; RESET will clean up.
                 self.respond(Response::Ignored);
                 return Flow::Continue;

@@ -1074,3 +1074,40 @@ async fn oversized_record_fails_the_pull() {
     c.send(RESET, &[]).await;
     assert!(c.recv().await.unwrap().is_success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_tiny_pipelined_requests_stay_linear() {
+    let server = start().await;
+    let c = Client::ready(server.addr, 5, 4).await;
+    const N: usize = 30_000;
+    let mut batch = Vec::new();
+    for _ in 0..N {
+        causeway_bolt::chunk::write_message(&mut batch, &[0xB0, RESET]);
+    }
+    let (mut rd, mut wr) = c.stream.into_split();
+    let writer = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        wr.write_all(&batch).await.unwrap();
+        wr
+    });
+    let mut buf = Vec::new();
+    let mut d = causeway_bolt::chunk::Dechunker::new(usize::MAX);
+    let mut answers = 0;
+    let started = std::time::Instant::now();
+    while answers < N {
+        use tokio::io::AsyncReadExt;
+        let mut tmp = [0u8; 65536];
+        let n = tokio::time::timeout(TIMEOUT, rd.read(&mut tmp))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed early");
+        buf.extend_from_slice(&tmp[..n]);
+        while let Some(m) = d.next_message(&mut buf).unwrap() {
+            assert_eq!(m[1], SUCCESS);
+            answers += 1;
+        }
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    writer.await.unwrap();
+}
