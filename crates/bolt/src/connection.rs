@@ -110,7 +110,8 @@ pub async fn serve_connection_until<B, S>(
         out: Vec::new(),
         dechunker: Dechunker::new(config.max_message_size),
         shutdown,
-        peer_closed: false,
+        input_closed: false,
+        output_broken: false,
     };
     conn.run().await;
     conn.cleanup().await;
@@ -216,7 +217,11 @@ struct Conn<'c, B: Backend, S> {
     out: Vec<u8>,
     dechunker: Dechunker,
     shutdown: watch::Receiver<bool>,
-    peer_closed: bool,
+    /// The client closed its sending side (seen while reading ahead); the
+    /// requests already buffered are still served.
+    input_closed: bool,
+    /// A write failed or timed out; nothing more can be sent.
+    output_broken: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -276,9 +281,6 @@ where
                         let _ = self.flush().await;
                         return;
                     }
-                    if self.peer_closed {
-                        return;
-                    }
                     if self.out.len() >= self.config.output_flush_threshold
                         && self.flush().await.is_err()
                     {
@@ -311,6 +313,9 @@ where
     /// Waits for more bytes. False when the connection should end (EOF,
     /// error, shutdown).
     async fn read_more(&mut self) -> bool {
+        if self.input_closed {
+            return false;
+        }
         self.compact_input();
         if self.inbuf.is_empty() && !self.dechunker.mid_message() {
             return self.read_idle().await;
@@ -375,7 +380,7 @@ where
             .input_buffer_limit
             .saturating_sub(old)
             .min(self.config.read_chunk_size);
-        if room == 0 || self.peer_closed {
+        if room == 0 || self.input_closed {
             return;
         }
         self.inbuf.resize(old + room, 0);
@@ -385,12 +390,12 @@ where
             Poll::Ready(Ok(())) => {
                 let n = rb.filled().len();
                 if n == 0 {
-                    self.peer_closed = true;
+                    self.input_closed = true;
                 }
                 n
             }
             Poll::Ready(Err(_)) => {
-                self.peer_closed = true;
+                self.input_closed = true;
                 0
             }
             Poll::Pending => 0,
@@ -399,6 +404,9 @@ where
     }
 
     async fn flush(&mut self) -> Result<(), ()> {
+        if self.output_broken {
+            return Err(());
+        }
         if !self.out.is_empty() {
             let write = async {
                 self.stream.write_all(&self.out).await?;
@@ -406,9 +414,13 @@ where
             };
             match tokio::time::timeout(self.config.write_timeout, write).await {
                 Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(()),
+                Ok(Err(_)) => {
+                    self.output_broken = true;
+                    return Err(());
+                }
                 Err(_) => {
                     debug!(conn = %self.id, "client did not read responses in time; closing");
+                    self.output_broken = true;
                     return Err(());
                 }
             }
@@ -829,13 +841,9 @@ where
                 BatchEnd::Paused => {}
             }
             if self.out.len() >= flush_at && self.flush().await.is_err() {
-                self.peer_closed = true;
                 return Flow::Close;
             }
             self.read_ahead();
-            if self.peer_closed {
-                return Flow::Close;
-            }
             if self.reset_queued() {
                 // The client gave up on this result; RESET will clean up.
                 self.respond(Response::Ignored);

@@ -1111,3 +1111,24 @@ async fn thousands_of_tiny_pipelined_requests_stay_linear() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     writer.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_closed_client_still_gets_its_answers() {
+    let config = causeway_bolt::BoltConfig {
+        pull_batch_rows: 10,
+        ..Default::default()
+    };
+    let server = start_with(config).await;
+    let mut c = Client::ready(server.addr, 4, 4).await;
+    c.run("ROWS 1000", empty(), empty()).await;
+    c.pull(-1, None).await;
+    {
+        use tokio::io::AsyncWriteExt;
+        c.stream.shutdown().await.unwrap();
+    }
+    assert!(c.recv().await.unwrap().is_success());
+    let (rows, s) = c.records().await;
+    assert_eq!(rows.len(), 1000);
+    assert!(s.get("bookmark").is_some());
+    c.expect_closed().await;
+}
