@@ -649,6 +649,7 @@ pub fn property(g: &Graph, base: &Val, key: &str) -> Result<Val> {
                 .unwrap_or(Val::Null))
         }
         Val::Map(m) => Ok(m.get(key).cloned().unwrap_or(Val::Null)),
+        Val::Temporal(t) => Ok(t.field(key).unwrap_or(Val::Null)),
         other => Err(type_error(format!(
             "Type mismatch: expected a map but was {}",
             other.type_name()

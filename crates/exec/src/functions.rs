@@ -84,6 +84,11 @@ pub const KNOWN: &[&str] = &[
     "nullif",
     "valuetype",
     "isnan",
+    "date",
+    "localtime",
+    "time",
+    "localdatetime",
+    "datetime",
 ];
 
 pub fn call(ctx: &Ctx, name: &str, args: &[Expr], row: &Row) -> Result<Val> {
@@ -332,6 +337,7 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
                 Val::Str(_) | Val::Int(_) | Val::Float(_) | Val::Bool(_) => {
                     Ok(Val::Str(to_string_repr(a0)))
                 }
+                Val::Temporal(t) => Ok(Val::Str(t.render())),
                 other => {
                     if lname == "tostringornull" {
                         Ok(Val::Null)
@@ -654,6 +660,11 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
             want(name, v, 1..=1)?;
             Ok(Val::Str(value_type(a0)))
         }
+        _ if crate::temporal::is_constructor(lname).is_some() => {
+            let kind =
+                crate::temporal::is_constructor(lname).unwrap_or(crate::temporal::Kind::Date);
+            crate::temporal::construct(kind, v)
+        }
         _ => {
             // Property access through a map-valued function is not a thing;
             // anything else unknown is a compile-time error in Neo4j.
@@ -878,6 +889,13 @@ fn value_type(v: &Val) -> String {
         Val::Node(_) => "NODE NOT NULL".into(),
         Val::Rel(_) => "RELATIONSHIP NOT NULL".into(),
         Val::Path(_) => "PATH NOT NULL".into(),
+        Val::Temporal(t) => match t.kind {
+            crate::temporal::Kind::Date => "DATE NOT NULL".into(),
+            crate::temporal::Kind::LocalTime => "LOCAL TIME NOT NULL".into(),
+            crate::temporal::Kind::Time => "ZONED TIME NOT NULL".into(),
+            crate::temporal::Kind::LocalDateTime => "LOCAL DATETIME NOT NULL".into(),
+            crate::temporal::Kind::DateTime => "ZONED DATETIME NOT NULL".into(),
+        },
         Val::List(l) => {
             let mut inner: Vec<String> = Vec::new();
             for x in l {

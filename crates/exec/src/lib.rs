@@ -17,6 +17,7 @@ mod functions;
 mod pattern;
 mod plan;
 mod procedures;
+mod temporal;
 mod val;
 mod write;
 

@@ -2,6 +2,7 @@
 //! stay small and cheap to clone; they are materialised into client values
 //! only when results leave the engine.
 
+use crate::temporal::Temporal;
 use causeway_graph::Graph;
 use causeway_value::{Code, Error, Map, Value};
 use std::cmp::Ordering;
@@ -23,6 +24,7 @@ pub enum Val {
     Node(u64),
     Rel(u64),
     Path(Box<PathVal>),
+    Temporal(Temporal),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +51,7 @@ impl Val {
             Val::Node(_) => "Node",
             Val::Rel(_) => "Relationship",
             Val::Path(_) => "Path",
+            Val::Temporal(_) => "Temporal",
         }
     }
 
@@ -90,6 +93,7 @@ impl Val {
             Val::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.to_value(g))).collect()),
             Val::Node(id) => Value::Node(node_value(g, *id)),
             Val::Rel(id) => Value::Relationship(rel_value(g, *id)),
+            Val::Temporal(t) => Value::String(t.render()),
             Val::Path(p) => Value::Path(causeway_value::Path {
                 nodes: p.nodes.iter().map(|n| node_value(g, *n)).collect(),
                 rels: p.rels.iter().map(|r| rel_value(g, *r)).collect(),
@@ -160,6 +164,9 @@ pub fn cypher_eq(a: &Val, b: &Val) -> Option<bool> {
         (Val::Node(x), Val::Node(y)) => Some(x == y),
         (Val::Rel(x), Val::Rel(y)) => Some(x == y),
         (Val::Path(x), Val::Path(y)) => Some(x == y),
+        (Val::Temporal(x), Val::Temporal(y)) => {
+            Some(x.cmp_same(y) == Some(Ordering::Equal) && x.offset == y.offset)
+        }
         (Val::List(x), Val::List(y)) => {
             if x.len() != y.len() {
                 return Some(false);
@@ -261,6 +268,10 @@ pub fn cypher_cmp(a: &Val, b: &Val) -> CmpResult {
         },
         (Val::Str(x), Val::Str(y)) => CmpResult::Ord(x.cmp(y)),
         (Val::Bool(x), Val::Bool(y)) => CmpResult::Ord(x.cmp(y)),
+        (Val::Temporal(x), Val::Temporal(y)) => match x.cmp_same(y) {
+            Some(o) => CmpResult::Ord(o),
+            None => CmpResult::Null,
+        },
         (Val::List(x), Val::List(y)) => {
             for (p, q) in x.iter().zip(y) {
                 match cypher_cmp(p, q) {
@@ -281,11 +292,12 @@ fn type_rank(v: &Val) -> u8 {
         Val::Rel(_) => 2,
         Val::List(_) => 3,
         Val::Path(_) => 4,
-        Val::Bytes(_) => 5,
-        Val::Str(_) => 6,
-        Val::Bool(_) => 7,
-        Val::Int(_) | Val::Float(_) => 8,
-        Val::Null => 9,
+        Val::Temporal(_) => 5,
+        Val::Bytes(_) => 6,
+        Val::Str(_) => 7,
+        Val::Bool(_) => 8,
+        Val::Int(_) | Val::Float(_) => 9,
+        Val::Null => 10,
     }
 }
 
@@ -316,6 +328,7 @@ pub fn total_cmp(a: &Val, b: &Val) -> Ordering {
         (Val::Str(x), Val::Str(y)) => x.cmp(y),
         (Val::Bool(x), Val::Bool(y)) => x.cmp(y),
         (Val::Bytes(x), Val::Bytes(y)) => x.cmp(y),
+        (Val::Temporal(x), Val::Temporal(y)) => x.total_cmp(y),
         (Val::Node(x), Val::Node(y)) | (Val::Rel(x), Val::Rel(y)) => x.cmp(y),
         (Val::List(x), Val::List(y)) => {
             for (p, q) in x.iter().zip(y) {
@@ -365,6 +378,7 @@ pub enum Key {
     Node(u64),
     Rel(u64),
     Path(Vec<u64>, Vec<u64>),
+    Temporal(String),
 }
 
 pub fn key_of(v: &Val) -> Key {
@@ -390,6 +404,7 @@ pub fn key_of(v: &Val) -> Key {
         Val::Node(id) => Key::Node(*id),
         Val::Rel(id) => Key::Rel(*id),
         Val::Path(p) => Key::Path(p.nodes.clone(), p.rels.clone()),
+        Val::Temporal(t) => Key::Temporal(format!("{:?}{}", t.kind, t.render())),
     }
 }
 

@@ -32,11 +32,12 @@ pub fn to_prop(v: &Val) -> Result<Value> {
         Val::Float(f) => Value::Float(*f),
         Val::Str(s) => Value::String(s.clone()),
         Val::Bytes(b) => Value::Bytes(b.clone()),
+        Val::Temporal(t) => Value::String(t.render()),
         Val::List(l) => {
             let mut out = Vec::with_capacity(l.len());
             for x in l {
                 match x {
-                    Val::Bool(_) | Val::Int(_) | Val::Float(_) | Val::Str(_) => {
+                    Val::Bool(_) | Val::Int(_) | Val::Float(_) | Val::Str(_) | Val::Temporal(_) => {
                         out.push(to_prop(x)?)
                     }
                     other => return Err(invalid_prop(other)),

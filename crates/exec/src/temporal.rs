@@ -1,0 +1,431 @@
+//! Dates and times. The client value model has no temporal types, so these
+//! leave the engine as ISO-8601 strings; inside a query they keep their
+//! type, so that they compare and sort chronologically.
+
+use crate::val::{arg_error, type_error, Val};
+use causeway_value::Result;
+use std::cmp::Ordering;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Date,
+    LocalTime,
+    Time,
+    LocalDateTime,
+    DateTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Temporal {
+    pub kind: Kind,
+    /// Days since 1970-01-01 (local date).
+    pub days: i64,
+    /// Nanoseconds since local midnight.
+    pub nanos: i64,
+    /// Offset from UTC in seconds.
+    pub offset: i32,
+}
+
+const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn has_date(k: Kind) -> bool {
+    matches!(k, Kind::Date | Kind::LocalDateTime | Kind::DateTime)
+}
+
+fn has_time(k: Kind) -> bool {
+    !matches!(k, Kind::Date)
+}
+
+fn has_zone(k: Kind) -> bool {
+    matches!(k, Kind::Time | Kind::DateTime)
+}
+
+impl Temporal {
+    /// A totally ordered key within one kind: instants for zoned values.
+    fn key(&self) -> i128 {
+        let local = self.days as i128 * NANOS_PER_DAY as i128 + self.nanos as i128;
+        if has_zone(self.kind) {
+            local - self.offset as i128 * 1_000_000_000
+        } else {
+            local
+        }
+    }
+
+    pub fn cmp_same(&self, o: &Temporal) -> Option<Ordering> {
+        if self.kind != o.kind {
+            return None;
+        }
+        Some(self.key().cmp(&o.key()))
+    }
+
+    pub fn total_cmp(&self, o: &Temporal) -> Ordering {
+        self.kind
+            .cmp(&o.kind)
+            .then_with(|| self.key().cmp(&o.key()))
+            .then_with(|| self.offset.cmp(&o.offset))
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        if has_date(self.kind) {
+            let (y, m, d) = civil_from_days(self.days);
+            if (0..=9999).contains(&y) {
+                s.push_str(&format!("{y:04}-{m:02}-{d:02}"));
+            } else {
+                s.push_str(&format!("{y:+}-{m:02}-{d:02}"));
+            }
+        }
+        if has_time(self.kind) {
+            if has_date(self.kind) {
+                s.push('T');
+            }
+            let n = self.nanos;
+            let (h, mi, sec, frac) = (
+                n / 3_600_000_000_000,
+                n / 60_000_000_000 % 60,
+                n / 1_000_000_000 % 60,
+                n % 1_000_000_000,
+            );
+            s.push_str(&format!("{h:02}:{mi:02}"));
+            if sec != 0 || frac != 0 {
+                s.push_str(&format!(":{sec:02}"));
+                if frac != 0 {
+                    if frac % 1_000_000 == 0 {
+                        s.push_str(&format!(".{:03}", frac / 1_000_000));
+                    } else if frac % 1000 == 0 {
+                        s.push_str(&format!(".{:06}", frac / 1000));
+                    } else {
+                        s.push_str(&format!(".{frac:09}"));
+                    }
+                }
+            }
+        }
+        if has_zone(self.kind) {
+            s.push_str(&render_offset(self.offset));
+        }
+        s
+    }
+
+    pub fn field(&self, key: &str) -> Option<Val> {
+        let (y, m, d) = civil_from_days(self.days);
+        let dated = has_date(self.kind);
+        let timed = has_time(self.kind);
+        let n = self.nanos;
+        let v = match key {
+            "year" if dated => Val::Int(y),
+            "month" if dated => Val::Int(m),
+            "day" if dated => Val::Int(d),
+            "quarter" if dated => Val::Int((m - 1) / 3 + 1),
+            "ordinalDay" if dated => Val::Int(self.days - days_from_civil(y, 1, 1) + 1),
+            "dayOfWeek" | "weekDay" if dated => Val::Int((self.days + 3).rem_euclid(7) + 1),
+            "hour" if timed => Val::Int(n / 3_600_000_000_000),
+            "minute" if timed => Val::Int(n / 60_000_000_000 % 60),
+            "second" if timed => Val::Int(n / 1_000_000_000 % 60),
+            "millisecond" if timed => Val::Int(n % 1_000_000_000 / 1_000_000),
+            "microsecond" if timed => Val::Int(n % 1_000_000_000 / 1000),
+            "nanosecond" if timed => Val::Int(n % 1_000_000_000),
+            "timezone" | "offset" if has_zone(self.kind) => Val::Str(render_offset(self.offset)),
+            "offsetSeconds" if has_zone(self.kind) => Val::Int(self.offset as i64),
+            "epochSeconds" if self.kind == Kind::DateTime => {
+                Val::Int(i64::try_from(self.key().div_euclid(1_000_000_000)).ok()?)
+            }
+            "epochMillis" if self.kind == Kind::DateTime => {
+                Val::Int(i64::try_from(self.key().div_euclid(1_000_000)).ok()?)
+            }
+            _ => return None,
+        };
+        Some(v)
+    }
+}
+
+fn render_offset(off: i32) -> String {
+    if off == 0 {
+        return "Z".into();
+    }
+    let sign = if off < 0 { '-' } else { '+' };
+    let a = off.unsigned_abs();
+    let (h, m, s) = (a / 3600, a / 60 % 60, a % 60);
+    if s != 0 {
+        format!("{sign}{h:02}:{m:02}:{s:02}")
+    } else {
+        format!("{sign}{h:02}:{m:02}")
+    }
+}
+
+fn parse_offset(s: &str) -> Result<i32> {
+    if s == "Z" || s == "z" {
+        return Ok(0);
+    }
+    let bad = || {
+        arg_error(
+            "InvalidArgumentValue",
+            format!("Unsupported time zone '{s}'"),
+        )
+    };
+    let (sign, rest) = match s.as_bytes().first() {
+        Some(b'+') => (1, &s[1..]),
+        Some(b'-') => (-1, &s[1..]),
+        _ => return Err(bad()),
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) || digits.len() < 2 {
+        return Err(bad());
+    }
+    let num =
+        |a: usize, b: usize| -> i32 { digits.get(a..b).and_then(|x| x.parse().ok()).unwrap_or(0) };
+    let secs = num(0, 2) * 3600 + num(2, 4) * 60 + num(4, 6);
+    if secs > 18 * 3600 {
+        return Err(bad());
+    }
+    Ok(sign * secs)
+}
+
+fn now() -> (i64, i64) {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = i64::try_from(d.as_secs()).unwrap_or(0);
+    (
+        secs.div_euclid(86_400),
+        secs.rem_euclid(86_400) * 1_000_000_000 + i64::from(d.subsec_nanos()),
+    )
+}
+
+pub fn is_constructor(name: &str) -> Option<Kind> {
+    Some(match name {
+        "date" => Kind::Date,
+        "localtime" => Kind::LocalTime,
+        "time" => Kind::Time,
+        "localdatetime" => Kind::LocalDateTime,
+        "datetime" => Kind::DateTime,
+        _ => return None,
+    })
+}
+
+fn int_field(m: &crate::val::ValMap, k: &str) -> Result<Option<i64>> {
+    match m.get(k) {
+        None | Some(Val::Null) => Ok(None),
+        Some(Val::Int(i)) => Ok(Some(*i)),
+        Some(other) => Err(type_error(format!(
+            "Expected an Integer for {k} but got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+pub fn construct(kind: Kind, args: &[Val]) -> Result<Val> {
+    let Some(arg) = args.first() else {
+        let (days, nanos) = now();
+        return Ok(Val::Temporal(Temporal {
+            kind,
+            days,
+            nanos: if has_time(kind) { nanos } else { 0 },
+            offset: 0,
+        }));
+    };
+    let t = match arg {
+        Val::Null => return Ok(Val::Null),
+        Val::Str(s) => parse(kind, s)?,
+        Val::Temporal(t) => convert(kind, t),
+        Val::Map(m) => from_map(kind, m)?,
+        other => {
+            return Err(type_error(format!(
+                "Expected a String or Map but got {}",
+                other.type_name()
+            )))
+        }
+    };
+    Ok(Val::Temporal(t))
+}
+
+fn convert(kind: Kind, t: &Temporal) -> Temporal {
+    Temporal {
+        kind,
+        days: if has_date(kind) { t.days } else { 0 },
+        nanos: if has_time(kind) && has_time(t.kind) {
+            t.nanos
+        } else {
+            0
+        },
+        offset: if has_zone(kind) { t.offset } else { 0 },
+    }
+}
+
+fn from_map(kind: Kind, m: &crate::val::ValMap) -> Result<Temporal> {
+    let range = |v: i64, lo: i64, hi: i64, what: &str| -> Result<i64> {
+        if v < lo || v > hi {
+            Err(arg_error(
+                "InvalidArgumentValue",
+                format!("Invalid value for {what}: {v}"),
+            ))
+        } else {
+            Ok(v)
+        }
+    };
+    let mut days = 0;
+    if has_date(kind) {
+        let y = range(
+            int_field(m, "year")?.unwrap_or(1970),
+            -999_999_999,
+            999_999_999,
+            "year",
+        )?;
+        let mo = range(int_field(m, "month")?.unwrap_or(1), 1, 12, "month")?;
+        let d = range(int_field(m, "day")?.unwrap_or(1), 1, 31, "day")?;
+        let max_d = days_from_civil(
+            if mo == 12 { y + 1 } else { y },
+            if mo == 12 { 1 } else { mo + 1 },
+            1,
+        ) - days_from_civil(y, mo, 1);
+        range(d, 1, max_d, "day")?;
+        days = days_from_civil(y, mo, d);
+    }
+    let mut nanos = 0;
+    if has_time(kind) {
+        let h = range(int_field(m, "hour")?.unwrap_or(0), 0, 23, "hour")?;
+        let mi = range(int_field(m, "minute")?.unwrap_or(0), 0, 59, "minute")?;
+        let s = range(int_field(m, "second")?.unwrap_or(0), 0, 59, "second")?;
+        let ms = range(
+            int_field(m, "millisecond")?.unwrap_or(0),
+            0,
+            999,
+            "millisecond",
+        )?;
+        let us = range(
+            int_field(m, "microsecond")?.unwrap_or(0),
+            0,
+            999_999,
+            "microsecond",
+        )?;
+        let ns = range(
+            int_field(m, "nanosecond")?.unwrap_or(0),
+            0,
+            999_999_999,
+            "nanosecond",
+        )?;
+        nanos = ((h * 60 + mi) * 60 + s) * 1_000_000_000 + ms * 1_000_000 + us * 1000 + ns;
+    }
+    let offset = match m.get("timezone") {
+        Some(Val::Str(z)) if has_zone(kind) => parse_offset(z)?,
+        _ => 0,
+    };
+    Ok(Temporal {
+        kind,
+        days,
+        nanos,
+        offset,
+    })
+}
+
+fn parse(kind: Kind, s: &str) -> Result<Temporal> {
+    let bad = || {
+        arg_error(
+            "InvalidArgumentValue",
+            format!("Text cannot be parsed to a {kind:?}: {s}"),
+        )
+    };
+    let s = s.trim();
+    let (date_part, rest) = if has_date(kind) {
+        match s.find('T') {
+            Some(i) => (&s[..i], &s[i + 1..]),
+            None => (s, ""),
+        }
+    } else {
+        ("", s)
+    };
+    let mut days = 0;
+    if has_date(kind) {
+        let neg = date_part.starts_with('-');
+        let body = date_part.trim_start_matches(['-', '+']);
+        let parts: Vec<&str> = if body.contains('-') {
+            body.split('-').collect()
+        } else if body.len() == 8 {
+            vec![&body[..4], &body[4..6], &body[6..]]
+        } else if body.len() == 6 {
+            vec![&body[..4], &body[4..6]]
+        } else {
+            vec![body]
+        };
+        let num = |i: usize, d: i64| -> Result<i64> {
+            match parts.get(i) {
+                Some(p) => p.parse::<i64>().map_err(|_| bad()),
+                None => Ok(d),
+            }
+        };
+        let y = num(0, 1970)?;
+        let y = if neg { -y } else { y };
+        let (mo, d) = (num(1, 1)?, num(2, 1)?);
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+            return Err(bad());
+        }
+        days = days_from_civil(y, mo, d);
+    }
+    let mut nanos = 0;
+    let mut offset = 0;
+    if has_time(kind) && !rest.is_empty() {
+        let zone_at = rest.find(['Z', 'z', '+', '-']);
+        let (tpart, zpart) = match zone_at {
+            Some(i) => (&rest[..i], Some(&rest[i..])),
+            None => (rest, None),
+        };
+        let (hms, frac) = match tpart.find('.') {
+            Some(i) => (&tpart[..i], &tpart[i + 1..]),
+            None => (tpart, ""),
+        };
+        let digits: String = hms.chars().filter(|c| *c != ':').collect();
+        if !digits.chars().all(|c| c.is_ascii_digit()) || digits.len() < 2 {
+            return Err(bad());
+        }
+        let num = |a: usize, b: usize| -> i64 {
+            digits.get(a..b).and_then(|x| x.parse().ok()).unwrap_or(0)
+        };
+        let (h, mi, sec) = (num(0, 2), num(2, 4), num(4, 6));
+        if h > 23 || mi > 59 || sec > 59 {
+            return Err(bad());
+        }
+        let mut f: String = frac.chars().take(9).collect();
+        if !f.chars().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        while f.len() < 9 {
+            f.push('0');
+        }
+        let fr: i64 = f.parse().unwrap_or(0);
+        nanos = ((h * 60 + mi) * 60 + sec) * 1_000_000_000 + fr;
+        if let Some(z) = zpart {
+            let z = z.split('[').next().unwrap_or(z);
+            if has_zone(kind) {
+                offset = parse_offset(z)?;
+            }
+        }
+    }
+    Ok(Temporal {
+        kind,
+        days,
+        nanos,
+        offset,
+    })
+}
