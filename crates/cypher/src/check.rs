@@ -4,8 +4,28 @@
 
 use crate::ast::*;
 use crate::functions::{self, FunctionInfo};
+use crate::parser::{stack_position, STACK_BUDGET};
 use causeway_value::{Code, Error, Result};
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
+
+thread_local! {
+    /// Stack position at the entry of `check_statement` on this thread.
+    static STACK_BASE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Fails cleanly instead of overflowing when a statement nests deeper than
+/// the checker's stack budget allows.
+fn guard_stack() -> Result<()> {
+    let base = STACK_BASE.with(Cell::get);
+    if base != 0 && stack_position().abs_diff(base) > STACK_BUDGET {
+        return Err(err(
+            "UnexpectedSyntax",
+            "The query nests too deeply to be analysed",
+        ));
+    }
+    Ok(())
+}
 
 fn err(detail: &'static str, msg: impl Into<String>) -> Error {
     Error::compile(Code::SyntaxError, detail, msg)
@@ -166,6 +186,21 @@ const WHERE_CTX: Ctx<'static> = Ctx {
 };
 
 pub(crate) fn check_statement(s: &Statement) -> Result<()> {
+    let outer = STACK_BASE.with(|b| {
+        let prev = b.get();
+        if prev == 0 {
+            b.set(stack_position());
+        }
+        prev
+    });
+    let r = check_statement_kind(s);
+    if outer == 0 {
+        STACK_BASE.with(|b| b.set(0));
+    }
+    r
+}
+
+fn check_statement_kind(s: &Statement) -> Result<()> {
     match &s.kind {
         StatementKind::Query(q) => {
             check_query(q, Scope::default(), QueryMode::Top)?;
@@ -207,6 +242,7 @@ enum QueryMode {
 type Columns = Option<Vec<(String, Kind)>>;
 
 fn check_query(q: &Query, scope: Scope, mode: QueryMode) -> Result<Columns> {
+    guard_stack()?;
     if q.union_all.iter().any(|&a| a) && q.union_all.iter().any(|&a| !a) {
         return Err(err(
             "InvalidClauseComposition",
@@ -316,6 +352,7 @@ fn check_clauses(clauses: &[Clause], mut scope: Scope, mode: QueryMode) -> Resul
 }
 
 fn check_clause(c: &Clause, scope: &mut Scope, standalone_call: bool) -> Result<()> {
+    guard_stack()?;
     match c {
         Clause::Match {
             pattern, where_, ..
@@ -501,13 +538,42 @@ fn bind_part(
     local: bool,
     declared: &mut HashSet<String>,
 ) -> Result<()> {
-    let single_node = part.element.chain.is_empty();
-    bind_node(&part.element.start, single_node, scope, mode, local)?;
-    for (rel, node) in &part.element.chain {
+    bind_chain(
+        part.var.as_deref(),
+        &part.element,
+        scope,
+        mode,
+        local,
+        declared,
+    )
+}
+
+/// Binds the variables of a pattern used inside an expression; they are
+/// local to it.
+fn bind_element(
+    path_var: Option<&str>,
+    element: &PatternElement,
+    scope: &mut Scope,
+    mode: PatMode,
+) -> Result<()> {
+    bind_chain(path_var, element, scope, mode, true, &mut HashSet::new())
+}
+
+fn bind_chain(
+    path_var: Option<&str>,
+    element: &PatternElement,
+    scope: &mut Scope,
+    mode: PatMode,
+    local: bool,
+    declared: &mut HashSet<String>,
+) -> Result<()> {
+    let single_node = element.chain.is_empty();
+    bind_node(&element.start, single_node, scope, mode, local)?;
+    for (rel, node) in &element.chain {
         bind_rel(rel, scope, mode, local, declared)?;
         bind_node(node, false, scope, mode, local)?;
     }
-    if let Some(p) = &part.var {
+    if let Some(p) = path_var {
         if scope.get(p).is_some() {
             return Err(already_bound(p));
         }
@@ -681,7 +747,7 @@ fn check_projection(
             .map(|i| &i.expr)
             .collect();
         for item in p.items.iter().filter(|i| contains_aggregate(&i.expr)) {
-            check_ambiguous(&item.expr, &grouped, &mut Vec::new())?;
+            check_ambiguous(&item.expr, &grouped)?;
         }
     }
 
@@ -751,63 +817,80 @@ fn check_skip_limit(e: &Expr, scope: &mut Scope) -> Result<()> {
 /// In an aggregating projection, the parts of an item outside aggregate
 /// calls must be grouping keys, or variables / properties of variables that
 /// are grouping keys; anything else would be ambiguous.
-fn check_ambiguous(e: &Expr, grouped: &[&Expr], locals: &mut Vec<String>) -> Result<()> {
-    if is_aggregate_call(e) {
-        return Ok(());
-    }
-    let simple = matches!(e, Expr::Variable(_))
-        || matches!(e, Expr::Property(b, _) if matches!(**b, Expr::Variable(_)));
-    if simple && grouped.contains(&e) {
-        return Ok(());
-    }
-    match e {
-        Expr::Variable(v) => {
-            if locals.contains(v) {
-                return Ok(());
+///
+/// Iterative, with comprehension-local names kept as a linked list of
+/// (parent, name) entries, so deep expressions cannot exhaust the stack.
+fn check_ambiguous(root: &Expr, grouped: &[&Expr]) -> Result<()> {
+    let mut locals: Vec<(Option<usize>, &str)> = Vec::new();
+    let mut stack: Vec<(&Expr, Option<usize>)> = vec![(root, None)];
+    let mut kids = Vec::new();
+    while let Some((e, scope)) = stack.pop() {
+        if is_aggregate_call(e) {
+            continue;
+        }
+        let simple = matches!(e, Expr::Variable(_))
+            || matches!(e, Expr::Property(b, _) if matches!(**b, Expr::Variable(_)));
+        if simple && grouped.contains(&e) {
+            continue;
+        }
+        let mut inner_scope = scope;
+        match e {
+            Expr::Variable(v) => {
+                let mut cur = scope;
+                let mut is_local = false;
+                while let Some(i) = cur {
+                    if locals[i].1 == v {
+                        is_local = true;
+                        break;
+                    }
+                    cur = locals[i].0;
+                }
+                let grouped_var = grouped
+                    .iter()
+                    .any(|g| matches!(g, Expr::Variable(w) if w == v));
+                if !is_local && !grouped_var {
+                    return Err(err(
+                        "AmbiguousAggregationExpression",
+                        format!(
+                            "Aggregation column contains implicit grouping expressions: `{v}` is \
+                             neither a grouping key nor inside an aggregate function"
+                        ),
+                    ));
+                }
+                continue;
             }
-            if grouped
-                .iter()
-                .any(|g| matches!(g, Expr::Variable(w) if w == v))
-            {
-                return Ok(());
+            Expr::ListComprehension { var, .. } | Expr::Quantified { var, .. } => {
+                locals.push((scope, var));
+                inner_scope = Some(locals.len() - 1);
             }
-            Err(err(
-                "AmbiguousAggregationExpression",
-                format!(
-                    "Aggregation column contains implicit grouping expressions: `{v}` is \
-                     neither a grouping key nor inside an aggregate function"
-                ),
-            ))
+            Expr::Reduce { acc, var, .. } => {
+                locals.push((scope, acc));
+                locals.push((Some(locals.len() - 1), var));
+                inner_scope = Some(locals.len() - 1);
+            }
+            // Subqueries and pattern expressions introduce their own
+            // variables; leave them to the executor rather than risk false
+            // rejections.
+            Expr::PatternComprehension { .. }
+            | Expr::Exists(_)
+            | Expr::CountSubquery(_)
+            | Expr::PatternPredicate(_) => continue,
+            _ => {}
         }
-        Expr::ListComprehension { var, .. } | Expr::Quantified { var, .. } => {
-            locals.push(var.clone());
-            let r = for_each_child(e, &mut |c| check_ambiguous(c, grouped, locals));
-            locals.pop();
-            r
-        }
-        Expr::Reduce { acc, var, .. } => {
-            locals.push(acc.clone());
-            locals.push(var.clone());
-            let r = for_each_child(e, &mut |c| check_ambiguous(c, grouped, locals));
-            locals.pop();
-            locals.pop();
-            r
-        }
-        // Subqueries and pattern expressions introduce their own variables;
-        // leave them to the executor rather than risk false rejections.
-        Expr::PatternComprehension { .. }
-        | Expr::Exists(_)
-        | Expr::CountSubquery(_)
-        | Expr::PatternPredicate(_) => Ok(()),
-        _ => for_each_child(e, &mut |c| check_ambiguous(c, grouped, locals)),
+        kids.clear();
+        push_children(e, &mut kids);
+        // The list a comprehension iterates over is outside its scope, but
+        // binding it too is harmless: the name only shadows within.
+        stack.extend(kids.iter().map(|k| (*k, inner_scope)));
     }
+    Ok(())
 }
 
 // ----- expressions -----------------------------------------------------------
 
-/// Calls `f` on each direct sub-expression (not descending into subquery
+/// Appends the direct sub-expressions of `e` (not descending into subquery
 /// bodies or pattern properties).
-fn for_each_child(e: &Expr, f: &mut dyn FnMut(&Expr) -> Result<()>) -> Result<()> {
+fn push_children<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     match e {
         Expr::Literal(_)
         | Expr::Parameter(_)
@@ -815,86 +898,67 @@ fn for_each_child(e: &Expr, f: &mut dyn FnMut(&Expr) -> Result<()>) -> Result<()
         | Expr::CountStar
         | Expr::PatternPredicate(_)
         | Expr::Exists(_)
-        | Expr::CountSubquery(_) => Ok(()),
-        Expr::Property(b, _) => f(b),
-        Expr::List(items) => items.iter().try_for_each(f),
-        Expr::Map(entries) => entries.iter().try_for_each(|(_, v)| f(v)),
-        Expr::Index(a, b) => {
-            f(a)?;
-            f(b)
-        }
+        | Expr::CountSubquery(_) => {}
+        Expr::Property(b, _) => out.push(b),
+        Expr::List(items) => out.extend(items.iter()),
+        Expr::Map(entries) => out.extend(entries.iter().map(|(_, v)| v)),
+        Expr::Index(a, b) => out.extend([&**a, &**b]),
         Expr::Slice(a, b, c) => {
-            f(a)?;
-            if let Some(b) = b {
-                f(b)?;
-            }
-            if let Some(c) = c {
-                f(c)?;
-            }
-            Ok(())
+            out.push(a);
+            out.extend(b.as_deref());
+            out.extend(c.as_deref());
         }
-        Expr::Unary(_, a) => f(a),
-        Expr::Binary(_, a, b) => {
-            f(a)?;
-            f(b)
-        }
-        Expr::IsNull { expr, .. } => f(expr),
-        Expr::HasLabels(a, _) => f(a),
+        Expr::Unary(_, a) => out.push(a),
+        Expr::Binary(_, a, b) => out.extend([&**a, &**b]),
+        Expr::IsNull { expr, .. } => out.push(expr),
+        Expr::HasLabels(a, _) => out.push(a),
         Expr::Case {
             subject,
             whens,
             else_,
         } => {
-            if let Some(s) = subject {
-                f(s)?;
-            }
+            out.extend(subject.as_deref());
             for (w, t) in whens {
-                f(w)?;
-                f(t)?;
+                out.extend([w, t]);
             }
-            if let Some(e) = else_ {
-                f(e)?;
-            }
-            Ok(())
+            out.extend(else_.as_deref());
         }
-        Expr::Function { args, .. } => args.iter().try_for_each(f),
+        Expr::Function { args, .. } => out.extend(args.iter()),
         Expr::ListComprehension {
             list, filter, map, ..
         } => {
-            f(list)?;
-            if let Some(x) = filter {
-                f(x)?;
-            }
-            if let Some(x) = map {
-                f(x)?;
-            }
-            Ok(())
+            out.push(list);
+            out.extend(filter.as_deref());
+            out.extend(map.as_deref());
         }
         Expr::PatternComprehension { filter, map, .. } => {
-            if let Some(x) = filter {
-                f(x)?;
-            }
-            f(map)
+            out.extend(filter.as_deref());
+            out.push(map);
         }
         Expr::Quantified { list, filter, .. } => {
-            f(list)?;
-            if let Some(x) = filter {
-                f(x)?;
-            }
-            Ok(())
+            out.push(list);
+            out.extend(filter.as_deref());
         }
         Expr::Reduce {
             init, list, expr, ..
-        } => {
-            f(init)?;
-            f(list)?;
-            f(expr)
-        }
-        Expr::MapProjection { items, .. } => items.iter().try_for_each(|i| match i {
-            MapProjectionItem::Literal(_, e) => f(e),
-            _ => Ok(()),
-        }),
+        } => out.extend([&**init, &**list, &**expr]),
+        Expr::MapProjection { items, .. } => out.extend(items.iter().filter_map(|i| match i {
+            MapProjectionItem::Literal(_, e) => Some(e),
+            _ => None,
+        })),
     }
+}
+
+/// Whether any node of the tree satisfies `pred`, searched iteratively.
+fn any_node(root: &Expr, pred: impl Fn(&Expr) -> bool) -> bool {
+    let mut stack = vec![root];
+    while let Some(e) = stack.pop() {
+        if pred(e) {
+            return true;
+        }
+        push_children(e, &mut stack);
+    }
+    false
 }
 
 fn is_aggregate_call(e: &Expr) -> bool {
@@ -906,37 +970,21 @@ fn is_aggregate_call(e: &Expr) -> bool {
 }
 
 fn contains_aggregate(e: &Expr) -> bool {
-    if is_aggregate_call(e) {
-        return true;
-    }
-    let mut found = false;
-    let _ = for_each_child(e, &mut |c| {
-        if !found && contains_aggregate(c) {
-            found = true;
-        }
-        Ok(())
-    });
-    found
+    any_node(e, is_aggregate_call)
 }
 
 fn has_variables(e: &Expr) -> bool {
-    match e {
-        Expr::Variable(_) | Expr::MapProjection { .. } => true,
-        Expr::PatternPredicate(_)
-        | Expr::PatternComprehension { .. }
-        | Expr::Exists(_)
-        | Expr::CountSubquery(_) => true,
-        _ => {
-            let mut found = false;
-            let _ = for_each_child(e, &mut |c| {
-                if !found && has_variables(c) {
-                    found = true;
-                }
-                Ok(())
-            });
-            found
-        }
-    }
+    any_node(e, |n| {
+        matches!(
+            n,
+            Expr::Variable(_)
+                | Expr::MapProjection { .. }
+                | Expr::PatternPredicate(_)
+                | Expr::PatternComprehension { .. }
+                | Expr::Exists(_)
+                | Expr::CountSubquery(_)
+        )
+    })
 }
 
 fn static_kind(e: &Expr, scope: &Scope) -> Kind {
@@ -1014,140 +1062,188 @@ fn check_boolean_operand(e: &Expr, scope: &Scope) -> Result<()> {
     Ok(())
 }
 
+/// Checks one expression. This is a thin dispatcher: each kind of node is
+/// handled in its own non-inlined function so that the frames on the
+/// recursive path stay small (nesting depth is bounded by the parser, but the
+/// per-level cost decides whether that bound fits the stack).
 fn check_expr(e: &Expr, scope: &mut Scope, cx: Ctx) -> Result<()> {
+    guard_stack()?;
     if !cx.projected.is_empty() && cx.projected.iter().any(|i| i.expr == *e) {
         return Ok(());
     }
-    let plain = Ctx {
-        predicate: false,
-        ..cx
-    };
     match e {
         Expr::Literal(_) | Expr::Parameter(_) => Ok(()),
         Expr::Variable(v) => require_var(v, scope),
-        Expr::Property(base, _) => {
-            check_expr(base, scope, plain)?;
-            let k = static_kind(base, scope);
-            if k.is_value() && k != Kind::Map {
-                return Err(type_mismatch(
-                    "Map, Node, Relationship, Point or temporal value",
-                    k,
-                ));
-            }
-            Ok(())
-        }
-        Expr::Unary(UnaryOp::Not, a) => {
-            check_expr(a, scope, cx.pred(true))?;
-            check_boolean_operand(a, scope)
-        }
-        Expr::Unary(_, a) => {
-            check_expr(a, scope, plain)?;
-            let k = static_kind(a, scope);
-            if k.is_value() && !matches!(k, Kind::Int | Kind::Float) {
-                return Err(type_mismatch("Integer, Float or Duration", k));
-            }
-            Ok(())
-        }
-        Expr::Binary(op, a, b) => {
-            use BinaryOp::*;
-            match op {
-                And | Or | Xor => {
-                    check_expr(a, scope, cx.pred(true))?;
-                    check_expr(b, scope, cx.pred(true))?;
-                    check_boolean_operand(a, scope)?;
-                    check_boolean_operand(b, scope)
-                }
-                In => {
-                    check_expr(a, scope, plain)?;
-                    check_expr(b, scope, plain)?;
-                    let k = static_kind(b, scope);
-                    if k.is_value() && k != Kind::List {
-                        return Err(type_mismatch("List<T>", k));
-                    }
-                    Ok(())
-                }
-                Sub | Mul | Div | Mod | Pow => {
-                    check_expr(a, scope, plain)?;
-                    check_expr(b, scope, plain)?;
-                    for side in [a, b] {
-                        let k = static_kind(side, scope);
-                        if matches!(
-                            k,
-                            Kind::Str
-                                | Kind::Bool
-                                | Kind::Map
-                                | Kind::Node
-                                | Kind::Rel
-                                | Kind::Path
-                        ) || (k == Kind::List && *op != Sub)
-                        {
-                            return Err(type_mismatch("Integer, Float or Duration", k));
-                        }
-                    }
-                    Ok(())
-                }
-                _ => {
-                    check_expr(a, scope, plain)?;
-                    check_expr(b, scope, plain)
-                }
-            }
-        }
-        Expr::Case {
-            subject,
-            whens,
-            else_,
-        } => {
-            if let Some(s) = subject {
-                check_expr(s, scope, plain)?;
-            }
-            for (w, t) in whens {
-                check_expr(w, scope, plain.pred(subject.is_none()))?;
-                check_expr(t, scope, plain)?;
-            }
-            if let Some(x) = else_ {
-                check_expr(x, scope, plain)?;
-            }
-            Ok(())
-        }
+        Expr::Property(base, _) => check_property(base, scope, cx),
+        Expr::Unary(op, a) => check_unary(*op, a, scope, cx),
+        Expr::Binary(op, a, b) => check_binary(*op, a, b, scope, cx),
+        Expr::Case { .. } => check_case(e, scope, cx),
         Expr::Function {
             name,
             args,
             distinct,
-        } => check_function(name, args, *distinct, scope, plain),
+        } => check_function(name, args, *distinct, scope, cx.pred(false)),
         Expr::CountStar => check_aggregate_placement("count(*)", cx),
+        Expr::ListComprehension { .. } | Expr::Quantified { .. } | Expr::Reduce { .. } => {
+            check_iteration(e, scope, cx.pred(false))
+        }
+        Expr::PatternComprehension { .. } => check_pattern_comprehension(e, scope, cx),
+        Expr::PatternPredicate(el) => check_pattern_predicate(el, scope, cx),
+        Expr::Exists(body) | Expr::CountSubquery(body) => check_subquery_body(body, scope),
+        Expr::MapProjection { var, items } => check_map_projection(var, items, scope, cx),
+        Expr::List(items) => check_all(items, scope, cx.pred(false)),
+        Expr::Map(_)
+        | Expr::Index(..)
+        | Expr::Slice(..)
+        | Expr::IsNull { .. }
+        | Expr::HasLabels(..) => check_children(e, scope, cx.pred(false)),
+    }
+}
+
+#[inline(never)]
+fn check_all(items: &[Expr], scope: &mut Scope, cx: Ctx) -> Result<()> {
+    for i in items {
+        check_expr(i, scope, cx)?;
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn check_children(e: &Expr, scope: &mut Scope, cx: Ctx) -> Result<()> {
+    let mut kids = Vec::new();
+    push_children(e, &mut kids);
+    for k in kids {
+        check_expr(k, scope, cx)?;
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn check_property(base: &Expr, scope: &mut Scope, cx: Ctx) -> Result<()> {
+    check_expr(base, scope, cx.pred(false))?;
+    let k = static_kind(base, scope);
+    if k.is_value() && k != Kind::Map {
+        return Err(type_mismatch(
+            "Map, Node, Relationship, Point or temporal value",
+            k,
+        ));
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn check_unary(op: UnaryOp, a: &Expr, scope: &mut Scope, cx: Ctx) -> Result<()> {
+    if op == UnaryOp::Not {
+        check_expr(a, scope, cx.pred(true))?;
+        return check_boolean_operand(a, scope);
+    }
+    check_expr(a, scope, cx.pred(false))?;
+    let k = static_kind(a, scope);
+    if k.is_value() && !matches!(k, Kind::Int | Kind::Float) {
+        return Err(type_mismatch("Integer, Float or Duration", k));
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn check_binary(op: BinaryOp, a: &Expr, b: &Expr, scope: &mut Scope, cx: Ctx) -> Result<()> {
+    use BinaryOp::*;
+    let logical = matches!(op, And | Or | Xor);
+    let operand_cx = cx.pred(logical);
+    check_expr(a, scope, operand_cx)?;
+    check_expr(b, scope, operand_cx)?;
+    match op {
+        And | Or | Xor => {
+            check_boolean_operand(a, scope)?;
+            check_boolean_operand(b, scope)
+        }
+        In => {
+            let k = static_kind(b, scope);
+            if k.is_value() && k != Kind::List {
+                return Err(type_mismatch("List<T>", k));
+            }
+            Ok(())
+        }
+        Sub | Mul | Div | Mod | Pow => {
+            for side in [a, b] {
+                let k = static_kind(side, scope);
+                if matches!(
+                    k,
+                    Kind::Str | Kind::Bool | Kind::Map | Kind::Node | Kind::Rel | Kind::Path
+                ) || (k == Kind::List && op != Sub)
+                {
+                    return Err(type_mismatch("Integer, Float or Duration", k));
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[inline(never)]
+fn check_case(e: &Expr, scope: &mut Scope, cx: Ctx) -> Result<()> {
+    let Expr::Case {
+        subject,
+        whens,
+        else_,
+    } = e
+    else {
+        return Ok(());
+    };
+    let plain = cx.pred(false);
+    if let Some(s) = subject {
+        check_expr(s, scope, plain)?;
+    }
+    for (w, t) in whens {
+        check_expr(w, scope, plain.pred(subject.is_none()))?;
+        check_expr(t, scope, plain)?;
+    }
+    if let Some(x) = else_ {
+        check_expr(x, scope, plain)?;
+    }
+    Ok(())
+}
+
+/// List comprehensions, quantifiers and reduce: a local variable bound to
+/// each element.
+#[inline(never)]
+fn check_iteration(e: &Expr, scope: &mut Scope, cx: Ctx) -> Result<()> {
+    let mark = scope.locals.len();
+    let r = check_iteration_inner(e, scope, cx);
+    scope.locals.truncate(mark);
+    r
+}
+
+fn check_iteration_inner(e: &Expr, scope: &mut Scope, cx: Ctx) -> Result<()> {
+    match e {
         Expr::ListComprehension {
             var,
             list,
             filter,
             map,
         } => {
-            check_expr(list, scope, plain)?;
+            check_expr(list, scope, cx)?;
             let kind = element_kind(list, scope);
             scope.declare(var, kind, true);
-            let r = (|| {
-                if let Some(f) = filter {
-                    check_expr(f, scope, plain.pred(true))?;
-                }
-                if let Some(m) = map {
-                    check_expr(m, scope, plain)?;
-                }
-                Ok(())
-            })();
-            scope.locals.pop();
-            r
+            if let Some(f) = filter {
+                check_expr(f, scope, cx.pred(true))?;
+            }
+            if let Some(m) = map {
+                check_expr(m, scope, cx)?;
+            }
+            Ok(())
         }
         Expr::Quantified {
             var, list, filter, ..
         } => {
-            check_expr(list, scope, plain)?;
+            check_expr(list, scope, cx)?;
             let kind = element_kind(list, scope);
             scope.declare(var, kind, true);
-            let r = match filter {
-                Some(f) => check_expr(f, scope, plain.pred(true)),
+            match filter {
+                Some(f) => check_expr(f, scope, cx.pred(true)),
                 None => Ok(()),
-            };
-            scope.locals.pop();
-            r
+            }
         }
         Expr::Reduce {
             acc,
@@ -1156,76 +1252,72 @@ fn check_expr(e: &Expr, scope: &mut Scope, cx: Ctx) -> Result<()> {
             list,
             expr,
         } => {
-            check_expr(init, scope, plain)?;
-            check_expr(list, scope, plain)?;
+            check_expr(init, scope, cx)?;
+            check_expr(list, scope, cx)?;
             let kind = element_kind(list, scope);
             scope.declare(acc, Kind::Any, true);
             scope.declare(var, kind, true);
-            let r = check_expr(expr, scope, plain);
-            scope.locals.pop();
-            scope.locals.pop();
-            r
+            check_expr(expr, scope, cx)
         }
-        Expr::PatternComprehension {
-            path_var,
-            pattern,
-            filter,
-            map,
-        } => {
-            let mark = scope.locals.len();
-            let r = (|| {
-                let part = PatternPart {
-                    var: path_var.clone(),
-                    shortest: None,
-                    element: (**pattern).clone(),
-                };
-                bind_part(&part, scope, PatMode::Local, true, &mut HashSet::new())?;
-                if let Some(f) = filter {
-                    check_expr(f, scope, WHERE_CTX)?;
-                }
-                check_expr(map, scope, plain)
-            })();
-            scope.locals.truncate(mark);
-            r
-        }
-        Expr::PatternPredicate(el) => {
-            if !cx.predicate {
-                return Err(err(
-                    "UnexpectedSyntax",
-                    "A pattern expression should only be used in order to test the existence \
-                     of a pattern. It can no longer be used inside the function size(), an \
-                     alternative is to replace size() with COUNT {}.",
-                ));
-            }
-            let part = PatternPart {
-                var: None,
-                shortest: None,
-                element: (**el).clone(),
-            };
-            let mark = scope.locals.len();
-            let r = bind_part(&part, scope, PatMode::Predicate, true, &mut HashSet::new());
-            scope.locals.truncate(mark);
-            r
-        }
-        Expr::Exists(body) | Expr::CountSubquery(body) => check_subquery_body(body, scope),
-        Expr::MapProjection { var, items } => {
-            require_var(var, scope)?;
-            for item in items {
-                match item {
-                    MapProjectionItem::Variable(v) => require_var(v, scope)?,
-                    MapProjectionItem::Literal(_, e) => check_expr(e, scope, plain)?,
-                    _ => {}
-                }
-            }
-            Ok(())
-        }
-        Expr::List(_)
-        | Expr::Map(_)
-        | Expr::Index(..)
-        | Expr::Slice(..)
-        | Expr::IsNull { .. }
-        | Expr::HasLabels(..) => for_each_child(e, &mut |c| check_expr(c, scope, plain)),
+        _ => Ok(()),
     }
+}
+
+#[inline(never)]
+fn check_pattern_comprehension(e: &Expr, scope: &mut Scope, cx: Ctx) -> Result<()> {
+    let Expr::PatternComprehension {
+        path_var,
+        pattern,
+        filter,
+        map,
+    } = e
+    else {
+        return Ok(());
+    };
+    let mark = scope.locals.len();
+    let r = (|| {
+        bind_element(path_var.as_deref(), pattern, scope, PatMode::Local)?;
+        if let Some(f) = filter {
+            check_expr(f, scope, WHERE_CTX)?;
+        }
+        check_expr(map, scope, cx.pred(false))
+    })();
+    scope.locals.truncate(mark);
+    r
+}
+
+#[inline(never)]
+fn check_pattern_predicate(el: &PatternElement, scope: &mut Scope, cx: Ctx) -> Result<()> {
+    if !cx.predicate {
+        return Err(err(
+            "UnexpectedSyntax",
+            "A pattern expression should only be used in order to test the existence \
+             of a pattern. It can no longer be used inside the function size(), an \
+             alternative is to replace size() with COUNT {}.",
+        ));
+    }
+    let mark = scope.locals.len();
+    let r = bind_element(None, el, scope, PatMode::Predicate);
+    scope.locals.truncate(mark);
+    r
+}
+
+#[inline(never)]
+fn check_map_projection(
+    var: &str,
+    items: &[MapProjectionItem],
+    scope: &mut Scope,
+    cx: Ctx,
+) -> Result<()> {
+    require_var(var, scope)?;
+    for item in items {
+        match item {
+            MapProjectionItem::Variable(v) => require_var(v, scope)?,
+            MapProjectionItem::Literal(_, e) => check_expr(e, scope, cx.pred(false))?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn check_subquery_body(body: &SubqueryPattern, scope: &mut Scope) -> Result<()> {

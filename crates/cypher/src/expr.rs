@@ -17,6 +17,19 @@ const PREC_ADD: u8 = 7;
 const PREC_MUL: u8 = 8;
 const PREC_POW: u8 = 9;
 
+/// What a word in expression position starts.
+enum Word {
+    Literal(Literal),
+    Case,
+    /// `EXISTS {` (true) or `COUNT {` (false)
+    Subquery(bool),
+    Quantifier(Quantifier),
+    Reduce,
+    CountStar,
+    Function,
+    Name,
+}
+
 #[derive(Clone, Copy)]
 enum Op {
     Bin(BinaryOp),
@@ -29,15 +42,16 @@ enum Op {
 
 impl<'a> Parser<'a> {
     pub fn expr(&mut self) -> Result<Expr> {
-        self.enter()?;
-        let r = self.binary(PREC_OR);
-        self.leave();
-        r
+        self.binary(PREC_OR)
     }
 
+    /// Every expression nesting level passes through here, so this is where
+    /// the nesting limit is counted.
     fn binary(&mut self, min: u8) -> Result<Expr> {
-        let lhs = self.prefix()?;
-        self.binary_rest(lhs, min)
+        self.enter()?;
+        let r = self.prefix().and_then(|lhs| self.binary_rest(lhs, min));
+        self.leave();
+        r
     }
 
     /// The operator at the cursor, its precedence, and how many tokens it
@@ -87,45 +101,74 @@ impl<'a> Parser<'a> {
         Some(r)
     }
 
-    pub(crate) fn binary_rest(&mut self, mut lhs: Expr, min: u8) -> Result<Expr> {
+    /// Continues an expression whose left operand has been parsed. Every
+    /// operator applied deepens the tree by one level, so each counts
+    /// against the nesting limit; chains of AND / OR / XOR, which generated
+    /// queries produce in bulk, are built as balanced trees instead.
+    pub(crate) fn binary_rest(&mut self, lhs: Expr, min: u8) -> Result<Expr> {
+        let depth_before = self.depth;
+        let r = self.binary_rest_inner(lhs, min);
+        self.depth = depth_before;
+        r
+    }
+
+    fn binary_rest_inner(&mut self, mut lhs: Expr, min: u8) -> Result<Expr> {
         while let Some((op, prec, len)) = self.peek_op() {
             if prec < min {
                 break;
             }
-            for _ in 0..len {
-                self.bump();
-            }
             lhs = match op {
-                Op::Bin(b) => {
-                    let rhs = self.binary(prec + 1)?;
-                    Expr::Binary(b, Box::new(lhs), Box::new(rhs))
+                Op::Bin(b @ (BinaryOp::And | BinaryOp::Or | BinaryOp::Xor)) => {
+                    self.logical_chain(lhs, b, prec)?
                 }
-                Op::StartsWith | Op::EndsWith => {
-                    let b = if matches!(op, Op::StartsWith) {
-                        BinaryOp::StartsWith
-                    } else {
-                        BinaryOp::EndsWith
-                    };
-                    let rhs = self.binary(prec + 1)?;
-                    Expr::Binary(b, Box::new(lhs), Box::new(rhs))
-                }
-                Op::IsNull => {
-                    self.expect_kw("IS")?;
-                    let negated = self.eat_kw("NOT");
-                    self.expect_kw("NULL")?;
-                    Expr::IsNull {
-                        expr: Box::new(lhs),
-                        negated,
+                _ => {
+                    self.enter()?;
+                    for _ in 0..len {
+                        self.bump();
                     }
+                    self.apply_op(lhs, op, prec)?
                 }
-                Op::Label => {
-                    let labels = self.label_list()?;
-                    Expr::HasLabels(Box::new(lhs), labels)
-                }
-                Op::Cmp(first) => self.comparison_chain(lhs, first)?,
             };
         }
         Ok(lhs)
+    }
+
+    #[inline(never)]
+    fn logical_chain(&mut self, lhs: Expr, op: BinaryOp, prec: u8) -> Result<Expr> {
+        let mut operands = vec![lhs];
+        while matches!(self.peek_op(), Some((Op::Bin(x), _, _)) if x == op) {
+            self.bump();
+            operands.push(self.binary(prec + 1)?);
+        }
+        Ok(balanced(op, operands))
+    }
+
+    #[inline(never)]
+    fn apply_op(&mut self, lhs: Expr, op: Op, prec: u8) -> Result<Expr> {
+        let b = match op {
+            Op::Bin(b) => b,
+            Op::StartsWith => BinaryOp::StartsWith,
+            Op::EndsWith => BinaryOp::EndsWith,
+            Op::IsNull => return self.is_null(lhs),
+            Op::Label => {
+                let labels = self.label_list()?;
+                return Ok(Expr::HasLabels(Box::new(lhs), labels));
+            }
+            Op::Cmp(first) => return self.comparison_chain(lhs, first),
+        };
+        let rhs = self.binary(prec + 1)?;
+        Ok(Expr::Binary(b, Box::new(lhs), Box::new(rhs)))
+    }
+
+    #[inline(never)]
+    fn is_null(&mut self, lhs: Expr) -> Result<Expr> {
+        self.expect_kw("IS")?;
+        let negated = self.eat_kw("NOT");
+        self.expect_kw("NULL")?;
+        Ok(Expr::IsNull {
+            expr: Box::new(lhs),
+            negated,
+        })
     }
 
     /// `a < b <= c` means `a < b AND b <= c`.
@@ -134,6 +177,7 @@ impl<'a> Parser<'a> {
         let mut result = Expr::Binary(first, Box::new(lhs), Box::new(rhs.clone()));
         let mut last = rhs;
         while let Some((Op::Cmp(op), _, _)) = self.peek_op() {
+            self.enter()?;
             self.bump();
             let next = self.binary(PREC_CMP + 1)?;
             let cmp = Expr::Binary(op, Box::new(last), Box::new(next.clone()));
@@ -143,54 +187,75 @@ impl<'a> Parser<'a> {
         Ok(result)
     }
 
+    // The functions on the recursive path (expr, binary, prefix, atom, ...)
+    // are kept small and push their less common cases into separate
+    // non-inlined functions: in unoptimised builds every temporary of every
+    // match arm gets its own stack slot, and the per-level frame size decides
+    // how deep a query can nest before the stack runs out.
+
     fn prefix(&mut self) -> Result<Expr> {
-        if self.at_kw("NOT") {
-            self.bump();
-            self.enter()?;
-            let r = self.binary(PREC_NOT);
-            self.leave();
-            return Ok(Expr::Unary(UnaryOp::Not, Box::new(r?)));
-        }
-        match self.peek().tok {
-            Tok::Minus => {
-                self.bump();
-                if let Tok::Int(v) = self.peek().tok {
-                    // Negative literals are folded here so that i64::MIN,
-                    // whose magnitude does not fit in i64, can be written.
-                    let t = self.bump();
-                    let value = match v {
-                        Some(m) if m <= i64::MAX as u64 + 1 => (m as i64).wrapping_neg(),
-                        _ => {
-                            return Err(self.error_at(
-                                &t,
-                                "IntegerOverflow",
-                                format!("integer, -{}, is too large", self.text(&t)),
-                            ))
-                        }
-                    };
-                    return self.postfix(Expr::Literal(Literal::Int(value)));
-                }
-                self.enter()?;
-                let r = self.prefix();
-                self.leave();
-                Ok(Expr::Unary(UnaryOp::Neg, Box::new(r?)))
-            }
-            Tok::Plus => {
-                self.bump();
-                self.enter()?;
-                let r = self.prefix();
-                self.leave();
-                Ok(Expr::Unary(UnaryOp::Pos, Box::new(r?)))
-            }
-            _ => {
-                let atom = self.atom()?;
-                self.postfix(atom)
-            }
-        }
+        // The atom dispatch is repeated here rather than calling `atom` to
+        // save a stack frame per nesting level.
+        let atom = match self.peek().tok {
+            Tok::Minus if matches!(self.peek_at(1).tok, Tok::Int(_)) => return self.negative_int(),
+            Tok::Minus => return self.unary(UnaryOp::Neg),
+            Tok::Plus => return self.unary(UnaryOp::Pos),
+            Tok::Ident if self.at_kw("NOT") => return self.unary(UnaryOp::Not),
+            Tok::LParen => self.paren_expr(),
+            Tok::LBracket => self.list_like(),
+            Tok::LBrace => self.map_literal(),
+            Tok::Ident => self.word_atom(),
+            Tok::QuotedIdent(_) => self.quoted_atom(),
+            _ => self.literal_atom(),
+        };
+        atom.and_then(|a| self.postfix(a))
     }
 
-    fn postfix(&mut self, mut e: Expr) -> Result<Expr> {
+    #[inline(never)]
+    fn unary(&mut self, op: UnaryOp) -> Result<Expr> {
+        self.bump();
+        let r = if op == UnaryOp::Not {
+            self.binary(PREC_NOT)
+        } else {
+            self.enter()?;
+            let r = self.prefix();
+            self.leave();
+            r
+        };
+        Ok(Expr::Unary(op, Box::new(r?)))
+    }
+
+    /// Negative literals are folded here so that i64::MIN, whose magnitude
+    /// does not fit in i64, can be written.
+    #[inline(never)]
+    fn negative_int(&mut self) -> Result<Expr> {
+        self.bump();
+        let t = self.next_token();
+        let value = match t.tok {
+            Tok::Int(Some(m)) if m <= i64::MAX as u64 + 1 => (m as i64).wrapping_neg(),
+            _ => {
+                return Err(self.error_at(
+                    &t,
+                    "IntegerOverflow",
+                    format!("integer, -{}, is too large", self.text(&t)),
+                ))
+            }
+        };
+        self.postfix(Expr::Literal(Literal::Int(value)))
+    }
+
+    fn postfix(&mut self, e: Expr) -> Result<Expr> {
+        let depth_before = self.depth;
+        let r = self.postfix_inner(e);
+        self.depth = depth_before;
+        r
+    }
+
+    fn postfix_inner(&mut self, mut e: Expr) -> Result<Expr> {
         loop {
+            if matches!(self.peek().tok, Tok::Dot | Tok::LBracket) {
+                self.enter()?;
+            }
             match self.peek().tok {
                 Tok::Dot => {
                     self.bump();
@@ -230,10 +295,16 @@ impl<'a> Parser<'a> {
 
     /// Property accesses only: the left-hand side of SET and REMOVE items.
     pub(crate) fn postfix_props(&mut self, mut e: Expr) -> Result<Expr> {
+        let depth_before = self.depth;
         while self.eat(&Tok::Dot) {
+            if let Err(err) = self.enter() {
+                self.depth = depth_before;
+                return Err(err);
+            }
             let key = self.name("a property name")?;
             e = Expr::Property(Box::new(e), key);
         }
+        self.depth = depth_before;
         Ok(e)
     }
 
@@ -264,90 +335,111 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn atom(&mut self) -> Result<Expr> {
-        let t = self.peek().clone();
-        match t.tok {
-            Tok::Int(v) => {
-                self.bump();
-                match v {
-                    Some(m) if m <= i64::MAX as u64 => Ok(Expr::Literal(Literal::Int(m as i64))),
-                    _ => Err(self.error_at(
-                        &t,
-                        "IntegerOverflow",
-                        format!("integer, {}, is too large", self.text(&t)),
-                    )),
-                }
-            }
-            Tok::Float(f) => {
-                self.bump();
-                Ok(Expr::Literal(Literal::Float(f)))
-            }
-            Tok::Str(s) => {
-                self.bump();
-                Ok(Expr::Literal(Literal::String(s)))
-            }
-            Tok::Param(p) => {
-                self.bump();
-                Ok(Expr::Parameter(p))
-            }
-            Tok::LParen => {
-                if self.pattern_ahead(0) {
-                    let el = self.pattern_element()?;
-                    return Ok(Expr::PatternPredicate(Box::new(el)));
-                }
-                self.bump();
-                let e = self.expr()?;
-                self.expect(&Tok::RParen, "')'")?;
-                Ok(e)
-            }
+        match self.peek().tok {
+            Tok::LParen => self.paren_expr(),
             Tok::LBracket => self.list_like(),
             Tok::LBrace => self.map_literal(),
             Tok::Ident => self.word_atom(),
-            Tok::QuotedIdent(name) => {
-                if self.at_n(1, &Tok::LParen) {
-                    return self.function_call();
-                }
-                self.bump();
-                if self.at(&Tok::LBrace) {
-                    return self.map_projection(name);
-                }
-                Ok(Expr::Variable(name))
-            }
-            _ => Err(self.unexpected("an expression")),
+            Tok::QuotedIdent(_) => self.quoted_atom(),
+            _ => self.literal_atom(),
+        }
+    }
+
+    #[inline(never)]
+    fn paren_expr(&mut self) -> Result<Expr> {
+        if self.pattern_ahead(0) {
+            return self.pattern_predicate();
+        }
+        self.bump();
+        let e = self.expr()?;
+        self.expect(&Tok::RParen, "')'")?;
+        Ok(e)
+    }
+
+    #[inline(never)]
+    fn pattern_predicate(&mut self) -> Result<Expr> {
+        let el = self.pattern_element()?;
+        Ok(Expr::PatternPredicate(Box::new(el)))
+    }
+
+    #[inline(never)]
+    fn quoted_atom(&mut self) -> Result<Expr> {
+        if self.at_n(1, &Tok::LParen) {
+            return self.function_call();
+        }
+        let name = self.name("a variable name")?;
+        if self.at(&Tok::LBrace) {
+            return self.map_projection(name);
+        }
+        Ok(Expr::Variable(name))
+    }
+
+    #[inline(never)]
+    fn literal_atom(&mut self) -> Result<Expr> {
+        let t = self.next_token();
+        match t.tok {
+            Tok::Int(Some(m)) if m <= i64::MAX as u64 => Ok(Expr::Literal(Literal::Int(m as i64))),
+            Tok::Int(_) => Err(self.error_at(
+                &t,
+                "IntegerOverflow",
+                format!("integer, {}, is too large", self.text(&t)),
+            )),
+            Tok::Float(f) => Ok(Expr::Literal(Literal::Float(f))),
+            Tok::Str(s) => Ok(Expr::Literal(Literal::String(s))),
+            Tok::Param(p) => Ok(Expr::Parameter(p)),
+            _ => Err(self.error_at(
+                &t,
+                "UnexpectedSyntax",
+                format!("Invalid input '{}': expected an expression", self.text(&t)),
+            )),
         }
     }
 
     fn word_atom(&mut self) -> Result<Expr> {
-        let t = self.peek().clone();
-        let w = self.text(&t);
+        match self.classify_word() {
+            Word::Literal(l) => {
+                self.bump();
+                Ok(Expr::Literal(l))
+            }
+            Word::Case => {
+                self.bump();
+                self.case_expr()
+            }
+            Word::Subquery(exists) => self.subquery_expr(exists),
+            Word::Quantifier(kind) => self.quantified(kind),
+            Word::Reduce => self.reduce(),
+            Word::CountStar => {
+                for _ in 0..4 {
+                    self.bump();
+                }
+                Ok(Expr::CountStar)
+            }
+            Word::Function => self.function_call(),
+            Word::Name => self.name_atom(),
+        }
+    }
+
+    /// Decides what a word in expression position starts, without consuming
+    /// anything; kept apart from `word_atom` to keep that frame small.
+    #[inline(never)]
+    fn classify_word(&self) -> Word {
+        let w = self.text(self.peek());
         let next = &self.peek_at(1).tok;
         let kw = |k: &str| w.eq_ignore_ascii_case(k);
         if kw("TRUE") {
-            self.bump();
-            return Ok(Expr::Literal(Literal::Bool(true)));
+            return Word::Literal(Literal::Bool(true));
         }
         if kw("FALSE") {
-            self.bump();
-            return Ok(Expr::Literal(Literal::Bool(false)));
+            return Word::Literal(Literal::Bool(false));
         }
         if kw("NULL") {
-            self.bump();
-            return Ok(Expr::Literal(Literal::Null));
+            return Word::Literal(Literal::Null);
         }
         if kw("CASE") {
-            self.bump();
-            return self.case_expr();
+            return Word::Case;
         }
         if *next == Tok::LBrace && (kw("EXISTS") || kw("COUNT")) {
-            let exists = kw("EXISTS");
-            self.bump();
-            self.bump();
-            let body = self.subquery_body()?;
-            self.expect(&Tok::RBrace, "'}'")?;
-            return Ok(if exists {
-                Expr::Exists(Box::new(body))
-            } else {
-                Expr::CountSubquery(Box::new(body))
-            });
+            return Word::Subquery(kw("EXISTS"));
         }
         if *next == Tok::LParen {
             let quant = if kw("ALL") {
@@ -363,28 +455,42 @@ impl<'a> Parser<'a> {
             };
             if let Some(kind) = quant {
                 if Self::is_name_token(&self.peek_at(2).tok) && self.kw_at(3, "IN") {
-                    return self.quantified(kind);
+                    return Word::Quantifier(kind);
                 }
             }
             if kw("REDUCE") {
-                return self.reduce();
+                return Word::Reduce;
             }
             if kw("COUNT") && self.at_n(2, &Tok::Star) && self.at_n(3, &Tok::RParen) {
-                for _ in 0..4 {
-                    self.bump();
-                }
-                return Ok(Expr::CountStar);
+                return Word::CountStar;
             }
         }
         if self.function_ahead() {
-            return self.function_call();
+            return Word::Function;
         }
-        self.bump();
-        let name = w.to_string();
+        Word::Name
+    }
+
+    #[inline(never)]
+    fn name_atom(&mut self) -> Result<Expr> {
+        let name = self.name("a variable name")?;
         if self.at(&Tok::LBrace) {
             return self.map_projection(name);
         }
         Ok(Expr::Variable(name))
+    }
+
+    #[inline(never)]
+    fn subquery_expr(&mut self, exists: bool) -> Result<Expr> {
+        self.bump();
+        self.bump();
+        let body = self.subquery_body()?;
+        self.expect(&Tok::RBrace, "'}'")?;
+        Ok(if exists {
+            Expr::Exists(Box::new(body))
+        } else {
+            Expr::CountSubquery(Box::new(body))
+        })
     }
 
     /// `name(`, or `ns.name(` with any number of namespace parts.
@@ -495,13 +601,6 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn map_literal(&mut self) -> Result<Expr> {
-        self.enter()?;
-        let r = self.map_literal_inner();
-        self.leave();
-        r
-    }
-
-    fn map_literal_inner(&mut self) -> Result<Expr> {
         self.expect(&Tok::LBrace, "'{'")?;
         let mut entries = Vec::new();
         if self.eat(&Tok::RBrace) {
@@ -520,13 +619,6 @@ impl<'a> Parser<'a> {
     }
 
     fn map_projection(&mut self, var: String) -> Result<Expr> {
-        self.enter()?;
-        let r = self.map_projection_inner(var);
-        self.leave();
-        r
-    }
-
-    fn map_projection_inner(&mut self, var: String) -> Result<Expr> {
         self.expect(&Tok::LBrace, "'{'")?;
         let mut items = Vec::new();
         if self.eat(&Tok::RBrace) {
@@ -556,13 +648,6 @@ impl<'a> Parser<'a> {
     }
 
     fn list_like(&mut self) -> Result<Expr> {
-        self.enter()?;
-        let r = self.list_like_inner();
-        self.leave();
-        r
-    }
-
-    fn list_like_inner(&mut self) -> Result<Expr> {
         self.expect(&Tok::LBracket, "'['")?;
         if self.eat(&Tok::RBracket) {
             return Ok(Expr::List(Vec::new()));
@@ -573,33 +658,44 @@ impl<'a> Parser<'a> {
         }
         let path_var = named && self.at_n(1, &Tok::Eq) && self.pattern_ahead(2);
         if path_var || self.pattern_ahead(0) {
-            let path_var = if path_var {
-                let v = self.name("a variable name")?;
-                self.bump();
-                Some(v)
-            } else {
-                None
-            };
-            let pattern = self.pattern_element()?;
-            let filter = self.opt_where()?;
-            if filter.is_some() || path_var.is_some() || self.at(&Tok::Pipe) {
-                self.expect(&Tok::Pipe, "'|'")?;
-                let map = self.expr()?;
-                self.expect(&Tok::RBracket, "']'")?;
-                return Ok(Expr::PatternComprehension {
-                    path_var,
-                    pattern: Box::new(pattern),
-                    filter: filter.map(Box::new),
-                    map: Box::new(map),
-                });
-            }
-            // Not a comprehension after all: a list whose first element is a
-            // pattern predicate.
-            let first = self.postfix(Expr::PatternPredicate(Box::new(pattern)))?;
-            let first = self.binary_rest(first, PREC_OR)?;
-            return self.list_rest(vec![first]);
+            return self.pattern_comprehension(path_var);
         }
-        let first = self.expr()?;
+        let mut items = Vec::with_capacity(4);
+        loop {
+            items.push(self.expr()?);
+            if self.eat(&Tok::RBracket) {
+                return Ok(Expr::List(items));
+            }
+            self.expect(&Tok::Comma, "',' or ']'")?;
+        }
+    }
+
+    #[inline(never)]
+    fn pattern_comprehension(&mut self, has_path_var: bool) -> Result<Expr> {
+        let path_var = if has_path_var {
+            let v = self.name("a variable name")?;
+            self.bump();
+            Some(v)
+        } else {
+            None
+        };
+        let pattern = self.pattern_element()?;
+        let filter = self.opt_where()?;
+        if filter.is_some() || path_var.is_some() || self.at(&Tok::Pipe) {
+            self.expect(&Tok::Pipe, "'|'")?;
+            let map = self.expr()?;
+            self.expect(&Tok::RBracket, "']'")?;
+            return Ok(Expr::PatternComprehension {
+                path_var,
+                pattern: Box::new(pattern),
+                filter: filter.map(Box::new),
+                map: Box::new(map),
+            });
+        }
+        // Not a comprehension after all: a list whose first element is a
+        // pattern predicate.
+        let first = self.postfix(Expr::PatternPredicate(Box::new(pattern)))?;
+        let first = self.binary_rest(first, PREC_OR)?;
         self.list_rest(vec![first])
     }
 
@@ -658,4 +754,18 @@ impl<'a> Parser<'a> {
         }
         Ok(SubqueryPattern::Query(q))
     }
+}
+
+/// Folds operands of one associative operator into a tree of logarithmic
+/// depth.
+fn balanced(op: BinaryOp, mut operands: Vec<Expr>) -> Expr {
+    if operands.len() <= 1 {
+        return operands.pop().unwrap_or(Expr::Literal(Literal::Null));
+    }
+    let right = operands.split_off(operands.len() / 2);
+    Expr::Binary(
+        op,
+        Box::new(balanced(op, operands)),
+        Box::new(balanced(op, right)),
+    )
 }

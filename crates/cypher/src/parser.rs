@@ -10,11 +10,26 @@ use causeway_value::{Error, Result};
 /// SyntaxError instead of exhausting the stack.
 pub const MAX_NESTING: usize = 500;
 
+/// Stack the parser (and, separately, the checker) may use, measured from
+/// its entry point. Frame sizes differ between optimised and debug builds and
+/// between constructs (a nested subquery costs far more than a parenthesis),
+/// so besides counting levels we measure: whichever limit is hit first turns
+/// into a SyntaxError. Callers' threads need at least this much stack free.
+pub(crate) const STACK_BUDGET: usize = 1 << 20;
+
+/// An approximation of the current stack pointer: the address of a local.
+#[inline(always)]
+pub(crate) fn stack_position() -> usize {
+    let marker = 0u8;
+    std::ptr::addr_of!(marker) as usize
+}
+
 pub(crate) struct Parser<'a> {
     pub src: &'a str,
     pub toks: Vec<Token>,
     pub pos: usize,
     pub depth: usize,
+    pub stack_base: usize,
     /// For each `(` token, the index of its matching `)` (or `usize::MAX`).
     /// Lets the expression parser tell `(a)-->(b)` from `(a)` in O(1).
     pub paren_match: Vec<usize>,
@@ -28,6 +43,7 @@ pub(crate) fn parse_statement(src: &str) -> Result<Statement> {
         toks,
         pos: 0,
         depth: 0,
+        stack_base: stack_position(),
         paren_match,
     };
     let stmt = p.statement()?;
@@ -75,11 +91,16 @@ impl<'a> Parser<'a> {
         &self.peek_at(n).tok == tok
     }
 
-    pub fn bump(&mut self) -> Token {
-        let t = self.peek().clone();
+    pub fn bump(&mut self) {
         if self.pos < self.toks.len() - 1 {
             self.pos += 1;
         }
+    }
+
+    /// Consumes the current token, returning a copy of it.
+    pub fn next_token(&mut self) -> Token {
+        let t = self.peek().clone();
+        self.bump();
         t
     }
 
@@ -92,9 +113,10 @@ impl<'a> Parser<'a> {
         }
     }
 
-    pub fn expect(&mut self, tok: &Tok, what: &str) -> Result<Token> {
+    pub fn expect(&mut self, tok: &Tok, what: &str) -> Result<()> {
         if self.at(tok) {
-            Ok(self.bump())
+            self.bump();
+            Ok(())
         } else {
             Err(self.unexpected(what))
         }
@@ -162,13 +184,13 @@ impl<'a> Parser<'a> {
 
     pub fn enter(&mut self) -> Result<()> {
         self.depth += 1;
-        if self.depth > MAX_NESTING {
+        if self.depth > MAX_NESTING || stack_position().abs_diff(self.stack_base) > STACK_BUDGET {
             let at = self.peek().start;
             return Err(lexer::syntax_error(
                 self.src,
                 at,
                 "UnexpectedSyntax",
-                format!("Invalid input: the query nests more than {MAX_NESTING} levels deep"),
+                "Invalid input: the query is nested too deeply".to_string(),
             ));
         }
         Ok(())
@@ -800,7 +822,7 @@ impl<'a> Parser<'a> {
         let bound = |p: &mut Self| -> Result<Option<u64>> {
             match p.peek().tok.clone() {
                 Tok::Int(v) => {
-                    let t = p.bump();
+                    let t = p.next_token();
                     v.map(Some).ok_or_else(|| {
                         p.error_at(
                             &t,
