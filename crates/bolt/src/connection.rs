@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use causeway_value::{Code, Counters, Error, Map, QueryType, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::watch;
-use tracing::{debug, warn};
+use tracing::{debug, warn, Instrument};
 
 use crate::backend::{
     AccessMode, AuthToken, Backend, BeginRequest, RouteRequest, RowIter, RunResult, Session,
@@ -72,7 +72,7 @@ pub async fn serve_connection<B, S>(
 /// [`serve_connection`] that also stops, between requests, once `shutdown`
 /// becomes true.
 pub async fn serve_connection_until<B, S>(
-    mut stream: S,
+    stream: S,
     peer: SocketAddr,
     backend: Arc<B>,
     config: &BoltConfig,
@@ -82,6 +82,25 @@ pub async fn serve_connection_until<B, S>(
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let id = format!("bolt-{}", NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed));
+    // Everything logged while serving this connection, by us or by the
+    // backend, carries the connection id and peer.
+    let span = tracing::debug_span!("bolt", conn = %id, %peer);
+    serve_inner(stream, peer, backend, config, shutdown, id)
+        .instrument(span)
+        .await
+}
+
+async fn serve_inner<B, S>(
+    mut stream: S,
+    peer: SocketAddr,
+    backend: Arc<B>,
+    config: &BoltConfig,
+    shutdown: watch::Receiver<bool>,
+    id: String,
+) where
+    B: Backend,
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
     let version =
         match tokio::time::timeout(config.handshake_timeout, handshake(&mut stream, &id, peer))
             .await

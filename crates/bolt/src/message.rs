@@ -117,11 +117,11 @@ impl Request {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DecodeError {
     pub error: Error,
-    /// True for protocol violations (unknown message, wrong arity or field
-    /// types): the connection is closed after the FAILURE. False when the
-    /// message was well-formed but a value inside it is unacceptable (e.g. an
-    /// unsupported parameter type): the request fails and the connection
-    /// enters FAILED, recoverable with RESET.
+    /// True for protocol violations (unknown message, wrong arity, fields of
+    /// the wrong type): the connection is closed after the FAILURE. False when
+    /// the message was well-formed but a value inside it is unacceptable
+    /// (an unsupported parameter type, a bad `extra` entry): the request
+    /// fails and the connection enters FAILED, recoverable with RESET.
     pub fatal: bool,
 }
 
@@ -129,6 +129,16 @@ fn invalid(msg: impl Into<String>) -> DecodeError {
     DecodeError {
         error: Error::new(Code::RequestInvalid, msg),
         fatal: true,
+    }
+}
+
+/// A well-formed message with an unacceptable value in it (a negative
+/// `tx_timeout`, a PULL without `n`, ...): the request fails, the connection
+/// survives.
+fn bad_value(msg: impl Into<String>) -> DecodeError {
+    DecodeError {
+        error: Error::new(Code::RequestInvalid, msg),
+        fatal: false,
     }
 }
 
@@ -306,7 +316,7 @@ fn opt_string(v: Option<Value>, what: &str) -> Result<Option<String>, DecodeErro
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(non_empty(s)),
-        Some(other) => Err(invalid(format!(
+        Some(other) => Err(bad_value(format!(
             "{what} must be a string, found {}",
             other.type_name()
         ))),
@@ -319,13 +329,13 @@ fn string_list(v: Value, what: &str) -> Result<Vec<String>, DecodeError> {
             .into_iter()
             .map(|i| match i {
                 Value::String(s) => Ok(s),
-                other => Err(invalid(format!(
+                other => Err(bad_value(format!(
                     "{what} must contain strings, found {}",
                     other.type_name()
                 ))),
             })
             .collect(),
-        other => Err(invalid(format!(
+        other => Err(bad_value(format!(
             "{what} must be a list, found {}",
             other.type_name()
         ))),
@@ -339,7 +349,7 @@ fn auth_token(mut m: Map) -> Result<AuthToken, DecodeError> {
     let credentials = match m.remove("credentials") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s),
-        Some(_) => return Err(invalid("credentials must be a string")),
+        Some(_) => return Err(bad_value("credentials must be a string")),
     };
     Ok(AuthToken {
         scheme,
@@ -357,7 +367,7 @@ fn hello(mut extra: Map, version: Version) -> Result<Hello, DecodeError> {
         None | Some(Value::Null) => None,
         Some(Value::Map(m)) => Some(m.clone()),
         Some(other) => {
-            return Err(invalid(format!(
+            return Err(bad_value(format!(
                 "HELLO routing must be a map, found {}",
                 other.type_name()
             )))
@@ -399,18 +409,18 @@ fn tx_extra(mut m: Map) -> Result<TxExtra, DecodeError> {
         Some(Value::Int(ms)) if ms > 0 => Some(Duration::from_millis(ms as u64)),
         // Zero means "no timeout" to the drivers.
         Some(Value::Int(0)) => None,
-        Some(_) => return Err(invalid("tx_timeout must be a non-negative integer")),
+        Some(_) => return Err(bad_value("tx_timeout must be a non-negative integer")),
     };
     let tx_metadata = match m.remove("tx_metadata") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Map(md)) => md,
-        Some(_) => return Err(invalid("tx_metadata must be a map")),
+        Some(_) => return Err(bad_value("tx_metadata must be a map")),
     };
     let mode = match m.remove("mode") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s == "r" => Some(AccessMode::Read),
         Some(Value::String(s)) if s == "w" => Some(AccessMode::Write),
-        Some(_) => return Err(invalid("mode must be \"r\" or \"w\"")),
+        Some(_) => return Err(bad_value("mode must be \"r\" or \"w\"")),
     };
     let db = opt_string(m.remove("db"), "db")?;
     let imp_user = opt_string(m.remove("imp_user"), "imp_user")?;
@@ -429,14 +439,14 @@ fn tx_extra(mut m: Map) -> Result<TxExtra, DecodeError> {
 fn stream_args(mut m: Map) -> Result<StreamArgs, DecodeError> {
     let n = match m.remove("n") {
         Some(Value::Int(n)) if n == -1 || n > 0 => n,
-        Some(Value::Int(n)) => return Err(invalid(format!("n must be -1 or positive, got {n}"))),
-        Some(_) => return Err(invalid("n must be an integer")),
-        None => return Err(invalid("n is required")),
+        Some(Value::Int(n)) => return Err(bad_value(format!("n must be -1 or positive, got {n}"))),
+        Some(_) => return Err(bad_value("n must be an integer")),
+        None => return Err(bad_value("n is required")),
     };
     let qid = match m.remove("qid") {
         None | Some(Value::Null) => -1,
         Some(Value::Int(q)) if q >= -1 => q,
-        Some(_) => return Err(invalid("qid must be an integer >= -1")),
+        Some(_) => return Err(bad_value("qid must be an integer >= -1")),
     };
     Ok(StreamArgs { n, qid })
 }

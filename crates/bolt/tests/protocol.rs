@@ -1132,3 +1132,30 @@ async fn half_closed_client_still_gets_its_answers() {
     assert!(s.get("bookmark").is_some());
     c.expect_closed().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_extra_value_fails_request_but_not_connection() {
+    let server = start().await;
+    let mut c = Client::ready(server.addr, 5, 4).await;
+    c.send(BEGIN, &[map(&[("tx_timeout", Value::Int(-5))])])
+        .await;
+    let r = c.recv().await.unwrap();
+    assert_eq!(r.code(), "Neo.ClientError.Request.Invalid");
+    c.send(RESET, &[]).await;
+    assert!(c.recv().await.unwrap().is_success());
+    c.send(
+        BEGIN,
+        &[map(&[
+            ("tx_timeout", Value::Int(1500)),
+            ("tx_metadata", map(&[("a", Value::Int(1))])),
+            ("bookmarks", Value::Null),
+        ])],
+    )
+    .await;
+    assert!(c.recv().await.unwrap().is_success());
+    assert!(
+        server.log.begins()[0].contains("timeout=Some(1.5s)"),
+        "{:?}",
+        server.log.begins()
+    );
+}
