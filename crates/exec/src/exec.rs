@@ -379,13 +379,36 @@ impl Runner<'_, '_> {
     ) -> RowIter {
         let env = self.env();
         let spec = Arc::new((pattern.clone(), where_.cloned()));
+        let new_vars = Arc::new(new_vars);
         Box::new(it.flat_map(move |r| -> RowIter {
             let row = match r {
                 Ok(row) => row,
                 Err(e) => return once_err(e),
             };
-            match match_rows(&env, &spec.0, spec.1.as_ref(), &row, optional, &new_vars) {
-                Ok(v) => from_vec(v),
+            let anchor = {
+                let ctx = env.ctx();
+                let hs = hints(spec.1.as_ref());
+                pattern::first_anchor(&ctx, &spec.0.parts, &row, &hs)
+            };
+            match anchor {
+                Ok(Some((anchor, cands))) => Box::new(MatchIter {
+                    env: env.clone(),
+                    spec: spec.clone(),
+                    row,
+                    optional,
+                    new_vars: new_vars.clone(),
+                    anchor,
+                    cands: cands.into_iter(),
+                    buf: std::collections::VecDeque::new(),
+                    any: false,
+                    done: false,
+                }),
+                Ok(None) => {
+                    match match_rows(&env, &spec.0, spec.1.as_ref(), &row, optional, &new_vars) {
+                        Ok(v) => from_vec(v),
+                        Err(e) => once_err(e),
+                    }
+                }
                 Err(e) => once_err(e),
             }
         }))
@@ -667,6 +690,85 @@ fn lazy_pairs(
         }
         inner.as_mut()?.next().map(Ok)
     }))
+}
+
+/// Streams the matches of one input row, one start candidate at a time, so
+/// that scans of large graphs never hold all their matches.
+struct MatchIter {
+    env: Arc<Env>,
+    spec: Arc<(Pattern, Option<Expr>)>,
+    row: Row,
+    optional: bool,
+    new_vars: Arc<Vec<String>>,
+    anchor: usize,
+    cands: std::vec::IntoIter<u64>,
+    buf: std::collections::VecDeque<Row>,
+    any: bool,
+    done: bool,
+}
+
+impl MatchIter {
+    fn fill(&mut self, c: u64) -> Result<()> {
+        let ctx = self.env.ctx();
+        let where_ = self.spec.1.as_ref();
+        let hs = hints(where_);
+        let max = self.env.sh.limits.max_materialized_rows;
+        let buf = &mut self.buf;
+        pattern::match_parts_anchored(
+            &ctx,
+            &self.spec.0.parts,
+            &self.row,
+            &hs,
+            (self.anchor, c),
+            &mut |r| {
+                if let Some(w) = where_ {
+                    if !eval_pred(&ctx, w, &r)? {
+                        return Ok(true);
+                    }
+                }
+                buf.push_back(r);
+                if buf.len() > max {
+                    return Err(too_many_rows());
+                }
+                Ok(true)
+            },
+        )
+    }
+}
+
+impl Iterator for MatchIter {
+    type Item = Result<Row>;
+    fn next(&mut self) -> Option<Result<Row>> {
+        loop {
+            if let Some(r) = self.buf.pop_front() {
+                self.any = true;
+                return Some(Ok(r));
+            }
+            if self.done {
+                return None;
+            }
+            match self.cands.next() {
+                Some(c) => {
+                    if let Err(e) = self.fill(c) {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
+                None => {
+                    self.done = true;
+                    if self.optional && !self.any {
+                        self.any = true;
+                        let mut r = self.row.clone();
+                        for v in self.new_vars.iter() {
+                            r.set(v, Val::Null);
+                        }
+                        return Some(Ok(r));
+                    }
+                    return None;
+                }
+            }
+        }
+    }
 }
 
 pub struct ProjSpec {

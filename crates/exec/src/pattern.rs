@@ -109,6 +109,59 @@ pub fn match_parts_hinted(
         ctx,
         hints,
         used: Vec::new(),
+        force_first: None,
+        out,
+    };
+    m.parts(parts, 0, row.clone())?;
+    Ok(())
+}
+
+/// For streaming: the anchor position and start candidates of the first
+/// path pattern, so that a caller can match one candidate at a time.
+/// `None` when the first pattern cannot be split that way.
+pub fn first_anchor(
+    ctx: &Ctx,
+    parts: &[PatternPart],
+    row: &Row,
+    hints: &[Hint],
+) -> Result<Option<(usize, Vec<u64>)>> {
+    let Some(first) = parts.first() else {
+        return Ok(None);
+    };
+    if first.shortest.is_some() {
+        return Ok(None);
+    }
+    let mut sink = |_: Row| Ok(true);
+    let m = Matcher {
+        ctx,
+        hints,
+        used: Vec::new(),
+        force_first: None,
+        out: &mut sink,
+    };
+    let a = m.choose_anchor(first, row);
+    let np = if a == 0 {
+        &first.element.start
+    } else {
+        &first.element.chain[a - 1].1
+    };
+    Ok(Some((a, m.candidates(np, row)?)))
+}
+
+/// Matches with the first pattern's anchor fixed to one candidate.
+pub fn match_parts_anchored(
+    ctx: &Ctx,
+    parts: &[PatternPart],
+    row: &Row,
+    hints: &[Hint],
+    anchor: (usize, u64),
+    out: &mut dyn FnMut(Row) -> Result<bool>,
+) -> Result<()> {
+    let mut m = Matcher {
+        ctx,
+        hints,
+        used: Vec::new(),
+        force_first: Some(anchor),
         out,
     };
     m.parts(parts, 0, row.clone())?;
@@ -124,6 +177,7 @@ struct Matcher<'a, 'b, 'h> {
     ctx: &'a Ctx<'a>,
     hints: &'h [Hint<'h>],
     used: Vec<u64>,
+    force_first: Option<(usize, u64)>,
     out: &'b mut dyn FnMut(Row) -> Result<bool>,
 }
 
@@ -157,7 +211,12 @@ impl Matcher<'_, '_, '_> {
         let used_before = self.used.len();
         // Parts are matched one after another; rows of the first part are
         // buffered only per input row, which keeps the recursion simple.
-        self.part(part, &row, &mut |r, used| {
+        let force = if i == 0 {
+            self.force_first.take()
+        } else {
+            None
+        };
+        self.part(part, &row, force, &mut |r, used| {
             results.push((r, used.to_vec()));
             Ok(true)
         })?;
@@ -173,10 +232,39 @@ impl Matcher<'_, '_, '_> {
         Ok(true)
     }
 
+    /// The most selective node of a path pattern to start from: a bound
+    /// node, else an index seek, else the smallest label.
+    fn choose_anchor(&self, part: &PatternPart, row: &Row) -> usize {
+        let el = &part.element;
+        let g = self.ctx.g;
+        let mut best = 0usize;
+        let mut best_score = u64::MAX;
+        for i in 0..=el.chain.len() {
+            let np = if i == 0 {
+                &el.start
+            } else {
+                &el.chain[i - 1].1
+            };
+            let score = match self.access_for(np, row) {
+                Access::Bound => 0,
+                Access::IndexSeek { .. } => 1,
+                Access::IndexRange { .. } => 2,
+                Access::LabelScan(l) => 10u64.saturating_add(g.label_count(&l) as u64),
+                Access::AllNodes => 11u64.saturating_add(g.node_count() as u64),
+            };
+            if score < best_score {
+                best = i;
+                best_score = score;
+            }
+        }
+        best
+    }
+
     fn part(
         &mut self,
         part: &PatternPart,
         row: &Row,
+        force: Option<(usize, u64)>,
         emit: &mut dyn FnMut(Row, &[u64]) -> Result<bool>,
     ) -> Result<bool> {
         let el = &part.element;
@@ -191,29 +279,14 @@ impl Matcher<'_, '_, '_> {
                 &el.chain[i - 1].1
             }
         };
-        // Pick the anchor: a bound node, else an indexed/labelled one.
-        let mut best = 0usize;
-        let mut best_score = u32::MAX;
-        for i in 0..=k {
-            let np = node_at(i);
-            let score = if var_bound(row, &np.var) {
-                0
-            } else {
-                match self.access_for(np, row) {
-                    Access::Bound => 0,
-                    Access::IndexSeek { .. } => 1,
-                    Access::IndexRange { .. } => 2,
-                    Access::LabelScan(_) => 3,
-                    Access::AllNodes => 4,
-                }
-            };
-            if score < best_score {
-                best = i;
-                best_score = score;
+        let (best, candidates) = match force {
+            Some((a, c)) => (a, vec![c]),
+            None => {
+                let best = self.choose_anchor(part, row);
+                (best, self.candidates(node_at(best), row)?)
             }
-        }
+        };
         let anchor = node_at(best);
-        let candidates = self.candidates(anchor, row)?;
         let mut nodes: Vec<u64> = vec![0; k + 1];
         let mut rels: Vec<Option<RelBind>> = (0..k).map(|_| None).collect();
         for c in candidates {
@@ -847,7 +920,7 @@ pub fn access_for(ctx: &Ctx, hints: &[Hint], np: &NodePattern, row: &Row) -> Acc
             }
         }
     }
-    match np.labels.first() {
+    match np.labels.iter().min_by_key(|l| g.label_count(l)) {
         Some(l) => Access::LabelScan(l.clone()),
         None => Access::AllNodes,
     }

@@ -229,3 +229,28 @@ fn merge_sees_earlier_rows_and_counters() {
     assert_eq!(r.query_type, QueryType::ReadWrite);
     assert_eq!(r.rows.count(), 3);
 }
+
+#[test]
+fn match_streams_past_the_materialisation_limit() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "UNWIND range(1, 1000) AS i CREATE (:N {i: i})-[:R]->(:M)",
+    );
+    let c = ExecContext {
+        database: "neo4j",
+        catalog: None,
+        limits: Limits {
+            max_materialized_rows: 100,
+            max_list_len: 100,
+        },
+    };
+    let r = execute(
+        &mut tx,
+        "MATCH (n:N)-[:R]->(m) OPTIONAL MATCH (m)-->(x) RETURN n.i, x",
+        &Map::new(),
+        &c,
+    )
+    .unwrap();
+    assert_eq!(r.rows.map(|r| r.unwrap()).count(), 1000);
+}
