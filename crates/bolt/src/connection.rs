@@ -496,7 +496,11 @@ where
     }
 
     async fn handle(&mut self, msg: &[u8], reset_queued: bool) -> Flow {
-        let req = match message::decode_request(msg, self.version, self.config.max_nesting_depth) {
+        let limits = message::DecodeLimits {
+            max_depth: self.config.max_nesting_depth,
+            max_values: self.config.max_values_per_message,
+        };
+        let req = match message::decode_request(msg, self.version, limits) {
             Ok(r) => r,
             Err(DecodeError { error, fatal }) => {
                 debug!(conn = %self.id, error = %error, fatal, "undecodable Bolt request");

@@ -7,7 +7,9 @@ use causeway_value::{Code, Error, Map, Value};
 use crate::backend::{AccessMode, AuthToken};
 use crate::chunk;
 use crate::handshake::Version;
-use crate::packstream::{DecodeOptions, GraphShape, Packer, Unpacker, MAX_NESTING_DEPTH};
+use crate::packstream::{
+    DecodeOptions, GraphShape, Packer, Unpacker, MAX_NESTING_DEPTH, MAX_VALUES_PER_MESSAGE,
+};
 
 /// Message tags.
 pub mod tag {
@@ -150,20 +152,37 @@ fn shape_of(version: Version) -> GraphShape {
     }
 }
 
+/// Bounds on what one request may make the decoder build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeLimits {
+    pub max_depth: usize,
+    pub max_values: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_depth: MAX_NESTING_DEPTH,
+            max_values: MAX_VALUES_PER_MESSAGE,
+        }
+    }
+}
+
 /// Decodes one reassembled message (the bytes between chunk framing).
 /// Never panics, whatever the input.
 pub fn decode_message(bytes: &[u8], version: Version) -> Result<Request, Error> {
-    decode_request(bytes, version, MAX_NESTING_DEPTH).map_err(|e| e.error)
+    decode_request(bytes, version, DecodeLimits::default()).map_err(|e| e.error)
 }
 
-/// [`decode_message`] with a configurable depth limit and the fatality flag.
+/// [`decode_message`] with configurable limits and the fatality flag.
 pub fn decode_request(
     bytes: &[u8],
     version: Version,
-    max_depth: usize,
+    limits: DecodeLimits,
 ) -> Result<Request, DecodeError> {
     let opts = DecodeOptions {
-        max_depth,
+        max_depth: limits.max_depth,
+        max_values: limits.max_values,
         graph_structs: false,
         shape: shape_of(version),
     };

@@ -12,6 +12,16 @@ use causeway_value::{element_id, Code, Error, Map, Node, Path, Relationship, Val
 /// limit exists so that recursion depth stays far below the stack size.
 pub const MAX_NESTING_DEPTH: usize = 64;
 
+/// Default limit on how many values (scalars and containers alike) one
+/// received message may contain. Decoded values are far larger than their
+/// wire form (a one-byte null becomes a whole `Value`), so without this a
+/// maximal message of nulls would cost gigabytes.
+pub const MAX_VALUES_PER_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// Largest capacity reserved up front for a list; longer lists grow as their
+/// items actually arrive, so a forged length cannot reserve memory.
+const MAX_PREALLOCATED_ITEMS: usize = 1024;
+
 /// Limit on nesting in values we *send*. Values come from our own engine, so
 /// this is generous; it only protects the encoder's recursion.
 pub const MAX_ENCODE_DEPTH: usize = 512;
@@ -361,6 +371,7 @@ pub fn encode_value(v: &Value, shape: GraphShape) -> Result<Vec<u8>, Error> {
 #[derive(Clone, Copy, Debug)]
 pub struct DecodeOptions {
     pub max_depth: usize,
+    pub max_values: usize,
     /// Clients may not send nodes, relationships or paths as parameters; only
     /// tests (acting as a client reading our output) turn this on.
     pub graph_structs: bool,
@@ -371,6 +382,7 @@ impl DecodeOptions {
     pub fn parameters(shape: GraphShape) -> Self {
         DecodeOptions {
             max_depth: MAX_NESTING_DEPTH,
+            max_values: MAX_VALUES_PER_MESSAGE,
             graph_structs: false,
             shape,
         }
@@ -379,6 +391,7 @@ impl DecodeOptions {
     pub fn results(shape: GraphShape) -> Self {
         DecodeOptions {
             max_depth: MAX_NESTING_DEPTH,
+            max_values: MAX_VALUES_PER_MESSAGE,
             graph_structs: true,
             shape,
         }
@@ -390,11 +403,17 @@ pub struct Unpacker<'a> {
     data: &'a [u8],
     pos: usize,
     opts: DecodeOptions,
+    values: usize,
 }
 
 impl<'a> Unpacker<'a> {
     pub fn new(data: &'a [u8], opts: DecodeOptions) -> Self {
-        Unpacker { data, pos: 0, opts }
+        Unpacker {
+            data,
+            pos: 0,
+            opts,
+            values: 0,
+        }
     }
 
     pub fn remaining(&self) -> usize {
@@ -478,6 +497,13 @@ impl<'a> Unpacker<'a> {
     }
 
     fn value_at(&mut self, depth: usize) -> Result<Value, Error> {
+        self.values += 1;
+        if self.values > self.opts.max_values {
+            return Err(format_error(format!(
+                "message contains more than {} values",
+                self.opts.max_values
+            )));
+        }
         let m = self.u8()?;
         match m {
             0x00..=0x7F => Ok(Value::Int(m as i64)),
@@ -521,7 +547,7 @@ impl<'a> Unpacker<'a> {
                 };
                 self.enter(depth)?;
                 self.check_count(len, 1)?;
-                let mut items = Vec::with_capacity(len);
+                let mut items = Vec::with_capacity(len.min(MAX_PREALLOCATED_ITEMS));
                 for _ in 0..len {
                     items.push(self.value_at(depth + 1)?);
                 }

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use crate::backend::Backend;
 use crate::chunk::{DEFAULT_MAX_MESSAGE_SIZE, MAX_CHUNK_SIZE};
 use crate::connection::{serve_connection_until, shutdown_requested};
-use crate::packstream::MAX_NESTING_DEPTH;
+use crate::packstream::{MAX_NESTING_DEPTH, MAX_VALUES_PER_MESSAGE};
 
 /// Every limit of the Bolt listener, plus the agent string it presents.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,6 +26,9 @@ pub struct BoltConfig {
     pub max_message_size: usize,
     /// Deepest nesting of lists/maps/structures accepted in a request.
     pub max_nesting_depth: usize,
+    /// Most values (of any kind) one request may contain; bounds the memory
+    /// a request costs once decoded, which is a multiple of its wire size.
+    pub max_values_per_message: usize,
     /// Open connections beyond this are accepted and closed at once.
     pub max_connections: usize,
     /// Time a new socket has to complete the 20-byte handshake.
@@ -77,6 +80,7 @@ impl Default for BoltConfig {
             server_agent: DEFAULT_SERVER_AGENT.to_owned(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_nesting_depth: MAX_NESTING_DEPTH,
+            max_values_per_message: MAX_VALUES_PER_MESSAGE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
@@ -108,6 +112,7 @@ impl BoltConfig {
         }
         if self.max_message_size == 0
             || self.max_nesting_depth == 0
+            || self.max_values_per_message == 0
             || self.max_connections == 0
             || self.read_chunk_size == 0
             || self.pull_batch_rows == 0

@@ -543,3 +543,22 @@ fn element_ids_are_consistent_inside_paths() {
     let v4 = encode_value(&Value::Path(sample_path()), GraphShape::V4).unwrap();
     assert!(element_ids_in(&v4).is_empty());
 }
+
+#[test]
+fn value_count_limit_bounds_decoded_size() {
+    // 1000 nulls in a list: fine by default, refused with a lower limit.
+    let mut bytes = vec![0xD5, 0x03, 0xE8];
+    bytes.extend(std::iter::repeat_n(0xC0, 1000));
+    assert!(params(&bytes).is_ok());
+    let opts = DecodeOptions {
+        max_values: 500,
+        ..DecodeOptions::parameters(GraphShape::V4)
+    };
+    let err = decode_value(&bytes, opts).unwrap_err();
+    assert_eq!(err.code, Code::RequestInvalidFormat);
+    // A forged huge count backed by enough bytes still only grows as items
+    // arrive, and stops at the limit.
+    let mut forged = vec![0xD6, 0x00, 0x10, 0x00, 0x00];
+    forged.extend(std::iter::repeat_n(0xC0, 1 << 20));
+    assert!(decode_value(&forged, opts).is_err());
+}
