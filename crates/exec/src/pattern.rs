@@ -10,6 +10,14 @@ use causeway_value::{Code, Error, Result};
 /// A predicate from WHERE that can drive an index lookup.
 #[derive(Clone, Debug)]
 pub enum Hint<'e> {
+    /// `id(v) = e` (`false`) or `elementId(v) = e` (`true`), or `IN` lists
+    /// of either (`list` set).
+    Id {
+        var: &'e str,
+        element: bool,
+        list: bool,
+        expr: &'e Expr,
+    },
     Eq(&'e str, &'e str, &'e Expr),
     In(&'e str, &'e str, &'e Expr),
     Range(&'e str, &'e str, BinaryOp, &'e Expr),
@@ -39,6 +47,38 @@ fn collect_hints<'e>(e: &'e Expr, out: &mut Vec<Hint<'e>>) {
                 }
                 None
             };
+            let id_of = |x: &'e Expr| -> Option<(&'e str, bool)> {
+                if let Expr::Function { name, args, .. } = x {
+                    let element = name.eq_ignore_ascii_case("elementId");
+                    if element || name.eq_ignore_ascii_case("id") {
+                        if let [Expr::Variable(v)] = args.as_slice() {
+                            return Some((v.as_str(), element));
+                        }
+                    }
+                }
+                None
+            };
+            match (op, id_of(a), id_of(b)) {
+                (BinaryOp::Eq, Some((var, element)), _) => out.push(Hint::Id {
+                    var,
+                    element,
+                    list: false,
+                    expr: b,
+                }),
+                (BinaryOp::Eq, None, Some((var, element))) => out.push(Hint::Id {
+                    var,
+                    element,
+                    list: false,
+                    expr: a,
+                }),
+                (BinaryOp::In, Some((var, element)), _) => out.push(Hint::Id {
+                    var,
+                    element,
+                    list: true,
+                    expr: b,
+                }),
+                _ => {}
+            }
             match op {
                 BinaryOp::Eq => {
                     if let Some((v, k)) = prop(a) {
@@ -76,6 +116,7 @@ fn collect_hints<'e>(e: &'e Expr, out: &mut Vec<Hint<'e>>) {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Access {
     Bound,
+    ById,
     IndexSeek {
         label: String,
         prop: String,
@@ -246,7 +287,7 @@ impl Matcher<'_, '_, '_> {
                 &el.chain[i - 1].1
             };
             let score = match self.access_for(np, row) {
-                Access::Bound => 0,
+                Access::Bound | Access::ById => 0,
                 Access::IndexSeek { .. } => 1,
                 Access::IndexRange { .. } => 2,
                 Access::LabelScan(l) => 10u64.saturating_add(g.label_count(&l) as u64),
@@ -317,6 +358,44 @@ impl Matcher<'_, '_, '_> {
             }
         }
         match self.access_for(np, row) {
+            Access::ById => {
+                let var = np.var.as_deref().unwrap_or("");
+                let mut ids = Vec::new();
+                for h in self.hints {
+                    if let Hint::Id {
+                        var: v,
+                        element,
+                        list,
+                        expr,
+                    } = h
+                    {
+                        if *v != var || !expr_ready(expr, row) {
+                            continue;
+                        }
+                        let vals = match eval(self.ctx, expr, row)? {
+                            Val::List(l) if *list => l,
+                            x if !*list => vec![x],
+                            _ => Vec::new(),
+                        };
+                        for x in vals {
+                            let id = match (&x, element) {
+                                (Val::Int(i), false) => u64::try_from(*i).ok(),
+                                (Val::Str(s), true) => causeway_value::parse_element_id(s),
+                                _ => None,
+                            };
+                            if let Some(id) = id {
+                                if g.node_exists(id) {
+                                    ids.push(id);
+                                }
+                            }
+                        }
+                        ids.sort_unstable();
+                        ids.dedup();
+                        return Ok(ids);
+                    }
+                }
+                Ok(ids)
+            }
             Access::IndexSeek { label, prop, .. } => {
                 let mut ids = Vec::new();
                 for value in self.seek_values(np, &prop, row)? {
@@ -873,6 +952,13 @@ pub fn access_for(ctx: &Ctx, hints: &[Hint], np: &NodePattern, row: &Row) -> Acc
         return Access::Bound;
     }
     let var = np.var.as_deref().unwrap_or("\u{0}");
+    for h in hints {
+        if let Hint::Id { var: v, expr, .. } = h {
+            if *v == var && expr_ready(expr, row) {
+                return Access::ById;
+            }
+        }
+    }
     for l in &np.labels {
         let mut keys: Vec<&str> = Vec::new();
         match &np.props {

@@ -144,6 +144,15 @@ fn clause(ctx: &Ctx, c: &Clause, scope: &mut Vec<String>, child: Option<Op>) -> 
                 }
                 let mut node = match access {
                     Access::Bound => inner.take(),
+                    Access::ById => {
+                        let leaf = op(
+                            "NodeByIdSeek",
+                            std::slice::from_ref(&var),
+                            var.clone(),
+                            Vec::new(),
+                        );
+                        Some(join(inner.take(), leaf, scope))
+                    }
                     Access::IndexSeek {
                         label,
                         prop,

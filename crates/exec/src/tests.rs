@@ -254,3 +254,28 @@ fn match_streams_past_the_materialisation_limit() {
     .unwrap();
     assert_eq!(r.rows.filter(|r| r.is_ok()).count(), 1000);
 }
+
+#[test]
+fn id_seek() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "UNWIND range(1, 50) AS i CREATE (:N {i: i})");
+    let rows = run(&mut tx, "MATCH (n:N {i: 7}) RETURN id(n), elementId(n)");
+    let (Value::Int(id), eid) = (&rows[0][0], &rows[0][1]) else {
+        panic!("no id")
+    };
+    let rows = run(&mut tx, &format!("MATCH (n) WHERE id(n) = {id} RETURN n.i"));
+    assert_eq!(rows, vec![vec![Value::Int(7)]]);
+    let rows = run(
+        &mut tx,
+        &format!("MATCH (n) WHERE elementId(n) = {eid} RETURN n.i"),
+    );
+    assert_eq!(rows, vec![vec![Value::Int(7)]]);
+    let r = execute(
+        &mut tx,
+        "EXPLAIN MATCH (n) WHERE id(n) IN [1, 2] RETURN n",
+        &Map::new(),
+        &ctx(),
+    )
+    .unwrap();
+    assert!(format!("{:?}", r.plan).contains("NodeByIdSeek"));
+}
