@@ -54,6 +54,14 @@ pub(crate) async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
     }
 }
 
+/// Completes at `at`, or never.
+async fn deadline(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Serves one client connection until it closes. Never panics on client
 /// input; every failure ends in a FAILURE message and/or a closed socket.
 pub async fn serve_connection<B, S>(
@@ -129,6 +137,7 @@ async fn serve_inner<B, S>(
         out: Vec::new(),
         dechunker: Dechunker::new(config.max_message_size),
         shutdown,
+        auth_deadline: Some(tokio::time::Instant::now() + config.auth_timeout),
         input_closed: false,
         output_broken: false,
     };
@@ -236,6 +245,9 @@ struct Conn<'c, B: Backend, S> {
     out: Vec<u8>,
     dechunker: Dechunker,
     shutdown: watch::Receiver<bool>,
+    /// Until the client is authenticated, it must get there by this time;
+    /// otherwise unauthenticated sockets could hold connection slots forever.
+    auth_deadline: Option<tokio::time::Instant>,
     /// The client closed its sending side (seen while reading ahead); the
     /// requests already buffered are still served.
     input_closed: bool,
@@ -355,6 +367,10 @@ where
         let result = tokio::select! {
             r = self.stream.read(&mut self.inbuf[old..]) => Some(r),
             _ = shutdown_requested(&mut self.shutdown) => None,
+            _ = deadline(self.auth_deadline) => {
+                debug!("client did not authenticate in time; closing");
+                None
+            }
         };
         match result {
             Some(Ok(n)) if n > 0 => {
@@ -379,6 +395,10 @@ where
         let result = tokio::select! {
             r = self.stream.read(&mut first) => Some(r),
             _ = shutdown_requested(&mut self.shutdown) => None,
+            _ = deadline(self.auth_deadline) => {
+                debug!("client did not authenticate in time; closing");
+                None
+            }
         };
         match result {
             Some(Ok(n)) if n > 0 => {
@@ -527,7 +547,10 @@ where
                 other => self.violation(other.name()),
             };
         }
-        if self.state == State::Failed || reset_queued {
+        // A queued RESET interrupts work, not authentication: LOGON is
+        // answered normally so the client learns whether it is logged in.
+        let interrupted = reset_queued && self.state != State::Authentication;
+        if self.state == State::Failed || interrupted {
             self.respond(Response::Ignored);
             return Flow::Continue;
         }
@@ -536,6 +559,7 @@ where
             (State::Ready, Request::Logoff) => {
                 self.session = None;
                 self.state = State::Authentication;
+                self.auth_deadline = Some(tokio::time::Instant::now() + self.config.auth_timeout);
                 self.success(Map::new());
                 Flow::Continue
             }
@@ -636,6 +660,7 @@ where
                 Ok(session) => {
                     self.session = Some(session);
                     self.state = State::Ready;
+                    self.auth_deadline = None;
                 }
                 Err(e) => {
                     self.respond(Response::Failure(e));
@@ -653,6 +678,7 @@ where
             Ok(session) => {
                 self.session = Some(session);
                 self.state = State::Ready;
+                self.auth_deadline = None;
                 self.success(Map::new());
                 Flow::Continue
             }

@@ -33,6 +33,9 @@ pub struct BoltConfig {
     pub max_connections: usize,
     /// Time a new socket has to complete the 20-byte handshake.
     pub handshake_timeout: Duration,
+    /// Time from the handshake (or a LOGOFF) to a successful
+    /// authentication; unauthenticated sockets must not hold slots forever.
+    pub auth_timeout: Duration,
     /// How long one flush may wait for a client that does not read before
     /// the connection is dropped.
     pub write_timeout: Duration,
@@ -61,6 +64,7 @@ pub struct BoltConfig {
 pub const DEFAULT_SERVER_AGENT: &str = "Neo4j/5.26.0";
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_READ_CHUNK_SIZE: usize = 16 * 1024;
 /// One maximal chunk plus its header, plus room for the next request.
@@ -83,6 +87,7 @@ impl Default for BoltConfig {
             max_values_per_message: MAX_VALUES_PER_MESSAGE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            auth_timeout: DEFAULT_AUTH_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             read_chunk_size: DEFAULT_READ_CHUNK_SIZE,
             input_buffer_limit: DEFAULT_INPUT_BUFFER_LIMIT,

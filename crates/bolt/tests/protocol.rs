@@ -1159,3 +1159,27 @@ async fn bad_extra_value_fails_request_but_not_connection() {
         server.log.begins()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_connections_time_out_but_authenticated_idle_ones_stay() {
+    let config = causeway_bolt::BoltConfig {
+        auth_timeout: std::time::Duration::from_millis(200),
+        ..Default::default()
+    };
+    let server = start_with(config).await;
+    // 5.1+: HELLO but never LOGON.
+    let (mut lazy, _) = Client::handshake(server.addr, exactly(5, 4)).await;
+    lazy.send(HELLO, &[empty()]).await;
+    assert!(lazy.recv().await.unwrap().is_success());
+    // 4.4: handshake but never HELLO.
+    let (mut silent, _) = Client::handshake(server.addr, exactly(4, 4)).await;
+    let mut good = Client::ready(server.addr, 5, 4).await;
+    lazy.expect_closed().await;
+    silent.expect_closed().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    good.run("ROWS 1", empty(), empty()).await;
+    good.pull(-1, None).await;
+    assert!(good.recv().await.unwrap().is_success());
+    let (rows, _) = good.records().await;
+    assert_eq!(rows.len(), 1);
+}
