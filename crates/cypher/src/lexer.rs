@@ -367,16 +367,18 @@ impl<'a> Lexer<'a> {
                 '\\' => out.push('\\'),
                 '\'' => out.push('\''),
                 '"' => out.push('"'),
-                'n' => out.push('\n'),
-                't' => out.push('\t'),
-                'r' => out.push('\r'),
-                'b' => out.push('\u{8}'),
-                'f' => out.push('\u{c}'),
-                'u' => out.push(self.unicode_escape(esc_at, 4)?),
-                'U' => out.push(self.unicode_escape(esc_at, 8)?),
+                'n' | 'N' => out.push('\n'),
+                't' | 'T' => out.push('\t'),
+                'r' | 'R' => out.push('\r'),
+                'b' | 'B' => out.push('\u{8}'),
+                'f' | 'F' => out.push('\u{c}'),
+                'u' | 'U' => {
+                    let c = self.unicode_escape(esc_at)?;
+                    out.push(c);
+                }
                 other => {
-                    // Unknown escapes are kept verbatim rather than rejected:
-                    // regular expressions written in strings rely on it.
+                    // Unknown escapes are kept verbatim rather than rejected,
+                    // so regular expressions such as '\d+' work unchanged.
                     out.push('\\');
                     out.push(other);
                 }
@@ -384,23 +386,42 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn unicode_escape(&mut self, esc_at: usize, digits: usize) -> Result<char> {
-        let hex = self.src.get(self.pos..self.pos + digits).unwrap_or("");
-        let bad = || {
-            let shown: String = self.src[esc_at..].chars().take(digits + 2).collect();
-            self.err(
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let hex = self.src.get(at..at + 4)?;
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(hex, 16).ok()
+    }
+
+    /// `\uXXXX` (the `\u` already consumed). A UTF-16 surrogate pair written
+    /// as two escapes, as Java-based drivers produce, is combined.
+    fn unicode_escape(&mut self, esc_at: usize) -> Result<char> {
+        let bad = |lx: &Self| {
+            let shown: String = lx.src[esc_at..].chars().take(6).collect();
+            lx.err(
                 esc_at,
                 "InvalidUnicodeCharacter",
                 format!("Invalid input '{shown}': invalid unicode escape sequence"),
             )
         };
-        if hex.len() != digits || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad());
+        let Some(v) = self.hex4(self.pos) else {
+            return Err(bad(self));
+        };
+        self.pos += 4;
+        if (0xD800..0xDC00).contains(&v) {
+            let rest = self.src.get(self.pos..self.pos + 2);
+            if matches!(rest, Some("\\u") | Some("\\U")) {
+                if let Some(lo) = self.hex4(self.pos + 2) {
+                    if (0xDC00..0xE000).contains(&lo) {
+                        self.pos += 6;
+                        let cp = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
+                        return char::from_u32(cp).ok_or_else(|| bad(self));
+                    }
+                }
+            }
         }
-        let v = u32::from_str_radix(hex, 16).map_err(|_| bad())?;
-        let c = char::from_u32(v).ok_or_else(bad)?;
-        self.pos += digits;
-        Ok(c)
+        char::from_u32(v).ok_or_else(|| bad(self))
     }
 
     fn number(&mut self) -> Result<()> {

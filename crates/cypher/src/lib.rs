@@ -26,3 +26,6 @@ pub fn parse(query: &str) -> Result<ast::Statement> {
 pub fn check(statement: &ast::Statement) -> Result<()> {
     check::check_statement(statement)
 }
+
+#[cfg(test)]
+mod tests;
