@@ -148,6 +148,7 @@ def test_unique_constraint_violation_is_constraint_error(driver):
 def test_index_is_used_for_lookups(driver):
     with driver.session() as s:
         s.run("CREATE INDEX person_name IF NOT EXISTS FOR (p:Person) ON (p.name)").consume()
+        s.run("MATCH (p:Person) DELETE p").consume()
         s.run("UNWIND range(1, 200) AS i CREATE (:Person {name: 'p' + toString(i)})").consume()
         plan = s.run("EXPLAIN MATCH (p:Person {name: 'p7'}) RETURN p").consume().plan
         assert "NodeIndexSeek" in str(plan)
