@@ -21,6 +21,7 @@ pub enum Hint<'e> {
     Eq(&'e str, &'e str, &'e Expr),
     In(&'e str, &'e str, &'e Expr),
     Range(&'e str, &'e str, BinaryOp, &'e Expr),
+    Prefix(&'e str, &'e str, &'e Expr),
 }
 
 /// Splits a WHERE into index-usable predicates on `var.prop`.
@@ -92,6 +93,11 @@ fn collect_hints<'e>(e: &'e Expr, out: &mut Vec<Hint<'e>>) {
                         out.push(Hint::In(v, k, b));
                     }
                 }
+                BinaryOp::StartsWith => {
+                    if let Some((v, k)) = prop(a) {
+                        out.push(Hint::Prefix(v, k, b));
+                    }
+                }
                 BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
                     if let Some((v, k)) = prop(a) {
                         out.push(Hint::Range(v, k, *op, b));
@@ -123,6 +129,10 @@ pub enum Access {
         unique: bool,
     },
     IndexRange {
+        label: String,
+        prop: String,
+    },
+    IndexPrefix {
         label: String,
         prop: String,
     },
@@ -289,7 +299,7 @@ impl Matcher<'_, '_, '_> {
             let score = match self.access_for(np, row) {
                 Access::Bound | Access::ById => 0,
                 Access::IndexSeek { .. } => 1,
-                Access::IndexRange { .. } => 2,
+                Access::IndexRange { .. } | Access::IndexPrefix { .. } => 2,
                 Access::LabelScan(l) => 10u64.saturating_add(g.label_count(&l) as u64),
                 Access::AllNodes => 11u64.saturating_add(g.node_count() as u64),
             };
@@ -434,6 +444,22 @@ impl Matcher<'_, '_, '_> {
                 }
                 Ok(g.index_range(&label, &prop, &lower, &upper)
                     .unwrap_or_else(|| g.nodes_with_label(&label)))
+            }
+            Access::IndexPrefix { label, prop } => {
+                let var = np.var.as_deref().unwrap_or("");
+                for h in self.hints {
+                    if let Hint::Prefix(v, k, e) = h {
+                        if *v == var && *k == prop && expr_ready(e, row) {
+                            return Ok(match eval(self.ctx, e, row)? {
+                                Val::Str(p) => g
+                                    .index_prefix(&label, &prop, &p)
+                                    .unwrap_or_else(|| g.nodes_with_label(&label)),
+                                _ => Vec::new(),
+                            });
+                        }
+                    }
+                }
+                Ok(g.nodes_with_label(&label))
             }
             Access::LabelScan(l) => Ok(g.nodes_with_label(&l)),
             _ => Ok(g.all_nodes()),
@@ -996,13 +1022,24 @@ pub fn access_for(ctx: &Ctx, hints: &[Hint], np: &NodePattern, row: &Row) -> Acc
     }
     for l in &np.labels {
         for h in hints {
-            if let Hint::Range(v, k, _, e) = h {
-                if *v == var && expr_ready(e, row) && g.find_index(l, k).is_some() {
+            match h {
+                Hint::Range(v, k, _, e)
+                    if *v == var && expr_ready(e, row) && g.find_index(l, k).is_some() =>
+                {
                     return Access::IndexRange {
                         label: l.clone(),
                         prop: (*k).to_owned(),
                     };
                 }
+                Hint::Prefix(v, k, e)
+                    if *v == var && expr_ready(e, row) && g.find_index(l, k).is_some() =>
+                {
+                    return Access::IndexPrefix {
+                        label: l.clone(),
+                        prop: (*k).to_owned(),
+                    };
+                }
+                _ => {}
             }
         }
     }

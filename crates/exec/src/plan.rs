@@ -171,7 +171,7 @@ fn clause(ctx: &Ctx, c: &Clause, scope: &mut Vec<String>, child: Option<Op>) -> 
                         );
                         Some(join(inner.take(), leaf, scope))
                     }
-                    Access::IndexRange { label, prop } => {
+                    Access::IndexRange { label, prop } | Access::IndexPrefix { label, prop } => {
                         let leaf = op(
                             "NodeIndexSeekByRange",
                             std::slice::from_ref(&var),

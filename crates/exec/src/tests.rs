@@ -279,3 +279,34 @@ fn id_seek() {
     .unwrap();
     assert!(format!("{:?}", r.plan).contains("NodeByIdSeek"));
 }
+
+#[test]
+fn prefix_seek() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "CREATE INDEX FOR (n:P) ON (n.name)");
+    run(
+        &mut tx,
+        "UNWIND ['apple', 'apricot', 'banana', 'ap'] AS x CREATE (:P {name: x}), (:P {name: 1})",
+    );
+    let mut rows = run(
+        &mut tx,
+        "MATCH (n:P) WHERE n.name STARTS WITH 'ap' RETURN n.name",
+    );
+    rows.sort_by_key(|r| r[0].to_string());
+    assert_eq!(
+        rows,
+        vec![
+            vec![Value::from("ap")],
+            vec![Value::from("apple")],
+            vec![Value::from("apricot")]
+        ]
+    );
+    let r = execute(
+        &mut tx,
+        "EXPLAIN MATCH (n:P) WHERE n.name STARTS WITH $p RETURN n",
+        &Map::new(),
+        &ctx(),
+    )
+    .unwrap();
+    assert!(format!("{:?}", r.plan).contains("NodeIndexSeekByRange"));
+}
