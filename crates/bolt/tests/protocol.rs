@@ -1,4 +1,25 @@
 //! State machine and message semantics over a real loopback socket.
+//!
+//! Where the traps of the Bolt server spec (§9) are covered:
+//!  1 agent prefix ............ hello_success_metadata_per_version
+//!  2, 3, 4 version choice .... tests/handshake.rs (py2neo 4.3, neo4rs 4.1/4.4,
+//!                              Python ranges and manifest sentinel)
+//!  5 four-part codes ......... failure_codes_have_four_parts
+//!  6 type and fields ......... write_stats_and_type, auto_commit_run_pull_all_with_bookmark
+//!  7 ROUTE 4.4 map ........... route_4_4_extra_map, route_4_3_string_db
+//!  8 py2neo routing query .... py2neo_routing_procedure_pattern (the procedure itself
+//!                              is the backend's)
+//!  9 qid numbering ........... explicit_tx_qids_and_multiple_streams
+//! 10 element ids ............. graph_values_4x_and_5x, tests/packstream.rs
+//! 11 LOGON {} ................ logon_flow_5_1_plus
+//! 12 RESET / IGNORED ......... failure_then_pipelined_ignored_until_reset, reset_*
+//! 13 DateTime forms .......... utc_patch_is_not_claimed (no temporal values are sent)
+//! 14 recv timeout hint ....... hello_success_metadata_per_version
+//! 15 short TTL ............... route_4_4_extra_map (the backend's TTL is passed through)
+//! 16 no mode = write ......... no_mode_means_write
+//! 17 SHOW DATABASES etc. ..... backend queries; nothing protocol-specific
+//! 18 neo4rs read timeout ..... nothing to do in the protocol layer
+//! 19 FAILURE message ......... auth_in_hello_up_to_5_0
 mod common;
 
 use causeway_value::Value;
