@@ -484,14 +484,16 @@ pub enum Response {
 pub fn encode_response(out: &mut Vec<u8>, resp: &Response, version: Version) -> Result<(), Error> {
     match resp {
         Response::Record(values) => encode_record(out, values, version),
-        Response::Success(meta) => encode_with_map(out, tag::SUCCESS, meta),
+        Response::Success(meta) => encode_with_map(out, tag::SUCCESS, meta, version),
         Response::Ignored => {
             let start = chunk::begin_in_place(out);
             Packer::new(out, GraphShape::V4).struct_header(0, tag::IGNORED);
             chunk::finish_in_place(out, start);
             Ok(())
         }
-        Response::Failure(err) => encode_with_map(out, tag::FAILURE, &failure_metadata(err)),
+        Response::Failure(err) => {
+            encode_with_map(out, tag::FAILURE, &failure_metadata(err), version)
+        }
     }
 }
 
@@ -504,9 +506,11 @@ pub fn failure_metadata(err: &Error) -> Map {
     m
 }
 
-fn encode_with_map(out: &mut Vec<u8>, t: u8, meta: &Map) -> Result<(), Error> {
+fn encode_with_map(out: &mut Vec<u8>, t: u8, meta: &Map, version: Version) -> Result<(), Error> {
     let start = chunk::begin_in_place(out);
-    let mut p = Packer::new(out, GraphShape::V4);
+    // Metadata is normally plain data, but a plan could carry entities;
+    // they take the connection's shape like any other value.
+    let mut p = Packer::new(out, shape_of(version));
     p.struct_header(1, t);
     if let Err(e) = p.map(meta) {
         out.truncate(start);
