@@ -111,6 +111,8 @@ pub struct Runner<'t, 'c> {
     pub base: Option<Graph>,
     pub sh: Arc<Shared>,
     pub catalog: Option<&'c dyn SystemCatalog>,
+    /// For PROFILE: rows produced per clause, keyed by the clause's address.
+    pub profile: Option<HashMap<usize, Arc<std::sync::atomic::AtomicUsize>>>,
 }
 
 pub struct QueryOut {
@@ -259,6 +261,17 @@ impl Runner<'_, '_> {
                     from_vec(out)
                 }
             };
+            if let Some(p) = &mut self.profile {
+                let c = p
+                    .entry(clause as *const Clause as usize)
+                    .or_default()
+                    .clone();
+                it = Box::new(it.inspect(move |r| {
+                    if r.is_ok() {
+                        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }));
+            }
         }
         Ok((it, fields))
     }
@@ -1022,6 +1035,7 @@ pub fn run_read_subquery(ctx: &Ctx, q: &Query, row: &Row) -> Result<usize> {
         base: Some(ctx.g.clone()),
         sh: ctx.sh.clone(),
         catalog: None,
+        profile: None,
     };
     let scope: Vec<String> = row.names().map(|s| s.to_owned()).collect();
     let out = runner.run_query(q, vec![row.clone()], &scope)?;

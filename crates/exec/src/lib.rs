@@ -158,6 +158,7 @@ pub fn execute(
                 base: None,
                 sh: sh.clone(),
                 catalog: ctx.catalog,
+                profile: None,
             };
             let (rows, fields) = procedures::run_show(&mut runner, cmd)?;
             let rows = exec::collect_rows(rows, ctx.limits.max_materialized_rows)?;
@@ -230,8 +231,14 @@ fn run_query(
         base: None,
         sh: sh.clone(),
         catalog: ctx.catalog,
+        profile: if stmt.explain == Some(ExplainMode::Profile) {
+            Some(std::collections::HashMap::new())
+        } else {
+            None
+        },
     };
     let out = runner.run_query(q, vec![val::Row::default()], &[])?;
+    let counts = runner.profile.take();
     let fields = out.fields;
     // A query that does not end in RETURN (or a yielding CALL) produces no
     // records, but its stream must still be drained for its effects.
@@ -256,7 +263,12 @@ fn run_query(
                 sh: &sh,
                 aggs: None,
             };
-            Some(plan::describe(&pctx, q, Some(rows.len())))
+            let counts: std::collections::HashMap<usize, usize> = counts
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.load(std::sync::atomic::Ordering::Relaxed)))
+                .collect();
+            Some(plan::describe(&pctx, q, Some((rows.len(), &counts))))
         } else {
             None
         };

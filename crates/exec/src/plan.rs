@@ -8,6 +8,7 @@ use causeway_cypher::ast::*;
 use causeway_value::{Map, Value};
 
 struct Op {
+    rows: Option<usize>,
     name: String,
     ids: Vec<String>,
     details: String,
@@ -16,6 +17,7 @@ struct Op {
 
 fn op(name: &str, ids: &[String], details: impl Into<String>, children: Vec<Op>) -> Op {
     Op {
+        rows: None,
         name: name.to_owned(),
         ids: ids.to_vec(),
         details: details.into(),
@@ -24,10 +26,15 @@ fn op(name: &str, ids: &[String], details: impl Into<String>, children: Vec<Op>)
 }
 
 pub fn leaf(name: &str, ids: &[String]) -> Map {
-    to_map(&op(name, ids, "", Vec::new()), None, true)
+    to_map(&op(name, ids, "", Vec::new()), false, true)
 }
 
-fn to_map(o: &Op, rows: Option<usize>, top: bool) -> Map {
+fn to_map(o: &Op, profile: bool, top: bool) -> Map {
+    let rows = if profile {
+        Some(o.rows.unwrap_or(0))
+    } else {
+        None
+    };
     let mut m = Map::new();
     m.insert(
         "operatorType".into(),
@@ -64,7 +71,7 @@ fn to_map(o: &Op, rows: Option<usize>, top: bool) -> Map {
         Value::List(
             o.children
                 .iter()
-                .map(|c| Value::Map(to_map(c, rows.map(|_| 0), false)))
+                .map(|c| Value::Map(to_map(c, profile, false)))
                 .collect(),
         ),
     );
@@ -82,8 +89,11 @@ pub fn fields(q: &Query) -> Vec<String> {
     }
 }
 
-pub fn describe(ctx: &Ctx, q: &Query, rows: Option<usize>) -> Map {
-    let mut parts: Vec<Op> = q.parts.iter().map(|p| single(ctx, p)).collect();
+type Counts<'a> = Option<(usize, &'a std::collections::HashMap<usize, usize>)>;
+
+pub fn describe(ctx: &Ctx, q: &Query, profile: Counts) -> Map {
+    let counts = profile.map(|(_, c)| c);
+    let mut parts: Vec<Op> = q.parts.iter().map(|p| single(ctx, p, counts)).collect();
     let body = if parts.len() == 1 {
         parts.remove(0)
     } else {
@@ -101,14 +111,21 @@ pub fn describe(ctx: &Ctx, q: &Query, rows: Option<usize>) -> Map {
         Some(Clause::Return(_)) | Some(Clause::Call { .. }) => "ProduceResults",
         _ => "EmptyResult",
     };
-    to_map(&op(name, &ids, "", vec![body]), rows, true)
+    let mut top = op(name, &ids, "", vec![body]);
+    top.rows = profile.map(|(n, _)| n);
+    to_map(&top, profile.is_some(), true)
 }
 
-fn single(ctx: &Ctx, sq: &SingleQuery) -> Op {
+fn single(
+    ctx: &Ctx,
+    sq: &SingleQuery,
+    counts: Option<&std::collections::HashMap<usize, usize>>,
+) -> Op {
     let mut scope: Vec<String> = Vec::new();
     let mut cur: Option<Op> = None;
     for c in &sq.clauses {
-        let next = clause(ctx, c, &mut scope, cur.take());
+        let mut next = clause(ctx, c, &mut scope, cur.take());
+        next.rows = counts.and_then(|m| m.get(&(c as *const Clause as usize)).copied());
         cur = Some(next);
     }
     cur.unwrap_or_else(|| op("Argument", &[], "", Vec::new()))
