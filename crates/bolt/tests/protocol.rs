@@ -1204,3 +1204,18 @@ async fn unauthenticated_connections_time_out_but_authenticated_idle_ones_stay()
     let (rows, _) = good.records().await;
     assert_eq!(rows.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_result_streams_in_bounded_batches() {
+    let server = start().await;
+    let mut c = Client::ready(server.addr, 5, 4).await;
+    c.run("ROWS 200000", empty(), empty()).await;
+    c.pull(-1, None).await;
+    let started = std::time::Instant::now();
+    assert!(c.recv().await.unwrap().is_success());
+    let (rows, s) = c.records().await;
+    assert_eq!(rows.len(), 200_000);
+    assert_eq!(rows.last().unwrap()[0], Value::Int(199_999));
+    assert!(s.get("bookmark").is_some());
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
