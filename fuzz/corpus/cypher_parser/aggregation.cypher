@@ -1,0 +1,1 @@
+MATCH (n) RETURN n.g, count(*), count(DISTINCT n.x), collect(n), avg(n.v), percentileCont(n.v, 0.5)

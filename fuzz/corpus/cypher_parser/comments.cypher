@@ -1,0 +1,3 @@
+MATCH (n) // line comment
+/* block
+ comment */ RETURN n

@@ -1,0 +1,1 @@
+MATCH (n) RETURN [x IN range(1, 10) WHERE x % 2 = 0 | x ^ 2], [p = (n)-->(m) WHERE m.x > 1 | p], reduce(s = 0, x IN [1, 2] | s + x)

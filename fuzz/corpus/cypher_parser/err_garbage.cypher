@@ -1,0 +1,1 @@
+MATCH (n)-[r:]->() WHERE n.x = = 1 RETURN n,, ORDER BY
