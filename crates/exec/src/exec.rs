@@ -773,7 +773,9 @@ impl Iterator for MatchIter {
                         self.any = true;
                         let mut r = self.row.clone();
                         for v in self.new_vars.iter() {
-                            r.set(v, Val::Null);
+                            if !r.contains(v) {
+                                r.set(v, Val::Null);
+                            }
                         }
                         return Some(Ok(r));
                     }
@@ -1020,7 +1022,9 @@ pub fn match_rows(
     if out.is_empty() && optional {
         let mut r = row.clone();
         for v in new_vars {
-            r.set(v, Val::Null);
+            if !r.contains(v) {
+                r.set(v, Val::Null);
+            }
         }
         out.push(r);
     }
