@@ -285,16 +285,31 @@ fn from_map(kind: Kind, m: &crate::val::ValMap) -> Result<Temporal> {
             Ok(v)
         }
     };
+    let temporal = |k: &str| match m.get(k) {
+        Some(Val::Temporal(t)) => Some(*t),
+        _ => None,
+    };
+    // Components may be selected from other temporal values and then
+    // overridden field by field.
+    let base_date = temporal("date")
+        .or_else(|| temporal("datetime"))
+        .filter(|t| has_date(t.kind));
+    let base_time = temporal("time")
+        .or_else(|| temporal("datetime"))
+        .filter(|t| has_time(t.kind));
     let mut days = 0;
     if has_date(kind) {
+        let (by, bm, bd) = base_date
+            .map(|t| civil_from_days(t.days))
+            .unwrap_or((1970, 1, 1));
         let y = range(
-            int_field(m, "year")?.unwrap_or(1970),
+            int_field(m, "year")?.unwrap_or(by),
             -999_999_999,
             999_999_999,
             "year",
         )?;
-        let mo = range(int_field(m, "month")?.unwrap_or(1), 1, 12, "month")?;
-        let d = range(int_field(m, "day")?.unwrap_or(1), 1, 31, "day")?;
+        let mo = range(int_field(m, "month")?.unwrap_or(bm), 1, 12, "month")?;
+        let d = range(int_field(m, "day")?.unwrap_or(bd), 1, 31, "day")?;
         let max_d = days_from_civil(
             if mo == 12 { y + 1 } else { y },
             if mo == 12 { 1 } else { mo + 1 },
@@ -304,34 +319,58 @@ fn from_map(kind: Kind, m: &crate::val::ValMap) -> Result<Temporal> {
         days = days_from_civil(y, mo, d);
     }
     let mut nanos = 0;
+    let mut offset = 0;
+    let source_offset = base_time.filter(|t| has_zone(t.kind)).map(|t| t.offset);
     if has_time(kind) {
-        let h = range(int_field(m, "hour")?.unwrap_or(0), 0, 23, "hour")?;
-        let mi = range(int_field(m, "minute")?.unwrap_or(0), 0, 59, "minute")?;
-        let s = range(int_field(m, "second")?.unwrap_or(0), 0, 59, "second")?;
-        let ms = range(
-            int_field(m, "millisecond")?.unwrap_or(0),
+        let bn = base_time.map(|t| t.nanos).unwrap_or(0);
+        let h = range(
+            int_field(m, "hour")?.unwrap_or(bn / 3_600_000_000_000),
             0,
-            999,
-            "millisecond",
+            23,
+            "hour",
         )?;
-        let us = range(
-            int_field(m, "microsecond")?.unwrap_or(0),
+        let mi = range(
+            int_field(m, "minute")?.unwrap_or(bn / 60_000_000_000 % 60),
             0,
-            999_999,
-            "microsecond",
+            59,
+            "minute",
         )?;
-        let ns = range(
-            int_field(m, "nanosecond")?.unwrap_or(0),
+        let s = range(
+            int_field(m, "second")?.unwrap_or(bn / 1_000_000_000 % 60),
             0,
-            999_999_999,
-            "nanosecond",
+            59,
+            "second",
         )?;
-        nanos = ((h * 60 + mi) * 60 + s) * 1_000_000_000 + ms * 1_000_000 + us * 1000 + ns;
+        let ms = int_field(m, "millisecond")?;
+        let us = int_field(m, "microsecond")?;
+        let ns = int_field(m, "nanosecond")?;
+        let frac = if ms.is_none() && us.is_none() && ns.is_none() {
+            bn % 1_000_000_000
+        } else {
+            range(ms.unwrap_or(0), 0, 999, "millisecond")? * 1_000_000
+                + range(us.unwrap_or(0), 0, 999_999, "microsecond")? * 1000
+                + range(ns.unwrap_or(0), 0, 999_999_999, "nanosecond")?
+        };
+        nanos = ((h * 60 + mi) * 60 + s) * 1_000_000_000 + frac;
     }
-    let offset = match m.get("timezone") {
-        Some(Val::Str(z)) if has_zone(kind) => parse_offset(z)?,
-        _ => 0,
-    };
+    if has_zone(kind) {
+        match m.get("timezone") {
+            Some(Val::Str(z)) => {
+                offset = parse_offset(z)?;
+                if let Some(src) = source_offset {
+                    // Selecting a zoned time into another zone keeps the
+                    // instant and moves the wall clock.
+                    let shifted = nanos + (offset as i64 - src as i64) * 1_000_000_000;
+                    days += shifted.div_euclid(NANOS_PER_DAY);
+                    nanos = shifted.rem_euclid(NANOS_PER_DAY);
+                    if !has_date(kind) {
+                        days = 0;
+                    }
+                }
+            }
+            _ => offset = source_offset.unwrap_or(0),
+        }
+    }
     Ok(Temporal {
         kind,
         days,
