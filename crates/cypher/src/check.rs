@@ -1365,6 +1365,23 @@ fn check_function(
     scope: &mut Scope,
     cx: Ctx,
 ) -> Result<()> {
+    let lower = name.to_ascii_lowercase();
+    if lower == "shortestpath" || lower == "allshortestpaths" {
+        // A shortest-path search used as an expression; its pattern may
+        // only refer to variables that are already bound.
+        return match args {
+            [Expr::PatternPredicate(el)] => {
+                let mark = scope.locals.len();
+                let r = bind_element(None, el, scope, PatMode::Predicate);
+                scope.locals.truncate(mark);
+                r
+            }
+            _ => Err(err(
+                "InvalidArgumentType",
+                format!("{name}() requires a relationship pattern"),
+            )),
+        };
+    }
     let info: Option<&FunctionInfo> = functions::lookup(name);
     let mut arg_cx = cx;
     match info {
@@ -1394,7 +1411,6 @@ fn check_function(
             }
         }
     }
-    let lower = name.to_ascii_lowercase();
     let predicate_arg = lower == "exists";
     for a in args {
         check_expr(a, scope, arg_cx.pred(predicate_arg))?;

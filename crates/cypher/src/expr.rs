@@ -679,8 +679,10 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
+        let mark = self.inline_where.len();
         let pattern = self.pattern_element()?;
         let filter = self.opt_where()?;
+        let filter = self.merge_inline_where(mark, filter);
         if filter.is_some() || path_var.is_some() || self.at(&Tok::Pipe) {
             self.expect(&Tok::Pipe, "'|'")?;
             let map = self.expr()?;
@@ -734,8 +736,10 @@ impl<'a> Parser<'a> {
         if self.at(&Tok::LParen)
             || (Self::is_name_token(&self.peek().tok) && self.at_n(1, &Tok::Eq))
         {
+            let mark = self.inline_where.len();
             let pattern = self.pattern()?;
             let where_ = self.opt_where()?;
+            let where_ = self.merge_inline_where(mark, where_);
             return Ok(SubqueryPattern::Pattern { pattern, where_ });
         }
         let mut q = self.query()?;

@@ -33,6 +33,9 @@ pub(crate) struct Parser<'a> {
     /// For each `(` token, the index of its matching `)` (or `usize::MAX`).
     /// Lets the expression parser tell `(a)-->(b)` from `(a)` in O(1).
     pub paren_match: Vec<usize>,
+    /// Predicates written inside patterns (`(n WHERE n.x > 1)`), waiting to
+    /// be merged into the WHERE of the enclosing MATCH or comprehension.
+    pub inline_where: Vec<Expr>,
 }
 
 pub(crate) fn parse_statement(src: &str) -> Result<Statement> {
@@ -45,8 +48,10 @@ pub(crate) fn parse_statement(src: &str) -> Result<Statement> {
         depth: 0,
         stack_base: stack_position(),
         paren_match,
+        inline_where: Vec::new(),
     };
     let stmt = p.statement()?;
+    p.reject_inline_where(0)?;
     while p.eat(&Tok::Semicolon) {}
     if !p.at(&Tok::Eof) {
         return Err(p.unexpected("end of input"));
@@ -221,13 +226,19 @@ impl<'a> Parser<'a> {
     // ----- statements ------------------------------------------------------
 
     fn statement(&mut self) -> Result<Statement> {
-        let explain = if self.eat_kw("EXPLAIN") {
-            Some(ExplainMode::Explain)
-        } else if self.eat_kw("PROFILE") {
-            Some(ExplainMode::Profile)
-        } else {
-            None
-        };
+        let mut explain = None;
+        loop {
+            if self.eat_kw("EXPLAIN") {
+                explain = Some(ExplainMode::Explain);
+            } else if self.eat_kw("PROFILE") {
+                explain = Some(ExplainMode::Profile);
+            } else if self.at_kw("CYPHER") && !self.at_n(1, &Tok::LParen) {
+                self.bump();
+                self.skip_query_options();
+            } else {
+                break;
+            }
+        }
         let kind = if self.at_kw("CREATE") && self.schema_create_ahead() {
             self.bump();
             StatementKind::Schema(self.schema_create()?)
@@ -241,6 +252,49 @@ impl<'a> Parser<'a> {
             StatementKind::Query(self.query()?)
         };
         Ok(Statement { explain, kind })
+    }
+
+    /// `CYPHER 5 runtime=slotted ...`: version and planner options, which
+    /// have no effect here.
+    fn skip_query_options(&mut self) {
+        if matches!(self.peek().tok, Tok::Int(_) | Tok::Float(_)) {
+            self.bump();
+        }
+        while self.peek().tok == Tok::Ident && self.at_n(1, &Tok::Eq) {
+            self.bump();
+            self.bump();
+            if !matches!(self.peek().tok, Tok::Eof) {
+                self.bump();
+            }
+        }
+    }
+
+    /// Takes the inline pattern predicates collected since `mark` and joins
+    /// them with `where_` into one predicate.
+    pub fn merge_inline_where(&mut self, mark: usize, where_: Option<Expr>) -> Option<Expr> {
+        let mut preds: Vec<Expr> = self.inline_where.drain(mark..).collect();
+        preds.extend(where_);
+        let mut iter = preds.into_iter();
+        let first = iter.next()?;
+        Some(iter.fold(first, |acc, p| {
+            Expr::Binary(BinaryOp::And, Box::new(acc), Box::new(p))
+        }))
+    }
+
+    /// Inline pattern predicates are only meaningful where the pattern is
+    /// matched; elsewhere (CREATE, MERGE, pattern predicates) they are errors.
+    pub fn reject_inline_where(&mut self, mark: usize) -> Result<()> {
+        if self.inline_where.len() > mark {
+            self.inline_where.truncate(mark);
+            let t = self.peek().clone();
+            return Err(self.error_at(
+                &t,
+                "UnexpectedSyntax",
+                "Invalid input: WHERE inside a pattern is only allowed in MATCH, \
+                 pattern comprehensions and subquery patterns",
+            ));
+        }
+        Ok(())
     }
 
     pub fn query(&mut self) -> Result<Query> {
@@ -279,6 +333,13 @@ impl<'a> Parser<'a> {
     }
 
     pub fn clause(&mut self) -> Result<Clause> {
+        let mark = self.inline_where.len();
+        let c = self.clause_inner()?;
+        self.reject_inline_where(mark)?;
+        Ok(c)
+    }
+
+    fn clause_inner(&mut self) -> Result<Clause> {
         let t = self.peek().clone();
         if t.tok != Tok::Ident {
             return Err(self.unexpected(CLAUSE_START));
@@ -352,8 +413,14 @@ impl<'a> Parser<'a> {
     }
 
     fn match_clause(&mut self, optional: bool) -> Result<Clause> {
+        let mark = self.inline_where.len();
         let pattern = self.pattern()?;
+        let inline = self.merge_inline_where(mark, None);
         let where_ = self.opt_where()?;
+        let where_ = match (inline, where_) {
+            (Some(a), Some(b)) => Some(Expr::Binary(BinaryOp::And, Box::new(a), Box::new(b))),
+            (a, b) => a.or(b),
+        };
         Ok(Clause::Match {
             optional,
             pattern,
@@ -754,8 +821,17 @@ impl<'a> Parser<'a> {
             labels = self.label_list()?;
         }
         let props = self.pattern_props()?;
+        self.inline_pattern_where()?;
         self.expect(&Tok::RParen, "')'")?;
         Ok(NodePattern { var, labels, props })
+    }
+
+    fn inline_pattern_where(&mut self) -> Result<()> {
+        if self.eat_kw("WHERE") {
+            let pred = self.expr()?;
+            self.inline_where.push(pred);
+        }
+        Ok(())
     }
 
     fn pattern_props(&mut self) -> Result<Option<Expr>> {
@@ -799,6 +875,7 @@ impl<'a> Parser<'a> {
                 ));
             }
             props = self.pattern_props()?;
+            self.inline_pattern_where()?;
             self.expect(&Tok::RBracket, "']'")?;
         }
         self.expect(&Tok::Minus, "'-'")?;

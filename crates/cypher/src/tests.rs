@@ -1045,3 +1045,43 @@ fn pattern_expressions_only_as_predicates() {
     accepts("MATCH (n) WHERE EXISTS { MATCH (n)-->(m) WHERE m.x = 1 } RETURN n");
     accepts("MATCH (n) RETURN COUNT { (n)-->() } AS c");
 }
+
+#[test]
+fn inline_pattern_predicates() {
+    let c = clauses("MATCH (n:L WHERE n.x > 1)-[r:T WHERE r.w = 2]->(m) WHERE m.y = 3 RETURN n");
+    let Clause::Match {
+        where_: Some(w), ..
+    } = &c[0]
+    else {
+        panic!()
+    };
+    let Expr::Binary(BinaryOp::And, l, r) = w else {
+        panic!("{w:?}")
+    };
+    assert!(matches!(**l, Expr::Binary(BinaryOp::And, _, _)));
+    assert_eq!(**r, bin(BinaryOp::Eq, prop(var("m"), "y"), int(3)));
+    accepts("MATCH (n WHERE n.x > 1) RETURN n");
+    accepts("MATCH (a) RETURN [(a)-->(b WHERE b.x > 1) | b] AS bs");
+    accepts("MATCH (a) WHERE EXISTS { (a)-->(b WHERE b.x > 1) } RETURN a");
+    assert!(parse("CREATE (n WHERE n.x > 1)").is_err());
+    assert!(parse("MATCH (a) WHERE (a)-->(b WHERE b.x = 1) RETURN a").is_err());
+}
+
+#[test]
+fn query_options_prefix() {
+    accepts("CYPHER 5 MATCH (n) RETURN n");
+    accepts("CYPHER runtime=slotted EXPLAIN MATCH (n) RETURN n");
+    assert_eq!(
+        stmt("EXPLAIN CYPHER 5 RETURN 1").explain,
+        Some(ExplainMode::Explain)
+    );
+}
+
+#[test]
+fn shortest_path_expressions() {
+    accepts("MATCH (a), (b) RETURN shortestPath((a)-[*]-(b)) AS p");
+    assert_eq!(
+        fails("MATCH (a) RETURN shortestPath((a)-[*]-(b)) AS p"),
+        "UndefinedVariable"
+    );
+}
