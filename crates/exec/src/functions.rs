@@ -89,6 +89,11 @@ pub const KNOWN: &[&str] = &[
     "time",
     "localdatetime",
     "datetime",
+    "date.truncate",
+    "localtime.truncate",
+    "time.truncate",
+    "localdatetime.truncate",
+    "datetime.truncate",
 ];
 
 pub fn call(ctx: &Ctx, name: &str, args: &[Expr], row: &Row) -> Result<Val> {
@@ -660,6 +665,10 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
         "valuetype" => {
             want(name, v, 1..=1)?;
             Ok(Val::Str(value_type(a0)))
+        }
+        _ if crate::temporal::truncate_kind(lname).is_some() => {
+            let kind = crate::temporal::truncate_kind(lname).unwrap_or(crate::temporal::Kind::Date);
+            crate::temporal::truncate(kind, v)
         }
         _ if crate::temporal::is_constructor(lname).is_some() => {
             let kind =

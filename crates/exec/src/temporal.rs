@@ -468,3 +468,106 @@ fn parse(kind: Kind, s: &str) -> Result<Temporal> {
         offset,
     })
 }
+
+pub fn truncate_kind(name: &str) -> Option<Kind> {
+    Some(match name {
+        "date.truncate" => Kind::Date,
+        "localtime.truncate" => Kind::LocalTime,
+        "time.truncate" => Kind::Time,
+        "localdatetime.truncate" => Kind::LocalDateTime,
+        "datetime.truncate" => Kind::DateTime,
+        _ => return None,
+    })
+}
+
+/// `<type>.truncate(unit, value [, overrides])`.
+pub fn truncate(kind: Kind, args: &[Val]) -> Result<Val> {
+    let unit = match args.first() {
+        Some(Val::Str(u)) => u.clone(),
+        Some(Val::Null) | None => return Ok(Val::Null),
+        Some(other) => {
+            return Err(type_error(format!(
+                "Expected a String unit but got {}",
+                other.type_name()
+            )))
+        }
+    };
+    let t = match args.get(1) {
+        Some(Val::Temporal(t)) => *t,
+        Some(Val::Null) | None => return Ok(Val::Null),
+        Some(other) => {
+            return Err(type_error(format!(
+                "Expected a temporal value but got {}",
+                other.type_name()
+            )))
+        }
+    };
+    let mut t = convert(kind, &t);
+    let date_unit = |y: i64, m: i64, d: i64| days_from_civil(y, m, d);
+    let (y, m, _) = civil_from_days(t.days);
+    let bad = || {
+        arg_error(
+            "InvalidArgumentValue",
+            format!("Unit '{unit}' cannot truncate a {kind:?}"),
+        )
+    };
+    let time_unit = |n: i64, step: i64| n - n.rem_euclid(step);
+    match unit.as_str() {
+        "millennium" | "century" | "decade" | "year" | "weekYear" | "quarter" | "month"
+        | "week" | "day" => {
+            if !has_date(kind) {
+                return Err(bad());
+            }
+            t.days = match unit.as_str() {
+                "millennium" => date_unit(y - y.rem_euclid(1000), 1, 1),
+                "century" => date_unit(y - y.rem_euclid(100), 1, 1),
+                "decade" => date_unit(y - y.rem_euclid(10), 1, 1),
+                "year" => date_unit(y, 1, 1),
+                "weekYear" => {
+                    // ISO week 1 is the week holding January 4th.
+                    let monday_of = |days: i64| days - (days + 3).rem_euclid(7);
+                    let mut start = monday_of(date_unit(y + 1, 1, 4));
+                    if start > t.days {
+                        start = monday_of(date_unit(y, 1, 4));
+                    }
+                    if start > t.days {
+                        start = monday_of(date_unit(y - 1, 1, 4));
+                    }
+                    start
+                }
+                "quarter" => date_unit(y, (m - 1) / 3 * 3 + 1, 1),
+                "month" => date_unit(y, m, 1),
+                "week" => t.days - (t.days + 3).rem_euclid(7),
+                _ => t.days,
+            };
+            t.nanos = 0;
+        }
+        "hour" => t.nanos = time_unit(t.nanos, 3_600_000_000_000),
+        "minute" => t.nanos = time_unit(t.nanos, 60_000_000_000),
+        "second" => t.nanos = time_unit(t.nanos, 1_000_000_000),
+        "millisecond" => t.nanos = time_unit(t.nanos, 1_000_000),
+        "microsecond" => t.nanos = time_unit(t.nanos, 1000),
+        _ => return Err(bad()),
+    }
+    match args.get(2) {
+        Some(Val::Map(over)) if !over.is_empty() => {
+            let mut merged = over.clone();
+            let key = match kind {
+                Kind::Date => "date",
+                Kind::LocalTime | Kind::Time => "time",
+                _ => "datetime",
+            };
+            merged.insert(key.to_owned(), Val::Temporal(t));
+            if has_zone(kind) {
+                if let Some(Val::Str(z)) = over.get("timezone") {
+                    // An override zone relabels the truncated wall clock.
+                    t.offset = parse_offset(z)?;
+                    merged.insert(key.to_owned(), Val::Temporal(t));
+                    merged.remove("timezone");
+                }
+            }
+            Ok(Val::Temporal(from_map(kind, &merged)?))
+        }
+        _ => Ok(Val::Temporal(t)),
+    }
+}
