@@ -326,6 +326,15 @@ fn check_clauses(clauses: &[Clause], mut scope: Scope, mode: QueryMode) -> Resul
                 ));
             }
         }
+        if mode == QueryMode::Exists && (is_updating(c) || matches!(c, Clause::Call { .. })) {
+            return Err(err(
+                "InvalidClauseComposition",
+                format!(
+                    "An EXISTS or COUNT subquery cannot contain {}",
+                    clause_name(c)
+                ),
+            ));
+        }
         if last && mode != QueryMode::Exists && mode != QueryMode::Show {
             let ok = match c {
                 Clause::Return(_) | Clause::CallSubquery(_) => true,
@@ -715,6 +724,14 @@ fn check_projection(
         }
     }
     let mut cols: Vec<(String, Kind)> = Vec::new();
+    // `WITH *` over an empty scope is allowed (the TCK relies on it);
+    // `RETURN *` would produce rows without columns.
+    if is_return && p.star && p.items.is_empty() && scope.order.is_empty() && !scope.open {
+        return Err(err(
+            "NoVariablesInScope",
+            "RETURN * is not allowed when there are no variables in scope",
+        ));
+    }
     if p.star {
         for name in scope.sorted_names() {
             let kind = scope.get(&name).unwrap_or(Kind::Any);
@@ -1424,6 +1441,14 @@ fn check_function(
             }
             "properties" => matches!(k, Kind::Path) || (k.is_value() && k != Kind::Map),
             "nodes" | "relationships" => matches!(k, Kind::Node | Kind::Rel) || k.is_value(),
+            "size" => matches!(
+                k,
+                Kind::Node | Kind::Path | Kind::Bool | Kind::Int | Kind::Float | Kind::Map
+            ),
+            "length" => matches!(
+                k,
+                Kind::Node | Kind::Bool | Kind::Int | Kind::Float | Kind::Map
+            ),
             _ => false,
         };
         if bad {

@@ -1085,3 +1085,22 @@ fn shortest_path_expressions() {
         "UndefinedVariable"
     );
 }
+
+#[test]
+fn more_compile_time_errors() {
+    assert_eq!(fails("RETURN *"), "NoVariablesInScope");
+    accepts("MATCH () CREATE () WITH * CREATE ()");
+    assert_eq!(
+        fails("MATCH p = (a)-->(b) RETURN size(p)"),
+        "InvalidArgumentType"
+    );
+    assert_eq!(fails("RETURN size(1)"), "InvalidArgumentType");
+    assert_eq!(fails("MATCH (n) DELETE 1 + 1"), "InvalidArgumentType");
+    assert_eq!(
+        fails("MATCH (n) WHERE EXISTS { MATCH (n)-->(m) SET m.x = 1 } RETURN n"),
+        "InvalidClauseComposition"
+    );
+    accepts("MATCH (n) RETURN *");
+    accepts("MATCH ()-[r*]->() RETURN size(r)");
+    accepts("RETURN size('abc'), size([1]), length('abc')");
+}
