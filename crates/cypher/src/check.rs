@@ -738,20 +738,26 @@ fn check_projection(
             cols.push((name, kind));
         }
     }
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    // Position of each star-projected column, so an explicit item of the
+    // same name replaces it rather than adding a duplicate.
+    let star_index: HashMap<String, usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.clone(), i))
+        .collect();
     for item in &p.items {
-        let name = item.name().to_string();
-        if !seen.insert(name.clone()) {
+        let name = item.name();
+        if !seen.insert(name) {
             return Err(err(
                 "ColumnNameConflict",
                 format!("Multiple result columns with the same name `{name}` are not supported"),
             ));
         }
         let kind = static_kind(&item.expr, scope);
-        if let Some(existing) = cols.iter_mut().find(|(n, _)| *n == name) {
-            existing.1 = kind;
-        } else {
-            cols.push((name, kind));
+        match star_index.get(name) {
+            Some(&i) => cols[i].1 = kind,
+            None => cols.push((name.to_string(), kind)),
         }
     }
 

@@ -329,7 +329,28 @@ impl<'a> Parser<'a> {
             return false;
         }
         match self.paren_match.get(i) {
-            Some(&close) if close != usize::MAX => self.rel_start_at(close + 1),
+            Some(&close) if close != usize::MAX => {
+                self.rel_start_at(close + 1) && self.node_pattern_like(i)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the parenthesis at token `i` holds what a node pattern can
+    /// start with, so `(n.x)<-1` stays a comparison.
+    fn node_pattern_like(&self, i: usize) -> bool {
+        let tok = |k: usize| self.toks.get(k).map(|t| &t.tok);
+        let follows_name = |k: usize| match tok(k) {
+            Some(Tok::RParen | Tok::Colon | Tok::LBrace | Tok::Param(_)) => true,
+            Some(Tok::Ident) => self
+                .toks
+                .get(k)
+                .is_some_and(|t| self.text(t).eq_ignore_ascii_case("WHERE")),
+            _ => false,
+        };
+        match tok(i + 1) {
+            Some(Tok::RParen | Tok::Colon | Tok::LBrace | Tok::Param(_)) => true,
+            Some(Tok::Ident | Tok::QuotedIdent(_)) => follows_name(i + 2),
             _ => false,
         }
     }

@@ -427,6 +427,10 @@ fn pattern_predicates_and_subqueries() {
     // A parenthesised variable is not a pattern.
     assert_eq!(expr("(a)"), var("a"));
     assert_eq!(expr("(a) - 1"), bin(BinaryOp::Sub, var("a"), int(1)));
+    assert_eq!(
+        expr("(a.x)<-1"),
+        bin(BinaryOp::Lt, prop(var("a"), "x"), int(-1))
+    );
     assert!(matches!(
         expr("EXISTS { MATCH (n)-->(m) WHERE m.x = 1 }"),
         Expr::Exists(b) if matches!(*b, SubqueryPattern::Pattern { where_: Some(_), .. })
