@@ -650,6 +650,7 @@ pub fn property(g: &Graph, base: &Val, key: &str) -> Result<Val> {
         }
         Val::Map(m) => Ok(m.get(key).cloned().unwrap_or(Val::Null)),
         Val::Temporal(t) => Ok(t.field(key).unwrap_or(Val::Null)),
+        Val::Duration(d) => Ok(d.field(key).unwrap_or(Val::Null)),
         other => Err(type_error(format!(
             "Type mismatch: expected a map but was {}",
             other.type_name()
@@ -875,6 +876,10 @@ pub fn binary_vals(ctx: &Ctx, op: BinaryOp, l: &Val, r: &Val) -> Result<Val> {
 
 fn add(l: &Val, r: &Val, max_list: usize) -> Result<Val> {
     match (l, r) {
+        (Val::Temporal(t), Val::Duration(d)) | (Val::Duration(d), Val::Temporal(t)) => {
+            Ok(Val::Temporal(crate::duration::add_to(t, d)?))
+        }
+        (Val::Duration(a), Val::Duration(b)) => Ok(Val::Duration(a.add(b)?)),
         (Val::List(a), Val::List(b)) => {
             if a.len().saturating_add(b.len()) > max_list {
                 return Err(list_too_long());
@@ -930,6 +935,26 @@ pub fn as_f64(v: &Val) -> f64 {
 }
 
 fn arith(op: BinaryOp, l: &Val, r: &Val) -> Result<Val> {
+    match (op, l, r) {
+        (BinaryOp::Sub, Val::Temporal(t), Val::Duration(d)) => {
+            return Ok(Val::Temporal(crate::duration::add_to(t, &d.neg()?)?))
+        }
+        (BinaryOp::Sub, Val::Duration(a), Val::Duration(b)) => {
+            return Ok(Val::Duration(a.add(&b.neg()?)?))
+        }
+        (BinaryOp::Mul, Val::Duration(d), n @ (Val::Int(_) | Val::Float(_)))
+        | (BinaryOp::Mul, n @ (Val::Int(_) | Val::Float(_)), Val::Duration(d)) => {
+            return Ok(Val::Duration(d.scale(as_f64(n))?))
+        }
+        (BinaryOp::Div, Val::Duration(d), n @ (Val::Int(_) | Val::Float(_))) => {
+            let f = as_f64(n);
+            if f == 0.0 {
+                return Err(div_zero());
+            }
+            return Ok(Val::Duration(d.scale(1.0 / f)?));
+        }
+        _ => {}
+    }
     match (l, r) {
         (Val::Null, _) | (_, Val::Null) => Ok(Val::Null),
         (Val::Int(a), Val::Int(b)) => {

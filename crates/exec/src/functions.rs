@@ -89,6 +89,11 @@ pub const KNOWN: &[&str] = &[
     "time",
     "localdatetime",
     "datetime",
+    "duration",
+    "duration.between",
+    "duration.inmonths",
+    "duration.indays",
+    "duration.inseconds",
     "date.truncate",
     "localtime.truncate",
     "time.truncate",
@@ -344,6 +349,7 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
                     Ok(Val::Str(to_string_repr(a0)))
                 }
                 Val::Temporal(t) => Ok(Val::Str(t.render())),
+                Val::Duration(d) => Ok(Val::Str(d.render())),
                 other => {
                     if lname == "tostringornull" {
                         Ok(Val::Null)
@@ -666,6 +672,11 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
             want(name, v, 1..=1)?;
             Ok(Val::Str(value_type(a0)))
         }
+        "duration" => crate::duration::construct(v),
+        "duration.between" => crate::duration::between_fn("all", v),
+        "duration.inmonths" => crate::duration::between_fn("months", v),
+        "duration.indays" => crate::duration::between_fn("days", v),
+        "duration.inseconds" => crate::duration::between_fn("seconds", v),
         _ if crate::temporal::truncate_kind(lname).is_some() => {
             let kind = crate::temporal::truncate_kind(lname).unwrap_or(crate::temporal::Kind::Date);
             crate::temporal::truncate(kind, v)
@@ -899,6 +910,7 @@ fn value_type(v: &Val) -> String {
         Val::Node(_) => "NODE NOT NULL".into(),
         Val::Rel(_) => "RELATIONSHIP NOT NULL".into(),
         Val::Path(_) => "PATH NOT NULL".into(),
+        Val::Duration(_) => "DURATION NOT NULL".into(),
         Val::Temporal(t) => match t.kind {
             crate::temporal::Kind::Date => "DATE NOT NULL".into(),
             crate::temporal::Kind::LocalTime => "LOCAL TIME NOT NULL".into(),

@@ -11,6 +11,7 @@
 
 mod aggregate;
 mod cache;
+mod duration;
 mod eval;
 mod exec;
 mod functions;

@@ -25,6 +25,7 @@ pub enum Val {
     Rel(u64),
     Path(Box<PathVal>),
     Temporal(Temporal),
+    Duration(crate::duration::Duration),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +53,7 @@ impl Val {
             Val::Rel(_) => "Relationship",
             Val::Path(_) => "Path",
             Val::Temporal(_) => "Temporal",
+            Val::Duration(_) => "Duration",
         }
     }
 
@@ -94,6 +96,7 @@ impl Val {
             Val::Node(id) => Value::Node(node_value(g, *id)),
             Val::Rel(id) => Value::Relationship(rel_value(g, *id)),
             Val::Temporal(t) => Value::String(t.render()),
+            Val::Duration(d) => Value::String(d.render()),
             Val::Path(p) => Value::Path(causeway_value::Path {
                 nodes: p.nodes.iter().map(|n| node_value(g, *n)).collect(),
                 rels: p.rels.iter().map(|r| rel_value(g, *r)).collect(),
@@ -167,6 +170,7 @@ pub fn cypher_eq(a: &Val, b: &Val) -> Option<bool> {
         (Val::Temporal(x), Val::Temporal(y)) => {
             Some(x.cmp_same(y) == Some(Ordering::Equal) && x.offset == y.offset)
         }
+        (Val::Duration(x), Val::Duration(y)) => Some(x == y),
         (Val::List(x), Val::List(y)) => {
             if x.len() != y.len() {
                 return Some(false);
@@ -293,11 +297,12 @@ fn type_rank(v: &Val) -> u8 {
         Val::List(_) => 3,
         Val::Path(_) => 4,
         Val::Temporal(_) => 5,
-        Val::Bytes(_) => 6,
-        Val::Str(_) => 7,
-        Val::Bool(_) => 8,
-        Val::Int(_) | Val::Float(_) => 9,
-        Val::Null => 10,
+        Val::Duration(_) => 6,
+        Val::Bytes(_) => 7,
+        Val::Str(_) => 8,
+        Val::Bool(_) => 9,
+        Val::Int(_) | Val::Float(_) => 10,
+        Val::Null => 11,
     }
 }
 
@@ -329,6 +334,9 @@ pub fn total_cmp(a: &Val, b: &Val) -> Ordering {
         (Val::Bool(x), Val::Bool(y)) => x.cmp(y),
         (Val::Bytes(x), Val::Bytes(y)) => x.cmp(y),
         (Val::Temporal(x), Val::Temporal(y)) => x.total_cmp(y),
+        (Val::Duration(x), Val::Duration(y)) => {
+            (x.months, x.days, x.nanos).cmp(&(y.months, y.days, y.nanos))
+        }
         (Val::Node(x), Val::Node(y)) | (Val::Rel(x), Val::Rel(y)) => x.cmp(y),
         (Val::List(x), Val::List(y)) => {
             for (p, q) in x.iter().zip(y) {
@@ -405,6 +413,7 @@ pub fn key_of(v: &Val) -> Key {
         Val::Rel(id) => Key::Rel(*id),
         Val::Path(p) => Key::Path(p.nodes.clone(), p.rels.clone()),
         Val::Temporal(t) => Key::Temporal(format!("{:?}{}", t.kind, t.render())),
+        Val::Duration(d) => Key::Temporal(format!("D{}", d.render())),
     }
 }
 

@@ -33,13 +33,17 @@ pub fn to_prop(v: &Val) -> Result<Value> {
         Val::Str(s) => Value::String(s.clone()),
         Val::Bytes(b) => Value::Bytes(b.clone()),
         Val::Temporal(t) => Value::String(t.render()),
+        Val::Duration(d) => Value::String(d.render()),
         Val::List(l) => {
             let mut out = Vec::with_capacity(l.len());
             for x in l {
                 match x {
-                    Val::Bool(_) | Val::Int(_) | Val::Float(_) | Val::Str(_) | Val::Temporal(_) => {
-                        out.push(to_prop(x)?)
-                    }
+                    Val::Bool(_)
+                    | Val::Int(_)
+                    | Val::Float(_)
+                    | Val::Str(_)
+                    | Val::Temporal(_)
+                    | Val::Duration(_) => out.push(to_prop(x)?),
                     other => return Err(invalid_prop(other)),
                 }
             }
