@@ -65,7 +65,7 @@ impl Default for Config {
             lock_timeout_ms: 10_000,
             bookmark_timeout_ms: 30_000,
             snapshot_every: 20_000,
-            max_materialized_rows: 10_000_000,
+            max_materialized_rows: 1_000_000,
             auth_max_failed_attempts: 3,
             auth_lock_ms: 5_000,
             server_agent: format!("Neo4j/5.26.0 (Causeway {})", env!("CARGO_PKG_VERSION")),
