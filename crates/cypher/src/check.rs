@@ -384,7 +384,11 @@ fn check_clause(c: &Clause, scope: &mut Scope, standalone_call: bool) -> Result<
         }
         Clause::With(p) => {
             let cols = check_projection(p, scope, false)?;
-            let mut next = Scope::default();
+            // `WITH *` over columns only the executor knows keeps them all.
+            let mut next = Scope {
+                open: p.star && scope.open,
+                ..Scope::default()
+            };
             for (name, kind) in cols {
                 next.declare(&name, kind, false);
             }

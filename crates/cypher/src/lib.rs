@@ -1,5 +1,15 @@
 //! The Cypher front end: the AST, the parser with positioned errors, and
 //! semantic checks.
+//!
+//! `lexer` turns text into spanned tokens, `parser` (clauses, patterns,
+//! schema and SHOW commands) and `expr` (precedence climbing) build the AST,
+//! and `check` performs scoping, aggregation and clause-composition analysis
+//! with the built-in function table in `functions`.
+//!
+//! Nesting is bounded twice: by [`MAX_NESTING`] levels and by a stack budget
+//! of 1 MiB measured from the entry of `parse` and of `check`, so callers'
+//! threads need a little over that much free stack. Trees handed to the
+//! executor are therefore at most about `MAX_NESTING` levels deep.
 
 pub mod ast;
 mod check;

@@ -731,6 +731,7 @@ fn show_commands() {
     accepts("SHOW INDEXES YIELD name, type WHERE type = 'RANGE' RETURN name");
     accepts("SHOW DATABASES YIELD * WHERE name = 'neo4j' RETURN name");
     accepts("SHOW PROCEDURES YIELD name ORDER BY name LIMIT 5");
+    accepts("SHOW PROCEDURES YIELD * ORDER BY name LIMIT 5 RETURN name, signature");
 }
 
 // ----- syntax errors ------------------------------------------------------------
