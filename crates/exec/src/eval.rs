@@ -13,6 +13,9 @@ use std::sync::{Arc, Mutex};
 /// State shared by every operator of one statement.
 pub struct Shared {
     pub params: ValMap,
+    /// The statement's clock: Cypher's current time does not move while a
+    /// statement runs. (days since epoch, nanoseconds of day, epoch millis)
+    pub now: (i64, i64, i64),
     /// Types of relationships deleted by this statement: `type(r)` still
     /// works on them, as in Neo4j.
     pub deleted_rel_types: Mutex<HashMap<u64, String>>,
@@ -24,6 +27,7 @@ impl Shared {
     pub fn new(params: ValMap, limits: Limits) -> Self {
         Shared {
             params,
+            now: crate::temporal::now(),
             limits,
             deleted_rel_types: Mutex::new(HashMap::new()),
             regexes: Mutex::new(HashMap::new()),

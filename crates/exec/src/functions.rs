@@ -618,13 +618,7 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
                 (_, other) => Err(bad_arg(name, other)),
             }
         }
-        "timestamp" => {
-            let ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or(0);
-            Ok(Val::Int(i64::try_from(ms).unwrap_or(i64::MAX)))
-        }
+        "timestamp" => Ok(Val::Int(ctx.sh.now.2)),
         "randomuuid" => {
             let hi = next_random();
             let lo = next_random();
@@ -684,7 +678,7 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
         _ if crate::temporal::is_constructor(lname).is_some() => {
             let kind =
                 crate::temporal::is_constructor(lname).unwrap_or(crate::temporal::Kind::Date);
-            crate::temporal::construct(kind, v)
+            crate::temporal::construct(kind, v, ctx.sh.now)
         }
         _ => {
             // Property access through a map-valued function is not a thing;

@@ -203,7 +203,7 @@ fn parse_offset(s: &str) -> Result<i32> {
     Ok(sign * secs)
 }
 
-fn now() -> (i64, i64) {
+pub fn now() -> (i64, i64, i64) {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -211,6 +211,7 @@ fn now() -> (i64, i64) {
     (
         secs.div_euclid(86_400),
         secs.rem_euclid(86_400) * 1_000_000_000 + i64::from(d.subsec_nanos()),
+        i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
     )
 }
 
@@ -236,9 +237,9 @@ fn int_field(m: &crate::val::ValMap, k: &str) -> Result<Option<i64>> {
     }
 }
 
-pub fn construct(kind: Kind, args: &[Val]) -> Result<Val> {
+pub fn construct(kind: Kind, args: &[Val], clock: (i64, i64, i64)) -> Result<Val> {
     let Some(arg) = args.first() else {
-        let (days, nanos) = now();
+        let (days, nanos, _) = clock;
         return Ok(Val::Temporal(Temporal {
             kind,
             days,
