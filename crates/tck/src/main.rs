@@ -8,6 +8,7 @@ mod gherkin;
 mod runner;
 mod tckvalue;
 
+use runner::Outcome;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -135,13 +136,6 @@ struct Job {
     scenario: gherkin::Scenario,
 }
 
-struct JobResult {
-    passed: bool,
-    reason: String,
-    details: String,
-    lenient: bool,
-}
-
 fn rel_str(p: &Path, root: &Path) -> String {
     let r = p.strip_prefix(root).unwrap_or(p);
     r.components()
@@ -170,51 +164,44 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 /// Runs one scenario on its own thread, so that a panic is contained and a
 /// hang becomes a failure after `timeout`. A hung thread cannot be killed;
 /// it is left behind and the run goes on.
-fn run_guarded(job: &Job, graphs: &Path, timeout: Duration) -> JobResult {
-    let (tx, rx) = mpsc::channel();
+fn run_guarded(job: &Job, graphs: &Path, timeout: Duration) -> Outcome {
     let scenario = job.scenario.clone();
     let graphs = graphs.to_path_buf();
+    guarded(move || runner::run_scenario(&scenario, &graphs), timeout)
+}
+
+fn failure(reason: String, details: String) -> Outcome {
+    Outcome {
+        passed: false,
+        reason,
+        details,
+        lenient: false,
+    }
+}
+
+fn guarded(f: impl FnOnce() -> Outcome + Send + 'static, timeout: Duration) -> Outcome {
+    let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("tck-scenario".into())
         // Deeply nested expressions recurse deeply in the engine.
         .stack_size(256 << 20)
         .spawn(move || {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                runner::run_scenario(&scenario, &graphs)
-            }));
-            let _ = tx.send(r);
+            let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
         });
     if let Err(e) = spawned {
-        return JobResult {
-            passed: false,
-            reason: format!("cannot spawn thread: {e}"),
-            details: String::new(),
-            lenient: false,
-        };
+        return failure(format!("cannot spawn thread: {e}"), String::new());
     }
     match rx.recv_timeout(timeout) {
-        Ok(Ok(o)) => JobResult {
-            passed: o.passed,
-            reason: o.reason,
-            details: o.details,
-            lenient: o.lenient,
-        },
+        Ok(Ok(o)) => o,
         Ok(Err(p)) => {
             let msg = panic_message(&*p);
             let first = msg.lines().next().unwrap_or("").to_owned();
-            JobResult {
-                passed: false,
-                reason: format!("panic: {first}"),
-                details: format!("  panic: {msg}\n"),
-                lenient: false,
-            }
+            failure(format!("panic: {first}"), format!("  panic: {msg}\n"))
         }
-        Err(_) => JobResult {
-            passed: false,
-            reason: format!("timeout after {}s", timeout.as_secs()),
-            details: String::new(),
-            lenient: false,
-        },
+        Err(_) => failure(
+            format!("timeout after {}s", timeout.as_secs_f64()),
+            String::new(),
+        ),
     }
 }
 
@@ -260,7 +247,20 @@ fn main() {
 }
 
 fn run(opts: Options) -> i32 {
-    let dir = opts.dir.clone().unwrap_or_else(default_dir);
+    // A DIR that is not a path from here may name a part of the TCK, such as
+    // `clauses/match`.
+    let dir = match opts.dir.clone() {
+        None => default_dir(),
+        Some(d) if d.exists() => d,
+        Some(d) => {
+            let alt = default_dir().join(&d);
+            if alt.exists() {
+                alt
+            } else {
+                d
+            }
+        }
+    };
     let dir = match dir.canonicalize() {
         Ok(d) => d,
         Err(e) => {
@@ -331,7 +331,7 @@ fn run(opts: Options) -> i32 {
 
     let jobs = Arc::new(jobs);
     let next = Arc::new(AtomicUsize::new(0));
-    let results: Arc<Vec<std::sync::OnceLock<JobResult>>> = Arc::new(
+    let results: Arc<Vec<std::sync::OnceLock<Outcome>>> = Arc::new(
         (0..jobs.len())
             .map(|_| std::sync::OnceLock::new())
             .collect(),
@@ -479,5 +479,52 @@ fn run(opts: Options) -> i32 {
         0
     } else {
         1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok() -> Outcome {
+        Outcome {
+            passed: true,
+            reason: String::new(),
+            details: String::new(),
+            lenient: false,
+        }
+    }
+
+    #[test]
+    fn guard_contains_panics_and_hangs() {
+        let t = Duration::from_millis(300);
+        assert!(guarded(ok, t).passed);
+        let p = guarded(|| panic!("boom\nmore"), t);
+        assert!(!p.passed);
+        assert_eq!(p.reason, "panic: boom");
+        let h = guarded(
+            || {
+                std::thread::sleep(Duration::from_secs(5));
+                ok()
+            },
+            t,
+        );
+        assert!(!h.passed);
+        assert!(h.reason.starts_with("timeout"), "{}", h.reason);
+    }
+
+    #[test]
+    fn ids_and_paths() {
+        let root = Path::new("/x/features");
+        assert_eq!(rel_str(&root.join("a/b/C.feature"), root), "a/b/C.feature");
+        assert_eq!(features_root(Path::new("/x/features/a/b")), root);
+        let s = gherkin::Scenario {
+            name: "[1] n".into(),
+            tags: vec![],
+            line: 1,
+            example: Some(3),
+            steps: vec![],
+        };
+        assert_eq!(scenario_id("a/C.feature", &s), "a/C.feature: [1] n #3");
     }
 }
