@@ -20,6 +20,7 @@ mod plan;
 mod procedures;
 mod temporal;
 mod val;
+mod visit;
 mod write;
 
 #[cfg(test)]
@@ -227,6 +228,7 @@ fn run_query(
             plan: Some(plan::describe(&pctx, q, None)),
         });
     }
+    procedures::check_params(q, &sh.params)?;
     let mut runner = exec::Runner {
         tx: Some(&mut *tx),
         base: None,

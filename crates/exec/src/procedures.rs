@@ -61,6 +61,27 @@ pub fn precheck(q: &Query, catalog: Option<&dyn SystemCatalog>) -> Result<()> {
     Ok(())
 }
 
+/// Missing parameters fail the statement before it runs, naming all of
+/// them, as Neo4j does.
+pub fn check_params(q: &Query, params: &ValMap) -> Result<()> {
+    let mut missing: Vec<String> = Vec::new();
+    crate::visit::query(q, &mut |e| {
+        if let Expr::Parameter(p) = e {
+            if !params.contains_key(p) && !missing.contains(p) {
+                missing.push(p.clone());
+            }
+        }
+    });
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::new(
+            Code::ParameterMissing,
+            format!("Expected parameter(s): {}", missing.join(", ")),
+        ))
+    }
+}
+
 fn precheck_clauses(clauses: &[Clause], catalog: Option<&dyn SystemCatalog>) -> Result<()> {
     let mut err = None;
     let mut check_expr = |e: &Expr| {
