@@ -45,6 +45,21 @@ impl<'a> Parser<'a> {
         self.binary(PREC_OR)
     }
 
+    /// An expression that a `|` may follow as a separator.
+    pub fn expr_before_pipe(&mut self) -> Result<Expr> {
+        self.pipe_ends_expr += 1;
+        let r = self.expr();
+        self.pipe_ends_expr -= 1;
+        r
+    }
+
+    fn where_before_pipe(&mut self) -> Result<Option<Expr>> {
+        self.pipe_ends_expr += 1;
+        let r = self.opt_where();
+        self.pipe_ends_expr -= 1;
+        r
+    }
+
     /// Every expression nesting level passes through here, so this is where
     /// the nesting limit is counted.
     fn binary(&mut self, min: u8) -> Result<Expr> {
@@ -151,8 +166,8 @@ impl<'a> Parser<'a> {
             Op::EndsWith => BinaryOp::EndsWith,
             Op::IsNull => return self.is_null(lhs),
             Op::Label => {
-                let labels = self.label_list()?;
-                return Ok(Expr::HasLabels(Box::new(lhs), labels));
+                let labels = self.label_expression()?;
+                return Ok(labels.predicate(&lhs));
             }
             Op::Cmp(first) => return self.comparison_chain(lhs, first),
         };
@@ -372,7 +387,11 @@ impl<'a> Parser<'a> {
             return self.pattern_predicate();
         }
         self.bump();
-        let e = self.expr()?;
+        // Inside parentheses `|` cannot end the enclosing construct.
+        let saved = std::mem::take(&mut self.pipe_ends_expr);
+        let e = self.expr();
+        self.pipe_ends_expr = saved;
+        let e = e?;
         self.expect(&Tok::RParen, "')'")?;
         Ok(e)
     }
@@ -579,7 +598,7 @@ impl<'a> Parser<'a> {
         self.expect(&Tok::Comma, "','")?;
         let var = self.name("a variable name")?;
         self.expect_kw("IN")?;
-        let list = self.expr()?;
+        let list = self.expr_before_pipe()?;
         self.expect(&Tok::Pipe, "'|'")?;
         let expr = self.expr()?;
         self.expect(&Tok::RParen, "')'")?;
@@ -702,7 +721,7 @@ impl<'a> Parser<'a> {
         };
         let mark = self.inline_where.len();
         let pattern = self.pattern_element()?;
-        let filter = self.opt_where()?;
+        let filter = self.where_before_pipe()?;
         let filter = self.merge_inline_where(mark, filter);
         if filter.is_some() || path_var.is_some() || self.at(&Tok::Pipe) {
             self.expect(&Tok::Pipe, "'|'")?;
@@ -735,8 +754,8 @@ impl<'a> Parser<'a> {
     fn list_comprehension(&mut self) -> Result<Expr> {
         let var = self.name("a variable name")?;
         self.expect_kw("IN")?;
-        let list = self.expr()?;
-        let filter = self.opt_where()?.map(Box::new);
+        let list = self.expr_before_pipe()?;
+        let filter = self.where_before_pipe()?.map(Box::new);
         let map = if self.eat(&Tok::Pipe) {
             Some(Box::new(self.expr()?))
         } else {

@@ -36,6 +36,57 @@ pub(crate) struct Parser<'a> {
     /// Predicates written inside patterns (`(n WHERE n.x > 1)`), waiting to
     /// be merged into the WHERE of the enclosing MATCH or comprehension.
     pub inline_where: Vec<Expr>,
+    /// Non-zero while parsing an expression that a `|` may end (the list
+    /// and filter of comprehensions, FOREACH, reduce): there `|` is not read
+    /// as a label disjunction.
+    pub pipe_ends_expr: usize,
+}
+
+/// A label expression (`:A|B`, `:A&!B`, `:(A|B)&C`), before it is lowered to
+/// plain labels or a predicate.
+pub(crate) enum LabelExpr {
+    Name(String),
+    Not(Box<LabelExpr>),
+    And(Vec<LabelExpr>),
+    Or(Vec<LabelExpr>),
+}
+
+impl LabelExpr {
+    /// The labels, when the expression is a plain conjunction of names.
+    fn plain_labels(&self) -> Option<Vec<String>> {
+        match self {
+            LabelExpr::Name(n) => Some(vec![n.clone()]),
+            LabelExpr::And(parts) => {
+                let mut out = Vec::new();
+                for p in parts {
+                    out.extend(p.plain_labels()?);
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    /// The predicate `target` satisfies this expression, from `HasLabels`,
+    /// NOT, AND and OR.
+    pub fn predicate(&self, target: &Expr) -> Expr {
+        if let Some(labels) = self.plain_labels() {
+            return Expr::HasLabels(Box::new(target.clone()), labels);
+        }
+        let fold = |op: BinaryOp, parts: &[LabelExpr]| {
+            let mut iter = parts.iter().map(|p| p.predicate(target));
+            let first = iter
+                .next()
+                .unwrap_or(Expr::Literal(Literal::Bool(op == BinaryOp::And)));
+            iter.fold(first, |acc, p| Expr::Binary(op, Box::new(acc), Box::new(p)))
+        };
+        match self {
+            LabelExpr::Name(n) => Expr::HasLabels(Box::new(target.clone()), vec![n.clone()]),
+            LabelExpr::Not(x) => Expr::Unary(UnaryOp::Not, Box::new(x.predicate(target))),
+            LabelExpr::And(parts) => fold(BinaryOp::And, parts),
+            LabelExpr::Or(parts) => fold(BinaryOp::Or, parts),
+        }
+    }
 }
 
 pub(crate) fn parse_statement(src: &str) -> Result<Statement> {
@@ -49,6 +100,7 @@ pub(crate) fn parse_statement(src: &str) -> Result<Statement> {
         stack_base: stack_position(),
         paren_match,
         inline_where: Vec::new(),
+        pipe_ends_expr: 0,
     };
     let stmt = p.statement()?;
     p.reject_inline_where(0)?;
@@ -416,6 +468,10 @@ impl<'a> Parser<'a> {
         let mark = self.inline_where.len();
         let pattern = self.pattern()?;
         let inline = self.merge_inline_where(mark, None);
+        while self.at_kw("USING") {
+            self.bump();
+            self.skip_planner_hint()?;
+        }
         let where_ = self.opt_where()?;
         let where_ = match (inline, where_) {
             (Some(a), Some(b)) => Some(Expr::Binary(BinaryOp::And, Box::new(a), Box::new(b))),
@@ -426,6 +482,39 @@ impl<'a> Parser<'a> {
             pattern,
             where_,
         })
+    }
+
+    /// `USING [TEXT|RANGE|POINT] INDEX [SEEK] n:L(p, ...)`, `USING SCAN n:L`,
+    /// `USING JOIN ON a, b`: hints for a cost-based planner, which only
+    /// change how a result is computed, never what it is.
+    fn skip_planner_hint(&mut self) -> Result<()> {
+        if self.eat_kw("JOIN") {
+            self.expect_kw("ON")?;
+            self.name("a variable name")?;
+            while self.eat(&Tok::Comma) {
+                self.name("a variable name")?;
+            }
+            return Ok(());
+        }
+        if !self.eat_kw("SCAN") {
+            let _ = self.eat_kw("TEXT")
+                || self.eat_kw("RANGE")
+                || self.eat_kw("POINT")
+                || self.eat_kw("BTREE");
+            self.expect_kw("INDEX")?;
+            self.eat_kw("SEEK");
+        }
+        self.name("a variable name")?;
+        self.expect(&Tok::Colon, "':'")?;
+        self.name("a label or relationship type")?;
+        if self.eat(&Tok::LParen) {
+            self.name("a property name")?;
+            while self.eat(&Tok::Comma) {
+                self.name("a property name")?;
+            }
+            self.expect(&Tok::RParen, "')'")?;
+        }
+        Ok(())
     }
 
     pub fn opt_where(&mut self) -> Result<Option<Expr>> {
@@ -605,6 +694,61 @@ impl<'a> Parser<'a> {
         Ok(labels)
     }
 
+    /// A label expression after its leading `:`. `|` is a disjunction unless
+    /// the surrounding construct uses `|` as a separator.
+    pub fn label_expression(&mut self) -> Result<LabelExpr> {
+        self.expect(&Tok::Colon, "':'")?;
+        self.enter()?;
+        let r = self.label_or();
+        self.leave();
+        r
+    }
+
+    fn label_or(&mut self) -> Result<LabelExpr> {
+        let mut parts = vec![self.label_and()?];
+        while self.pipe_ends_expr == 0 && self.eat(&Tok::Pipe) {
+            self.eat(&Tok::Colon);
+            parts.push(self.label_and()?);
+        }
+        Ok(if parts.len() == 1 {
+            parts.swap_remove(0)
+        } else {
+            LabelExpr::Or(parts)
+        })
+    }
+
+    fn label_and(&mut self) -> Result<LabelExpr> {
+        let mut parts = vec![self.label_factor()?];
+        while self.eat(&Tok::Amp) || self.eat(&Tok::Colon) {
+            parts.push(self.label_factor()?);
+        }
+        Ok(if parts.len() == 1 {
+            parts.swap_remove(0)
+        } else {
+            LabelExpr::And(parts)
+        })
+    }
+
+    fn label_factor(&mut self) -> Result<LabelExpr> {
+        if self.eat(&Tok::Bang) {
+            self.enter()?;
+            let inner = self.label_factor();
+            self.leave();
+            return Ok(LabelExpr::Not(Box::new(inner?)));
+        }
+        if self.eat(&Tok::LParen) {
+            self.enter()?;
+            let saved = std::mem::take(&mut self.pipe_ends_expr);
+            let inner = self.label_or();
+            self.pipe_ends_expr = saved;
+            self.leave();
+            let inner = inner?;
+            self.expect(&Tok::RParen, "')'")?;
+            return Ok(inner);
+        }
+        Ok(LabelExpr::Name(self.name("a label name")?))
+    }
+
     fn remove_clause(&mut self) -> Result<Clause> {
         let mut items = Vec::new();
         loop {
@@ -648,7 +792,7 @@ impl<'a> Parser<'a> {
         self.expect(&Tok::LParen, "'('")?;
         let var = self.name("a variable name")?;
         self.expect_kw("IN")?;
-        let list = self.expr()?;
+        let list = self.expr_before_pipe()?;
         self.expect(&Tok::Pipe, "'|'")?;
         let mut clauses = Vec::new();
         while !self.at(&Tok::RParen) {
@@ -818,7 +962,22 @@ impl<'a> Parser<'a> {
         };
         let mut labels = Vec::new();
         if self.at(&Tok::Colon) {
-            labels = self.label_list()?;
+            let at = self.peek().clone();
+            let expr = self.label_expression()?;
+            match (expr.plain_labels(), &var) {
+                (Some(plain), _) => labels = plain,
+                // Label expressions beyond a conjunction become a predicate
+                // on the node, merged into the MATCH's WHERE.
+                (None, Some(v)) => {
+                    let pred = expr.predicate(&Expr::Variable(v.clone()));
+                    self.inline_where.push(pred);
+                }
+                (None, None) => return Err(self.error_at(
+                    &at,
+                    "UnexpectedSyntax",
+                    "Invalid input: a label expression with '|' or '!' needs a node variable here",
+                )),
+            }
         }
         let props = self.pattern_props()?;
         self.inline_pattern_where()?;

@@ -1109,3 +1109,66 @@ fn more_compile_time_errors() {
     accepts("MATCH ()-[r*]->() RETURN size(r)");
     accepts("RETURN size('abc'), size([1]), length('abc')");
 }
+
+#[test]
+fn label_expressions() {
+    use BinaryOp::*;
+    let has = |v: &str, l: &[&str]| {
+        Expr::HasLabels(Box::new(var(v)), l.iter().map(|s| s.to_string()).collect())
+    };
+    assert_eq!(expr("n:A|B"), bin(Or, has("n", &["A"]), has("n", &["B"])));
+    assert_eq!(expr("n:A&B"), has("n", &["A", "B"]));
+    assert_eq!(
+        expr("n:A&!B"),
+        bin(
+            And,
+            has("n", &["A"]),
+            Expr::Unary(UnaryOp::Not, Box::new(has("n", &["B"])))
+        )
+    );
+    assert_eq!(
+        expr("n:(A|B)&C"),
+        bin(
+            And,
+            bin(Or, has("n", &["A"]), has("n", &["B"])),
+            has("n", &["C"])
+        )
+    );
+    let c = clauses("MATCH (n:A|B) RETURN n");
+    let Clause::Match {
+        pattern,
+        where_: Some(w),
+        ..
+    } = &c[0]
+    else {
+        panic!()
+    };
+    assert!(pattern.parts[0].element.start.labels.is_empty());
+    assert_eq!(*w, bin(Or, has("n", &["A"]), has("n", &["B"])));
+    // In a comprehension `|` still separates the filter from the projection.
+    assert!(matches!(
+        expr("[x IN l WHERE x:A | x.name]"),
+        Expr::ListComprehension {
+            filter: Some(_),
+            map: Some(_),
+            ..
+        }
+    ));
+    assert!(matches!(
+        expr("[x IN l WHERE (x:A|B) | x.name]"),
+        Expr::ListComprehension {
+            filter: Some(_),
+            map: Some(_),
+            ..
+        }
+    ));
+    accepts("MATCH (n:!Hidden) RETURN n");
+    assert!(parse("MATCH (:A|B) RETURN 1").is_err());
+}
+
+#[test]
+fn planner_hints_are_accepted() {
+    accepts("MATCH (n:Person) USING INDEX n:Person(name) WHERE n.name = 'x' RETURN n");
+    accepts("MATCH (a:A)-->(b:B) USING SCAN a:A USING JOIN ON b RETURN a");
+    accepts("MATCH (n:P) USING TEXT INDEX SEEK n:P(name, age) RETURN n");
+}

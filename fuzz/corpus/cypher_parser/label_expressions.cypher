@@ -1,0 +1,1 @@
+MATCH (n:A|B WHERE n.x > 1)-[r:T|U]->(m:!C&(D|E)) USING INDEX n:A(x) WHERE m:X|Y RETURN [x IN [n, m] WHERE x:A | x.name]
