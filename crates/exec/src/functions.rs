@@ -89,6 +89,28 @@ pub const KNOWN: &[&str] = &[
     "time",
     "localdatetime",
     "datetime",
+    "btrim",
+    "sinh",
+    "cosh",
+    "tanh",
+    "coth",
+    "datetime.fromepoch",
+    "datetime.fromepochmillis",
+    "date.statement",
+    "date.transaction",
+    "date.realtime",
+    "localtime.statement",
+    "localtime.transaction",
+    "localtime.realtime",
+    "time.statement",
+    "time.transaction",
+    "time.realtime",
+    "localdatetime.statement",
+    "localdatetime.transaction",
+    "localdatetime.realtime",
+    "datetime.statement",
+    "datetime.transaction",
+    "datetime.realtime",
     "duration",
     "duration.between",
     "duration.inmonths",
@@ -479,6 +501,10 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
         "degrees" => num_fn(name, a0, f64::to_degrees),
         "radians" => num_fn(name, a0, f64::to_radians),
         "haversin" => num_fn(name, a0, |x| (1.0 - x.cos()) / 2.0),
+        "sinh" => num_fn(name, a0, f64::sinh),
+        "cosh" => num_fn(name, a0, f64::cosh),
+        "tanh" => num_fn(name, a0, f64::tanh),
+        "coth" => num_fn(name, a0, |x| 1.0 / x.tanh()),
         "atan2" => {
             want(name, v, 2..=2)?;
             match (a0, a1) {
@@ -506,7 +532,14 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
         "tolower" | "lower" => Ok(str_arg(name, a0)?
             .map(|s| Val::Str(s.to_lowercase()))
             .unwrap_or(Val::Null)),
-        "trim" => Ok(str_arg(name, a0)?
+        "trim" | "btrim" if v.len() == 2 => {
+            let (s, chars) = (str_arg(name, a0)?, str_arg(name, a1)?);
+            match (s, chars) {
+                (Some(s), Some(cs)) => Ok(Val::Str(s.trim_matches(|c| cs.contains(c)).to_owned())),
+                _ => Ok(Val::Null),
+            }
+        }
+        "trim" | "btrim" => Ok(str_arg(name, a0)?
             .map(|s| Val::Str(s.trim().to_owned()))
             .unwrap_or(Val::Null)),
         "ltrim" => Ok(str_arg(name, a0)?
@@ -667,6 +700,50 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
             Ok(Val::Str(value_type(a0)))
         }
         "duration" => crate::duration::construct(v),
+        "datetime.fromepoch" | "datetime.fromepochmillis" => {
+            let (secs, nanos) = if lname == "datetime.fromepoch" {
+                match (int_arg(name, a0)?, int_arg(name, a1)?) {
+                    (Some(s), n) => (s as i128, n.unwrap_or(0) as i128),
+                    _ => return Ok(Val::Null),
+                }
+            } else {
+                match int_arg(name, a0)? {
+                    Some(ms) => (
+                        (ms as i128).div_euclid(1000),
+                        (ms as i128).rem_euclid(1000) * 1_000_000,
+                    ),
+                    None => return Ok(Val::Null),
+                }
+            };
+            let total = secs * 1_000_000_000 + nanos;
+            let day = 86_400_000_000_000i128;
+            let days = i64::try_from(total.div_euclid(day)).map_err(|_| overflow())?;
+            Ok(Val::Temporal(crate::temporal::Temporal {
+                kind: crate::temporal::Kind::DateTime,
+                days,
+                nanos: total.rem_euclid(day) as i64,
+                offset: 0,
+            }))
+        }
+        _ if lname.ends_with(".statement")
+            || lname.ends_with(".transaction")
+            || lname.ends_with(".realtime") =>
+        {
+            let base = lname.rsplit_once('.').map(|(b, _)| b).unwrap_or("");
+            let Some(kind) = crate::temporal::is_constructor(base) else {
+                return Err(Error::compile(
+                    Code::SyntaxError,
+                    "UnknownFunction",
+                    format!("Unknown function '{name}'"),
+                ));
+            };
+            let clock = if lname.ends_with(".realtime") {
+                crate::temporal::now()
+            } else {
+                ctx.sh.now
+            };
+            crate::temporal::construct(kind, v, clock)
+        }
         "duration.between" => crate::duration::between_fn("all", v),
         "duration.inmonths" => crate::duration::between_fn("months", v),
         "duration.indays" => crate::duration::between_fn("days", v),
