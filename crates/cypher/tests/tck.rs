@@ -241,3 +241,38 @@ fn tck_queries() {
         "TCK compile errors not detected"
     );
 }
+
+/// Every TCK query, truncated at each of a few points and with a character
+/// removed, must still give an answer rather than a panic.
+#[test]
+fn damaged_tck_queries_never_panic() {
+    let mut files = Vec::new();
+    feature_files(Path::new(FEATURES), &mut files);
+    files.sort();
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state as usize
+    };
+    for case in files.iter().flat_map(|f| cases_of(f)) {
+        let chars: Vec<char> = case.query.chars().collect();
+        if chars.is_empty() {
+            continue;
+        }
+        for _ in 0..4 {
+            let at = next() % chars.len();
+            let truncated: String = chars[..at].iter().collect();
+            let mut removed = chars.clone();
+            removed.remove(at);
+            let removed: String = removed.into_iter().collect();
+            for q in [truncated, removed] {
+                let r = std::panic::catch_unwind(|| {
+                    let _ = outcome(&q);
+                });
+                assert!(r.is_ok(), "panic on {q:?}");
+            }
+        }
+    }
+}
