@@ -136,6 +136,10 @@ pub enum Access {
         label: String,
         prop: String,
     },
+    CompositeSeek {
+        label: String,
+        props: Vec<String>,
+    },
     LabelScan(String),
     AllNodes,
 }
@@ -298,7 +302,7 @@ impl Matcher<'_, '_, '_> {
             };
             let score = match self.access_for(np, row) {
                 Access::Bound | Access::ById => 0,
-                Access::IndexSeek { .. } => 1,
+                Access::IndexSeek { .. } | Access::CompositeSeek { .. } => 1,
                 Access::IndexRange { .. } | Access::IndexPrefix { .. } => 2,
                 Access::LabelScan(l) => 10u64.saturating_add(g.label_count(&l) as u64),
                 Access::AllNodes => 11u64.saturating_add(g.node_count() as u64),
@@ -443,6 +447,18 @@ impl Matcher<'_, '_, '_> {
                     }
                 }
                 Ok(g.index_range(&label, &prop, &lower, &upper)
+                    .unwrap_or_else(|| g.nodes_with_label(&label)))
+            }
+            Access::CompositeSeek { label, props } => {
+                let mut values = Vec::with_capacity(props.len());
+                for p in &props {
+                    let vs = self.seek_values(np, p, row)?;
+                    match vs.as_slice() {
+                        [v] if !v.is_null() => values.push(v.to_value(g)),
+                        _ => return Ok(Vec::new()),
+                    }
+                }
+                Ok(g.index_seek_composite(&label, &props, &values)
                     .unwrap_or_else(|| g.nodes_with_label(&label)))
             }
             Access::IndexPrefix { label, prop } => {
@@ -1010,13 +1026,26 @@ pub fn access_for(ctx: &Ctx, hints: &[Hint], np: &NodePattern, row: &Row) -> Acc
                 _ => {}
             }
         }
-        for k in keys {
+        for k in &keys {
             if let Some(ix) = g.find_index(l, k) {
                 return Access::IndexSeek {
                     label: l.clone(),
-                    prop: k.to_owned(),
+                    prop: (*k).to_owned(),
                     unique: ix.owning_constraint.is_some(),
                 };
+            }
+        }
+        if keys.len() > 1 {
+            for ix in g.indexes() {
+                if ix.label == *l
+                    && ix.properties.len() > 1
+                    && ix.properties.iter().all(|p| keys.contains(&p.as_str()))
+                {
+                    return Access::CompositeSeek {
+                        label: l.clone(),
+                        props: ix.properties.clone(),
+                    };
+                }
             }
         }
     }

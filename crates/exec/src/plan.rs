@@ -188,6 +188,15 @@ fn clause(ctx: &Ctx, c: &Clause, scope: &mut Vec<String>, child: Option<Op>) -> 
                         );
                         Some(join(inner.take(), leaf, scope))
                     }
+                    Access::CompositeSeek { label, props } => {
+                        let leaf = op(
+                            "NodeIndexSeek",
+                            std::slice::from_ref(&var),
+                            format!("RANGE INDEX {var}:{label}({})", props.join(", ")),
+                            Vec::new(),
+                        );
+                        Some(join(inner.take(), leaf, scope))
+                    }
                     Access::IndexRange { label, prop } | Access::IndexPrefix { label, prop } => {
                         let leaf = op(
                             "NodeIndexSeekByRange",

@@ -310,3 +310,26 @@ fn prefix_seek() {
     .unwrap();
     assert!(format!("{:?}", r.plan).contains("NodeIndexSeekByRange"));
 }
+
+#[test]
+fn composite_seek() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "CREATE INDEX FOR (n:P) ON (n.a, n.b)");
+    run(
+        &mut tx,
+        "UNWIND range(1, 20) AS i CREATE (:P {a: i % 3, b: i % 5, i: i})",
+    );
+    let mut rows = run(&mut tx, "MATCH (n:P {a: 1, b: 2}) RETURN n.i");
+    rows.sort_by_key(|r| r[0].to_string());
+    assert_eq!(rows, vec![vec![Value::Int(7)]]);
+    let rows = run(&mut tx, "MATCH (n:P) WHERE n.a = 1 AND n.b = 2 RETURN n.i");
+    assert_eq!(rows, vec![vec![Value::Int(7)]]);
+    let r = execute(
+        &mut tx,
+        "EXPLAIN MATCH (n:P {a: $x, b: $y}) RETURN n",
+        &Map::new(),
+        &ctx(),
+    )
+    .unwrap();
+    assert!(format!("{:?}", r.plan).contains("NodeIndexSeek"));
+}
