@@ -806,6 +806,14 @@ impl<'a> Parser<'a> {
     }
 
     fn call_clause(&mut self) -> Result<Clause> {
+        if self.at(&Tok::LParen)
+            && self.paren_match.get(self.pos).is_some_and(|&close| {
+                close != usize::MAX
+                    && matches!(self.toks.get(close + 1).map(|t| &t.tok), Some(Tok::LBrace))
+            })
+        {
+            return self.scoped_call_subquery();
+        }
         if self.eat(&Tok::LBrace) {
             let q = self.query()?;
             self.expect(&Tok::RBrace, "'}'")?;
@@ -844,6 +852,52 @@ impl<'a> Parser<'a> {
             yield_items,
             where_,
         })
+    }
+
+    /// `CALL (a, b) { ... }`, `CALL (*) { ... }`, `CALL () { ... }`: the
+    /// scope clause is the importing WITH of the older form, so it is
+    /// expressed as one at the start of each part of the body.
+    fn scoped_call_subquery(&mut self) -> Result<Clause> {
+        self.bump();
+        let mut star = false;
+        let mut items = Vec::new();
+        if self.eat(&Tok::Star) {
+            star = true;
+        } else if !self.at(&Tok::RParen) {
+            loop {
+                let start = self.peek().start;
+                let name = self.name("a variable name")?;
+                let text = self.src[start..self.prev_end().max(start)].to_string();
+                items.push(ProjectionItem {
+                    expr: Expr::Variable(name),
+                    alias: None,
+                    text,
+                });
+                if !self.eat(&Tok::Comma) {
+                    break;
+                }
+            }
+        }
+        self.expect(&Tok::RParen, "')'")?;
+        self.expect(&Tok::LBrace, "'{'")?;
+        let mut q = self.query()?;
+        self.expect(&Tok::RBrace, "'}'")?;
+        self.skip_in_transactions()?;
+        if star || !items.is_empty() {
+            for part in &mut q.parts {
+                let import = Clause::With(Projection {
+                    distinct: false,
+                    star,
+                    items: items.clone(),
+                    order_by: Vec::new(),
+                    skip: None,
+                    limit: None,
+                    where_: None,
+                });
+                part.clauses.insert(0, import);
+            }
+        }
+        Ok(Clause::CallSubquery(q))
     }
 
     /// `CALL { ... } IN TRANSACTIONS [OF n ROWS]` batches writes; the batching

@@ -1172,3 +1172,26 @@ fn planner_hints_are_accepted() {
     accepts("MATCH (a:A)-->(b:B) USING SCAN a:A USING JOIN ON b RETURN a");
     accepts("MATCH (n:P) USING TEXT INDEX SEEK n:P(name, age) RETURN n");
 }
+
+#[test]
+fn scoped_call_subqueries() {
+    let c = clauses("MATCH (n), (m) CALL (n, m) { MATCH (n)-->(x) RETURN x } RETURN x");
+    let Clause::CallSubquery(q) = &c[1] else {
+        panic!()
+    };
+    let Clause::With(w) = &q.parts[0].clauses[0] else {
+        panic!()
+    };
+    assert_eq!(w.items.len(), 2);
+    accepts("MATCH (n), (m) CALL (n, m) { MATCH (n)-->(x) RETURN x } RETURN x");
+    accepts("MATCH (n) CALL () { MATCH (n)-->(x) RETURN x } RETURN x");
+    accepts("MATCH (n) CALL (*) { CREATE (:Copy {of: id(n)}) }");
+    assert_eq!(
+        fails("MATCH (n) CALL () { MATCH (n) RETURN n } RETURN n"),
+        "VariableAlreadyBound",
+    );
+    assert_eq!(
+        fails("MATCH (n) CALL () { RETURN n AS y } RETURN y"),
+        "UndefinedVariable"
+    );
+}
