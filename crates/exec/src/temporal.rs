@@ -141,6 +141,9 @@ impl Temporal {
             "quarter" if dated => Val::Int((m - 1) / 3 + 1),
             "ordinalDay" if dated => Val::Int(self.days - days_from_civil(y, 1, 1) + 1),
             "dayOfWeek" | "weekDay" if dated => Val::Int((self.days + 3).rem_euclid(7) + 1),
+            "weekYear" if dated => Val::Int(iso_week(self.days).0),
+            "week" if dated => Val::Int(iso_week(self.days).1),
+            "dayOfQuarter" if dated => Val::Int(self.days - quarter_start(y, (m - 1) / 3 + 1) + 1),
             "hour" if timed => Val::Int(n / 3_600_000_000_000),
             "minute" if timed => Val::Int(n / 60_000_000_000 % 60),
             "second" if timed => Val::Int(n / 1_000_000_000 % 60),
@@ -318,6 +321,32 @@ fn from_map(kind: Kind, m: &crate::val::ValMap) -> Result<Temporal> {
         ) - days_from_civil(y, mo, 1);
         range(d, 1, max_d, "day")?;
         days = days_from_civil(y, mo, d);
+        let base_days = base_date.map(|t| t.days).unwrap_or(days);
+        if let Some(week) = int_field(m, "week")? {
+            let (bwy, _, bdow) = iso_week(base_days);
+            let wy = int_field(m, "weekYear")?
+                .or(int_field(m, "year")?)
+                .unwrap_or(bwy);
+            let dow =
+                int_field(m, "dayOfWeek")?.unwrap_or(if base_date.is_some() { bdow } else { 1 });
+            range(week, 1, 53, "week")?;
+            range(dow, 1, 7, "dayOfWeek")?;
+            days = week_one(wy) + (week - 1) * 7 + dow - 1;
+        } else if let Some(od) = int_field(m, "ordinalDay")? {
+            range(od, 1, 366, "ordinalDay")?;
+            days = days_from_civil(y, 1, 1) + od - 1;
+        } else if let Some(q) = int_field(m, "quarter")? {
+            range(q, 1, 4, "quarter")?;
+            let (by2, bm2, _) = civil_from_days(base_days);
+            let base_dq = base_days - quarter_start(by2, (bm2 - 1) / 3 + 1) + 1;
+            let dq = int_field(m, "dayOfQuarter")?.unwrap_or(if base_date.is_some() {
+                base_dq
+            } else {
+                1
+            });
+            range(dq, 1, 92, "dayOfQuarter")?;
+            days = quarter_start(y, q) + dq - 1;
+        }
     }
     let mut nanos = 0;
     let mut offset = 0;
@@ -380,6 +409,88 @@ fn from_map(kind: Kind, m: &crate::val::ValMap) -> Result<Temporal> {
     })
 }
 
+/// Monday of ISO week 1 of `week_year`.
+fn week_one(week_year: i64) -> i64 {
+    let jan4 = days_from_civil(week_year, 1, 4);
+    jan4 - (jan4 + 3).rem_euclid(7)
+}
+
+/// (ISO week-year, week, day of week 1..=7).
+pub fn iso_week(days: i64) -> (i64, i64, i64) {
+    let dow = (days + 3).rem_euclid(7);
+    let thursday = days - dow + 3;
+    let (wy, _, _) = civil_from_days(thursday);
+    (wy, (thursday - days_from_civil(wy, 1, 1)) / 7 + 1, dow + 1)
+}
+
+fn quarter_start(y: i64, q: i64) -> i64 {
+    days_from_civil(y, (q - 1) * 3 + 1, 1)
+}
+
+/// Calendar (`2015-07-21`, `20150721`, `2015-07`, `2015`), week
+/// (`2015-W30-2`, `2015W302`, `2015-W30`) and ordinal (`2015-202`,
+/// `2015202`) dates.
+fn parse_date_part(date_part: &str) -> Option<i64> {
+    if !date_part.is_ascii() || date_part.is_empty() {
+        return None;
+    }
+    let (neg, body) = match date_part.as_bytes()[0] {
+        b'-' => (true, &date_part[1..]),
+        b'+' => (false, &date_part[1..]),
+        _ => (false, date_part),
+    };
+    let year_len = if neg || date_part.starts_with('+') {
+        body.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(body.len())
+    } else {
+        4.min(body.len())
+    };
+    let y: i64 = body.get(..year_len)?.parse().ok()?;
+    let y = if neg { -y } else { y };
+    let rest = body.get(year_len..)?;
+    let rest = rest.strip_prefix('-').unwrap_or(rest);
+    let digits = |t: &str| -> Option<i64> {
+        if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit()) {
+            None
+        } else {
+            t.parse().ok()
+        }
+    };
+    if let Some(w) = rest.strip_prefix(['W', 'w']) {
+        let w = w.replace('-', "");
+        let week = digits(w.get(..2)?)?;
+        let dow = if w.len() > 2 { digits(w.get(2..)?)? } else { 1 };
+        if !(1..=53).contains(&week) || !(1..=7).contains(&dow) {
+            return None;
+        }
+        return Some(week_one(y) + (week - 1) * 7 + dow - 1);
+    }
+    let compact = rest.replace('-', "");
+    match (rest.len(), compact.len()) {
+        (0, _) => Some(days_from_civil(y, 1, 1)),
+        (3, 3) => {
+            let od = digits(&compact)?;
+            if !(1..=366).contains(&od) {
+                return None;
+            }
+            Some(days_from_civil(y, 1, 1) + od - 1)
+        }
+        (_, 2) | (_, 4) => {
+            let mo = digits(compact.get(..2)?)?;
+            let d = if compact.len() == 4 {
+                digits(compact.get(2..)?)?
+            } else {
+                1
+            };
+            if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+                return None;
+            }
+            Some(days_from_civil(y, mo, d))
+        }
+        _ => None,
+    }
+}
+
 fn parse(kind: Kind, s: &str) -> Result<Temporal> {
     let bad = || {
         arg_error(
@@ -398,30 +509,7 @@ fn parse(kind: Kind, s: &str) -> Result<Temporal> {
     };
     let mut days = 0;
     if has_date(kind) {
-        let neg = date_part.starts_with('-');
-        let body = date_part.trim_start_matches(['-', '+']);
-        let parts: Vec<&str> = if body.contains('-') {
-            body.split('-').collect()
-        } else if body.len() == 8 {
-            vec![&body[..4], &body[4..6], &body[6..]]
-        } else if body.len() == 6 {
-            vec![&body[..4], &body[4..6]]
-        } else {
-            vec![body]
-        };
-        let num = |i: usize, d: i64| -> Result<i64> {
-            match parts.get(i) {
-                Some(p) => p.parse::<i64>().map_err(|_| bad()),
-                None => Ok(d),
-            }
-        };
-        let y = num(0, 1970)?;
-        let y = if neg { -y } else { y };
-        let (mo, d) = (num(1, 1)?, num(2, 1)?);
-        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-            return Err(bad());
-        }
-        days = days_from_civil(y, mo, d);
+        days = parse_date_part(date_part).ok_or_else(bad)?;
     }
     let mut nanos = 0;
     let mut offset = 0;
