@@ -1366,9 +1366,9 @@ impl<'a> Parser<'a> {
     }
 
     fn show(&mut self) -> Result<ShowCommand> {
-        // Filters such as `SHOW RANGE INDEXES` or `SHOW ALL CONSTRAINTS`
-        // narrow the listing; we list everything and let WHERE filter.
-        for filter in [
+        // Qualifiers such as `SHOW RANGE INDEXES`, `SHOW NODE KEY CONSTRAINTS`
+        // or `SHOW BUILT IN FUNCTIONS` become a filter on the listing.
+        const QUALIFIERS: &[&str] = &[
             "ALL",
             "RANGE",
             "TEXT",
@@ -1378,25 +1378,31 @@ impl<'a> Parser<'a> {
             "VECTOR",
             "BTREE",
             "UNIQUE",
+            "UNIQUENESS",
             "KEY",
             "EXIST",
+            "EXISTS",
             "EXISTENCE",
+            "PROPERTY",
+            "TYPE",
+            "NODE",
+            "RELATIONSHIP",
+            "REL",
             "BUILT",
+            "IN",
             "USER",
+            "DEFINED",
             "LOCAL",
             "REMOTE",
-        ] {
-            if self.at_kw(filter) && !self.kw_at(1, "WHERE") {
-                self.bump();
-                if filter == "BUILT" {
-                    self.expect_kw("IN")?;
-                } else if filter == "USER" && self.at_kw("DEFINED") {
-                    self.bump();
-                }
-                break;
-            }
+        ];
+        let mut qualifiers = Vec::new();
+        while self.peek().tok == Tok::Ident
+            && QUALIFIERS.iter().any(|q| self.at_kw(q))
+            && !(self.at_kw("USER") && !self.kw_at(1, "DEFINED"))
+        {
+            qualifiers.push(self.text(self.peek()).to_ascii_uppercase());
+            self.bump();
         }
-        let _ = self.eat_kw("NODE") || self.eat_kw("RELATIONSHIP") || self.eat_kw("REL");
         let t = self.peek().clone();
         let word = if t.tok == Tok::Ident {
             self.text(&t).to_ascii_uppercase()
@@ -1436,15 +1442,25 @@ impl<'a> Parser<'a> {
             _ => return Err(self.unexpected("what to show, e.g. 'INDEXES' or 'DATABASES'")),
         };
         self.bump();
+        let mut filter = show_filter(&kind, &qualifiers);
         if kind == ShowKind::Transactions && matches!(self.peek().tok, Tok::Str(_) | Tok::Param(_))
         {
-            // Transaction ids to show: accepted, the listing is filtered by WHERE.
-            self.expr()?;
+            let mut ids = vec![self.expr()?];
             while self.eat(&Tok::Comma) {
-                self.expr()?;
+                ids.push(self.expr()?);
             }
+            let ids = match ids.as_slice() {
+                // A single parameter may hold a list of ids.
+                [Expr::Parameter(_)] => ids.remove(0),
+                _ => Expr::List(ids),
+            };
+            filter = Some(("transactionId", ids));
         }
-        self.show_tail(kind)
+        let mut cmd = self.show_tail(kind)?;
+        if let Some((column, values)) = filter {
+            apply_show_filter(&mut cmd, column, values);
+        }
+        Ok(cmd)
     }
 
     fn show_tail(&mut self, kind: ShowKind) -> Result<ShowCommand> {
@@ -1498,3 +1514,77 @@ impl<'a> Parser<'a> {
 }
 
 const CLAUSE_START: &str = "a clause such as MATCH, RETURN, WITH, UNWIND, CREATE, MERGE, SET, DELETE, REMOVE, FOREACH or CALL";
+
+/// The listing column and accepted values a SHOW qualifier stands for, in
+/// the names Neo4j uses for the `type` and `isBuiltIn` columns.
+fn show_filter(kind: &ShowKind, qualifiers: &[String]) -> Option<(&'static str, Expr)> {
+    let has = |w: &str| qualifiers.iter().any(|q| q == w);
+    let strings = |v: &[&str]| {
+        Expr::List(
+            v.iter()
+                .map(|s| Expr::Literal(Literal::String(s.to_string())))
+                .collect(),
+        )
+    };
+    match kind {
+        ShowKind::Indexes => [
+            "RANGE", "TEXT", "POINT", "LOOKUP", "FULLTEXT", "VECTOR", "BTREE",
+        ]
+        .iter()
+        .find(|t| has(t))
+        .map(|t| ("type", strings(&[t]))),
+        ShowKind::Constraints => {
+            let node = !(has("RELATIONSHIP") || has("REL"));
+            let rel = !has("NODE");
+            let (n, r) = if has("UNIQUE") || has("UNIQUENESS") {
+                ("UNIQUENESS", "RELATIONSHIP_UNIQUENESS")
+            } else if has("KEY") {
+                ("NODE_KEY", "RELATIONSHIP_KEY")
+            } else if has("EXIST") || has("EXISTS") || has("EXISTENCE") {
+                ("NODE_PROPERTY_EXISTENCE", "RELATIONSHIP_PROPERTY_EXISTENCE")
+            } else if has("TYPE") {
+                ("NODE_PROPERTY_TYPE", "RELATIONSHIP_PROPERTY_TYPE")
+            } else {
+                return None;
+            };
+            let mut types = Vec::new();
+            if node {
+                types.push(n);
+            }
+            if rel {
+                types.push(r);
+            }
+            Some(("type", strings(&types)))
+        }
+        ShowKind::Functions | ShowKind::Procedures if has("BUILT") => {
+            Some(("isBuiltIn", Expr::Literal(Literal::Bool(true))))
+        }
+        ShowKind::Functions | ShowKind::Procedures if has("DEFINED") => {
+            Some(("isBuiltIn", Expr::Literal(Literal::Bool(false))))
+        }
+        _ => None,
+    }
+}
+
+/// Adds `column IN values` (or `column = value`) to the command's WHERE,
+/// naming the column as YIELD exposes it. When YIELD leaves the column out
+/// the qualifier cannot be applied and is dropped.
+fn apply_show_filter(cmd: &mut ShowCommand, column: &str, values: Expr) {
+    let var = match &cmd.yield_items {
+        None | Some(YieldSpec::All) => column.to_string(),
+        Some(YieldSpec::Items(items)) => match items.iter().find(|(f, _)| f == column) {
+            Some((_, v)) => v.clone(),
+            None => return,
+        },
+    };
+    let op = if matches!(values, Expr::Literal(_)) {
+        BinaryOp::Eq
+    } else {
+        BinaryOp::In
+    };
+    let pred = Expr::Binary(op, Box::new(Expr::Variable(var)), Box::new(values));
+    cmd.where_ = Some(match cmd.where_.take() {
+        Some(w) => Expr::Binary(BinaryOp::And, Box::new(pred), Box::new(w)),
+        None => pred,
+    });
+}
