@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use causeway_value::{Code, Error};
 use serde::{Deserialize, Serialize};
@@ -39,11 +41,17 @@ impl Auth {
     /// `setting` is the `auth` config value: `none`, `USER/PASSWORD`, or
     /// empty (keep stored users; on first start create `neo4j` with a random
     /// password, which is logged once).
-    pub fn open(dir: &Path, setting: &str, max_failed: u32, lock_for: Duration) -> anyhow::Result<Auth> {
+    pub fn open(
+        dir: &Path,
+        setting: &str,
+        max_failed: u32,
+        lock_for: Duration,
+    ) -> anyhow::Result<Auth> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join(USERS_FILE);
         let file = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?,
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading {}", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => UserFile::default(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
@@ -60,7 +68,11 @@ impl Auth {
         } else if auth.enabled && lock(&auth.users).users.is_empty() {
             let password: String = {
                 use rand::Rng;
-                rand::thread_rng().sample_iter(rand::distributions::Alphanumeric).take(16).map(char::from).collect()
+                rand::thread_rng()
+                    .sample_iter(rand::distributions::Alphanumeric)
+                    .take(16)
+                    .map(char::from)
+                    .collect()
             };
             auth.set_password("neo4j", &password)?;
             tracing::warn!(
@@ -75,7 +87,10 @@ impl Auth {
     }
 
     pub fn set_password(&self, user: &str, password: &str) -> anyhow::Result<()> {
-        anyhow::ensure!(!user.is_empty() && !password.is_empty(), "user name and password must not be empty");
+        anyhow::ensure!(
+            !user.is_empty() && !password.is_empty(),
+            "user name and password must not be empty"
+        );
         let salt = SaltString::generate(&mut OsRng);
         let hash = Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -89,7 +104,12 @@ impl Auth {
 
     /// Checks credentials; returns the authenticated user name. Slow by
     /// design (argon2): call it off the async executor.
-    pub fn authenticate(&self, scheme: &str, principal: Option<&str>, credentials: Option<&str>) -> Result<String, Error> {
+    pub fn authenticate(
+        &self,
+        scheme: &str,
+        principal: Option<&str>,
+        credentials: Option<&str>,
+    ) -> Result<String, Error> {
         if !self.enabled {
             return Ok(principal.unwrap_or("").to_owned());
         }
@@ -120,7 +140,10 @@ impl Auth {
             failures.remove(user);
             Ok(user.to_owned())
         } else {
-            let f = failures.entry(user.to_owned()).or_insert(Failures { count: 0, last: Instant::now() });
+            let f = failures.entry(user.to_owned()).or_insert(Failures {
+                count: 0,
+                last: Instant::now(),
+            });
             f.count += 1;
             f.last = Instant::now();
             Err(unauthorized())
@@ -149,11 +172,18 @@ const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0d6pWcbqiq2M7dUXcD9l3hHXe0zcPUvzVHRvKrVBL1s";
 
 fn verify(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 fn unauthorized() -> Error {
-    Error::new(Code::Unauthorized, "The client is unauthorized due to authentication failure.")
+    Error::new(
+        Code::Unauthorized,
+        "The client is unauthorized due to authentication failure.",
+    )
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -167,7 +197,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
@@ -185,19 +216,35 @@ mod tests {
     fn passwords_check_and_failures_lock_out() {
         let dir = tempfile::tempdir().unwrap();
         let auth = Auth::open(dir.path(), "neo4j/secret", 3, Duration::from_secs(60)).unwrap();
-        assert_eq!(auth.authenticate("basic", Some("neo4j"), Some("secret")).unwrap(), "neo4j");
+        assert_eq!(
+            auth.authenticate("basic", Some("neo4j"), Some("secret"))
+                .unwrap(),
+            "neo4j"
+        );
         for _ in 0..3 {
-            assert_eq!(auth.authenticate("basic", Some("neo4j"), Some("wrong")).unwrap_err().code, Code::Unauthorized);
+            assert_eq!(
+                auth.authenticate("basic", Some("neo4j"), Some("wrong"))
+                    .unwrap_err()
+                    .code,
+                Code::Unauthorized
+            );
         }
-        let e = auth.authenticate("basic", Some("neo4j"), Some("secret")).unwrap_err();
+        let e = auth
+            .authenticate("basic", Some("neo4j"), Some("secret"))
+            .unwrap_err();
         assert_eq!(e.code, Code::AuthenticationRateLimit);
-        assert_eq!(auth.authenticate("none", None, None).unwrap_err().code, Code::Unauthorized);
+        assert_eq!(
+            auth.authenticate("none", None, None).unwrap_err().code,
+            Code::Unauthorized
+        );
         // The hash, not the password, is what reaches the disk.
         let stored = std::fs::read_to_string(dir.path().join(USERS_FILE)).unwrap();
         assert!(stored.contains("$argon2id$") && !stored.contains("secret"));
         // Reopening with no setting keeps the stored user.
         let again = Auth::open(dir.path(), "", 3, Duration::from_secs(60)).unwrap();
-        assert!(again.authenticate("basic", Some("neo4j"), Some("secret")).is_ok());
+        assert!(again
+            .authenticate("basic", Some("neo4j"), Some("secret"))
+            .is_ok());
     }
 
     #[test]

@@ -31,14 +31,23 @@ const PROCEDURES: &[Proc] = &[
     Proc {
         name: "dbms.components",
         inputs: &[],
-        outputs: &[("name", "STRING"), ("versions", "LIST<STRING>"), ("edition", "STRING")],
+        outputs: &[
+            ("name", "STRING"),
+            ("versions", "LIST<STRING>"),
+            ("edition", "STRING"),
+        ],
         description: "List DBMS components and their versions.",
         mode: "DBMS",
     },
     Proc {
         name: "dbms.procedures",
         inputs: &[],
-        outputs: &[("name", "STRING"), ("signature", "STRING"), ("description", "STRING"), ("mode", "STRING")],
+        outputs: &[
+            ("name", "STRING"),
+            ("signature", "STRING"),
+            ("description", "STRING"),
+            ("mode", "STRING"),
+        ],
         description: "List all procedures in the DBMS.",
         mode: "DBMS",
     },
@@ -67,14 +76,21 @@ const PROCEDURES: &[Proc] = &[
 
 impl Catalog {
     fn find(&self, name: &str) -> Option<&'static Proc> {
-        PROCEDURES.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+        PROCEDURES
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
     }
 
     fn routing_table(&self, args: &[Value]) -> Result<Rows> {
         let db = match args.get(1) {
             None | Some(Value::Null) => DEFAULT_DB.to_owned(),
             Some(Value::String(s)) => s.clone(),
-            Some(v) => return Err(Error::new(Code::TypeError, format!("database must be a STRING, got {}", v.type_name()))),
+            Some(v) => {
+                return Err(Error::new(
+                    Code::TypeError,
+                    format!("database must be a STRING, got {}", v.type_name()),
+                ))
+            }
         };
         if db != DEFAULT_DB && db != SYSTEM_DB {
             return Err(database_not_found(&db));
@@ -83,12 +99,21 @@ impl Catalog {
             .iter()
             .map(|role| {
                 let mut m = Map::new();
-                m.insert("addresses".into(), Value::List(vec![Value::String(self.advertised_bolt.clone())]));
+                m.insert(
+                    "addresses".into(),
+                    Value::List(vec![Value::String(self.advertised_bolt.clone())]),
+                );
                 m.insert("role".into(), Value::from(*role));
                 Value::Map(m)
             })
             .collect();
-        Ok((cols(&["ttl", "servers"]), vec![vec![Value::Int(self.routing_ttl_secs), Value::List(servers)]]))
+        Ok((
+            cols(&["ttl", "servers"]),
+            vec![vec![
+                Value::Int(self.routing_ttl_secs),
+                Value::List(servers),
+            ]],
+        ))
     }
 
     fn databases(&self, only: Option<&str>) -> Result<Rows> {
@@ -114,7 +139,11 @@ impl Catalog {
                 let is_default = *name == DEFAULT_DB;
                 vec![
                     Value::from(*name),
-                    Value::from(if *name == SYSTEM_DB { "system" } else { "standard" }),
+                    Value::from(if *name == SYSTEM_DB {
+                        "system"
+                    } else {
+                        "standard"
+                    }),
                     Value::List(vec![]),
                     Value::from("read-write"),
                     Value::String(self.advertised_bolt.clone()),
@@ -143,14 +172,25 @@ fn cols(names: &[&str]) -> Vec<String> {
 }
 
 pub fn database_not_found(name: &str) -> Error {
-    Error::new(Code::DatabaseNotFound, format!("Database does not exist. Database name: '{name}'."))
+    Error::new(
+        Code::DatabaseNotFound,
+        format!("Database does not exist. Database name: '{name}'."),
+    )
 }
 
 impl SystemCatalog for Catalog {
     fn procedure_signature(&self, name: &str) -> Option<ProcedureSignature> {
         let p = self.find(name)?;
-        let pairs = |v: &[(&str, &str)]| v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect();
-        Some(ProcedureSignature { name: p.name.to_owned(), inputs: pairs(p.inputs), outputs: pairs(p.outputs) })
+        let pairs = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                .collect()
+        };
+        Some(ProcedureSignature {
+            name: p.name.to_owned(),
+            inputs: pairs(p.inputs),
+            outputs: pairs(p.outputs),
+        })
     }
 
     fn call_procedure(&self, name: &str, args: &[Value]) -> Option<Result<Rows>> {
@@ -178,7 +218,9 @@ impl SystemCatalog for Catalog {
                     })
                     .collect(),
             )),
-            "dbms.routing.getRoutingTable" | "dbms.cluster.routing.getRoutingTable" => self.routing_table(args),
+            "dbms.routing.getRoutingTable" | "dbms.cluster.routing.getRoutingTable" => {
+                self.routing_table(args)
+            }
             "db.ping" => Ok((cols(&["success"]), vec![vec![Value::Bool(true)]])),
             _ => return None,
         })
@@ -192,7 +234,14 @@ impl SystemCatalog for Catalog {
                 cols(&["name", "description", "mode", "worksOnSystem"]),
                 PROCEDURES
                     .iter()
-                    .map(|p| vec![Value::from(p.name), Value::from(p.description), Value::from(p.mode), Value::Bool(true)])
+                    .map(|p| {
+                        vec![
+                            Value::from(p.name),
+                            Value::from(p.description),
+                            Value::from(p.mode),
+                            Value::Bool(true),
+                        ]
+                    })
                     .collect(),
             )),
             _ => return None,
@@ -201,6 +250,11 @@ impl SystemCatalog for Catalog {
 }
 
 fn signature_text(p: &Proc) -> String {
-    let list = |v: &[(&str, &str)]| v.iter().map(|(n, t)| format!("{n} :: {t}")).collect::<Vec<_>>().join(", ");
+    let list = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(n, t)| format!("{n} :: {t}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     format!("{}({}) :: ({})", p.name, list(p.inputs), list(p.outputs))
 }

@@ -88,8 +88,9 @@ impl Config {
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading config file {}", path.display()))?;
-            let from_file: toml::Table =
-                text.parse().with_context(|| format!("parsing config file {}", path.display()))?;
+            let from_file: toml::Table = text
+                .parse()
+                .with_context(|| format!("parsing config file {}", path.display()))?;
             for (k, v) in from_file {
                 if !defaults.contains_key(&k) {
                     bail!("unknown key `{k}` in {}", path.display());
@@ -103,7 +104,9 @@ impl Config {
             }
         }
         for (key, raw) in flags {
-            let default = defaults.get(*key).with_context(|| format!("unknown key `{key}`"))?;
+            let default = defaults
+                .get(*key)
+                .with_context(|| format!("unknown key `{key}`"))?;
             table.insert((*key).to_owned(), typed(key, default, raw)?);
         }
         let config: Config = table.try_into()?;
@@ -138,10 +141,12 @@ impl Config {
 fn typed(key: &str, default: &toml::Value, raw: &str) -> anyhow::Result<toml::Value> {
     Ok(match default {
         toml::Value::Boolean(_) => toml::Value::Boolean(
-            raw.parse().with_context(|| format!("`{key}` must be true or false, not `{raw}`"))?,
+            raw.parse()
+                .with_context(|| format!("`{key}` must be true or false, not `{raw}`"))?,
         ),
         toml::Value::Integer(_) => toml::Value::Integer(
-            raw.parse().with_context(|| format!("`{key}` must be an integer, not `{raw}`"))?,
+            raw.parse()
+                .with_context(|| format!("`{key}` must be an integer, not `{raw}`"))?,
         ),
         _ => toml::Value::String(raw.to_owned()),
     })
@@ -159,7 +164,11 @@ mod tests {
     fn layers_override_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
-        std::fs::write(&file, "bolt_listen = \"127.0.0.1:1\"\nlock_timeout_ms = 5\nfsync = true\n").unwrap();
+        std::fs::write(
+            &file,
+            "bolt_listen = \"127.0.0.1:1\"\nlock_timeout_ms = 5\nfsync = true\n",
+        )
+        .unwrap();
         let env = |k: &str| match k {
             "CAUSEWAY_BOLT_LISTEN" => Some("127.0.0.1:2".to_owned()),
             "CAUSEWAY_FSYNC" => Some("false".to_owned()),

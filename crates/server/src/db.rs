@@ -80,9 +80,20 @@ impl Database {
     /// A database whose commits go through `repl`. `None` makes a read-only
     /// database with no data (the `system` database, which answers
     /// administration commands from the catalog).
-    pub fn new(name: &str, repl: Option<Arc<Replicator<GraphState>>>, config: DbConfig, catalog: Arc<dyn SystemCatalog>) -> Self {
+    pub fn new(
+        name: &str,
+        repl: Option<Arc<Replicator<GraphState>>>,
+        config: DbConfig,
+        catalog: Arc<dyn SystemCatalog>,
+    ) -> Self {
         let graph = repl.as_ref().map(|r| r.state().0).unwrap_or_default();
-        Database { name: name.to_owned(), repl, head: Arc::new(Mutex::new(Head { graph })), config, catalog }
+        Database {
+            name: name.to_owned(),
+            repl,
+            head: Arc::new(Mutex::new(Head { graph })),
+            config,
+            catalog,
+        }
     }
 
     pub fn applied_index(&self) -> u64 {
@@ -95,23 +106,35 @@ impl Database {
 
     /// Begins a transaction after the database has applied every bookmark the
     /// client presents (causal consistency).
-    pub async fn begin(&self, mode: Mode, bookmarks: &[String], timeout: Option<Duration>) -> Result<Transaction, Error> {
+    pub async fn begin(
+        &self,
+        mode: Mode,
+        bookmarks: &[String],
+        timeout: Option<Duration>,
+    ) -> Result<Transaction, Error> {
         let mut wanted = 0;
         for b in bookmarks {
             wanted = wanted.max(self.parse_bookmark(b)?);
         }
         if let Some(repl) = &self.repl {
             if wanted > repl.applied_index() {
-                repl.wait_applied(wanted, self.config.bookmark_timeout).await.map_err(|_| {
-                    Error::new(
-                        Code::BookmarkTimeout,
-                        format!("Database '{}' has not caught up with bookmark {wanted} in time", self.name),
-                    )
-                })?;
+                repl.wait_applied(wanted, self.config.bookmark_timeout)
+                    .await
+                    .map_err(|_| {
+                        Error::new(
+                            Code::BookmarkTimeout,
+                            format!(
+                                "Database '{}' has not caught up with bookmark {wanted} in time",
+                                self.name
+                            ),
+                        )
+                    })?;
             }
         }
         let base = self.repl.as_ref().map(|r| r.state().0).unwrap_or_default();
-        let timeout = timeout.unwrap_or(self.config.transaction_timeout).min(self.config.transaction_timeout);
+        let timeout = timeout
+            .unwrap_or(self.config.transaction_timeout)
+            .min(self.config.transaction_timeout);
         Ok(Transaction {
             mode,
             graph: TxGraph::new(base),
@@ -125,7 +148,12 @@ impl Database {
     /// Bookmarks of other databases are accepted and ignored: a driver sends
     /// every bookmark of its session, whichever database they came from.
     fn parse_bookmark(&self, b: &str) -> Result<u64, Error> {
-        let invalid = || Error::new(Code::InvalidBookmark, format!("Supplied bookmark '{b}' is not valid"));
+        let invalid = || {
+            Error::new(
+                Code::InvalidBookmark,
+                format!("Supplied bookmark '{b}' is not valid"),
+            )
+        };
         let rest = b.strip_prefix("causeway:").ok_or_else(invalid)?;
         let (db, index) = rest.rsplit_once(':').ok_or_else(invalid)?;
         let index: u64 = index.parse().map_err(|_| invalid())?;
@@ -134,9 +162,17 @@ impl Database {
 
     /// Runs one statement inside `tx`. Blocking: call from a thread that may
     /// block (`block_in_place`).
-    pub async fn run(&self, tx: &mut Transaction, query: &str, params: &Map) -> Result<QueryResult, Error> {
+    pub async fn run(
+        &self,
+        tx: &mut Transaction,
+        query: &str,
+        params: &Map,
+    ) -> Result<QueryResult, Error> {
         if tx.failed {
-            return Err(Error::new(Code::Terminated, "The transaction has been terminated after an earlier error."));
+            return Err(Error::new(
+                Code::Terminated,
+                "The transaction has been terminated after an earlier error.",
+            ));
         }
         if Instant::now() > tx.deadline {
             tx.failed = true;
@@ -149,19 +185,31 @@ impl Database {
         let class = causeway_exec::classify(query)?;
         if class != StatementClass::Read {
             if tx.mode == Mode::Read {
-                return Err(Error::new(Code::AccessMode, "Writing in read access mode not allowed."));
+                return Err(Error::new(
+                    Code::AccessMode,
+                    "Writing in read access mode not allowed.",
+                ));
             }
             if self.repl.is_none() {
                 return Err(Error::new(
                     Code::ForbiddenReadOnly,
-                    format!("The database '{}' does not accept data or schema writes.", self.name),
+                    format!(
+                        "The database '{}' does not accept data or schema writes.",
+                        self.name
+                    ),
                 ));
             }
             self.lock_for_write(tx).await?;
         }
         tx.statements += 1;
-        let ctx = ExecContext { database: &self.name, catalog: Some(&*self.catalog), limits: self.config.limits };
-        let result = tokio::task::block_in_place(|| causeway_exec::execute(&mut tx.graph, query, params, &ctx));
+        let ctx = ExecContext {
+            database: &self.name,
+            catalog: Some(&*self.catalog),
+            limits: self.config.limits,
+        };
+        let result = tokio::task::block_in_place(|| {
+            causeway_exec::execute(&mut tx.graph, query, params, &ctx)
+        });
         if result.is_err() {
             tx.failed = true;
         }
@@ -172,13 +220,21 @@ impl Database {
         if tx.lock.is_some() {
             return Ok(());
         }
-        let wait = self.config.lock_timeout.min(tx.deadline.saturating_duration_since(Instant::now()));
-        let guard = tokio::time::timeout(wait, self.head.clone().lock_owned()).await.map_err(|_| {
-            Error::new(
-                Code::LockAcquisitionTimeout,
-                format!("Could not acquire the write lock of database '{}' within {wait:?}", self.name),
-            )
-        })?;
+        let wait = self
+            .config
+            .lock_timeout
+            .min(tx.deadline.saturating_duration_since(Instant::now()));
+        let guard = tokio::time::timeout(wait, self.head.clone().lock_owned())
+            .await
+            .map_err(|_| {
+                Error::new(
+                    Code::LockAcquisitionTimeout,
+                    format!(
+                        "Could not acquire the write lock of database '{}' within {wait:?}",
+                        self.name
+                    ),
+                )
+            })?;
         if guard.graph.version() != tx.graph.version() {
             // Someone committed since this transaction's snapshot. Before it
             // has read anything the snapshot can simply move forward; after,
@@ -199,7 +255,10 @@ impl Database {
     /// transaction (for a read-only one, the state it could have seen).
     pub async fn commit(&self, tx: Transaction) -> Result<String, Error> {
         if tx.failed {
-            return Err(Error::new(Code::Terminated, "The transaction has been terminated after an earlier error."));
+            return Err(Error::new(
+                Code::Terminated,
+                "The transaction has been terminated after an earlier error.",
+            ));
         }
         let Transaction { graph, lock, .. } = tx;
         let (Some(mut guard), Some(repl)) = (lock, &self.repl) else {

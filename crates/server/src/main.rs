@@ -14,7 +14,11 @@ mod server;
 mod session;
 
 #[derive(Parser)]
-#[command(name = "causeway", version, about = "A clustered graph database that Neo4j drivers use unchanged")]
+#[command(
+    name = "causeway",
+    version,
+    about = "A clustered graph database that Neo4j drivers use unchanged"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -83,7 +87,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let mut extra = Vec::new();
     for kv in &args.set {
-        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("--set expects KEY=VALUE, got `{kv}`"))?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--set expects KEY=VALUE, got `{kv}`"))?;
         extra.push((k.to_owned(), v.to_owned()));
     }
     for (k, v) in &extra {
@@ -91,7 +97,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let config = config::Config::load(args.config.as_deref(), |k| std::env::var(k).ok(), &flags)?;
     init_logging(&config.log_level);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("causeway").build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("causeway")
+        .build()?;
     runtime.block_on(server::run(config))
 }
 
@@ -99,5 +108,8 @@ fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

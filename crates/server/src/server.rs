@@ -49,17 +49,33 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     tracing::info!(applied = repl.applied_index(), "database `neo4j` open");
 
-    let catalog =
-        Arc::new(Catalog { advertised_bolt: config.bolt_advertised().to_owned(), routing_ttl_secs: ROUTING_TTL_SECS });
+    let catalog = Arc::new(Catalog {
+        advertised_bolt: config.bolt_advertised().to_owned(),
+        routing_ttl_secs: ROUTING_TTL_SECS,
+    });
     let db_config = || DbConfig {
         lock_timeout: Duration::from_millis(config.lock_timeout_ms),
         transaction_timeout: Duration::from_millis(config.transaction_timeout_ms),
         bookmark_timeout: Duration::from_millis(config.bookmark_timeout_ms),
-        limits: Limits { max_materialized_rows: config.max_materialized_rows, ..Limits::default() },
+        limits: Limits {
+            max_materialized_rows: config.max_materialized_rows,
+            ..Limits::default()
+        },
     };
     let mut databases = HashMap::new();
-    databases.insert(DEFAULT_DB.to_owned(), Arc::new(Database::new(DEFAULT_DB, Some(repl.clone()), db_config(), catalog.clone())));
-    databases.insert(SYSTEM_DB.to_owned(), Arc::new(Database::new(SYSTEM_DB, None, db_config(), catalog.clone())));
+    databases.insert(
+        DEFAULT_DB.to_owned(),
+        Arc::new(Database::new(
+            DEFAULT_DB,
+            Some(repl.clone()),
+            db_config(),
+            catalog.clone(),
+        )),
+    );
+    databases.insert(
+        SYSTEM_DB.to_owned(),
+        Arc::new(Database::new(SYSTEM_DB, None, db_config(), catalog.clone())),
+    );
     let backend = Arc::new(BoltBackend(Arc::new(Shared {
         auth,
         databases,
@@ -80,8 +96,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ..BoltConfig::default()
     };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let bolt = tokio::spawn(causeway_bolt::serve(bolt_listener, backend, bolt_config, stop_rx.clone()));
-    let app = http::router(Arc::new(HttpState { bolt_advertised: config.bolt_advertised().to_owned() }));
+    let bolt = tokio::spawn(causeway_bolt::serve(
+        bolt_listener,
+        backend,
+        bolt_config,
+        stop_rx.clone(),
+    ));
+    let app = http::router(Arc::new(HttpState {
+        bolt_advertised: config.bolt_advertised().to_owned(),
+    }));
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {
         axum::serve(http_listener, app)
@@ -115,7 +138,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}
@@ -133,7 +159,10 @@ async fn wait_for_signal() {
 fn raise_fd_limit() {
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
     unsafe {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
             lim.rlim_cur = lim.rlim_max;
             let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
@@ -146,9 +175,17 @@ fn raise_fd_limit() {
 fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
     use std::os::unix::io::AsRawFd;
     let path = dir.join("LOCK");
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
     // SAFETY: flock on a descriptor we own.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    anyhow::ensure!(rc == 0, "data directory {} is in use by another causeway process", dir.display());
+    anyhow::ensure!(
+        rc == 0,
+        "data directory {} is in use by another causeway process",
+        dir.display()
+    );
     Ok(file)
 }

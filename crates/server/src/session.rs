@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use causeway_bolt::backend::{
-    AccessMode, AuthToken, Backend, BeginRequest, CommitInfo, RouteRequest, RoutingTable, RunResult, Session,
+    AccessMode, AuthToken, Backend, BeginRequest, CommitInfo, RouteRequest, RoutingTable,
+    RunResult, Session,
 };
 use causeway_value::{Code, Error, Map};
 
@@ -28,7 +29,10 @@ impl Shared {
             Some(n) => n,
         };
         // Neo4j database names are case-insensitive.
-        self.databases.get(&name.to_lowercase()).cloned().ok_or_else(|| database_not_found(name))
+        self.databases
+            .get(&name.to_lowercase())
+            .cloned()
+            .ok_or_else(|| database_not_found(name))
     }
 }
 
@@ -47,9 +51,17 @@ pub struct BoltTx {
 impl Backend for BoltBackend {
     type Session = BoltSession;
 
-    async fn authenticate(&self, token: &AuthToken, peer: SocketAddr) -> Result<BoltSession, Error> {
+    async fn authenticate(
+        &self,
+        token: &AuthToken,
+        peer: SocketAddr,
+    ) -> Result<BoltSession, Error> {
         let auth = self.0.auth.clone();
-        let (scheme, principal, credentials) = (token.scheme.clone(), token.principal.clone(), token.credentials.clone());
+        let (scheme, principal, credentials) = (
+            token.scheme.clone(),
+            token.principal.clone(),
+            token.credentials.clone(),
+        );
         // Password hashing is deliberately slow; keep it off the async workers.
         let user = tokio::task::spawn_blocking(move || {
             auth.authenticate(&scheme, principal.as_deref(), credentials.as_deref())
@@ -59,7 +71,9 @@ impl Backend for BoltBackend {
         match user {
             Ok(user) => {
                 tracing::debug!(%peer, %user, "authenticated");
-                Ok(BoltSession { shared: self.0.clone() })
+                Ok(BoltSession {
+                    shared: self.0.clone(),
+                })
             }
             Err(e) => {
                 tracing::info!(%peer, user = ?token.principal, code = e.code.as_str(), "authentication failed");
@@ -86,7 +100,12 @@ impl Session for BoltSession {
         Ok(BoltTx { db, tx })
     }
 
-    async fn run(&mut self, tx: &mut BoltTx, query: String, params: Map) -> Result<RunResult, Error> {
+    async fn run(
+        &mut self,
+        tx: &mut BoltTx,
+        query: String,
+        params: Map,
+    ) -> Result<RunResult, Error> {
         let result = tx.db.run(&mut tx.tx, &query, &params).await?;
         Ok(RunResult {
             fields: result.fields,
@@ -101,7 +120,10 @@ impl Session for BoltSession {
 
     async fn commit(&mut self, tx: BoltTx) -> Result<CommitInfo, Error> {
         let bookmark = tx.db.commit(tx.tx).await?;
-        Ok(CommitInfo { bookmark, db: tx.db.name.clone() })
+        Ok(CommitInfo {
+            bookmark,
+            db: tx.db.name.clone(),
+        })
     }
 
     async fn rollback(&mut self, tx: BoltTx) {
