@@ -1398,7 +1398,8 @@ impl<'a> Parser<'a> {
         let mut qualifiers = Vec::new();
         while self.peek().tok == Tok::Ident
             && QUALIFIERS.iter().any(|q| self.at_kw(q))
-            && !(self.at_kw("USER") && !self.kw_at(1, "DEFINED"))
+            // `USER` qualifies only as `USER DEFINED`.
+            && (!self.at_kw("USER") || self.kw_at(1, "DEFINED"))
         {
             qualifiers.push(self.text(self.peek()).to_ascii_uppercase());
             self.bump();
