@@ -371,16 +371,30 @@ fn from_map(kind: Kind, m: &crate::val::ValMap) -> Result<Temporal> {
             59,
             "second",
         )?;
-        let ms = int_field(m, "millisecond")?;
-        let us = int_field(m, "microsecond")?;
-        let ns = int_field(m, "nanosecond")?;
-        let frac = if ms.is_none() && us.is_none() && ns.is_none() {
-            bn % 1_000_000_000
-        } else {
-            range(ms.unwrap_or(0), 0, 999, "millisecond")? * 1_000_000
-                + range(us.unwrap_or(0), 0, 999_999, "microsecond")? * 1000
-                + range(ns.unwrap_or(0), 0, 999_999_999, "nanosecond")?
-        };
+        // Sub-second fields replace only their own digits of the base's
+        // fraction, unless a value spans coarser digits too.
+        let bf = bn % 1_000_000_000;
+        let (mut msc, mut usc, mut nsc) = (bf / 1_000_000, bf / 1000 % 1000, bf % 1000);
+        if let Some(ms) = int_field(m, "millisecond")? {
+            msc = range(ms, 0, 999, "millisecond")?;
+        }
+        if let Some(us) = int_field(m, "microsecond")? {
+            let us = range(us, 0, 999_999, "microsecond")?;
+            if us > 999 {
+                (msc, usc) = (us / 1000, us % 1000);
+            } else {
+                usc = us;
+            }
+        }
+        if let Some(ns) = int_field(m, "nanosecond")? {
+            let ns = range(ns, 0, 999_999_999, "nanosecond")?;
+            if ns > 999 {
+                (msc, usc, nsc) = (ns / 1_000_000, ns / 1000 % 1000, ns % 1000);
+            } else {
+                nsc = ns;
+            }
+        }
+        let frac = msc * 1_000_000 + usc * 1000 + nsc;
         nanos = ((h * 60 + mi) * 60 + s) * 1_000_000_000 + frac;
     }
     if has_zone(kind) {
@@ -602,6 +616,7 @@ pub fn truncate(kind: Kind, args: &[Val]) -> Result<Val> {
     };
     let time_unit = |n: i64, step: i64| n - n.rem_euclid(step);
     match unit.as_str() {
+        "day" if !has_date(kind) => t.nanos = 0,
         "millennium" | "century" | "decade" | "year" | "weekYear" | "quarter" | "month"
         | "week" | "day" => {
             if !has_date(kind) {
