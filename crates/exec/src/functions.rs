@@ -1,6 +1,6 @@
 //! Scalar functions.
 
-use crate::eval::{all_props, as_f64, eval, list_too_long, property, Ctx};
+use crate::eval::{all_props, as_f64, eval, list_too_long, Ctx};
 use crate::val::*;
 use causeway_cypher::ast::Expr;
 use causeway_value::{element_id, Code, Error, Result};
@@ -758,9 +758,8 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
             crate::temporal::construct(kind, v, ctx.sh.now)
         }
         _ => {
-            // Property access through a map-valued function is not a thing;
-            // anything else unknown is a compile-time error in Neo4j.
-            let _ = property;
+            // Unknown names are normally rejected before execution; this is
+            // the same error for any path that gets here.
             Err(Error::compile(
                 Code::SyntaxError,
                 "UnknownFunction",

@@ -851,7 +851,6 @@ impl Matcher<'_, '_, '_> {
         let max = max.unwrap_or(u64::MAX);
         let starts = self.candidates(&el.start, row)?;
         let dir = dir_of(rp.direction);
-        let g = self.ctx.g;
         for s in starts {
             let mut r0 = row.clone();
             if !self.node_ok(&el.start, s, &mut r0)? {
@@ -878,7 +877,6 @@ impl Matcher<'_, '_, '_> {
                             })),
                         );
                     }
-                    let _ = g;
                     if !emit(r, &self.used.clone())? {
                         return Ok(false);
                     }

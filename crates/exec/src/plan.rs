@@ -263,13 +263,7 @@ fn clause(ctx: &Ctx, c: &Clause, scope: &mut Vec<String>, child: Option<Op>) -> 
             };
             match cur.take() {
                 Some(prev) if *optional => op("Apply", scope, "", vec![prev, matched]),
-                Some(prev) => {
-                    if contains_op(&matched, &prev) {
-                        matched
-                    } else {
-                        op("Apply", scope, "", vec![prev, matched])
-                    }
-                }
+                Some(prev) => op("Apply", scope, "", vec![prev, matched]),
                 None => matched,
             }
         }
@@ -346,10 +340,6 @@ fn clause(ctx: &Ctx, c: &Clause, scope: &mut Vec<String>, child: Option<Op>) -> 
         }
         Clause::CallSubquery(_) => chain("Apply", scope, "", child),
     }
-}
-
-fn contains_op(_a: &Op, _b: &Op) -> bool {
-    false
 }
 
 fn join(prev: Option<Op>, leaf: Op, scope: &[String]) -> Op {
