@@ -96,7 +96,8 @@ fn type_mismatch(expected: &str, got: Kind) -> Error {
 #[derive(Clone, Default)]
 struct Scope {
     vars: HashMap<String, Kind>,
-    /// Order of declaration, for `RETURN *` column order and conflicts.
+    /// Clause-level names in declaration order (`RETURN *` sorts them, as
+    /// Neo4j does, but iteration over the map would not be deterministic).
     order: Vec<String>,
     locals: Vec<(String, Kind)>,
     /// Any name resolves (SHOW ... YIELD *: columns come from the executor).
