@@ -62,6 +62,7 @@ const FUNCTIONS: &[(&str, usize, usize, bool)] = &[
     ("labels", 1, 1, false),
     ("nodes", 1, 1, false),
     ("relationships", 1, 1, false),
+    ("rels", 1, 1, false),
     ("range", 2, 3, false),
     ("reverse", 1, 1, false),
     ("tail", 1, 1, false),
