@@ -1414,7 +1414,21 @@ fn check_function(
     let mut arg_cx = cx;
     match info {
         None => {
-            if !name.contains('.') {
+            // Namespaced names may be user-defined functions the executor
+            // knows, except in the namespaces of built-in functions.
+            let builtin_namespace = lower.rsplit_once('.').is_some_and(|(ns, _)| {
+                matches!(
+                    ns,
+                    "date"
+                        | "datetime"
+                        | "localdatetime"
+                        | "time"
+                        | "localtime"
+                        | "duration"
+                        | "point"
+                )
+            });
+            if !name.contains('.') || builtin_namespace {
                 return Err(err("UnknownFunction", format!("Unknown function '{name}'")));
             }
         }
@@ -1451,7 +1465,9 @@ fn check_function(
                 matches!(k, Kind::Node | Kind::Path) || k.is_value()
             }
             "properties" => matches!(k, Kind::Path) || (k.is_value() && k != Kind::Map),
-            "nodes" | "relationships" => matches!(k, Kind::Node | Kind::Rel) || k.is_value(),
+            "nodes" | "relationships" | "rels" => {
+                matches!(k, Kind::Node | Kind::Rel) || k.is_value()
+            }
             "size" => matches!(
                 k,
                 Kind::Node | Kind::Path | Kind::Bool | Kind::Int | Kind::Float | Kind::Map

@@ -992,6 +992,7 @@ fn functions_checked() {
     accepts("RETURN date(), datetime('2020-01-01'), localdatetime(), time(), localtime(), duration('P1D')");
     accepts("RETURN point({x: 1, y: 2}), distance(point({x: 1, y: 2}), point({x: 0, y: 0}))");
     accepts("RETURN my.custom.fn(1)");
+    assert_eq!(fails("RETURN date.tomorrow()"), "UnknownFunction");
     accepts("RETURN ToUpper('a'), COALESCE(null, 1), stDev(1), percentileCont(1, 0.5)");
 }
 
