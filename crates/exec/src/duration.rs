@@ -16,6 +16,15 @@ pub struct Duration {
     pub nanos: i128,
 }
 
+/// Keeps the time part far from i128's limits so that sums cannot overflow.
+fn bounded(d: Duration) -> Result<Duration> {
+    if d.nanos.unsigned_abs() > 1_000_000_000_000_000_000_000_000_000_000_000_000 {
+        Err(overflow())
+    } else {
+        Ok(d)
+    }
+}
+
 fn num(v: &Val, k: &str) -> Result<Option<f64>> {
     match v {
         Val::Null => Ok(None),
@@ -83,7 +92,7 @@ pub fn from_map(m: &ValMap) -> Result<Duration> {
             + int("milliseconds") * 1_000_000
             + int("microseconds") * 1000
             + int("nanoseconds");
-        return Ok(Duration {
+        return bounded(Duration {
             months: i64::try_from(months).map_err(|_| overflow())?,
             days: i64::try_from(days).map_err(|_| overflow())?,
             nanos,
@@ -146,15 +155,15 @@ impl Duration {
         Ok(Duration {
             months: self.months.checked_neg().ok_or_else(overflow)?,
             days: self.days.checked_neg().ok_or_else(overflow)?,
-            nanos: -self.nanos,
+            nanos: self.nanos.checked_neg().ok_or_else(overflow)?,
         })
     }
 
     pub fn add(&self, o: &Duration) -> Result<Duration> {
-        Ok(Duration {
+        bounded(Duration {
             months: self.months.checked_add(o.months).ok_or_else(overflow)?,
             days: self.days.checked_add(o.days).ok_or_else(overflow)?,
-            nanos: self.nanos + o.nanos,
+            nanos: self.nanos.checked_add(o.nanos).ok_or_else(overflow)?,
         })
     }
 
@@ -245,6 +254,9 @@ fn add_months(days: i64, months: i64) -> Result<i64> {
     let (y, m, d) = civil_from_days(days);
     let total = (y as i128) * 12 + (m as i128 - 1) + months as i128;
     let ny = i64::try_from(total.div_euclid(12)).map_err(|_| overflow())?;
+    if !(-crate::temporal::MAX_YEAR..=crate::temporal::MAX_YEAR).contains(&ny) {
+        return Err(overflow());
+    }
     let nm = (total.rem_euclid(12) + 1) as i64;
     let last = days_from_civil(
         if nm == 12 { ny + 1 } else { ny },
@@ -266,17 +278,23 @@ pub fn add_to(t: &Temporal, d: &Duration) -> Result<Temporal> {
                 .days
                 .checked_add(i64::try_from(extra).map_err(|_| overflow())?)
                 .ok_or_else(overflow)?;
-            return Ok(r);
+            return crate::temporal::check_range(r);
         }
-        let total = r.nanos as i128 + d.nanos;
+        let total = (r.nanos as i128)
+            .checked_add(d.nanos)
+            .ok_or_else(overflow)?;
         let carry = total.div_euclid(NANOS_PER_DAY);
         r.days = r
             .days
             .checked_add(i64::try_from(carry).map_err(|_| overflow())?)
             .ok_or_else(overflow)?;
         r.nanos = total.rem_euclid(NANOS_PER_DAY) as i64;
+        return crate::temporal::check_range(r);
     } else {
-        r.nanos = (r.nanos as i128 + d.nanos).rem_euclid(NANOS_PER_DAY) as i64;
+        r.nanos = (r.nanos as i128)
+            .checked_add(d.nanos)
+            .ok_or_else(overflow)?
+            .rem_euclid(NANOS_PER_DAY) as i64;
     }
     Ok(r)
 }

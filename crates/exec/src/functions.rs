@@ -718,12 +718,14 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
             let total = secs * 1_000_000_000 + nanos;
             let day = 86_400_000_000_000i128;
             let days = i64::try_from(total.div_euclid(day)).map_err(|_| overflow())?;
-            Ok(Val::Temporal(crate::temporal::Temporal {
-                kind: crate::temporal::Kind::DateTime,
-                days,
-                nanos: total.rem_euclid(day) as i64,
-                offset: 0,
-            }))
+            Ok(Val::Temporal(crate::temporal::check_range(
+                crate::temporal::Temporal {
+                    kind: crate::temporal::Kind::DateTime,
+                    days,
+                    nanos: total.rem_euclid(day) as i64,
+                    offset: 0,
+                },
+            )?))
         }
         _ if lname.ends_with(".statement")
             || lname.ends_with(".transaction")

@@ -28,18 +28,22 @@ pub struct Temporal {
 
 const NANOS_PER_DAY: i64 = 86_400_000_000_000;
 
+/// Days since 1970-01-01 of a proleptic Gregorian date. Computed in i128
+/// so that no input can overflow; results beyond i64 saturate.
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let (y, m, d) = (y as i128, m as i128, d as i128);
     let y = if m <= 2 { y - 1 } else { y };
     let era = if y >= 0 { y } else { y - 399 } / 400;
     let yoe = y - era * 400;
     let mp = (m + 9) % 12;
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let days = era * 146_097 + doe - 719_468;
+    days.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
 pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
+    let z = z as i128 + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -48,7 +52,26 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let y = if m <= 2 { y + 1 } else { y };
+    (y as i64, m as i64, d as i64)
+}
+
+pub const MAX_YEAR: i64 = 999_999_999;
+
+/// Whether a date lies in the range Cypher supports.
+pub fn in_range(days: i64) -> bool {
+    (-MAX_YEAR..=MAX_YEAR).contains(&civil_from_days(days).0)
+}
+
+pub fn check_range(t: Temporal) -> Result<Temporal> {
+    if in_range(t.days) {
+        Ok(t)
+    } else {
+        Err(arg_error(
+            "InvalidArgumentValue",
+            "Temporal value out of the supported range",
+        ))
+    }
 }
 
 fn has_date(k: Kind) -> bool {
@@ -262,7 +285,7 @@ pub fn construct(kind: Kind, args: &[Val], clock: (i64, i64, i64)) -> Result<Val
             )))
         }
     };
-    Ok(Val::Temporal(t))
+    Ok(Val::Temporal(check_range(t)?))
 }
 
 fn convert(kind: Kind, t: &Temporal) -> Temporal {
@@ -329,6 +352,7 @@ fn from_map(kind: Kind, m: &crate::val::ValMap) -> Result<Temporal> {
                 .unwrap_or(bwy);
             let dow =
                 int_field(m, "dayOfWeek")?.unwrap_or(if base_date.is_some() { bdow } else { 1 });
+            range(wy, -MAX_YEAR, MAX_YEAR, "weekYear")?;
             range(week, 1, 53, "week")?;
             range(dow, 1, 7, "dayOfWeek")?;
             days = week_one(wy) + (week - 1) * 7 + dow - 1;
@@ -461,6 +485,9 @@ fn parse_date_part(date_part: &str) -> Option<i64> {
     };
     let y: i64 = body.get(..year_len)?.parse().ok()?;
     let y = if neg { -y } else { y };
+    if !(-MAX_YEAR..=MAX_YEAR).contains(&y) {
+        return None;
+    }
     let rest = body.get(year_len..)?;
     let rest = rest.strip_prefix('-').unwrap_or(rest);
     let digits = |t: &str| -> Option<i64> {
@@ -670,8 +697,8 @@ pub fn truncate(kind: Kind, args: &[Val]) -> Result<Val> {
                     merged.remove("timezone");
                 }
             }
-            Ok(Val::Temporal(from_map(kind, &merged)?))
+            Ok(Val::Temporal(check_range(from_map(kind, &merged)?)?))
         }
-        _ => Ok(Val::Temporal(t)),
+        _ => Ok(Val::Temporal(check_range(t)?)),
     }
 }
