@@ -6,6 +6,27 @@
 //! and `check` performs scoping, aggregation and clause-composition analysis
 //! with the built-in function table in `functions`.
 //!
+//! Some newer syntax is lowered onto the existing AST rather than given
+//! nodes of its own, so the executor sees only familiar shapes:
+//! - label expressions (`n:A|B`, `(n:!A)`) become `HasLabels` combined with
+//!   NOT / AND / OR; in a MATCH pattern they move into the clause's WHERE;
+//! - inline pattern predicates (`(n WHERE n.x > 1)`, `-[r WHERE ...]->`) are
+//!   ANDed into the WHERE of their MATCH, comprehension or EXISTS/COUNT;
+//! - `CALL (a, b) { ... }` becomes `CALL { WITH a, b ... }`;
+//! - `SHOW RANGE INDEXES`, `SHOW NODE KEY CONSTRAINTS`, `SHOW BUILT IN
+//!   FUNCTIONS` and transaction ids become a WHERE on `type`, `isBuiltIn` or
+//!   `transactionId`; YIELD ... ORDER BY/SKIP/LIMIT becomes a leading `WITH *`;
+//! - `EXISTS { MATCH p WHERE w }` becomes the pattern form;
+//! - chains of AND / OR / XOR are balanced trees; `-<integer>` is a literal;
+//! - `shortestPath(...)` used as an expression is a `Function` of that name
+//!   whose single argument is a `PatternPredicate`;
+//! - planner hints (`USING ...`), `CYPHER` options and `IN TRANSACTIONS`
+//!   batching are accepted and dropped.
+//!
+//! ORDER BY and WITH ... WHERE may repeat a projected expression verbatim
+//! even when its variables are no longer in scope (`WITH DISTINCT a.x AS y
+//! WHERE a.x > 1`): such a sub-expression denotes the projected column.
+//!
 //! Nesting is bounded twice: by [`MAX_NESTING`] levels and by a stack budget
 //! of 1 MiB measured from the entry of `parse` and of `check`, so callers'
 //! threads need a little over that much free stack. Trees handed to the
