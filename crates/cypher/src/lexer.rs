@@ -99,26 +99,6 @@ pub(crate) fn is_ident_continue(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
 
-/// Characters that look like ASCII operators or quotes but are not; Neo4j
-/// reports these specially because they usually come from copy-pasting
-/// typeset text.
-fn is_lookalike(c: char) -> bool {
-    matches!(
-        c,
-        '\u{2010}'
-            ..='\u{2015}'
-                | '\u{2212}'
-                | '\u{FE58}'
-                | '\u{FE63}'
-                | '\u{FF0D}'
-                | '\u{2018}'
-                | '\u{2019}'
-                | '\u{201C}'
-                | '\u{201D}'
-                | '\u{00A0}'
-    )
-}
-
 struct Lexer<'a> {
     src: &'a str,
     bytes: &'a [u8],
@@ -232,7 +212,10 @@ impl<'a> Lexer<'a> {
                     self.push(Tok::Param(name), start);
                     continue;
                 }
-                _ if is_lookalike(c) || !c.is_ascii() => {
+                // Stray non-ASCII characters are usually typeset lookalikes
+                // of operators or quotes (an em dash for a minus, curly
+                // quotes) pasted from documents; Neo4j names them apart.
+                _ if !c.is_ascii() => {
                     return Err(self.err(
                         start,
                         "InvalidUnicodeCharacter",
