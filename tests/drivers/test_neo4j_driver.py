@@ -194,3 +194,16 @@ def test_concurrent_increments_lose_no_update(server, auth):
     with d.session() as s:
         assert s.run("MATCH (c:Counter {id: 1}) RETURN c.n AS n").single()["n"] == 6400
     d.close()
+
+
+def test_idle_writer_cannot_hold_the_write_lock_past_its_timeout(driver):
+    import time
+    with driver.session() as idle, driver.session() as other:
+        tx = idle.begin_transaction(timeout=1.0)
+        tx.run("CREATE (:IdleWriter)").consume()
+        time.sleep(1.5)
+        # The lock was released when the idle transaction timed out.
+        other.run("CREATE (:OtherWriter)").consume()
+        with pytest.raises(ClientError) as e:
+            tx.commit()
+        assert "TransactionTimedOut" in e.value.code

@@ -67,10 +67,15 @@ pub struct Database {
     catalog: Arc<dyn SystemCatalog>,
 }
 
+/// The write lock, as a transaction holds it. A watchdog may take the guard
+/// out when the transaction outlives its timeout, so that a client that goes
+/// idle in the middle of a write transaction cannot stall every writer.
+type LockSlot = Arc<std::sync::Mutex<Option<OwnedMutexGuard<Head>>>>;
+
 pub struct Transaction {
     mode: Mode,
     graph: TxGraph,
-    lock: Option<OwnedMutexGuard<Head>>,
+    lock: Option<LockSlot>,
     statements: usize,
     deadline: Instant,
     failed: bool,
@@ -174,13 +179,14 @@ impl Database {
                 "The transaction has been terminated after an earlier error.",
             ));
         }
-        if Instant::now() > tx.deadline {
+        let lock_revoked = tx
+            .lock
+            .as_ref()
+            .is_some_and(|slot| lock_slot(slot).is_none());
+        if Instant::now() > tx.deadline || lock_revoked {
             tx.failed = true;
             tx.lock = None;
-            return Err(Error::new(
-                Code::TransactionTimedOut,
-                "The transaction has been terminated. Retry your operation in a new transaction, and you should see a successful result. The transaction has not completed within the specified timeout.",
-            ));
+            return Err(timed_out());
         }
         let class = causeway_exec::classify(query)?;
         if class != StatementClass::Read {
@@ -247,7 +253,19 @@ impl Database {
             }
             tx.graph = TxGraph::new(guard.graph.clone());
         }
-        tx.lock = Some(guard);
+        let slot: LockSlot = Arc::new(std::sync::Mutex::new(Some(guard)));
+        let watched = Arc::downgrade(&slot);
+        let deadline = tokio::time::Instant::from_std(tx.deadline);
+        let db = self.name.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(deadline).await;
+            if let Some(slot) = watched.upgrade() {
+                if lock_slot(&slot).take().is_some() {
+                    tracing::warn!(%db, "a transaction outlived its timeout holding the write lock; lock released");
+                }
+            }
+        });
+        tx.lock = Some(slot);
         Ok(())
     }
 
@@ -261,8 +279,11 @@ impl Database {
             ));
         }
         let Transaction { graph, lock, .. } = tx;
-        let (Some(mut guard), Some(repl)) = (lock, &self.repl) else {
+        let (Some(slot), Some(repl)) = (lock, &self.repl) else {
             return Ok(self.bookmark(self.applied_index()));
+        };
+        let Some(mut guard) = lock_slot(&slot).take() else {
+            return Err(timed_out());
         };
         graph.validate()?;
         let (graph, changes) = graph.finish();
@@ -293,4 +314,18 @@ impl Database {
         tracing::error!(db = %self.name, error = %e, "commit failed");
         Err(e)
     }
+}
+
+fn lock_slot(slot: &LockSlot) -> std::sync::MutexGuard<'_, Option<OwnedMutexGuard<Head>>> {
+    // Only `take()` happens under this mutex, which cannot leave it
+    // half-updated, so a poisoned lock is still sound to use.
+    slot.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn timed_out() -> Error {
+    Error::new(
+        Code::TransactionTimedOut,
+        "The transaction has been terminated. Retry your operation in a new transaction, and you should see a \
+         successful result. The transaction has not completed within the specified timeout.",
+    )
 }
