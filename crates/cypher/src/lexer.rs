@@ -473,16 +473,21 @@ impl<'a> Lexer<'a> {
             }
             self.push(Tok::Float(v), start);
         } else {
-            // Legacy octal literals (`0777`) are accepted as octal, as Neo4j does.
-            let v = if text.len() > 1 && text.starts_with('0') {
-                if !text.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-                    return Err(self.bad_number(start));
-                }
-                u64::from_str_radix(&text[1..], 8).ok()
-            } else {
-                text.parse::<u64>().ok()
-            };
-            self.push(Tok::Int(v), start);
+            // A leading zero once meant octal; Neo4j 5 refuses the old form
+            // rather than guess, and so do we.
+            if text.len() > 1 && text.starts_with('0') {
+                let digits = &self.src[start..self.pos];
+                return Err(self.err(
+                    start,
+                    "InvalidNumberLiteral",
+                    format!(
+                        "The octal integer literal syntax `{digits}` is no longer supported, \
+                         please use `0o{}` instead",
+                        digits.trim_start_matches('0')
+                    ),
+                ));
+            }
+            self.push(Tok::Int(text.parse::<u64>().ok()), start);
         }
         Ok(())
     }

@@ -115,6 +115,7 @@ fn invalid_number_literals() {
         "RETURN 9223372036854775808.5e",
         "RETURN 1.5ex",
         "RETURN 0o8",
+        "RETURN 0777",
     ] {
         assert_eq!(syntax_error(q).detail, Some("InvalidNumberLiteral"), "{q}");
     }
