@@ -297,7 +297,7 @@ impl Database {
         drop(guard);
         match pending {
             Ok(pending) => match pending.await {
-                Ok(index) => return Ok(self.bookmark(index)),
+                Ok(index) => Ok(self.bookmark(index)),
                 Err(e) => self.after_failed_commit(e).await,
             },
             Err(e) => self.after_failed_commit(e).await,
