@@ -552,6 +552,9 @@ fn bind_part(
     local: bool,
     declared: &mut HashSet<String>,
 ) -> Result<()> {
+    if part.shortest.is_some() {
+        check_shortest(&part.element, mode)?;
+    }
     bind_chain(
         part.var.as_deref(),
         &part.element,
@@ -560,6 +563,32 @@ fn bind_part(
         local,
         declared,
     )
+}
+
+/// A shortest-path search is over one relationship pattern, found by
+/// matching, starting from zero or one hop.
+fn check_shortest(element: &PatternElement, mode: PatMode) -> Result<()> {
+    if matches!(mode, PatMode::Create | PatMode::Merge) {
+        return Err(err(
+            "UnexpectedSyntax",
+            "shortestPath(...) and allShortestPaths(...) cannot be used to CREATE or MERGE",
+        ));
+    }
+    let [(rel, _)] = element.chain.as_slice() else {
+        return Err(err(
+            "UnexpectedSyntax",
+            "shortestPath(...) requires a pattern containing a single relationship",
+        ));
+    };
+    if let Some((Some(min), _)) = rel.length {
+        if min > 1 {
+            return Err(err(
+                "UnexpectedSyntax",
+                "shortestPath(...) does not support a minimal length different from 0 or 1",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Binds the variables of a pattern used inside an expression; they are
@@ -1399,6 +1428,7 @@ fn check_function(
         // only refer to variables that are already bound.
         return match args {
             [Expr::PatternPredicate(el)] => {
+                check_shortest(el, PatMode::Predicate)?;
                 let mark = scope.locals.len();
                 let r = bind_element(None, el, scope, PatMode::Predicate);
                 scope.locals.truncate(mark);
