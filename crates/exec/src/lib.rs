@@ -123,6 +123,12 @@ pub fn classify(query: &str) -> Result<StatementClass> {
     })
 }
 
+/// Statements nesting deeper than this run on a dedicated thread with a
+/// large stack: evaluation recurses once per level, and server threads have
+/// small stacks.
+const DEEP_STATEMENT: usize = 24;
+const DEEP_STACK_BYTES: usize = 512 << 20;
+
 pub fn execute(
     tx: &mut TxGraph,
     query: &str,
@@ -130,6 +136,71 @@ pub fn execute(
     ctx: &ExecContext<'_>,
 ) -> Result<QueryResult> {
     let stmt = cache::statement(query)?;
+    let deep = match &stmt.kind {
+        StatementKind::Query(q) => visit::query_depth(q) > DEEP_STATEMENT,
+        StatementKind::Show(s) => {
+            s.where_.as_ref().map(visit::expr_depth).unwrap_or(0) > DEEP_STATEMENT
+                || visit::query_depth(&Query {
+                    parts: vec![causeway_cypher::ast::SingleQuery {
+                        clauses: s.then.clone(),
+                    }],
+                    union_all: Vec::new(),
+                }) > DEEP_STATEMENT
+        }
+        StatementKind::Schema(_) => false,
+    };
+    if !deep {
+        return execute_statement(tx, &stmt, params, ctx);
+    }
+    // Everything, including pulling the rows, happens on the big stack.
+    let limit = ctx.limits.max_materialized_rows;
+    std::thread::scope(|s| {
+        let handle = std::thread::Builder::new()
+            .name("causeway-deep-query".into())
+            .stack_size(DEEP_STACK_BYTES)
+            .spawn_scoped(s, || {
+                let r = execute_statement(tx, &stmt, params, ctx)?;
+                let mut rows = Vec::new();
+                for row in r.rows {
+                    let failed = row.is_err();
+                    rows.push(row);
+                    if failed {
+                        break;
+                    }
+                    if rows.len() > limit {
+                        return Err(exec::too_many_rows());
+                    }
+                }
+                Ok(QueryResult {
+                    fields: r.fields,
+                    rows: Box::new(rows.into_iter()),
+                    query_type: r.query_type,
+                    counters: r.counters,
+                    plan: r.plan,
+                })
+            });
+        match handle {
+            Ok(h) => h.join().unwrap_or_else(|_| {
+                Err(causeway_value::Error::new(
+                    causeway_value::Code::Unknown,
+                    "The query could not be evaluated",
+                ))
+            }),
+            Err(e) => Err(causeway_value::Error::new(
+                causeway_value::Code::MemoryPoolOutOfMemory,
+                format!("Could not start a thread for a deeply nested query: {e}"),
+            )),
+        }
+    })
+}
+
+fn execute_statement(
+    tx: &mut TxGraph,
+    stmt: &Arc<Statement>,
+    params: &Map,
+    ctx: &ExecContext<'_>,
+) -> Result<QueryResult> {
+    let stmt = stmt.clone();
     let sh = Arc::new(eval::Shared::new(val::to_val_map(params), ctx.limits));
     // Counters left over from earlier statements of the transaction are not
     // ours to report.

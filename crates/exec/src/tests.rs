@@ -374,3 +374,54 @@ fn extreme_inputs_do_not_panic() {
         }
     }
 }
+
+/// The parser admits expressions up to its nesting limit; evaluating them
+/// must fit in a small thread stack.
+#[test]
+fn deep_expressions_fit_the_stack() {
+    let depth = causeway_cypher::MAX_NESTING - 10;
+    let qs = [
+        format!("RETURN {}1{}", "[".repeat(depth), "]".repeat(depth)),
+        format!("RETURN {}1{}", "(1 + ".repeat(depth), ")".repeat(depth)),
+        format!("RETURN {}1", "- ".repeat(depth)),
+        format!(
+            "RETURN {}1{}",
+            "[x IN [".repeat(depth / 4),
+            "] | x]".repeat(depth / 4)
+        ),
+    ];
+    for q in qs {
+        let h = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let mut tx = TxGraph::new(Graph::new());
+                match execute(&mut tx, &q, &Map::new(), &ctx()) {
+                    Ok(r) => r.rows.for_each(drop),
+                    Err(e) => println!("{e}"),
+                }
+            })
+            .unwrap();
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn long_patterns_fit_the_stack() {
+    let h = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let mut tx = TxGraph::new(Graph::new());
+            run(&mut tx, "UNWIND range(1, 300) AS i CREATE (:C {i: i})");
+            run(
+                &mut tx,
+                "MATCH (a:C), (b:C) WHERE b.i = a.i + 1 CREATE (a)-[:N]->(b)",
+            );
+            let q = format!(
+                "MATCH (:C {{i: 1}}){}-->(z) RETURN z.i",
+                "-->()".repeat(290)
+            );
+            assert_eq!(run(&mut tx, &q), vec![vec![Value::Int(292)]]);
+        })
+        .unwrap();
+    h.join().unwrap();
+}

@@ -123,3 +123,149 @@ pub fn expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     }
     crate::eval::for_children(e, &mut |c| expr(c, f));
 }
+
+/// How deeply a statement nests (expressions, patterns, subqueries): the
+/// executor recurses about that deep, so deep statements get a big stack.
+pub fn query_depth(q: &Query) -> usize {
+    q.parts
+        .iter()
+        .map(|p| clauses_depth(&p.clauses))
+        .max()
+        .unwrap_or(0)
+}
+
+fn clauses_depth(cs: &[Clause]) -> usize {
+    let mut d = 0;
+    for c in cs {
+        let mut cd = 0;
+        // Matching recurses once per pattern part and per hop.
+        let pattern_depth = |parts: &mut dyn Iterator<Item = &PatternPart>| {
+            parts
+                .map(|p| p.element.chain.len() + 1)
+                .fold(0usize, |a, b| a.saturating_add(b))
+        };
+        match c {
+            Clause::Match { pattern, .. } | Clause::Create(pattern) => {
+                cd = cd.max(pattern_depth(&mut pattern.parts.iter()));
+            }
+            Clause::Merge { part, .. } => cd = cd.max(pattern_depth(&mut std::iter::once(part))),
+            Clause::Foreach { clauses: inner, .. } => cd = cd.max(1 + clauses_depth(inner)),
+            Clause::CallSubquery(q) => cd = cd.max(1 + query_depth(q)),
+            _ => {}
+        }
+        // Expressions directly under the clause.
+        let mut tops: Vec<&Expr> = Vec::new();
+        clause_top_exprs(c, &mut tops);
+        for e in tops {
+            cd = cd.max(expr_depth(e));
+        }
+        d = d.max(cd);
+    }
+    d
+}
+
+fn clause_top_exprs<'a>(c: &'a Clause, out: &mut Vec<&'a Expr>) {
+    let pat = |p: &'a PatternElement, out: &mut Vec<&'a Expr>| {
+        if let Some(e) = &p.start.props {
+            out.push(e);
+        }
+        for (r, n) in &p.chain {
+            out.extend(r.props.iter());
+            out.extend(n.props.iter());
+        }
+    };
+    match c {
+        Clause::Match {
+            pattern, where_, ..
+        } => {
+            for part in &pattern.parts {
+                pat(&part.element, out);
+            }
+            out.extend(where_.iter());
+        }
+        Clause::Create(pattern) => {
+            for part in &pattern.parts {
+                pat(&part.element, out);
+            }
+        }
+        Clause::Merge {
+            part,
+            on_create,
+            on_match,
+        } => {
+            pat(&part.element, out);
+            for s in on_create.iter().chain(on_match) {
+                set_exprs(s, out);
+            }
+        }
+        Clause::Unwind { expr, .. } => out.push(expr),
+        Clause::With(p) | Clause::Return(p) => {
+            out.extend(p.items.iter().map(|i| &i.expr));
+            out.extend(p.order_by.iter().map(|s| &s.expr));
+            out.extend([&p.skip, &p.limit, &p.where_].into_iter().flatten());
+        }
+        Clause::Set(items) => items.iter().for_each(|s| set_exprs(s, out)),
+        Clause::Remove(items) => {
+            for i in items {
+                if let RemoveItem::Property { target, .. } = i {
+                    out.push(target);
+                }
+            }
+        }
+        Clause::Delete { exprs, .. } => out.extend(exprs.iter()),
+        Clause::Foreach { list, .. } => out.push(list),
+        Clause::Call { args, where_, .. } => {
+            out.extend(args.iter().flatten());
+            out.extend(where_.iter());
+        }
+        Clause::CallSubquery(_) => {}
+    }
+}
+
+fn set_exprs<'a>(s: &'a SetItem, out: &mut Vec<&'a Expr>) {
+    match s {
+        SetItem::Property { target, value, .. } => {
+            out.push(target);
+            out.push(value);
+        }
+        SetItem::Replace { value, .. } | SetItem::Merge { value, .. } => out.push(value),
+        SetItem::Labels { .. } => {}
+    }
+}
+
+pub fn expr_depth(e: &Expr) -> usize {
+    let mut d = 0;
+    match e {
+        Expr::PatternPredicate(p) | Expr::PatternComprehension { pattern: p, .. } => {
+            d = d.max(element_depth(p));
+        }
+        Expr::Exists(sq) | Expr::CountSubquery(sq) => match &**sq {
+            SubqueryPattern::Pattern { pattern, where_ } => {
+                d = d.max(pattern.parts.len());
+                for part in &pattern.parts {
+                    d = d.max(element_depth(&part.element) + pattern.parts.len());
+                }
+                if let Some(w) = where_ {
+                    d = d.max(expr_depth(w));
+                }
+            }
+            SubqueryPattern::Query(q) => d = d.max(query_depth(q)),
+        },
+        _ => {}
+    }
+    crate::eval::for_children(e, &mut |c| d = d.max(expr_depth(c)));
+    d + 1
+}
+
+fn element_depth(p: &PatternElement) -> usize {
+    let mut d = p.chain.len();
+    for e in p.start.props.iter() {
+        d = d.max(expr_depth(e));
+    }
+    for (r, n) in &p.chain {
+        for e in r.props.iter().chain(n.props.iter()) {
+            d = d.max(expr_depth(e));
+        }
+    }
+    d + 1
+}
