@@ -187,18 +187,17 @@ const WHERE_CTX: Ctx<'static> = Ctx {
 };
 
 pub(crate) fn check_statement(s: &Statement) -> Result<()> {
-    let outer = STACK_BASE.with(|b| {
-        let prev = b.get();
-        if prev == 0 {
-            b.set(stack_position());
+    /// Restores the previous stack base even if checking unwinds, so a
+    /// stale base can never make later checks on this thread fail.
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            STACK_BASE.with(|b| b.set(self.0));
         }
-        prev
-    });
-    let r = check_statement_kind(s);
-    if outer == 0 {
-        STACK_BASE.with(|b| b.set(0));
     }
-    r
+    let previous = STACK_BASE.with(|b| b.replace(stack_position()));
+    let _restore = Restore(previous);
+    check_statement_kind(s)
 }
 
 fn check_statement_kind(s: &Statement) -> Result<()> {
