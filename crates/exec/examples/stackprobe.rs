@@ -31,6 +31,9 @@ fn main() {
                 limits: Limits::default(),
             };
             let mut tx = TxGraph::new(Graph::new());
+            execute(&mut tx, "CREATE ({x: 1})", &Map::new(), &ctx)
+                .map(|r| r.rows.for_each(drop))
+                .ok();
             match execute(&mut tx, &q, &Map::new(), &ctx) {
                 Ok(r) => r.rows.for_each(drop),
                 Err(e) => println!("{e}"),

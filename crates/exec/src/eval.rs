@@ -516,6 +516,15 @@ pub fn eval(ctx: &Ctx, e: &Expr, row: &Row) -> Result<Val> {
             for it in items {
                 inner.set(var, it);
                 let v = eval(ctx, expr, &inner)?;
+                // reduce is the one construct that can nest values without
+                // bound; deeper values would overflow recursive consumers.
+                if matches!(v, Val::List(_) | Val::Map(_)) && nesting_exceeds(&v, MAX_VALUE_DEPTH) {
+                    return Err(Error::runtime(
+                        Code::ArgumentError,
+                        "InvalidArgumentValue",
+                        format!("Values may nest at most {MAX_VALUE_DEPTH} levels deep"),
+                    ));
+                }
                 inner.set(acc, v);
             }
             Ok(inner.get(acc).cloned().unwrap_or(Val::Null))

@@ -425,3 +425,24 @@ fn long_patterns_fit_the_stack() {
         .unwrap();
     h.join().unwrap();
 }
+
+#[test]
+fn value_nesting_is_bounded() {
+    let h = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let mut tx = TxGraph::new(Graph::new());
+            let e = err(
+                &mut tx,
+                "RETURN reduce(l = [], x IN range(1, 100000) | [l]) AS deep",
+            );
+            assert_eq!(e.code, causeway_value::Code::ArgumentError);
+            let rows = run(
+                &mut tx,
+                "RETURN size(reduce(l = [], x IN range(1, 1000) | l + x)) AS n",
+            );
+            assert_eq!(rows, vec![vec![Value::Int(1000)]]);
+        })
+        .unwrap();
+    h.join().unwrap();
+}

@@ -434,3 +434,24 @@ pub fn to_val_map(m: &Map) -> ValMap {
         .map(|(k, v)| (k.clone(), Val::from_value(v)))
         .collect()
 }
+
+/// How deeply values may nest. Recursive code over values (comparison,
+/// hashing, conversion, the Bolt encoder, even `Drop`) stays well within
+/// small thread stacks below this.
+pub const MAX_VALUE_DEPTH: usize = 256;
+
+/// Whether `v` nests deeper than `limit`, walked without recursion.
+pub fn nesting_exceeds(v: &Val, limit: usize) -> bool {
+    let mut stack: Vec<(&Val, usize)> = vec![(v, 1)];
+    while let Some((x, d)) = stack.pop() {
+        if d > limit {
+            return true;
+        }
+        match x {
+            Val::List(l) => stack.extend(l.iter().map(|c| (c, d + 1))),
+            Val::Map(m) => stack.extend(m.values().map(|c| (c, d + 1))),
+            _ => {}
+        }
+    }
+    false
+}
