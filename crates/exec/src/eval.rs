@@ -913,7 +913,12 @@ fn add(l: &Val, r: &Val, max_list: usize) -> Result<Val> {
             Ok(Val::List(out))
         }
         (Val::Null, _) | (_, Val::Null) => Ok(Val::Null),
-        (Val::Str(a), Val::Str(b)) => Ok(Val::Str(format!("{a}{b}"))),
+        (Val::Str(a), Val::Str(b)) => {
+            if a.len().saturating_add(b.len()) > MAX_STRING_BYTES {
+                return Err(string_too_long());
+            }
+            Ok(Val::Str(format!("{a}{b}")))
+        }
         (Val::Str(a), x @ (Val::Int(_) | Val::Float(_) | Val::Bool(_))) => {
             Ok(Val::Str(format!("{a}{}", functions::to_string_repr(x))))
         }
@@ -930,6 +935,17 @@ fn add(l: &Val, r: &Val, max_list: usize) -> Result<Val> {
             r.type_name()
         ))),
     }
+}
+
+/// Strings built by a query (concatenation in a loop doubles quickly) are
+/// capped so that one statement cannot exhaust memory.
+pub const MAX_STRING_BYTES: usize = 256 << 20;
+
+pub fn string_too_long() -> Error {
+    Error::new(
+        Code::MemoryPoolOutOfMemory,
+        "The string exceeds the maximum allowed length",
+    )
 }
 
 pub fn list_too_long() -> Error {

@@ -553,6 +553,18 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
             let (s, from, to) = (str_arg(name, a0)?, str_arg(name, a1)?, str_arg(name, a2)?);
             match (s, from, to) {
                 (Some(s), Some(from), Some(to)) => {
+                    let worst = (s.chars().count() + 1).saturating_mul(to.len().max(1)) + s.len();
+                    if worst > crate::eval::MAX_STRING_BYTES {
+                        let matches = if from.is_empty() {
+                            s.chars().count() + 1
+                        } else {
+                            s.matches(from).count()
+                        };
+                        let out_len = s.len().saturating_add(matches.saturating_mul(to.len()));
+                        if out_len > crate::eval::MAX_STRING_BYTES {
+                            return Err(crate::eval::string_too_long());
+                        }
+                    }
                     if from.is_empty() {
                         // Java's replace inserts around every char for "".
                         let mut out = String::from(to);

@@ -364,6 +364,9 @@ fn extreme_inputs_do_not_panic() {
         "RETURN split('', ''), reverse('🎉x'), toString(-0.0)",
         "RETURN range(0, 10, 0)",
         "RETURN datetime({year: -999999999, month: 1, day: 1}).epochMillis",
+        "RETURN size(reduce(s = 'xy', i IN range(1, 64) | s + s))",
+        "RETURN size(reduce(s = 'xy', i IN range(1, 64) | replace(s, 'x', s)))",
+        "RETURN size(reduce(l = [1], i IN range(1, 64) | l + l))",
     ];
     for q in queries {
         let mut tx = TxGraph::new(Graph::new());
