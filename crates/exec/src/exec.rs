@@ -164,17 +164,23 @@ impl Runner<'_, '_> {
         }
         if distinct {
             let names = fields.clone();
+            let max = self.sh.limits.max_materialized_rows;
             let mut seen: HashSet<Vec<Key>> = HashSet::new();
-            chained = Box::new(chained.filter(move |r| {
-                match r {
-                    Ok(row) => seen.insert(
-                        names
-                            .iter()
-                            .map(|n| key_of(row.get(n).unwrap_or(&Val::Null)))
-                            .collect(),
-                    ),
-                    Err(_) => true,
+            chained = Box::new(chained.filter_map(move |r| match r {
+                Ok(row) => {
+                    let k: Vec<Key> = names
+                        .iter()
+                        .map(|n| key_of(row.get(n).unwrap_or(&Val::Null)))
+                        .collect();
+                    if !seen.insert(k) {
+                        None
+                    } else if seen.len() > max {
+                        Some(Err(too_many_rows()))
+                    } else {
+                        Some(Ok(row))
+                    }
                 }
+                Err(e) => Some(Err(e)),
             }));
         }
         Ok(QueryOut {
