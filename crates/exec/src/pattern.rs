@@ -165,9 +165,8 @@ pub fn match_parts_hinted(
         hints,
         used: Vec::new(),
         force_first: None,
-        out,
     };
-    m.parts(parts, 0, row.clone())?;
+    m.parts(parts, 0, row.clone(), out)?;
     Ok(())
 }
 
@@ -186,13 +185,11 @@ pub fn first_anchor(
     if first.shortest.is_some() {
         return Ok(None);
     }
-    let mut sink = |_: Row| Ok(true);
     let m = Matcher {
         ctx,
         hints,
         used: Vec::new(),
         force_first: None,
-        out: &mut sink,
     };
     let a = m.choose_anchor(first, row);
     let np = if a == 0 {
@@ -217,9 +214,8 @@ pub fn match_parts_anchored(
         hints,
         used: Vec::new(),
         force_first: Some(anchor),
-        out,
     };
-    m.parts(parts, 0, row.clone())?;
+    m.parts(parts, 0, row.clone(), out)?;
     Ok(())
 }
 
@@ -228,12 +224,11 @@ enum RelBind {
     Many(Vec<u64>),
 }
 
-struct Matcher<'a, 'b, 'h> {
+struct Matcher<'a, 'h> {
     ctx: &'a Ctx<'a>,
     hints: &'h [Hint<'h>],
     used: Vec<u64>,
     force_first: Option<(usize, u64)>,
-    out: &'b mut dyn FnMut(Row) -> Result<bool>,
 }
 
 fn dir_of(d: Direction) -> Dir {
@@ -256,28 +251,37 @@ fn var_bound(row: &Row, v: &Option<String>) -> bool {
     v.as_deref().map(|v| row.contains(v)).unwrap_or(false)
 }
 
-impl Matcher<'_, '_, '_> {
+impl Matcher<'_, '_> {
     /// Returns false once the consumer asked to stop.
-    fn parts(&mut self, parts: &[PatternPart], i: usize, row: Row) -> Result<bool> {
+    fn parts(
+        &mut self,
+        parts: &[PatternPart],
+        i: usize,
+        row: Row,
+        out: &mut dyn FnMut(Row) -> Result<bool>,
+    ) -> Result<bool> {
         let Some(part) = parts.get(i) else {
-            return (self.out)(row);
+            return out(row);
         };
-        let mut results: Vec<(Row, Vec<u64>)> = Vec::new();
-        let used_before = self.used.len();
-        // Parts are matched one after another; rows of the first part are
-        // buffered only per input row, which keeps the recursion simple.
         let force = if i == 0 {
             self.force_first.take()
         } else {
             None
         };
+        if i + 1 == parts.len() {
+            return self.part(part, &row, force, &mut |r, _| out(r));
+        }
+        let mut results: Vec<(Row, Vec<u64>)> = Vec::new();
+        let used_before = self.used.len();
+        // Earlier parts are buffered per input row so that later parts can
+        // be matched with the relationships they used excluded.
         self.part(part, &row, force, &mut |r, used| {
             results.push((r, used.to_vec()));
             Ok(true)
         })?;
         for (r, used) in results {
             let saved = std::mem::replace(&mut self.used, used);
-            let go = self.parts(parts, i + 1, r)?;
+            let go = self.parts(parts, i + 1, r, out)?;
             self.used = saved;
             self.used.truncate(used_before);
             if !go {
@@ -831,8 +835,7 @@ impl Matcher<'_, '_, '_> {
                 })),
             );
         }
-        let used = self.used.clone();
-        emit(row, &used)
+        emit(row, &self.used)
     }
 
     fn shortest(
@@ -877,7 +880,7 @@ impl Matcher<'_, '_, '_> {
                             })),
                         );
                     }
-                    if !emit(r, &self.used.clone())? {
+                    if !emit(r, &self.used)? {
                         return Ok(false);
                     }
                 }
