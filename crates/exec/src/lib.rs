@@ -7,6 +7,28 @@
 //!   the transaction and huge results stream in bounded memory.
 //! * `classify` tells, from the text alone and without a graph, whether a
 //!   statement writes, so that the caller can take the write lock first.
+//!
+//! How it works:
+//! * Parsed and checked statements are cached by query text (`cache`).
+//! * Each clause becomes a stage over a stream of rows (`exec`). Reading
+//!   stages are lazy iterators over an owned snapshot; MATCH streams one
+//!   start candidate at a time, choosing the start node per pattern by
+//!   selectivity (bound variable, node id, index seek/range/prefix, smallest
+//!   label, all nodes; see `pattern`). Updating clauses drain their input
+//!   and apply it to the transaction before the next stage is built, which
+//!   gives Cypher's clause-at-a-time visibility (MERGE additionally sees the
+//!   rows it created itself).
+//! * Only sorting, grouping, DISTINCT and update buffers hold rows; each is
+//!   bounded by `Limits::max_materialized_rows`, list values by
+//!   `max_list_len`, and strings and value nesting by fixed caps, so a
+//!   statement fails with `MemoryPoolOutOfMemory` (or an argument error)
+//!   instead of exhausting the process.
+//! * Statements nesting deeper than a small threshold run on a dedicated
+//!   thread with a large stack, because evaluation recurses per level.
+//! * Dates, times and durations are full values inside a query (they
+//!   compare and sort chronologically) but leave the engine as ISO-8601
+//!   strings, and are stored as strings in properties, because the shared
+//!   value model has no temporal types. Named time zones are not supported.
 #![allow(clippy::type_complexity)]
 
 mod aggregate;
