@@ -1,1 +1,0 @@
-CALL db.labels() YIELD label AS l WHERE l STARTS WITH 'A' RETURN l

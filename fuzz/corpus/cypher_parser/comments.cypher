@@ -1,3 +1,0 @@
-MATCH (n) // line comment
-/* block
- comment */ RETURN n

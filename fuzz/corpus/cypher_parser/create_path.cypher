@@ -1,1 +1,0 @@
-CREATE p = (a:A {x: 1})-[:R {w: 2.5}]->(b:B)<-[:S]-(c) RETURN p

@@ -1,1 +1,0 @@
-RETURN '\uZZZZ', '\u12', '\uD800'

@@ -1,1 +1,0 @@
-MATCH (a)-[:T*-2..]->(b) RETURN b

@@ -1,1 +1,0 @@
-MATCH (n {name: "abc}) RETURN n

@@ -1,1 +1,0 @@
-MATCH p = (a)-->(b) FOREACH (n IN nodes(p) | SET n.marked = true CREATE (:Log {id: id(n)}))

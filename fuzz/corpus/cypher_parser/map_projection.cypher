@@ -1,1 +1,0 @@
-MATCH (n) RETURN n {.name, .*, age: n.age + 1, n}

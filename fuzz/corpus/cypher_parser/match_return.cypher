@@ -1,1 +1,0 @@
-MATCH (n:Person {name: 'Alice'})-[:KNOWS]->(m) RETURN n.name, m.name

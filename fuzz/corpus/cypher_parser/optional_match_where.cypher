@@ -1,1 +1,0 @@
-OPTIONAL MATCH (a)-[r:T|:U*1..3]-(b) WHERE a.x > 1 AND b:Label RETURN a, r, b

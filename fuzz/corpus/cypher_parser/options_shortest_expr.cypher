@@ -1,1 +1,0 @@
-CYPHER 5 MATCH (a), (b) WITH shortestPath((a)-[*]-(b)) AS p RETURN p

@@ -1,1 +1,0 @@
-MATCH p = shortestPath((a:A)-[*..5]-(b:B)), q = allShortestPaths((a)-[:R*]->(b)) RETURN p, q

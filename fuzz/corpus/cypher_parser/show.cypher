@@ -1,1 +1,0 @@
-SHOW INDEXES YIELD name, type WHERE type = 'RANGE' RETURN name ORDER BY name

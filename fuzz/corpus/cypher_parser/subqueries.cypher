@@ -1,1 +1,0 @@
-MATCH (n) WHERE EXISTS { MATCH (n)-->(m) WHERE m.x = 1 } AND COUNT { (n)<--() } > 2 RETURN n
