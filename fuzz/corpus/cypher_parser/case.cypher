@@ -1,0 +1,1 @@
+MATCH (n) RETURN CASE n.x WHEN 1 THEN 'one' ELSE 'other' END, CASE WHEN n.y > 0 THEN 1 END

@@ -1,0 +1,1 @@
+CREATE p = (a:A {x: 1})-[:R {w: 2.5}]->(b:B)<-[:S]-(c) RETURN p

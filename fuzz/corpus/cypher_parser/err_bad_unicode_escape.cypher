@@ -1,0 +1,1 @@
+RETURN '\uZZZZ', '\u12', '\uD800'

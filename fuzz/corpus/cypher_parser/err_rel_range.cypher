@@ -1,0 +1,1 @@
+MATCH (a)-[:T*-2..]->(b) RETURN b

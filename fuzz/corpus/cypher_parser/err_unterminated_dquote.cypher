@@ -1,0 +1,1 @@
+MATCH (n {name: "abc}) RETURN n

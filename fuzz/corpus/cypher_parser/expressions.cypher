@@ -1,0 +1,1 @@
+RETURN 1 + 2 * 3 ^ 2 - -4 % 5 / 6, 1 < 2 <= 3, NOT true XOR false OR null AND true

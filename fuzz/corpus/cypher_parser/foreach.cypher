@@ -1,0 +1,1 @@
+MATCH p = (a)-->(b) FOREACH (n IN nodes(p) | SET n.marked = true CREATE (:Log {id: id(n)}))

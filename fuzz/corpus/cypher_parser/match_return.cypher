@@ -1,0 +1,1 @@
+MATCH (n:Person {name: 'Alice'})-[:KNOWS]->(m) RETURN n.name, m.name

@@ -1,0 +1,1 @@
+MERGE (a:A {id: $id}) ON CREATE SET a.created = timestamp() ON MATCH SET a.seen = a.seen + 1 RETURN a

@@ -1,0 +1,1 @@
+OPTIONAL MATCH (a)-[r:T|:U*1..3]-(b) WHERE a.x > 1 AND b:Label RETURN a, r, b

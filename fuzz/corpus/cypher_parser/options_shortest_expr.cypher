@@ -1,0 +1,1 @@
+CYPHER 5 MATCH (a), (b) WITH shortestPath((a)-[*]-(b)) AS p RETURN p

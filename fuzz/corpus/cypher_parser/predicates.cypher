@@ -1,0 +1,1 @@
+MATCH (n) WHERE n.s STARTS WITH 'a' AND n.s ENDS WITH 'z' AND n.s CONTAINS 'm' AND n.s =~ '.*' AND n.x IN [1, 2] AND n.y IS NOT NULL RETURN n

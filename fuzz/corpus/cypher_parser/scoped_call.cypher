@@ -1,0 +1,1 @@
+MATCH (n) CALL (n) { MATCH (n)-->(m) RETURN count(m) AS c } CALL () { RETURN 1 AS one } RETURN n, c, one

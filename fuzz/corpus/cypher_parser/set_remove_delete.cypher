@@ -1,0 +1,1 @@
+MATCH (n) SET n.x = 1, n = {a: 1}, n += {b: 2}, n:X:Y REMOVE n.x, n:X DETACH DELETE n

@@ -1,0 +1,1 @@
+MATCH p = shortestPath((a:A)-[*..5]-(b:B)), q = allShortestPaths((a)-[:R*]->(b)) RETURN p, q

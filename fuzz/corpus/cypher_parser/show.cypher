@@ -1,0 +1,1 @@
+SHOW INDEXES YIELD name, type WHERE type = 'RANGE' RETURN name ORDER BY name

@@ -1,0 +1,1 @@
+MATCH (n) WHERE EXISTS { MATCH (n)-->(m) WHERE m.x = 1 } AND COUNT { (n)<--() } > 2 RETURN n
