@@ -123,6 +123,15 @@ impl Default for Limits {
     }
 }
 
+/// The procedures this crate implements itself (`db.labels()`, ...), for
+/// listings such as `SHOW PROCEDURES`.
+pub fn builtin_procedures() -> Vec<ProcedureSignature> {
+    procedures::BUILTIN_PROCEDURES
+        .iter()
+        .filter_map(|n| procedures::builtin_signature(n))
+        .collect()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StatementClass {
     Read,

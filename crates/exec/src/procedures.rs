@@ -10,9 +10,16 @@ use causeway_cypher::ast::*;
 use causeway_graph::{ConstraintType, Graph};
 use causeway_value::{Code, Error, Result, Value};
 
-fn builtin_signature(name: &str) -> Option<ProcedureSignature> {
+pub const BUILTIN_PROCEDURES: &[&str] = &["db.labels", "db.relationshipTypes", "db.propertyKeys"];
+
+pub fn builtin_signature(name: &str) -> Option<ProcedureSignature> {
+    let canonical = BUILTIN_PROCEDURES
+        .iter()
+        .find(|p| p.eq_ignore_ascii_case(name))
+        .copied()
+        .unwrap_or(name);
     let out = |n: &str| ProcedureSignature {
-        name: name.to_owned(),
+        name: canonical.to_owned(),
         inputs: Vec::new(),
         outputs: vec![(n.to_owned(), "STRING?".to_owned())],
     };

@@ -449,3 +449,12 @@ fn value_nesting_is_bounded() {
         .unwrap();
     h.join().unwrap();
 }
+
+#[test]
+fn builtin_procedure_listing() {
+    let names: Vec<String> = builtin_procedures().into_iter().map(|p| p.name).collect();
+    assert_eq!(
+        names,
+        vec!["db.labels", "db.relationshipTypes", "db.propertyKeys"]
+    );
+}
