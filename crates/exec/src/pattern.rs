@@ -754,8 +754,9 @@ impl Matcher<'_, '_> {
         path: &mut Vec<u64>,
         found: &mut Vec<(u64, Vec<u64>)>,
     ) -> Result<()> {
-        // Iterative deepening over an explicit stack keeps deep paths from
-        // overflowing the call stack.
+        // A depth-first walk over an explicit stack, so that long paths cannot
+        // overflow the call stack.
+
         let g = self.ctx.g;
         let mut stack: Vec<(u64, Vec<(u64, u64)>, usize)> = Vec::new();
         if min == 0 {
