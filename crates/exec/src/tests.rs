@@ -458,3 +458,85 @@ fn builtin_procedure_listing() {
         vec!["db.labels", "db.relationshipTypes", "db.propertyKeys"]
     );
 }
+
+fn strings(rows: Vec<Vec<Value>>) -> Vec<String> {
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .collect()
+}
+
+#[test]
+fn clause_semantics() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE (a:P {name: 'a'})-[:K]->(b:P {name: 'b'})-[:K]->(c:P {name: 'c'}), (a)-[:K]->(c)",
+    );
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "MATCH (p:P) OPTIONAL MATCH (p)-[:K]->(q) RETURN p.name, q.name ORDER BY p.name, q.name",
+            &["'a' | 'b'", "'a' | 'c'", "'b' | 'c'", "'c' | null"],
+        ),
+        (
+            "MATCH (p:P) RETURN p.name AS n, size([(p)-->(x) | x]) AS out ORDER BY out DESC, n",
+            &["'a' | 2", "'b' | 1", "'c' | 0"],
+        ),
+        (
+            "MATCH p = shortestPath((a:P {name: 'a'})-[*]->(c:P {name: 'c'})) RETURN length(p)",
+            &["1"],
+        ),
+        (
+            "MATCH (a:P {name: 'a'})-[*2]->(x) RETURN x.name",
+            &["'c'"],
+        ),
+        (
+            "MATCH (p:P) RETURN p.name AS x UNION MATCH (p:P) RETURN p.name AS x",
+            &["'a'", "'b'", "'c'"],
+        ),
+        (
+            "UNWIND [3, 1, 2, 1] AS x RETURN x, count(*) AS c ORDER BY x",
+            &["1 | 2", "2 | 1", "3 | 1"],
+        ),
+        (
+            "UNWIND [1, 'a', null, [1], true, 1.5] AS x RETURN x ORDER BY x",
+            &["[1]", "'a'", "true", "1", "1.5", "null"],
+        ),
+        (
+            "MATCH (p:P) CALL { WITH p MATCH (p)-->(q) RETURN count(q) AS n } RETURN p.name, n ORDER BY p.name",
+            &["'a' | 2", "'b' | 1", "'c' | 0"],
+        ),
+        (
+            "MERGE (p:P {name: 'a'}) ON MATCH SET p.seen = true ON CREATE SET p.new = true RETURN p.seen, p.new",
+            &["true | null"],
+        ),
+        (
+            "MERGE (p:P {name: 'd'}) ON MATCH SET p.seen = true ON CREATE SET p.new = true RETURN p.seen, p.new",
+            &["null | true"],
+        ),
+        (
+            "FOREACH (i IN range(1, 3) | CREATE (:F {i: i})) WITH 1 AS one MATCH (f:F) RETURN sum(f.i)",
+            &["6"],
+        ),
+        (
+            "MATCH (p:P) WITH p ORDER BY p.name SKIP 1 LIMIT 2 RETURN collect(p.name)",
+            &["['b', 'c']"],
+        ),
+        (
+            "MATCH (p:P {name: 'd'}) DETACH DELETE p RETURN count(*)",
+            &["1"],
+        ),
+        (
+            "MATCH (p:P) WHERE p.name IN ['a', 'c'] AND EXISTS { (p)-->() } RETURN p.name",
+            &["'a'"],
+        ),
+    ];
+    for (q, want) in cases {
+        let got = strings(run(&mut tx, q));
+        assert_eq!(got, want.to_vec(), "{q}");
+    }
+}
