@@ -727,7 +727,7 @@ struct MatchIter {
 }
 
 impl MatchIter {
-    fn fill(&mut self, c: u64) -> Result<()> {
+    fn fill(&mut self, cs: Vec<u64>) -> Result<()> {
         let ctx = self.env.ctx();
         let where_ = self.spec.1.as_ref();
         let hs = hints(where_);
@@ -738,7 +738,7 @@ impl MatchIter {
             &self.spec.0.parts,
             &self.row,
             &hs,
-            (self.anchor, c),
+            (self.anchor, cs),
             &mut |r| {
                 if let Some(w) = where_ {
                     if !eval_pred(&ctx, w, &r)? {
@@ -766,9 +766,12 @@ impl Iterator for MatchIter {
             if self.done {
                 return None;
             }
-            match self.cands.next() {
-                Some(c) => {
-                    if let Err(e) = self.fill(c) {
+            // Candidates go in small batches: per-call setup is amortised
+            // while the buffered matches stay few.
+            let batch: Vec<u64> = self.cands.by_ref().take(64).collect();
+            match (!batch.is_empty()).then_some(batch) {
+                Some(cs) => {
+                    if let Err(e) = self.fill(cs) {
                         self.done = true;
                         return Some(Err(e));
                     }

@@ -192,21 +192,16 @@ pub fn first_anchor(
         force_first: None,
     };
     let a = m.choose_anchor(first, row);
-    let np = if a == 0 {
-        &first.element.start
-    } else {
-        &first.element.chain[a - 1].1
-    };
-    Ok(Some((a, m.candidates(np, row)?)))
+    Ok(Some((a.index, m.anchor_candidates(first, &a, row)?)))
 }
 
-/// Matches with the first pattern's anchor fixed to one candidate.
+/// Matches with the first pattern's anchor restricted to some candidates.
 pub fn match_parts_anchored(
     ctx: &Ctx,
     parts: &[PatternPart],
     row: &Row,
     hints: &[Hint],
-    anchor: (usize, u64),
+    anchor: (usize, Vec<u64>),
     out: &mut dyn FnMut(Row) -> Result<bool>,
 ) -> Result<()> {
     let mut m = Matcher {
@@ -219,6 +214,101 @@ pub fn match_parts_anchored(
     Ok(())
 }
 
+/// Where a path pattern starts: a node position, found either through its
+/// own access path or as an end of the relationships of an adjacent typed
+/// hop (`(relationship index, node is its left end)`).
+pub struct Anchor {
+    pub index: usize,
+    pub via_rel: Option<(usize, bool)>,
+    pub access: Access,
+}
+
+fn node_at(el: &PatternElement, i: usize) -> &NodePattern {
+    if i == 0 {
+        &el.start
+    } else {
+        &el.chain[i - 1].1
+    }
+}
+
+pub fn choose_anchor(ctx: &Ctx, hints: &[Hint], part: &PatternPart, row: &Row) -> Anchor {
+    let el = &part.element;
+    let g = ctx.g;
+    let mut best = Anchor {
+        index: 0,
+        via_rel: None,
+        access: Access::AllNodes,
+    };
+    let mut best_score = u64::MAX;
+    for i in 0..=el.chain.len() {
+        let access = access_for(ctx, hints, node_at(el, i), row);
+        let mut score = match &access {
+            Access::Bound | Access::ById => 0,
+            Access::IndexSeek { .. } | Access::CompositeSeek { .. } => 1,
+            Access::IndexRange { .. } | Access::IndexPrefix { .. } => 2,
+            Access::LabelScan(l) => 10u64.saturating_add(g.label_count(l) as u64),
+            Access::AllNodes => 11u64.saturating_add(g.node_count() as u64),
+        };
+        let mut via_rel = None;
+        if score >= 10 {
+            // Adjacent single hops with types: the hop left of node i has
+            // node i as its right end, the hop right of it as its left end.
+            let hops = [
+                i.checked_sub(1).map(|r| (r, false)),
+                (i < el.chain.len()).then_some((i, true)),
+            ];
+            for (r, left) in hops.into_iter().flatten() {
+                let rp = &el.chain[r].0;
+                if rp.length.is_some() || rp.types.is_empty() {
+                    continue;
+                }
+                let n: u64 = rp.types.iter().map(|t| g.type_count(t) as u64).sum();
+                let s = 10u64.saturating_add(n);
+                if s < score {
+                    score = s;
+                    via_rel = Some((r, left));
+                }
+            }
+        }
+        if score < best_score {
+            best = Anchor {
+                index: i,
+                via_rel,
+                access,
+            };
+            best_score = score;
+        }
+    }
+    best
+}
+
+enum Want {
+    Any,
+    Never,
+    Map(ValMap),
+}
+
+impl Want {
+    fn matches<'g>(&self, get: impl Fn(&str) -> Option<&'g causeway_value::Value>) -> bool {
+        match self {
+            Want::Any => true,
+            Want::Never => false,
+            Want::Map(m) => m.iter().all(|(k, v)| match get(k) {
+                Some(h) => cypher_eq(&Val::from_value(h), v) == Some(true),
+                None => false,
+            }),
+        }
+    }
+}
+
+fn bind_node(np: &NodePattern, id: u64, row: &mut Row) {
+    if let Some(v) = &np.var {
+        if !row.contains(v) {
+            row.set(v, Val::Node(id));
+        }
+    }
+}
+
 enum RelBind {
     One(u64),
     Many(Vec<u64>),
@@ -228,7 +318,7 @@ struct Matcher<'a, 'h> {
     ctx: &'a Ctx<'a>,
     hints: &'h [Hint<'h>],
     used: Vec<u64>,
-    force_first: Option<(usize, u64)>,
+    force_first: Option<(usize, Vec<u64>)>,
 }
 
 fn dir_of(d: Direction) -> Dir {
@@ -292,38 +382,49 @@ impl Matcher<'_, '_> {
     }
 
     /// The most selective node of a path pattern to start from: a bound
-    /// node, else an index seek, else the smallest label.
-    fn choose_anchor(&self, part: &PatternPart, row: &Row) -> usize {
+    /// node, else an index seek, else the smallest of a label scan and the
+    /// ends of an adjacent typed relationship.
+    fn choose_anchor(&self, part: &PatternPart, row: &Row) -> Anchor {
+        choose_anchor(self.ctx, self.hints, part, row)
+    }
+
+    fn anchor_candidates(&self, part: &PatternPart, a: &Anchor, row: &Row) -> Result<Vec<u64>> {
         let el = &part.element;
-        let g = self.ctx.g;
-        let mut best = 0usize;
-        let mut best_score = u64::MAX;
-        for i in 0..=el.chain.len() {
-            let np = if i == 0 {
-                &el.start
-            } else {
-                &el.chain[i - 1].1
-            };
-            let score = match self.access_for(np, row) {
-                Access::Bound | Access::ById => 0,
-                Access::IndexSeek { .. } | Access::CompositeSeek { .. } => 1,
-                Access::IndexRange { .. } | Access::IndexPrefix { .. } => 2,
-                Access::LabelScan(l) => 10u64.saturating_add(g.label_count(&l) as u64),
-                Access::AllNodes => 11u64.saturating_add(g.node_count() as u64),
-            };
-            if score < best_score {
-                best = i;
-                best_score = score;
+        match a.via_rel {
+            Some((rel_idx, node_is_left)) => {
+                let g = self.ctx.g;
+                let rp = &el.chain[rel_idx].0;
+                let mut ids = Vec::new();
+                for t in &rp.types {
+                    for rid in g.rels_with_type(t) {
+                        let Some(r) = g.rel(rid) else { continue };
+                        match (rp.direction, node_is_left) {
+                            (Direction::Outgoing, true) | (Direction::Incoming, false) => {
+                                ids.push(r.start)
+                            }
+                            (Direction::Outgoing, false) | (Direction::Incoming, true) => {
+                                ids.push(r.end)
+                            }
+                            (Direction::Both, _) => {
+                                ids.push(r.start);
+                                ids.push(r.end);
+                            }
+                        }
+                    }
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                Ok(ids)
             }
+            None => self.candidates(node_at(el, a.index), row),
         }
-        best
     }
 
     fn part(
         &mut self,
         part: &PatternPart,
         row: &Row,
-        force: Option<(usize, u64)>,
+        force: Option<(usize, Vec<u64>)>,
         emit: &mut dyn FnMut(Row, &[u64]) -> Result<bool>,
     ) -> Result<bool> {
         let el = &part.element;
@@ -339,20 +440,22 @@ impl Matcher<'_, '_> {
             }
         };
         let (best, candidates) = match force {
-            Some((a, c)) => (a, vec![c]),
+            Some((a, cs)) => (a, cs),
             None => {
-                let best = self.choose_anchor(part, row);
-                (best, self.candidates(node_at(best), row)?)
+                let a = self.choose_anchor(part, row);
+                (a.index, self.anchor_candidates(part, &a, row)?)
             }
         };
         let anchor = node_at(best);
         let mut nodes: Vec<u64> = vec![0; k + 1];
         let mut rels: Vec<Option<RelBind>> = (0..k).map(|_| None).collect();
+        let want = self.want(&anchor.props, row)?;
         for c in candidates {
-            let mut r = row.clone();
-            if !self.node_ok(anchor, c, &mut r)? {
+            if !self.node_check(anchor, c, row, &want) {
                 continue;
             }
+            let mut r = row.clone();
+            bind_node(anchor, c, &mut r);
             nodes[best] = c;
             if !self.step(part, best, best, true, &mut nodes, &mut rels, r, emit)? {
                 return Ok(false);
@@ -547,6 +650,32 @@ impl Matcher<'_, '_> {
         Ok(true)
     }
 
+    /// Evaluates a property map once for all candidates of one step.
+    fn want(&self, p: &Option<Expr>, row: &Row) -> Result<Want> {
+        let Some(p) = p else { return Ok(Want::Any) };
+        match eval(self.ctx, p, row)? {
+            Val::Map(m) => Ok(Want::Map(m)),
+            Val::Null => Ok(Want::Never),
+            other => Err(type_error(format!(
+                "Expected a map of properties but got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// `node_ok` without binding, against pre-evaluated properties.
+    fn node_check(&self, np: &NodePattern, id: u64, row: &Row, want: &Want) -> bool {
+        let g = self.ctx.g;
+        if let Some(v) = &np.var {
+            if let Some(b) = row.get(v) {
+                if !matches!(b, Val::Node(x) if *x == id) {
+                    return false;
+                }
+            }
+        }
+        np.labels.iter().all(|l| g.node_has_label(id, l)) && want.matches(|k| g.node_prop(id, k))
+    }
+
     fn props_ok<'g>(
         &self,
         p: &Expr,
@@ -716,17 +845,20 @@ impl Matcher<'_, '_> {
             Some(_) => Vec::new(),
             None => g.expand(from, dir, &rp.types),
         };
+        let want_rel = self.want(&rp.props, &row)?;
+        let want_node = self.want(&np.props, &row)?;
         for (rid, other) in expansions {
             if self.used.contains(&rid) {
                 continue;
             }
-            if !self.rel_ok(rp, rid, &row)? {
+            if !want_rel.matches(|k| g.rel_prop(rid, k)) {
+                continue;
+            }
+            if !self.node_check(np, other, &row, &want_node) {
                 continue;
             }
             let mut r = row.clone();
-            if !self.node_ok(np, other, &mut r)? {
-                continue;
-            }
+            bind_node(np, other, &mut r);
             if let Some(v) = &rp.var {
                 r.set(v, Val::Rel(rid));
             }

@@ -2,7 +2,7 @@
 //! executor uses for a query, including the access path chosen per pattern.
 
 use crate::eval::{contains_aggregate, Ctx};
-use crate::pattern::{access_for, hints, Access};
+use crate::pattern::{choose_anchor, hints, Access};
 use crate::val::{Row, Val};
 use causeway_cypher::ast::*;
 use causeway_value::{Map, Value};
@@ -151,79 +151,102 @@ fn clause(ctx: &Ctx, c: &Clause, scope: &mut Vec<String>, child: Option<Op>) -> 
             let mut inner: Option<Op> = None;
             for part in &pattern.parts {
                 let el = &part.element;
-                let access = access_for(ctx, &hs, &el.start, &bound);
-                let var = el.start.var.clone().unwrap_or_else(|| "anon".into());
-                if let Some(v) = &el.start.var {
+                let anchor = choose_anchor(ctx, &hs, part, &bound);
+                let anchor_np = if anchor.index == 0 {
+                    &el.start
+                } else {
+                    &el.chain[anchor.index - 1].1
+                };
+                let var = anchor_np.var.clone().unwrap_or_else(|| "anon".into());
+                for v in [&anchor_np.var, &el.start.var].into_iter().flatten() {
                     if !scope.contains(v) {
                         scope.push(v.clone());
                     }
                     bound.set(v, Val::Null);
                 }
-                let mut node = match access {
-                    Access::Bound => inner.take(),
-                    Access::ById => {
-                        let leaf = op(
-                            "NodeByIdSeek",
-                            std::slice::from_ref(&var),
-                            var.clone(),
-                            Vec::new(),
-                        );
-                        Some(join(inner.take(), leaf, scope))
-                    }
-                    Access::IndexSeek {
-                        label,
-                        prop,
-                        unique,
-                    } => {
-                        let name = if unique {
-                            "NodeUniqueIndexSeek"
+                let mut node = match (anchor.via_rel, anchor.access) {
+                    (Some((r, _)), _) => {
+                        let rp = &el.chain[r].0;
+                        let name = if rp.direction == Direction::Both {
+                            "UndirectedRelationshipTypeScan"
                         } else {
-                            "NodeIndexSeek"
+                            "DirectedRelationshipTypeScan"
                         };
                         let leaf = op(
                             name,
                             std::slice::from_ref(&var),
-                            format!("RANGE INDEX {var}:{label}({prop})"),
+                            format!("[:{}]", rp.types.join("|")),
                             Vec::new(),
                         );
                         Some(join(inner.take(), leaf, scope))
                     }
-                    Access::CompositeSeek { label, props } => {
-                        let leaf = op(
-                            "NodeIndexSeek",
-                            std::slice::from_ref(&var),
-                            format!("RANGE INDEX {var}:{label}({})", props.join(", ")),
-                            Vec::new(),
-                        );
-                        Some(join(inner.take(), leaf, scope))
-                    }
-                    Access::IndexRange { label, prop } | Access::IndexPrefix { label, prop } => {
-                        let leaf = op(
-                            "NodeIndexSeekByRange",
-                            std::slice::from_ref(&var),
-                            format!("RANGE INDEX {var}:{label}({prop})"),
-                            Vec::new(),
-                        );
-                        Some(join(inner.take(), leaf, scope))
-                    }
-                    Access::LabelScan(l) => {
-                        let leaf = op(
-                            "NodeByLabelScan",
-                            std::slice::from_ref(&var),
-                            format!("{var}:{l}"),
-                            Vec::new(),
-                        );
-                        Some(join(inner.take(), leaf, scope))
-                    }
-                    Access::AllNodes => {
-                        let leaf = op(
-                            "AllNodesScan",
-                            std::slice::from_ref(&var),
-                            var.clone(),
-                            Vec::new(),
-                        );
-                        Some(join(inner.take(), leaf, scope))
-                    }
+                    (None, access) => match access {
+                        Access::Bound => inner.take(),
+                        Access::ById => {
+                            let leaf = op(
+                                "NodeByIdSeek",
+                                std::slice::from_ref(&var),
+                                var.clone(),
+                                Vec::new(),
+                            );
+                            Some(join(inner.take(), leaf, scope))
+                        }
+                        Access::IndexSeek {
+                            label,
+                            prop,
+                            unique,
+                        } => {
+                            let name = if unique {
+                                "NodeUniqueIndexSeek"
+                            } else {
+                                "NodeIndexSeek"
+                            };
+                            let leaf = op(
+                                name,
+                                std::slice::from_ref(&var),
+                                format!("RANGE INDEX {var}:{label}({prop})"),
+                                Vec::new(),
+                            );
+                            Some(join(inner.take(), leaf, scope))
+                        }
+                        Access::CompositeSeek { label, props } => {
+                            let leaf = op(
+                                "NodeIndexSeek",
+                                std::slice::from_ref(&var),
+                                format!("RANGE INDEX {var}:{label}({})", props.join(", ")),
+                                Vec::new(),
+                            );
+                            Some(join(inner.take(), leaf, scope))
+                        }
+                        Access::IndexRange { label, prop }
+                        | Access::IndexPrefix { label, prop } => {
+                            let leaf = op(
+                                "NodeIndexSeekByRange",
+                                std::slice::from_ref(&var),
+                                format!("RANGE INDEX {var}:{label}({prop})"),
+                                Vec::new(),
+                            );
+                            Some(join(inner.take(), leaf, scope))
+                        }
+                        Access::LabelScan(l) => {
+                            let leaf = op(
+                                "NodeByLabelScan",
+                                std::slice::from_ref(&var),
+                                format!("{var}:{l}"),
+                                Vec::new(),
+                            );
+                            Some(join(inner.take(), leaf, scope))
+                        }
+                        Access::AllNodes => {
+                            let leaf = op(
+                                "AllNodesScan",
+                                std::slice::from_ref(&var),
+                                var.clone(),
+                                Vec::new(),
+                            );
+                            Some(join(inner.take(), leaf, scope))
+                        }
+                    },
                 };
                 for (rp, np) in &el.chain {
                     let into = np.var.as_ref().map(|v| bound.contains(v)).unwrap_or(false);
