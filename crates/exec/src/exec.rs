@@ -731,6 +731,7 @@ impl MatchIter {
         let ctx = self.env.ctx();
         let where_ = self.spec.1.as_ref();
         let hs = hints(where_);
+        let fs = pattern::filters(where_);
         let max = self.env.sh.limits.max_materialized_rows;
         let buf = &mut self.buf;
         pattern::match_parts_anchored(
@@ -738,6 +739,7 @@ impl MatchIter {
             &self.spec.0.parts,
             &self.row,
             &hs,
+            &fs,
             (self.anchor, cs),
             &mut |r| {
                 if let Some(w) = where_ {
@@ -1016,7 +1018,8 @@ pub fn match_rows(
     let hs = hints(where_);
     let mut out = Vec::new();
     let max = env.sh.limits.max_materialized_rows;
-    pattern::match_parts_hinted(&ctx, &pattern.parts, row, &hs, &mut |r| {
+    let fs = pattern::filters(where_);
+    pattern::match_parts_hinted(&ctx, &pattern.parts, row, &hs, &fs, &mut |r| {
         if let Some(w) = where_ {
             if !eval_pred(&ctx, w, &r)? {
                 return Ok(true);

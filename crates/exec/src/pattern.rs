@@ -1,7 +1,7 @@
 //! Pattern matching: binds the variables of MATCH patterns against the graph,
 //! choosing for each path pattern the most selective node to start from.
 
-use crate::eval::{eval, variables, Ctx};
+use crate::eval::{eval, eval_pred, variables, Ctx};
 use crate::val::*;
 use causeway_cypher::ast::*;
 use causeway_graph::{Bound, Dir};
@@ -150,7 +150,36 @@ pub fn match_parts(
     row: &Row,
     out: &mut dyn FnMut(Row) -> Result<bool>,
 ) -> Result<()> {
-    match_parts_hinted(ctx, parts, row, &[], out)
+    match_parts_hinted(ctx, parts, row, &[], &[], out)
+}
+
+/// A conjunct of WHERE, checked as soon as the variables it reads are
+/// bound, so that partial matches that cannot pass are not extended.
+pub struct Filter<'e> {
+    expr: &'e Expr,
+    vars: Vec<String>,
+}
+
+pub fn filters(where_: Option<&Expr>) -> Vec<Filter<'_>> {
+    fn split<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+        if let Expr::Binary(BinaryOp::And, a, b) = e {
+            split(a, out);
+            split(b, out);
+        } else {
+            out.push(e);
+        }
+    }
+    let mut conj = Vec::new();
+    if let Some(w) = where_ {
+        split(w, &mut conj);
+    }
+    conj.into_iter()
+        .filter_map(|expr| {
+            let mut vars = Vec::new();
+            variables(expr, &mut vars);
+            (!vars.is_empty()).then_some(Filter { expr, vars })
+        })
+        .collect()
 }
 
 pub fn match_parts_hinted(
@@ -158,11 +187,13 @@ pub fn match_parts_hinted(
     parts: &[PatternPart],
     row: &Row,
     hints: &[Hint],
+    filters: &[Filter],
     out: &mut dyn FnMut(Row) -> Result<bool>,
 ) -> Result<()> {
     let mut m = Matcher {
         ctx,
         hints,
+        filters,
         used: Vec::new(),
         force_first: None,
     };
@@ -188,6 +219,7 @@ pub fn first_anchor(
     let m = Matcher {
         ctx,
         hints,
+        filters: &[],
         used: Vec::new(),
         force_first: None,
     };
@@ -201,12 +233,14 @@ pub fn match_parts_anchored(
     parts: &[PatternPart],
     row: &Row,
     hints: &[Hint],
+    filters: &[Filter],
     anchor: (usize, Vec<u64>),
     out: &mut dyn FnMut(Row) -> Result<bool>,
 ) -> Result<()> {
     let mut m = Matcher {
         ctx,
         hints,
+        filters,
         used: Vec::new(),
         force_first: Some(anchor),
     };
@@ -317,6 +351,7 @@ enum RelBind {
 struct Matcher<'a, 'h> {
     ctx: &'a Ctx<'a>,
     hints: &'h [Hint<'h>],
+    filters: &'h [Filter<'h>],
     used: Vec<u64>,
     force_first: Option<(usize, Vec<u64>)>,
 }
@@ -456,6 +491,9 @@ impl Matcher<'_, '_> {
             }
             let mut r = row.clone();
             bind_node(anchor, c, &mut r);
+            if !self.early_ok(&r, [&anchor.var, &None])? {
+                continue;
+            }
             nodes[best] = c;
             if !self.step(part, best, best, true, &mut nodes, &mut rels, r, emit)? {
                 return Ok(false);
@@ -650,6 +688,21 @@ impl Matcher<'_, '_> {
         Ok(true)
     }
 
+    /// Whether the WHERE conjuncts that just became evaluable (they read
+    /// one of `new` and everything they read is bound) all hold.
+    fn early_ok(&self, row: &Row, new: [&Option<String>; 2]) -> Result<bool> {
+        for f in self.filters {
+            let fresh = new
+                .iter()
+                .any(|v| v.as_deref().is_some_and(|v| f.vars.iter().any(|x| x == v)));
+            if fresh && f.vars.iter().all(|v| row.contains(v)) && !eval_pred(self.ctx, f.expr, row)?
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Evaluates a property map once for all candidates of one step.
     fn want(&self, p: &Option<Expr>, row: &Row) -> Result<Want> {
         let Some(p) = p else { return Ok(Want::Any) };
@@ -809,6 +862,9 @@ impl Matcher<'_, '_> {
                 if let Some(v) = &rp.var {
                     r.set(v, Val::List(rlist.iter().map(|x| Val::Rel(*x)).collect()));
                 }
+                if !self.early_ok(&r, [&np.var, &rp.var])? {
+                    continue;
+                }
                 let n_used = self.used.len();
                 self.used.extend(rlist.iter().copied());
                 nodes[next_pos] = end;
@@ -861,6 +917,9 @@ impl Matcher<'_, '_> {
             bind_node(np, other, &mut r);
             if let Some(v) = &rp.var {
                 r.set(v, Val::Rel(rid));
+            }
+            if !self.early_ok(&r, [&np.var, &rp.var])? {
+                continue;
             }
             self.used.push(rid);
             nodes[next_pos] = other;
