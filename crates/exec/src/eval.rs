@@ -645,22 +645,18 @@ fn agg_value(ctx: &Ctx, e: &Expr) -> Result<Val> {
 pub fn property(g: &Graph, base: &Val, key: &str) -> Result<Val> {
     match base {
         Val::Null => Ok(Val::Null),
-        Val::Node(id) => {
-            if !g.node_exists(*id) {
-                return Err(deleted_access("Node", *id));
-            }
-            Ok(g.node_prop(*id, key)
-                .map(Val::from_value)
-                .unwrap_or(Val::Null))
-        }
-        Val::Rel(id) => {
-            if g.rel(*id).is_none() {
-                return Err(deleted_access("Relationship", *id));
-            }
-            Ok(g.rel_prop(*id, key)
-                .map(Val::from_value)
-                .unwrap_or(Val::Null))
-        }
+        // Existence is only checked when the property is absent: present
+        // properties imply a live entity.
+        Val::Node(id) => match g.node_prop(*id, key) {
+            Some(v) => Ok(Val::from_value(v)),
+            None if g.node_exists(*id) => Ok(Val::Null),
+            None => Err(deleted_access("Node", *id)),
+        },
+        Val::Rel(id) => match g.rel_prop(*id, key) {
+            Some(v) => Ok(Val::from_value(v)),
+            None if g.rel_exists(*id) => Ok(Val::Null),
+            None => Err(deleted_access("Relationship", *id)),
+        },
         Val::Map(m) => Ok(m.get(key).cloned().unwrap_or(Val::Null)),
         Val::Temporal(t) => Ok(t.field(key).unwrap_or(Val::Null)),
         Val::Duration(d) => Ok(d.field(key).unwrap_or(Val::Null)),
