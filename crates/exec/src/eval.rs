@@ -71,6 +71,42 @@ pub struct Ctx<'a> {
     pub g: &'a Graph,
     pub sh: &'a Arc<Shared>,
     pub aggs: Option<&'a AggVals>,
+    /// Per-snapshot hash tables for equality lookups on unindexed
+    /// properties; absent where the graph may change underneath.
+    pub joins: Option<&'a JoinCache>,
+}
+
+/// `(label, property)` -> property value -> nodes, built on first use by
+/// a reading stage, which turns repeated unindexed lookups (a nested-loop
+/// join) into one scan plus hash probes.
+#[derive(Default)]
+pub struct JoinCache {
+    tables: Mutex<HashMap<(String, String), Arc<HashMap<Key, Vec<u64>>>>>,
+}
+
+impl JoinCache {
+    pub fn table(&self, g: &Graph, label: &str, prop: &str) -> Option<Arc<HashMap<Key, Vec<u64>>>> {
+        let key = (label.to_owned(), prop.to_owned());
+        if let Ok(t) = self.tables.lock() {
+            if let Some(found) = t.get(&key) {
+                return Some(found.clone());
+            }
+        }
+        let mut table: HashMap<Key, Vec<u64>> = HashMap::new();
+        for id in g.nodes_with_label(label) {
+            if let Some(v) = g.node_prop(id, prop) {
+                table
+                    .entry(key_of(&Val::from_value(v)))
+                    .or_default()
+                    .push(id);
+            }
+        }
+        let table = Arc::new(table);
+        if let Ok(mut t) = self.tables.lock() {
+            t.insert(key, table.clone());
+        }
+        Some(table)
+    }
 }
 
 pub fn expr_id(e: &Expr) -> usize {

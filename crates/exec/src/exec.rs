@@ -21,6 +21,7 @@ pub type RowIter = Box<dyn Iterator<Item = Result<Row>> + Send>;
 pub struct Env {
     pub g: Graph,
     pub sh: Arc<Shared>,
+    pub joins: JoinCache,
 }
 
 impl Env {
@@ -29,6 +30,7 @@ impl Env {
             g: &self.g,
             sh: &self.sh,
             aggs: None,
+            joins: Some(&self.joins),
         }
     }
 }
@@ -132,6 +134,7 @@ impl Runner<'_, '_> {
         Arc::new(Env {
             g: self.snapshot(),
             sh: self.sh.clone(),
+            joins: JoinCache::default(),
         })
     }
 
@@ -296,6 +299,7 @@ impl Runner<'_, '_> {
                         g: &g,
                         sh: &self.sh,
                         aggs: None,
+                        joins: None,
                     };
                     match eval(&ctx, list, row)? {
                         Val::Null => Vec::new(),
@@ -955,6 +959,7 @@ fn aggregate(env: &Env, spec: &ProjSpec, it: RowIter, max_rows: usize) -> Result
             g: ctx.g,
             sh: ctx.sh,
             aggs: Some(&vals),
+            joins: ctx.joins,
         };
         let mut row = g.repr;
         let mut projected: Vec<(Arc<str>, Val)> = Vec::with_capacity(spec.items.len());

@@ -320,6 +320,7 @@ fn run_query(
             g: &g,
             sh: &sh,
             aggs: None,
+            joins: None,
         };
         let fields = plan::fields(q);
         return Ok(QueryResult {
@@ -367,6 +368,7 @@ fn run_query(
                 g: &g,
                 sh: &sh,
                 aggs: None,
+                joins: None,
             };
             let counts: std::collections::HashMap<usize, usize> = counts
                 .unwrap_or_default()

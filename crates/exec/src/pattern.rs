@@ -622,9 +622,55 @@ impl Matcher<'_, '_> {
                 }
                 Ok(g.nodes_with_label(&label))
             }
-            Access::LabelScan(l) => Ok(g.nodes_with_label(&l)),
+            Access::LabelScan(l) => {
+                // Small labels are cheaper to scan than to hash.
+                if let (Some(j), true) = (self.ctx.joins, g.label_count(&l) >= 64) {
+                    if let Some(prop) = self.join_key(np, row) {
+                        let vals = self.seek_values(np, &prop, row)?;
+                        if let Some(t) = j.table(g, &l, &prop) {
+                            let mut ids = Vec::new();
+                            for v in vals.iter().filter(|v| !v.is_null()) {
+                                if let Some(found) = t.get(&key_of(v)) {
+                                    ids.extend(found.iter().copied());
+                                }
+                            }
+                            ids.sort_unstable();
+                            ids.dedup();
+                            return Ok(ids);
+                        }
+                    }
+                }
+                Ok(g.nodes_with_label(&l))
+            }
             _ => Ok(g.all_nodes()),
         }
+    }
+
+    /// A property whose required values are known before scanning, in the
+    /// order `seek_values` resolves them.
+    fn join_key(&self, np: &NodePattern, row: &Row) -> Option<String> {
+        match &np.props {
+            Some(Expr::Map(items)) => {
+                if let Some((k, _)) = items.iter().find(|(_, e)| expr_ready(e, row)) {
+                    return Some(k.clone());
+                }
+            }
+            Some(Expr::Parameter(p)) => {
+                if let Some(Val::Map(m)) = self.ctx.sh.params.get(p) {
+                    if let Some(k) = m.keys().next() {
+                        return Some(k.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+        let var = np.var.as_deref()?;
+        self.hints.iter().find_map(|h| match h {
+            Hint::Eq(v, k, e) | Hint::In(v, k, e) if *v == var && expr_ready(e, row) => {
+                Some((*k).to_owned())
+            }
+            _ => None,
+        })
     }
 
     /// Values to look up for an index seek on `np.prop`, from the pattern's

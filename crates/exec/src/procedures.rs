@@ -255,6 +255,7 @@ pub fn call_stage(
         g: &g,
         sh: &sh,
         aggs: None,
+        joins: None,
     };
     let mut out = Vec::new();
     for row in rows {
@@ -450,6 +451,7 @@ pub fn run_show(runner: &mut Runner, cmd: &ShowCommand) -> Result<(RowIter, Vec<
         g: &g,
         sh: &sh,
         aggs: None,
+        joins: None,
     };
     let mut out = Vec::new();
     for r in rows {

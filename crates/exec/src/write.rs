@@ -9,7 +9,12 @@ use causeway_value::{Code, Error, Map, Result, Value};
 use std::sync::Arc;
 
 fn ctx<'a>(g: &'a Graph, sh: &'a Arc<Shared>) -> Ctx<'a> {
-    Ctx { g, sh, aggs: None }
+    Ctx {
+        g,
+        sh,
+        aggs: None,
+        joins: None,
+    }
 }
 
 fn invalid_prop(v: &Val) -> Error {
