@@ -540,3 +540,33 @@ fn clause_semantics() {
         assert_eq!(got, want.to_vec(), "{q}");
     }
 }
+
+#[test]
+fn unindexed_equality_lookups() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "UNWIND range(0, 199) AS i CREATE (:L {i: i, f: toFloat(i), s: toString(i)})",
+    );
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "UNWIND [1, 2.0, null, 'x'] AS x MATCH (b:L {i: x}) RETURN x, b.i",
+            &["1 | 1", "2.0 | 2"],
+        ),
+        (
+            "UNWIND [3, 4] AS x MATCH (b:L) WHERE b.f = x RETURN b.s",
+            &["'3'", "'4'"],
+        ),
+        (
+            "UNWIND range(1, 300) AS x MATCH (b:L) WHERE b.i IN [x, x + 1] RETURN count(b)",
+            &["397"],
+        ),
+        (
+            "UNWIND ['5', '6'] AS x MATCH (b:L) WHERE x = b.s AND b.i > 5 RETURN b.i",
+            &["6"],
+        ),
+    ];
+    for (q, want) in cases {
+        assert_eq!(strings(run(&mut tx, q)), want.to_vec(), "{q}");
+    }
+}
