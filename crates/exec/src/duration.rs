@@ -380,9 +380,9 @@ pub fn between(a: &Temporal, b: &Temporal, unit: &str) -> Result<Duration> {
 pub fn construct(args: &[Val]) -> Result<Val> {
     match args.first() {
         None | Some(Val::Null) => Ok(Val::Null),
-        Some(Val::Map(m)) => Ok(Val::Duration(from_map(m)?)),
-        Some(Val::Str(s)) => Ok(Val::Duration(parse(s)?)),
-        Some(Val::Duration(d)) => Ok(Val::Duration(*d)),
+        Some(Val::Map(m)) => Ok(Val::Duration(Box::new(from_map(m)?))),
+        Some(Val::Str(s)) => Ok(Val::Duration(Box::new(parse(s)?))),
+        Some(Val::Duration(d)) => Ok(Val::Duration(d.clone())),
         Some(other) => Err(type_error(format!(
             "Expected a Map or String but got {}",
             other.type_name()
@@ -392,7 +392,9 @@ pub fn construct(args: &[Val]) -> Result<Val> {
 
 pub fn between_fn(unit: &str, args: &[Val]) -> Result<Val> {
     match (args.first(), args.get(1)) {
-        (Some(Val::Temporal(a)), Some(Val::Temporal(b))) => Ok(Val::Duration(between(a, b, unit)?)),
+        (Some(Val::Temporal(a)), Some(Val::Temporal(b))) => {
+            Ok(Val::Duration(Box::new(between(a, b, unit)?)))
+        }
         (Some(Val::Null), _) | (_, Some(Val::Null)) | (None, _) | (_, None) => Ok(Val::Null),
         (Some(x), _) => Err(type_error(format!(
             "Expected temporal values but got {}",

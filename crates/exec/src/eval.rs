@@ -924,7 +924,7 @@ fn add(l: &Val, r: &Val, max_list: usize) -> Result<Val> {
         (Val::Temporal(t), Val::Duration(d)) | (Val::Duration(d), Val::Temporal(t)) => {
             Ok(Val::Temporal(crate::duration::add_to(t, d)?))
         }
-        (Val::Duration(a), Val::Duration(b)) => Ok(Val::Duration(a.add(b)?)),
+        (Val::Duration(a), Val::Duration(b)) => Ok(Val::Duration(Box::new(a.add(b)?))),
         (Val::List(a), Val::List(b)) => {
             if a.len().saturating_add(b.len()) > max_list {
                 return Err(list_too_long());
@@ -1001,18 +1001,18 @@ fn arith(op: BinaryOp, l: &Val, r: &Val) -> Result<Val> {
             return Ok(Val::Temporal(crate::duration::add_to(t, &d.neg()?)?))
         }
         (BinaryOp::Sub, Val::Duration(a), Val::Duration(b)) => {
-            return Ok(Val::Duration(a.add(&b.neg()?)?))
+            return Ok(Val::Duration(Box::new(a.add(&b.neg()?)?)))
         }
         (BinaryOp::Mul, Val::Duration(d), n @ (Val::Int(_) | Val::Float(_)))
         | (BinaryOp::Mul, n @ (Val::Int(_) | Val::Float(_)), Val::Duration(d)) => {
-            return Ok(Val::Duration(d.scale(as_f64(n))?))
+            return Ok(Val::Duration(Box::new(d.scale(as_f64(n))?)))
         }
         (BinaryOp::Div, Val::Duration(d), n @ (Val::Int(_) | Val::Float(_))) => {
             let f = as_f64(n);
             if f == 0.0 {
                 return Err(div_zero());
             }
-            return Ok(Val::Duration(d.scale(1.0 / f)?));
+            return Ok(Val::Duration(Box::new(d.scale(1.0 / f)?)));
         }
         _ => {}
     }

@@ -570,3 +570,12 @@ fn unindexed_equality_lookups() {
         assert_eq!(strings(run(&mut tx, q)), want.to_vec(), "{q}");
     }
 }
+
+#[test]
+fn value_size() {
+    assert!(
+        std::mem::size_of::<crate::val::Val>() <= 32,
+        "{}",
+        std::mem::size_of::<crate::val::Val>()
+    );
+}

@@ -25,7 +25,8 @@ pub enum Val {
     Rel(u64),
     Path(Box<PathVal>),
     Temporal(Temporal),
-    Duration(crate::duration::Duration),
+    /// Boxed: a duration is twice the size of any other variant.
+    Duration(Box<crate::duration::Duration>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
