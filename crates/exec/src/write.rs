@@ -40,6 +40,23 @@ pub fn to_prop(v: &Val) -> Result<Value> {
         Val::Temporal(t) => Value::String(t.render()),
         Val::Duration(d) => Value::String(d.render()),
         Val::List(l) => {
+            // Stored lists are homogeneous, as Neo4j's property arrays are
+            // (integers and floats count as one kind here).
+            let kind = |x: &Val| match x {
+                Val::Int(_) | Val::Float(_) => 0,
+                Val::Bool(_) => 1,
+                Val::Str(_) | Val::Temporal(_) | Val::Duration(_) => 2,
+                _ => 3,
+            };
+            if let Some(first) = l.first() {
+                if l.iter().any(|x| kind(x) != kind(first)) {
+                    return Err(Error::runtime(
+                        Code::TypeError,
+                        "InvalidPropertyType",
+                        "Collections containing mixed types can not be stored in properties",
+                    ));
+                }
+            }
             let mut out = Vec::with_capacity(l.len());
             for x in l {
                 match x {
