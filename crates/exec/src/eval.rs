@@ -16,6 +16,9 @@ pub struct Shared {
     /// The statement's clock: Cypher's current time does not move while a
     /// statement runs. (days since epoch, nanoseconds of day, epoch millis)
     pub now: (i64, i64, i64),
+    /// When set, long-running work stops with `TransactionTimedOut`.
+    pub deadline: Option<std::time::Instant>,
+    ticks: std::sync::atomic::AtomicU32,
     /// Types of relationships deleted by this statement: `type(r)` still
     /// works on them, as in Neo4j.
     pub deleted_rel_types: Mutex<HashMap<u64, String>>,
@@ -28,10 +31,30 @@ impl Shared {
         Shared {
             params,
             now: crate::temporal::now(),
+            deadline: None,
+            ticks: std::sync::atomic::AtomicU32::new(0),
             limits,
             deleted_rel_types: Mutex::new(HashMap::new()),
             regexes: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Called once per unit of work (row, expansion, ...); looks at the
+    /// clock only every few thousand calls.
+    pub fn tick(&self) -> Result<()> {
+        let Some(deadline) = self.deadline else {
+            return Ok(());
+        };
+        let n = self
+            .ticks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % 4096 == 0 && std::time::Instant::now() > deadline {
+            return Err(Error::new(
+                Code::TransactionTimedOut,
+                "The transaction has not completed within the specified timeout",
+            ));
+        }
+        Ok(())
     }
 
     fn regex(&self, pat: &str) -> Result<Arc<regex::Regex>> {

@@ -342,6 +342,7 @@ impl Runner<'_, '_> {
                 }
                 let mut out = Vec::with_capacity(rows.len());
                 for row in rows {
+                    sh.tick()?;
                     out.push(write::create_pattern(tx, &sh, &p.parts, row)?);
                 }
                 Ok(out)
@@ -365,6 +366,7 @@ impl Runner<'_, '_> {
                 }
                 let mut out = Vec::new();
                 for row in rows {
+                    sh.tick()?;
                     out.extend(write::merge(tx, &sh, part, on_create, on_match, row)?);
                     if out.len() > sh.limits.max_materialized_rows {
                         return Err(too_many_rows());
@@ -374,12 +376,14 @@ impl Runner<'_, '_> {
             }
             Clause::Set(items) => {
                 for row in &rows {
+                    sh.tick()?;
                     write::set_items(tx, &sh, items, row)?;
                 }
                 Ok(rows)
             }
             Clause::Remove(items) => {
                 for row in &rows {
+                    sh.tick()?;
                     write::remove_items(tx, &sh, items, row)?;
                 }
                 Ok(rows)
@@ -476,7 +480,9 @@ impl Runner<'_, '_> {
                             let n = crate::functions::range_len(*s, *e, step);
                             let (s, step) = (*s as i128, step as i128);
                             let var = var.clone();
+                            let env = env.clone();
                             return Box::new((0..n).map(move |i| {
+                                env.sh.tick()?;
                                 let mut r = row.clone();
                                 r.set_arc(&var, Val::Int((s + step * i as i128) as i64));
                                 Ok(r)
@@ -621,6 +627,7 @@ impl Runner<'_, '_> {
             let env2 = env.clone();
             Box::new(it.map(move |r| {
                 let row = r?;
+                env2.sh.tick()?;
                 let ctx = env2.ctx();
                 let mut projected = Row(Vec::with_capacity(spec2.items.len()));
                 for (n, e) in &spec2.items {
@@ -774,6 +781,10 @@ impl Iterator for MatchIter {
             }
             // Candidates go in small batches: per-call setup is amortised
             // while the buffered matches stay few.
+            if let Err(e) = self.env.sh.tick() {
+                self.done = true;
+                return Some(Err(e));
+            }
             let batch: Vec<u64> = self.cands.by_ref().take(64).collect();
             match (!batch.is_empty()).then_some(batch) {
                 Some(cs) => {
@@ -857,6 +868,7 @@ fn sort_rows(
     };
     for r in stream {
         let (p, c) = r?;
+        env.sh.tick()?;
         let mut keys = Vec::with_capacity(spec.order_by.len());
         for s in &spec.order_by {
             // An ORDER BY expression that repeats a projection item (for
@@ -918,6 +930,7 @@ fn aggregate(env: &Env, spec: &ProjSpec, it: RowIter, max_rows: usize) -> Result
     let mut groups: Vec<Group> = Vec::new();
     for r in it {
         let row = r?;
+        env.sh.tick()?;
         let mut keys = Vec::with_capacity(key_idx.len());
         for &i in &key_idx {
             keys.push(eval(&ctx, &spec.items[i].1, &row)?);

@@ -166,6 +166,18 @@ pub fn execute(
     params: &Map,
     ctx: &ExecContext<'_>,
 ) -> Result<QueryResult> {
+    execute_until(tx, query, params, ctx, None)
+}
+
+/// `execute`, stopping with `TransactionTimedOut` once `deadline` passes
+/// (checked while working, including while the returned rows are pulled).
+pub fn execute_until(
+    tx: &mut TxGraph,
+    query: &str,
+    params: &Map,
+    ctx: &ExecContext<'_>,
+    deadline: Option<std::time::Instant>,
+) -> Result<QueryResult> {
     let stmt = cache::statement(query)?;
     let deep = match &stmt.kind {
         StatementKind::Query(q) => visit::query_depth(q) > DEEP_STATEMENT,
@@ -181,7 +193,7 @@ pub fn execute(
         StatementKind::Schema(_) => false,
     };
     if !deep {
-        return execute_statement(tx, &stmt, params, ctx);
+        return execute_statement(tx, &stmt, params, ctx, deadline);
     }
     // Everything, including pulling the rows, happens on the big stack.
     let limit = ctx.limits.max_materialized_rows;
@@ -190,7 +202,7 @@ pub fn execute(
             .name("causeway-deep-query".into())
             .stack_size(DEEP_STACK_BYTES)
             .spawn_scoped(s, || {
-                let r = execute_statement(tx, &stmt, params, ctx)?;
+                let r = execute_statement(tx, &stmt, params, ctx, deadline)?;
                 let mut rows = Vec::new();
                 for row in r.rows {
                     let failed = row.is_err();
@@ -230,9 +242,12 @@ fn execute_statement(
     stmt: &Arc<Statement>,
     params: &Map,
     ctx: &ExecContext<'_>,
+    deadline: Option<std::time::Instant>,
 ) -> Result<QueryResult> {
     let stmt = stmt.clone();
-    let sh = Arc::new(eval::Shared::new(val::to_val_map(params), ctx.limits));
+    let mut shared = eval::Shared::new(val::to_val_map(params), ctx.limits);
+    shared.deadline = deadline;
+    let sh = Arc::new(shared);
     // Counters left over from earlier statements of the transaction are not
     // ours to report.
     let _ = tx.take_counters();

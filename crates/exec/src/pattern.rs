@@ -825,6 +825,7 @@ impl Matcher<'_, '_> {
         row: Row,
         emit: &mut dyn FnMut(Row, &[u64]) -> Result<bool>,
     ) -> Result<bool> {
+        self.ctx.sh.tick()?;
         let el = &part.element;
         let k = el.chain.len();
         let (rel_idx, next_pos, dir_flip) = if rightwards {
@@ -1011,6 +1012,7 @@ impl Matcher<'_, '_> {
             }
             let (rid, other) = exps[*idx];
             *idx += 1;
+            self.ctx.sh.tick()?;
             if path.contains(&rid) || self.used.contains(&rid) || !self.rel_ok(rp, rid, row)? {
                 continue;
             }
@@ -1155,6 +1157,7 @@ impl Matcher<'_, '_> {
             depth += 1;
             let mut next = Vec::new();
             for &n in &frontier {
+                self.ctx.sh.tick()?;
                 for (rid, o) in g.expand(n, dir, &rp.types) {
                     if !self.rel_ok(rp, rid, row)? || self.used.contains(&rid) {
                         continue;

@@ -579,3 +579,37 @@ fn value_size() {
         std::mem::size_of::<crate::val::Val>()
     );
 }
+
+#[test]
+fn deadlines_stop_long_statements() {
+    let mut tx = TxGraph::new(Graph::new());
+    let past = Some(std::time::Instant::now());
+    let r = execute_until(
+        &mut tx,
+        "UNWIND range(1, 100000000) AS x RETURN count(*)",
+        &Map::new(),
+        &ctx(),
+        past,
+    )
+    .and_then(|r| r.rows.collect::<Result<Vec<_>>>());
+    assert_eq!(
+        r.map(|_| ()).unwrap_err().code,
+        causeway_value::Code::TransactionTimedOut
+    );
+    let e = execute_until(
+        &mut tx,
+        "UNWIND range(1, 10) AS x CREATE (:N)",
+        &Map::new(),
+        &ctx(),
+        past,
+    )
+    .map(|_| ())
+    .unwrap_err();
+    assert_eq!(e.code, causeway_value::Code::TransactionTimedOut);
+    let far = Some(std::time::Instant::now() + std::time::Duration::from_secs(3600));
+    let rows = execute_until(&mut tx, "RETURN 1", &Map::new(), &ctx(), far)
+        .unwrap()
+        .rows
+        .count();
+    assert_eq!(rows, 1);
+}
