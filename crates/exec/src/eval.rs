@@ -48,7 +48,7 @@ impl Shared {
         let n = self
             .ticks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if n % 4096 == 0 && std::time::Instant::now() > deadline {
+        if n.is_multiple_of(4096) && std::time::Instant::now() > deadline {
             return Err(Error::new(
                 Code::TransactionTimedOut,
                 "The transaction has not completed within the specified timeout",
