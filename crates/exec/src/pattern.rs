@@ -82,9 +82,12 @@ fn collect_hints<'e>(e: &'e Expr, out: &mut Vec<Hint<'e>>) {
             }
             match op {
                 BinaryOp::Eq => {
+                    // Both sides may be properties (`a.x = b.y`): either
+                    // variable can then be looked up once the other is bound.
                     if let Some((v, k)) = prop(a) {
                         out.push(Hint::Eq(v, k, b));
-                    } else if let Some((v, k)) = prop(b) {
+                    }
+                    if let Some((v, k)) = prop(b) {
                         out.push(Hint::Eq(v, k, a));
                     }
                 }
