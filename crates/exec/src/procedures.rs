@@ -334,7 +334,26 @@ const INDEX_COLS: &[&str] = &[
     "owningConstraint",
     "lastRead",
     "readCount",
+    "trackedSince",
+    "options",
+    "failureMessage",
+    "createStatement",
 ];
+
+/// Columns shown when SHOW INDEXES has no YIELD; `YIELD *` shows all.
+const INDEX_DEFAULT: usize = 12;
+const CONSTRAINT_DEFAULT: usize = 8;
+
+fn options() -> Val {
+    let mut m = ValMap::new();
+    m.insert("indexProvider".into(), Val::Str("range-1.0".into()));
+    m.insert("indexConfig".into(), Val::Map(ValMap::new()));
+    Val::Map(m)
+}
+
+fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
 
 const CONSTRAINT_COLS: &[&str] = &[
     "id",
@@ -345,6 +364,8 @@ const CONSTRAINT_COLS: &[&str] = &[
     "properties",
     "ownedIndex",
     "propertyType",
+    "options",
+    "createStatement",
 ];
 
 fn strs(v: &[String]) -> Val {
@@ -376,6 +397,19 @@ pub fn show_rows(
                         .unwrap_or(Val::Null),
                     Val::Null,
                     Val::Int(0),
+                    Val::Null,
+                    options(),
+                    Val::Str(String::new()),
+                    Val::Str(format!(
+                        "CREATE RANGE INDEX {} FOR (n:{}) ON ({})",
+                        quote(&ix.name),
+                        quote(&ix.label),
+                        ix.properties
+                            .iter()
+                            .map(|p| format!("n.{}", quote(p)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
                 ]);
             }
             Ok((INDEX_COLS.iter().map(|s| s.to_string()).collect(), rows))
@@ -403,6 +437,22 @@ pub fn show_rows(
                     strs(&c.properties),
                     owned,
                     Val::Null,
+                    options(),
+                    Val::Str(format!(
+                        "CREATE CONSTRAINT {} FOR (n:{}) REQUIRE ({}) {}",
+                        quote(&c.name),
+                        quote(&c.label),
+                        c.properties
+                            .iter()
+                            .map(|p| format!("n.{}", quote(p)))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        match c.kind {
+                            ConstraintType::Unique => "IS UNIQUE",
+                            ConstraintType::NotNull => "IS NOT NULL",
+                            ConstraintType::NodeKey => "IS NODE KEY",
+                        }
+                    )),
                 ]);
             }
             Ok((
@@ -444,7 +494,18 @@ pub fn run_show(runner: &mut Runner, cmd: &ShowCommand) -> Result<(RowIter, Vec<
             }
             items.clone()
         }
-        _ => cols.iter().map(|c| (c.clone(), c.clone())).collect(),
+        Some(YieldSpec::All) => cols.iter().map(|c| (c.clone(), c.clone())).collect(),
+        None => {
+            let n = match cmd.kind {
+                ShowKind::Indexes => INDEX_DEFAULT,
+                ShowKind::Constraints => CONSTRAINT_DEFAULT,
+                _ => cols.len(),
+            };
+            cols.iter()
+                .take(n)
+                .map(|c| (c.clone(), c.clone()))
+                .collect()
+        }
     };
     let sh = runner.sh.clone();
     let ctx = Ctx {
