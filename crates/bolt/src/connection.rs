@@ -268,6 +268,11 @@ enum BatchEnd {
     Failed(Error),
 }
 
+/// Pull time after which a result stream's further batches run under
+/// `block_in_place`, so that one heavy query cannot occupy an async worker
+/// that other connections need.
+const INLINE_PULL_BUDGET: Duration = Duration::from_millis(2);
+
 /// Pulls rows on the current thread without stalling the runtime's other
 /// tasks where that is possible (multi-thread runtime).
 fn blocking<R>(f: impl FnOnce() -> R) -> R {
@@ -880,8 +885,14 @@ where
             let want = remaining.min(batch_rows);
             let out = &mut self.out;
             let started = Instant::now();
-            let (end, produced) =
-                blocking(|| pull_batch(stream, out, version, want, limits, discard));
+            // Handing the worker thread over (block_in_place) costs more than
+            // a small query does, halving throughput for point reads, so a
+            // stream is pulled inline until it has proved heavy.
+            let (end, produced) = if stream.pulling >= INLINE_PULL_BUDGET {
+                blocking(|| pull_batch(stream, out, version, want, limits, discard))
+            } else {
+                pull_batch(stream, out, version, want, limits, discard)
+            };
             stream.pulling += started.elapsed();
             remaining -= produced;
             match end {

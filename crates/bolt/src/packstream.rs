@@ -5,7 +5,9 @@
 //! anything is allocated, and recursion is bounded by an explicit depth limit
 //! so that a deeply nested list cannot overflow the stack.
 
-use causeway_value::{element_id, Code, Error, Map, Node, Path, Relationship, Value};
+use causeway_value::{
+    element_id, rel_element_id, Code, Error, Map, Node, Path, Relationship, Value,
+};
 
 /// Default limit on how deeply lists, maps and structures may nest in a
 /// received message. Real parameters rarely exceed a handful of levels; the
@@ -283,7 +285,7 @@ impl<'a> Packer<'a> {
         self.string(&r.rel_type)?;
         self.map_at(&r.props, depth + 1)?;
         if v5 {
-            self.string(&element_id(r.id))?;
+            self.string(&rel_element_id(r.id))?;
             self.string(&element_id(r.start))?;
             self.string(&element_id(r.end))?;
         }
@@ -297,7 +299,7 @@ impl<'a> Packer<'a> {
         self.string(&r.rel_type)?;
         self.map_at(&r.props, depth + 1)?;
         if v5 {
-            self.string(&element_id(r.id))?;
+            self.string(&rel_element_id(r.id))?;
         }
         Ok(())
     }

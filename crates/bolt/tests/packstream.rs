@@ -208,7 +208,7 @@ fn graph_structures_5x_shape_with_element_ids() {
     let bytes = round_trip(&r, GraphShape::V5);
     assert_eq!(&bytes[..2], &[0xB8, 0x52]);
     let tail = [
-        causeway_value::element_id(9),
+        causeway_value::rel_element_id(9),
         causeway_value::element_id(5),
         causeway_value::element_id(6),
     ]
@@ -501,10 +501,11 @@ fn relationship_fields_round_trip_props() {
 
 /// Every `0x80..0x8F` tiny string in `bytes` that looks like an element id.
 fn element_ids_in(bytes: &[u8]) -> Vec<String> {
-    let prefix = b"4:causeway:";
     let mut found = Vec::new();
     for i in 0..bytes.len() {
-        if bytes[i..].starts_with(prefix) && i > 0 {
+        let id_like =
+            bytes[i..].starts_with(b"4:causeway:") || bytes[i..].starts_with(b"5:causeway:");
+        if id_like && i > 0 {
             let len = (bytes[i - 1] & 0x0F) as usize;
             if let Some(s) = bytes.get(i..i + len) {
                 found.push(String::from_utf8(s.to_vec()).unwrap());
@@ -521,9 +522,14 @@ fn element_ids_are_consistent_inside_paths() {
     let bytes = encode_value(&Value::Path(sample_path()), GraphShape::V5).unwrap();
     let mut ids = element_ids_in(&bytes);
     ids.sort();
-    let mut expected: Vec<String> = [1, 2, 3, 10, 11, 12]
+    let mut expected: Vec<String> = [1, 2, 3]
         .iter()
         .map(|i| causeway_value::element_id(*i))
+        .chain(
+            [10, 11, 12]
+                .iter()
+                .map(|i| causeway_value::rel_element_id(*i)),
+        )
         .collect();
     expected.sort();
     assert_eq!(ids, expected);
@@ -534,7 +540,7 @@ fn element_ids_are_consistent_inside_paths() {
     assert_eq!(
         element_ids_in(&rel),
         vec![
-            causeway_value::element_id(10),
+            causeway_value::rel_element_id(10),
             causeway_value::element_id(1),
             causeway_value::element_id(2)
         ]

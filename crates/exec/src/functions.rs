@@ -205,9 +205,10 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
             want(name, v, 1..=1)?;
             match a0 {
                 Val::Null => Ok(Val::Null),
-                // Bolt renders relationship element ids with the same
-                // function, so this must match what drivers see.
-                Val::Node(i) | Val::Rel(i) => Ok(Val::Str(element_id(*i))),
+                // Bolt renders element ids with the same functions, so
+                // this matches what drivers see.
+                Val::Node(i) => Ok(Val::Str(element_id(*i))),
+                Val::Rel(i) => Ok(Val::Str(causeway_value::rel_element_id(*i))),
                 other => Err(bad_arg(name, other)),
             }
         }

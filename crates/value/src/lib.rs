@@ -10,4 +10,7 @@ mod value;
 
 pub use error::{Code, Error, Phase, Result};
 pub use summary::{Counters, QueryType};
-pub use value::{element_id, parse_element_id, Map, Node, Path, Relationship, Value};
+pub use value::{
+    element_id, parse_element_id, parse_rel_element_id, rel_element_id, Map, Node, Path,
+    Relationship, Value,
+};

@@ -56,6 +56,17 @@ pub fn parse_element_id(s: &str) -> Option<u64> {
     s.strip_prefix("4:causeway:")?.parse().ok()
 }
 
+/// Relationship element ids use another prefix, as Neo4j's do, so that a
+/// node and a relationship with the same number never share an element id.
+pub fn rel_element_id(id: u64) -> String {
+    format!("5:causeway:{id}")
+}
+
+/// The inverse of [`rel_element_id`].
+pub fn parse_rel_element_id(s: &str) -> Option<u64> {
+    s.strip_prefix("5:causeway:")?.parse().ok()
+}
+
 impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -205,6 +216,9 @@ mod tests {
     fn element_ids_round_trip() {
         assert_eq!(parse_element_id(&element_id(42)), Some(42));
         assert_eq!(parse_element_id("4:other:42"), None);
+        assert_eq!(parse_rel_element_id(&rel_element_id(42)), Some(42));
+        assert_ne!(element_id(7), rel_element_id(7));
+        assert_eq!(parse_element_id(&rel_element_id(7)), None);
     }
 
     #[test]
