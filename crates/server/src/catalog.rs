@@ -206,14 +206,14 @@ impl SystemCatalog for Catalog {
             )),
             "dbms.procedures" => Ok((
                 cols(&["name", "signature", "description", "mode"]),
-                PROCEDURES
-                    .iter()
-                    .map(|p| {
+                all_procedures()
+                    .into_iter()
+                    .map(|(name, signature, description, mode)| {
                         vec![
-                            Value::from(p.name),
-                            Value::String(signature_text(p)),
-                            Value::from(p.description),
-                            Value::from(p.mode),
+                            Value::String(name),
+                            Value::String(signature),
+                            Value::from(description),
+                            Value::from(mode),
                         ]
                     })
                     .collect(),
@@ -232,14 +232,14 @@ impl SystemCatalog for Catalog {
             ShowKind::DefaultDatabase | ShowKind::HomeDatabase => self.databases(Some(DEFAULT_DB)),
             ShowKind::Procedures => Ok((
                 cols(&["name", "description", "mode", "worksOnSystem"]),
-                PROCEDURES
-                    .iter()
-                    .map(|p| {
+                all_procedures()
+                    .into_iter()
+                    .map(|(name, _, description, mode)| {
                         vec![
-                            Value::from(p.name),
-                            Value::from(p.description),
-                            Value::from(p.mode),
-                            Value::Bool(true),
+                            Value::String(name),
+                            Value::from(description),
+                            Value::from(mode),
+                            Value::Bool(mode == "DBMS"),
                         ]
                     })
                     .collect(),
@@ -249,12 +249,47 @@ impl SystemCatalog for Catalog {
     }
 }
 
-fn signature_text(p: &Proc) -> String {
-    let list = |v: &[(&str, &str)]| {
+/// `(name, signature, description, mode)` of every procedure: the server's
+/// own and those the query engine implements, sorted by name.
+fn all_procedures() -> Vec<(String, String, &'static str, &'static str)> {
+    let own = PROCEDURES.iter().map(|p| {
+        let pairs = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                .collect()
+        };
+        let sig = ProcedureSignature {
+            name: p.name.to_owned(),
+            inputs: pairs(p.inputs),
+            outputs: pairs(p.outputs),
+        };
+        (
+            p.name.to_owned(),
+            signature_text(&sig),
+            p.description,
+            p.mode,
+        )
+    });
+    let engine = causeway_exec::builtin_procedures().into_iter().map(|sig| {
+        let text = signature_text(&sig);
+        (
+            sig.name,
+            text,
+            "Lists the schema tokens of the current database.",
+            "READ",
+        )
+    });
+    let mut all: Vec<_> = own.chain(engine).collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+fn signature_text(p: &ProcedureSignature) -> String {
+    let list = |v: &[(String, String)]| {
         v.iter()
             .map(|(n, t)| format!("{n} :: {t}"))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    format!("{}({}) :: ({})", p.name, list(p.inputs), list(p.outputs))
+    format!("{}({}) :: ({})", p.name, list(&p.inputs), list(&p.outputs))
 }

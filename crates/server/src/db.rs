@@ -165,8 +165,7 @@ impl Database {
         Ok(if db == self.name { index } else { 0 })
     }
 
-    /// Runs one statement inside `tx`. Blocking: call from a thread that may
-    /// block (`block_in_place`).
+    /// Runs one statement inside `tx`.
     pub async fn run(
         &self,
         tx: &mut Transaction,
@@ -213,9 +212,11 @@ impl Database {
             catalog: Some(&*self.catalog),
             limits: self.config.limits,
         };
-        let result = tokio::task::block_in_place(|| {
-            causeway_exec::execute(&mut tx.graph, query, params, &ctx)
-        });
+        // Inline on the async worker: read statements only plan here (their
+        // rows are pulled later, see the Bolt connection), and handing the
+        // worker over with block_in_place costs more than a typical write.
+        let result =
+            causeway_exec::execute_until(&mut tx.graph, query, params, &ctx, Some(tx.deadline));
         if result.is_err() {
             tx.failed = true;
         }
