@@ -207,3 +207,30 @@ def test_idle_writer_cannot_hold_the_write_lock_past_its_timeout(driver):
         with pytest.raises(ClientError) as e:
             tx.commit()
         assert "TransactionTimedOut" in e.value.code
+
+
+def test_readers_see_a_consistent_snapshot(driver):
+    with driver.session() as reader, driver.session() as writer:
+        writer.run("MATCH (n:Snap) DELETE n").consume()
+        writer.run("CREATE (:Snap)").consume()
+        tx = reader.begin_transaction()
+        assert tx.run("MATCH (n:Snap) RETURN count(n) AS c").single()["c"] == 1
+        # A writer commits while the read transaction is open: not blocked...
+        writer.run("CREATE (:Snap)").consume()
+        # ...and the reader keeps its snapshot.
+        assert tx.run("MATCH (n:Snap) RETURN count(n) AS c").single()["c"] == 1
+        tx.commit()
+        assert reader.run("MATCH (n:Snap) RETURN count(n) AS c").single()["c"] == 2
+
+
+def test_stale_read_then_write_is_a_retryable_conflict(driver):
+    from neo4j.exceptions import TransientError
+    with driver.session() as first, driver.session() as second:
+        first.run("MERGE (c:Conflict {id: 1}) SET c.n = 0").consume()
+        tx = first.begin_transaction()
+        n = tx.run("MATCH (c:Conflict {id: 1}) RETURN c.n AS n").single()["n"]
+        second.run("MATCH (c:Conflict {id: 1}) SET c.n = c.n + 10").consume()
+        with pytest.raises(TransientError):
+            tx.run("MATCH (c:Conflict {id: 1}) SET c.n = $n", n=n + 1).consume()
+        tx.close()
+        assert first.run("MATCH (c:Conflict {id: 1}) RETURN c.n AS n").single()["n"] == 10
