@@ -167,6 +167,11 @@ def test_system_database(driver):
         assert {"neo4j", "system"} <= names
     records, _, _ = driver.execute_query("CALL dbms.components()")
     assert records[0]["name"] == "Neo4j Kernel"
+    for call in ["CALL dbms.routing.getRoutingTable({})",
+                 "CALL dbms.cluster.routing.getRoutingTable({}, 'neo4j')"]:
+        records, _, _ = driver.execute_query(call)
+        roles = {s["role"] for s in records[0]["servers"]}
+        assert roles == {"READ", "WRITE", "ROUTE"} and records[0]["ttl"] > 0
 
 
 def test_concurrent_increments_lose_no_update(server, auth):

@@ -49,3 +49,11 @@ def test_errors(graph):
     with pytest.raises(ClientError):
         graph.run("MATCH (n RETURN n")
     assert graph.run("RETURN 1").evaluate() == 1
+
+
+def test_routing_uri(server, auth):
+    """py2neo routes with the dbms.routing procedures over neo4j://."""
+    g = Graph(server.neo4j_uri, auth=auth)
+    assert g.run("RETURN 7 AS x").evaluate() == 7
+    g.run("CREATE (:Py2neoRouted)")
+    assert g.run("MATCH (n:Py2neoRouted) RETURN count(n)").evaluate() >= 1

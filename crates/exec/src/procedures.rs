@@ -122,7 +122,7 @@ fn precheck_clauses(clauses: &[Clause], catalog: Option<&dyn SystemCatalog>) -> 
                     ));
                 }
                 if let Some(args) = args {
-                    if args.len() != sig.inputs.len() {
+                    if !arity_ok(&sig, args.len()) {
                         return Err(Error::compile(
                             Code::SyntaxError,
                             "InvalidNumberOfArguments",
@@ -221,7 +221,7 @@ pub fn call_stage(
 ) -> Result<(RowIter, Vec<String>)> {
     let sig = signature(runner.catalog, name)?;
     if let Some(a) = args {
-        if a.len() != sig.inputs.len() {
+        if !arity_ok(&sig, a.len()) {
             return Err(Error::compile(
                 Code::SyntaxError,
                 "InvalidNumberOfArguments",
@@ -261,14 +261,22 @@ pub fn call_stage(
     for row in rows {
         let mut argv = Vec::with_capacity(sig.inputs.len());
         for (i, (iname, ity)) in sig.inputs.iter().enumerate() {
+            let (ity, optional) = input_type(ity);
             let v = match args {
-                Some(a) => eval(&ctx, &a[i], &row)?,
-                None => sh.params.get(iname).cloned().ok_or_else(|| {
-                    Error::new(
-                        Code::ParameterMissing,
-                        format!("Expected parameter(s): {iname}"),
-                    )
-                })?,
+                Some(a) => match a.get(i) {
+                    Some(e) => eval(&ctx, e, &row)?,
+                    None => Val::Null,
+                },
+                None => match sh.params.get(iname) {
+                    Some(v) => v.clone(),
+                    None if optional => Val::Null,
+                    None => {
+                        return Err(Error::new(
+                            Code::ParameterMissing,
+                            format!("Expected parameter(s): {iname}"),
+                        ))
+                    }
+                },
             };
             let v = type_ok(&v, ity).ok_or_else(|| {
                 Error::compile(
@@ -542,4 +550,19 @@ pub fn run_show(runner: &mut Runner, cmd: &ShowCommand) -> Result<(RowIter, Vec<
     }
     let mut scope = names;
     runner.run_clauses(&cmd.then, from_vec(out), &mut scope)
+}
+
+/// Input types may carry a default, written as Neo4j prints signatures
+/// (`STRING? = null`); such trailing inputs may be left out of a call.
+/// Returns the bare type and whether the input is optional.
+fn input_type(t: &str) -> (&str, bool) {
+    match t.split_once(" = ") {
+        Some((ty, _default)) => (ty.trim(), true),
+        None => (t, false),
+    }
+}
+
+fn arity_ok(sig: &ProcedureSignature, given: usize) -> bool {
+    let required = sig.inputs.iter().filter(|(_, t)| !input_type(t).1).count();
+    (required..=sig.inputs.len()).contains(&given)
 }

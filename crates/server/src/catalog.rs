@@ -25,7 +25,7 @@ struct Proc {
 }
 
 const ROUTING_OUT: &[(&str, &str)] = &[("ttl", "INTEGER"), ("servers", "LIST<MAP>")];
-const ROUTING_IN: &[(&str, &str)] = &[("context", "MAP"), ("database", "STRING?")];
+const ROUTING_IN: &[(&str, &str)] = &[("context", "MAP"), ("database", "STRING? = null")];
 
 const PROCEDURES: &[Proc] = &[
     Proc {
