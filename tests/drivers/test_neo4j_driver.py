@@ -126,6 +126,13 @@ def test_errors_surface_as_the_right_exception(driver):
         with pytest.raises(ClientError) as e:
             s.run("RETURN 1 / 0").consume()
         assert e.value.code == "Neo.ClientError.Statement.ArithmeticError"
+        with pytest.raises(CypherSyntaxError):
+            s.run("RETURN noSuchFunction(1)").consume()
+        with pytest.raises(CypherSyntaxError):
+            s.run("RETURN undefinedVariable").consume()
+        with pytest.raises(ClientError) as e:
+            s.run("RETURN $missing").consume()
+        assert e.value.code == "Neo.ClientError.Statement.ParameterMissing"
         # The session is still usable after errors.
         assert s.run("RETURN 1 AS one").single()["one"] == 1
     with driver.session(database="nosuchdb") as s:
@@ -153,6 +160,19 @@ def test_index_is_used_for_lookups(driver):
         plan = s.run("EXPLAIN MATCH (p:Person {name: 'p7'}) RETURN p").consume().plan
         assert "NodeIndexSeek" in str(plan)
         assert s.run("MATCH (p:Person {name: 'p7'}) RETURN count(p) AS c").single()["c"] == 1
+        # Range predicates use the index too.
+        plan = s.run("EXPLAIN MATCH (p:Person) WHERE p.name > 'p5' RETURN p").consume().plan
+        assert "NodeIndexSeekByRange" in str(plan)
+        assert s.run("MATCH (p:Person) WHERE 'p97' <= p.name < 'p99' RETURN count(p) AS c").single()["c"] == 2
+        # PROFILE runs the query and reports the plan with row counts.
+        result = s.run("PROFILE MATCH (p:Person {name: 'p7'}) RETURN p.name AS n")
+        assert [r["n"] for r in result] == ["p7"]
+        profile = result.consume().profile
+        assert profile and "NodeIndexSeek" in str(profile)
+        indexes = {r["name"]: r for r in s.run("SHOW INDEXES")}
+        assert indexes["person_name"]["labelsOrTypes"] == ["Person"]
+        assert indexes["person_name"]["properties"] == ["name"]
+        assert indexes["person_name"]["state"] == "ONLINE"
 
 
 def test_read_mode_rejects_writes(driver):
