@@ -259,3 +259,16 @@ def test_stale_read_then_write_is_a_retryable_conflict(driver):
             tx.run("MATCH (c:Conflict {id: 1}) SET c.n = $n", n=n + 1).consume()
         tx.close()
         assert first.run("MATCH (c:Conflict {id: 1}) RETURN c.n AS n").single()["n"] == 10
+
+
+def test_repeated_auth_failures_are_rate_limited(fresh_server, auth):
+    fresh_server.start()
+    for _ in range(3):
+        with GraphDatabase.driver(fresh_server.bolt_uri, auth=(auth[0], "wrong")) as d:
+            with pytest.raises(AuthError):
+                d.verify_connectivity()
+    # Even the right password is refused while the user is locked out.
+    with GraphDatabase.driver(fresh_server.bolt_uri, auth=auth) as d:
+        with pytest.raises(ClientError) as e:
+            d.verify_connectivity()
+        assert e.value.code == "Neo.ClientError.Security.AuthenticationRateLimit"
