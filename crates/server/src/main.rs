@@ -105,8 +105,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn init_logging(level: &str) {
+    // openraft logs its whole state at info on start-up; keep it at warn
+    // unless the operator asks for a specific filter.
+    let directive = if level.contains('=') {
+        level.to_owned()
+    } else {
+        format!("{level},openraft=warn")
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&directive))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
