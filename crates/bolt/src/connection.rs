@@ -641,6 +641,12 @@ where
             // keep-alive NOOPs yet, so no recv timeout; no telemetry wish).
             meta.insert("hints".to_owned(), Value::Map(Map::new()));
         }
+        if self.version.utc_patch {
+            meta.insert(
+                "patch_bolt".to_owned(),
+                Value::List(vec![Value::from("utc")]),
+            );
+        }
         meta
     }
 
@@ -652,6 +658,10 @@ where
             "HELLO"
         );
         self.routing = hello.routing;
+        if self.version.accepts_utc_patch() && hello.patch_bolt.iter().any(|p| p == "utc") {
+            // From the HELLO SUCCESS on, both directions use 'I'/'i'.
+            self.version = self.version.with_utc_patch();
+        }
         if self.version.has_logon() {
             self.state = State::Authentication;
         } else {

@@ -14,11 +14,36 @@ pub const HANDSHAKE_LEN: usize = 20;
 pub struct Version {
     pub major: u8,
     pub minor: u8,
+    /// 4.3/4.4 only: the client asked for, and we confirmed, the `utc`
+    /// patch, so date-times travel as 'I'/'i' like in Bolt 5.
+    pub utc_patch: bool,
 }
 
 impl Version {
     pub const fn new(major: u8, minor: u8) -> Self {
-        Version { major, minor }
+        Version {
+            major,
+            minor,
+            utc_patch: false,
+        }
+    }
+
+    /// Whether this version can take the `utc` patch (4.3 and 4.4 define it).
+    pub fn accepts_utc_patch(self) -> bool {
+        self.major == 4 && self.minor >= 3
+    }
+
+    pub fn with_utc_patch(self) -> Self {
+        Version {
+            utc_patch: self.accepts_utc_patch(),
+            ..self
+        }
+    }
+
+    /// Date-times as UTC instants ('I'/'i') rather than legacy wall-clock
+    /// seconds ('F'/'f').
+    pub fn utc_datetime(self) -> bool {
+        self.major >= 5 || self.utc_patch
     }
 
     pub const V4_1: Version = Version::new(4, 1);

@@ -185,6 +185,7 @@ pub fn decode_request(
         max_values: limits.max_values,
         graph_structs: false,
         shape: shape_of(version),
+        utc_datetime: version.utc_datetime(),
     };
     let mut u = Unpacker::new(bytes, opts);
     let (fields, t) = u.struct_header().map_err(|e| invalid(e.message))?;
@@ -510,7 +511,7 @@ fn encode_with_map(out: &mut Vec<u8>, t: u8, meta: &Map, version: Version) -> Re
     let start = chunk::begin_in_place(out);
     // Metadata is normally plain data, but a plan could carry entities;
     // they take the connection's shape like any other value.
-    let mut p = Packer::new(out, shape_of(version));
+    let mut p = Packer::new(out, shape_of(version)).utc_datetime(version.utc_datetime());
     p.struct_header(1, t);
     if let Err(e) = p.map(meta) {
         out.truncate(start);
@@ -523,7 +524,7 @@ fn encode_with_map(out: &mut Vec<u8>, t: u8, meta: &Map, version: Version) -> Re
 /// Appends a framed RECORD.
 pub fn encode_record(out: &mut Vec<u8>, values: &[Value], version: Version) -> Result<(), Error> {
     let start = chunk::begin_in_place(out);
-    let mut p = Packer::new(out, shape_of(version));
+    let mut p = Packer::new(out, shape_of(version)).utc_datetime(version.utc_datetime());
     p.struct_header(1, tag::RECORD);
     let res = p.list_header(values.len()).and_then(|_| {
         for v in values {

@@ -5,8 +5,10 @@
 //! anything is allocated, and recursion is bounded by an explicit depth limit
 //! so that a deeply nested list cannot overflow the stack.
 
+use causeway_value::temporal::{self, fixed_zone_offset};
 use causeway_value::{
-    element_id, rel_element_id, Code, Error, Map, Node, Path, Relationship, Value,
+    element_id, rel_element_id, Code, DateTime, Duration, Error, LocalDateTime, Map, Node, Path,
+    Relationship, Time, Tz, Value,
 };
 
 /// Default limit on how deeply lists, maps and structures may nest in a
@@ -101,11 +103,25 @@ pub enum GraphShape {
 pub struct Packer<'a> {
     buf: &'a mut Vec<u8>,
     shape: GraphShape,
+    /// 'I'/'i' (UTC seconds) rather than legacy 'F'/'f' (wall-clock
+    /// seconds) date-times: Bolt 5, or 4.3/4.4 after the `utc` patch.
+    utc_datetime: bool,
 }
 
 impl<'a> Packer<'a> {
+    /// Date-times take the form native to the shape (UTC from Bolt 5 on);
+    /// [`Packer::utc_datetime`] overrides it for patched 4.x connections.
     pub fn new(buf: &'a mut Vec<u8>, shape: GraphShape) -> Self {
-        Packer { buf, shape }
+        Packer {
+            buf,
+            shape,
+            utc_datetime: shape == GraphShape::V5,
+        }
+    }
+
+    pub fn utc_datetime(mut self, utc: bool) -> Self {
+        self.utc_datetime = utc;
+        self
     }
 
     pub fn null(&mut self) {
@@ -250,6 +266,72 @@ impl<'a> Packer<'a> {
             Value::Node(n) => self.node(n, depth)?,
             Value::Relationship(r) => self.relationship(r, depth)?,
             Value::Path(p) => self.path(p, depth)?,
+            Value::Date(days) => {
+                self.struct_header(1, tag::DATE);
+                self.int(*days);
+            }
+            Value::Time(t) => {
+                self.struct_header(2, tag::TIME);
+                self.int(t.nanos);
+                self.int(i64::from(t.offset));
+            }
+            Value::LocalTime(nanos) => {
+                self.struct_header(1, tag::LOCAL_TIME);
+                self.int(*nanos);
+            }
+            Value::LocalDateTime(l) => {
+                self.struct_header(2, tag::LOCAL_DATE_TIME);
+                self.int(l.seconds);
+                self.int(l.nanos);
+            }
+            Value::DateTime(dt) => self.datetime(dt)?,
+            Value::Duration(d) => {
+                self.struct_header(4, tag::DURATION);
+                self.int(d.months);
+                self.int(d.days);
+                self.int(d.seconds);
+                self.int(d.nanos);
+            }
+        }
+        Ok(())
+    }
+
+    fn datetime(&mut self, dt: &DateTime) -> Result<(), Error> {
+        let seconds = if self.utc_datetime {
+            dt.seconds
+        } else {
+            // Legacy clients read the wall clock of the value's own zone.
+            let offset = dt.offset().ok_or_else(|| {
+                encode_error(format!(
+                    "time zone '{}' cannot be sent to a Bolt 4 client without the utc patch",
+                    match &dt.tz {
+                        Tz::Zone(z) => z.as_str(),
+                        Tz::Offset(_) => "",
+                    }
+                ))
+            })?;
+            dt.seconds
+                .checked_add(i64::from(offset))
+                .ok_or_else(|| encode_error("date-time out of range"))?
+        };
+        let (t_offset, t_zone) = if self.utc_datetime {
+            (tag::DATE_TIME, tag::DATE_TIME_ZONE_ID)
+        } else {
+            (tag::LEGACY_DATE_TIME, tag::LEGACY_DATE_TIME_ZONE_ID)
+        };
+        match &dt.tz {
+            Tz::Offset(o) => {
+                self.struct_header(3, t_offset);
+                self.int(seconds);
+                self.int(dt.nanos);
+                self.int(i64::from(*o));
+            }
+            Tz::Zone(z) => {
+                self.struct_header(3, t_zone);
+                self.int(seconds);
+                self.int(dt.nanos);
+                self.string(z)?;
+            }
         }
         Ok(())
     }
@@ -378,6 +460,9 @@ pub struct DecodeOptions {
     /// tests (acting as a client reading our output) turn this on.
     pub graph_structs: bool,
     pub shape: GraphShape,
+    /// Whether the connection negotiated UTC date-times ('I'/'i'); legacy
+    /// 'F'/'f' are accepted too, since their tags say how to read them.
+    pub utc_datetime: bool,
 }
 
 impl DecodeOptions {
@@ -387,6 +472,7 @@ impl DecodeOptions {
             max_values: MAX_VALUES_PER_MESSAGE,
             graph_structs: false,
             shape,
+            utc_datetime: shape == GraphShape::V5,
         }
     }
 
@@ -396,6 +482,7 @@ impl DecodeOptions {
             max_values: MAX_VALUES_PER_MESSAGE,
             graph_structs: true,
             shape,
+            utc_datetime: shape == GraphShape::V5,
         }
     }
 }
@@ -623,13 +710,110 @@ impl<'a> Unpacker<'a> {
             | tag::LEGACY_DATE_TIME_ZONE_ID
             | tag::DATE_TIME
             | tag::DATE_TIME_ZONE_ID
-            | tag::DURATION => Err(format_error("temporal types are not supported yet")),
+            | tag::DURATION => self.temporal(fields, t, depth + 1),
             tag::POINT_2D | tag::POINT_3D => {
                 Err(format_error("spatial types are not supported yet"))
             }
             tag::VECTOR => Err(format_error("vectors are not supported")),
             _ => Err(format_error(format!("unknown structure tag 0x{t:02X}"))),
         }
+    }
+
+    fn int_field(&mut self, what: &str, depth: usize) -> Result<i64, Error> {
+        match self.value_at(depth)? {
+            Value::Int(i) => Ok(i),
+            other => Err(format_error(format!(
+                "{what} must be an integer, found {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// Temporal structures. Every field is range-checked here, so the
+    /// engine never sees a value it cannot render or compute with.
+    fn temporal(&mut self, fields: usize, t: u8, d: usize) -> Result<Value, Error> {
+        let (name, want) = match t {
+            tag::DATE => ("Date", 1),
+            tag::TIME => ("Time", 2),
+            tag::LOCAL_TIME => ("LocalTime", 1),
+            tag::LOCAL_DATE_TIME => ("LocalDateTime", 2),
+            tag::DURATION => ("Duration", 4),
+            _ => ("DateTime", 3),
+        };
+        if fields != want {
+            return Err(format_error(format!(
+                "{name} structure has {fields} fields, expected {want}"
+            )));
+        }
+        let bad = |msg: String| format_error(format!("invalid {name}: {msg}"));
+        let v = match t {
+            tag::DATE => {
+                let days = self.int_field("days", d)?;
+                temporal::check_days(days).map_err(bad)?;
+                Value::Date(days)
+            }
+            tag::TIME => {
+                let nanos = self.int_field("nanoseconds", d)?;
+                let offset = self.int_field("tz_offset_seconds", d)?;
+                temporal::check_nanos_of_day(nanos).map_err(bad)?;
+                let offset = temporal::check_offset(offset).map_err(bad)?;
+                Value::Time(Time { nanos, offset })
+            }
+            tag::LOCAL_TIME => {
+                let nanos = self.int_field("nanoseconds", d)?;
+                temporal::check_nanos_of_day(nanos).map_err(bad)?;
+                Value::LocalTime(nanos)
+            }
+            tag::LOCAL_DATE_TIME => {
+                let seconds = self.int_field("seconds", d)?;
+                let nanos = self.int_field("nanoseconds", d)?;
+                temporal::check_seconds(seconds).map_err(bad)?;
+                temporal::check_nanos_of_second(nanos).map_err(bad)?;
+                Value::LocalDateTime(LocalDateTime { seconds, nanos })
+            }
+            tag::DURATION => Value::Duration(Duration {
+                months: self.int_field("months", d)?,
+                days: self.int_field("days", d)?,
+                seconds: self.int_field("seconds", d)?,
+                nanos: self.int_field("nanoseconds", d)?,
+            }),
+            _ => {
+                let seconds = self.int_field("seconds", d)?;
+                let nanos = self.int_field("nanoseconds", d)?;
+                temporal::check_nanos_of_second(nanos).map_err(bad)?;
+                let legacy = matches!(t, tag::LEGACY_DATE_TIME | tag::LEGACY_DATE_TIME_ZONE_ID);
+                let (tz, offset) = match t {
+                    tag::DATE_TIME | tag::LEGACY_DATE_TIME => {
+                        let o = self.int_field("tz_offset_seconds", d)?;
+                        let o = temporal::check_offset(o).map_err(bad)?;
+                        (Tz::Offset(o), o)
+                    }
+                    _ => {
+                        let zone = self.string_field(d)?;
+                        // Without a time-zone database only zones with one
+                        // fixed offset can be placed on the time line.
+                        let o = fixed_zone_offset(&zone).ok_or_else(|| {
+                            bad(format!(
+                                "time zone '{zone}' is not supported; use a fixed offset or UTC"
+                            ))
+                        })?;
+                        (Tz::Zone(zone), o)
+                    }
+                };
+                let seconds = if legacy {
+                    seconds
+                        .checked_sub(i64::from(offset))
+                        .ok_or_else(|| bad("seconds out of range".into()))?
+                } else {
+                    seconds
+                };
+                // Both the instant and the wall clock must be in range.
+                temporal::check_seconds(seconds).map_err(bad)?;
+                temporal::check_seconds(seconds.saturating_add(i64::from(offset))).map_err(bad)?;
+                Value::DateTime(DateTime { seconds, nanos, tz })
+            }
+        };
+        Ok(v)
     }
 
     fn expect_fields(&self, what: &str, got: usize, v4: usize, v5: usize) -> Result<(), Error> {

@@ -13,7 +13,7 @@
 //! 10 element ids ............. graph_values_4x_and_5x, tests/packstream.rs
 //! 11 LOGON {} ................ logon_flow_5_1_plus
 //! 12 RESET / IGNORED ......... failure_then_pipelined_ignored_until_reset, reset_*
-//! 13 DateTime forms .......... utc_patch_is_not_claimed (no temporal values are sent)
+//! 13 DateTime forms .......... utc_patch_is_negotiated_on_4_4_only
 //! 14 recv timeout hint ....... hello_success_metadata_per_version
 //! 15 short TTL ............... route_4_4_extra_map (the backend's TTL is passed through)
 //! 16 no mode = write ......... no_mode_means_write
@@ -881,14 +881,26 @@ async fn invalid_utf8_and_temporal_parameters() {
     assert_eq!(r.code(), "Neo.ClientError.Request.InvalidFormat");
     c.send(RESET, &[]).await;
     assert!(c.recv().await.unwrap().is_success());
-    // A Date structure as a parameter.
+    // A Date structure as a parameter is echoed back.
     let mut body = vec![0xB3, RUN, 0x84];
     body.extend_from_slice(b"ECHO");
     body.extend_from_slice(&[0xA1, 0x81, b'd', 0xB1, 0x44, 0x01, 0xA0]);
     c.send_body(&body).await;
+    c.pull(-1, None).await;
+    assert!(c.recv().await.unwrap().is_success());
+    let (rows, s) = c.records().await;
+    assert!(s.is_success());
+    assert_eq!(rows, vec![vec![Value::Date(1)]]);
+    // One beyond the year range is not.
+    let mut body = vec![0xB3, RUN, 0x84];
+    body.extend_from_slice(b"ECHO");
+    body.extend_from_slice(&[0xA1, 0x81, b'd', 0xB1, 0x44, 0xCB]);
+    body.extend_from_slice(&i64::MAX.to_be_bytes());
+    body.push(0xA0);
+    c.send_body(&body).await;
     let r = c.recv().await.unwrap();
     assert_eq!(r.code(), "Neo.ClientError.Request.InvalidFormat");
-    assert!(matches!(r.get("message"), Some(Value::String(m)) if m.contains("temporal")));
+    assert!(matches!(r.get("message"), Some(Value::String(m)) if m.contains("Date")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1006,17 +1018,90 @@ async fn many_idle_connections() {
     }
 }
 
+/// 02:15 at +01:00 on 1970-01-01: UTC seconds 4500, wall-clock seconds 8100.
+fn sample_datetime() -> Value {
+    Value::DateTime(causeway_value::DateTime {
+        seconds: 4500,
+        nanos: 0,
+        tz: causeway_value::Tz::Offset(3600),
+    })
+}
+
+/// Echoes a date-time and returns the RECORD's raw body.
+async fn echo_datetime(c: &mut Client) -> Vec<u8> {
+    c.run("ECHO", map(&[("t", sample_datetime())]), empty())
+        .await;
+    c.pull(-1, None).await;
+    assert!(c.recv().await.unwrap().is_success());
+    let r = c.recv().await.unwrap();
+    assert_eq!(r.tag, RECORD);
+    assert_eq!(r.fields, vec![Value::List(vec![sample_datetime()])]);
+    let body = c.last_body.clone();
+    assert!(c.recv().await.unwrap().is_success());
+    body
+}
+
+fn has(body: &[u8], needle: &[u8]) -> bool {
+    body.windows(needle.len()).any(|w| w == needle)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn utc_patch_is_not_claimed() {
-    // Trap 13: we only echo patch_bolt when we switch DateTime encodings,
-    // and we send no temporal values at all yet, so we never claim it.
+async fn utc_patch_is_negotiated_on_4_4_only() {
+    // Trap 13: patch_bolt is echoed exactly when we switch DateTime forms.
+    let legacy = [0xB3, 0x46, 0xC9, 0x1F, 0xA4, 0x00, 0xC9, 0x0E, 0x10];
+    let fixed = [0xB3, 0x49, 0xC9, 0x11, 0x94, 0x00, 0xC9, 0x0E, 0x10];
     let server = start().await;
+
     let (mut c, _) = Client::handshake(server.addr, exactly(4, 4)).await;
     c.send(HELLO, &[map(&[("patch_bolt", Value::from(vec!["utc"]))])])
         .await;
     let r = c.recv().await.unwrap();
     assert!(r.is_success());
+    assert_eq!(r.get("patch_bolt"), Some(Value::from(vec!["utc"])));
+    let body = echo_datetime(&mut c).await;
+    assert!(has(&body, &fixed) && !has(&body, &legacy), "{body:02X?}");
+
+    let mut c = Client::ready(server.addr, 4, 4).await;
+    let body = echo_datetime(&mut c).await;
+    assert!(has(&body, &legacy) && !has(&body, &fixed), "{body:02X?}");
+
+    // 5.x always uses the fixed form and never echoes the patch.
+    let (mut c, _) = Client::handshake(server.addr, exactly(5, 4)).await;
+    c.send(HELLO, &[map(&[("patch_bolt", Value::from(vec!["utc"]))])])
+        .await;
+    let r = c.recv().await.unwrap();
     assert_eq!(r.get("patch_bolt"), None);
+    c.send(0x6A, &[empty()]).await;
+    assert!(c.recv().await.unwrap().is_success());
+    let body = echo_datetime(&mut c).await;
+    assert!(has(&body, &fixed) && !has(&body, &legacy), "{body:02X?}");
+
+    // 4.1 has no patch: unknown patches are ignored, not echoed.
+    let (mut c, _) = Client::handshake(server.addr, exactly(4, 1)).await;
+    c.send(HELLO, &[map(&[("patch_bolt", Value::from(vec!["utc"]))])])
+        .await;
+    let r = c.recv().await.unwrap();
+    assert_eq!(r.get("patch_bolt"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_temporal_parameter_fails_the_request_only() {
+    let server = start().await;
+    let mut c = Client::ready(server.addr, 5, 4).await;
+    // RUN "ECHO" {t: Time(nanos = one day, offset 0)}, {}.
+    let mut body = vec![0xB3, 0x10, 0x84];
+    body.extend_from_slice(b"ECHO");
+    body.extend_from_slice(&[0xA1, 0x81, b't', 0xB2, 0x54, 0xCB]);
+    body.extend_from_slice(&86_400_000_000_000i64.to_be_bytes());
+    body.extend_from_slice(&[0x00, 0xA0]);
+    c.send_body(&body).await;
+    let r = c.recv().await.unwrap();
+    assert_eq!(r.code(), "Neo.ClientError.Request.InvalidFormat");
+    c.send(0x0F, &[]).await;
+    assert!(c.recv().await.unwrap().is_success());
+    c.run("ROWS 1", empty(), empty()).await;
+    c.pull(-1, None).await;
+    assert!(c.recv().await.unwrap().is_success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -245,6 +245,7 @@ fn execute_statement(
     deadline: Option<std::time::Instant>,
 ) -> Result<QueryResult> {
     let stmt = stmt.clone();
+    val::check_params(params)?;
     let mut shared = eval::Shared::new(val::to_val_map(params), ctx.limits);
     shared.deadline = deadline;
     let sh = Arc::new(shared);

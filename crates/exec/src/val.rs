@@ -2,7 +2,7 @@
 //! stay small and cheap to clone; they are materialised into client values
 //! only when results leave the engine.
 
-use crate::temporal::Temporal;
+use crate::temporal::{Kind, Temporal};
 use causeway_graph::Graph;
 use causeway_value::{Code, Error, Map, Value};
 use std::cmp::Ordering;
@@ -78,6 +78,12 @@ impl Val {
                 nodes: p.nodes.iter().map(|n| n.id).collect(),
                 rels: p.rels.iter().map(|r| r.id).collect(),
             })),
+            Value::Date(_)
+            | Value::Time(_)
+            | Value::LocalTime(_)
+            | Value::DateTime(_)
+            | Value::LocalDateTime(_)
+            | Value::Duration(_) => temporal_from_value(v),
         }
     }
 
@@ -96,14 +102,121 @@ impl Val {
             Val::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.to_value(g))).collect()),
             Val::Node(id) => Value::Node(node_value(g, *id)),
             Val::Rel(id) => Value::Relationship(rel_value(g, *id)),
-            Val::Temporal(t) => Value::String(t.render()),
-            Val::Duration(d) => Value::String(d.render()),
+            Val::Temporal(t) => temporal_to_value(t),
+            Val::Duration(d) => duration_to_value(d),
             Val::Path(p) => Value::Path(causeway_value::Path {
                 nodes: p.nodes.iter().map(|n| node_value(g, *n)).collect(),
                 rels: p.rels.iter().map(|r| rel_value(g, *r)).collect(),
             }),
         }
     }
+}
+
+/// The engine's form of a client temporal value. Zoned date-times live on
+/// their wall clock in the engine, so the UTC instant is shifted by the
+/// offset; a zone id without a fixed offset (rejected earlier, at the Bolt
+/// decoder and by [`check_params`]) would be read as UTC.
+fn temporal_from_value(v: &Value) -> Val {
+    let t = |kind, days, nanos, offset| {
+        Val::Temporal(Temporal {
+            kind,
+            days,
+            nanos,
+            offset,
+        })
+    };
+    match v {
+        Value::Date(d) => t(Kind::Date, *d, 0, 0),
+        Value::LocalTime(n) => t(Kind::LocalTime, 0, *n, 0),
+        Value::Time(x) => t(Kind::Time, 0, x.nanos, x.offset),
+        Value::LocalDateTime(l) => {
+            let (days, nanos) = l.local();
+            t(Kind::LocalDateTime, days, nanos, 0)
+        }
+        Value::DateTime(dt) => {
+            let (days, nanos) = dt.local();
+            t(Kind::DateTime, days, nanos, dt.offset().unwrap_or(0))
+        }
+        Value::Duration(d) => Val::Duration(Box::new(crate::duration::Duration {
+            months: d.months,
+            days: d.days,
+            nanos: d.total_nanos(),
+        })),
+        _ => Val::Null,
+    }
+}
+
+const SECS_PER_DAY: i64 = 86_400;
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+/// Epoch seconds and nanoseconds of a local wall clock. Engine values stay
+/// within ±10^9 years, far inside i64 seconds; saturation only guards the
+/// arithmetic.
+fn wall_seconds(days: i64, nanos: i64) -> (i64, i64) {
+    let secs = days
+        .saturating_mul(SECS_PER_DAY)
+        .saturating_add(nanos.div_euclid(NANOS_PER_SEC));
+    (secs, nanos.rem_euclid(NANOS_PER_SEC))
+}
+
+pub fn temporal_to_value(t: &Temporal) -> Value {
+    match t.kind {
+        Kind::Date => Value::Date(t.days),
+        Kind::LocalTime => Value::LocalTime(t.nanos),
+        Kind::Time => Value::Time(causeway_value::Time {
+            nanos: t.nanos,
+            offset: t.offset,
+        }),
+        Kind::LocalDateTime => {
+            let (seconds, nanos) = wall_seconds(t.days, t.nanos);
+            Value::LocalDateTime(causeway_value::LocalDateTime { seconds, nanos })
+        }
+        Kind::DateTime => {
+            let (local, nanos) = wall_seconds(t.days, t.nanos);
+            Value::DateTime(causeway_value::DateTime {
+                seconds: local.saturating_sub(i64::from(t.offset)),
+                nanos,
+                tz: causeway_value::Tz::Offset(t.offset),
+            })
+        }
+    }
+}
+
+/// Durations whose time part exceeds i64 seconds (possible only through
+/// extreme arithmetic) cannot travel as a Bolt Duration; they leave as text.
+pub fn duration_to_value(d: &crate::duration::Duration) -> Value {
+    let nps = i128::from(NANOS_PER_SEC);
+    match i64::try_from(d.nanos.div_euclid(nps)) {
+        Ok(seconds) => Value::Duration(causeway_value::Duration {
+            months: d.months,
+            days: d.days,
+            seconds,
+            nanos: d.nanos.rem_euclid(nps) as i64,
+        }),
+        Err(_) => Value::String(d.render()),
+    }
+}
+
+/// Parameters the engine cannot represent faithfully: date-times in a named
+/// zone whose offset needs a time-zone database.
+pub fn check_params(params: &Map) -> Result<(), Error> {
+    let mut stack: Vec<&Value> = params.values().collect();
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::List(l) => stack.extend(l.iter()),
+            Value::Map(m) => stack.extend(m.values()),
+            Value::DateTime(dt) if dt.offset().is_none() => {
+                if let causeway_value::Tz::Zone(z) = &dt.tz {
+                    return Err(arg_error(
+                        "InvalidArgumentValue",
+                        format!("Time zone '{z}' is not supported; use a fixed offset or UTC"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn node_value(g: &Graph, id: u64) -> causeway_value::Node {

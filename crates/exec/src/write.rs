@@ -37,16 +37,19 @@ pub fn to_prop(v: &Val) -> Result<Value> {
         Val::Float(f) => Value::Float(*f),
         Val::Str(s) => Value::String(s.clone()),
         Val::Bytes(b) => Value::Bytes(b.clone()),
-        Val::Temporal(t) => Value::String(t.render()),
-        Val::Duration(d) => Value::String(d.render()),
+        Val::Temporal(t) => temporal_to_value(t),
+        Val::Duration(d) => duration_to_value(d),
         Val::List(l) => {
             // Stored lists are homogeneous, as Neo4j's property arrays are
             // (integers and floats count as one kind here).
+            // Each temporal type is a kind of its own.
             let kind = |x: &Val| match x {
                 Val::Int(_) | Val::Float(_) => 0,
                 Val::Bool(_) => 1,
-                Val::Str(_) | Val::Temporal(_) | Val::Duration(_) => 2,
-                _ => 3,
+                Val::Str(_) => 2,
+                Val::Duration(_) => 3,
+                Val::Temporal(t) => 10 + t.kind as u8,
+                _ => 4,
             };
             if let Some(first) = l.first() {
                 if l.iter().any(|x| kind(x) != kind(first)) {

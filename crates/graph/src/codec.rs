@@ -7,13 +7,20 @@
 
 use std::sync::Arc;
 
-use causeway_value::{Code, Error, Map, Result, Value};
+use causeway_value::{
+    Code, DateTime, Duration, Error, LocalDateTime, Map, Result, Time, Tz, Value,
+};
 
 use crate::store::{NodeRec, Props, Sym};
 use crate::{Change, ChangeSet, ConstraintDef, ConstraintType, Graph, IndexDef};
 
 const CHANGES_MAGIC: &[u8; 4] = b"CWC\x01";
 const GRAPH_MAGIC: &[u8; 4] = b"CWG\x01";
+/// Format 2 adds temporal value tags (9..=15) to format 1. Encodings that
+/// hold no temporal value are still written as format 1, so that a peer or
+/// an older binary that only knows format 1 keeps reading them.
+const FORMAT_V1: u8 = 1;
+const FORMAT_V2: u8 = 2;
 /// Property lists are flat; the margin only tolerates maps in lists.
 const MAX_DEPTH: u32 = 32;
 
@@ -22,9 +29,19 @@ fn corrupt(what: &str) -> Error {
 }
 
 #[derive(Default)]
-struct W(Vec<u8>);
+struct W(Vec<u8>, bool);
 
 impl W {
+    /// The bytes, with the magic's format byte raised to 2 if a temporal
+    /// value was written.
+    fn finish(mut self) -> Vec<u8> {
+        if self.1 {
+            if let Some(b) = self.0.get_mut(3) {
+                *b = FORMAT_V2;
+            }
+        }
+        self.0
+    }
     fn u8(&mut self, b: u8) {
         self.0.push(b);
     }
@@ -85,6 +102,57 @@ impl W {
                 self.u8(8);
                 self.map(m);
             }
+            Value::Date(_)
+            | Value::Time(_)
+            | Value::LocalTime(_)
+            | Value::DateTime(_)
+            | Value::LocalDateTime(_)
+            | Value::Duration(_)
+                if !self.1 =>
+            {
+                // Remember that format 2 is needed, then write the value.
+                self.1 = true;
+                self.value(v);
+            }
+            Value::Date(d) => {
+                self.u8(9);
+                self.i64(*d);
+            }
+            Value::Time(t) => {
+                self.u8(10);
+                self.i64(t.nanos);
+                self.i64(i64::from(t.offset));
+            }
+            Value::LocalTime(n) => {
+                self.u8(11);
+                self.i64(*n);
+            }
+            Value::DateTime(dt) => match &dt.tz {
+                Tz::Offset(o) => {
+                    self.u8(12);
+                    self.i64(dt.seconds);
+                    self.i64(dt.nanos);
+                    self.i64(i64::from(*o));
+                }
+                Tz::Zone(z) => {
+                    self.u8(13);
+                    self.i64(dt.seconds);
+                    self.i64(dt.nanos);
+                    self.str(z);
+                }
+            },
+            Value::LocalDateTime(l) => {
+                self.u8(14);
+                self.i64(l.seconds);
+                self.i64(l.nanos);
+            }
+            Value::Duration(d) => {
+                self.u8(15);
+                self.i64(d.months);
+                self.i64(d.days);
+                self.i64(d.seconds);
+                self.i64(d.nanos);
+            }
             // Not storable, so never part of a change set or graph.
             Value::Null | Value::Node(_) | Value::Relationship(_) | Value::Path(_) => self.u8(0),
         }
@@ -130,11 +198,16 @@ impl W {
 struct R<'a> {
     buf: &'a [u8],
     pos: usize,
+    format: u8,
 }
 
 impl<'a> R<'a> {
     fn new(buf: &'a [u8]) -> Self {
-        R { buf, pos: 0 }
+        R {
+            buf,
+            pos: 0,
+            format: FORMAT_V1,
+        }
     }
     fn remaining(&self) -> usize {
         self.buf.len() - self.pos
@@ -202,7 +275,11 @@ impl<'a> R<'a> {
         if depth > MAX_DEPTH {
             return Err(corrupt("nesting too deep"));
         }
-        Ok(match self.u8()? {
+        let t = self.u8()?;
+        if t >= 9 && self.format < FORMAT_V2 {
+            return Err(corrupt("temporal value in a format 1 encoding"));
+        }
+        Ok(match t {
             0 => Value::Null,
             1 => Value::Bool(false),
             2 => Value::Bool(true),
@@ -224,8 +301,37 @@ impl<'a> R<'a> {
                 Value::List(v)
             }
             8 => Value::Map(self.map(depth + 1)?),
+            9 => Value::Date(self.i64()?),
+            10 => Value::Time(Time {
+                nanos: self.i64()?,
+                offset: self.offset()?,
+            }),
+            11 => Value::LocalTime(self.i64()?),
+            12 => Value::DateTime(DateTime {
+                seconds: self.i64()?,
+                nanos: self.i64()?,
+                tz: Tz::Offset(self.offset()?),
+            }),
+            13 => Value::DateTime(DateTime {
+                seconds: self.i64()?,
+                nanos: self.i64()?,
+                tz: Tz::Zone(self.string()?),
+            }),
+            14 => Value::LocalDateTime(LocalDateTime {
+                seconds: self.i64()?,
+                nanos: self.i64()?,
+            }),
+            15 => Value::Duration(Duration {
+                months: self.i64()?,
+                days: self.i64()?,
+                seconds: self.i64()?,
+                nanos: self.i64()?,
+            }),
             _ => return Err(corrupt("unknown value tag")),
         })
+    }
+    fn offset(&mut self) -> Result<i32> {
+        i32::try_from(self.i64()?).map_err(|_| corrupt("time zone offset out of range"))
     }
     fn map(&mut self, depth: u32) -> Result<Map> {
         let n = self.count(2)?;
@@ -267,9 +373,10 @@ impl<'a> R<'a> {
         if got[..3] != m[..3] {
             return Err(corrupt("bad magic"));
         }
-        if got[3] != m[3] {
+        if !(FORMAT_V1..=FORMAT_V2).contains(&got[3]) {
             return Err(corrupt("unsupported format version"));
         }
+        self.format = got[3];
         Ok(())
     }
     fn end(&self) -> Result<()> {
@@ -404,7 +511,7 @@ pub(crate) fn encode_changes(cs: &ChangeSet) -> Vec<u8> {
     for c in &cs.changes {
         write_change(&mut w, c);
     }
-    w.0
+    w.finish()
 }
 
 pub(crate) fn decode_changes(bytes: &[u8]) -> Result<ChangeSet> {
@@ -457,7 +564,7 @@ pub(crate) fn encode_graph(g: &Graph) -> Vec<u8> {
     for c in g.constraints.values() {
         w.constraint_def(c);
     }
-    w.0
+    w.finish()
 }
 
 fn read_props(r: &mut R<'_>, g: &mut Graph) -> Result<Props> {

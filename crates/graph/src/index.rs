@@ -160,17 +160,30 @@ impl Index {
     }
 
     pub(crate) fn range(&self, lower: &Bound, upper: &Bound) -> Vec<NodeId> {
-        let conv = |b: &Bound| -> Result<StdBound<Key>, ()> {
+        // Zoned temporal bounds widen to all offsets at their instant, since
+        // `<`/`>` compare instants (see `Key::instant_bound`).
+        let conv = |b: &Bound, is_lower: bool| -> Result<StdBound<Key>, ()> {
             Ok(match b {
                 Bound::Unbounded => StdBound::Unbounded,
-                Bound::Included(v) => StdBound::Included(Key::from_value(v).ok_or(())?),
-                Bound::Excluded(v) => StdBound::Excluded(Key::from_value(v).ok_or(())?),
+                Bound::Included(v) => {
+                    StdBound::Included(Key::from_value(v).ok_or(())?.instant_bound(is_lower))
+                }
+                Bound::Excluded(v) => {
+                    StdBound::Excluded(Key::from_value(v).ok_or(())?.instant_bound(!is_lower))
+                }
             })
         };
         // A null (or unstorable) bound makes every comparison null: no rows.
-        let (Ok(lo), Ok(hi)) = (conv(lower), conv(upper)) else {
+        let (Ok(lo), Ok(hi)) = (conv(lower, true), conv(upper, false)) else {
             return Vec::new();
         };
+        // Durations are not ordered: every range comparison is null.
+        for b in [&lo, &hi] {
+            if let StdBound::Included(Key::Duration(..)) | StdBound::Excluded(Key::Duration(..)) = b
+            {
+                return Vec::new();
+            }
+        }
         let fam_of = |b: &StdBound<Key>| match b {
             StdBound::Included(k) | StdBound::Excluded(k) => Some(k.family()),
             StdBound::Unbounded => None,

@@ -21,7 +21,21 @@ pub(crate) enum Key {
     List(Vec<Key>),
     /// Composite-index key; never mixed with other shapes in one index.
     Tuple(Vec<Key>),
+    /// One temporal type (`kind`: date, local time, time, local date-time,
+    /// date-time; each its own family, so ranges never mix them): `at` orders
+    /// chronologically (instants for zoned types), and the offset breaks
+    /// ties because Cypher calls zoned values equal only when both the
+    /// instant and the offset agree.
+    Temporal {
+        kind: u8,
+        at: i128,
+        offset: i32,
+    },
+    /// Months, days, time part: equality only, durations have no order.
+    Duration(i64, i64, i128),
 }
+
+const NANOS: i128 = 1_000_000_000;
 
 impl Key {
     /// `None` for values that can never be stored (or never compare equal).
@@ -50,8 +64,48 @@ impl Key {
                     .map(Key::from_value)
                     .collect::<Option<Vec<_>>>()?,
             ),
+            Value::Date(d) => Key::Temporal {
+                kind: 0,
+                at: i128::from(*d),
+                offset: 0,
+            },
+            Value::LocalTime(n) => Key::Temporal {
+                kind: 1,
+                at: i128::from(*n),
+                offset: 0,
+            },
+            Value::Time(t) => Key::Temporal {
+                kind: 2,
+                at: i128::from(t.nanos) - i128::from(t.offset) * NANOS,
+                offset: t.offset,
+            },
+            Value::LocalDateTime(l) => Key::Temporal {
+                kind: 3,
+                at: i128::from(l.seconds) * NANOS + i128::from(l.nanos),
+                offset: 0,
+            },
+            Value::DateTime(dt) => Key::Temporal {
+                kind: 4,
+                at: i128::from(dt.seconds) * NANOS + i128::from(dt.nanos),
+                offset: dt.offset().unwrap_or(0),
+            },
+            Value::Duration(d) => Key::Duration(d.months, d.days, d.total_nanos()),
             _ => return None,
         })
+    }
+
+    /// Widens a zoned temporal bound to every offset at its instant: range
+    /// predicates compare instants only, so `>= t` must include values at
+    /// t's instant in any offset. `low` picks the smallest such key.
+    pub(crate) fn instant_bound(self, low: bool) -> Key {
+        match self {
+            Key::Temporal { kind, at, .. } => Key::Temporal {
+                kind,
+                at,
+                offset: if low { i32::MIN } else { i32::MAX },
+            },
+            other => other,
+        }
     }
 
     pub(crate) fn family(&self) -> u8 {
@@ -62,6 +116,8 @@ impl Key {
             Key::Bytes(_) => 3,
             Key::List(_) => 4,
             Key::Tuple(_) => 5,
+            Key::Temporal { kind, .. } => 6 + kind,
+            Key::Duration(..) => 11,
         }
     }
 
@@ -73,6 +129,12 @@ impl Key {
             2 => Key::Str(String::new()),
             3 => Key::Bytes(Vec::new()),
             4 => Key::List(Vec::new()),
+            6..=10 => Key::Temporal {
+                kind: family - 6,
+                at: i128::MIN,
+                offset: i32::MIN,
+            },
+            11 => Key::Duration(i64::MIN, i64::MIN, i128::MIN),
             _ => Key::Tuple(Vec::new()),
         }
     }
@@ -138,6 +200,21 @@ impl Ord for Key {
             (Key::Str(a), Key::Str(b)) => a.cmp(b),
             (Key::Bytes(a), Key::Bytes(b)) => a.cmp(b),
             (Key::List(a), Key::List(b)) | (Key::Tuple(a), Key::Tuple(b)) => a.cmp(b),
+            (
+                Key::Temporal {
+                    kind: ka,
+                    at: a,
+                    offset: oa,
+                },
+                Key::Temporal {
+                    kind: kb,
+                    at: b,
+                    offset: ob,
+                },
+            ) => (ka, a, oa).cmp(&(kb, b, ob)),
+            (Key::Duration(ma, da, na), Key::Duration(mb, db, nb)) => {
+                (ma, da, na).cmp(&(mb, db, nb))
+            }
             _ => self.family().cmp(&other.family()),
         }
     }
@@ -185,5 +262,34 @@ mod tests {
             k(Value::List(vec![Value::Float(1.0), Value::Int(2)]))
         );
         assert!(Key::from_value(&Value::List(vec![Value::Null])).is_none());
+    }
+
+    #[test]
+    fn temporals_order_within_their_type() {
+        use causeway_value::{DateTime, Time, Tz};
+        assert!(k(Value::Date(1)) < k(Value::Date(2)));
+        assert_ne!(k(Value::Date(1)), k(Value::LocalTime(1)));
+        assert_ne!(k(Value::Date(1)).family(), k(Value::LocalTime(1)).family());
+        // 10:00+01:00 is 09:00Z: earlier than 09:30Z.
+        let t = |h: i64, m: i64, offset: i32| {
+            k(Value::Time(Time {
+                nanos: (h * 60 + m) * 60_000_000_000,
+                offset,
+            }))
+        };
+        assert!(t(10, 0, 3600) < t(9, 30, 0));
+        assert_ne!(t(10, 0, 3600), t(9, 0, 0));
+        let dt = |seconds: i64, tz: Tz| {
+            k(Value::DateTime(DateTime {
+                seconds,
+                nanos: 0,
+                tz,
+            }))
+        };
+        assert_eq!(dt(5, Tz::Offset(0)), dt(5, Tz::Zone("UTC".into())));
+        assert!(dt(5, Tz::Offset(7200)) < dt(6, Tz::Offset(0)));
+        let lo = dt(5, Tz::Offset(0)).instant_bound(true);
+        let hi = dt(5, Tz::Offset(0)).instant_bound(false);
+        assert!(lo < dt(5, Tz::Offset(-3600)) && dt(5, Tz::Offset(3600)) < hi);
     }
 }

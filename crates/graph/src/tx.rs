@@ -19,7 +19,13 @@ pub(crate) fn check_storable(v: &Value) -> Result<()> {
         | Value::Int(_)
         | Value::Float(_)
         | Value::String(_)
-        | Value::Bytes(_) => Ok(()),
+        | Value::Bytes(_)
+        | Value::Date(_)
+        | Value::Time(_)
+        | Value::LocalTime(_)
+        | Value::DateTime(_)
+        | Value::LocalDateTime(_)
+        | Value::Duration(_) => Ok(()),
         Value::List(items) => {
             let mut family = None;
             for it in items {
@@ -28,6 +34,14 @@ pub(crate) fn check_storable(v: &Value) -> Result<()> {
                         Value::Bool(_) => 0,
                         Value::Int(_) | Value::Float(_) => 1,
                         Value::String(_) => 2,
+                        // Each temporal type is its own family, as Neo4j's
+                        // typed arrays are.
+                        Value::Date(_) => 3,
+                        Value::Time(_) => 4,
+                        Value::LocalTime(_) => 5,
+                        Value::DateTime(_) => 6,
+                        Value::LocalDateTime(_) => 7,
+                        Value::Duration(_) => 8,
                         Value::Null => return Err(type_error(
                             "Collections containing null values can not be stored in properties.",
                         )),

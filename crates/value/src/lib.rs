@@ -6,10 +6,12 @@
 
 mod error;
 mod summary;
+pub mod temporal;
 mod value;
 
 pub use error::{Code, Error, Phase, Result};
 pub use summary::{Counters, QueryType};
+pub use temporal::{DateTime, Duration, LocalDateTime, Time, Tz};
 pub use value::{
     element_id, parse_element_id, parse_rel_element_id, rel_element_id, Map, Node, Path,
     Relationship, Value,

@@ -1,6 +1,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::temporal::{self, DateTime, Duration, LocalDateTime, Time, Tz};
+
 /// Property maps and Cypher map values. Ordered so that output is stable,
 /// which keeps tests and snapshots deterministic.
 pub type Map = BTreeMap<String, Value>;
@@ -19,6 +21,14 @@ pub enum Value {
     Node(Node),
     Relationship(Relationship),
     Path(Path),
+    /// Days since 1970-01-01.
+    Date(i64),
+    Time(Time),
+    /// Nanoseconds since midnight.
+    LocalTime(i64),
+    DateTime(DateTime),
+    LocalDateTime(LocalDateTime),
+    Duration(Duration),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -81,7 +91,60 @@ impl Value {
             Value::Node(_) => "NODE",
             Value::Relationship(_) => "RELATIONSHIP",
             Value::Path(_) => "PATH",
+            Value::Date(_) => "DATE",
+            Value::Time(_) => "ZONED TIME",
+            Value::LocalTime(_) => "LOCAL TIME",
+            Value::DateTime(_) => "ZONED DATETIME",
+            Value::LocalDateTime(_) => "LOCAL DATETIME",
+            Value::Duration(_) => "DURATION",
         }
+    }
+
+    pub fn is_temporal(&self) -> bool {
+        matches!(
+            self,
+            Value::Date(_)
+                | Value::Time(_)
+                | Value::LocalTime(_)
+                | Value::DateTime(_)
+                | Value::LocalDateTime(_)
+                | Value::Duration(_)
+        )
+    }
+
+    /// The ISO-8601 text of a temporal value, in the form Cypher's
+    /// `toString()` gives (and the TCK quotes); `None` for other values.
+    pub fn temporal_text(&self) -> Option<String> {
+        let mut s = String::new();
+        match self {
+            Value::Date(d) => temporal::write_date(&mut s, *d),
+            Value::Time(t) => {
+                temporal::write_time(&mut s, t.nanos);
+                temporal::write_offset(&mut s, t.offset);
+            }
+            Value::LocalTime(n) => temporal::write_time(&mut s, *n),
+            Value::DateTime(dt) => {
+                let (days, nanos) = dt.local();
+                temporal::write_date(&mut s, days);
+                s.push('T');
+                temporal::write_time(&mut s, nanos);
+                temporal::write_offset(&mut s, dt.offset().unwrap_or(0));
+                if let Tz::Zone(z) = &dt.tz {
+                    s.push('[');
+                    s.push_str(z);
+                    s.push(']');
+                }
+            }
+            Value::LocalDateTime(l) => {
+                let (days, nanos) = l.local();
+                temporal::write_date(&mut s, days);
+                s.push('T');
+                temporal::write_time(&mut s, nanos);
+            }
+            Value::Duration(d) => s = d.iso(),
+            _ => return None,
+        }
+        Some(s)
     }
 
     pub fn is_null(&self) -> bool {
@@ -149,6 +212,15 @@ impl fmt::Display for Value {
                     fmt_map(&r.props, f)?;
                 }
                 f.write_str("]")
+            }
+            Value::Date(_)
+            | Value::Time(_)
+            | Value::LocalTime(_)
+            | Value::DateTime(_)
+            | Value::LocalDateTime(_)
+            | Value::Duration(_) => {
+                // The TCK writes temporal results as quoted ISO strings.
+                write!(f, "'{}'", self.temporal_text().unwrap_or_default())
             }
             Value::Path(p) => {
                 f.write_str("<")?;
@@ -225,5 +297,65 @@ mod tests {
     fn display_is_cypher_literal() {
         let v = Value::List(vec![Value::Int(1), Value::Float(2.0), Value::from("it's")]);
         assert_eq!(v.to_string(), "[1, 2.0, 'it\\'s']");
+    }
+
+    #[test]
+    fn temporals_render_as_cypher_prints_them() {
+        let date = Value::Date(temporal::days_from_civil(2015, 7, 21));
+        assert_eq!(date.to_string(), "'2015-07-21'");
+        let secs = temporal::days_from_civil(2015, 7, 21) * 86_400 + 20 * 3600 + 40 * 60 + 32;
+        let dt = Value::DateTime(DateTime {
+            seconds: secs,
+            nanos: 142_000_000,
+            tz: Tz::Offset(3600),
+        });
+        assert_eq!(dt.to_string(), "'2015-07-21T21:40:32.142+01:00'");
+        let zoned = Value::DateTime(DateTime {
+            seconds: secs,
+            nanos: 0,
+            tz: Tz::Zone("Etc/GMT-2".into()),
+        });
+        assert_eq!(
+            zoned.temporal_text().unwrap(),
+            "2015-07-21T22:40:32+02:00[Etc/GMT-2]"
+        );
+        let t = Value::Time(Time {
+            nanos: 12 * 3_600_000_000_000 + 1,
+            offset: -5400,
+        });
+        assert_eq!(t.to_string(), "'12:00:00.000000001-01:30'");
+        assert_eq!(Value::LocalTime(0).to_string(), "'00:00'");
+        let ldt = Value::LocalDateTime(LocalDateTime {
+            seconds: -1,
+            nanos: 500_000_000,
+        });
+        assert_eq!(ldt.to_string(), "'1969-12-31T23:59:59.500'");
+        let d = Value::Duration(Duration {
+            months: 14,
+            days: 3,
+            seconds: 3723,
+            nanos: 500_000_000,
+        });
+        assert_eq!(d.to_string(), "'P1Y2M3DT1H2M3.5S'");
+        assert_eq!(Value::Date(-719_528 * 2000).type_name(), "DATE");
+        // Far out of range must still render, never panic.
+        let _ = Value::Date(i64::MIN).to_string();
+        let _ = Value::DateTime(DateTime {
+            seconds: i64::MAX,
+            nanos: i64::MAX,
+            tz: Tz::Offset(i32::MIN),
+        })
+        .to_string();
+    }
+
+    #[test]
+    fn fixed_zones_resolve() {
+        assert_eq!(temporal::fixed_zone_offset("UTC"), Some(0));
+        assert_eq!(temporal::fixed_zone_offset("Etc/GMT+5"), Some(-5 * 3600));
+        assert_eq!(temporal::fixed_zone_offset("+05:30"), Some(19_800));
+        assert_eq!(temporal::fixed_zone_offset("UTC-03:00"), Some(-10_800));
+        assert_eq!(temporal::fixed_zone_offset("Europe/Berlin"), None);
+        assert_eq!(temporal::fixed_zone_offset("+19:00"), None);
+        assert_eq!(temporal::fixed_zone_offset("Etc/GMT+"), None);
     }
 }

@@ -307,6 +307,9 @@ impl Msg {
 pub struct Client {
     pub stream: TcpStream,
     pub version: (u8, u8),
+    /// The undecoded body of the last message received, for tests that
+    /// check exact structure tags.
+    pub last_body: Vec<u8>,
     inbuf: Vec<u8>,
     dechunker: Dechunker,
 }
@@ -345,6 +348,7 @@ impl Client {
         let client = Client {
             stream,
             version: (answer[3], answer[2]),
+            last_body: Vec::new(),
             inbuf: Vec::new(),
             dechunker: Dechunker::new(usize::MAX),
         };
@@ -404,6 +408,7 @@ impl Client {
                 let (n, tag) = u.struct_header().unwrap();
                 let fields = (0..n).map(|_| u.value().unwrap()).collect();
                 assert!(u.is_empty());
+                self.last_body = body.to_vec();
                 return Some(Msg { tag, fields });
             }
             let mut buf = [0u8; 65536];
