@@ -1,5 +1,5 @@
 use super::*;
-use causeway_value::Code;
+use causeway_value::{Code, DateTime, Duration, LocalDateTime, Time, Tz};
 
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
@@ -458,7 +458,13 @@ impl Rng {
 }
 
 fn random_value(r: &mut Rng) -> Value {
-    match r.below(9) {
+    match r.below(11) {
+        9 => Value::Date(r.below(3) as i64),
+        10 => Value::DateTime(DateTime {
+            seconds: r.below(3) as i64,
+            nanos: 0,
+            tz: Tz::Offset(3600 * r.below(2) as i32),
+        }),
         0 => Value::Null,
         1 => Value::Int(r.below(5) as i64),
         2 => Value::Float(r.below(5) as f64 + if r.below(2) == 0 { 0.0 } else { 0.5 }),
@@ -861,4 +867,164 @@ fn replaying_garbled_change_sets_never_panics() {
         }
     }
     eprintln!("garbled change sets applied: {applied}");
+}
+
+fn temporal_samples() -> Vec<Value> {
+    vec![
+        Value::Date(-3),
+        Value::Time(Time {
+            nanos: 5,
+            offset: -3600,
+        }),
+        Value::LocalTime(86_399_999_999_999),
+        Value::DateTime(DateTime {
+            seconds: -7,
+            nanos: 999_999_999,
+            tz: Tz::Offset(19_800),
+        }),
+        Value::DateTime(DateTime {
+            seconds: 1_700_000_000,
+            nanos: 1,
+            tz: Tz::Zone("Etc/GMT+3".into()),
+        }),
+        Value::LocalDateTime(LocalDateTime {
+            seconds: i64::MIN / 1000,
+            nanos: 0,
+        }),
+        Value::Duration(Duration {
+            months: -1,
+            days: i64::MAX,
+            seconds: i64::MIN,
+            nanos: 7,
+        }),
+    ]
+}
+
+#[test]
+fn temporal_properties_store_and_survive_the_codecs() {
+    let mut tx = TxGraph::new(Graph::new());
+    let mut ids = Vec::new();
+    for v in temporal_samples() {
+        let id = tx
+            .create_node(&s(&["T"]), props(&[("t", v.clone())]))
+            .unwrap();
+        // Homogeneous lists of one temporal type are storable too.
+        tx.set_node_prop(id, "l", Value::List(vec![v.clone(), v.clone()]))
+            .unwrap();
+        assert_eq!(tx.node_prop(id, "t"), Some(&v));
+        ids.push(id);
+    }
+    let mixed = Value::List(vec![Value::Date(1), Value::LocalTime(1)]);
+    let e = tx.set_node_prop(ids[0], "m", mixed).unwrap_err();
+    assert_eq!(e.code, Code::TypeError);
+    let e = tx
+        .set_node_prop(ids[0], "m", Value::List(vec![Value::Date(1), "x".into()]))
+        .unwrap_err();
+    assert_eq!(e.code, Code::TypeError);
+    tx.create_index(None, "T", &s(&["t"]), false).unwrap();
+    let (g, cs) = tx.finish();
+    let (gb, cb) = (g.encode(), cs.encode());
+    // Temporal values need format 2; the magic says so.
+    assert_eq!(&gb[..4], b"CWG\x02");
+    assert_eq!(&cb[..4], b"CWC\x02");
+    assert_eq!(ChangeSet::decode(&cb).unwrap(), cs);
+    let back = Graph::decode(&gb).unwrap();
+    assert_eq!(dump(&back), dump(&g));
+    for (id, v) in ids.iter().zip(temporal_samples()) {
+        assert_eq!(back.node_prop(*id, "t"), Some(&v));
+    }
+    // Corruption is still refused cleanly.
+    for cut in 0..gb.len() {
+        assert!(Graph::decode(&gb[..cut]).is_err());
+    }
+    let mut r = Rng(7);
+    for _ in 0..2000 {
+        let mut b = cb.clone();
+        let i = r.below(b.len() as u64) as usize;
+        b[i] = r.next() as u8;
+        if let Err(e) = ChangeSet::decode(&b) {
+            assert_eq!(e.code, Code::Unknown);
+        }
+    }
+    // A format 1 encoding cannot hold a temporal tag.
+    let mut old = cb.clone();
+    old[3] = 1;
+    assert!(ChangeSet::decode(&old).is_err());
+    old[3] = 3;
+    assert!(ChangeSet::decode(&old).is_err());
+}
+
+#[test]
+fn data_without_temporals_stays_format_1() {
+    let mut tx = TxGraph::new(Graph::new());
+    tx.create_node(&s(&["A"]), props(&[("p", 1i64.into())]))
+        .unwrap();
+    let (g, cs) = tx.finish();
+    assert_eq!(&g.encode()[..4], b"CWG\x01");
+    assert_eq!(&cs.encode()[..4], b"CWC\x01");
+}
+
+#[test]
+fn temporal_index_seek_and_range() {
+    let mut tx = TxGraph::new(Graph::new());
+    let dt = |seconds: i64, offset: i32| {
+        Value::DateTime(DateTime {
+            seconds,
+            nanos: 0,
+            tz: Tz::Offset(offset),
+        })
+    };
+    let vals = [
+        dt(100, 0),
+        dt(100, 3600),
+        dt(200, 0),
+        dt(50, -3600),
+        Value::Date(100),
+        Value::LocalDateTime(LocalDateTime {
+            seconds: 100,
+            nanos: 0,
+        }),
+        Value::Duration(Duration {
+            months: 1,
+            days: 0,
+            seconds: 0,
+            nanos: 0,
+        }),
+    ];
+    let mut ids = Vec::new();
+    for v in &vals {
+        ids.push(
+            tx.create_node(&s(&["L"]), props(&[("p", v.clone())]))
+                .unwrap(),
+        );
+    }
+    tx.create_index(None, "L", &s(&["p"]), false).unwrap();
+    // Equality needs the same instant and the same offset.
+    assert_eq!(tx.index_seek("L", "p", &dt(100, 0)).unwrap(), vec![ids[0]]);
+    assert_eq!(tx.index_seek("L", "p", &vals[6]).unwrap(), vec![ids[6]]);
+    let r = |lo: Bound, hi: Bound| tx.index_range("L", "p", &lo, &hi).unwrap();
+    // Ranges compare instants and stay within one temporal type.
+    assert_eq!(
+        r(Bound::Included(dt(100, 7200)), Bound::Unbounded),
+        vec![ids[0], ids[1], ids[2]]
+    );
+    assert_eq!(
+        r(Bound::Excluded(dt(100, 7200)), Bound::Unbounded),
+        vec![ids[2]]
+    );
+    assert_eq!(
+        r(Bound::Unbounded, Bound::Included(dt(100, -7200))),
+        vec![ids[0], ids[1], ids[3]]
+    );
+    assert_eq!(
+        r(Bound::Unbounded, Bound::Excluded(dt(100, 0))),
+        vec![ids[3]]
+    );
+    assert_eq!(
+        r(Bound::Included(Value::Date(0)), Bound::Unbounded),
+        vec![ids[4]]
+    );
+    assert!(r(Bound::Included(Value::Date(0)), Bound::Included(dt(500, 0))).is_empty());
+    // Durations have no order.
+    assert!(r(Bound::Included(vals[6].clone()), Bound::Unbounded).is_empty());
 }
