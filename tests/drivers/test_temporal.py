@@ -242,3 +242,26 @@ def test_mixed_temporal_lists_are_not_storable(driver):
 
 def test_driver_version_is_known():
     assert neo4j.__version__.split(".")[0] in ("5", "6")
+
+
+def test_py2neo_legacy_datetimes(server, auth):
+    """py2neo speaks Bolt 4.3 without the utc patch: date-times travel as
+    legacy 'F' structures (wall-clock seconds) in both directions."""
+    py2neo = pytest.importorskip("py2neo")
+    graph = py2neo.Graph(server.bolt_uri, auth=auth)
+
+    def native(v):
+        # py2neo's to_native() drops the zone; put it back to compare.
+        n = v.to_native()
+        tz = getattr(v, "tzinfo", None)
+        return n.replace(tzinfo=tz) if tz is not None and n.tzinfo is None else n
+
+    # py2neo, like the official driver for times, needs pytz-style offsets.
+    aware = pytz.FixedOffset(120).localize(dt.datetime(2015, 7, 21, 21, 40, 32, 142000))
+    got = graph.run("RETURN $v AS v", v=aware).evaluate()
+    assert native(got) == aware and got.utcoffset() == aware.utcoffset()
+    got = graph.run("RETURN datetime('1970-01-01T02:15+01:00') AS v").evaluate()
+    assert native(got) == dt.datetime(1970, 1, 1, 1, 15, tzinfo=dt.timezone.utc)
+    assert got.utcoffset() == dt.timedelta(hours=1)
+    for v in (dt.date(2020, 2, 29), dt.datetime(2020, 1, 1, 12, 0)):
+        assert native(graph.run("RETURN $v AS v", v=v).evaluate()) == v

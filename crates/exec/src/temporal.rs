@@ -1,6 +1,8 @@
-//! Dates and times. The client value model has no temporal types, so these
-//! leave the engine as ISO-8601 strings; inside a query they keep their
-//! type, so that they compare and sort chronologically.
+//! Dates and times inside the engine. Values are kept on their local wall
+//! clock (days and nanoseconds of day) plus an offset, the form Cypher's
+//! field accessors and arithmetic want; `val.rs` converts them to and from
+//! the client model (`causeway_value::Value`'s temporal variants, which
+//! carry UTC instants as Bolt does) where they enter and leave a query.
 
 use crate::val::{arg_error, type_error, Val};
 use causeway_value::Result;
