@@ -45,8 +45,13 @@
 //!
 //! Bolt 4.1, 4.3, 4.4 and 5.0–5.4 (see [`SUPPORTED_VERSIONS`]), which
 //! covers the Python driver 5.x/6.x, py2neo (4.3) and neo4rs (4.1/4.4).
-//! Temporal and spatial values are not supported yet: as parameters they
-//! are refused with `Neo.ClientError.Request.InvalidFormat`.
+//! Temporal values travel as their PackStream structures. Date-times use
+//! the UTC forms ('I'/'i') from Bolt 5 on, and on 4.3/4.4 when the client
+//! asks for the `utc` patch in HELLO (we then echo it); otherwise the legacy
+//! wall-clock forms ('F'/'f'). Named zones are accepted only when they have
+//! one fixed offset (UTC, `Etc/GMT+5`, ...), since there is no time-zone
+//! database. Spatial values are not supported: as parameters they are
+//! refused with `Neo.ClientError.Request.InvalidFormat`.
 
 pub mod backend;
 pub mod chunk;

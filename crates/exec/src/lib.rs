@@ -25,10 +25,11 @@
 //!   instead of exhausting the process.
 //! * Statements nesting deeper than a small threshold run on a dedicated
 //!   thread with a large stack, because evaluation recurses per level.
-//! * Dates, times and durations are full values inside a query (they
-//!   compare and sort chronologically) but leave the engine as ISO-8601
-//!   strings, and are stored as strings in properties, because the shared
-//!   value model has no temporal types. Named time zones are not supported.
+//! * Dates, times and durations are full values: they compare and sort
+//!   chronologically, are stored as typed properties and leave the engine
+//!   as the client model's temporal variants. Named time zones are not
+//!   supported (no time-zone database): zone-id parameters must denote a
+//!   fixed offset.
 #![allow(clippy::type_complexity)]
 
 mod aggregate;

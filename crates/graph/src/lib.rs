@@ -25,6 +25,12 @@
 //!   over the nodes the transaction touched.
 //! * Index lookups use Cypher equality (`1 = 1.0`, NaN equals nothing);
 //!   ranges stay within the bounds' type family. Results are ascending ids.
+//!   Each temporal type is its own family: zoned values are equal when
+//!   instant and offset agree, and ranges compare instants; durations are
+//!   seekable but have no order, so ranges over them are empty.
+//! * The codec writes format 1 unless a temporal value is present (format 2
+//!   adds their tags), so data without temporals stays readable by older
+//!   binaries.
 //! * Cloning a `TxGraph` is cheap and serves as a statement savepoint.
 //! * Decoding corrupt bytes returns an `Unknown` error; it never panics and
 //!   never allocates more than the input could describe.
