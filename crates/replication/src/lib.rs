@@ -181,9 +181,11 @@ impl<S: Data> Replicator<S> {
                     Code::NotALeader,
                     format!("write not accepted: {e}"),
                 )),
+                // The entry may or may not have become durable: a code that
+                // drivers retry could apply it twice, so this one is final.
                 Err(_) => Err(Error::new(
-                    Code::DatabaseUnavailable,
-                    "the log stopped before the write committed",
+                    Code::Unknown,
+                    "the log stopped before confirming this commit; its outcome is unknown",
                 )),
             }
         })

@@ -91,6 +91,11 @@ impl LogStore {
         }
         let (tx, rx) = mpsc::channel();
         let mut wal = recovered.wal;
+        // Records behind the purge point may still sit in the oldest
+        // segment; the log must continue from the purge point, not after them.
+        if let Some(p) = purged {
+            wal.purge_upto(p)?;
+        }
         std::thread::Builder::new()
             .name("causeway-wal".into())
             .spawn(move || flusher(&mut wal, rx, meta_path, fsync))?;
@@ -163,11 +168,18 @@ fn flusher(wal: &mut Wal, rx: mpsc::Receiver<Op>, meta_path: PathBuf, fsync: boo
             result = wal.sync(fsync);
         }
         let failed = result.is_err();
+        if failed {
+            // Cut the batch off before anyone hears "failed", so that a
+            // failed write can never reappear in the log after a restart.
+            tracing::error!(error = ?result, "write-ahead log failed; this member stops accepting writes");
+            if let Err(e) = wal.discard_unsynced() {
+                tracing::error!(error = %e, "could not cut unsynced records off the log");
+            }
+        }
         for cb in flushed {
             cb.io_completed(copy(&result));
         }
         if failed {
-            tracing::error!(error = ?result, "write-ahead log failed; this member stops accepting writes");
             return;
         }
     }

@@ -38,6 +38,8 @@ pub struct Wal {
     writer: BufWriter<File>,
     /// Bytes in the last segment, including buffered ones.
     tail_len: u64,
+    /// Bytes of the last segment known to be on disk (after the last sync).
+    synced_len: u64,
     /// `(index, segment first index, offset)` of every record still on disk,
     /// so that truncation knows where to cut.
     positions: VecDeque<(u64, u64, u64)>,
@@ -134,6 +136,7 @@ impl Wal {
             segments,
             writer: BufWriter::with_capacity(1 << 20, file),
             tail_len,
+            synced_len: tail_len,
             positions,
         };
         Ok(Recovered {
@@ -188,6 +191,29 @@ impl Wal {
         if fsync {
             self.writer.get_ref().sync_data()?;
         }
+        self.synced_len = self.tail_len;
+        Ok(())
+    }
+
+    /// After a failed write or sync: forget everything since the last good
+    /// sync, so that records whose writers were told "failed" cannot turn up
+    /// in the log after a restart.
+    pub fn discard_unsynced(&mut self) -> io::Result<()> {
+        let Some(path) = self.segments.last().map(|s| s.path.clone()) else {
+            return Ok(());
+        };
+        let file = OpenOptions::new().append(true).open(&path)?;
+        let old = std::mem::replace(&mut self.writer, BufWriter::with_capacity(1 << 20, file));
+        // into_parts hands back the unwritten buffer instead of flushing it.
+        drop(old.into_parts());
+        let f = OpenOptions::new().write(true).open(&path)?;
+        f.set_len(self.synced_len)?;
+        f.sync_all()?;
+        self.tail_len = self.synced_len;
+        let synced = self.synced_len;
+        let last_first = self.segments.last().map(|s| s.first);
+        self.positions
+            .retain(|(_, seg, off)| Some(*seg) != last_first || *off < synced);
         Ok(())
     }
 
@@ -210,6 +236,7 @@ impl Wal {
         self.writer = BufWriter::with_capacity(1 << 20, file);
         self.segments.push(Segment { first, path });
         self.tail_len = 0;
+        self.synced_len = 0;
         Ok(())
     }
 
@@ -227,6 +254,10 @@ impl Wal {
                 fs::remove_file(&s.path)?;
             }
         }
+        // Make the deletions durable before cutting the kept segment, or a
+        // power loss could bring a deleted segment back beside the cut one
+        // and leave a gap that refuses to open.
+        sync_dir(&self.dir)?;
         let path = segment_path(&self.dir, seg_first);
         let file = OpenOptions::new().write(true).open(&path)?;
         file.set_len(offset)?;
@@ -235,7 +266,8 @@ impl Wal {
         file.seek(SeekFrom::End(0))?;
         self.writer = BufWriter::with_capacity(1 << 20, file);
         self.tail_len = offset;
-        sync_dir(&self.dir)
+        self.synced_len = offset;
+        Ok(())
     }
 
     /// Forgets records up to and including `index` (they are in a snapshot).
@@ -348,5 +380,23 @@ mod tests {
             .wal
             .append(42, b"gap")
             .is_err());
+    }
+
+    #[test]
+    fn discarding_unsynced_records_leaves_only_synced_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path()).unwrap().wal;
+        for i in 1..=5 {
+            wal.append(i, &payload(i)).unwrap();
+        }
+        wal.sync(true).unwrap();
+        for i in 6..=8 {
+            wal.append(i, &payload(i)).unwrap();
+        }
+        wal.discard_unsynced().unwrap();
+        drop(wal);
+        let r = Wal::open(dir.path()).unwrap();
+        assert_eq!(r.records.len(), 5);
+        assert_eq!(r.torn_bytes, 0);
     }
 }

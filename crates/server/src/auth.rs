@@ -34,8 +34,15 @@ pub struct Auth {
 
 struct Failures {
     count: u32,
+    /// Checks of this user's password that are running right now.
+    in_flight: u32,
     last: Instant,
 }
+
+/// Longer names and passwords are refused before any hashing, so that a
+/// client cannot make the server hash or remember megabytes.
+const MAX_PRINCIPAL_BYTES: usize = 256;
+const MAX_CREDENTIAL_BYTES: usize = 4096;
 
 impl Auth {
     /// `setting` is the `auth` config value: `none`, `USER/PASSWORD`, or
@@ -119,50 +126,64 @@ impl Auth {
         if scheme != "basic" {
             return Err(unauthorized());
         }
-        if self.locked_out(user) {
-            return Err(Error::new(
-                Code::AuthenticationRateLimit,
-                "The client has provided incorrect authentication details too many times in a row.",
-            ));
+        if user.len() > MAX_PRINCIPAL_BYTES || password.len() > MAX_CREDENTIAL_BYTES {
+            return Err(unauthorized());
         }
         let stored = lock(&self.users).users.get(user).cloned();
-        // Verify against a dummy hash for unknown users so that timing does
-        // not reveal which user names exist.
-        let ok = match stored {
-            Some(hash) => verify(&hash, password),
-            None => {
-                verify(DUMMY_HASH, password);
-                false
-            }
+        let Some(hash) = stored else {
+            // Spend the same time as for a real user, so that timing does
+            // not reveal which names exist. Unknown names are not tracked:
+            // they cannot log in anyway, and tracking them would let a
+            // client grow the failure table without bound.
+            verify(DUMMY_HASH, password);
+            return Err(unauthorized());
         };
+        // Reserve the attempt before the slow hash, so that parallel
+        // guesses count against the limit too.
+        self.begin_attempt(user)?;
+        let ok = verify(&hash, password);
         let mut failures = lock(&self.failures);
+        let Some(f) = failures.get_mut(user) else {
+            return Err(unauthorized());
+        };
+        f.in_flight = f.in_flight.saturating_sub(1);
         if ok {
-            failures.remove(user);
+            if f.in_flight == 0 {
+                failures.remove(user);
+            } else {
+                f.count = 0;
+            }
             Ok(user.to_owned())
         } else {
-            let f = failures.entry(user.to_owned()).or_insert(Failures {
-                count: 0,
-                last: Instant::now(),
-            });
             f.count += 1;
             f.last = Instant::now();
             Err(unauthorized())
         }
     }
 
-    fn locked_out(&self, user: &str) -> bool {
+    fn begin_attempt(&self, user: &str) -> Result<(), Error> {
         let mut failures = lock(&self.failures);
-        match failures.get(user) {
-            Some(f) if f.count >= self.max_failed => {
-                if f.last.elapsed() < self.lock_for {
-                    true
-                } else {
-                    failures.remove(user);
-                    false
-                }
-            }
-            _ => false,
+        let f = failures.entry(user.to_owned()).or_insert(Failures {
+            count: 0,
+            in_flight: 0,
+            last: Instant::now(),
+        });
+        if f.count >= self.max_failed && f.last.elapsed() >= self.lock_for {
+            f.count = 0;
         }
+        // Checks already running count only once a failure has been seen:
+        // a connection pool logging in with the right password in parallel
+        // must not lock itself out, while a guesser's parallel attempts do
+        // count (and the caller bounds how many run at once).
+        let pending = if f.count > 0 { f.in_flight } else { 0 };
+        if f.count + pending >= self.max_failed {
+            return Err(Error::new(
+                Code::AuthenticationRateLimit,
+                "The client has provided incorrect authentication details too many times in a row.",
+            ));
+        }
+        f.in_flight += 1;
+        Ok(())
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Config {
     pub fsync: bool,
     pub max_connections: usize,
     pub max_message_bytes: usize,
+    /// Largest change set (encoded bytes) one transaction may commit.
+    pub max_transaction_bytes: usize,
     /// Longest a write transaction may hold the database's write lock.
     pub transaction_timeout_ms: u64,
     /// How long a writer waits for the write lock before a transient error.
@@ -61,6 +63,7 @@ impl Default for Config {
             fsync: true,
             max_connections: 10_000,
             max_message_bytes: 64 << 20,
+            max_transaction_bytes: 128 << 20,
             transaction_timeout_ms: 60_000,
             lock_timeout_ms: 10_000,
             bookmark_timeout_ms: 30_000,
@@ -123,6 +126,15 @@ impl Config {
         }
         if self.max_message_bytes < 1024 {
             bail!("max_message_bytes must be at least 1024");
+        }
+        // The log refuses records over 256 MiB; leave room for framing.
+        if !(1024..=(200 << 20)).contains(&self.max_transaction_bytes) {
+            bail!("max_transaction_bytes must be between 1024 and 209715200");
+        }
+        // The write lock is only ever released by commit, rollback or the
+        // transaction timeout, so zero (Neo4j's "no timeout") is refused.
+        if self.transaction_timeout_ms == 0 || self.lock_timeout_ms == 0 {
+            bail!("transaction_timeout_ms and lock_timeout_ms must be positive");
         }
         Ok(())
     }

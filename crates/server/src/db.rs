@@ -11,6 +11,7 @@
 //! overlaps with the next writer's work: that is what lets many transactions
 //! share one fsync.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,9 @@ pub enum Mode {
 }
 
 pub struct DbConfig {
+    /// Largest encoded change set one transaction may commit; the log
+    /// refuses bigger records, so bigger transactions fail alone here.
+    pub max_transaction_bytes: usize,
     pub lock_timeout: Duration,
     pub transaction_timeout: Duration,
     pub bookmark_timeout: Duration,
@@ -65,6 +69,10 @@ pub struct Database {
     head: Arc<Mutex<Head>>,
     config: DbConfig,
     catalog: Arc<dyn SystemCatalog>,
+    /// Set when a queued change set failed to commit. The head then holds
+    /// writes that never reached the log, so no writer may build on it
+    /// until the process restarts and rebuilds state from the log.
+    broken: AtomicBool,
 }
 
 /// The write lock, as a transaction holds it. A watchdog may take the guard
@@ -74,11 +82,22 @@ type LockSlot = Arc<std::sync::Mutex<Option<OwnedMutexGuard<Head>>>>;
 
 pub struct Transaction {
     mode: Mode,
+    /// Explicit (BEGIN ... COMMIT) rather than auto-commit.
+    explicit: bool,
     graph: TxGraph,
     lock: Option<LockSlot>,
+    watchdog: Option<tokio::task::AbortHandle>,
     statements: usize,
     deadline: Instant,
     failed: bool,
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if let Some(w) = self.watchdog.take() {
+            w.abort();
+        }
+    }
 }
 
 impl Database {
@@ -98,6 +117,7 @@ impl Database {
             head: Arc::new(Mutex::new(Head { graph })),
             config,
             catalog,
+            broken: AtomicBool::new(false),
         }
     }
 
@@ -114,6 +134,7 @@ impl Database {
     pub async fn begin(
         &self,
         mode: Mode,
+        explicit: bool,
         bookmarks: &[String],
         timeout: Option<Duration>,
     ) -> Result<Transaction, Error> {
@@ -142,8 +163,10 @@ impl Database {
             .min(self.config.transaction_timeout);
         Ok(Transaction {
             mode,
+            explicit,
             graph: TxGraph::new(base),
             lock: None,
+            watchdog: None,
             statements: 0,
             deadline: Instant::now() + timeout,
             failed: false,
@@ -188,6 +211,14 @@ impl Database {
             return Err(timed_out());
         }
         let class = causeway_exec::classify(query)?;
+        // An explicit write-mode transaction takes the write lock with its
+        // first statement, even a read: its later writes may depend on what
+        // it read, and under the lock nothing can change in between. That
+        // makes write-write conflicts impossible instead of retried.
+        let needs_lock = class != StatementClass::Read || (tx.explicit && tx.mode == Mode::Write);
+        if needs_lock && self.repl.is_some() {
+            self.lock_for_write(tx).await?;
+        }
         if class != StatementClass::Read {
             if tx.mode == Mode::Read {
                 return Err(Error::new(
@@ -204,7 +235,6 @@ impl Database {
                     ),
                 ));
             }
-            self.lock_for_write(tx).await?;
         }
         tx.statements += 1;
         let ctx = ExecContext {
@@ -226,6 +256,9 @@ impl Database {
     async fn lock_for_write(&self, tx: &mut Transaction) -> Result<(), Error> {
         if tx.lock.is_some() {
             return Ok(());
+        }
+        if self.broken.load(Ordering::Acquire) {
+            return Err(unavailable(&self.name));
         }
         let wait = self
             .config
@@ -258,7 +291,9 @@ impl Database {
         let watched = Arc::downgrade(&slot);
         let deadline = tokio::time::Instant::from_std(tx.deadline);
         let db = self.name.clone();
-        tokio::spawn(async move {
+        // Aborted when the transaction ends, so finished transactions leave
+        // no sleeping task behind.
+        let watchdog = tokio::spawn(async move {
             tokio::time::sleep_until(deadline).await;
             if let Some(slot) = watched.upgrade() {
                 if lock_slot(&slot).take().is_some() {
@@ -266,55 +301,94 @@ impl Database {
                 }
             }
         });
+        tx.watchdog = Some(watchdog.abort_handle());
         tx.lock = Some(slot);
         Ok(())
     }
 
     /// Commits; returns the bookmark of the state that includes this
     /// transaction (for a read-only one, the state it could have seen).
-    pub async fn commit(&self, tx: Transaction) -> Result<String, Error> {
+    pub async fn commit(&self, mut tx: Transaction) -> Result<String, Error> {
         if tx.failed {
             return Err(Error::new(
                 Code::Terminated,
                 "The transaction has been terminated after an earlier error.",
             ));
         }
-        let Transaction { graph, lock, .. } = tx;
-        let (Some(slot), Some(repl)) = (lock, &self.repl) else {
+        let (Some(slot), Some(repl)) = (tx.lock.take(), &self.repl) else {
             return Ok(self.bookmark(self.applied_index()));
         };
         let Some(mut guard) = lock_slot(&slot).take() else {
             return Err(timed_out());
         };
+        let graph = std::mem::replace(&mut tx.graph, TxGraph::new(Graph::default()));
         graph.validate()?;
         let (graph, changes) = graph.finish();
         if changes.is_empty() {
+            // Under the lock this transaction saw the head, which may hold
+            // change sets still waiting for their fsync. Acknowledge only once
+            // everything it saw is durable, with a bookmark that covers it.
+            let seen = guard.graph.version();
+            drop(guard);
+            self.wait_version(repl, seen, tx.deadline).await?;
             return Ok(self.bookmark(self.applied_index()));
+        }
+        let bytes = changes.encode();
+        if bytes.len() > self.config.max_transaction_bytes {
+            return Err(Error::new(
+                Code::TransactionCommitFailed,
+                format!(
+                    "The transaction's changes take {} bytes, more than the limit of {} \
+                     (max_transaction_bytes); split it into smaller transactions.",
+                    bytes.len(),
+                    self.config.max_transaction_bytes
+                ),
+            ));
         }
         // Queue the entry while holding the lock, so that log order is lock
         // order; then let the next writer in while this one waits for fsync.
-        let pending = repl.submit(changes.encode()).await;
+        // If queueing fails nothing reached the log and the head stays as it
+        // was.
+        let pending = repl.submit(bytes).await?;
         guard.graph = graph;
         drop(guard);
-        match pending {
-            Ok(pending) => match pending.await {
-                Ok(index) => Ok(self.bookmark(index)),
-                Err(e) => self.after_failed_commit(e).await,
-            },
-            Err(e) => self.after_failed_commit(e).await,
+        match pending.await {
+            Ok(index) => Ok(self.bookmark(index)),
+            Err(e) => {
+                self.broken.store(true, Ordering::Release);
+                tracing::error!(db = %self.name, error = %e, "a queued commit failed; refusing further writes until restart");
+                Err(e)
+            }
         }
     }
 
-    /// The head already contains this change set; rebuild it from what was
-    /// really applied so that later writers do not build on a lost write.
-    async fn after_failed_commit(&self, e: Error) -> Result<String, Error> {
-        let mut head = self.head.lock().await;
-        if let Some(repl) = &self.repl {
-            head.graph = repl.state().0;
+    /// Waits until the applied state includes graph version `version`.
+    async fn wait_version(
+        &self,
+        repl: &Replicator<GraphState>,
+        version: u64,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        while repl.state().0.version() < version {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.broken.load(Ordering::Acquire) {
+                return Err(unavailable(&self.name));
+            }
+            let next = repl.applied_index() + 1;
+            // A timeout here just means "look again": the loop re-checks.
+            let _ = repl
+                .wait_applied(next, left.min(Duration::from_millis(100)))
+                .await;
         }
-        tracing::error!(db = %self.name, error = %e, "commit failed");
-        Err(e)
+        Ok(())
     }
+}
+
+fn unavailable(db: &str) -> Error {
+    Error::new(
+        Code::DatabaseUnavailable,
+        format!("Database '{db}' cannot accept writes after a failed commit; restart this member."),
+    )
 }
 
 fn lock_slot(slot: &LockSlot) -> std::sync::MutexGuard<'_, Option<OwnedMutexGuard<Head>>> {

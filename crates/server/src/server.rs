@@ -54,6 +54,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         routing_ttl_secs: ROUTING_TTL_SECS,
     });
     let db_config = || DbConfig {
+        max_transaction_bytes: config.max_transaction_bytes,
         lock_timeout: Duration::from_millis(config.lock_timeout_ms),
         transaction_timeout: Duration::from_millis(config.transaction_timeout_ms),
         bookmark_timeout: Duration::from_millis(config.bookmark_timeout_ms),
@@ -76,8 +77,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         SYSTEM_DB.to_owned(),
         Arc::new(Database::new(SYSTEM_DB, None, db_config(), catalog.clone())),
     );
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let backend = Arc::new(BoltBackend(Arc::new(Shared {
         auth,
+        auth_slots: tokio::sync::Semaphore::new(cores),
         databases,
         advertised_bolt: config.bolt_advertised().to_owned(),
         routing_ttl_secs: ROUTING_TTL_SECS,
@@ -95,6 +98,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         max_connections: config.max_connections,
         ..BoltConfig::default()
     };
+    bolt_config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("Bolt settings: {e}"))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let bolt = tokio::spawn(causeway_bolt::serve(
         bolt_listener,

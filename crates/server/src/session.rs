@@ -17,6 +17,10 @@ use crate::db::{Database, Mode, Transaction, DEFAULT_DB};
 
 pub struct Shared {
     pub auth: Arc<Auth>,
+    /// Password checks allowed to run at once. Each argon2 check takes
+    /// about 19 MiB and a core for tens of milliseconds; without a bound, a
+    /// flood of logins could exhaust memory.
+    pub auth_slots: tokio::sync::Semaphore,
     pub databases: HashMap<String, Arc<Database>>,
     pub advertised_bolt: String,
     pub routing_ttl_secs: i64,
@@ -62,6 +66,12 @@ impl Backend for BoltBackend {
             token.principal.clone(),
             token.credentials.clone(),
         );
+        let _slot = self
+            .0
+            .auth_slots
+            .acquire()
+            .await
+            .map_err(|_| Error::new(Code::Unknown, "the server is shutting down"))?;
         // Password hashing is deliberately slow; keep it off the async workers.
         let user = tokio::task::spawn_blocking(move || {
             auth.authenticate(&scheme, principal.as_deref(), credentials.as_deref())
@@ -76,7 +86,15 @@ impl Backend for BoltBackend {
                 })
             }
             Err(e) => {
-                tracing::info!(%peer, user = ?token.principal, code = e.code.as_str(), "authentication failed");
+                // Names are attacker-controlled: log a bounded prefix.
+                let user: String = token
+                    .principal
+                    .as_deref()
+                    .unwrap_or("")
+                    .chars()
+                    .take(64)
+                    .collect();
+                tracing::info!(%peer, %user, code = e.code.as_str(), "authentication failed");
                 Err(e)
             }
         }
@@ -96,7 +114,9 @@ impl Session for BoltSession {
             AccessMode::Read => Mode::Read,
             AccessMode::Write => Mode::Write,
         };
-        let tx = db.begin(mode, &req.bookmarks, req.tx_timeout).await?;
+        let tx = db
+            .begin(mode, !req.auto_commit, &req.bookmarks, req.tx_timeout)
+            .await?;
         Ok(BoltTx { db, tx })
     }
 

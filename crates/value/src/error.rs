@@ -47,7 +47,8 @@ pub enum Code {
     TransactionTimedOut,
     Terminated,
     DatabaseUnavailable,
-    // Database errors: our fault.
+    // Database errors: our fault, or the outcome is unknown.
+    TransactionCommitFailed,
     Unknown,
 }
 
@@ -97,6 +98,7 @@ impl Code {
             TransactionTimedOut => "Neo.ClientError.Transaction.TransactionTimedOut",
             Terminated => "Neo.ClientError.Transaction.Terminated",
             DatabaseUnavailable => "Neo.TransientError.General.DatabaseUnavailable",
+            TransactionCommitFailed => "Neo.DatabaseError.Transaction.TransactionCommitFailed",
             Unknown => "Neo.DatabaseError.General.UnknownError",
         }
     }
