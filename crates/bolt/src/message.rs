@@ -185,7 +185,6 @@ pub fn decode_request(
         max_values: limits.max_values,
         graph_structs: false,
         shape: shape_of(version),
-        utc_datetime: version.utc_datetime(),
     };
     let mut u = Unpacker::new(bytes, opts);
     let (fields, t) = u.struct_header().map_err(|e| invalid(e.message))?;

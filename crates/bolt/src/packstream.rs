@@ -460,9 +460,6 @@ pub struct DecodeOptions {
     /// tests (acting as a client reading our output) turn this on.
     pub graph_structs: bool,
     pub shape: GraphShape,
-    /// Whether the connection negotiated UTC date-times ('I'/'i'); legacy
-    /// 'F'/'f' are accepted too, since their tags say how to read them.
-    pub utc_datetime: bool,
 }
 
 impl DecodeOptions {
@@ -472,7 +469,6 @@ impl DecodeOptions {
             max_values: MAX_VALUES_PER_MESSAGE,
             graph_structs: false,
             shape,
-            utc_datetime: shape == GraphShape::V5,
         }
     }
 
@@ -482,7 +478,6 @@ impl DecodeOptions {
             max_values: MAX_VALUES_PER_MESSAGE,
             graph_structs: true,
             shape,
-            utc_datetime: shape == GraphShape::V5,
         }
     }
 }
@@ -731,6 +726,9 @@ impl<'a> Unpacker<'a> {
 
     /// Temporal structures. Every field is range-checked here, so the
     /// engine never sees a value it cannot render or compute with.
+    /// Date-times are accepted in both the legacy ('F'/'f') and the UTC
+    /// ('I'/'i') form whatever was negotiated: the tags are distinct, so
+    /// each is read by its own rules and nothing is ambiguous.
     fn temporal(&mut self, fields: usize, t: u8, d: usize) -> Result<Value, Error> {
         let (name, want) = match t {
             tag::DATE => ("Date", 1),

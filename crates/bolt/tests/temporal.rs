@@ -71,11 +71,9 @@ fn encode(v: &Value, shape: GraphShape, utc: bool) -> Vec<u8> {
     buf
 }
 
-fn opts(shape: GraphShape, utc: bool) -> DecodeOptions {
-    DecodeOptions {
-        utc_datetime: utc,
-        ..DecodeOptions::parameters(shape)
-    }
+/// The decoder needs no date-time mode: each tag says how to read it.
+fn opts(shape: GraphShape, _utc: bool) -> DecodeOptions {
+    DecodeOptions::parameters(shape)
 }
 
 #[test]
