@@ -70,6 +70,8 @@ pub struct ReplicatorConfig {
     pub fsync: bool,
     /// Entries between snapshots.
     pub snapshot_every: u64,
+    /// Log payload bytes between snapshots.
+    pub snapshot_bytes: u64,
 }
 
 type Raft<S> = openraft::Raft<TypeConfig, sm::StateMachine<S>>;
@@ -77,6 +79,11 @@ type Raft<S> = openraft::Raft<TypeConfig, sm::StateMachine<S>>;
 pub struct Replicator<S: Data> {
     raft: Raft<S>,
     shared: Arc<sm::Shared<S>>,
+    /// Payload bytes submitted since the last snapshot was requested.
+    /// openraft only counts entries; large entries must trigger snapshots
+    /// too, or the log (held in memory until purged) grows without bound.
+    bytes_since_snapshot: std::sync::atomic::AtomicU64,
+    snapshot_bytes: u64,
 }
 
 impl<S: Data> Replicator<S> {
@@ -94,7 +101,9 @@ impl<S: Data> Replicator<S> {
             election_timeout_min: 300,
             election_timeout_max: 600,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every.max(1)),
-            max_in_snapshot_log_to_keep: 1000,
+            // Followers that fall further behind catch up from a snapshot;
+            // keeping fewer entries bounds the log held in memory.
+            max_in_snapshot_log_to_keep: 100,
             ..Default::default()
         };
         let raft_config = Arc::new(raft_config.validate().map_err(io::Error::other)?);
@@ -111,7 +120,12 @@ impl<S: Data> Replicator<S> {
             .current_leader(config.node_id, "single member becomes leader")
             .await
             .map_err(io::Error::other)?;
-        let me = Replicator { raft, shared };
+        let me = Replicator {
+            raft,
+            shared,
+            bytes_since_snapshot: std::sync::atomic::AtomicU64::new(0),
+            snapshot_bytes: config.snapshot_bytes.max(1),
+        };
         if let Some(last) = last_log {
             // A restarted member re-applies its log once it is leader again.
             me.wait_applied(last, Duration::from_secs(600))
@@ -164,6 +178,15 @@ impl<S: Data> Replicator<S> {
         &self,
         payload: Vec<u8>,
     ) -> Result<impl Future<Output = Result<u64, Error>> + Send, Error> {
+        use std::sync::atomic::Ordering;
+        let size = payload.len() as u64;
+        let since = self.bytes_since_snapshot.fetch_add(size, Ordering::Relaxed) + size;
+        if since >= self.snapshot_bytes {
+            self.bytes_since_snapshot.store(0, Ordering::Relaxed);
+            if let Err(e) = self.raft.trigger().snapshot().await {
+                tracing::warn!(error = %e, "could not request a snapshot");
+            }
+        }
         let (responder, rx) = ProgressResponder::complete_only();
         self.raft
             .client_write_ff(Command(payload), Some(responder))

@@ -16,7 +16,9 @@ struct Sum {
 
 impl Data for Sum {
     fn apply(&mut self, payload: &[u8]) -> Result<(), String> {
-        let v = u64::from_le_bytes(payload.try_into().map_err(|_| "bad payload".to_owned())?);
+        // The first eight bytes carry the value; any rest is padding.
+        let head = payload.get(..8).ok_or_else(|| "bad payload".to_owned())?;
+        let v = u64::from_le_bytes(head.try_into().map_err(|_| "bad payload".to_owned())?);
         self.count += 1;
         self.total += v;
         self.order = self.order.wrapping_mul(31).wrapping_add(v);
@@ -48,6 +50,7 @@ fn config(dir: &std::path::Path, snapshot_every: u64) -> ReplicatorConfig {
         address: "127.0.0.1:0".into(),
         fsync: true,
         snapshot_every,
+        snapshot_bytes: 64 << 20,
     }
 }
 
@@ -107,5 +110,29 @@ async fn writes_survive_restart_and_snapshots() {
         .wait_applied(r.applied_index() + 100, Duration::from_millis(50))
         .await
         .is_err());
+    r.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_entries_trigger_snapshots_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), 1_000_000);
+    cfg.snapshot_bytes = 64 * 1024;
+    let r = Replicator::<Sum>::open(cfg).await.unwrap();
+    for v in 0..20u64 {
+        let mut payload = v.to_le_bytes().to_vec();
+        payload.resize(16 * 1024, 0);
+        r.submit(payload).await.unwrap().await.unwrap();
+    }
+    for _ in 0..100 {
+        if r.snapshot_index().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        r.snapshot_index().is_some(),
+        "320 KiB of entries took no snapshot"
+    );
     r.shutdown().await;
 }

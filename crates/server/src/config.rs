@@ -40,6 +40,9 @@ pub struct Config {
     pub bookmark_timeout_ms: u64,
     /// Log entries between snapshots; a restart replays at most this many.
     pub snapshot_every: u64,
+    /// Log bytes between snapshots, so that a few large transactions also
+    /// lead to a snapshot (the log stays in memory until purged behind one).
+    pub snapshot_bytes: u64,
     /// Rows one operator may hold in memory (sorts, aggregations).
     pub max_materialized_rows: usize,
     /// Failed logins per user before further attempts are refused for
@@ -68,6 +71,7 @@ impl Default for Config {
             lock_timeout_ms: 10_000,
             bookmark_timeout_ms: 30_000,
             snapshot_every: 20_000,
+            snapshot_bytes: 256 << 20,
             max_materialized_rows: 1_000_000,
             auth_max_failed_attempts: 3,
             auth_lock_ms: 5_000,

@@ -43,6 +43,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             address: config.bolt_advertised().to_owned(),
             fsync: config.fsync,
             snapshot_every: config.snapshot_every,
+            snapshot_bytes: config.snapshot_bytes,
         })
         .await
         .context("opening database `neo4j`")?,
