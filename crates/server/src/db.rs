@@ -353,11 +353,28 @@ impl Database {
         guard.graph = graph;
         drop(guard);
         match pending.await {
-            Ok(index) => Ok(self.bookmark(index)),
+            Ok(index) => {
+                self.share_head_with_applied(repl);
+                Ok(self.bookmark(index))
+            }
             Err(e) => {
                 self.broken.store(true, Ordering::Release);
                 tracing::error!(db = %self.name, error = %e, "a queued commit failed; refusing further writes until restart");
                 Err(e)
+            }
+        }
+    }
+
+    /// The head and the applied state are built separately (the writer's
+    /// working copy, and the state machine replaying the change set), so
+    /// they hold the same data twice. Once nothing is pending, the head
+    /// becomes a clone of the applied state and the duplicate is freed.
+    /// Skipped when a writer holds the lock; a later commit will catch up.
+    fn share_head_with_applied(&self, repl: &Replicator<GraphState>) {
+        if let Ok(mut head) = self.head.try_lock() {
+            let applied = repl.state().0;
+            if applied.version() == head.graph.version() {
+                head.graph = applied;
             }
         }
     }
