@@ -176,45 +176,7 @@ impl Duration {
     }
 
     pub fn render(&self) -> String {
-        if self.months == 0 && self.days == 0 && self.nanos == 0 {
-            return "PT0S".into();
-        }
-        let mut s = String::from("P");
-        let (y, mo) = (self.months / 12, self.months % 12);
-        if y != 0 {
-            s.push_str(&format!("{y}Y"));
-        }
-        if mo != 0 {
-            s.push_str(&format!("{mo}M"));
-        }
-        if self.days != 0 {
-            s.push_str(&format!("{}D", self.days));
-        }
-        if self.nanos != 0 {
-            s.push('T');
-            let h = self.nanos / 3_600_000_000_000;
-            let rem = self.nanos % 3_600_000_000_000;
-            let mi = rem / 60_000_000_000;
-            let rem = rem % 60_000_000_000;
-            if h != 0 {
-                s.push_str(&format!("{h}H"));
-            }
-            if mi != 0 {
-                s.push_str(&format!("{mi}M"));
-            }
-            if rem != 0 {
-                let sign = if rem < 0 { "-" } else { "" };
-                let a = rem.unsigned_abs();
-                let (sec, frac) = (a / 1_000_000_000, a % 1_000_000_000);
-                if frac == 0 {
-                    s.push_str(&format!("{sign}{sec}S"));
-                } else {
-                    let f = format!("{frac:09}");
-                    s.push_str(&format!("{sign}{sec}.{}S", f.trim_end_matches('0')));
-                }
-            }
-        }
-        s
+        causeway_value::temporal::duration_iso(self.months, self.days, self.nanos)
     }
 
     pub fn field(&self, key: &str) -> Option<Val> {

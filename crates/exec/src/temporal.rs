@@ -30,33 +30,8 @@ pub struct Temporal {
 
 const NANOS_PER_DAY: i64 = 86_400_000_000_000;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date. Computed in i128
-/// so that no input can overflow; results beyond i64 saturate.
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let (y, m, d) = (y as i128, m as i128, d as i128);
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days.clamp(i64::MIN as i128, i64::MAX as i128) as i64
-}
-
-pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z as i128 + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    (y as i64, m as i64, d as i64)
-}
+// One calendar implementation for the whole code base: the value crate's.
+pub use causeway_value::temporal::{civil_from_days, days_from_civil};
 
 pub const MAX_YEAR: i64 = 999_999_999;
 

@@ -287,47 +287,53 @@ impl Duration {
 
     /// ISO-8601 form as Cypher prints it (`P1Y2M3DT4H5M6.5S`, `PT0S`).
     pub fn iso(&self) -> String {
-        let n = self.total_nanos();
-        if self.months == 0 && self.days == 0 && n == 0 {
-            return "PT0S".into();
-        }
-        let mut s = String::from("P");
-        let (y, mo) = (self.months / 12, self.months % 12);
-        if y != 0 {
-            s.push_str(&format!("{y}Y"));
-        }
-        if mo != 0 {
-            s.push_str(&format!("{mo}M"));
-        }
-        if self.days != 0 {
-            s.push_str(&format!("{}D", self.days));
-        }
-        if n != 0 {
-            s.push('T');
-            let h = n / 3_600_000_000_000;
-            let rem = n % 3_600_000_000_000;
-            let mi = rem / 60_000_000_000;
-            let rem = rem % 60_000_000_000;
-            if h != 0 {
-                s.push_str(&format!("{h}H"));
-            }
-            if mi != 0 {
-                s.push_str(&format!("{mi}M"));
-            }
-            if rem != 0 {
-                let sign = if rem < 0 { "-" } else { "" };
-                let a = rem.unsigned_abs();
-                let (sec, frac) = (a / 1_000_000_000, a % 1_000_000_000);
-                if frac == 0 {
-                    s.push_str(&format!("{sign}{sec}S"));
-                } else {
-                    let f = format!("{frac:09}");
-                    s.push_str(&format!("{sign}{sec}.{}S", f.trim_end_matches('0')));
-                }
-            }
-        }
-        s
+        duration_iso(self.months, self.days, self.total_nanos())
     }
+}
+
+/// ISO-8601 form of a duration given as months, days and nanoseconds, as
+/// Cypher prints it. Shared with the executor, whose durations carry a
+/// wider time part.
+pub fn duration_iso(months: i64, days: i64, n: i128) -> String {
+    if months == 0 && days == 0 && n == 0 {
+        return "PT0S".into();
+    }
+    let mut s = String::from("P");
+    let (y, mo) = (months / 12, months % 12);
+    if y != 0 {
+        s.push_str(&format!("{y}Y"));
+    }
+    if mo != 0 {
+        s.push_str(&format!("{mo}M"));
+    }
+    if days != 0 {
+        s.push_str(&format!("{days}D"));
+    }
+    if n != 0 {
+        s.push('T');
+        let h = n / 3_600_000_000_000;
+        let rem = n % 3_600_000_000_000;
+        let mi = rem / 60_000_000_000;
+        let rem = rem % 60_000_000_000;
+        if h != 0 {
+            s.push_str(&format!("{h}H"));
+        }
+        if mi != 0 {
+            s.push_str(&format!("{mi}M"));
+        }
+        if rem != 0 {
+            let sign = if rem < 0 { "-" } else { "" };
+            let a = rem.unsigned_abs();
+            let (sec, frac) = (a / 1_000_000_000, a % 1_000_000_000);
+            if frac == 0 {
+                s.push_str(&format!("{sign}{sec}S"));
+            } else {
+                let f = format!("{frac:09}");
+                s.push_str(&format!("{sign}{sec}.{}S", f.trim_end_matches('0')));
+            }
+        }
+    }
+    s
 }
 
 impl fmt::Display for Duration {
