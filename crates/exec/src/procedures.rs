@@ -232,18 +232,9 @@ pub fn call_stage(
     let outputs: Vec<String> = sig.outputs.iter().map(|(n, _)| n.clone()).collect();
     // (procedure output, variable)
     let binds: Vec<(String, String)> = match yield_items {
-        Some(YieldSpec::Items(items)) => {
-            for (o, _) in items {
-                if !outputs.contains(o) {
-                    return Err(Error::compile(
-                        Code::SyntaxError,
-                        "UndefinedVariable",
-                        format!("Unknown procedure output: `{o}`"),
-                    ));
-                }
-            }
-            items.clone()
-        }
+        Some(YieldSpec::Items(items)) => checked_yield(items, &outputs, |o| {
+            format!("Unknown procedure output: `{o}`")
+        })?,
         Some(YieldSpec::All) => outputs.iter().map(|o| (o.clone(), o.clone())).collect(),
         None if standalone => outputs.iter().map(|o| (o.clone(), o.clone())).collect(),
         None => Vec::new(),
@@ -491,16 +482,7 @@ pub fn run_show(runner: &mut Runner, cmd: &ShowCommand) -> Result<(RowIter, Vec<
     let (cols, rows) = show_rows(&g, &cmd.kind, runner.catalog)?;
     let binds: Vec<(String, String)> = match &cmd.yield_items {
         Some(YieldSpec::Items(items)) => {
-            for (o, _) in items {
-                if !cols.contains(o) {
-                    return Err(Error::compile(
-                        Code::SyntaxError,
-                        "UndefinedVariable",
-                        format!("Variable `{o}` not defined"),
-                    ));
-                }
-            }
-            items.clone()
+            checked_yield(items, &cols, |o| format!("Variable `{o}` not defined"))?
         }
         Some(YieldSpec::All) => cols.iter().map(|c| (c.clone(), c.clone())).collect(),
         None => {
@@ -565,4 +547,21 @@ fn input_type(t: &str) -> (&str, bool) {
 fn arity_ok(sig: &ProcedureSignature, given: usize) -> bool {
     let required = sig.inputs.iter().filter(|(_, t)| !input_type(t).1).count();
     (required..=sig.inputs.len()).contains(&given)
+}
+
+/// The `(column, variable)` pairs of a `YIELD a, b AS c`, after checking
+/// that every yielded column exists.
+fn checked_yield(
+    items: &[(String, String)],
+    columns: &[String],
+    unknown: impl Fn(&str) -> String,
+) -> Result<Vec<(String, String)>> {
+    if let Some((o, _)) = items.iter().find(|(o, _)| !columns.contains(o)) {
+        return Err(Error::compile(
+            Code::SyntaxError,
+            "UndefinedVariable",
+            unknown(o),
+        ));
+    }
+    Ok(items.to_vec())
 }
