@@ -23,17 +23,22 @@ use std::time::Duration;
 
 use causeway_value::{Code, Error};
 use openraft::alias::LogIdOf;
-use openraft::impls::{BasicNode, ProgressResponder};
+use openraft::impls::ProgressResponder;
 use openraft::{Config, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 
-/// A log entry's application payload: an encoded change set.
+/// A log entry's application payload: an encoded change set, with a random
+/// id by which a writer whose leader lost office learns whether it was
+/// applied (see [`Replicator::submit`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Command(pub Vec<u8>);
+pub struct Command {
+    pub id: u64,
+    pub payload: Vec<u8>,
+}
 
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "change set ({} bytes)", self.0.len())
+        write!(f, "change set {:x} ({} bytes)", self.id, self.payload.len())
     }
 }
 
@@ -43,12 +48,30 @@ pub struct Applied {
     pub index: u64,
 }
 
+/// How members reach one another and how clients reach a member: the Raft
+/// node type, stored in the membership config.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The cluster transport's advertised address.
+    pub cluster: String,
+    /// Advertised Bolt address, as routing tables list it.
+    pub bolt: String,
+    /// Advertised HTTP address.
+    pub http: String,
+}
+
+impl fmt::Display for Member {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (bolt {})", self.cluster, self.bolt)
+    }
+}
+
 openraft::declare_raft_types!(
     pub TypeConfig:
         D = Command,
         R = Applied,
         NodeId = u64,
-        Node = BasicNode,
+        Node = Member,
 );
 
 pub type LogId = LogIdOf<TypeConfig>;
@@ -62,9 +85,42 @@ pub trait Data: Clone + Default + Send + Sync + 'static {
     fn decode(bytes: &[u8]) -> Result<Self, String>;
 }
 
-#[derive(Clone, Debug)]
+/// Raft timing, in milliseconds (docs/decisions/0006-election-timing.md).
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    pub heartbeat_ms: u64,
+    pub election_min_ms: u64,
+    pub election_max_ms: u64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            heartbeat_ms: 50,
+            election_min_ms: 250,
+            election_max_ms: 500,
+        }
+    }
+}
+
+/// Where the other core members are, re-read on every formation attempt
+/// (a DNS name may resolve to different addresses over time).
+pub type Discover = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
+
+#[derive(Clone)]
+pub struct ClusterConfig {
+    pub listen: String,
+    pub me: Member,
+    pub discover: Discover,
+    pub secret: Vec<u8>,
+    pub faults: Arc<network::Faults>,
+}
+
+#[derive(Clone)]
 pub struct ReplicatorConfig {
     pub dir: PathBuf,
+    /// The node id of a single server (`cluster` is `None`); cluster members
+    /// keep a random one in their data directory.
     pub node_id: u64,
     pub address: String,
     pub fsync: bool,
@@ -72,65 +128,245 @@ pub struct ReplicatorConfig {
     pub snapshot_every: u64,
     /// Log payload bytes between snapshots.
     pub snapshot_bytes: u64,
+    pub timing: Timing,
+    pub cluster: Option<ClusterConfig>,
 }
 
 type Raft<S> = openraft::Raft<TypeConfig, sm::StateMachine<S>>;
 
+/// How long a writer whose entry's fate became unknown (its leader lost
+/// office) waits to learn whether the entry was committed.
+const OUTCOME_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Leader,
+    Follower,
+    Candidate,
+    Learner,
+    Shutdown,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Leader => "LEADER",
+            Role::Follower => "FOLLOWER",
+            Role::Candidate => "CANDIDATE",
+            Role::Learner => "READ_REPLICA",
+            Role::Shutdown => "UNKNOWN",
+        }
+    }
+}
+
+/// One member as this member sees the group.
+#[derive(Clone, Debug)]
+pub struct MemberStatus {
+    pub node_id: u64,
+    pub member: Member,
+    pub voter: bool,
+    /// Index this member is known to have replicated (leader's view only).
+    pub matched: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Status {
+    pub node_id: u64,
+    pub role: Role,
+    pub term: u64,
+    pub leader: Option<u64>,
+    /// This member can accept writes right now: leader, lease held, and its
+    /// own first entry of the term applied.
+    pub writable: bool,
+    pub members: Vec<MemberStatus>,
+    pub applied: u64,
+    pub committed: u64,
+    pub last_log: u64,
+    pub cluster_id: Option<String>,
+}
+
 pub struct Replicator<S: Data> {
     raft: Raft<S>,
     shared: Arc<sm::Shared<S>>,
+    node_id: u64,
+    identity: Option<Arc<network::Identity>>,
+    timing: Timing,
     /// Payload bytes submitted since the last snapshot was requested.
     /// openraft only counts entries; large entries must trigger snapshots
     /// too, or the log (held in memory until purged) grows without bound.
     bytes_since_snapshot: std::sync::atomic::AtomicU64,
     snapshot_bytes: u64,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+struct RaftHandler<S: Data>(Raft<S>);
+
+impl<S: Data> network::Handler for RaftHandler<S> {
+    async fn append(
+        &self,
+        rpc: openraft::raft::AppendEntriesRequest<TypeConfig>,
+    ) -> Result<openraft::raft::AppendEntriesResponse<TypeConfig>, String> {
+        self.0.append_entries(rpc).await.map_err(|e| e.to_string())
+    }
+    async fn vote(
+        &self,
+        rpc: openraft::raft::VoteRequest<TypeConfig>,
+        pre: bool,
+    ) -> Result<openraft::raft::VoteResponse<TypeConfig>, String> {
+        let r = if pre {
+            self.0.pre_vote(rpc).await
+        } else {
+            self.0.vote(rpc).await
+        };
+        r.map_err(|e| e.to_string())
+    }
+    async fn snapshot(
+        &self,
+        vote: openraft::alias::VoteOf<TypeConfig>,
+        meta: openraft::alias::SnapshotMetaOf<TypeConfig>,
+        data: Vec<u8>,
+    ) -> Result<openraft::raft::SnapshotResponse<TypeConfig>, String> {
+        self.0
+            .install_full_snapshot(
+                vote,
+                sm::Snapshot {
+                    meta,
+                    snapshot: data,
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())
+    }
+    async fn transfer_leader(
+        &self,
+        req: openraft::raft::TransferLeaderRequest<TypeConfig>,
+    ) -> Result<openraft::raft::TransferLeaderResponse<TypeConfig>, String> {
+        self.0
+            .handle_transfer_leader(req)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 impl<S: Data> Replicator<S> {
-    /// Opens (or creates) the group's storage and starts Raft; returns once
-    /// everything in the log has been applied, so that reads see every
-    /// acknowledged write.
+    /// Opens (or creates) the group's storage and starts Raft. A single
+    /// server returns once everything in its log has been applied, so that
+    /// reads see every acknowledged write; a cluster member returns at once
+    /// and forms or rejoins its cluster in the background.
     pub async fn open(config: ReplicatorConfig) -> io::Result<Self> {
         std::fs::create_dir_all(&config.dir)?;
+        let (node_id, identity) = match &config.cluster {
+            Some(_) => {
+                let id = Arc::new(network::Identity::load_or_create(&config.dir)?);
+                (id.node_id, Some(id))
+            }
+            None => (config.node_id, None),
+        };
         let log = store::LogStore::open(&config.dir.join("log"), config.fsync)?;
         let last_log = log.last_index();
         let (machine, shared) = sm::StateMachine::<S>::open(config.dir.join("snapshot"))?;
+        let t = config.timing;
         let raft_config = Config {
             cluster_name: "causeway".into(),
-            heartbeat_interval: 100,
-            election_timeout_min: 300,
-            election_timeout_max: 600,
+            heartbeat_interval: t.heartbeat_ms,
+            election_timeout_min: t.election_min_ms,
+            election_timeout_max: t.election_max_ms,
+            // A member that cannot win (partitioned, or with a stale log)
+            // asks first, so rejoining never disturbs a healthy leader.
+            enable_pre_vote: Some(true),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every.max(1)),
             // Followers that fall further behind catch up from a snapshot;
             // keeping fewer entries bounds the log held in memory.
             max_in_snapshot_log_to_keep: 100,
+            install_snapshot_timeout: 30_000,
             ..Default::default()
         };
         let raft_config = Arc::new(raft_config.validate().map_err(io::Error::other)?);
-        let raft = Raft::new(config.node_id, raft_config, network::Network, log, machine)
-            .await
-            .map_err(io::Error::other)?;
-        if !raft.is_initialized().await.map_err(io::Error::other)? {
-            let members = BTreeMap::from([(config.node_id, BasicNode::new(&config.address))]);
-            raft.initialize(members).await.map_err(io::Error::other)?;
-        }
-        // A one-member group elects itself within an election timeout;
-        // writes before that would be refused.
-        raft.wait(Some(Duration::from_secs(30)))
-            .current_leader(config.node_id, "single member becomes leader")
-            .await
-            .map_err(io::Error::other)?;
-        let me = Replicator {
-            raft,
+        let (ctx, cluster) = match (&config.cluster, &identity) {
+            (Some(c), Some(identity)) => (
+                Arc::new(network::NetContext {
+                    identity: identity.clone(),
+                    secret: c.secret.clone(),
+                    me: c.me.clone(),
+                    faults: c.faults.clone(),
+                }),
+                Some(c.clone()),
+            ),
+            _ => (
+                Arc::new(network::NetContext {
+                    identity: Arc::new(network::Identity::ephemeral(node_id)),
+                    secret: Vec::new(),
+                    me: Member::default(),
+                    faults: Arc::default(),
+                }),
+                None,
+            ),
+        };
+        let raft = Raft::new(
+            node_id,
+            raft_config,
+            network::Network { ctx: ctx.clone() },
+            log,
+            machine,
+        )
+        .await
+        .map_err(io::Error::other)?;
+        let mut me = Replicator {
+            raft: raft.clone(),
             shared,
+            node_id,
+            identity,
+            timing: t,
             bytes_since_snapshot: std::sync::atomic::AtomicU64::new(0),
             snapshot_bytes: config.snapshot_bytes.max(1),
+            tasks: Vec::new(),
         };
-        if let Some(last) = last_log {
-            // A restarted member re-applies its log once it is leader again.
-            me.wait_applied(last, Duration::from_secs(600))
+        let Some(cluster) = cluster else {
+            if !raft.is_initialized().await.map_err(io::Error::other)? {
+                let member = Member {
+                    cluster: String::new(),
+                    bolt: config.address.clone(),
+                    http: String::new(),
+                };
+                let members = BTreeMap::from([(node_id, member)]);
+                raft.initialize(members).await.map_err(io::Error::other)?;
+            }
+            // A one-member group elects itself within an election timeout;
+            // writes before that would be refused.
+            raft.wait(Some(Duration::from_secs(30)))
+                .current_leader(node_id, "single member becomes leader")
                 .await
-                .map_err(|_| io::Error::other("timed out replaying the log"))?;
+                .map_err(io::Error::other)?;
+            if let Some(last) = last_log {
+                // A restarted member re-applies its log once it is leader again.
+                me.wait_applied(last, Duration::from_secs(600))
+                    .await
+                    .map_err(|_| io::Error::other("timed out replaying the log"))?;
+            }
+            // ...and accepts writes once its own first entry is applied.
+            // (Polled: the applied index and the metrics move separately.)
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while me.write_leader().is_err() {
+                if tokio::time::Instant::now() > deadline {
+                    return Err(io::Error::other(
+                        "the single member did not become writable",
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            return Ok(me);
+        };
+        let listener = tokio::net::TcpListener::bind(&cluster.listen)
+            .await
+            .map_err(|e| {
+                io::Error::new(e.kind(), format!("cluster listen {}: {e}", cluster.listen))
+            })?;
+        let handler = Arc::new(RaftHandler(raft.clone()));
+        me.tasks
+            .push(tokio::spawn(network::serve(listener, ctx.clone(), handler)).abort_handle());
+        if !raft.is_initialized().await.map_err(io::Error::other)? {
+            me.tasks
+                .push(tokio::spawn(form(raft.clone(), ctx, cluster)).abort_handle());
         }
         Ok(me)
     }
@@ -170,14 +406,53 @@ impl<S: Data> Replicator<S> {
         }
     }
 
-    /// Queues a change set. Returns once it is queued, so that callers that
-    /// serialise their calls get log order equal to call order; the returned
-    /// future resolves with the entry's index once it is committed and
-    /// applied.
+    /// The leadership a writer builds under, if this member may accept
+    /// writes now. `NotALeader` otherwise, which drivers answer by
+    /// refreshing their routing table and retrying on the leader.
+    pub fn write_leader(&self) -> Result<WriteLeader, Error> {
+        use openraft_rt::WatchReceiver;
+        let m = self.raft.metrics();
+        let m = m.borrow_watched();
+        let lease_ok = m.membership_config.membership().voter_ids().count() <= 1
+            || m.last_quorum_acked.as_ref().is_some_and(|t| {
+                openraft_rt::Instant::elapsed(&**t)
+                    < Duration::from_millis(self.timing.election_max_ms)
+            });
+        let leader =
+            m.state == openraft::ServerState::Leader && m.current_leader == Some(self.node_id);
+        if leader && lease_ok && self.shared.applied_term() == m.current_term {
+            return Ok(WriteLeader {
+                term: m.current_term,
+                node_id: self.node_id,
+                last_log: m.last_log_index.unwrap_or(0),
+            });
+        }
+        let why = if !leader {
+            "No write operations are allowed on this database. This is a read only Neo4j instance \
+             (this member is not the cluster leader)."
+        } else if !lease_ok {
+            "This member was the leader but cannot reach a majority of the cluster; writes are \
+             unavailable until a leader with a majority is elected."
+        } else {
+            "This member has just become leader and is still applying its log; retry."
+        };
+        Err(Error::new(Code::NotALeader, why))
+    }
+
+    /// Queues a change set under `leader` (see [`Replicator::write_leader`]).
+    /// Returns once it is queued, so that callers that serialise their calls
+    /// get log order equal to call order; the returned future resolves with
+    /// the entry's index once it is committed and applied.
+    ///
+    /// Exactly-once: if the leadership ends before the entry's fate is
+    /// known, the future waits until this member has applied an entry of a
+    /// later term, then reports whether this entry was applied. A retryable
+    /// error is returned only when it certainly was not.
     pub async fn submit(
         &self,
+        leader: WriteLeader,
         payload: Vec<u8>,
-    ) -> Result<impl Future<Output = Result<u64, Error>> + Send, Error> {
+    ) -> Result<impl Future<Output = Result<u64, Error>> + Send + 'static, Error> {
         use std::sync::atomic::Ordering;
         let size = payload.len() as u64;
         let since = self.bytes_since_snapshot.fetch_add(size, Ordering::Relaxed) + size;
@@ -187,9 +462,16 @@ impl<S: Data> Replicator<S> {
                 tracing::warn!(error = %e, "could not request a snapshot");
             }
         }
+        let id = rand::random::<u64>();
         let (responder, rx) = ProgressResponder::complete_only();
+        let expected = openraft::vote::leader_id_adv::LeaderId {
+            term: leader.term,
+            node_id: leader.node_id,
+        };
         self.raft
-            .client_write_ff(Command(payload), Some(responder))
+            .write(Command { id, payload })
+            .responder(responder)
+            .with_leader(expected)
             .await
             .map_err(|e| {
                 Error::new(
@@ -197,26 +479,214 @@ impl<S: Data> Replicator<S> {
                     format!("the log is unavailable: {e}"),
                 )
             })?;
+        let shared = self.shared.clone();
         Ok(async move {
             match rx.await {
                 Ok(Ok(resp)) => Ok(resp.data.index),
-                Ok(Err(e)) => Err(Error::new(
+                Ok(Err(openraft::errors::ClientWriteError::ForwardToLeader(_))) => Err(Error::new(
                     Code::NotALeader,
-                    format!("write not accepted: {e}"),
+                    "Leadership changed before this transaction could commit; it was not applied. Retry it.",
                 )),
-                // The entry may or may not have become durable: a code that
-                // drivers retry could apply it twice, so this one is final.
-                Err(_) => Err(Error::new(
-                    Code::Unknown,
-                    "the log stopped before confirming this commit; its outcome is unknown",
-                )),
+                _ => resolve(&shared, id, leader.term).await,
             }
         })
     }
 
+    /// This member's view of the group, for routing and cluster procedures.
+    pub fn status(&self) -> Status {
+        use openraft_rt::WatchReceiver;
+        let m = self.raft.metrics();
+        let m = m.borrow_watched();
+        let membership = m.membership_config.membership();
+        let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
+        let matched = m.replication.as_ref();
+        let members = membership
+            .nodes()
+            .map(|(id, node)| MemberStatus {
+                node_id: *id,
+                member: node.clone(),
+                voter: voters.contains(id),
+                matched: if *id == self.node_id {
+                    m.last_log_index
+                } else {
+                    matched
+                        .and_then(|r| r.get(id))
+                        .and_then(|l| l.as_ref().map(|l| l.index))
+                },
+            })
+            .collect();
+        let role = match m.state {
+            openraft::ServerState::Leader => Role::Leader,
+            openraft::ServerState::Follower => Role::Follower,
+            openraft::ServerState::Candidate => Role::Candidate,
+            openraft::ServerState::Learner => Role::Learner,
+            openraft::ServerState::Shutdown => Role::Shutdown,
+        };
+        Status {
+            node_id: self.node_id,
+            role,
+            term: m.current_term,
+            leader: m.current_leader,
+            writable: self.write_leader().is_ok(),
+            members,
+            applied: self.shared.applied_index(),
+            committed: m.local_committed.as_ref().map_or(0, |l| l.index),
+            last_log: m.last_log_index.unwrap_or(0),
+            cluster_id: self.identity.as_ref().and_then(|i| i.cluster_id()),
+        }
+    }
+
+    /// Hands leadership to the most up-to-date follower and waits (briefly)
+    /// for it to take over, so that a leader's planned shutdown costs
+    /// clients no failed transaction.
+    pub async fn transfer_leadership(&self) {
+        let status = self.status();
+        if status.role != Role::Leader {
+            return;
+        }
+        let Some(to) = status
+            .members
+            .iter()
+            .filter(|m| m.voter && m.node_id != self.node_id)
+            .max_by_key(|m| m.matched.unwrap_or(0))
+            .map(|m| m.node_id)
+        else {
+            return;
+        };
+        if let Err(e) = self.raft.trigger().transfer_leader(to).await {
+            tracing::warn!(error = %e, "leadership transfer failed");
+            return;
+        }
+        let r = self
+            .raft
+            .wait(Some(Duration::from_millis(self.timing.election_max_ms * 4)))
+            .current_leader(to, "leadership transferred")
+            .await;
+        match r {
+            Ok(_) => tracing::info!(to, "leadership transferred"),
+            Err(e) => tracing::warn!(error = %e, "leadership did not move in time"),
+        }
+    }
+
     pub async fn shutdown(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
+    }
+}
+
+/// A leadership under which a writer builds its change set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteLeader {
+    pub term: u64,
+    pub node_id: u64,
+    /// The last log index when this was read: a new head must wait until
+    /// everything up to here is applied.
+    pub last_log: u64,
+}
+
+/// Learns the fate of entry `id`, submitted under `term`, whose leader lost
+/// office before answering. Once an entry of a later term is applied here,
+/// the log up to it is final, and an entry of an earlier term that has not
+/// been applied by then never will be (terms never decrease along a log).
+async fn resolve<S: Data>(shared: &sm::Shared<S>, id: u64, term: u64) -> Result<u64, Error> {
+    let mut rx = shared.applied_watch();
+    let deadline = tokio::time::Instant::now() + OUTCOME_TIMEOUT;
+    loop {
+        match shared.outcome(id) {
+            Some(index) => return Ok(index),
+            None if shared.applied_term() > term => {
+                return Err(Error::new(
+                    Code::NotALeader,
+                    "Leadership changed before this transaction could commit; it was not applied. Retry it.",
+                ))
+            }
+            None => {}
+        }
+        if tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err()
+        {
+            return Err(Error::new(
+                Code::Unknown,
+                "The leader changed while this transaction was committing and the outcome could not \
+                 be learned in time; check whether it was applied before retrying.",
+            ));
+        }
+    }
+}
+
+/// Cluster formation. Every fresh core member runs this with the same
+/// initial member list. Once all of them answer and none belongs to a
+/// cluster yet, the one with the lowest advertised cluster address creates
+/// the cluster with all of them as voters; the others learn the cluster id
+/// when its leader first reaches them. A member that finds an existing
+/// cluster waits to be reached (it is a member of it) and never creates one.
+async fn form<S: Data>(raft: Raft<S>, ctx: Arc<network::NetContext>, cluster: ClusterConfig) {
+    let mut logged = String::new();
+    loop {
+        if raft.is_initialized().await.unwrap_or(true) || ctx.identity.cluster_id().is_some() {
+            return;
+        }
+        let discover = cluster.discover.clone();
+        // DNS lookups block; keep them off the async workers.
+        let addrs = tokio::task::spawn_blocking(move || discover())
+            .await
+            .unwrap_or_default();
+        let mut found = BTreeMap::from([(ctx.identity.node_id, cluster.me.clone())]);
+        let mut existing = None;
+        let mut missing = Vec::new();
+        for addr in &addrs {
+            if *addr == cluster.me.cluster || *addr == cluster.listen {
+                continue;
+            }
+            match network::probe(&ctx, addr).await {
+                Ok(info) => {
+                    if info.cluster_id.is_some() {
+                        existing = info.cluster_id.clone();
+                    }
+                    found.insert(info.node_id, info.member);
+                }
+                Err(e) => missing.push(format!("{addr}: {e}")),
+            }
+        }
+        let note = if let Some(c) = &existing {
+            format!("found existing cluster {c}; waiting for its leader to reach this member")
+        } else if !missing.is_empty() {
+            format!("waiting for initial members: {}", missing.join("; "))
+        } else if found.len() < addrs.len().max(1) {
+            format!(
+                "{} of {} initial members answered with distinct identities",
+                found.len(),
+                addrs.len()
+            )
+        } else {
+            let lowest = found.values().map(|m| m.cluster.as_str()).min();
+            if lowest == Some(cluster.me.cluster.as_str()) {
+                let id = format!("{:032x}", rand::random::<u128>());
+                if let Err(e) = ctx.identity.join(&id) {
+                    tracing::error!(error = %e, "could not record the new cluster id");
+                    return;
+                }
+                match raft.initialize(found.clone()).await {
+                    Ok(()) => {
+                        tracing::info!(cluster = %id, members = found.len(), "formed a new cluster");
+                        return;
+                    }
+                    Err(e) => format!("initialising the cluster failed: {e}"),
+                }
+            } else {
+                "all initial members answered; the one with the lowest address forms the cluster"
+                    .to_owned()
+            }
+        };
+        if note != logged {
+            tracing::info!("cluster formation: {note}");
+            logged = note;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }

@@ -1,61 +1,770 @@
-//! Member-to-member transport. A single server has no peers, so every RPC
-//! reports the target unreachable; the cluster transport replaces this.
+//! Member-to-member transport: framed TCP with an authenticated handshake.
+//!
+//! Every frame is `[length: u32 BE][postcard body]`, at most
+//! [`MAX_FRAME_BYTES`]. A connection opens with a handshake:
+//!
+//! 1. the caller sends `Hello` (protocol version, its node id, the node id
+//!    it expects to reach, its cluster id, a random nonce);
+//! 2. the callee checks version, node id and cluster id, and answers with
+//!    its own nonce and an HMAC-SHA256 proof over both nonces keyed with the
+//!    cluster secret, or with `Refuse` and a reason that both sides log;
+//! 3. the caller checks that proof and sends its own.
+//!
+//! Only then do requests flow, one at a time per connection, each answered
+//! before the next (openraft keeps one client per peer and stream, so this
+//! bounds what a connection can queue). Snapshots travel in chunks of
+//! [`SNAPSHOT_CHUNK_BYTES`].
+//!
+//! Invariants: a member never talks Raft with a peer that has not proved
+//! the secret; a member that belongs to one cluster refuses callers from
+//! another; a caller that expects node X at an address and finds node Y (a
+//! wiped data directory) is refused, never silently merged.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use openraft::alias::{SnapshotOf, VoteOf};
-use openraft::errors::{RPCError, ReplicationClosed, StreamingError, Unreachable};
+use hmac::{Hmac, Mac};
+use openraft::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
+use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::OptionalSend;
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
-use crate::TypeConfig;
+use crate::{Member, TypeConfig};
 
-pub struct Network;
+const MAGIC: [u8; 4] = *b"CWRP";
+pub const PROTOCOL_VERSION: u16 = 1;
+/// Largest frame: an append batch (openraft sends at most
+/// `max_payload_entries` entries, each at most one transaction's change set).
+pub const MAX_FRAME_BYTES: usize = 512 << 20;
+pub const SNAPSHOT_CHUNK_BYTES: usize = 8 << 20;
+/// Largest snapshot a member accepts.
+pub const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
+/// Concurrent inbound connections; more are closed at once.
+pub const MAX_INBOUND_CONNECTIONS: usize = 256;
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// A connection that carries no request for this long is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
-pub struct NoPeer;
+type Vote = VoteOf<TypeConfig>;
+type SnapshotMeta = SnapshotMetaOf<TypeConfig>;
+type HmacSha256 = Hmac<Sha256>;
 
-fn unreachable() -> Unreachable<TypeConfig> {
-    Unreachable::new(&io::Error::other("this member has no peers"))
+/// Who this member is: its node id (kept in the data directory, so that a
+/// restart is the same member) and the cluster it belongs to, once known.
+pub struct Identity {
+    pub node_id: u64,
+    cluster_id: RwLock<Option<String>>,
+    path: PathBuf,
 }
 
-impl RaftNetworkFactory<TypeConfig> for Network {
-    type Network = NoPeer;
+#[derive(Serialize, Deserialize)]
+struct IdentityFile {
+    node_id: u64,
+    cluster_id: Option<String>,
+}
 
-    async fn new_client(&mut self, _target: u64, _node: &openraft::impls::BasicNode) -> NoPeer {
-        NoPeer
+impl Identity {
+    pub fn load_or_create(dir: &Path) -> io::Result<Identity> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("member.json");
+        let file: IdentityFile = match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Zero is reserved: it never names a member.
+                let f = IdentityFile {
+                    node_id: rand::random::<u64>().max(1) >> 1,
+                    cluster_id: None,
+                };
+                write_json(&path, &f)?;
+                f
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Identity {
+            node_id: file.node_id,
+            cluster_id: RwLock::new(file.cluster_id),
+            path,
+        })
+    }
+
+    /// A single server's identity: never written, never joins a cluster.
+    pub fn ephemeral(node_id: u64) -> Identity {
+        Identity {
+            node_id,
+            cluster_id: RwLock::new(None),
+            path: PathBuf::new(),
+        }
+    }
+
+    pub fn cluster_id(&self) -> Option<String> {
+        self.cluster_id.read().clone()
+    }
+
+    /// Records the cluster this member belongs to; refuses to change it.
+    pub fn join(&self, cluster_id: &str) -> io::Result<()> {
+        let mut cur = self.cluster_id.write();
+        match cur.as_deref() {
+            Some(c) if c == cluster_id => Ok(()),
+            Some(c) => Err(io::Error::other(format!(
+                "this member belongs to cluster {c}, not {cluster_id}"
+            ))),
+            None => {
+                write_json(
+                    &self.path,
+                    &IdentityFile {
+                        node_id: self.node_id,
+                        cluster_id: Some(cluster_id.to_owned()),
+                    },
+                )?;
+                *cur = Some(cluster_id.to_owned());
+                Ok(())
+            }
+        }
     }
 }
 
-impl RaftNetworkV2<TypeConfig> for NoPeer {
+fn write_json<T: Serialize>(path: &Path, v: &T) -> io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&serde_json::to_vec_pretty(v).map_err(io::Error::other)?)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    crate::wal::sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Faults the tests inject: messages to and from these node ids are
+/// dropped, as a network partition would.
+#[derive(Default)]
+pub struct Faults {
+    blocked: RwLock<HashSet<u64>>,
+}
+
+impl Faults {
+    pub fn set_blocked(&self, ids: HashSet<u64>) {
+        *self.blocked.write() = ids;
+    }
+    pub fn blocked(&self) -> Vec<u64> {
+        self.blocked.read().iter().copied().collect()
+    }
+    fn is_blocked(&self, id: u64) -> bool {
+        self.blocked.read().contains(&id)
+    }
+}
+
+/// What every connection of this member shares.
+pub struct NetContext {
+    pub identity: Arc<Identity>,
+    pub secret: Vec<u8>,
+    pub me: Member,
+    pub faults: Arc<Faults>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Hello {
+    magic: [u8; 4],
+    version: u16,
+    from: u64,
+    target: Option<u64>,
+    cluster_id: Option<String>,
+    nonce: [u8; 32],
+}
+
+#[derive(Serialize, Deserialize)]
+enum HelloReply {
+    Accept {
+        node_id: u64,
+        cluster_id: Option<String>,
+        nonce: [u8; 32],
+        proof: Vec<u8>,
+    },
+    Refuse {
+        reason: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct ClientProof {
+    proof: Vec<u8>,
+}
+
+/// What a member says about itself when probed (cluster formation).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub node_id: u64,
+    pub cluster_id: Option<String>,
+    pub member: Member,
+}
+
+#[derive(Serialize, Deserialize)]
+enum Request {
+    Identify,
+    Append(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<TypeConfig>),
+    PreVote(VoteRequest<TypeConfig>),
+    SnapshotBegin {
+        vote: Vote,
+        meta: SnapshotMeta,
+        total: u64,
+    },
+    SnapshotChunk {
+        data: Vec<u8>,
+        last: bool,
+    },
+    TransferLeader(TransferLeaderRequest<TypeConfig>),
+}
+
+#[derive(Serialize, Deserialize)]
+enum Response {
+    Identity(PeerInfo),
+    Append(Result<AppendEntriesResponse<TypeConfig>, String>),
+    Vote(Result<VoteResponse<TypeConfig>, String>),
+    ChunkAccepted,
+    Snapshot(Result<SnapshotResponse<TypeConfig>, String>),
+    TransferLeader(Result<TransferLeaderResponse<TypeConfig>, String>),
+}
+
+fn proof(secret: &[u8], label: &[u8], a: &[u8; 32], b: &[u8; 32]) -> HmacSha256 {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = HmacSha256::new_from_slice(secret).expect("hmac takes any key length");
+    mac.update(label);
+    mac.update(a);
+    mac.update(b);
+    mac
+}
+
+async fn write_frame<T: Serialize>(sock: &mut TcpStream, msg: &T) -> io::Result<()> {
+    let body = postcard::to_stdvec(msg).map_err(io::Error::other)?;
+    if body.len() > MAX_FRAME_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("frame of {} bytes exceeds {MAX_FRAME_BYTES}", body.len()),
+        ));
+    }
+    let mut buf = Vec::with_capacity(body.len() + 4);
+    buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    buf.extend_from_slice(&body);
+    sock.write_all(&buf).await
+}
+
+async fn read_frame<T: for<'de> Deserialize<'de>>(sock: &mut TcpStream) -> io::Result<T> {
+    let len = sock.read_u32().await? as usize;
+    if len > MAX_FRAME_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes exceeds {MAX_FRAME_BYTES}"),
+        ));
+    }
+    let mut body = vec![0u8; len];
+    sock.read_exact(&mut body).await?;
+    postcard::from_bytes(&body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Opens an authenticated connection to `addr`, expecting node `target`
+/// there (`None` when probing an unknown member).
+async fn connect(ctx: &NetContext, addr: &str, target: Option<u64>) -> io::Result<TcpStream> {
+    let mut sock = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connecting to {addr}")))??;
+    sock.set_nodelay(true)?;
+    let nonce: [u8; 32] = rand::random();
+    let handshake = async {
+        write_frame(
+            &mut sock,
+            &Hello {
+                magic: MAGIC,
+                version: PROTOCOL_VERSION,
+                from: ctx.identity.node_id,
+                target,
+                cluster_id: ctx.identity.cluster_id(),
+                nonce,
+            },
+        )
+        .await?;
+        match read_frame::<HelloReply>(&mut sock).await? {
+            HelloReply::Refuse { reason } => Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{addr} refused this member: {reason}"),
+            )),
+            HelloReply::Accept {
+                node_id,
+                cluster_id,
+                nonce: theirs,
+                proof: p,
+            } => {
+                proof(&ctx.secret, b"causeway-callee", &nonce, &theirs)
+                    .verify_slice(&p)
+                    .map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::PermissionDenied,
+                            format!("{addr} does not know the cluster secret"),
+                        )
+                    })?;
+                if target.is_some_and(|t| t != node_id) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!(
+                            "{addr} is node {node_id}, not the expected node {}",
+                            target.unwrap_or_default()
+                        ),
+                    ));
+                }
+                if let (Some(mine), Some(theirs)) = (ctx.identity.cluster_id(), &cluster_id) {
+                    if &mine != theirs {
+                        return Err(io::Error::new(
+                            io::ErrorKind::PermissionDenied,
+                            format!("{addr} belongs to cluster {theirs}, not {mine}"),
+                        ));
+                    }
+                }
+                let mine = proof(&ctx.secret, b"causeway-caller", &theirs, &nonce);
+                write_frame(
+                    &mut sock,
+                    &ClientProof {
+                        proof: mine.finalize().into_bytes().to_vec(),
+                    },
+                )
+                .await
+            }
+        }
+    };
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("handshake with {addr}")))??;
+    Ok(sock)
+}
+
+/// Asks the member at `addr` who it is (cluster formation).
+pub async fn probe(ctx: &NetContext, addr: &str) -> io::Result<PeerInfo> {
+    let mut sock = connect(ctx, addr, None).await?;
+    write_frame(&mut sock, &Request::Identify).await?;
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<Response>(&mut sock)).await {
+        Ok(Ok(Response::Identity(info))) => Ok(info),
+        Ok(Ok(_)) => Err(io::Error::other("unexpected answer to a probe")),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "probe")),
+    }
+}
+
+/// openraft's network factory: one [`Peer`] per target and stream.
+#[derive(Clone)]
+pub struct Network {
+    pub ctx: Arc<NetContext>,
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = Peer;
+
+    async fn new_client(&mut self, target: u64, node: &Member) -> Peer {
+        Peer {
+            ctx: self.ctx.clone(),
+            target,
+            addr: node.cluster.clone(),
+            sock: None,
+        }
+    }
+}
+
+pub struct Peer {
+    ctx: Arc<NetContext>,
+    target: u64,
+    addr: String,
+    sock: Option<TcpStream>,
+}
+
+/// Why a call failed: before anything was sent (the peer is unreachable),
+/// or part-way (the outcome is unknown).
+enum CallError {
+    Unreachable(io::Error),
+    Network(io::Error),
+}
+
+impl From<CallError> for RPCError<TypeConfig> {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Unreachable(e) => RPCError::Unreachable(Unreachable::new(&e)),
+            CallError::Network(e) => RPCError::Network(NetworkError::new(&e)),
+        }
+    }
+}
+
+impl From<CallError> for StreamingError<TypeConfig> {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Unreachable(e) => StreamingError::Unreachable(Unreachable::new(&e)),
+            CallError::Network(e) => StreamingError::Network(NetworkError::new(&e)),
+        }
+    }
+}
+
+impl Peer {
+    async fn call(&mut self, req: &Request, ttl: Duration) -> Result<Response, CallError> {
+        if self.ctx.faults.is_blocked(self.target) {
+            return Err(CallError::Unreachable(io::Error::other(
+                "blocked by an injected fault",
+            )));
+        }
+        if self.sock.is_none() {
+            let sock = connect(&self.ctx, &self.addr, Some(self.target))
+                .await
+                .map_err(|e| {
+                    if e.kind() == io::ErrorKind::PermissionDenied {
+                        tracing::warn!(peer = %self.addr, error = %e, "cluster handshake refused");
+                    }
+                    CallError::Unreachable(e)
+                })?;
+            self.sock = Some(sock);
+        }
+        let Some(sock) = self.sock.as_mut() else {
+            return Err(CallError::Unreachable(io::Error::other("not connected")));
+        };
+        let exchange = async {
+            write_frame(sock, req).await?;
+            read_frame::<Response>(sock).await
+        };
+        match tokio::time::timeout(ttl, exchange).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(e)) => {
+                self.sock = None;
+                Err(CallError::Network(e))
+            }
+            Err(_) => {
+                // The answer may still arrive and would then be read as the
+                // answer to the next request: never reuse this connection.
+                self.sock = None;
+                Err(CallError::Network(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no answer from {} within {ttl:?}", self.addr),
+                )))
+            }
+        }
+    }
+}
+
+fn remote(e: String) -> CallError {
+    CallError::Network(io::Error::other(format!("peer: {e}")))
+}
+
+fn unexpected() -> CallError {
+    CallError::Network(io::Error::other("peer sent an unexpected answer"))
+}
+
+impl RaftNetworkV2<TypeConfig> for Peer {
     type SnapshotData = Vec<u8>;
 
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        Err(RPCError::Unreachable(unreachable()))
+        match self.call(&Request::Append(rpc), option.hard_ttl()).await? {
+            Response::Append(r) => r.map_err(|e| remote(e).into()),
+            _ => Err(unexpected().into()),
+        }
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        Err(RPCError::Unreachable(unreachable()))
+        match self.call(&Request::Vote(rpc), option.hard_ttl()).await? {
+            Response::Vote(r) => r.map_err(|e| remote(e).into()),
+            _ => Err(unexpected().into()),
+        }
+    }
+
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self.call(&Request::PreVote(rpc), option.hard_ttl()).await? {
+            Response::Vote(r) => r.map_err(|e| remote(e).into()),
+            _ => Err(unexpected().into()),
+        }
     }
 
     async fn full_snapshot(
         &mut self,
-        _vote: VoteOf<TypeConfig>,
-        _snapshot: SnapshotOf<TypeConfig, Vec<u8>>,
-        _cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
-        _option: RPCOption,
+        vote: Vote,
+        snapshot: SnapshotOf<TypeConfig, Vec<u8>>,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        Err(StreamingError::Unreachable(unreachable()))
+        let send = async {
+            let ttl = option.hard_ttl();
+            let data = snapshot.snapshot;
+            let begin = Request::SnapshotBegin {
+                vote,
+                meta: snapshot.meta,
+                total: data.len() as u64,
+            };
+            match self.call(&begin, ttl).await? {
+                Response::ChunkAccepted => {}
+                Response::Snapshot(Err(e)) => return Err(remote(e)),
+                _ => return Err(unexpected()),
+            }
+            let mut chunks = data.chunks(SNAPSHOT_CHUNK_BYTES).peekable();
+            if chunks.peek().is_none() {
+                return self.finish_snapshot(Vec::new(), ttl).await;
+            }
+            while let Some(chunk) = chunks.next() {
+                if chunks.peek().is_none() {
+                    return self.finish_snapshot(chunk.to_vec(), ttl).await;
+                }
+                let req = Request::SnapshotChunk {
+                    data: chunk.to_vec(),
+                    last: false,
+                };
+                match self.call(&req, ttl).await? {
+                    Response::ChunkAccepted => {}
+                    Response::Snapshot(Err(e)) => return Err(remote(e)),
+                    _ => return Err(unexpected()),
+                }
+            }
+            Err(unexpected())
+        };
+        tokio::select! {
+            r = send => r.map_err(Into::into),
+            closed = cancel => {
+                self.sock = None;
+                Err(StreamingError::Closed(closed))
+            }
+        }
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self
+            .call(&Request::TransferLeader(req), option.hard_ttl())
+            .await?
+        {
+            Response::TransferLeader(r) => r.map_err(|e| remote(e).into()),
+            _ => Err(unexpected().into()),
+        }
+    }
+}
+
+impl Peer {
+    async fn finish_snapshot(
+        &mut self,
+        data: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<SnapshotResponse<TypeConfig>, CallError> {
+        let req = Request::SnapshotChunk { data, last: true };
+        match self.call(&req, ttl).await? {
+            Response::Snapshot(r) => r.map_err(remote),
+            _ => Err(unexpected()),
+        }
+    }
+}
+
+/// The callee's side: what it needs from the Raft node.
+pub trait Handler: Send + Sync + 'static {
+    fn append(
+        &self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+    ) -> impl Future<Output = Result<AppendEntriesResponse<TypeConfig>, String>> + Send;
+    fn vote(
+        &self,
+        rpc: VoteRequest<TypeConfig>,
+        pre: bool,
+    ) -> impl Future<Output = Result<VoteResponse<TypeConfig>, String>> + Send;
+    fn snapshot(
+        &self,
+        vote: Vote,
+        meta: SnapshotMeta,
+        data: Vec<u8>,
+    ) -> impl Future<Output = Result<SnapshotResponse<TypeConfig>, String>> + Send;
+    fn transfer_leader(
+        &self,
+        req: TransferLeaderRequest<TypeConfig>,
+    ) -> impl Future<Output = Result<TransferLeaderResponse<TypeConfig>, String>> + Send;
+}
+
+/// Accepts member connections until the listener fails.
+pub async fn serve<H: Handler>(listener: TcpListener, ctx: Arc<NetContext>, handler: Arc<H>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_CONNECTIONS));
+    loop {
+        let (sock, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "cluster listener accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "too many cluster connections; closing one");
+            continue;
+        };
+        let (ctx, handler) = (ctx.clone(), handler.clone());
+        tokio::spawn(async move {
+            if let Err(e) = serve_conn(sock, &ctx, &*handler).await {
+                if e.kind() != io::ErrorKind::UnexpectedEof {
+                    tracing::debug!(%peer, error = %e, "cluster connection closed");
+                }
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn accept_handshake(sock: &mut TcpStream, ctx: &NetContext) -> io::Result<Hello> {
+    let hello: Hello = read_frame(sock).await?;
+    let me = ctx.identity.node_id;
+    let mine = ctx.identity.cluster_id();
+    let refusal = if hello.magic != MAGIC || hello.version != PROTOCOL_VERSION {
+        Some(format!(
+            "unsupported cluster protocol version {} (this member speaks {PROTOCOL_VERSION})",
+            hello.version
+        ))
+    } else if hello.target.is_some_and(|t| t != me) {
+        Some(format!(
+            "this member is node {me}, not node {}: its data directory was probably wiped; \
+             remove the old member from the cluster and add this one",
+            hello.target.unwrap_or_default()
+        ))
+    } else {
+        match (&mine, &hello.cluster_id) {
+            (Some(m), Some(t)) if m != t => Some(format!(
+                "this member belongs to cluster {m}, the caller to cluster {t}"
+            )),
+            _ => None,
+        }
+    };
+    if let Some(reason) = refusal {
+        tracing::warn!(caller = hello.from, %reason, "refused a cluster connection");
+        write_frame(
+            sock,
+            &HelloReply::Refuse {
+                reason: reason.clone(),
+            },
+        )
+        .await?;
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, reason));
+    }
+    let nonce: [u8; 32] = rand::random();
+    let p = proof(&ctx.secret, b"causeway-callee", &hello.nonce, &nonce);
+    write_frame(
+        sock,
+        &HelloReply::Accept {
+            node_id: me,
+            cluster_id: mine,
+            nonce,
+            proof: p.finalize().into_bytes().to_vec(),
+        },
+    )
+    .await?;
+    let theirs: ClientProof = read_frame(sock).await?;
+    if proof(&ctx.secret, b"causeway-caller", &nonce, &hello.nonce)
+        .verify_slice(&theirs.proof)
+        .is_err()
+    {
+        tracing::warn!(
+            caller = hello.from,
+            "refused a cluster connection: wrong cluster secret"
+        );
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "wrong cluster secret",
+        ));
+    }
+    // A fresh member learns its cluster from the first leader that reaches
+    // it by its node id: that leader got the id from this member's probe.
+    if let (None, Some(c), Some(_)) = (ctx.identity.cluster_id(), &hello.cluster_id, hello.target) {
+        ctx.identity.join(c)?;
+        tracing::info!(cluster = %c, "joined cluster");
+    }
+    Ok(hello)
+}
+
+async fn serve_conn<H: Handler>(
+    mut sock: TcpStream,
+    ctx: &NetContext,
+    handler: &H,
+) -> io::Result<()> {
+    sock.set_nodelay(true)?;
+    let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, accept_handshake(&mut sock, ctx))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "handshake"))??;
+    let mut pending: Option<(Vote, SnapshotMeta, u64, Vec<u8>)> = None;
+    loop {
+        let req: Request = match tokio::time::timeout(IDLE_TIMEOUT, read_frame(&mut sock)).await {
+            Ok(r) => r?,
+            Err(_) => return Ok(()),
+        };
+        if ctx.faults.is_blocked(hello.from) {
+            return Ok(());
+        }
+        let resp = match req {
+            Request::Identify => Response::Identity(PeerInfo {
+                node_id: ctx.identity.node_id,
+                cluster_id: ctx.identity.cluster_id(),
+                member: ctx.me.clone(),
+            }),
+            Request::Append(rpc) => Response::Append(handler.append(rpc).await),
+            Request::Vote(rpc) => Response::Vote(handler.vote(rpc, false).await),
+            Request::PreVote(rpc) => Response::Vote(handler.vote(rpc, true).await),
+            Request::SnapshotBegin { vote, meta, total } => {
+                if total > MAX_SNAPSHOT_BYTES {
+                    pending = None;
+                    Response::Snapshot(Err(format!(
+                        "snapshot of {total} bytes exceeds this member's limit of {MAX_SNAPSHOT_BYTES}"
+                    )))
+                } else {
+                    pending = Some((vote, meta, total, Vec::new()));
+                    Response::ChunkAccepted
+                }
+            }
+            Request::SnapshotChunk { data, last } => match pending.as_mut() {
+                None => Response::Snapshot(Err("snapshot chunk without a beginning".into())),
+                Some((_, _, total, buf)) => {
+                    if buf.len() as u64 + data.len() as u64 > *total {
+                        pending = None;
+                        Response::Snapshot(Err("snapshot longer than announced".into()))
+                    } else {
+                        buf.extend_from_slice(&data);
+                        if last {
+                            match pending.take() {
+                                Some((vote, meta, _, buf)) => {
+                                    Response::Snapshot(handler.snapshot(vote, meta, buf).await)
+                                }
+                                None => Response::Snapshot(Err("no snapshot".into())),
+                            }
+                        } else {
+                            Response::ChunkAccepted
+                        }
+                    }
+                }
+            },
+            Request::TransferLeader(req) => {
+                Response::TransferLeader(handler.transfer_leader(req).await)
+            }
+        };
+        write_frame(&mut sock, &resp).await?;
     }
 }

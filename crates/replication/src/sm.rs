@@ -34,7 +34,21 @@ const MAGIC: &[u8; 8] = b"CWSNAP01";
 pub struct Shared<S> {
     state: RwLock<S>,
     applied: watch::Sender<u64>,
+    /// Term of the last applied entry: once it equals the current term, a
+    /// new leader has applied its own first entry, and with it everything
+    /// its predecessors committed.
+    applied_term: std::sync::atomic::AtomicU64,
+    /// Ids of recently applied commands and where they landed.
+    recent: parking_lot::Mutex<(
+        std::collections::HashMap<u64, u64>,
+        std::collections::VecDeque<u64>,
+    )>,
 }
+
+/// Applied command ids remembered for writers that must learn an outcome
+/// after a leader change; a writer waits at most seconds, far fewer
+/// commits than this.
+pub const RECENT_OUTCOMES: usize = 200_000;
 
 impl<S: Data> Shared<S> {
     pub fn state(&self) -> S {
@@ -45,6 +59,25 @@ impl<S: Data> Shared<S> {
     }
     pub fn applied_watch(&self) -> watch::Receiver<u64> {
         self.applied.subscribe()
+    }
+    pub fn applied_term(&self) -> u64 {
+        self.applied_term.load(std::sync::atomic::Ordering::Acquire)
+    }
+    /// Index at which the command with this id was applied, if it was
+    /// among the last [`RECENT_OUTCOMES`] applied here.
+    pub fn outcome(&self, id: u64) -> Option<u64> {
+        self.recent.lock().0.get(&id).copied()
+    }
+    fn record_outcome(&self, id: u64, index: u64) {
+        let mut r = self.recent.lock();
+        let (map, order) = &mut *r;
+        map.insert(id, index);
+        order.push_back(id);
+        if order.len() > RECENT_OUTCOMES {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
     }
 }
 
@@ -74,6 +107,12 @@ impl<S: Data> StateMachine<S> {
         let shared = Arc::new(Shared {
             state: RwLock::new(state),
             applied: watch::Sender::new(index),
+            applied_term: header
+                .last_applied
+                .as_ref()
+                .map_or(0, |l| l.leader_id.term)
+                .into(),
+            recent: Default::default(),
         });
         Ok((
             StateMachine {
@@ -186,9 +225,10 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
             let index = entry.log_id.index;
             match &entry.payload {
                 EntryPayload::Normal(cmd) => {
+                    self.shared.record_outcome(cmd.id, index);
                     // A change set that fails to apply means members would
                     // diverge; stopping is the only safe answer.
-                    self.shared.state.write().apply(&cmd.0).map_err(|e| {
+                    self.shared.state.write().apply(&cmd.payload).map_err(|e| {
                         io::Error::new(
                             io::ErrorKind::InvalidData,
                             format!("applying entry {index}: {e}"),
@@ -201,6 +241,10 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
                 EntryPayload::Blank => {}
             }
             self.header.last_applied = Some(entry.log_id);
+            self.shared.applied_term.store(
+                entry.log_id.leader_id.term,
+                std::sync::atomic::Ordering::Release,
+            );
             self.shared.applied.send_replace(index);
             if let Some(r) = responder {
                 r.send(Applied { index });
@@ -230,7 +274,11 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
         )?;
         *self.shared.state.write() = state;
         let index = header.last_applied.as_ref().map_or(0, |l| l.index);
+        let term = header.last_applied.as_ref().map_or(0, |l| l.leader_id.term);
         self.header = header;
+        self.shared
+            .applied_term
+            .store(term, std::sync::atomic::Ordering::Release);
         self.shared.applied.send_replace(index);
         Ok(())
     }

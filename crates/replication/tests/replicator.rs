@@ -51,13 +51,19 @@ fn config(dir: &std::path::Path, snapshot_every: u64) -> ReplicatorConfig {
         fsync: true,
         snapshot_every,
         snapshot_bytes: 64 << 20,
+        timing: Default::default(),
+        cluster: None,
     }
 }
 
 async fn write_many(r: &Replicator<Sum>, from: u64, n: u64) -> u64 {
     let mut pending = Vec::new();
     for v in from..from + n {
-        pending.push(r.submit(v.to_le_bytes().to_vec()).await.unwrap());
+        pending.push(
+            r.submit(r.write_leader().unwrap(), v.to_le_bytes().to_vec())
+                .await
+                .unwrap(),
+        );
     }
     let mut last = 0;
     for p in pending {
@@ -122,7 +128,11 @@ async fn large_entries_trigger_snapshots_by_size() {
     for v in 0..20u64 {
         let mut payload = v.to_le_bytes().to_vec();
         payload.resize(16 * 1024, 0);
-        r.submit(payload).await.unwrap().await.unwrap();
+        r.submit(r.write_leader().unwrap(), payload)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
     }
     for _ in 0..100 {
         if r.snapshot_index().is_some() {

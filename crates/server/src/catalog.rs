@@ -1,17 +1,38 @@
 //! Procedures and SHOW commands answered by the server rather than by a
 //! database's graph: components, routing tables, the list of databases.
 
+use std::sync::Arc;
+
 use causeway_cypher::ast::ShowKind;
 use causeway_exec::{ProcedureSignature, SystemCatalog};
+use causeway_replication::{Replicator, Role, Status};
 use causeway_value::{Code, Error, Map, Result, Value};
 
-use crate::db::{DEFAULT_DB, SYSTEM_DB};
+use crate::db::{GraphState, DEFAULT_DB, SYSTEM_DB};
 
 pub const NEO4J_VERSION: &str = "5.26.0";
 
 pub struct Catalog {
     pub advertised_bolt: String,
+    pub advertised_http: String,
     pub routing_ttl_secs: i64,
+    /// List the leader among readers even when followers exist.
+    pub read_from_leader: bool,
+    /// A cluster member rather than a single server.
+    pub clustered: bool,
+    pub repl: Arc<Replicator<GraphState>>,
+}
+
+/// Who serves what, from this member's view of the group.
+pub struct Routes {
+    pub writers: Vec<String>,
+    pub readers: Vec<String>,
+    pub routers: Vec<String>,
+}
+
+/// How a member shows up in `SHOW SERVERS` and `dbms.cluster.overview()`.
+fn server_id(node_id: u64) -> String {
+    format!("{node_id:016x}")
 }
 
 type Rows = (Vec<String>, Vec<Vec<Value>>);
@@ -66,6 +87,26 @@ const PROCEDURES: &[Proc] = &[
         mode: "DBMS",
     },
     Proc {
+        name: "dbms.cluster.overview",
+        inputs: &[],
+        outputs: &[
+            ("id", "STRING"),
+            ("addresses", "LIST<STRING>"),
+            ("groups", "LIST<STRING>"),
+            ("databases", "MAP"),
+        ],
+        description:
+            "Overview of all currently accessible cluster members, their databases and roles.",
+        mode: "READ",
+    },
+    Proc {
+        name: "dbms.cluster.role",
+        inputs: &[("database", "STRING? = null")],
+        outputs: &[("role", "STRING")],
+        description: "The role of this member in the cluster for the given database.",
+        mode: "READ",
+    },
+    Proc {
         name: "db.ping",
         inputs: &[],
         outputs: &[("success", "BOOLEAN")],
@@ -95,18 +136,23 @@ impl Catalog {
         if db != DEFAULT_DB && db != SYSTEM_DB {
             return Err(database_not_found(&db));
         }
-        let servers = ["WRITE", "READ", "ROUTE"]
-            .iter()
-            .map(|role| {
-                let mut m = Map::new();
-                m.insert(
-                    "addresses".into(),
-                    Value::List(vec![Value::String(self.advertised_bolt.clone())]),
-                );
-                m.insert("role".into(), Value::from(*role));
-                Value::Map(m)
-            })
-            .collect();
+        let routes = self.routes();
+        let servers = [
+            ("WRITE", routes.writers),
+            ("READ", routes.readers),
+            ("ROUTE", routes.routers),
+        ]
+        .into_iter()
+        .map(|(role, addrs)| {
+            let mut m = Map::new();
+            m.insert(
+                "addresses".into(),
+                Value::List(addrs.into_iter().map(Value::String).collect()),
+            );
+            m.insert("role".into(), Value::from(role));
+            Value::Map(m)
+        })
+        .collect();
         Ok((
             cols(&["ttl", "servers"]),
             vec![vec![
@@ -114,6 +160,199 @@ impl Catalog {
                 Value::List(servers),
             ]],
         ))
+    }
+
+    /// WRITE lists the leader, and nobody while there is no writable leader
+    /// (an election, or a leader that lost its majority); READ lists the
+    /// followers, and the leader only when it is alone or
+    /// `read_from_leader` is set; ROUTE lists every core. Advertised Bolt
+    /// addresses only.
+    pub fn routes(&self) -> Routes {
+        if !self.clustered {
+            let me = vec![self.advertised_bolt.clone()];
+            return Routes {
+                writers: me.clone(),
+                readers: me.clone(),
+                routers: me,
+            };
+        }
+        let st = self.repl.status();
+        let voters: Vec<_> = st.members.iter().filter(|m| m.voter).collect();
+        let leader = st
+            .leader
+            .and_then(|l| voters.iter().find(|m| m.node_id == l));
+        // This member knows for sure only whether it can write itself; a
+        // leader that lost its lease must not be advertised as writer.
+        let leader_ok = match leader {
+            Some(l) if l.node_id == st.node_id => st.writable,
+            Some(_) => st.role == Role::Follower,
+            None => false,
+        };
+        let writers: Vec<String> = leader
+            .filter(|_| leader_ok)
+            .map(|l| vec![l.member.bolt.clone()])
+            .unwrap_or_default();
+        let mut readers: Vec<String> = voters
+            .iter()
+            .filter(|m| Some(m.node_id) != st.leader)
+            .map(|m| m.member.bolt.clone())
+            .collect();
+        if readers.is_empty() || self.read_from_leader {
+            readers.extend(writers.iter().cloned());
+        }
+        if readers.is_empty() {
+            readers.push(self.advertised_bolt.clone());
+        }
+        let mut routers: Vec<String> = voters.iter().map(|m| m.member.bolt.clone()).collect();
+        if routers.is_empty() {
+            routers.push(self.advertised_bolt.clone());
+        }
+        Routes {
+            writers,
+            readers,
+            routers,
+        }
+    }
+
+    /// One `(name, address, http, role, writer, health, applied)` entry per
+    /// member (a single server is a group of one).
+    fn members(&self) -> (Status, Vec<MemberRow>) {
+        let st = self.repl.status();
+        let rows = st
+            .members
+            .iter()
+            .map(|m| {
+                let me = m.node_id == st.node_id;
+                let is_leader = st.leader == Some(m.node_id);
+                let role = if is_leader {
+                    "LEADER"
+                } else if !m.voter {
+                    "READ_REPLICA"
+                } else if me {
+                    match st.role {
+                        Role::Candidate => "CANDIDATE",
+                        _ => "FOLLOWER",
+                    }
+                } else {
+                    "FOLLOWER"
+                };
+                // Health that this member can vouch for: itself, the leader
+                // it hears from, and (on the leader) members that keep up.
+                let healthy = me
+                    || (is_leader && st.role == Role::Follower)
+                    || (st.role == Role::Leader && m.matched.is_some());
+                MemberRow {
+                    id: server_id(m.node_id),
+                    bolt: if m.member.bolt.is_empty() {
+                        self.advertised_bolt.clone()
+                    } else {
+                        m.member.bolt.clone()
+                    },
+                    http: if m.member.http.is_empty() {
+                        self.advertised_http.clone()
+                    } else {
+                        m.member.http.clone()
+                    },
+                    role,
+                    writer: is_leader && (!me || st.writable),
+                    healthy,
+                    applied: if me { Some(st.applied) } else { m.matched },
+                }
+            })
+            .collect();
+        (st, rows)
+    }
+
+    fn overview(&self) -> Rows {
+        let (_, members) = self.members();
+        let rows = members
+            .into_iter()
+            .map(|m| {
+                let mut dbs = Map::new();
+                dbs.insert(DEFAULT_DB.into(), Value::from(m.role));
+                dbs.insert(SYSTEM_DB.into(), Value::from(m.role));
+                vec![
+                    Value::String(m.id),
+                    Value::List(vec![
+                        Value::String(format!("bolt://{}", m.bolt)),
+                        Value::String(format!("http://{}", m.http)),
+                    ]),
+                    Value::List(vec![]),
+                    Value::Map(dbs),
+                ]
+            })
+            .collect();
+        (cols(&["id", "addresses", "groups", "databases"]), rows)
+    }
+
+    fn role(&self, args: &[Value]) -> Result<Rows> {
+        let db = match args.first() {
+            Some(Value::String(s)) => s.to_lowercase(),
+            None | Some(Value::Null) => DEFAULT_DB.to_owned(),
+            Some(v) => {
+                return Err(Error::new(
+                    Code::TypeError,
+                    format!("database must be a STRING, got {}", v.type_name()),
+                ))
+            }
+        };
+        if db != DEFAULT_DB && db != SYSTEM_DB {
+            return Err(database_not_found(&db));
+        }
+        let (st, members) = self.members();
+        let me = server_id(st.node_id);
+        let role = members
+            .iter()
+            .find(|m| m.id == me)
+            .map_or("UNKNOWN", |m| m.role);
+        let role = if self.clustered { role } else { "PRIMARY" };
+        Ok((cols(&["role"]), vec![vec![Value::from(role)]]))
+    }
+
+    fn servers(&self) -> Rows {
+        let (_, members) = self.members();
+        let rows = members
+            .into_iter()
+            .map(|m| {
+                vec![
+                    Value::String(m.id.clone()),
+                    Value::String(m.id),
+                    Value::String(m.bolt),
+                    Value::String(m.http),
+                    Value::from("Enabled"),
+                    Value::from(if m.healthy {
+                        "Available"
+                    } else {
+                        "Unavailable"
+                    }),
+                    Value::List(vec![Value::from(SYSTEM_DB), Value::from(DEFAULT_DB)]),
+                    Value::List(vec![Value::from(SYSTEM_DB), Value::from(DEFAULT_DB)]),
+                    Value::List(vec![]),
+                    Value::from(if m.role == "READ_REPLICA" {
+                        "SECONDARY"
+                    } else {
+                        "NONE"
+                    }),
+                    Value::from(NEO4J_VERSION),
+                ]
+            })
+            .collect();
+        (
+            cols(&[
+                "serverId",
+                "name",
+                "address",
+                "httpAddress",
+                "state",
+                "health",
+                "hosting",
+                "requestedHosting",
+                "tags",
+                "modeConstraint",
+                "version",
+            ]),
+            rows,
+        )
     }
 
     fn databases(&self, only: Option<&str>) -> Result<Rows> {
@@ -131,33 +370,59 @@ impl Catalog {
             "default",
             "home",
             "constituents",
+            "serverID",
+            "health",
+            "lastCommittedTxn",
+            "replicationLag",
         ]);
-        let rows = [DEFAULT_DB, SYSTEM_DB]
+        let (st, members) = self.members();
+        let leader_applied = members
             .iter()
-            .filter(|name| only.is_none_or(|o| o == **name))
-            .map(|name| {
-                let is_default = *name == DEFAULT_DB;
-                vec![
-                    Value::from(*name),
-                    Value::from(if *name == SYSTEM_DB {
+            .find(|m| m.role == "LEADER")
+            .and_then(|m| m.applied)
+            .unwrap_or(st.committed);
+        let mut rows = Vec::new();
+        for name in [DEFAULT_DB, SYSTEM_DB] {
+            if only.is_some_and(|o| o != name) {
+                continue;
+            }
+            for m in &members {
+                let is_default = name == DEFAULT_DB;
+                rows.push(vec![
+                    Value::from(name),
+                    Value::from(if name == SYSTEM_DB {
                         "system"
                     } else {
                         "standard"
                     }),
                     Value::List(vec![]),
                     Value::from("read-write"),
-                    Value::String(self.advertised_bolt.clone()),
-                    Value::from("primary"),
-                    Value::Bool(true),
+                    Value::String(m.bolt.clone()),
+                    Value::from(if m.role == "READ_REPLICA" {
+                        "secondary"
+                    } else {
+                        "primary"
+                    }),
+                    Value::Bool(m.writer),
                     Value::from("online"),
-                    Value::from("online"),
+                    Value::from(if m.healthy { "online" } else { "unknown" }),
                     Value::from(""),
                     Value::Bool(is_default),
                     Value::Bool(is_default),
                     Value::List(vec![]),
-                ]
-            })
-            .collect::<Vec<_>>();
+                    Value::String(m.id.clone()),
+                    Value::from(if m.healthy {
+                        "Available"
+                    } else {
+                        "Unavailable"
+                    }),
+                    m.applied.map_or(Value::Null, |a| Value::Int(a as i64)),
+                    m.applied.map_or(Value::Null, |a| {
+                        Value::Int(leader_applied.saturating_sub(a) as i64)
+                    }),
+                ]);
+            }
+        }
         if let Some(name) = only {
             if rows.is_empty() {
                 return Err(database_not_found(name));
@@ -165,6 +430,16 @@ impl Catalog {
         }
         Ok((columns, rows))
     }
+}
+
+struct MemberRow {
+    id: String,
+    bolt: String,
+    http: String,
+    role: &'static str,
+    writer: bool,
+    healthy: bool,
+    applied: Option<u64>,
 }
 
 fn cols(names: &[&str]) -> Vec<String> {
@@ -222,6 +497,8 @@ impl SystemCatalog for Catalog {
                 self.routing_table(args)
             }
             "db.ping" => Ok((cols(&["success"]), vec![vec![Value::Bool(true)]])),
+            "dbms.cluster.overview" => Ok(self.overview()),
+            "dbms.cluster.role" => self.role(args),
             _ => return None,
         })
     }
@@ -230,6 +507,7 @@ impl SystemCatalog for Catalog {
         Some(match kind {
             ShowKind::Databases(name) => self.databases(name.as_deref()),
             ShowKind::DefaultDatabase | ShowKind::HomeDatabase => self.databases(Some(DEFAULT_DB)),
+            ShowKind::Servers => Ok(self.servers()),
             ShowKind::Procedures => Ok((
                 cols(&["name", "description", "mode", "worksOnSystem"]),
                 all_procedures()

@@ -52,6 +52,36 @@ pub struct Config {
     /// The `server` string sent in HELLO SUCCESS. The 5.x Python driver
     /// refuses anything not starting with `Neo4j/`.
     pub server_agent: String,
+    /// `single` (one server, its own one-member Raft group), `core` (a
+    /// voting member of a cluster) or `replica` (not yet supported).
+    pub mode: String,
+    /// Where this member listens for other members.
+    pub cluster_listen: String,
+    /// The cluster address other members are told to use; empty means
+    /// `cluster_listen`.
+    pub cluster_advertised: String,
+    /// The cores' cluster addresses, comma-separated (`list` discovery), or
+    /// one `name:port` whose A records are the cores (`dns` discovery).
+    pub initial_members: String,
+    /// `list` or `dns`.
+    pub discovery: String,
+    /// Shared by every member; members prove it to each other (HMAC) before
+    /// any Raft message. Required in `core` mode.
+    pub cluster_secret: String,
+    /// Advertised HTTP address; empty means `http_listen`.
+    pub http_advertised: String,
+    /// Raft heartbeat and election timeouts
+    /// (docs/decisions/0006-election-timing.md).
+    pub heartbeat_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// How long drivers may cache a routing table.
+    pub routing_ttl_secs: u64,
+    /// List the leader among READ servers even when followers exist.
+    pub read_from_leader: bool,
+    /// Serve `PUT /causeway/faults`, which drops cluster traffic to and from
+    /// chosen members (a network partition on demand). For tests only.
+    pub fault_injection: bool,
 }
 
 impl Default for Config {
@@ -76,6 +106,19 @@ impl Default for Config {
             auth_max_failed_attempts: 3,
             auth_lock_ms: 5_000,
             server_agent: format!("Neo4j/5.26.0 (Causeway {})", env!("CARGO_PKG_VERSION")),
+            mode: "single".into(),
+            cluster_listen: "127.0.0.1:6000".into(),
+            cluster_advertised: String::new(),
+            initial_members: String::new(),
+            discovery: "list".into(),
+            cluster_secret: String::new(),
+            http_advertised: String::new(),
+            heartbeat_ms: 50,
+            election_timeout_min_ms: 250,
+            election_timeout_max_ms: 500,
+            routing_ttl_secs: 10,
+            read_from_leader: false,
+            fault_injection: false,
         }
     }
 }
@@ -140,7 +183,48 @@ impl Config {
         if self.transaction_timeout_ms == 0 || self.lock_timeout_ms == 0 {
             bail!("transaction_timeout_ms and lock_timeout_ms must be positive");
         }
+        match self.mode.as_str() {
+            "single" => {}
+            "core" => {
+                if self.cluster_secret.is_empty() {
+                    bail!("mode core needs cluster_secret (--cluster-secret or CAUSEWAY_CLUSTER_SECRET), shared by all members");
+                }
+                if self.initial_members.trim().is_empty() {
+                    bail!("mode core needs initial_members (--initial-members HOST:PORT,...)");
+                }
+            }
+            "replica" => bail!("mode replica is not supported yet"),
+            m => bail!("mode must be single, core or replica, not `{m}`"),
+        }
+        if !matches!(self.discovery.as_str(), "list" | "dns") {
+            bail!("discovery must be list or dns");
+        }
+        if self.heartbeat_ms == 0
+            || self.election_timeout_min_ms < 2 * self.heartbeat_ms
+            || self.election_timeout_max_ms <= self.election_timeout_min_ms
+        {
+            bail!("need 0 < heartbeat_ms, 2 x heartbeat_ms <= election_timeout_min_ms < election_timeout_max_ms");
+        }
+        if self.routing_ttl_secs == 0 {
+            bail!("routing_ttl_secs must be positive");
+        }
         Ok(())
+    }
+
+    pub fn cluster_advertised(&self) -> &str {
+        if self.cluster_advertised.is_empty() {
+            &self.cluster_listen
+        } else {
+            &self.cluster_advertised
+        }
+    }
+
+    pub fn http_advertised(&self) -> &str {
+        if self.http_advertised.is_empty() {
+            &self.http_listen
+        } else {
+            &self.http_advertised
+        }
     }
 
     pub fn bolt_advertised(&self) -> &str {

@@ -11,13 +11,12 @@
 //! overlaps with the next writer's work: that is what lets many transactions
 //! share one fsync.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use causeway_exec::{ExecContext, Limits, QueryResult, StatementClass, SystemCatalog};
 use causeway_graph::{Graph, TxGraph};
-use causeway_replication::{Data, Replicator};
+use causeway_replication::{Data, Replicator, WriteLeader};
 use causeway_value::{Code, Error, Map};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -40,9 +39,15 @@ pub struct DbConfig {
     pub limits: Limits,
 }
 
-/// The state writers build on: applied state plus queued change sets.
+/// The state writers build on: applied state plus queued change sets, valid
+/// for one leadership only.
 pub struct Head {
     graph: Graph,
+    /// The leadership this head was built under. When it differs from the
+    /// current one, the head is rebuilt from the applied state once
+    /// everything in the log is applied: change sets queued under an earlier
+    /// leadership may have been dropped by the cluster.
+    leader: Option<WriteLeader>,
 }
 
 /// The replicated state of a database: its graph. Change sets are applied
@@ -69,10 +74,6 @@ pub struct Database {
     head: Arc<Mutex<Head>>,
     config: DbConfig,
     catalog: Arc<dyn SystemCatalog>,
-    /// Set when a queued change set failed to commit. The head then holds
-    /// writes that never reached the log, so no writer may build on it
-    /// until the process restarts and rebuilds state from the log.
-    broken: AtomicBool,
 }
 
 /// The write lock, as a transaction holds it. A watchdog may take the guard
@@ -114,10 +115,12 @@ impl Database {
         Database {
             name: name.to_owned(),
             repl,
-            head: Arc::new(Mutex::new(Head { graph })),
+            head: Arc::new(Mutex::new(Head {
+                graph,
+                leader: None,
+            })),
             config,
             catalog,
-            broken: AtomicBool::new(false),
         }
     }
 
@@ -216,25 +219,34 @@ impl Database {
         // it read, and under the lock nothing can change in between. That
         // makes write-write conflicts impossible instead of retried.
         let needs_lock = class != StatementClass::Read || (tx.explicit && tx.mode == Mode::Write);
-        if needs_lock && self.repl.is_some() {
-            self.lock_for_write(tx).await?;
+        if class != StatementClass::Read && tx.mode == Mode::Read {
+            return Err(Error::new(
+                Code::AccessMode,
+                "Writing in read access mode not allowed.",
+            ));
         }
-        if class != StatementClass::Read {
-            if tx.mode == Mode::Read {
-                return Err(Error::new(
-                    Code::AccessMode,
-                    "Writing in read access mode not allowed.",
-                ));
+        if needs_lock {
+            if let Some(repl) = &self.repl {
+                // A follower serves the reads of a write-mode transaction
+                // from its snapshot, and refuses its first write.
+                match repl.write_leader() {
+                    Ok(_) => self.lock_for_write(tx).await?,
+                    Err(e) if class != StatementClass::Read => {
+                        tx.failed = true;
+                        return Err(e);
+                    }
+                    Err(_) => {}
+                }
             }
-            if self.repl.is_none() {
-                return Err(Error::new(
-                    Code::ForbiddenReadOnly,
-                    format!(
-                        "The database '{}' does not accept data or schema writes.",
-                        self.name
-                    ),
-                ));
-            }
+        }
+        if class != StatementClass::Read && self.repl.is_none() {
+            return Err(Error::new(
+                Code::ForbiddenReadOnly,
+                format!(
+                    "The database '{}' does not accept data or schema writes.",
+                    self.name
+                ),
+            ));
         }
         tx.statements += 1;
         let ctx = ExecContext {
@@ -257,24 +269,37 @@ impl Database {
         if tx.lock.is_some() {
             return Ok(());
         }
-        if self.broken.load(Ordering::Acquire) {
-            return Err(unavailable(&self.name));
-        }
+        let Some(repl) = &self.repl else {
+            return Ok(());
+        };
         let wait = self
             .config
             .lock_timeout
             .min(tx.deadline.saturating_duration_since(Instant::now()));
-        let guard = tokio::time::timeout(wait, self.head.clone().lock_owned())
+        let lock_timeout = || {
+            Error::new(
+                Code::LockAcquisitionTimeout,
+                format!(
+                    "Could not acquire the write lock of database '{}' within {wait:?}",
+                    self.name
+                ),
+            )
+        };
+        let until = tokio::time::Instant::now() + wait;
+        let mut guard = tokio::time::timeout_at(until, self.head.clone().lock_owned())
             .await
-            .map_err(|_| {
-                Error::new(
-                    Code::LockAcquisitionTimeout,
-                    format!(
-                        "Could not acquire the write lock of database '{}' within {wait:?}",
-                        self.name
-                    ),
-                )
-            })?;
+            .map_err(|_| lock_timeout())?;
+        // Checked under the lock, so no writer queues under a leadership
+        // that has ended without this one seeing it.
+        let leader = repl.write_leader()?;
+        if guard.leader.map(|l| (l.term, l.node_id)) != Some((leader.term, leader.node_id)) {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            repl.wait_applied(leader.last_log, left)
+                .await
+                .map_err(|_| lock_timeout())?;
+            guard.graph = repl.state().0;
+            guard.leader = Some(leader);
+        }
         if guard.graph.version() != tx.graph.version() {
             // Someone committed since this transaction's snapshot. Before it
             // has read anything the snapshot can simply move forward; after,
@@ -349,7 +374,13 @@ impl Database {
         // order; then let the next writer in while this one waits for fsync.
         // If queueing fails nothing reached the log and the head stays as it
         // was.
-        let pending = repl.submit(bytes).await?;
+        let Some(leader) = guard.leader else {
+            return Err(Error::new(
+                Code::NotALeader,
+                "no leadership to commit under",
+            ));
+        };
+        let pending = repl.submit(leader, bytes).await?;
         guard.graph = graph;
         drop(guard);
         match pending.await {
@@ -358,8 +389,10 @@ impl Database {
                 Ok(self.bookmark(index))
             }
             Err(e) => {
-                self.broken.store(true, Ordering::Release);
-                tracing::error!(db = %self.name, error = %e, "a queued commit failed; refusing further writes until restart");
+                // The head holds this change set, which never committed:
+                // make the next writer rebuild it from the applied state.
+                self.head.lock().await.leader = None;
+                tracing::warn!(db = %self.name, error = %e, "a queued commit failed");
                 Err(e)
             }
         }
@@ -388,7 +421,7 @@ impl Database {
     ) -> Result<(), Error> {
         while repl.state().0.version() < version {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || self.broken.load(Ordering::Acquire) {
+            if left.is_zero() {
                 return Err(unavailable(&self.name));
             }
             let next = repl.applied_index() + 1;
@@ -404,7 +437,7 @@ impl Database {
 fn unavailable(db: &str) -> Error {
     Error::new(
         Code::DatabaseUnavailable,
-        format!("Database '{db}' cannot accept writes after a failed commit; restart this member."),
+        format!("Database '{db}' did not apply the changes this transaction saw in time; retry."),
     )
 }
 

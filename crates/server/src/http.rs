@@ -3,20 +3,83 @@
 //! routing.
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
 use axum::{Json, Router};
+use causeway_replication::network::Faults;
+use causeway_replication::Replicator;
 use serde_json::json;
 use std::sync::Arc;
 
+use crate::db::GraphState;
+
 pub struct HttpState {
     pub bolt_advertised: String,
+    /// Present only with `fault_injection = true`.
+    pub faults: Option<Arc<Faults>>,
+    pub repl: Arc<Replicator<GraphState>>,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
         .route("/", get(discovery))
         .route("/health/live", get(|| async { "OK" }))
+        .route("/causeway/status", get(status))
+        .route("/causeway/faults", put(set_faults))
         .with_state(state)
+}
+
+/// This member's view of its Raft group, for operators and tests.
+async fn status(State(s): State<Arc<HttpState>>) -> Json<serde_json::Value> {
+    let st = s.repl.status();
+    let members: Vec<_> = st
+        .members
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.node_id,
+                "cluster": m.member.cluster,
+                "bolt": m.member.bolt,
+                "http": m.member.http,
+                "voter": m.voter,
+                "matched": m.matched,
+            })
+        })
+        .collect();
+    Json(json!({
+        "id": st.node_id,
+        "role": st.role.as_str(),
+        "term": st.term,
+        "leader": st.leader,
+        "writable": st.writable,
+        "applied": st.applied,
+        "committed": st.committed,
+        "last_log": st.last_log,
+        "cluster_id": st.cluster_id,
+        "members": members,
+    }))
+}
+
+#[derive(serde::Deserialize)]
+struct FaultRequest {
+    /// Node ids whose cluster traffic this member drops, both ways.
+    blocked: Vec<u64>,
+}
+
+async fn set_faults(
+    State(s): State<Arc<HttpState>>,
+    Json(req): Json<FaultRequest>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    match &s.faults {
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "fault injection is off (fault_injection = false)"})),
+        ),
+        Some(f) => {
+            f.set_blocked(req.blocked.into_iter().collect());
+            (StatusCode::OK, Json(json!({"blocked": f.blocked()})))
+        }
+    }
 }
 
 async fn discovery(State(s): State<Arc<HttpState>>) -> Json<serde_json::Value> {

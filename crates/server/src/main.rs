@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod auth;
 mod catalog;
+mod cluster;
 mod config;
 mod db;
 mod http;
@@ -27,7 +28,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a server (Bolt on 127.0.0.1:7687, HTTP on 127.0.0.1:7474, data under ./data).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Run a local cluster of core members as child processes on loopback.
+    Cluster(cluster::ClusterArgs),
 }
 
 /// Every flag is also a config-file key and a `CAUSEWAY_*` environment
@@ -52,6 +55,24 @@ struct ServeArgs {
     /// error, warn, info, debug or trace (or a tracing filter).
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
+    /// single, core or replica.
+    #[arg(long, value_name = "MODE")]
+    mode: Option<String>,
+    /// Where this member listens for other members.
+    #[arg(long, value_name = "HOST:PORT")]
+    cluster_listen: Option<String>,
+    /// The cluster address other members are told to use.
+    #[arg(long, value_name = "HOST:PORT")]
+    cluster_advertised: Option<String>,
+    /// The cores' cluster addresses (list discovery) or one NAME:PORT (dns).
+    #[arg(long, value_name = "HOST:PORT,...")]
+    initial_members: Option<String>,
+    /// list or dns.
+    #[arg(long, value_name = "list|dns")]
+    discovery: Option<String>,
+    /// The secret every member of the cluster shares.
+    #[arg(long, value_name = "SECRET")]
+    cluster_secret: Option<String>,
     /// Any other setting, as KEY=VALUE; may be repeated.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
@@ -60,13 +81,18 @@ struct ServeArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => match serve(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("causeway: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Serve(args) => report(serve(*args)),
+        Command::Cluster(args) => report(cluster::run(args)),
+    }
+}
+
+fn report(r: anyhow::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("causeway: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -79,6 +105,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ("http_listen", args.http_listen),
         ("auth", args.auth),
         ("log_level", args.log_level),
+        ("mode", args.mode),
+        ("cluster_listen", args.cluster_listen),
+        ("cluster_advertised", args.cluster_advertised),
+        ("initial_members", args.initial_members),
+        ("discovery", args.discovery),
+        ("cluster_secret", args.cluster_secret),
     ];
     for (key, value) in named {
         if let Some(v) = value {

@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use causeway_bolt::BoltConfig;
 use causeway_exec::Limits;
-use causeway_replication::{Replicator, ReplicatorConfig};
+use causeway_replication::network::Faults;
+use causeway_replication::{ClusterConfig, Discover, Member, Replicator, ReplicatorConfig, Timing};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -19,10 +20,6 @@ use crate::config::Config;
 use crate::db::{Database, DbConfig, GraphState, DEFAULT_DB, SYSTEM_DB};
 use crate::http::{self, HttpState};
 use crate::session::{BoltBackend, Shared};
-
-/// Routing tables are cheap to refresh and a short TTL lets clients notice
-/// topology changes quickly.
-const ROUTING_TTL_SECS: i64 = 10;
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     raise_fd_limit();
@@ -36,6 +33,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Duration::from_millis(config.auth_lock_ms),
     )?);
 
+    let faults: Arc<Faults> = Arc::default();
     let repl = Arc::new(
         Replicator::<GraphState>::open(ReplicatorConfig {
             dir: config.data_dir.join("databases").join(DEFAULT_DB),
@@ -44,6 +42,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             fsync: config.fsync,
             snapshot_every: config.snapshot_every,
             snapshot_bytes: config.snapshot_bytes,
+            timing: Timing {
+                heartbeat_ms: config.heartbeat_ms,
+                election_min_ms: config.election_timeout_min_ms,
+                election_max_ms: config.election_timeout_max_ms,
+            },
+            cluster: (config.mode == "core").then(|| ClusterConfig {
+                listen: config.cluster_listen.clone(),
+                me: Member {
+                    cluster: config.cluster_advertised().to_owned(),
+                    bolt: config.bolt_advertised().to_owned(),
+                    http: config.http_advertised().to_owned(),
+                },
+                discover: discovery(&config),
+                secret: config.cluster_secret.clone().into_bytes(),
+                faults: faults.clone(),
+            }),
         })
         .await
         .context("opening database `neo4j`")?,
@@ -52,7 +66,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let catalog = Arc::new(Catalog {
         advertised_bolt: config.bolt_advertised().to_owned(),
-        routing_ttl_secs: ROUTING_TTL_SECS,
+        advertised_http: config.http_advertised().to_owned(),
+        routing_ttl_secs: config.routing_ttl_secs as i64,
+        read_from_leader: config.read_from_leader,
+        clustered: config.mode != "single",
+        repl: repl.clone(),
     });
     let db_config = || DbConfig {
         max_transaction_bytes: config.max_transaction_bytes,
@@ -83,8 +101,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         auth,
         auth_slots: tokio::sync::Semaphore::new(cores),
         databases,
-        advertised_bolt: config.bolt_advertised().to_owned(),
-        routing_ttl_secs: ROUTING_TTL_SECS,
+        catalog: catalog.clone(),
     })));
 
     let bolt_listener = TcpListener::bind(&config.bolt_listen)
@@ -111,6 +128,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let app = http::router(Arc::new(HttpState {
         bolt_advertised: config.bolt_advertised().to_owned(),
+        faults: config.fault_injection.then(|| faults.clone()),
+        repl: repl.clone(),
     }));
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {
@@ -131,6 +150,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     wait_for_signal().await;
     tracing::info!("shutting down: no new connections; finishing in-flight work");
+    // A leader hands over first: drivers then find a writer at once, and
+    // managed transactions see no failure at all.
+    repl.transfer_leadership().await;
     let _ = stop_tx.send(true);
     match bolt.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "Bolt listener"),
@@ -141,6 +163,34 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     repl.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The cores' cluster addresses, as formation re-reads them: the list as
+/// given, or every A record of one `name:port`.
+fn discovery(config: &Config) -> Discover {
+    let raw = config.initial_members.clone();
+    if config.discovery == "dns" {
+        Arc::new(move || {
+            use std::net::ToSocketAddrs;
+            let mut addrs: Vec<String> = match raw.trim().to_socket_addrs() {
+                Ok(it) => it.map(|a| a.to_string()).collect(),
+                Err(e) => {
+                    tracing::warn!(name = %raw, error = %e, "DNS discovery failed");
+                    Vec::new()
+                }
+            };
+            addrs.sort();
+            addrs.dedup();
+            addrs
+        })
+    } else {
+        let list: Vec<String> = raw
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        Arc::new(move || list.clone())
+    }
 }
 
 async fn wait_for_signal() {

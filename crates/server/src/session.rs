@@ -12,7 +12,7 @@ use causeway_bolt::backend::{
 use causeway_value::{Code, Error, Map};
 
 use crate::auth::Auth;
-use crate::catalog::database_not_found;
+use crate::catalog::{database_not_found, Catalog};
 use crate::db::{Database, Mode, Transaction, DEFAULT_DB};
 
 pub struct Shared {
@@ -22,8 +22,7 @@ pub struct Shared {
     /// flood of logins could exhaust memory.
     pub auth_slots: tokio::sync::Semaphore,
     pub databases: HashMap<String, Arc<Database>>,
-    pub advertised_bolt: String,
-    pub routing_ttl_secs: i64,
+    pub catalog: Arc<Catalog>,
 }
 
 impl Shared {
@@ -152,13 +151,13 @@ impl Session for BoltSession {
 
     async fn route(&mut self, req: RouteRequest) -> Result<RoutingTable, Error> {
         let db = self.shared.database(req.db.as_deref())?;
-        let me = vec![self.shared.advertised_bolt.clone()];
+        let routes = self.shared.catalog.routes();
         Ok(RoutingTable {
-            ttl_secs: self.shared.routing_ttl_secs,
+            ttl_secs: self.shared.catalog.routing_ttl_secs,
             db: db.name.clone(),
-            routers: me.clone(),
-            readers: me.clone(),
-            writers: me,
+            routers: routes.routers,
+            readers: routes.readers,
+            writers: routes.writers,
         })
     }
 }
