@@ -24,7 +24,7 @@ use std::time::Duration;
 use causeway_value::{Code, Error};
 use openraft::alias::LogIdOf;
 use openraft::impls::ProgressResponder;
-use openraft::{Config, SnapshotPolicy};
+use openraft::{Config, RaftMetrics, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 
 /// A log entry's application payload: an encoded change set, with a random
@@ -382,13 +382,7 @@ impl<S: Data> Replicator<S> {
 
     /// Index of the latest snapshot, if one has been taken.
     pub fn snapshot_index(&self) -> Option<u64> {
-        use openraft_rt::WatchReceiver;
-        self.raft
-            .metrics()
-            .borrow_watched()
-            .snapshot
-            .as_ref()
-            .map(|l| l.index)
+        self.metrics().snapshot.as_ref().map(|l| l.index)
     }
 
     pub async fn wait_applied(&self, index: u64, timeout: Duration) -> Result<(), Error> {
@@ -410,9 +404,18 @@ impl<S: Data> Replicator<S> {
     /// writes now. `NotALeader` otherwise, which drivers answer by
     /// refreshing their routing table and retrying on the leader.
     pub fn write_leader(&self) -> Result<WriteLeader, Error> {
+        self.write_leader_in(&self.metrics())
+    }
+
+    /// A copy of openraft's metrics. Never hold the watch's borrow: the Raft
+    /// core publishes through it, and a reader that borrows twice while the
+    /// core waits to publish deadlocks the core.
+    fn metrics(&self) -> RaftMetrics<TypeConfig> {
         use openraft_rt::WatchReceiver;
-        let m = self.raft.metrics();
-        let m = m.borrow_watched();
+        self.raft.metrics().borrow_watched().clone()
+    }
+
+    fn write_leader_in(&self, m: &RaftMetrics<TypeConfig>) -> Result<WriteLeader, Error> {
         let lease_ok = m.membership_config.membership().voter_ids().count() <= 1
             || m.last_quorum_acked.as_ref().is_some_and(|t| {
                 openraft_rt::Instant::elapsed(&**t)
@@ -494,9 +497,7 @@ impl<S: Data> Replicator<S> {
 
     /// This member's view of the group, for routing and cluster procedures.
     pub fn status(&self) -> Status {
-        use openraft_rt::WatchReceiver;
-        let m = self.raft.metrics();
-        let m = m.borrow_watched();
+        let m = self.metrics();
         let membership = m.membership_config.membership();
         let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
         let matched = m.replication.as_ref();
@@ -527,7 +528,7 @@ impl<S: Data> Replicator<S> {
             role,
             term: m.current_term,
             leader: m.current_leader,
-            writable: self.write_leader().is_ok(),
+            writable: self.write_leader_in(&m).is_ok(),
             members,
             applied: self.shared.applied_index(),
             committed: m.local_committed.as_ref().map_or(0, |l| l.index),

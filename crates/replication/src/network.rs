@@ -679,7 +679,18 @@ async fn accept_handshake(sock: &mut TcpStream, ctx: &NetContext) -> io::Result<
         },
     )
     .await?;
-    let theirs: ClientProof = read_frame(sock).await?;
+    let theirs: ClientProof = match read_frame(sock).await {
+        Ok(p) => p,
+        Err(e) => {
+            // A caller that cannot verify our proof hangs up here.
+            tracing::warn!(
+                caller = hello.from,
+                error = %e,
+                "a cluster handshake was abandoned by the caller: it may use a different cluster secret"
+            );
+            return Err(e);
+        }
+    };
     if proof(&ctx.secret, b"causeway-caller", &nonce, &hello.nonce)
         .verify_slice(&theirs.proof)
         .is_err()

@@ -136,7 +136,7 @@ impl Catalog {
         if db != DEFAULT_DB && db != SYSTEM_DB {
             return Err(database_not_found(&db));
         }
-        let routes = self.routes();
+        let routes = self.routes()?;
         let servers = [
             ("WRITE", routes.writers),
             ("READ", routes.readers),
@@ -167,17 +167,25 @@ impl Catalog {
     /// followers, and the leader only when it is alone or
     /// `read_from_leader` is set; ROUTE lists every core. Advertised Bolt
     /// addresses only.
-    pub fn routes(&self) -> Routes {
+    pub fn routes(&self) -> Result<Routes> {
         if !self.clustered {
             let me = vec![self.advertised_bolt.clone()];
-            return Routes {
+            return Ok(Routes {
                 writers: me.clone(),
                 readers: me.clone(),
                 routers: me,
-            };
+            });
         }
         let st = self.repl.status();
         let voters: Vec<_> = st.members.iter().filter(|m| m.voter).collect();
+        if voters.is_empty() {
+            // A member outside any cluster must not present itself as the
+            // only router: the driver would stop asking the real members.
+            return Err(Error::new(
+                Code::DatabaseUnavailable,
+                "This member has not joined a cluster yet; ask another member for routing.",
+            ));
+        }
         let leader = st
             .leader
             .and_then(|l| voters.iter().find(|m| m.node_id == l));
@@ -203,15 +211,12 @@ impl Catalog {
         if readers.is_empty() {
             readers.push(self.advertised_bolt.clone());
         }
-        let mut routers: Vec<String> = voters.iter().map(|m| m.member.bolt.clone()).collect();
-        if routers.is_empty() {
-            routers.push(self.advertised_bolt.clone());
-        }
-        Routes {
+        let routers: Vec<String> = voters.iter().map(|m| m.member.bolt.clone()).collect();
+        Ok(Routes {
             writers,
             readers,
             routers,
-        }
+        })
     }
 
     /// One `(name, address, http, role, writer, health, applied)` entry per

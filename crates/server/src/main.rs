@@ -137,18 +137,21 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn init_logging(level: &str) {
-    // openraft logs its whole state at info on start-up; keep it at warn
-    // unless the operator asks for a specific filter.
+    // openraft logs its whole state at info on start-up, and a warning for
+    // every heartbeat to an unreachable member (twenty a second); keep it to
+    // errors unless the operator asks for a specific filter. Causeway logs
+    // the events operators act on (formation, refusals, hand-overs) itself.
     let directive = if level.contains('=') {
         level.to_owned()
     } else {
-        format!("{level},openraft=warn")
+        format!("{level},openraft=error")
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&directive))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 }

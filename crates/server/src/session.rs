@@ -151,7 +151,7 @@ impl Session for BoltSession {
 
     async fn route(&mut self, req: RouteRequest) -> Result<RoutingTable, Error> {
         let db = self.shared.database(req.db.as_deref())?;
-        let routes = self.shared.catalog.routes();
+        let routes = self.shared.catalog.routes()?;
         Ok(RoutingTable {
             ttl_secs: self.shared.catalog.routing_ttl_secs,
             db: db.name.clone(),

@@ -1,0 +1,206 @@
+"""Real multi-process clusters for the cluster tests: each core member is a
+`causeway serve --mode core` process on its own loopback ports and data
+directory, with the test-only fault endpoint switched on."""
+import json
+import os
+import shutil
+import time
+import urllib.request
+from pathlib import Path
+
+from neo4j import GraphDatabase
+
+from conftest import Server, free_port
+
+SECRET = "cluster-test-secret"
+
+
+class Core(Server):
+    def __init__(self, data_dir, extra_args=()):
+        super().__init__(data_dir, extra_args)
+        self.cluster_port = free_port()
+        self.initial = []
+        self.secret = SECRET
+
+    def start(self, timeout=60):
+        base = list(self.extra_args)
+        self.extra_args = [
+            "--mode", "core",
+            "--cluster-listen", f"127.0.0.1:{self.cluster_port}",
+            "--initial-members", ",".join(self.initial),
+            "--cluster-secret", self.secret,
+            "--set", "fault_injection=true",
+            "--log-level", "info",
+            *base,
+        ]
+        try:
+            return super().start(timeout)
+        finally:
+            self.extra_args = base
+
+    def full_log(self):
+        try:
+            return Path(self.log_path).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def status(self):
+        url = f"http://127.0.0.1:{self.http_port}/causeway/status"
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return json.loads(r.read())
+
+    def block(self, ids):
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}/causeway/faults",
+            data=json.dumps({"blocked": list(ids)}).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=2) as r:
+            return json.loads(r.read())
+
+    def wipe(self):
+        for p in Path(self.data_dir).iterdir():
+            if p.name != "server.log":
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+class Cluster:
+    def __init__(self, base_dir, n=3, extra_args=()):
+        self.cores = []
+        for i in range(n):
+            d = Path(base_dir) / f"core-{i + 1}"
+            d.mkdir(parents=True, exist_ok=True)
+            self.cores.append(Core(str(d), extra_args))
+        initial = [f"127.0.0.1:{c.cluster_port}" for c in self.cores]
+        for c in self.cores:
+            c.initial = initial
+
+    @property
+    def uri(self):
+        return "neo4j://" + ",".join(f"127.0.0.1:{c.bolt_port}" for c in self.cores[:1])
+
+    def driver(self, auth, **kw):
+        """A routing driver whose one address resolves to every core, as a
+        DNS name for the cluster would: the driver needs a live initial
+        address to resolve the home database."""
+        addrs = [("127.0.0.1", c.bolt_port) for c in self.cores]
+        initial = addrs[0]
+
+        # The driver resolves every address it dials through this, not
+        # only the initial one.
+        def resolve(a):
+            return addrs if (a[0], a[1]) == initial else [a]
+
+        return GraphDatabase.driver(self.uri, auth=auth, resolver=resolve, **kw)
+
+    def start(self):
+        for c in self.cores:
+            c.start()
+        self.wait_leader()
+        return self
+
+    def stop(self):
+        for c in self.cores:
+            try:
+                c.stop()
+            except Exception:
+                pass
+
+    def statuses(self):
+        out = {}
+        for c in self.cores:
+            if c.alive():
+                try:
+                    out[c] = c.status()
+                except OSError:
+                    pass
+        return out
+
+    def wait_leader(self, timeout=30, exclude=()):
+        """The writable leader, once every live member agrees on it."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = self.statuses()
+            leaders = [c for c, s in st.items() if s["writable"] and c not in exclude]
+            if len(leaders) == 1:
+                lid = st[leaders[0]]["id"]
+                if all(s["leader"] == lid for c, s in st.items() if c not in exclude):
+                    return leaders[0]
+            time.sleep(0.05)
+        raise AssertionError(f"no agreed leader within {timeout}s: {self.statuses()}")
+
+    def wait_converged(self, timeout=60):
+        """Every live member has applied everything the leader committed."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = self.statuses()
+            leader = [s for s in st.values() if s["role"] == "LEADER"]
+            if len(st) == sum(c.alive() for c in self.cores) and len(leader) == 1:
+                target = leader[0]["last_log"]
+                if all(s["applied"] >= target for s in st.values()):
+                    return
+            time.sleep(0.1)
+        raise AssertionError(f"members did not converge: {self.statuses()}")
+
+    def member_with_id(self, node_id):
+        for c in self.cores:
+            if c.alive() and c.status()["id"] == node_id:
+                return c
+        return None
+
+
+def graph_dump(core, auth):
+    """Everything a member holds, in a form that compares across members."""
+    d = GraphDatabase.driver(core.bolt_uri, auth=auth)
+    try:
+        with d.session(default_access_mode="READ") as s:
+            nodes = [
+                (r["id"], sorted(r["labels"]), sorted(r["props"].items()))
+                for r in s.run(
+                    "MATCH (n) RETURN elementId(n) AS id, labels(n) AS labels, "
+                    "properties(n) AS props ORDER BY id"
+                )
+            ]
+            rels = [
+                (r["id"], r["type"], r["a"], r["b"], sorted(r["props"].items()))
+                for r in s.run(
+                    "MATCH (a)-[r]->(b) RETURN elementId(r) AS id, type(r) AS type, "
+                    "elementId(a) AS a, elementId(b) AS b, properties(r) AS props ORDER BY id"
+                )
+            ]
+        return nodes, rels
+    finally:
+        d.close()
+
+
+def keys_on(core, auth, label):
+    d = GraphDatabase.driver(core.bolt_uri, auth=auth)
+    try:
+        with d.session(default_access_mode="READ") as s:
+            return [r["k"] for r in s.run(f"MATCH (n:{label}) RETURN n.k AS k")]
+    finally:
+        d.close()
+
+
+def assert_identical_with(cluster, auth, label, acked):
+    """Every acknowledged write is on every live member exactly once, and
+    the members' graphs are identical."""
+    cluster.wait_converged()
+    dumps = []
+    for c in cluster.cores:
+        if not c.alive():
+            continue
+        keys = keys_on(c, auth, label)
+        missing = set(acked) - set(keys)
+        assert not missing, f"{c.data_dir}: lost {len(missing)} acknowledged writes"
+        assert len(keys) == len(set(keys)), f"{c.data_dir}: a write was applied twice"
+        dumps.append(graph_dump(c, auth))
+    assert all(d == dumps[0] for d in dumps), "members' graphs differ"
+
+
+def env_flag(name):
+    return os.environ.get(name, "") not in ("", "0", "false")

@@ -1,0 +1,319 @@
+"""Three-core clusters of real processes, driven by the official driver over
+neo4j:// (client-side routing). After every scenario, every acknowledged
+write is on every member exactly once and the members' graphs are equal."""
+import tempfile
+import threading
+import time
+
+import neo4j
+import pytest
+from neo4j import GraphDatabase
+
+from cluster import Cluster, assert_identical_with, keys_on
+
+
+@pytest.fixture
+def cluster():
+    with tempfile.TemporaryDirectory() as d:
+        c = Cluster(d)
+        yield c
+        c.stop()
+
+
+@pytest.fixture
+def compacting_cluster():
+    """Snapshots every 100 entries, so a member that was away long enough
+    must catch up from a snapshot."""
+    with tempfile.TemporaryDirectory() as d:
+        c = Cluster(d, extra_args=["--set", "snapshot_every=100"])
+        yield c
+        c.stop()
+
+
+class Load:
+    """Writers running managed transactions (`execute_write`) through a
+    routing driver, recording every acknowledged key and when it was
+    acknowledged."""
+
+    def __init__(self, cluster, auth, label, threads=4):
+        self.cluster, self.auth, self.label = cluster, auth, label
+        self.acked, self.times, self.errors = set(), [], []
+        # Commits whose connection died before the answer: the driver
+        # cannot know whether they happened (IncompleteCommit), so they may
+        # be present or not, but never twice.
+        self.unknown = set()
+        self.lock = threading.Lock()
+        self.stop_flag = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(w,)) for w in range(threads)]
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join()
+
+    def run(self, wid):
+        d = self.cluster.driver(
+            self.auth, max_transaction_retry_time=30, connection_timeout=2,
+        )
+        i = 0
+        try:
+            while not self.stop_flag.is_set():
+                key = f"{wid}-{i}"
+                i += 1
+                try:
+                    with d.session() as s:
+                        s.execute_write(
+                            lambda tx: tx.run(f"CREATE (:{self.label} {{k: $k}})", k=key).consume()
+                        )
+                except neo4j.exceptions.IncompleteCommit:
+                    with self.lock:
+                        self.unknown.add(key)
+                    continue
+                except Exception as e:  # surfaced to the application
+                    with self.lock:
+                        self.errors.append(repr(e))
+                    time.sleep(0.05)
+                    continue
+                with self.lock:
+                    self.acked.add(key)
+                    self.times.append(time.monotonic())
+        finally:
+            d.close()
+
+    def count(self):
+        with self.lock:
+            return len(self.acked)
+
+    def max_gap(self, start, end):
+        """Longest stretch in [start, end] with no acknowledged write."""
+        with self.lock:
+            ts = sorted(t for t in self.times if start <= t <= end)
+        points = [start, *ts, end]
+        return max(b - a for a, b in zip(points, points[1:]))
+
+    def wait_for(self, n, timeout=30):
+        deadline = time.time() + timeout
+        while self.count() < n and time.time() < deadline:
+            time.sleep(0.02)
+        assert self.count() >= n, f"only {self.count()} writes acknowledged; errors: {self.errors[-3:]}"
+
+
+def test_formation_routing_and_follower_reads_with_bookmarks(cluster, auth):
+    cluster.start()
+    leader = cluster.wait_leader()
+    followers = [c for c in cluster.cores if c is not leader]
+    d = cluster.driver(auth)
+    with d.session() as s:
+        for i in range(50):
+            s.execute_write(lambda tx: tx.run("CREATE (:Formed {k: $i})", i=i).consume())
+        bookmarks = s.last_bookmarks()
+    d.close()
+    for f in followers:
+        fd = GraphDatabase.driver(f.bolt_uri, auth=auth)
+        with fd.session(bookmarks=bookmarks, default_access_mode="READ") as s:
+            assert s.run("MATCH (n:Formed) RETURN count(n) AS c").single()["c"] == 50
+        with fd.session() as s:
+            [row] = list(s.run("CALL dbms.routing.getRoutingTable({}, 'neo4j')"))
+            table = {srv["role"]: srv["addresses"] for srv in row["servers"]}
+            assert table["WRITE"] == [f"127.0.0.1:{leader.bolt_port}"]
+            assert sorted(table["READ"]) == sorted(f"127.0.0.1:{x.bolt_port}" for x in followers)
+            assert len(table["ROUTE"]) == 3
+            assert 0 < row["ttl"] <= 60
+            overview = list(s.run("CALL dbms.cluster.overview()"))
+            assert len(overview) == 3
+            assert [r["databases"]["neo4j"] for r in overview].count("LEADER") == 1
+            assert s.run("CALL dbms.cluster.role('neo4j')").single()["role"] == "FOLLOWER"
+            dbs = [r for r in s.run("SHOW DATABASES YIELD *") if r["name"] == "neo4j"]
+            assert len(dbs) == 3 and sum(r["writer"] for r in dbs) == 1
+            servers = list(s.run("SHOW SERVERS"))
+            assert len(servers) == 3
+            # A write sent straight to a follower is refused with the code
+            # that makes routing drivers refresh their table and retry.
+            # (A direct driver reports NotALeader as WriteServiceUnavailable.)
+            with pytest.raises(neo4j.exceptions.WriteServiceUnavailable):
+                s.run("CREATE (:Misrouted)").consume()
+        fd.close()
+    with GraphDatabase.driver(leader.bolt_uri, auth=auth) as ld, ld.session() as s:
+        assert s.run("CALL dbms.cluster.role('neo4j')").single()["role"] == "LEADER"
+    assert_identical_with(cluster, auth, "Formed", set(range(50)))
+
+
+@pytest.fixture
+def impatient_cluster():
+    with tempfile.TemporaryDirectory() as d:
+        c = Cluster(d, extra_args=["--set", "bookmark_timeout_ms=1000"])
+        yield c
+        c.stop()
+
+
+def test_bookmark_wait_times_out_with_the_transient_code(impatient_cluster, auth):
+    cluster = impatient_cluster.start()
+    leader = cluster.wait_leader()
+    with GraphDatabase.driver(leader.bolt_uri, auth=auth) as d, d.session() as s:
+        s.run("CREATE (:BM)").consume()
+        bookmark = list(s.last_bookmarks().raw_values)[0]
+    prefix, index = bookmark.rsplit(":", 1)
+    future = neo4j.Bookmarks.from_raw_values([f"{prefix}:{int(index) + 1_000_000}"])
+    follower = next(c for c in cluster.cores if c is not leader)
+    with GraphDatabase.driver(follower.bolt_uri, auth=auth) as d:
+        with d.session(bookmarks=future, default_access_mode="READ") as s:
+            with pytest.raises(neo4j.exceptions.TransientError) as err:
+                s.run("RETURN 1").consume()
+    assert err.value.code == "Neo.TransientError.Transaction.BookmarkTimeout"
+
+
+def test_leader_kill9_under_write_load(cluster, auth):
+    cluster.start()
+    gaps = []
+    with Load(cluster, auth, "Failover") as load:
+        load.wait_for(50)
+        for round_ in range(3):
+            leader = cluster.wait_leader()
+            before = load.count()
+            t_kill = time.monotonic()
+            leader.kill9()
+            cluster.wait_leader(timeout=15, exclude=(leader,))
+            t_elected = time.monotonic()
+            load.wait_for(before + 50)
+            t_end = time.monotonic()
+            print(f"round {round_}: elected after {t_elected - t_kill:.3f}s, "
+                  f"50 writes after {t_end - t_kill:.3f}s")
+            gaps.append(load.max_gap(t_kill - 0.5, t_end))
+            # The old leader comes back and rejoins as a follower.
+            leader.start()
+            time.sleep(0.5)
+            assert leader.status()["role"] in ("FOLLOWER", "CANDIDATE", "LEADER")
+            cluster.wait_converged()
+        errors = list(load.errors)
+    print(f"write gaps after leader kill -9: {[round(g, 3) for g in gaps]}")
+    assert not errors, f"managed transactions surfaced errors: {errors[:3]}"
+    assert max(gaps) < 5.0, f"write gaps {gaps}"
+    assert_identical_with(cluster, auth, "Failover", load.acked)
+
+
+def test_follower_kill9_restart_catches_up_from_snapshot(compacting_cluster, auth):
+    cluster = compacting_cluster.start()
+    leader = cluster.wait_leader()
+    follower = next(c for c in cluster.cores if c is not leader)
+    with Load(cluster, auth, "CatchUp") as load:
+        load.wait_for(50)
+        follower.kill9()
+        # Far more entries than the log keeps behind a snapshot.
+        load.wait_for(load.count() + 600)
+        follower.start()
+        load.wait_for(load.count() + 50)
+    assert not load.errors, load.errors[:3]
+    st = leader.status()
+    assert st["applied"] > 600
+    assert_identical_with(cluster, auth, "CatchUp", load.acked)
+
+
+def test_partitioned_leader_cannot_commit_and_rejoins(cluster, auth):
+    cluster.start()
+    old = cluster.wait_leader()
+    others = [c for c in cluster.cores if c is not old]
+    old_id = old.status()["id"]
+    other_ids = [c.status()["id"] for c in others]
+    with cluster.driver(auth) as d:
+        d.execute_query("CREATE (:Part {k: 'before'})")
+    old.block(other_ids)
+    for c in others:
+        c.block([old_id])
+    new = cluster.wait_leader(timeout=15, exclude=(old,))
+    assert new is not old
+    # The isolated old leader refuses writes quickly, never hangs.
+    with GraphDatabase.driver(old.bolt_uri, auth=auth) as d, d.session() as s:
+        deadline = time.time() + 5
+        while True:
+            t0 = time.time()
+            try:
+                s.run("CREATE (:Part {k: 'minority'})").consume()
+            except neo4j.exceptions.Neo4jError as e:
+                assert time.time() - t0 < 2.0, "a minority write must fail fast"
+                assert "NotALeader" in (e.code or "") or isinstance(
+                    e, neo4j.exceptions.WriteServiceUnavailable
+                ), e
+                break
+            except neo4j.exceptions.WriteServiceUnavailable:
+                break
+            assert time.time() < deadline, "the minority leader kept accepting writes"
+        # Reads go on being served.
+        assert s.run("MATCH (n:Part) RETURN count(n) AS c").single()["c"] >= 1
+    with GraphDatabase.driver(new.bolt_uri, auth=auth) as d:
+        d.execute_query("CREATE (:Part {k: 'majority'})")
+    # Heal: the old leader rejoins as a follower and catches up.
+    for c in cluster.cores:
+        c.block([])
+    deadline = time.time() + 15
+    while old.status()["role"] != "FOLLOWER" and time.time() < deadline:
+        time.sleep(0.05)
+    assert old.status()["role"] == "FOLLOWER"
+    keys = {"before", "majority"}
+    assert_identical_with(cluster, auth, "Part", keys)
+    assert "minority" not in keys_on(old, auth, "Part")
+
+
+def test_sigterm_of_leader_hands_over_without_failures(cluster, auth):
+    cluster.start()
+    with Load(cluster, auth, "Handover") as load:
+        load.wait_for(50)
+        leader = cluster.wait_leader()
+        before = load.count()
+        t0 = time.monotonic()
+        assert leader.stop() == 0
+        load.wait_for(before + 50)
+        gap = load.max_gap(t0 - 0.5, time.monotonic())
+    print(f"write gap across a graceful leader shutdown: {gap:.3f}s")
+    assert not load.errors, load.errors[:3]
+    assert "leadership transferred" in leader.full_log()
+    assert_identical_with(cluster, auth, "Handover", load.acked)
+
+
+def test_strangers_are_refused(cluster, auth):
+    """A member with the wrong secret, and a wiped member under an old
+    address, are refused with a clear log line, never merged."""
+    cluster.start()
+    leader = cluster.wait_leader()
+    follower = next(c for c in cluster.cores if c is not leader)
+    follower.kill9()
+    follower.wipe()
+    follower.start()
+    deadline = time.time() + 10
+    while "data directory was probably wiped" not in follower.full_log():
+        assert time.time() < deadline, follower.log_text()
+        time.sleep(0.1)
+    st = follower.status()
+    assert st["cluster_id"] is None and st["role"] != "LEADER"
+    with cluster.driver(auth) as d:
+        d.execute_query("CREATE (:StillWorks)")
+    follower.kill9()
+
+    from cluster import Core
+    with tempfile.TemporaryDirectory() as d:
+        stranger = Core(d)
+        stranger.initial = cluster.cores[0].initial
+        stranger.secret = "not-the-secret"
+        stranger.start()
+        try:
+            deadline = time.time() + 10
+            while "secret" not in stranger.full_log():
+                assert time.time() < deadline, stranger.log_text()
+                time.sleep(0.1)
+            assert stranger.status()["cluster_id"] is None
+        finally:
+            stranger.stop()
+    assert any("different cluster secret" in c.full_log() for c in cluster.cores)
+
+
+def test_py2neo_over_routing(cluster, auth):
+    from py2neo import Graph
+
+    cluster.start()
+    g = Graph(cluster.uri, auth=auth, routing=True)
+    g.run("CREATE (:Py2neo {k: 1})")
+    assert g.evaluate("MATCH (n:Py2neo) RETURN count(n)") == 1
