@@ -26,6 +26,8 @@ struct Args {
     password: String,
     dir: PathBuf,
     seconds: u64,
+    /// A follower's Bolt address, for the `lag` workload.
+    follower: Option<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -38,6 +40,7 @@ fn parse_args() -> anyhow::Result<Args> {
         password: "neo4j".into(),
         dir: std::env::temp_dir(),
         seconds: 10,
+        follower: None,
     };
     while let Some(flag) = it.next() {
         let v = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -47,6 +50,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--password" => a.password = v,
             "--dir" => a.dir = v.into(),
             "--seconds" => a.seconds = v.parse()?,
+            "--follower" => a.follower = Some(v),
             _ => anyhow::bail!("unknown flag {flag}"),
         }
     }
@@ -206,6 +210,68 @@ async fn expand_load(a: &Args, clients: usize) -> anyhow::Result<Stats> {
     .await
 }
 
+/// Follower apply lag under write load: while `clients` writers load the
+/// leader, a probe commits a marker on the leader and then polls the
+/// follower until the marker is visible there. The lag is the time from the
+/// leader's acknowledgement to the follower's first answer that includes it.
+async fn lag_load(a: &Args, follower: &str, clients: usize) -> anyhow::Result<Stats> {
+    let mut setup = Client::connect(&a.addr, &a.user, &a.password).await?;
+    setup
+        .query(
+            "CREATE INDEX bench_lag IF NOT EXISTS FOR (n:BenchLag) ON (n.id)",
+            params(&[]),
+        )
+        .await?;
+    let writers = {
+        let a = Args {
+            cmd: String::new(),
+            addr: a.addr.clone(),
+            user: a.user.clone(),
+            password: a.password.clone(),
+            dir: a.dir.clone(),
+            seconds: a.seconds,
+            follower: None,
+        };
+        tokio::spawn(async move { write_load(&a, clients).await })
+    };
+    let mut leader = Client::connect(&a.addr, &a.user, &a.password).await?;
+    let mut reader = Client::connect(follower, &a.user, &a.password).await?;
+    let deadline = Instant::now() + Duration::from_secs(a.seconds);
+    let mut s = Stats::default();
+    let start = Instant::now();
+    let mut id = 0i64;
+    while Instant::now() < deadline {
+        id += 1;
+        let p = params(&[("id", Value::Int(id))]);
+        if leader
+            .query("CREATE (:BenchLag {id: $id})", p.clone())
+            .await
+            .is_err()
+        {
+            s.errors += 1;
+            continue;
+        }
+        let acked = Instant::now();
+        loop {
+            let rows = reader
+                .query("MATCH (n:BenchLag {id: $id}) RETURN count(n)", p.clone())
+                .await?;
+            if rows.first().and_then(|r| r.first()) == Some(&Value::Int(1)) {
+                break;
+            }
+            if acked.elapsed() > Duration::from_secs(10) {
+                anyhow::bail!("the follower did not apply marker {id} within 10 s");
+            }
+        }
+        s.lat_us.push(acked.elapsed().as_micros() as u64);
+        s.ops += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    s.elapsed = start.elapsed();
+    writers.await??;
+    Ok(s)
+}
+
 /// fsync latency of this machine's disk, measured the way the log uses it:
 /// append 4 KiB, fdatasync.
 fn fsync_baseline(dir: &std::path::Path) -> anyhow::Result<Stats> {
@@ -314,6 +380,18 @@ async fn main() -> anyhow::Result<()> {
             "fsync/s",
         ));
     }
+    if a.cmd == "lag" {
+        let follower = a
+            .follower
+            .clone()
+            .context("lag needs --follower HOST:PORT")?;
+        let mut s = lag_load(&a, &follower, 64).await?;
+        out.push(row(
+            "follower apply lag under 64-client writes (probe ack → visible on follower)",
+            &mut s,
+            "probes/s",
+        ));
+    }
     if run_all || a.cmd == "reads" {
         setup_reads(&a).await?;
         let mut s = read_load(&a, 64).await?;
@@ -326,11 +404,13 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     let mut text = out.join("\n");
-    text.push_str(&format!(
+    if !single_p50.is_nan() {
+        text.push_str(&format!(
         "\n\nfsync p50 {fsync_p50:.2} ms, p99 {fsync_p99:.2} ms at the start; single-client write p50 \
          {single_p50:.2} ms = {:.2} x the fsync p50 measured around it ({bracket_p50:.2} ms)\n",
-        single_p50 / bracket_p50
-    ));
+            single_p50 / bracket_p50
+        ));
+    }
     println!("{text}");
     Ok(())
 }

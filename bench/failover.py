@@ -1,0 +1,166 @@
+"""Write gap after kill -9 of the leader, over many trials.
+
+Three core members run on this machine. Four writers run managed
+transactions (`execute_write`) through the official Python driver over
+neo4j://, with its default retry settings; a fifth client retries a plain
+auto-commit write every 10 ms with no driver back-off. Each trial kills the
+leader with SIGKILL, measures the longest stretch without an acknowledged
+write for both kinds of client, restarts the killed member and waits until
+it has caught up. At the end every acknowledged write must be present
+exactly once on every member.
+
+Usage: .venv/neo4j6/bin/python bench/failover.py [trials]   (default 20)
+"""
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "drivers"))
+
+import neo4j  # noqa: E402
+
+from cluster import Cluster, assert_identical_with  # noqa: E402
+from conftest import PASSWORD, USER  # noqa: E402
+
+AUTH = (USER, PASSWORD)
+# openraft warnings explain a long gap; the members log them only if asked.
+os.environ.setdefault("RUST_LOG", "info,openraft=warn,causeway_replication=debug")
+
+
+class Writers:
+    def __init__(self, cluster, threads=4):
+        self.cluster = cluster
+        self.lock = threading.Lock()
+        self.acked = set()
+        self.managed_times = []
+        self.probe_times = []
+        self.errors = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self.managed, args=(w,)) for w in range(threads)]
+        self.threads.append(threading.Thread(target=self.probe))
+        self.threads.append(threading.Thread(target=self.watch))
+        self.timeline = []
+
+    def watch(self):
+        """Every member's view every 50 ms, to explain a long gap."""
+        last = {}
+        while not self.stop.is_set():
+            for i, c in enumerate(self.cluster.cores):
+                if not c.alive():
+                    continue
+                try:
+                    st = c.status()
+                except OSError:
+                    continue
+                view = (st["role"], st["term"], st["writable"], st["leader"] is not None)
+                if last.get(i) != view:
+                    last[i] = view
+                    with self.lock:
+                        self.timeline.append((time.monotonic(), i + 1, view, st["applied"], st["last_log"]))
+            time.sleep(0.05)
+
+    def managed(self, wid):
+        d = self.cluster.driver(AUTH, max_transaction_retry_time=30, connection_timeout=2)
+        i = 0
+        while not self.stop.is_set():
+            key = f"m{wid}-{i}"
+            i += 1
+            try:
+                with d.session() as s:
+                    s.execute_write(lambda tx: tx.run("CREATE (:Gap {k: $k})", k=key).consume())
+            except neo4j.exceptions.IncompleteCommit:
+                continue  # outcome unknown: neither acknowledged nor failed
+            except Exception as e:
+                with self.lock:
+                    self.errors.append(repr(e))
+                continue
+            with self.lock:
+                self.acked.add(key)
+                self.managed_times.append(time.monotonic())
+        d.close()
+
+    def probe(self):
+        d = self.cluster.driver(AUTH, max_transaction_retry_time=0, connection_timeout=0.5)
+        i = 0
+        while not self.stop.is_set():
+            key = f"p-{i}"
+            i += 1
+            try:
+                d.execute_query("CREATE (:Gap {k: $k})", k=key)
+            except Exception:
+                time.sleep(0.01)
+                continue
+            with self.lock:
+                self.acked.add(key)
+                self.probe_times.append(time.monotonic())
+        d.close()
+
+    def gap(self, times, start, end):
+        with self.lock:
+            ts = sorted(t for t in times if start <= t <= end)
+        points = [start, *ts, end]
+        return max(b - a for a, b in zip(points, points[1:]))
+
+    def count(self):
+        with self.lock:
+            return len(self.managed_times)
+
+
+def main():
+    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    managed, probe = [], []
+    keep = tempfile.mkdtemp(dir=Path(__file__).resolve().parents[1] / "target", prefix="failover.")
+    with tempfile.TemporaryDirectory(dir=keep) as d:
+        cluster = Cluster(d).start()
+        w = Writers(cluster)
+        for t in w.threads:
+            t.start()
+        try:
+            for trial in range(trials):
+                leader = cluster.wait_leader()
+                time.sleep(0.5)
+                t_kill = time.monotonic()
+                leader.kill9()
+                cluster.wait_leader(timeout=15, exclude=(leader,))
+                before = w.count()
+                deadline = time.time() + 30
+                while w.count() < before + 20 and time.time() < deadline:
+                    time.sleep(0.01)
+                end = time.monotonic()
+                managed.append(w.gap(w.managed_times, t_kill - 0.3, end))
+                probe.append(w.gap(w.probe_times, t_kill - 0.3, end))
+                print(f"trial {trial + 1}: execute_write gap {managed[-1]:.3f}s, "
+                      f"immediate-retry gap {probe[-1]:.3f}s", flush=True)
+                if probe[-1] > 5:
+                    import shutil
+                    shutil.copytree(d, keep + f"/trial-{trial + 1}")
+                    print("  errors:", w.errors[-3:])
+                    with w.lock:
+                        for t, m, view, applied, last in w.timeline:
+                            if t >= t_kill - 1:
+                                print(f"  {t - t_kill:+.3f}s core-{m} {view} applied {applied} last {last}")
+                leader.start()
+                cluster.wait_converged()
+        finally:
+            w.stop.set()
+            for t in w.threads:
+                t.join()
+        assert_identical_with(cluster, AUTH, "Gap", w.acked)
+        cluster.stop()
+    print()
+    print("| client | trials | median gap s | max gap s |")
+    print("|---|---|---|---|")
+    print(f"| execute_write, driver defaults (4 threads) | {trials} | "
+          f"{statistics.median(managed):.3f} | {max(managed):.3f} |")
+    print(f"| auto-commit, retried every 10 ms | {trials} | "
+          f"{statistics.median(probe):.3f} | {max(probe):.3f} |")
+    print(f"errors surfaced to the application: {len(w.errors)}; "
+          f"acknowledged writes checked on every member: {len(w.acked)}")
+
+
+if __name__ == "__main__":
+    main()

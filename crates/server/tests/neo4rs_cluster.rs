@@ -1,0 +1,142 @@
+//! The `neo4rs` 0.8 Rust driver against a real three-core cluster: it finds
+//! the leader with `dbms.cluster.role`, writes there, and reads the writes
+//! back from every member.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use neo4rs::{query, ConfigBuilder, Graph};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Core {
+    child: Child,
+    bolt: String,
+}
+
+struct Cluster {
+    cores: Vec<Core>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let initial = cluster_ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let cores = cluster_ports
+            .iter()
+            .enumerate()
+            .map(|(i, port)| {
+                let bolt = format!("127.0.0.1:{}", free_port());
+                let child = Command::new(env!("CARGO_BIN_EXE_causeway"))
+                    .args(["serve", "--mode", "core", "--data-dir"])
+                    .arg(dir.path().join(format!("core-{i}")))
+                    .args(["--bolt-listen", &bolt])
+                    .args(["--http-listen", &format!("127.0.0.1:{}", free_port())])
+                    .args(["--cluster-listen", &format!("127.0.0.1:{port}")])
+                    .args(["--initial-members", &initial])
+                    .args(["--cluster-secret", "neo4rs-cluster-secret"])
+                    .args(["--auth", "neo4j/rust-test-pw", "--log-level", "warn"])
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap();
+                Core { child, bolt }
+            })
+            .collect::<Vec<_>>();
+        for c in &cores {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while std::net::TcpStream::connect(&c.bolt).is_err() {
+                assert!(Instant::now() < deadline, "member did not start");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Cluster { cores, _dir: dir }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for c in &mut self.cores {
+            // SAFETY: kill() with a pid we spawned and have not reaped.
+            unsafe { libc::kill(c.child.id() as i32, libc::SIGTERM) };
+            let status = c.child.wait().unwrap();
+            assert!(
+                status.success() || std::thread::panicking(),
+                "member exit status {status}"
+            );
+        }
+    }
+}
+
+async fn connect(bolt: &str) -> Graph {
+    let config = ConfigBuilder::new()
+        .uri(bolt)
+        .user("neo4j")
+        .password("rust-test-pw")
+        .build()
+        .unwrap();
+    Graph::connect(config).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neo4rs_against_a_cluster() {
+    let cluster = Cluster::start();
+    let mut graphs = Vec::new();
+    for c in &cluster.cores {
+        graphs.push(connect(&c.bolt).await);
+    }
+    // neo4rs 0.8 does not route: find the leader the way its users would,
+    // with dbms.cluster.role (it retries NotALeader on the same member, so
+    // writing to a follower would only spin).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let leader = 'found: loop {
+        for (i, g) in graphs.iter().enumerate() {
+            let mut rows = g
+                .execute(query(
+                    "CALL dbms.cluster.role('neo4j') YIELD role RETURN role",
+                ))
+                .await
+                .unwrap();
+            let row = rows.next().await.unwrap().unwrap();
+            if row.get::<String>("role").unwrap() == "LEADER" {
+                break 'found i;
+            }
+        }
+        assert!(Instant::now() < deadline, "no leader elected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let g = &graphs[leader];
+    for k in 0..100i64 {
+        g.run(query("CREATE (:Rust {k: $k})").param("k", k))
+            .await
+            .unwrap();
+    }
+    for (i, g) in graphs.iter().enumerate() {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut rows = g
+                .execute(query("MATCH (n:Rust) RETURN count(n) AS c, sum(n.k) AS s"))
+                .await
+                .unwrap();
+            let row = rows.next().await.unwrap().unwrap();
+            let (c, s): (i64, i64) = (row.get("c").unwrap(), row.get("s").unwrap());
+            if c == 100 {
+                assert_eq!(s, 99 * 100 / 2, "member {i}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "member {i} has {c} of 100");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
