@@ -123,19 +123,7 @@ impl Catalog {
     }
 
     fn routing_table(&self, args: &[Value]) -> Result<Rows> {
-        let db = match args.get(1) {
-            None | Some(Value::Null) => DEFAULT_DB.to_owned(),
-            Some(Value::String(s)) => s.clone(),
-            Some(v) => {
-                return Err(Error::new(
-                    Code::TypeError,
-                    format!("database must be a STRING, got {}", v.type_name()),
-                ))
-            }
-        };
-        if db != DEFAULT_DB && db != SYSTEM_DB {
-            return Err(database_not_found(&db));
-        }
+        database_arg(args.get(1))?;
         let routes = self.routes()?;
         let servers = [
             ("WRITE", routes.writers),
@@ -291,19 +279,7 @@ impl Catalog {
     }
 
     fn role(&self, args: &[Value]) -> Result<Rows> {
-        let db = match args.first() {
-            Some(Value::String(s)) => s.to_lowercase(),
-            None | Some(Value::Null) => DEFAULT_DB.to_owned(),
-            Some(v) => {
-                return Err(Error::new(
-                    Code::TypeError,
-                    format!("database must be a STRING, got {}", v.type_name()),
-                ))
-            }
-        };
-        if db != DEFAULT_DB && db != SYSTEM_DB {
-            return Err(database_not_found(&db));
-        }
+        database_arg(args.first())?;
         let (st, members) = self.members();
         let me = server_id(st.node_id);
         let role = members
@@ -435,6 +411,25 @@ impl Catalog {
         }
         Ok((columns, rows))
     }
+}
+
+/// A procedure's database argument: null means the default database;
+/// names are case-insensitive, and only existing databases are accepted.
+fn database_arg(arg: Option<&Value>) -> Result<String> {
+    let db = match arg {
+        None | Some(Value::Null) => DEFAULT_DB.to_owned(),
+        Some(Value::String(s)) => s.to_lowercase(),
+        Some(v) => {
+            return Err(Error::new(
+                Code::TypeError,
+                format!("database must be a STRING, got {}", v.type_name()),
+            ))
+        }
+    };
+    if db != DEFAULT_DB && db != SYSTEM_DB {
+        return Err(database_not_found(&db));
+    }
+    Ok(db)
 }
 
 struct MemberRow {
