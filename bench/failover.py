@@ -28,7 +28,7 @@ from conftest import PASSWORD, USER  # noqa: E402
 
 AUTH = (USER, PASSWORD)
 # openraft warnings explain a long gap; the members log them only if asked.
-os.environ.setdefault("RUST_LOG", "info,openraft=warn,causeway_replication=debug")
+os.environ.setdefault("RUST_LOG", "info,openraft=warn")
 
 
 class Writers:
@@ -44,6 +44,7 @@ class Writers:
         self.threads.append(threading.Thread(target=self.probe))
         self.threads.append(threading.Thread(target=self.watch))
         self.timeline = []
+        self.probe_errors = []
 
     def watch(self):
         """Every member's view every 50 ms, to explain a long gap."""
@@ -91,7 +92,9 @@ class Writers:
             i += 1
             try:
                 d.execute_query("CREATE (:Gap {k: $k})", k=key)
-            except Exception:
+            except Exception as e:
+                with self.lock:
+                    self.probe_errors.append((time.monotonic(), f"{type(e).__name__}: {e}"[:200]))
                 time.sleep(0.01)
                 continue
             with self.lock:
@@ -138,7 +141,14 @@ def main():
                 if probe[-1] > 5:
                     import shutil
                     shutil.copytree(d, keep + f"/trial-{trial + 1}")
-                    print("  errors:", w.errors[-3:])
+                    print("  errors:", [str(e)[:200] for e in w.errors[-3:]])
+                    with w.lock:
+                        seen = {}
+                        for t, msg in w.probe_errors:
+                            if t >= t_kill:
+                                seen.setdefault(msg, [0, t - t_kill])[0] += 1
+                    for msg, (n, first) in seen.items():
+                        print(f"  probe saw {n}x from {first:+.3f}s: {msg}")
                     with w.lock:
                         for t, m, view, applied, last in w.timeline:
                             if t >= t_kill - 1:

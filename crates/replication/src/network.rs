@@ -58,6 +58,15 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// A connection that carries no request for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// The least time a call may take before it is given up. openraft asks for
+/// answers to AppendEntries within one heartbeat interval (50 ms); on a
+/// loaded machine a follower's answer can take longer, and giving up means
+/// dropping the connection (a late answer would be read as the next one),
+/// reconnecting and sending again while the follower still works on the
+/// first copy. Under load that loop never catches up and commits stall, so
+/// calls wait at least this long; a dead peer is still noticed at once
+/// (connection refused or reset), and leadership does not depend on it.
+const MIN_CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 type Vote = VoteOf<TypeConfig>;
 type SnapshotMeta = SnapshotMetaOf<TypeConfig>;
@@ -441,6 +450,7 @@ impl Peer {
             write_frame(sock, req).await?;
             read_frame::<Response>(sock).await
         };
+        let ttl = ttl.max(MIN_CALL_TIMEOUT);
         match tokio::time::timeout(ttl, exchange).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) => {

@@ -147,6 +147,8 @@ impl Database {
         }
         if let Some(repl) = &self.repl {
             if wanted > repl.applied_index() {
+                let since = Instant::now();
+                let _slow = SlowWarning::new(since, "waiting for bookmarks", wanted);
                 repl.wait_applied(wanted, self.config.bookmark_timeout)
                     .await
                     .map_err(|_| {
@@ -286,14 +288,23 @@ impl Database {
             )
         };
         let until = tokio::time::Instant::now() + wait;
-        let mut guard = tokio::time::timeout_at(until, self.head.clone().lock_owned())
-            .await
-            .map_err(|_| lock_timeout())?;
+        let since = Instant::now();
+        let mut guard = {
+            let _slow = SlowWarning::new(since, "waiting for the write lock", 0);
+            tokio::time::timeout_at(until, self.head.clone().lock_owned())
+                .await
+                .map_err(|_| lock_timeout())?
+        };
         // Checked under the lock, so no writer queues under a leadership
         // that has ended without this one seeing it.
         let leader = repl.write_leader()?;
         if guard.leader.map(|l| (l.term, l.node_id)) != Some((leader.term, leader.node_id)) {
             let left = until.saturating_duration_since(tokio::time::Instant::now());
+            let _slow = SlowWarning::new(
+                Instant::now(),
+                "rebuilding the head for a new leadership",
+                leader.last_log,
+            );
             repl.wait_applied(leader.last_log, left)
                 .await
                 .map_err(|_| lock_timeout())?;
@@ -380,10 +391,17 @@ impl Database {
                 "no leadership to commit under",
             ));
         };
-        let pending = repl.submit(leader, bytes).await?;
+        let pending = {
+            let _slow = SlowWarning::new(Instant::now(), "queueing a commit", 0);
+            repl.submit(leader, bytes).await?
+        };
         guard.graph = graph;
         drop(guard);
-        match pending.await {
+        let waited = {
+            let _slow = SlowWarning::new(Instant::now(), "waiting for a commit", 0);
+            pending.await
+        };
+        match waited {
             Ok(index) => {
                 self.share_head_with_applied(repl);
                 Ok(self.bookmark(index))
@@ -431,6 +449,34 @@ impl Database {
                 .await;
         }
         Ok(())
+    }
+}
+
+/// Logs, when dropped, a step that took longer than a second: the
+/// operator's clue to where a stalled write was waiting.
+struct SlowWarning {
+    since: Instant,
+    what: &'static str,
+    index: u64,
+}
+
+impl SlowWarning {
+    fn new(since: Instant, what: &'static str, index: u64) -> Self {
+        SlowWarning { since, what, index }
+    }
+}
+
+impl Drop for SlowWarning {
+    fn drop(&mut self) {
+        let took = self.since.elapsed();
+        if took > Duration::from_secs(1) {
+            tracing::warn!(
+                step = self.what,
+                index = self.index,
+                ?took,
+                "slow write step"
+            );
+        }
     }
 }
 
