@@ -19,15 +19,18 @@ class Core(Server):
     def __init__(self, data_dir, extra_args=()):
         super().__init__(data_dir, extra_args)
         self.cluster_port = free_port()
+        self.cluster_host = "127.0.0.1"
         self.initial = []
+        self.discovery = "list"
         self.secret = SECRET
 
     def start(self, timeout=60):
         base = list(self.extra_args)
         self.extra_args = [
             "--mode", "core",
-            "--cluster-listen", f"127.0.0.1:{self.cluster_port}",
+            "--cluster-listen", f"{self.cluster_host}:{self.cluster_port}",
             "--initial-members", ",".join(self.initial),
+            "--discovery", self.discovery,
             "--cluster-secret", self.secret,
             "--set", "fault_injection=true",
             "--log-level", "info",

@@ -317,3 +317,49 @@ def test_py2neo_over_routing(cluster, auth):
     g = Graph(cluster.uri, auth=auth, routing=True)
     g.run("CREATE (:Py2neo {k: 1})")
     assert g.evaluate("MATCH (n:Py2neo) RETURN count(n)") == 1
+
+
+DNS_NAME = "causeway-cluster-dns-test"
+
+
+@pytest.fixture
+def hosts_name():
+    """One name with three A records, as a Kubernetes headless service
+    gives, made in /etc/hosts (needs to be writable: CI runs as root)."""
+    import os
+
+    if not os.access("/etc/hosts", os.W_OK):
+        pytest.skip("/etc/hosts is not writable here")
+    with open("/etc/hosts") as f:
+        original = f.read()
+    ips = ["127.0.0.21", "127.0.0.22", "127.0.0.23"]
+    with open("/etc/hosts", "a") as f:
+        f.write("".join(f"{ip} {DNS_NAME}\n" for ip in ips))
+    try:
+        yield ips
+    finally:
+        with open("/etc/hosts", "w") as f:
+            f.write(original)
+
+
+def test_dns_discovery_forms_a_cluster(hosts_name, auth):
+    """`--discovery dns`: every core is given only NAME:PORT and finds the
+    others through the name's A records."""
+    from cluster import free_port
+
+    port = free_port()
+    with tempfile.TemporaryDirectory() as d:
+        c = Cluster(d)
+        try:
+            for core, ip in zip(c.cores, hosts_name):
+                core.cluster_host, core.cluster_port = ip, port
+                core.initial = [f"{DNS_NAME}:{port}"]
+                core.discovery = "dns"
+            c.start()
+            leader = c.wait_leader()
+            assert len(leader.status()["members"]) == 3
+            with c.driver(auth) as drv:
+                drv.execute_query("CREATE (:Dns {k: 1})")
+            assert_identical_with(c, auth, "Dns", {1})
+        finally:
+            c.stop()

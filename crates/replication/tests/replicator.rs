@@ -146,3 +146,95 @@ async fn large_entries_trigger_snapshots_by_size() {
     );
     r.shutdown().await;
 }
+
+/// Three members in this process, over real loopback TCP.
+async fn three_members(dirs: &[tempfile::TempDir]) -> Vec<Replicator<Sum>> {
+    use causeway_replication::{ClusterConfig, Member};
+    let ports: Vec<u16> = (0..3)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let mut members = Vec::new();
+    for (dir, addr) in dirs.iter().zip(&addrs) {
+        let all = addrs.clone();
+        let mut cfg = config(dir.path(), 1_000_000);
+        cfg.cluster = Some(ClusterConfig {
+            listen: addr.clone(),
+            me: Member {
+                cluster: addr.clone(),
+                bolt: addr.clone(),
+                http: String::new(),
+            },
+            discover: std::sync::Arc::new(move || all.clone()),
+            secret: b"test-secret".to_vec(),
+            faults: Default::default(),
+        });
+        members.push(Replicator::<Sum>::open(cfg).await.unwrap());
+    }
+    members
+}
+
+async fn writable(members: &[Replicator<Sum>], not: Option<usize>) -> usize {
+    for _ in 0..400 {
+        for (i, m) in members.iter().enumerate() {
+            if Some(i) != not && m.write_leader().is_ok() {
+                return i;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no writable leader");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_set_built_under_one_leader_never_commits_under_another() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let members = three_members(&dirs).await;
+    let first = writable(&members, None).await;
+    let old = members[first].write_leader().unwrap();
+    let index = members[first]
+        .submit(old, 1u64.to_le_bytes().to_vec())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    members[first].transfer_leadership().await;
+    let second = writable(&members, Some(first)).await;
+    let new = members[second].write_leader().unwrap();
+    assert!(new.term > old.term);
+    // Built under the old leadership: refused by the new leader before it
+    // reaches the log, and by the old one, which no longer leads.
+    for m in [&members[second], &members[first]] {
+        let outcome = match m.submit(old, 1000u64.to_le_bytes().to_vec()).await {
+            Ok(pending) => pending.await,
+            Err(e) => Err(e),
+        };
+        let err = outcome.expect_err("a stale leadership must not commit");
+        assert_eq!(err.code, causeway_value::Code::NotALeader, "{err:?}");
+    }
+    let last = members[second]
+        .submit(new, 2u64.to_le_bytes().to_vec())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(last > index);
+    for m in &members {
+        m.wait_applied(last, Duration::from_secs(10)).await.unwrap();
+        let s = m.state();
+        assert_eq!(
+            (s.count, s.total),
+            (2, 3),
+            "the fenced entries never applied"
+        );
+    }
+    for m in &members {
+        m.shutdown().await;
+    }
+}
