@@ -147,8 +147,14 @@ async fn large_entries_trigger_snapshots_by_size() {
     r.shutdown().await;
 }
 
-/// Three members in this process, over real loopback TCP.
-async fn three_members(dirs: &[tempfile::TempDir]) -> Vec<Replicator<Sum>> {
+/// Three members in this process, over real loopback TCP, each with the
+/// switch that cuts it off from chosen peers.
+async fn three_members(
+    dirs: &[tempfile::TempDir],
+) -> (
+    Vec<Replicator<Sum>>,
+    Vec<std::sync::Arc<causeway_replication::network::Faults>>,
+) {
     use causeway_replication::{ClusterConfig, Member};
     let ports: Vec<u16> = (0..3)
         .map(|_| {
@@ -161,8 +167,11 @@ async fn three_members(dirs: &[tempfile::TempDir]) -> Vec<Replicator<Sum>> {
         .collect();
     let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let mut members = Vec::new();
+    let mut switches = Vec::new();
     for (dir, addr) in dirs.iter().zip(&addrs) {
         let all = addrs.clone();
+        let faults = std::sync::Arc::new(causeway_replication::network::Faults::default());
+        switches.push(faults.clone());
         let mut cfg = config(dir.path(), 1_000_000);
         cfg.cluster = Some(ClusterConfig {
             listen: addr.clone(),
@@ -173,11 +182,11 @@ async fn three_members(dirs: &[tempfile::TempDir]) -> Vec<Replicator<Sum>> {
             },
             discover: std::sync::Arc::new(move || all.clone()),
             secret: b"test-secret".to_vec(),
-            faults: Default::default(),
+            faults,
         });
         members.push(Replicator::<Sum>::open(cfg).await.unwrap());
     }
-    members
+    (members, switches)
 }
 
 async fn writable(members: &[Replicator<Sum>], not: Option<usize>) -> usize {
@@ -195,7 +204,7 @@ async fn writable(members: &[Replicator<Sum>], not: Option<usize>) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_set_built_under_one_leader_never_commits_under_another() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let members = three_members(&dirs).await;
+    let (members, _) = three_members(&dirs).await;
     let first = writable(&members, None).await;
     let old = members[first].write_leader().unwrap();
     let index = members[first]
@@ -233,6 +242,62 @@ async fn a_change_set_built_under_one_leader_never_commits_under_another() {
             (2, 3),
             "the fenced entries never applied"
         );
+    }
+    for m in &members {
+        m.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_cut_off_with_its_leader_learns_its_entry_was_not_applied() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (members, switches) = three_members(&dirs).await;
+    let old = writable(&members, None).await;
+    let ids: Vec<u64> = members.iter().map(|m| m.status().node_id).collect();
+    let leadership = members[old].write_leader().unwrap();
+    // Cut the leader off, then propose at once: it may still append the
+    // entry (its lease has not run out), but can never commit it.
+    for (i, f) in switches.iter().enumerate() {
+        let blocked = if i == old {
+            ids.iter().copied().filter(|&id| id != ids[old]).collect()
+        } else {
+            [ids[old]].into_iter().collect()
+        };
+        f.set_blocked(blocked);
+    }
+    let pending = members[old]
+        .submit(leadership, 1000u64.to_le_bytes().to_vec())
+        .await;
+    let new = writable(&members, Some(old)).await;
+    let index = members[new]
+        .submit(
+            members[new].write_leader().unwrap(),
+            1u64.to_le_bytes().to_vec(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    for f in &switches {
+        f.set_blocked(Default::default());
+    }
+    // Once the old leader has applied the new leader's entries, the fate
+    // of its own entry is known: it was not applied, and saying so with a
+    // retryable code is safe.
+    let outcome = match pending {
+        Ok(p) => tokio::time::timeout(Duration::from_secs(20), p)
+            .await
+            .expect("the outcome must be learned, not hang"),
+        Err(e) => Err(e),
+    };
+    let err = outcome.expect_err("an entry of a deposed leader cannot commit");
+    assert_eq!(err.code, causeway_value::Code::NotALeader, "{err:?}");
+    for m in &members {
+        m.wait_applied(index, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let s = m.state();
+        assert_eq!((s.count, s.total), (1, 1));
     }
     for m in &members {
         m.shutdown().await;
