@@ -1,0 +1,62 @@
+"""`causeway cluster`, the README's quick start: it starts a working
+three-core cluster and stops every member on Ctrl-C."""
+import random
+import re
+import signal
+import subprocess
+import tempfile
+import time
+
+from neo4j import GraphDatabase
+
+from conftest import binary
+
+
+def test_cluster_command_starts_and_stops_three_cores():
+    base = random.randrange(20000, 60000, 10)
+    with tempfile.TemporaryDirectory() as d:
+        proc = subprocess.Popen(
+            [binary(), "cluster", "--data-dir", d, "--auth", "neo4j/quick-start-pw",
+             "--bolt-port", str(base), "--http-port", str(base + 3),
+             "--cluster-port", str(base + 6), "--log-level", "warn"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        try:
+            lines = []
+            uri = None
+            deadline = time.time() + 30
+            while uri is None and time.time() < deadline:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+                m = re.search(r"neo4j://\S+", line)
+                if m and "connect with" in line:
+                    uri = m.group(0)
+            assert uri, "".join(lines)
+            # Keep reading, so that the members' logs never fill the pipe.
+            import threading
+            threading.Thread(target=lambda: [lines.append(l) for l in proc.stdout],
+                             daemon=True).start()
+            assert sum("bolt://" in l for l in lines) == 3, "".join(lines)
+            with GraphDatabase.driver(uri, auth=("neo4j", "quick-start-pw")) as drv:
+                deadline = time.time() + 30
+                while True:
+                    try:
+                        drv.execute_query("CREATE (:QuickStart)")
+                        break
+                    except Exception:
+                        assert time.time() < deadline, "the cluster never took a write"
+                        time.sleep(0.2)
+                records, _, _ = drv.execute_query(
+                    "MATCH (n:QuickStart) RETURN count(n) AS c", routing_="r")
+                assert records[0]["c"] == 1
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=30) == 0
+            left = subprocess.run(["pgrep", "-f", f"--data-dir {d}/core-"],
+                                  capture_output=True, text=True).stdout
+            assert not left.strip(), f"members still running: {left}"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
