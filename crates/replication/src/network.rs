@@ -615,10 +615,16 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<TransferLeaderResponse<TypeConfig>, String>> + Send;
 }
 
-/// Accepts member connections until the listener fails.
+/// Accepts member connections until this task is aborted, which also ends
+/// every connection it accepted (so none reaches a Raft node that has shut
+/// down).
 pub async fn serve<H: Handler>(listener: TcpListener, ctx: Arc<NetContext>, handler: Arc<H>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_CONNECTIONS));
+    let mut conns = tokio::task::JoinSet::new();
     loop {
+        // Reap finished connections so the set stays as small as the
+        // number of open ones.
+        while conns.try_join_next().is_some() {}
         let (sock, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
@@ -632,7 +638,7 @@ pub async fn serve<H: Handler>(listener: TcpListener, ctx: Arc<NetContext>, hand
             continue;
         };
         let (ctx, handler) = (ctx.clone(), handler.clone());
-        tokio::spawn(async move {
+        conns.spawn(async move {
             if let Err(e) = serve_conn(sock, &ctx, &*handler).await {
                 if e.kind() != io::ErrorKind::UnexpectedEof {
                     tracing::debug!(%peer, error = %e, "cluster connection closed");
