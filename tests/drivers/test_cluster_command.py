@@ -13,7 +13,20 @@ from conftest import binary
 
 
 def test_cluster_command_starts_and_stops_three_cores():
-    base = random.randrange(20000, 60000, 10)
+    # Nine consecutive ports, below Linux's ephemeral range (32768+) so that
+    # no outgoing connection holds one, and checked free before use.
+    import socket
+
+    def free_run(base):
+        for p in range(base, base + 9):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    return False
+        return True
+
+    base = next(b for b in (random.randrange(20000, 32000, 10) for _ in range(100)) if free_run(b))
     with tempfile.TemporaryDirectory() as d:
         proc = subprocess.Popen(
             [binary(), "cluster", "--data-dir", d, "--auth", "neo4j/quick-start-pw",
