@@ -19,6 +19,7 @@ use causeway_value::Value;
 use client::{params, Client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+#[derive(Clone)]
 struct Args {
     cmd: String,
     addr: String,
@@ -223,15 +224,7 @@ async fn lag_load(a: &Args, follower: &str, clients: usize) -> anyhow::Result<St
         )
         .await?;
     let writers = {
-        let a = Args {
-            cmd: String::new(),
-            addr: a.addr.clone(),
-            user: a.user.clone(),
-            password: a.password.clone(),
-            dir: a.dir.clone(),
-            seconds: a.seconds,
-            follower: None,
-        };
+        let a = a.clone();
         tokio::spawn(async move { write_load(&a, clients).await })
     };
     let mut leader = Client::connect(&a.addr, &a.user, &a.password).await?;

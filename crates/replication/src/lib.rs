@@ -85,7 +85,7 @@ pub trait Data: Clone + Default + Send + Sync + 'static {
     fn decode(bytes: &[u8]) -> Result<Self, String>;
 }
 
-/// Raft timing, in milliseconds (docs/decisions/0006-election-timing.md).
+/// Raft timing, in milliseconds (docs/decisions/0006-cluster.md).
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
     pub heartbeat_ms: u64,
@@ -488,10 +488,7 @@ impl<S: Data> Replicator<S> {
                 Ok(Ok(resp)) => Ok(resp.data.index),
                 Ok(Err(openraft::errors::ClientWriteError::ForwardToLeader(f))) => {
                     tracing::debug!(forward = %f, "proposal refused before it was appended");
-                    Err(Error::new(
-                        Code::NotALeader,
-                        "Leadership changed before this transaction could commit; it was not applied. Retry it.",
-                    ))
+                    Err(not_applied())
                 }
                 other => {
                     tracing::info!(outcome = ?other.as_ref().err().map(|e| e.to_string()), "commit outcome unknown; learning it from the log");
@@ -596,6 +593,15 @@ pub struct WriteLeader {
     pub last_log: u64,
 }
 
+/// The answer for a change set that certainly never reached the state: safe
+/// for drivers to retry, which they do for this code.
+fn not_applied() -> Error {
+    Error::new(
+        Code::NotALeader,
+        "Leadership changed before this transaction could commit; it was not applied. Retry it.",
+    )
+}
+
 /// Learns the fate of entry `id`, submitted under `term`, whose leader lost
 /// office before answering. Once an entry of a later term is applied here,
 /// the log up to it is final, and an entry of an earlier term that has not
@@ -606,12 +612,7 @@ async fn resolve<S: Data>(shared: &sm::Shared<S>, id: u64, term: u64) -> Result<
     loop {
         match shared.outcome(id) {
             Some(index) => return Ok(index),
-            None if shared.applied_term() > term => {
-                return Err(Error::new(
-                    Code::NotALeader,
-                    "Leadership changed before this transaction could commit; it was not applied. Retry it.",
-                ))
-            }
+            None if shared.applied_term() > term => return Err(not_applied()),
             None => {}
         }
         if tokio::time::timeout_at(deadline, rx.changed())

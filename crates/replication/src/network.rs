@@ -497,10 +497,7 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        match self.call(&Request::Vote(rpc), option.hard_ttl()).await? {
-            Response::Vote(r) => r.map_err(|e| remote(e).into()),
-            _ => Err(unexpected().into()),
-        }
+        self.ask_vote(&Request::Vote(rpc), option).await
     }
 
     async fn pre_vote(
@@ -508,10 +505,7 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        match self.call(&Request::PreVote(rpc), option.hard_ttl()).await? {
-            Response::Vote(r) => r.map_err(|e| remote(e).into()),
-            _ => Err(unexpected().into()),
-        }
+        self.ask_vote(&Request::PreVote(rpc), option).await
     }
 
     async fn full_snapshot(
@@ -529,30 +523,25 @@ impl RaftNetworkV2<TypeConfig> for Peer {
                 meta: snapshot.meta,
                 total: data.len() as u64,
             };
-            match self.call(&begin, ttl).await? {
-                Response::ChunkAccepted => {}
-                Response::Snapshot(Err(e)) => return Err(remote(e)),
-                _ => return Err(unexpected()),
-            }
-            let mut chunks = data.chunks(SNAPSHOT_CHUNK_BYTES).peekable();
-            if chunks.peek().is_none() {
-                return self.finish_snapshot(Vec::new(), ttl).await;
-            }
-            while let Some(chunk) = chunks.next() {
-                if chunks.peek().is_none() {
-                    return self.finish_snapshot(chunk.to_vec(), ttl).await;
-                }
+            chunk_accepted(self.call(&begin, ttl).await?)?;
+            // Every snapshot ends with a chunk marked last, even an empty one.
+            let mut chunks: Vec<&[u8]> = data.chunks(SNAPSHOT_CHUNK_BYTES).collect();
+            let last = chunks.pop().unwrap_or_default();
+            for chunk in chunks {
                 let req = Request::SnapshotChunk {
                     data: chunk.to_vec(),
                     last: false,
                 };
-                match self.call(&req, ttl).await? {
-                    Response::ChunkAccepted => {}
-                    Response::Snapshot(Err(e)) => return Err(remote(e)),
-                    _ => return Err(unexpected()),
-                }
+                chunk_accepted(self.call(&req, ttl).await?)?;
             }
-            Err(unexpected())
+            let req = Request::SnapshotChunk {
+                data: last.to_vec(),
+                last: true,
+            };
+            match self.call(&req, ttl).await? {
+                Response::Snapshot(r) => r.map_err(remote),
+                _ => Err(unexpected()),
+            }
         };
         tokio::select! {
             r = send => r.map_err(Into::into),
@@ -579,16 +568,24 @@ impl RaftNetworkV2<TypeConfig> for Peer {
 }
 
 impl Peer {
-    async fn finish_snapshot(
+    async fn ask_vote(
         &mut self,
-        data: Vec<u8>,
-        ttl: Duration,
-    ) -> Result<SnapshotResponse<TypeConfig>, CallError> {
-        let req = Request::SnapshotChunk { data, last: true };
-        match self.call(&req, ttl).await? {
-            Response::Snapshot(r) => r.map_err(remote),
-            _ => Err(unexpected()),
+        req: &Request,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self.call(req, option.hard_ttl()).await? {
+            Response::Vote(r) => r.map_err(|e| remote(e).into()),
+            _ => Err(unexpected().into()),
         }
+    }
+}
+
+/// The callee's answer to a snapshot's beginning or a middle chunk.
+fn chunk_accepted(resp: Response) -> Result<(), CallError> {
+    match resp {
+        Response::ChunkAccepted => Ok(()),
+        Response::Snapshot(Err(e)) => Err(remote(e)),
+        _ => Err(unexpected()),
     }
 }
 

@@ -60,6 +60,15 @@ impl<S: Data> Shared<S> {
     pub fn applied_watch(&self) -> watch::Receiver<u64> {
         self.applied.subscribe()
     }
+    /// Publishes a new last applied entry: its term first, so that whoever
+    /// sees the index also sees the term.
+    fn set_applied(&self, last: Option<&LogId>) {
+        self.applied_term.store(
+            last.map_or(0, |l| l.leader_id.term),
+            std::sync::atomic::Ordering::Release,
+        );
+        self.applied.send_replace(last.map_or(0, |l| l.index));
+    }
     pub fn applied_term(&self) -> u64 {
         self.applied_term.load(std::sync::atomic::Ordering::Acquire)
     }
@@ -241,11 +250,7 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
                 EntryPayload::Blank => {}
             }
             self.header.last_applied = Some(entry.log_id);
-            self.shared.applied_term.store(
-                entry.log_id.leader_id.term,
-                std::sync::atomic::Ordering::Release,
-            );
-            self.shared.applied.send_replace(index);
+            self.shared.set_applied(self.header.last_applied.as_ref());
             if let Some(r) = responder {
                 r.send(Applied { index });
             }
@@ -273,13 +278,8 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
             &encode_snapshot(&header, &snapshot)?,
         )?;
         *self.shared.state.write() = state;
-        let index = header.last_applied.as_ref().map_or(0, |l| l.index);
-        let term = header.last_applied.as_ref().map_or(0, |l| l.leader_id.term);
         self.header = header;
-        self.shared
-            .applied_term
-            .store(term, std::sync::atomic::Ordering::Release);
-        self.shared.applied.send_replace(index);
+        self.shared.set_applied(self.header.last_applied.as_ref());
         Ok(())
     }
 

@@ -236,6 +236,7 @@ impl Catalog {
                     || (st.role == Role::Leader && m.matched.is_some());
                 MemberRow {
                     id: server_id(m.node_id),
+                    me,
                     bolt: if m.member.bolt.is_empty() {
                         self.advertised_bolt.clone()
                     } else {
@@ -280,12 +281,8 @@ impl Catalog {
 
     fn role(&self, args: &[Value]) -> Result<Rows> {
         database_arg(args.first())?;
-        let (st, members) = self.members();
-        let me = server_id(st.node_id);
-        let role = members
-            .iter()
-            .find(|m| m.id == me)
-            .map_or("UNKNOWN", |m| m.role);
+        let (_, members) = self.members();
+        let role = members.iter().find(|m| m.me).map_or("UNKNOWN", |m| m.role);
         let role = if self.clustered { role } else { "PRIMARY" };
         Ok((cols(&["role"]), vec![vec![Value::from(role)]]))
     }
@@ -434,6 +431,8 @@ fn database_arg(arg: Option<&Value>) -> Result<String> {
 
 struct MemberRow {
     id: String,
+    /// The member answering.
+    me: bool,
     bolt: String,
     http: String,
     role: &'static str,

@@ -71,7 +71,7 @@ pub struct Config {
     /// Advertised HTTP address; empty means `http_listen`.
     pub http_advertised: String,
     /// Raft heartbeat and election timeouts
-    /// (docs/decisions/0006-election-timing.md).
+    /// (docs/decisions/0006-cluster.md).
     pub heartbeat_ms: u64,
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
@@ -86,6 +86,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
+        let timing = causeway_replication::Timing::default();
         Config {
             data_dir: PathBuf::from("data"),
             bolt_listen: "127.0.0.1:7687".into(),
@@ -113,9 +114,9 @@ impl Default for Config {
             discovery: "list".into(),
             cluster_secret: String::new(),
             http_advertised: String::new(),
-            heartbeat_ms: 50,
-            election_timeout_min_ms: 150,
-            election_timeout_max_ms: 300,
+            heartbeat_ms: timing.heartbeat_ms,
+            election_timeout_min_ms: timing.election_min_ms,
+            election_timeout_max_ms: timing.election_max_ms,
             routing_ttl_secs: 10,
             read_from_leader: false,
             fault_injection: false,

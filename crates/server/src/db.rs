@@ -147,8 +147,7 @@ impl Database {
         }
         if let Some(repl) = &self.repl {
             if wanted > repl.applied_index() {
-                let since = Instant::now();
-                let _slow = SlowWarning::new(since, "waiting for bookmarks", wanted);
+                let _slow = SlowWarning::start("waiting for bookmarks", wanted);
                 repl.wait_applied(wanted, self.config.bookmark_timeout)
                     .await
                     .map_err(|_| {
@@ -228,17 +227,17 @@ impl Database {
             ));
         }
         if needs_lock {
-            if let Some(repl) = &self.repl {
+            match self.lock_for_write(tx).await {
+                Ok(()) => {}
                 // A follower serves the reads of a write-mode transaction
                 // from its snapshot, and refuses its first write.
-                match repl.write_leader() {
-                    Ok(_) => self.lock_for_write(tx).await?,
-                    Err(e) if class != StatementClass::Read => {
+                Err(e) if e.code == Code::NotALeader => {
+                    if class != StatementClass::Read {
                         tx.failed = true;
                         return Err(e);
                     }
-                    Err(_) => {}
                 }
+                Err(e) => return Err(e),
             }
         }
         if class != StatementClass::Read && self.repl.is_none() {
@@ -288,9 +287,8 @@ impl Database {
             )
         };
         let until = tokio::time::Instant::now() + wait;
-        let since = Instant::now();
         let mut guard = {
-            let _slow = SlowWarning::new(since, "waiting for the write lock", 0);
+            let _slow = SlowWarning::start("waiting for the write lock", 0);
             tokio::time::timeout_at(until, self.head.clone().lock_owned())
                 .await
                 .map_err(|_| lock_timeout())?
@@ -300,11 +298,8 @@ impl Database {
         let leader = repl.write_leader()?;
         if guard.leader.map(|l| (l.term, l.node_id)) != Some((leader.term, leader.node_id)) {
             let left = until.saturating_duration_since(tokio::time::Instant::now());
-            let _slow = SlowWarning::new(
-                Instant::now(),
-                "rebuilding the head for a new leadership",
-                leader.last_log,
-            );
+            let _slow =
+                SlowWarning::start("rebuilding the head for a new leadership", leader.last_log);
             repl.wait_applied(leader.last_log, left)
                 .await
                 .map_err(|_| lock_timeout())?;
@@ -392,13 +387,13 @@ impl Database {
             ));
         };
         let pending = {
-            let _slow = SlowWarning::new(Instant::now(), "queueing a commit", 0);
+            let _slow = SlowWarning::start("queueing a commit", 0);
             repl.submit(leader, bytes).await?
         };
         guard.graph = graph;
         drop(guard);
         let waited = {
-            let _slow = SlowWarning::new(Instant::now(), "waiting for a commit", 0);
+            let _slow = SlowWarning::start("waiting for a commit", 0);
             pending.await
         };
         match waited {
@@ -461,8 +456,12 @@ struct SlowWarning {
 }
 
 impl SlowWarning {
-    fn new(since: Instant, what: &'static str, index: u64) -> Self {
-        SlowWarning { since, what, index }
+    fn start(what: &'static str, index: u64) -> Self {
+        SlowWarning {
+            since: Instant::now(),
+            what,
+            index,
+        }
     }
 }
 

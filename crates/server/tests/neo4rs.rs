@@ -1,22 +1,16 @@
 //! The `neo4rs` 0.8 Rust driver against the real `causeway` binary.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use neo4rs::{query, BoltType, ConfigBuilder, Graph};
+use neo4rs::{query, BoltType, Graph};
+
+mod common;
+use common::{free_port, stop, wait_listening, PASSWORD};
 
 struct Server {
     child: Child,
     bolt: String,
     _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Server {
@@ -32,15 +26,16 @@ impl Server {
                 "--http-listen",
                 &format!("127.0.0.1:{}", free_port()),
             ])
-            .args(["--auth", "neo4j/rust-test-pw", "--log-level", "warn"])
+            .args([
+                "--auth",
+                &format!("neo4j/{PASSWORD}"),
+                "--log-level",
+                "warn",
+            ])
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(&bolt).is_err() {
-            assert!(Instant::now() < deadline, "server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(&bolt, "server");
         Server {
             child,
             bolt,
@@ -51,25 +46,12 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // SIGTERM, then wait: the server must stop cleanly on its own.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait().unwrap();
-        assert!(
-            status.success() || std::thread::panicking(),
-            "server exit status {status}"
-        );
+        stop(&mut self.child, "server");
     }
 }
 
 async fn connect(server: &Server, fetch_size: usize) -> Graph {
-    let config = ConfigBuilder::new()
-        .uri(server.bolt.as_str())
-        .user("neo4j")
-        .password("rust-test-pw")
-        .fetch_size(fetch_size)
-        .build()
-        .unwrap();
-    Graph::connect(config).await.unwrap()
+    common::connect(&server.bolt, fetch_size).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,15 +5,10 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use neo4rs::{query, ConfigBuilder, Graph};
+use neo4rs::query;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+use common::{connect, free_port, stop, wait_listening, PASSWORD};
 
 struct Core {
     child: Child,
@@ -47,7 +42,12 @@ impl Cluster {
                     .args(["--cluster-listen", &format!("127.0.0.1:{port}")])
                     .args(["--initial-members", &initial])
                     .args(["--cluster-secret", "neo4rs-cluster-secret"])
-                    .args(["--auth", "neo4j/rust-test-pw", "--log-level", "warn"])
+                    .args([
+                        "--auth",
+                        &format!("neo4j/{PASSWORD}"),
+                        "--log-level",
+                        "warn",
+                    ])
                     .stdout(Stdio::null())
                     .spawn()
                     .unwrap();
@@ -55,11 +55,7 @@ impl Cluster {
             })
             .collect::<Vec<_>>();
         for c in &cores {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while std::net::TcpStream::connect(&c.bolt).is_err() {
-                assert!(Instant::now() < deadline, "member did not start");
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            wait_listening(&c.bolt, "member");
         }
         Cluster { cores, _dir: dir }
     }
@@ -68,25 +64,9 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         for c in &mut self.cores {
-            // SAFETY: kill() with a pid we spawned and have not reaped.
-            unsafe { libc::kill(c.child.id() as i32, libc::SIGTERM) };
-            let status = c.child.wait().unwrap();
-            assert!(
-                status.success() || std::thread::panicking(),
-                "member exit status {status}"
-            );
+            stop(&mut c.child, "member");
         }
     }
-}
-
-async fn connect(bolt: &str) -> Graph {
-    let config = ConfigBuilder::new()
-        .uri(bolt)
-        .user("neo4j")
-        .password("rust-test-pw")
-        .build()
-        .unwrap();
-    Graph::connect(config).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +74,7 @@ async fn neo4rs_against_a_cluster() {
     let cluster = Cluster::start();
     let mut graphs = Vec::new();
     for c in &cluster.cores {
-        graphs.push(connect(&c.bolt).await);
+        graphs.push(connect(&c.bolt, 200).await);
     }
     // neo4rs 0.8 does not route: find the leader the way its users would,
     // with dbms.cluster.role (it retries NotALeader on the same member, so
