@@ -1,11 +1,11 @@
 //! The `neo4rs` 0.8 Rust driver against the real `causeway` binary.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use neo4rs::{query, BoltType, Graph};
 
 mod common;
-use common::{free_port, stop, wait_listening, PASSWORD};
+use common::{free_port, spawn_server, stop};
 
 struct Server {
     child: Child,
@@ -17,25 +17,7 @@ impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
         let bolt = format!("127.0.0.1:{}", free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_causeway"))
-            .args(["serve", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args([
-                "--bolt-listen",
-                &bolt,
-                "--http-listen",
-                &format!("127.0.0.1:{}", free_port()),
-            ])
-            .args([
-                "--auth",
-                &format!("neo4j/{PASSWORD}"),
-                "--log-level",
-                "warn",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_listening(&bolt, "server");
+        let child = spawn_server(&dir.path().join("data"), &bolt, &[]);
         Server {
             child,
             bolt,

@@ -2,13 +2,13 @@
 //! the leader with `dbms.cluster.role`, writes there, and reads the writes
 //! back from every member.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use neo4rs::query;
 
 mod common;
-use common::{connect, free_port, stop, wait_listening, PASSWORD};
+use common::{connect, free_port, spawn_server, stop};
 
 struct Core {
     child: Child,
@@ -34,29 +34,24 @@ impl Cluster {
             .enumerate()
             .map(|(i, port)| {
                 let bolt = format!("127.0.0.1:{}", free_port());
-                let child = Command::new(env!("CARGO_BIN_EXE_causeway"))
-                    .args(["serve", "--mode", "core", "--data-dir"])
-                    .arg(dir.path().join(format!("core-{i}")))
-                    .args(["--bolt-listen", &bolt])
-                    .args(["--http-listen", &format!("127.0.0.1:{}", free_port())])
-                    .args(["--cluster-listen", &format!("127.0.0.1:{port}")])
-                    .args(["--initial-members", &initial])
-                    .args(["--cluster-secret", "neo4rs-cluster-secret"])
-                    .args([
-                        "--auth",
-                        &format!("neo4j/{PASSWORD}"),
-                        "--log-level",
-                        "warn",
-                    ])
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .unwrap();
+                let listen = format!("127.0.0.1:{port}");
+                let child = spawn_server(
+                    &dir.path().join(format!("core-{i}")),
+                    &bolt,
+                    &[
+                        "--mode",
+                        "core",
+                        "--cluster-listen",
+                        &listen,
+                        "--initial-members",
+                        &initial,
+                        "--cluster-secret",
+                        "neo4rs-cluster-secret",
+                    ],
+                );
                 Core { child, bolt }
             })
             .collect::<Vec<_>>();
-        for c in &cores {
-            wait_listening(&c.bolt, "member");
-        }
         Cluster { cores, _dir: dir }
     }
 }

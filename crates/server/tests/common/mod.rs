@@ -1,7 +1,8 @@
 //! What the neo4rs tests share: ports, waiting for a listener, a clean stop,
 //! and a connection with the tests' credentials.
 
-use std::process::Child;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use neo4rs::{ConfigBuilder, Graph};
@@ -14,6 +15,30 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Starts `causeway serve` on `data_dir` with Bolt on `bolt`, HTTP on a free
+/// port and the tests' password, plus `extra` arguments; returns once Bolt
+/// accepts connections.
+pub fn spawn_server(data_dir: &Path, bolt: &str, extra: &[&str]) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_causeway"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--bolt-listen", bolt])
+        .args(["--http-listen", &format!("127.0.0.1:{}", free_port())])
+        .args([
+            "--auth",
+            &format!("neo4j/{PASSWORD}"),
+            "--log-level",
+            "warn",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(bolt, "server");
+    child
 }
 
 /// Waits until `addr` accepts connections (a started server is ready).
