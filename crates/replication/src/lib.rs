@@ -178,6 +178,10 @@ pub struct Status {
     /// This member can accept writes right now: leader, lease held, and its
     /// own first entry of the term applied.
     pub writable: bool,
+    /// This member is Raft leader but has not heard from a majority within
+    /// its lease: it takes no writes and, as Neo4j's leaders do when they
+    /// lose their majority, should be presented as a follower.
+    pub lease_lost: bool,
     pub members: Vec<MemberStatus>,
     pub applied: u64,
     pub committed: u64,
@@ -246,7 +250,66 @@ impl<S: Data> network::Handler for RaftHandler<S> {
             .await
             .map_err(|e| e.to_string())
     }
+
+    /// Cuts a crashed leader's failover short. When a leader's process dies
+    /// its connections close at once, but followers would still wait out
+    /// their leader lease and an election timeout (450 to 600 ms with the
+    /// default timing) before anyone campaigns. If nobody listens at the
+    /// leader's cluster address any more, the process is gone: every
+    /// surviving follower drops the lease it granted, and the one with the
+    /// lowest node id campaigns at once, its vote marked as a leadership
+    /// transfer so that voters grant it without waiting for their leases.
+    /// Votes still compare logs, so this changes only who campaigns when;
+    /// if that member's log is behind, another wins at its (lease-free)
+    /// election timeout. A leader that is alive but unreachable (a
+    /// partition) accepts connections or times out, so it is never
+    /// deposed this way.
+    async fn peer_disconnected(&self, peer: u64) {
+        use openraft_rt::WatchReceiver;
+        let m = self.0.metrics().borrow_watched().clone();
+        if m.current_leader != Some(peer) || m.state != openraft::ServerState::Follower {
+            return;
+        }
+        let membership = m.membership_config.membership();
+        let Some(addr) = membership.get_node(&peer).map(|n| n.cluster.clone()) else {
+            return;
+        };
+        // A process being killed may close this connection before its
+        // listener, whose backlog still completes connections for a moment:
+        // look a few times before concluding it is alive.
+        let mut refused = false;
+        for _ in 0..LEADER_PROBES {
+            refused = matches!(
+                tokio::time::timeout(LEADER_PROBE_TIMEOUT, tokio::net::TcpStream::connect(&addr)).await,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused
+            );
+            if refused {
+                break;
+            }
+            tokio::time::sleep(LEADER_PROBE_TIMEOUT / 8).await;
+        }
+        if !refused {
+            return;
+        }
+        let Some(to) = membership.voter_ids().filter(|id| *id != peer).min() else {
+            return;
+        };
+        tracing::info!(
+            leader = peer,
+            campaigner = to,
+            "the leader's process is gone; electing a new leader now"
+        );
+        let req = openraft::raft::TransferLeaderRequest::new(m.vote, to, None);
+        if let Err(e) = self.0.handle_transfer_leader(req).await {
+            tracing::debug!(error = %e, "early election not started");
+        }
+    }
 }
+
+/// How long a follower waits to learn whether its lost leader's address
+/// still accepts connections (loopback or a LAN answers in well under this).
+const LEADER_PROBE_TIMEOUT: Duration = Duration::from_millis(200);
+const LEADER_PROBES: usize = 4;
 
 impl<S: Data> Replicator<S> {
     /// Opens (or creates) the group's storage and starts Raft. A single
@@ -415,14 +478,23 @@ impl<S: Data> Replicator<S> {
         self.raft.metrics().borrow_watched().clone()
     }
 
-    fn write_leader_in(&self, m: &RaftMetrics<TypeConfig>) -> Result<WriteLeader, Error> {
-        let lease_ok = m.membership_config.membership().voter_ids().count() <= 1
+    /// Whether a leader still holds its lease: a majority acknowledged it
+    /// within the longest election timeout, so no other leader can exist.
+    fn lease_held(&self, m: &RaftMetrics<TypeConfig>) -> bool {
+        m.membership_config.membership().voter_ids().count() <= 1
             || m.last_quorum_acked.as_ref().is_some_and(|t| {
                 openraft_rt::Instant::elapsed(&**t)
                     < Duration::from_millis(self.timing.election_max_ms)
-            });
-        let leader =
-            m.state == openraft::ServerState::Leader && m.current_leader == Some(self.node_id);
+            })
+    }
+
+    fn is_leader_in(&self, m: &RaftMetrics<TypeConfig>) -> bool {
+        m.state == openraft::ServerState::Leader && m.current_leader == Some(self.node_id)
+    }
+
+    fn write_leader_in(&self, m: &RaftMetrics<TypeConfig>) -> Result<WriteLeader, Error> {
+        let lease_ok = self.lease_held(m);
+        let leader = self.is_leader_in(m);
         if leader && lease_ok && self.shared.applied_term() == m.current_term {
             return Ok(WriteLeader {
                 term: m.current_term,
@@ -456,6 +528,17 @@ impl<S: Data> Replicator<S> {
         leader: WriteLeader,
         payload: Vec<u8>,
     ) -> Result<impl Future<Output = Result<u64, Error>> + Send + 'static, Error> {
+        self.submit_as(leader, rand::random(), payload).await
+    }
+
+    /// [`Replicator::submit`] under a command id the caller chose, so that
+    /// another member can learn the outcome with [`Replicator::outcome`].
+    pub async fn submit_as(
+        &self,
+        leader: WriteLeader,
+        id: u64,
+        payload: Vec<u8>,
+    ) -> Result<impl Future<Output = Result<u64, Error>> + Send + 'static, Error> {
         use std::sync::atomic::Ordering;
         let size = payload.len() as u64;
         let since = self.bytes_since_snapshot.fetch_add(size, Ordering::Relaxed) + size;
@@ -465,7 +548,6 @@ impl<S: Data> Replicator<S> {
                 tracing::warn!(error = %e, "could not request a snapshot");
             }
         }
-        let id = rand::random::<u64>();
         let (responder, rx) = ProgressResponder::complete_only();
         let expected = openraft::vote::leader_id_adv::LeaderId {
             term: leader.term,
@@ -496,6 +578,13 @@ impl<S: Data> Replicator<S> {
                 }
             }
         })
+    }
+
+    /// The fate of command `id`, proposed by a leader of `term` whose answer
+    /// was lost: the index it was applied at, or a retryable error once this
+    /// member's log shows it never will be (see [`resolve`]).
+    pub async fn outcome(&self, id: u64, term: u64) -> Result<u64, Error> {
+        resolve(&self.shared, id, term).await
     }
 
     /// This member's view of the group, for routing and cluster procedures.
@@ -532,6 +621,7 @@ impl<S: Data> Replicator<S> {
             term: m.current_term,
             leader: m.current_leader,
             writable: self.write_leader_in(&m).is_ok(),
+            lease_lost: self.is_leader_in(&m) && !self.lease_held(&m),
             members,
             applied: self.shared.applied_index(),
             committed: m.local_committed.as_ref().map_or(0, |l| l.index),

@@ -610,6 +610,8 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         req: TransferLeaderRequest<TypeConfig>,
     ) -> impl Future<Output = Result<TransferLeaderResponse<TypeConfig>, String>> + Send;
+    /// An authenticated connection from member `peer` has ended.
+    fn peer_disconnected(&self, peer: u64) -> impl Future<Output = ()> + Send;
 }
 
 /// Accepts member connections until this task is aborted, which also ends
@@ -636,10 +638,14 @@ pub async fn serve<H: Handler>(listener: TcpListener, ctx: Arc<NetContext>, hand
         };
         let (ctx, handler) = (ctx.clone(), handler.clone());
         conns.spawn(async move {
-            if let Err(e) = serve_conn(sock, &ctx, &*handler).await {
+            let mut from = None;
+            if let Err(e) = serve_conn(sock, &ctx, &*handler, &mut from).await {
                 if e.kind() != io::ErrorKind::UnexpectedEof {
                     tracing::debug!(%peer, error = %e, "cluster connection closed");
                 }
+            }
+            if let Some(from) = from {
+                handler.peer_disconnected(from).await;
             }
             drop(permit);
         });
@@ -730,11 +736,13 @@ async fn serve_conn<H: Handler>(
     mut sock: TcpStream,
     ctx: &NetContext,
     handler: &H,
+    from: &mut Option<u64>,
 ) -> io::Result<()> {
     sock.set_nodelay(true)?;
     let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, accept_handshake(&mut sock, ctx))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "handshake"))??;
+    *from = Some(hello.from);
     let mut pending: Option<(Vote, SnapshotMeta, u64, Vec<u8>)> = None;
     loop {
         let req: Request = match tokio::time::timeout(IDLE_TIMEOUT, read_frame(&mut sock)).await {

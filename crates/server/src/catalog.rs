@@ -164,7 +164,7 @@ impl Catalog {
                 routers: me,
             });
         }
-        let st = self.repl.status();
+        let st = self.status();
         let voters: Vec<_> = st.members.iter().filter(|m| m.voter).collect();
         if voters.is_empty() {
             // A member outside any cluster must not present itself as the
@@ -209,8 +209,19 @@ impl Catalog {
 
     /// One `(name, address, http, role, writer, health, applied)` entry per
     /// member (a single server is a group of one).
+    /// The group as Neo4j would present it: a leader that lost its
+    /// majority has stepped down, so it is a follower with no known leader.
+    fn status(&self) -> Status {
+        let mut st = self.repl.status();
+        if st.lease_lost {
+            st.role = Role::Follower;
+            st.leader = None;
+        }
+        st
+    }
+
     fn members(&self) -> (Status, Vec<MemberRow>) {
-        let st = self.repl.status();
+        let st = self.status();
         let rows = st
             .members
             .iter()

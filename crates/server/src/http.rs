@@ -52,6 +52,7 @@ async fn status(State(s): State<Arc<HttpState>>) -> Json<serde_json::Value> {
         "term": st.term,
         "leader": st.leader,
         "writable": st.writable,
+        "lease_lost": st.lease_lost,
         "applied": st.applied,
         "committed": st.committed,
         "last_log": st.last_log,
