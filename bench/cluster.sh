@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Three core members on this machine (scratch data on the real disk), then:
-# durable write throughput and latency against the leader, and follower
-# apply lag under load. Usage: bench/cluster.sh [seconds per workload]
+# durable write throughput and latency against the leader, the same through
+# a follower (server-side routing), and follower apply lag under load. Usage: bench/cluster.sh [seconds per workload]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -24,6 +24,10 @@ done
 follower=$(( (leader + 1) % 3 ))
 echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d); 3 cores on this machine, leader core-$((leader + 1))"
 ./target/release/causeway-bench writes --addr "127.0.0.1:$((17687 + leader))" --user neo4j \
+    --password bench-password --dir "$dir" --seconds "$secs"
+echo
+echo "the same, sent to follower core-$((follower + 1)), which routes every write to the leader:"
+./target/release/causeway-bench writes --addr "127.0.0.1:$((17687 + follower))" --user neo4j \
     --password bench-password --dir "$dir" --seconds "$secs"
 ./target/release/causeway-bench lag --addr "127.0.0.1:$((17687 + leader))" \
     --follower "127.0.0.1:$((17687 + follower))" --user neo4j --password bench-password \

@@ -81,6 +81,23 @@ pub struct BeginRequest {
     /// with `neo4j://`, which is what allows server-side routing (forwarding
     /// a write from a follower to the leader); `None` (`bolt://`) forbids it.
     pub routing: Option<Map>,
+    /// Set by another member that routes this transaction here (see
+    /// [`Forward`]).
+    pub forward: Option<Forward>,
+}
+
+/// The BEGIN/RUN extra key a member uses when it routes a write
+/// transaction to the leader: `[command id, term]`.
+pub const FORWARD_KEY: &str = "causeway_forward";
+
+/// How a routed transaction is fenced: it may only take the write lock
+/// while the leader is still in `term`, and its change set is proposed
+/// under `command_id`, so that the routing member can learn from its own
+/// copy of the log whether it was applied if the leader dies mid-commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Forward {
+    pub command_id: u64,
+    pub term: u64,
 }
 
 /// Rows of one query, produced lazily.

@@ -714,6 +714,7 @@ where
             imp_user: extra.imp_user,
             auto_commit,
             routing: self.routing.clone(),
+            forward: extra.forward,
         }
     }
 

@@ -55,6 +55,7 @@
 
 pub mod backend;
 pub mod chunk;
+pub mod client;
 mod connection;
 pub mod handshake;
 pub mod message;
@@ -62,8 +63,8 @@ pub mod packstream;
 mod server;
 
 pub use backend::{
-    AccessMode, AuthToken, Backend, BeginRequest, CommitInfo, RouteRequest, RoutingTable, RowIter,
-    RunResult, Session,
+    AccessMode, AuthToken, Backend, BeginRequest, CommitInfo, Forward, RouteRequest, RoutingTable,
+    RowIter, RunResult, Session, FORWARD_KEY,
 };
 pub use connection::{serve_connection, serve_connection_until};
 pub use handshake::{Version, SUPPORTED_VERSIONS};

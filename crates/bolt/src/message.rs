@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use causeway_value::{Code, Error, Map, Value};
 
-use crate::backend::{AccessMode, AuthToken};
+use crate::backend::{AccessMode, AuthToken, Forward, FORWARD_KEY};
 use crate::chunk;
 use crate::handshake::Version;
 use crate::packstream::{
@@ -54,6 +54,7 @@ pub struct TxExtra {
     pub mode: Option<AccessMode>,
     pub db: Option<String>,
     pub imp_user: Option<String>,
+    pub forward: Option<Forward>,
 }
 
 /// `n` and `qid` of PULL and DISCARD.
@@ -443,6 +444,17 @@ fn tx_extra(mut m: Map) -> Result<TxExtra, DecodeError> {
     };
     let db = opt_string(m.remove("db"), "db")?;
     let imp_user = opt_string(m.remove("imp_user"), "imp_user")?;
+    let forward = match m.remove(FORWARD_KEY) {
+        None | Some(Value::Null) => None,
+        Some(Value::List(l)) => match l.as_slice() {
+            [Value::Int(id), Value::Int(term)] => Some(Forward {
+                command_id: *id as u64,
+                term: *term as u64,
+            }),
+            _ => return Err(bad_value("causeway_forward must be [command id, term]")),
+        },
+        Some(_) => return Err(bad_value("causeway_forward must be [command id, term]")),
+    };
     // Remaining keys (notification filters, bolt 5.x extensions) are ignored
     // on purpose: unknown keys must not fail a request.
     Ok(TxExtra {
@@ -452,6 +464,7 @@ fn tx_extra(mut m: Map) -> Result<TxExtra, DecodeError> {
         mode,
         db,
         imp_user,
+        forward,
     })
 }
 

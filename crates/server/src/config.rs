@@ -79,6 +79,10 @@ pub struct Config {
     pub routing_ttl_secs: u64,
     /// List the leader among READ servers even when followers exist.
     pub read_from_leader: bool,
+    /// A member that is not the leader runs write-mode transactions on the
+    /// leader for its clients (server-side routing), over `bolt://` and
+    /// `neo4j://` alike.
+    pub server_side_routing: bool,
     /// Serve `PUT /causeway/faults`, which drops cluster traffic to and from
     /// chosen members (a network partition on demand). For tests only.
     pub fault_injection: bool,
@@ -119,6 +123,7 @@ impl Default for Config {
             election_timeout_max_ms: timing.election_max_ms,
             routing_ttl_secs: 10,
             read_from_leader: false,
+            server_side_routing: true,
             fault_injection: false,
         }
     }

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use causeway_bolt::Forward;
 use causeway_exec::{ExecContext, Limits, QueryResult, StatementClass, SystemCatalog};
 use causeway_graph::{Graph, TxGraph};
 use causeway_replication::{Data, Replicator, WriteLeader};
@@ -91,6 +92,8 @@ pub struct Transaction {
     statements: usize,
     deadline: Instant,
     failed: bool,
+    /// Set when another member routed this transaction here.
+    forward: Option<Forward>,
 }
 
 impl Drop for Transaction {
@@ -124,6 +127,12 @@ impl Database {
         }
     }
 
+    /// Whether writes to this database go through the Raft group (the
+    /// `system` database is answered by each member itself).
+    pub fn is_replicated(&self) -> bool {
+        self.repl.is_some()
+    }
+
     pub fn applied_index(&self) -> u64 {
         self.repl.as_ref().map_or(0, |r| r.applied_index())
     }
@@ -140,6 +149,7 @@ impl Database {
         explicit: bool,
         bookmarks: &[String],
         timeout: Option<Duration>,
+        forward: Option<Forward>,
     ) -> Result<Transaction, Error> {
         let mut wanted = 0;
         for b in bookmarks {
@@ -174,6 +184,7 @@ impl Database {
             statements: 0,
             deadline: Instant::now() + timeout,
             failed: false,
+            forward,
         })
     }
 
@@ -232,7 +243,9 @@ impl Database {
                 // A follower serves the reads of a write-mode transaction
                 // from its snapshot, and refuses its first write.
                 Err(e) if e.code == Code::NotALeader => {
-                    if class != StatementClass::Read {
+                    // A routed transaction was meant for a leader: it must
+                    // fail, so the routing member can send it elsewhere.
+                    if class != StatementClass::Read || tx.forward.is_some() {
                         tx.failed = true;
                         return Err(e);
                     }
@@ -296,6 +309,16 @@ impl Database {
         // Checked under the lock, so no writer queues under a leadership
         // that has ended without this one seeing it.
         let leader = repl.write_leader()?;
+        if let Some(f) = tx.forward.filter(|f| f.term != leader.term) {
+            return Err(Error::new(
+                Code::NotALeader,
+                format!(
+                    "This transaction was routed to the leader of term {}, but the term is now {}; \
+                     it was not applied. Retry it.",
+                    f.term, leader.term
+                ),
+            ));
+        }
         if guard.leader.map(|l| (l.term, l.node_id)) != Some((leader.term, leader.node_id)) {
             let left = until.saturating_duration_since(tokio::time::Instant::now());
             let _slow =
@@ -388,7 +411,8 @@ impl Database {
         };
         let pending = {
             let _slow = SlowWarning::start("queueing a commit", 0);
-            repl.submit(leader, bytes).await?
+            let id = tx.forward.map_or_else(rand::random, |f| f.command_id);
+            repl.submit_as(leader, id, bytes).await?
         };
         guard.graph = graph;
         drop(guard);

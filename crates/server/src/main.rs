@@ -10,6 +10,7 @@ mod catalog;
 mod cluster;
 mod config;
 mod db;
+mod forward;
 mod http;
 mod server;
 mod session;

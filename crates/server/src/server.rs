@@ -18,6 +18,7 @@ use crate::auth::Auth;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::db::{Database, DbConfig, GraphState, DEFAULT_DB, SYSTEM_DB};
+use crate::forward::Forwarder;
 use crate::http::{self, HttpState};
 use crate::session::{BoltBackend, Shared};
 
@@ -102,6 +103,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         auth_slots: tokio::sync::Semaphore::new(cores),
         databases,
         catalog: catalog.clone(),
+        forwarder: (config.mode != "single" && config.server_side_routing)
+            .then(|| Arc::new(Forwarder::new(repl.clone()))),
     })));
 
     let bolt_listener = TcpListener::bind(&config.bolt_listen)

@@ -9,11 +9,14 @@ use causeway_bolt::backend::{
     AccessMode, AuthToken, Backend, BeginRequest, CommitInfo, RouteRequest, RoutingTable,
     RunResult, Session,
 };
-use causeway_value::{Code, Error, Map};
+use causeway_bolt::client::{ClientError, Stream};
+use causeway_exec::StatementClass;
+use causeway_value::{Code, Counters, Error, Map, QueryType, Value};
 
 use crate::auth::Auth;
 use crate::catalog::{database_not_found, Catalog};
 use crate::db::{Database, Mode, Transaction, DEFAULT_DB};
+use crate::forward::{Forwarder, RemoteTx, ROUTED_MARK};
 
 pub struct Shared {
     pub auth: Arc<Auth>,
@@ -23,6 +26,9 @@ pub struct Shared {
     pub auth_slots: tokio::sync::Semaphore,
     pub databases: HashMap<String, Arc<Database>>,
     pub catalog: Arc<Catalog>,
+    /// Server-side routing of write transactions to the leader (cluster
+    /// members with `server_side_routing` on).
+    pub forwarder: Option<Arc<Forwarder>>,
 }
 
 impl Shared {
@@ -44,11 +50,27 @@ pub struct BoltBackend(pub Arc<Shared>);
 
 pub struct BoltSession {
     shared: Arc<Shared>,
+    /// The client's credentials, which a routed transaction presents to the
+    /// leader.
+    token: AuthToken,
+    /// The connection comes from another member routing to us: never route
+    /// it onwards.
+    routed: bool,
 }
 
-pub struct BoltTx {
-    db: Arc<Database>,
-    tx: Transaction,
+pub enum BoltTx {
+    Local {
+        db: Arc<Database>,
+        tx: Transaction,
+    },
+    /// An auto-commit query whose route is chosen when its text is known.
+    Pending(BeginRequest),
+    Remote(RemoteTx),
+    /// A routed auto-commit query, already committed on the leader.
+    Committed {
+        bookmark: String,
+        db: String,
+    },
 }
 
 impl Backend for BoltBackend {
@@ -82,6 +104,8 @@ impl Backend for BoltBackend {
                 tracing::debug!(%peer, %user, "authenticated");
                 Ok(BoltSession {
                     shared: self.0.clone(),
+                    routed: token.extra.contains_key(ROUTED_MARK),
+                    token: token.clone(),
                 })
             }
             Err(e) => {
@@ -104,19 +128,99 @@ impl Backend for BoltBackend {
     }
 }
 
+impl BoltSession {
+    /// The member that should run a transaction: write-mode transactions
+    /// of a replicated database go to the leader, unless routing is off
+    /// or this connection was itself routed here.
+    fn forwarder(&self, req: &BeginRequest, db: &Database) -> Option<&Arc<Forwarder>> {
+        let routes = req.mode == AccessMode::Write && !self.routed && db.is_replicated();
+        self.shared.forwarder.as_ref().filter(|_| routes)
+    }
+
+    async fn begin_local(db: &Database, req: &BeginRequest) -> Result<Transaction, Error> {
+        let mode = match req.mode {
+            AccessMode::Read => Mode::Read,
+            AccessMode::Write => Mode::Write,
+        };
+        db.begin(
+            mode,
+            !req.auto_commit,
+            &req.bookmarks,
+            req.tx_timeout,
+            req.forward,
+        )
+        .await
+    }
+}
+
+fn run_result(result: causeway_exec::QueryResult, query: &str, db: &Database) -> RunResult {
+    RunResult {
+        fields: result.fields,
+        rows: result.rows,
+        query_type: result.query_type,
+        counters: result.counters,
+        profile: result.plan.is_some() && starts_with_keyword(query, "PROFILE"),
+        plan: result.plan,
+        db: db.name.clone(),
+    }
+}
+
+/// A routed query's result, as if it had run here.
+fn routed_result(stream: Stream, query: &str, db: &str) -> RunResult {
+    let s = &stream.summary;
+    let plan = match s.get("profile").or(s.get("plan")) {
+        Some(Value::Map(m)) => Some(m.clone()),
+        _ => None,
+    };
+    RunResult {
+        query_type: match s.get("type") {
+            Some(Value::String(t)) => QueryType::from_name(t).unwrap_or(QueryType::Read),
+            _ => QueryType::Read,
+        },
+        counters: match s.get("stats") {
+            Some(Value::Map(m)) => Counters::from_stats(m),
+            _ => Counters::default(),
+        },
+        profile: s.contains_key("profile")
+            || (plan.is_some() && starts_with_keyword(query, "PROFILE")),
+        plan,
+        db: match s.get("db") {
+            Some(Value::String(d)) => d.clone(),
+            _ => db.to_owned(),
+        },
+        fields: stream.fields,
+        rows: Box::new(stream.records.into_iter().map(Ok)),
+    }
+}
+
+/// Statements a member answers about itself even in a write-mode
+/// transaction: cluster and routing procedures, and SHOW commands.
+fn answered_here(query: &str) -> bool {
+    let q = query.trim_start();
+    if starts_with_keyword(q, "SHOW") {
+        return true;
+    }
+    starts_with_keyword(q, "CALL") && {
+        let name = q[4..].trim_start();
+        name.len() >= 5 && name.is_char_boundary(5) && name[..5].eq_ignore_ascii_case("dbms.")
+    }
+}
+
 impl Session for BoltSession {
     type Tx = BoltTx;
 
     async fn begin(&mut self, req: BeginRequest) -> Result<BoltTx, Error> {
         let db = self.shared.database(req.db.as_deref())?;
-        let mode = match req.mode {
-            AccessMode::Read => Mode::Read,
-            AccessMode::Write => Mode::Write,
-        };
-        let tx = db
-            .begin(mode, !req.auto_commit, &req.bookmarks, req.tx_timeout)
-            .await?;
-        Ok(BoltTx { db, tx })
+        if let Some(fw) = self.forwarder(&req, &db) {
+            if req.auto_commit {
+                return Ok(BoltTx::Pending(req));
+            }
+            if let Some(remote) = fw.begin(&req, &self.token).await? {
+                return Ok(BoltTx::Remote(remote));
+            }
+        }
+        let tx = Self::begin_local(&db, &req).await?;
+        Ok(BoltTx::Local { db, tx })
     }
 
     async fn run(
@@ -125,28 +229,115 @@ impl Session for BoltSession {
         query: String,
         params: Map,
     ) -> Result<RunResult, Error> {
-        let result = tx.db.run(&mut tx.tx, &query, &params).await?;
-        Ok(RunResult {
-            fields: result.fields,
-            rows: result.rows,
-            query_type: result.query_type,
-            counters: result.counters,
-            profile: result.plan.is_some() && starts_with_keyword(&query, "PROFILE"),
-            plan: result.plan,
-            db: tx.db.name.clone(),
-        })
+        match tx {
+            BoltTx::Local { db, tx } => {
+                let result = db.run(tx, &query, &params).await?;
+                Ok(run_result(result, &query, db))
+            }
+            BoltTx::Pending(req) => {
+                let req = req.clone();
+                let db = self.shared.database(req.db.as_deref())?;
+                let fw = self.forwarder(&req, &db).filter(|_| !answered_here(&query));
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    if let Some(fw) = fw {
+                        let routed = match fw.auto_commit(&req, &self.token, &query, &params).await
+                        {
+                            Ok(r) => r,
+                            // Without a leader (an election, or a minority
+                            // partition) reads are still served here.
+                            Err(e)
+                                if matches!(e.code, Code::NotALeader | Code::NoLeader)
+                                    && causeway_exec::classify(&query)
+                                        .is_ok_and(|c| c == StatementClass::Read) =>
+                            {
+                                None
+                            }
+                            Err(e) => return Err(e),
+                        };
+                        if let Some(routed) = routed {
+                            let result = routed_result(routed.stream, &query, &db.name);
+                            *tx = BoltTx::Committed {
+                                bookmark: routed.bookmark.unwrap_or_else(|| db.bookmark(0)),
+                                db: result.db.clone(),
+                            };
+                            return Ok(result);
+                        }
+                    }
+                    let mut local = Self::begin_local(&db, &req).await?;
+                    let result = db.run(&mut local, &query, &params).await;
+                    // Leadership moved between choosing this member and
+                    // writing: nothing was applied, so route it again.
+                    if fw.is_some()
+                        && attempts < 3
+                        && matches!(&result, Err(e) if e.code == Code::NotALeader)
+                    {
+                        continue;
+                    }
+                    let out = result.map(|r| run_result(r, &query, &db));
+                    *tx = BoltTx::Local { db, tx: local };
+                    return out;
+                }
+            }
+            BoltTx::Remote(remote) => {
+                let fw = self
+                    .shared
+                    .forwarder
+                    .clone()
+                    .expect("a routed transaction has a forwarder");
+                match fw.run(remote, &query, &params).await {
+                    Ok(stream) => Ok(routed_result(stream, &query, &remote.db)),
+                    Err(ClientError::Server(e)) => Err(e),
+                    Err(ClientError::Connection(e)) => Err(Error::new(
+                        Code::LeaderSwitch,
+                        format!("The connection to the leader was lost ({e}); the transaction was rolled back. Retry it."),
+                    )),
+                }
+            }
+            BoltTx::Committed { .. } => Err(Error::new(
+                Code::RequestInvalid,
+                "An auto-commit transaction runs one query.",
+            )),
+        }
     }
 
     async fn commit(&mut self, tx: BoltTx) -> Result<CommitInfo, Error> {
-        let bookmark = tx.db.commit(tx.tx).await?;
-        Ok(CommitInfo {
-            bookmark,
-            db: tx.db.name.clone(),
-        })
+        match tx {
+            BoltTx::Local { db, tx } => {
+                let bookmark = db.commit(tx).await?;
+                Ok(CommitInfo {
+                    bookmark,
+                    db: db.name.clone(),
+                })
+            }
+            BoltTx::Pending(req) => {
+                let db = self.shared.database(req.db.as_deref())?;
+                Ok(CommitInfo {
+                    bookmark: db.bookmark(db.applied_index()),
+                    db: db.name.clone(),
+                })
+            }
+            BoltTx::Remote(remote) => {
+                let fw = self
+                    .shared
+                    .forwarder
+                    .clone()
+                    .expect("a routed transaction has a forwarder");
+                let db = remote.db.clone();
+                let bookmark = fw.commit(remote).await?;
+                Ok(CommitInfo { bookmark, db })
+            }
+            BoltTx::Committed { bookmark, db } => Ok(CommitInfo { bookmark, db }),
+        }
     }
 
     async fn rollback(&mut self, tx: BoltTx) {
-        drop(tx);
+        if let BoltTx::Remote(remote) = tx {
+            if let Some(fw) = &self.shared.forwarder {
+                fw.rollback(remote).await;
+            }
+        }
     }
 
     async fn route(&mut self, req: RouteRequest) -> Result<RoutingTable, Error> {

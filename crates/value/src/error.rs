@@ -53,6 +53,57 @@ pub enum Code {
 }
 
 impl Code {
+    pub const ALL: [Code; 40] = {
+        use Code::*;
+        [
+            SyntaxError,
+            SemanticError,
+            TypeError,
+            ArgumentError,
+            ArithmeticError,
+            ParameterMissing,
+            EntityNotFound,
+            NotSystemDatabaseError,
+            ConstraintValidationFailed,
+            IndexAlreadyExists,
+            IndexNotFound,
+            EquivalentSchemaRuleAlreadyExists,
+            ConstraintAlreadyExists,
+            ConstraintNotFound,
+            ProcedureNotFound,
+            ProcedureCallFailed,
+            DatabaseNotFound,
+            Unauthorized,
+            AuthenticationRateLimit,
+            Forbidden,
+            ForbiddenReadOnly,
+            RequestInvalid,
+            RequestInvalidFormat,
+            TransactionNotFound,
+            InvalidBookmark,
+            TransactionAccessModeForbidden,
+            NotALeader,
+            AccessMode,
+            DeadlockDetected,
+            LockAcquisitionTimeout,
+            Outdated,
+            BookmarkTimeout,
+            LeaderSwitch,
+            NoLeader,
+            MemoryPoolOutOfMemory,
+            TransactionTimedOut,
+            Terminated,
+            DatabaseUnavailable,
+            TransactionCommitFailed,
+            Unknown,
+        ]
+    };
+
+    /// The code Neo4j's name stands for, if it is one Causeway sends.
+    pub fn from_name(name: &str) -> Option<Code> {
+        Code::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         use Code::*;
         match self {
@@ -192,3 +243,16 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    #[test]
+    fn every_code_round_trips_through_its_name() {
+        for c in Code::ALL {
+            assert_eq!(Code::from_name(c.as_str()), Some(c));
+        }
+        assert_eq!(Code::from_name("Neo.ClientError.Nope.Nope"), None);
+    }
+}

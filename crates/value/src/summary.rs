@@ -18,20 +18,37 @@ pub struct Counters {
 impl Counters {
     /// `(bolt key, value)` pairs, in the order Neo4j lists them.
     pub fn entries(&self) -> [(&'static str, i64); 12] {
+        let mut c = *self;
+        c.slots().map(|(k, v)| (k, *v))
+    }
+
+    fn slots(&mut self) -> [(&'static str, &mut i64); 12] {
         [
-            ("nodes-created", self.nodes_created),
-            ("nodes-deleted", self.nodes_deleted),
-            ("relationships-created", self.relationships_created),
-            ("relationships-deleted", self.relationships_deleted),
-            ("properties-set", self.properties_set),
-            ("labels-added", self.labels_added),
-            ("labels-removed", self.labels_removed),
-            ("indexes-added", self.indexes_added),
-            ("indexes-removed", self.indexes_removed),
-            ("constraints-added", self.constraints_added),
-            ("constraints-removed", self.constraints_removed),
-            ("system-updates", self.system_updates),
+            ("nodes-created", &mut self.nodes_created),
+            ("nodes-deleted", &mut self.nodes_deleted),
+            ("relationships-created", &mut self.relationships_created),
+            ("relationships-deleted", &mut self.relationships_deleted),
+            ("properties-set", &mut self.properties_set),
+            ("labels-added", &mut self.labels_added),
+            ("labels-removed", &mut self.labels_removed),
+            ("indexes-added", &mut self.indexes_added),
+            ("indexes-removed", &mut self.indexes_removed),
+            ("constraints-added", &mut self.constraints_added),
+            ("constraints-removed", &mut self.constraints_removed),
+            ("system-updates", &mut self.system_updates),
         ]
+    }
+
+    /// The counters a `stats` map reports (as another server sent them);
+    /// unknown keys are ignored.
+    pub fn from_stats(stats: &crate::Map) -> Counters {
+        let mut c = Counters::default();
+        for (k, slot) in c.slots() {
+            if let Some(crate::Value::Int(i)) = stats.get(k) {
+                *slot = *i;
+            }
+        }
+        c
     }
 
     pub fn contains_updates(&self) -> bool {
@@ -64,6 +81,17 @@ pub enum QueryType {
 }
 
 impl QueryType {
+    pub fn from_name(s: &str) -> Option<QueryType> {
+        [
+            QueryType::Read,
+            QueryType::Write,
+            QueryType::ReadWrite,
+            QueryType::Schema,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             QueryType::Read => "r",

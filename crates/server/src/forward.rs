@@ -1,0 +1,435 @@
+//! Server-side routing: a write transaction that reaches a member other than
+//! the leader runs on the leader, over a Bolt connection this member opens
+//! with the client's own credentials (so the leader checks them and applies
+//! its own privileges). The client cannot tell, except by latency.
+//!
+//! Exactly-once across a leader change: every routed transaction is fenced
+//! to the term in which this member saw the leader, and its change set is
+//! proposed under a command id chosen here (`causeway_forward` in BEGIN).
+//! If the connection dies during COMMIT, this member learns the outcome from
+//! its own copy of the log ([`Replicator::outcome`]): applied means the
+//! commit succeeded; not applied means a retryable error. An auto-commit
+//! query is routed as an explicit transaction (BEGIN, RUN and PULL in one
+//! round trip, then COMMIT), so its records are in hand before the only
+//! uncertain step.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use causeway_bolt::client::{Client, ClientError, Stream};
+use causeway_bolt::{AuthToken, BeginRequest, Forward, FORWARD_KEY};
+use causeway_replication::{Replicator, Role};
+use causeway_value::{Code, Error, Map, Value};
+
+use crate::db::GraphState;
+
+/// How long a routed transaction waits for a leader to appear (an election)
+/// before it fails with a retryable error. Elections take well under a
+/// second; drivers retry for 30 s.
+pub const LEADER_WAIT: Duration = Duration::from_secs(5);
+/// Connecting and logging on to the leader.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle connections kept per (leader, credentials), and credential sets
+/// kept at all; beyond these, connections are closed instead of pooled.
+const MAX_IDLE_PER_KEY: usize = 64;
+const MAX_POOL_KEYS: usize = 1024;
+/// The auth-token key that marks a connection as routed by another member:
+/// such a connection never routes again, so a stale view cannot loop.
+pub const ROUTED_MARK: &str = "causeway_routed";
+const POLL: Duration = Duration::from_millis(10);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    addr: String,
+    scheme: String,
+    principal: Option<String>,
+    credentials: Option<String>,
+}
+
+/// Where a write-mode transaction runs.
+pub enum Route {
+    /// This member is the leader and can write.
+    Local,
+    Leader(Target),
+}
+
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub term: u64,
+    pub bolt: String,
+}
+
+pub struct Forwarder {
+    repl: Arc<Replicator<GraphState>>,
+    pool: Mutex<HashMap<PoolKey, Vec<Client>>>,
+    agent: String,
+}
+
+/// A transaction running on the leader for a client of this member.
+pub struct RemoteTx {
+    conn: Option<(PoolKey, Client)>,
+    fence: Forward,
+    pub db: String,
+}
+
+/// A routed query's result.
+pub struct Routed {
+    pub stream: Stream,
+    /// Set when the transaction committed (auto-commit).
+    pub bookmark: Option<String>,
+}
+
+fn retry_later(what: &str) -> Error {
+    Error::new(
+        Code::NoLeader,
+        format!("No leader was available within {LEADER_WAIT:?} to {what}; retry."),
+    )
+}
+
+fn switched(e: String) -> Error {
+    Error::new(
+        Code::LeaderSwitch,
+        format!("The connection to the leader was lost ({e}); the transaction was rolled back. Retry it."),
+    )
+}
+
+/// Errors after which a transaction that has not run a statement yet can be
+/// sent again, to whichever member leads now: nothing of it was applied.
+fn resendable(e: &ClientError) -> bool {
+    match e {
+        ClientError::Connection(_) => true,
+        ClientError::Server(e) => matches!(e.code, Code::NotALeader | Code::NoLeader),
+    }
+}
+
+impl Forwarder {
+    pub fn new(repl: Arc<Replicator<GraphState>>) -> Forwarder {
+        Forwarder {
+            repl,
+            pool: Mutex::new(HashMap::new()),
+            agent: format!("causeway-router/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    /// Where a write-mode transaction should run now, waiting out an
+    /// election for up to [`LEADER_WAIT`].
+    pub async fn route(&self) -> Result<Route, Error> {
+        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        loop {
+            let st = self.repl.status();
+            if st.writable {
+                return Ok(Route::Local);
+            }
+            if st.lease_lost {
+                // This member led but lost its majority: fail fast rather
+                // than wait for an election it cannot see the end of.
+                return self.repl.write_leader().map(|_| Route::Local);
+            }
+            if matches!(st.role, Role::Follower | Role::Learner) && !st.lease_lost {
+                let leader = st
+                    .leader
+                    .filter(|l| *l != st.node_id)
+                    .and_then(|l| st.members.iter().find(|m| m.node_id == l));
+                if let Some(m) = leader.filter(|m| !m.member.bolt.is_empty()) {
+                    return Ok(Route::Leader(Target {
+                        term: st.term,
+                        bolt: m.member.bolt.clone(),
+                    }));
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(retry_later("take this write"));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    fn key(target: &Target, token: &AuthToken) -> PoolKey {
+        PoolKey {
+            addr: target.bolt.clone(),
+            scheme: token.scheme.clone(),
+            principal: token.principal.clone(),
+            credentials: token.credentials.clone(),
+        }
+    }
+
+    async fn connect(
+        &self,
+        target: &Target,
+        token: &AuthToken,
+    ) -> Result<(PoolKey, Client), ClientError> {
+        let key = Self::key(target, token);
+        let pooled = self
+            .pool
+            .lock()
+            .unwrap()
+            .get_mut(&key)
+            .and_then(|v| v.pop());
+        if let Some(c) = pooled {
+            return Ok((key, c));
+        }
+        let mut auth = token.clone();
+        auth.extra.insert(ROUTED_MARK.into(), Value::Bool(true));
+        let c = Client::connect(&target.bolt, &self.agent, &auth, CONNECT_TIMEOUT).await?;
+        Ok((key, c))
+    }
+
+    fn give_back(&self, key: PoolKey, c: Client) {
+        let mut pool = self.pool.lock().unwrap();
+        if pool.len() >= MAX_POOL_KEYS && !pool.contains_key(&key) {
+            pool.clear();
+        }
+        let idle = pool.entry(key).or_default();
+        if idle.len() < MAX_IDLE_PER_KEY {
+            idle.push(c);
+        }
+    }
+
+    fn begin_extra(req: &BeginRequest, fence: Forward) -> Map {
+        let mut m = Map::new();
+        if let Some(db) = &req.db {
+            m.insert("db".into(), Value::from(db.as_str()));
+        }
+        if !req.bookmarks.is_empty() {
+            m.insert(
+                "bookmarks".into(),
+                Value::List(
+                    req.bookmarks
+                        .iter()
+                        .map(|b| Value::from(b.as_str()))
+                        .collect(),
+                ),
+            );
+        }
+        if let Some(t) = req.tx_timeout {
+            m.insert("tx_timeout".into(), Value::Int(t.as_millis().max(1) as i64));
+        }
+        if !req.tx_metadata.is_empty() {
+            m.insert("tx_metadata".into(), Value::Map(req.tx_metadata.clone()));
+        }
+        if let Some(u) = &req.imp_user {
+            m.insert("imp_user".into(), Value::from(u.as_str()));
+        }
+        m.insert(
+            FORWARD_KEY.into(),
+            Value::List(vec![
+                Value::Int(fence.command_id as i64),
+                Value::Int(fence.term as i64),
+            ]),
+        );
+        m
+    }
+
+    /// Opens an explicit transaction on the leader. `Ok(None)` means this
+    /// member has become the leader meanwhile: run it here.
+    pub async fn begin(
+        &self,
+        req: &BeginRequest,
+        token: &AuthToken,
+    ) -> Result<Option<RemoteTx>, Error> {
+        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        loop {
+            let target = match self.route().await? {
+                Route::Local => return Ok(None),
+                Route::Leader(t) => t,
+            };
+            let fence = Forward {
+                command_id: rand::random(),
+                term: target.term,
+            };
+            let res = async {
+                let (key, mut c) = self.connect(&target, token).await?;
+                match c.begin(Self::begin_extra(req, fence)).await {
+                    Ok(meta) => Ok((key, c, meta)),
+                    Err(e) => {
+                        if let ClientError::Connection(_) = e {
+                            self.forget(&key);
+                        }
+                        Err(e)
+                    }
+                }
+            }
+            .await;
+            match res {
+                Ok((key, c, meta)) => {
+                    let db = match meta.get("db") {
+                        Some(Value::String(s)) => s.clone(),
+                        _ => req.db.clone().unwrap_or_default(),
+                    };
+                    return Ok(Some(RemoteTx {
+                        conn: Some((key, c)),
+                        fence,
+                        db,
+                    }));
+                }
+                Err(e) if resendable(&e) && tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(?e, "routing BEGIN again");
+                    tokio::time::sleep(POLL).await;
+                }
+                Err(ClientError::Server(e)) => return Err(e),
+                Err(ClientError::Connection(e)) => return Err(switched(e)),
+            }
+        }
+    }
+
+    /// Runs one statement of a routed explicit transaction. Whether the
+    /// transaction may be re-sent is the caller's call (`fresh`: nothing has
+    /// run in it yet); a `Connection` error is returned as is for that.
+    pub async fn run(
+        &self,
+        tx: &mut RemoteTx,
+        query: &str,
+        params: &Map,
+    ) -> Result<Stream, ClientError> {
+        let Some((_, c)) = tx.conn.as_mut() else {
+            return Err(ClientError::Server(Error::new(
+                Code::Terminated,
+                "The transaction has been terminated after an earlier error.",
+            )));
+        };
+        let r = c.run(query, params.clone(), Map::new()).await;
+        if let Err(ClientError::Connection(_)) = &r {
+            if let Some((key, _)) = tx.conn.take() {
+                self.forget(&key);
+            }
+        }
+        r
+    }
+
+    /// Commits a routed transaction; returns its bookmark.
+    pub async fn commit(&self, mut tx: RemoteTx) -> Result<String, Error> {
+        let Some((key, mut c)) = tx.conn.take() else {
+            return Err(Error::new(
+                Code::Terminated,
+                "The transaction has been terminated after an earlier error.",
+            ));
+        };
+        match c.commit().await {
+            Ok(meta) => {
+                self.give_back(key, c);
+                Ok(bookmark_of(&meta, &tx.db))
+            }
+            Err(ClientError::Server(e)) => Err(e),
+            Err(ClientError::Connection(e)) => {
+                self.forget(&key);
+                self.settle(tx.fence, &tx.db, e).await
+            }
+        }
+    }
+
+    /// The bookmark of a commit whose answer was lost, once this member's
+    /// log tells whether it was applied.
+    async fn settle(&self, fence: Forward, db: &str, e: String) -> Result<String, Error> {
+        tracing::info!(error = %e, "lost the leader during a routed commit; learning the outcome from the log");
+        match self.repl.outcome(fence.command_id, fence.term).await {
+            Ok(index) => Ok(format!("causeway:{db}:{index}")),
+            // A direct driver turns NotALeader into "no write service";
+            // for a routed transaction the retryable truth is a switch.
+            Err(e) if e.code == Code::NotALeader => Err(Error::new(Code::LeaderSwitch, e.message)),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn rollback(&self, mut tx: RemoteTx) {
+        if let Some((key, mut c)) = tx.conn.take() {
+            if c.rollback().await.is_ok() {
+                self.give_back(key, c);
+            }
+        }
+    }
+
+    /// A whole auto-commit query on the leader: BEGIN, RUN and PULL in one
+    /// round trip, then COMMIT. `Ok(None)` means this member has become the
+    /// leader: run it here.
+    pub async fn auto_commit(
+        &self,
+        req: &BeginRequest,
+        token: &AuthToken,
+        query: &str,
+        params: &Map,
+    ) -> Result<Option<Routed>, Error> {
+        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        loop {
+            let target = match self.route().await? {
+                Route::Local => return Ok(None),
+                Route::Leader(t) => t,
+            };
+            let fence = Forward {
+                command_id: rand::random(),
+                term: target.term,
+            };
+            let attempt = async {
+                let (key, mut c) = self.connect(&target, token).await?;
+                match c
+                    .begin_and_run(Self::begin_extra(req, fence), query, params.clone())
+                    .await
+                {
+                    Ok(stream) => Ok((key, c, stream)),
+                    Err(e) => {
+                        if let ClientError::Connection(_) = e {
+                            self.forget(&key);
+                        }
+                        Err(e)
+                    }
+                }
+            };
+            // Until COMMIT is sent, nothing of it can have been applied.
+            let (key, mut c, stream) = match attempt.await {
+                Ok(x) => x,
+                Err(e) if resendable(&e) && tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(?e, "routing an auto-commit query again");
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+                Err(ClientError::Server(e)) => return Err(e),
+                Err(ClientError::Connection(e)) => return Err(switched(e)),
+            };
+            let db = match stream.summary.get("db") {
+                Some(Value::String(s)) => s.clone(),
+                _ => req
+                    .db
+                    .clone()
+                    .unwrap_or_else(|| crate::db::DEFAULT_DB.into()),
+            };
+            let bookmark = match c.commit().await {
+                Ok(meta) => {
+                    self.give_back(key, c);
+                    bookmark_of(&meta, &db)
+                }
+                Err(ClientError::Server(e)) => return Err(e),
+                Err(ClientError::Connection(e)) => {
+                    self.forget(&key);
+                    match self.settle(fence, &db, e).await {
+                        Ok(b) => b,
+                        // Certainly not applied: send it again.
+                        Err(e)
+                            if e.code == Code::LeaderSwitch
+                                && tokio::time::Instant::now() < deadline =>
+                        {
+                            tokio::time::sleep(POLL).await;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            };
+            return Ok(Some(Routed {
+                stream,
+                bookmark: Some(bookmark),
+            }));
+        }
+    }
+
+    /// Drops the idle connections to a leader that just failed one.
+    fn forget(&self, key: &PoolKey) {
+        self.pool.lock().unwrap().remove(key);
+    }
+}
+
+fn bookmark_of(meta: &Map, db: &str) -> String {
+    match meta.get("bookmark") {
+        Some(Value::String(b)) => b.clone(),
+        _ => format!("causeway:{db}:0"),
+    }
+}
