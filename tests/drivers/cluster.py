@@ -1,13 +1,17 @@
 """Real multi-process clusters for the cluster tests: each core member is a
 `causeway serve --mode core` process on its own loopback ports and data
 directory, with the test-only fault endpoint switched on."""
+import contextlib
 import json
 import os
 import shutil
+import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
+import neo4j
 from neo4j import GraphDatabase
 
 from conftest import Server, free_port
@@ -156,6 +160,17 @@ class Cluster:
         return None
 
 
+@contextlib.contextmanager
+def temp_cluster(extra_args=()):
+    """A cluster in a scratch directory, stopped and removed afterwards."""
+    with tempfile.TemporaryDirectory() as d:
+        c = Cluster(d, extra_args=extra_args)
+        try:
+            yield c
+        finally:
+            c.stop()
+
+
 def graph_dump(core, auth):
     """Everything a member holds, in a form that compares across members."""
     d = GraphDatabase.driver(core.bolt_uri, auth=auth)
@@ -207,3 +222,83 @@ def assert_identical_with(cluster, auth, label, acked):
 
 def env_flag(name):
     return os.environ.get(name, "") not in ("", "0", "false")
+
+
+class Writers:
+    """Threads that each write unique keys through their own driver, as an
+    application would: "managed" threads use `execute_write` (the driver
+    retries), "auto" threads use auto-commit queries (nobody retries). They
+    record every acknowledged key and when, every error that reached the
+    application and when, and the keys whose commit the driver could not
+    settle (IncompleteCommit: present or not, but never twice)."""
+
+    def __init__(self, make_driver, label, kinds=("managed",) * 4):
+        self.make_driver, self.label = make_driver, label
+        self.acked, self.times, self.errors = set(), [], []
+        self.unknown = set()
+        self.lock = threading.Lock()
+        self.stop_flag = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(f"{k[0]}{w}", k))
+                        for w, k in enumerate(kinds)]
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join()
+
+    def run(self, wid, kind):
+        d = self.make_driver()
+        q = f"CREATE (:{self.label} {{k: $k}})"
+        i = 0
+        try:
+            while not self.stop_flag.is_set():
+                key = f"{wid}-{i}"
+                i += 1
+                try:
+                    with d.session() as s:
+                        if kind == "managed":
+                            s.execute_write(lambda tx: tx.run(q, k=key).consume())
+                        else:
+                            s.run(q, k=key).consume()
+                except neo4j.exceptions.IncompleteCommit:
+                    with self.lock:
+                        self.unknown.add(key)
+                    continue
+                except Exception as e:  # surfaced to the application
+                    with self.lock:
+                        self.errors.append((time.monotonic(), f"{wid}: {e!r}"))
+                    time.sleep(0.05)
+                    continue
+                with self.lock:
+                    self.acked.add(key)
+                    self.times.append(time.monotonic())
+        finally:
+            d.close()
+
+    def count(self):
+        with self.lock:
+            return len(self.acked)
+
+    def error_messages(self, outside=()):
+        """Errors, leaving out those within the (start, end) windows given."""
+        with self.lock:
+            return [m for t, m in self.errors if not any(a <= t <= b for a, b in outside)]
+
+    def max_gap(self, start, end):
+        """Longest stretch in [start, end] with no acknowledged write."""
+        with self.lock:
+            ts = sorted(t for t in self.times if start <= t <= end)
+        points = [start, *ts, end]
+        return max(b - a for a, b in zip(points, points[1:]))
+
+    def wait_for(self, n, timeout=30):
+        deadline = time.time() + timeout
+        while self.count() < n and time.time() < deadline:
+            time.sleep(0.01)
+        assert self.count() >= n, (
+            f"only {self.count()} writes acknowledged; errors: {self.error_messages()[-3:]}")

@@ -2,105 +2,33 @@
 neo4j:// (client-side routing). After every scenario, every acknowledged
 write is on every member exactly once and the members' graphs are equal."""
 import tempfile
-import threading
 import time
 
 import neo4j
 import pytest
 from neo4j import GraphDatabase
 
-from cluster import Cluster, assert_identical_with, keys_on
+from cluster import Writers, temp_cluster, assert_identical_with, keys_on
 
 
 @pytest.fixture
 def cluster():
-    with tempfile.TemporaryDirectory() as d:
-        c = Cluster(d)
+    with temp_cluster() as c:
         yield c
-        c.stop()
 
 
 @pytest.fixture
 def compacting_cluster():
     """Snapshots every 100 entries, so a member that was away long enough
     must catch up from a snapshot."""
-    with tempfile.TemporaryDirectory() as d:
-        c = Cluster(d, extra_args=["--set", "snapshot_every=100"])
+    with temp_cluster(["--set", "snapshot_every=100"]) as c:
         yield c
-        c.stop()
 
 
-class Load:
-    """Writers running managed transactions (`execute_write`) through a
-    routing driver, recording every acknowledged key and when it was
-    acknowledged."""
-
-    def __init__(self, cluster, auth, label, threads=4):
-        self.cluster, self.auth, self.label = cluster, auth, label
-        self.acked, self.times, self.errors = set(), [], []
-        # Commits whose connection died before the answer: the driver
-        # cannot know whether they happened (IncompleteCommit), so they may
-        # be present or not, but never twice.
-        self.unknown = set()
-        self.lock = threading.Lock()
-        self.stop_flag = threading.Event()
-        self.threads = [threading.Thread(target=self.run, args=(w,)) for w in range(threads)]
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        for t in self.threads:
-            t.join()
-
-    def run(self, wid):
-        d = self.cluster.driver(
-            self.auth, max_transaction_retry_time=30, connection_timeout=2,
-        )
-        i = 0
-        try:
-            while not self.stop_flag.is_set():
-                key = f"{wid}-{i}"
-                i += 1
-                try:
-                    with d.session() as s:
-                        s.execute_write(
-                            lambda tx: tx.run(f"CREATE (:{self.label} {{k: $k}})", k=key).consume()
-                        )
-                except neo4j.exceptions.IncompleteCommit:
-                    with self.lock:
-                        self.unknown.add(key)
-                    continue
-                except Exception as e:  # surfaced to the application
-                    with self.lock:
-                        self.errors.append(repr(e))
-                    time.sleep(0.05)
-                    continue
-                with self.lock:
-                    self.acked.add(key)
-                    self.times.append(time.monotonic())
-        finally:
-            d.close()
-
-    def count(self):
-        with self.lock:
-            return len(self.acked)
-
-    def max_gap(self, start, end):
-        """Longest stretch in [start, end] with no acknowledged write."""
-        with self.lock:
-            ts = sorted(t for t in self.times if start <= t <= end)
-        points = [start, *ts, end]
-        return max(b - a for a, b in zip(points, points[1:]))
-
-    def wait_for(self, n, timeout=30):
-        deadline = time.time() + timeout
-        while self.count() < n and time.time() < deadline:
-            time.sleep(0.02)
-        assert self.count() >= n, f"only {self.count()} writes acknowledged; errors: {self.errors[-3:]}"
+def Load(cluster, auth, label):
+    """Four writers running managed transactions through a routing driver."""
+    return Writers(lambda: cluster.driver(auth, max_transaction_retry_time=30,
+                                          connection_timeout=2), label)
 
 
 def test_formation_routing_and_follower_reads_with_bookmarks(cluster, auth):
@@ -140,10 +68,8 @@ def test_formation_routing_and_follower_reads_with_bookmarks(cluster, auth):
 
 @pytest.fixture
 def impatient_cluster():
-    with tempfile.TemporaryDirectory() as d:
-        c = Cluster(d, extra_args=["--set", "bookmark_timeout_ms=1000"])
+    with temp_cluster(["--set", "bookmark_timeout_ms=1000"]) as c:
         yield c
-        c.stop()
 
 
 def test_bookmark_wait_times_out_with_the_transient_code(impatient_cluster, auth):
@@ -184,7 +110,7 @@ def test_leader_kill9_under_write_load(cluster, auth):
             time.sleep(0.5)
             assert leader.status()["role"] in ("FOLLOWER", "CANDIDATE", "LEADER")
             cluster.wait_converged()
-        errors = list(load.errors)
+        errors = load.error_messages()
     print(f"write gaps after leader kill -9: {[round(g, 3) for g in gaps]}")
     assert not errors, f"managed transactions surfaced errors: {errors[:3]}"
     assert max(gaps) < 5.0, f"write gaps {gaps}"
@@ -202,7 +128,7 @@ def test_follower_kill9_restart_catches_up_from_snapshot(compacting_cluster, aut
         load.wait_for(load.count() + 600)
         follower.start()
         load.wait_for(load.count() + 50)
-    assert not load.errors, load.errors[:3]
+    assert not load.error_messages(), load.error_messages()[:3]
     st = leader.status()
     assert st["applied"] > 600
     assert_identical_with(cluster, auth, "CatchUp", load.acked)
@@ -272,7 +198,7 @@ def test_sigterm_of_leader_hands_over_without_failures(cluster, auth):
         load.wait_for(before + 50)
         gap = load.max_gap(t0 - 0.5, time.monotonic())
     print(f"write gap across a graceful leader shutdown: {gap:.3f}s")
-    assert not load.errors, load.errors[:3]
+    assert not load.error_messages(), load.error_messages()[:3]
     assert "leadership transferred" in leader.full_log()
     assert_identical_with(cluster, auth, "Handover", load.acked)
 
@@ -352,18 +278,14 @@ def test_dns_discovery_forms_a_cluster(hosts_name, auth):
     from cluster import free_port
 
     port = free_port()
-    with tempfile.TemporaryDirectory() as d:
-        c = Cluster(d)
-        try:
-            for core, ip in zip(c.cores, hosts_name):
-                core.cluster_host, core.cluster_port = ip, port
-                core.initial = [f"{DNS_NAME}:{port}"]
-                core.discovery = "dns"
-            c.start()
-            leader = c.wait_leader()
-            assert len(leader.status()["members"]) == 3
-            with c.driver(auth) as drv:
-                drv.execute_query("CREATE (:Dns {k: 1})")
-            assert_identical_with(c, auth, "Dns", {1})
-        finally:
-            c.stop()
+    with temp_cluster() as c:
+        for core, ip in zip(c.cores, hosts_name):
+            core.cluster_host, core.cluster_port = ip, port
+            core.initial = [f"{DNS_NAME}:{port}"]
+            core.discovery = "dns"
+        c.start()
+        leader = c.wait_leader()
+        assert len(leader.status()["members"]) == 3
+        with c.driver(auth) as drv:
+            drv.execute_query("CREATE (:Dns {k: 1})")
+        assert_identical_with(c, auth, "Dns", {1})

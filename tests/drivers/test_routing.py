@@ -2,31 +2,25 @@
 is not the leader writes through it, and keeps writing across leader
 crashes. Real three-core clusters; after every scenario every acknowledged
 write is on every member exactly once."""
-import tempfile
-import threading
 import time
 
 import neo4j
 import pytest
 from neo4j import GraphDatabase
 
-from cluster import Cluster, assert_identical_with
+from cluster import Writers, temp_cluster, assert_identical_with
 
 
 @pytest.fixture
 def cluster():
-    with tempfile.TemporaryDirectory() as d:
-        c = Cluster(d)
+    with temp_cluster() as c:
         yield c
-        c.stop()
 
 
 @pytest.fixture
 def unrouted_cluster():
-    with tempfile.TemporaryDirectory() as d:
-        c = Cluster(d, extra_args=["--set", "server_side_routing=false"])
+    with temp_cluster(["--set", "server_side_routing=false"]) as c:
         yield c
-        c.stop()
 
 
 def a_follower(cluster):
@@ -82,82 +76,16 @@ def test_without_routing_a_follower_refuses_writes(unrouted_cluster, auth):
             s.run("CREATE (:Misrouted)").consume()
 
 
-class BoltWriters:
-    """Writers on one bolt:// address: auto-commit queries (no driver
-    retries at all) and managed transactions (driver retries)."""
-
-    def __init__(self, uri, auth, label):
-        self.uri, self.auth, self.label = uri, auth, label
-        self.acked, self.errors, self.times = set(), [], []
-        self.unknown = set()
-        self.lock = threading.Lock()
-        self.stop_flag = threading.Event()
-        self.threads = [
-            threading.Thread(target=self.run, args=(f"a{w}", False)) for w in range(2)
-        ] + [threading.Thread(target=self.run, args=(f"m{w}", True)) for w in range(2)]
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        for t in self.threads:
-            t.join()
-
-    def run(self, wid, managed):
-        d = GraphDatabase.driver(self.uri, auth=self.auth, max_transaction_retry_time=30,
-                                 connection_timeout=2)
-        q = f"CREATE (:{self.label} {{k: $k}})"
-        i = 0
-        try:
-            while not self.stop_flag.is_set():
-                key = f"{wid}-{i}"
-                i += 1
-                try:
-                    with d.session() as s:
-                        if managed:
-                            s.execute_write(lambda tx: tx.run(q, k=key).consume())
-                        else:
-                            s.run(q, k=key).consume()
-                except neo4j.exceptions.IncompleteCommit:
-                    with self.lock:
-                        self.unknown.add(key)
-                    continue
-                except Exception as e:  # surfaced to the application
-                    with self.lock:
-                        self.errors.append((time.monotonic(), f"{wid}: {e!r}"))
-                    time.sleep(0.05)
-                    continue
-                with self.lock:
-                    self.acked.add(key)
-                    self.times.append(time.monotonic())
-        finally:
-            d.close()
-
-    def count(self):
-        with self.lock:
-            return len(self.acked)
-
-    def wait_for(self, n, timeout=30):
-        deadline = time.time() + timeout
-        while self.count() < n:
-            assert time.time() < deadline, f"only {self.count()} of {n} writes acknowledged"
-            time.sleep(0.01)
-
-    def max_gap(self, start, end):
-        with self.lock:
-            ts = sorted(t for t in self.times if start <= t <= end)
-        points = [start, *ts, end]
-        return max(b - a for a, b in zip(points, points[1:]))
-
-
 def test_bolt_client_on_a_follower_keeps_writing_across_leader_kill9(cluster, auth):
     cluster.start()
     _, entry = a_follower(cluster)
     gaps, restarts = [], []
-    with BoltWriters(entry.bolt_uri, auth, "Through") as w:
+    def bolt_driver():
+        return GraphDatabase.driver(entry.bolt_uri, auth=auth, max_transaction_retry_time=30,
+                                    connection_timeout=2)
+
+    # Auto-commit writers have no driver retries at all to hide behind.
+    with Writers(bolt_driver, "Through", ("auto", "auto", "managed", "managed")) as w:
         w.wait_for(50)
         for _ in range(3):
             leader = cluster.wait_leader()
@@ -180,7 +108,7 @@ def test_bolt_client_on_a_follower_keeps_writing_across_leader_kill9(cluster, au
             cluster.wait_converged()
     print("bolt:// write gaps through a follower across leader kill -9:",
           [f"{g:.3f}s" for g in gaps])
-    errors = [m for t, m in w.errors if not any(a <= t <= b + 1 for a, b in restarts)]
+    errors = w.error_messages(outside=[(a, b + 1) for a, b in restarts])
     assert not errors, errors[:5]
     assert max(gaps) < 5, gaps
     assert_identical_with(cluster, auth, "Through", w.acked)

@@ -9,9 +9,9 @@
 //! If the connection dies during COMMIT, this member learns the outcome from
 //! its own copy of the log ([`Replicator::outcome`]): applied means the
 //! commit succeeded; not applied means a retryable error. An auto-commit
-//! query is routed as an explicit transaction (BEGIN, RUN and PULL in one
-//! round trip, then COMMIT), so its records are in hand before the only
-//! uncertain step.
+//! query is routed as an explicit transaction whose BEGIN, RUN, PULL and
+//! COMMIT travel together, so the leader's write lock is never held across
+//! a network round trip; its records precede the commit on the wire.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -87,7 +87,7 @@ fn retry_later(what: &str) -> Error {
     )
 }
 
-fn switched(e: String) -> Error {
+pub fn switched(e: String) -> Error {
     Error::new(
         Code::LeaderSwitch,
         format!("The connection to the leader was lost ({e}); the transaction was rolled back. Retry it."),
@@ -143,6 +143,21 @@ impl Forwarder {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// The leader to try next, with a fresh fence for it; `None` when this
+    /// member leads.
+    async fn attempt(&self) -> Result<Option<(Target, Forward)>, Error> {
+        Ok(match self.route().await? {
+            Route::Local => None,
+            Route::Leader(t) => {
+                let fence = Forward {
+                    command_id: rand::random(),
+                    term: t.term,
+                };
+                Some((t, fence))
+            }
+        })
     }
 
     fn key(target: &Target, token: &AuthToken) -> PoolKey {
@@ -230,13 +245,8 @@ impl Forwarder {
     ) -> Result<Option<RemoteTx>, Error> {
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
         loop {
-            let target = match self.route().await? {
-                Route::Local => return Ok(None),
-                Route::Leader(t) => t,
-            };
-            let fence = Forward {
-                command_id: rand::random(),
-                term: target.term,
+            let Some((target, fence)) = self.attempt().await? else {
+                return Ok(None);
             };
             let res = async {
                 let (key, mut c) = self.connect(&target, token).await?;
@@ -339,9 +349,8 @@ impl Forwarder {
         }
     }
 
-    /// A whole auto-commit query on the leader: BEGIN, RUN and PULL in one
-    /// round trip, then COMMIT. `Ok(None)` means this member has become the
-    /// leader: run it here.
+    /// A whole auto-commit query on the leader, in one round trip.
+    /// `Ok(None)` means this member has become the leader: run it here.
     pub async fn auto_commit(
         &self,
         req: &BeginRequest,
@@ -351,73 +360,79 @@ impl Forwarder {
     ) -> Result<Option<Routed>, Error> {
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
         loop {
-            let target = match self.route().await? {
-                Route::Local => return Ok(None),
-                Route::Leader(t) => t,
+            let Some((target, fence)) = self.attempt().await? else {
+                return Ok(None);
             };
-            let fence = Forward {
-                command_id: rand::random(),
-                term: target.term,
-            };
-            let attempt = async {
-                let (key, mut c) = self.connect(&target, token).await?;
-                match c
-                    .begin_and_run(Self::begin_extra(req, fence), query, params.clone())
-                    .await
-                {
-                    Ok(stream) => Ok((key, c, stream)),
-                    Err(e) => {
-                        if let ClientError::Connection(_) = e {
-                            self.forget(&key);
-                        }
-                        Err(e)
-                    }
-                }
-            };
-            // Until COMMIT is sent, nothing of it can have been applied.
-            let (key, mut c, stream) = match attempt.await {
+            let (key, mut c) = match self.connect(&target, token).await {
                 Ok(x) => x,
                 Err(e) if resendable(&e) && tokio::time::Instant::now() < deadline => {
-                    tracing::debug!(?e, "routing an auto-commit query again");
                     tokio::time::sleep(POLL).await;
                     continue;
                 }
                 Err(ClientError::Server(e)) => return Err(e),
                 Err(ClientError::Connection(e)) => return Err(switched(e)),
             };
-            let db = match stream.summary.get("db") {
-                Some(Value::String(s)) => s.clone(),
-                _ => req
-                    .db
+            let default_db = || {
+                req.db
                     .clone()
-                    .unwrap_or_else(|| crate::db::DEFAULT_DB.into()),
+                    .unwrap_or_else(|| crate::db::DEFAULT_DB.into())
             };
-            let bookmark = match c.commit().await {
-                Ok(meta) => {
+            let db_of = |stream: &Stream| match stream.summary.get("db") {
+                Some(Value::String(s)) => s.clone(),
+                _ => default_db(),
+            };
+            // One round trip, so the leader's write lock is never held
+            // while a message crosses the network.
+            let extra = Self::begin_extra(req, fence);
+            let (stream, committed) = c.run_and_commit(extra, query, params.clone()).await;
+            let (stream, e) = match (stream, committed) {
+                (Ok(stream), Some(Ok(meta))) => {
                     self.give_back(key, c);
-                    bookmark_of(&meta, &db)
+                    let bookmark = Some(bookmark_of(&meta, &db_of(&stream)));
+                    return Ok(Some(Routed { stream, bookmark }));
                 }
-                Err(ClientError::Server(e)) => return Err(e),
-                Err(ClientError::Connection(e)) => {
-                    self.forget(&key);
-                    match self.settle(fence, &db, e).await {
-                        Ok(b) => b,
-                        // Certainly not applied: send it again.
-                        Err(e)
-                            if e.code == Code::LeaderSwitch
-                                && tokio::time::Instant::now() < deadline =>
-                        {
-                            tokio::time::sleep(POLL).await;
-                            continue;
-                        }
-                        Err(e) => return Err(e),
+                // The leader refused it (the COMMIT behind a failure is
+                // ignored, so nothing was applied); NotALeader and NoLeader
+                // mean it may go to whoever leads now.
+                (Err(ClientError::Server(e)), _) | (Ok(_), Some(Err(ClientError::Server(e)))) => {
+                    if matches!(e.code, Code::NotALeader | Code::NoLeader)
+                        && tokio::time::Instant::now() < deadline
+                    {
+                        tokio::time::sleep(POLL).await;
+                        continue;
                     }
+                    return Err(e);
                 }
+                (Ok(stream), Some(Err(ClientError::Connection(e)))) => (Some(stream), e),
+                (Ok(stream), None) => (Some(stream), "no answer to COMMIT".into()),
+                (Err(ClientError::Connection(e)), _) => (None, e),
             };
-            return Ok(Some(Routed {
-                stream,
-                bookmark: Some(bookmark),
-            }));
+            // The connection broke after COMMIT was sent: the log says
+            // whether it was applied.
+            self.forget(&key);
+            let db = stream.as_ref().map_or_else(default_db, db_of);
+            match self.settle(fence, &db, e).await {
+                Ok(bookmark) => {
+                    let Some(stream) = stream else {
+                        return Err(Error::new(
+                            Code::Unknown,
+                            "The query was committed on the leader, but the leader failed before \
+                             its result reached this member; do not retry it blindly.",
+                        ));
+                    };
+                    return Ok(Some(Routed {
+                        stream,
+                        bookmark: Some(bookmark),
+                    }));
+                }
+                // Certainly not applied: send it again.
+                Err(e)
+                    if e.code == Code::LeaderSwitch && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(POLL).await;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 

@@ -16,7 +16,7 @@ use causeway_value::{Code, Counters, Error, Map, QueryType, Value};
 use crate::auth::Auth;
 use crate::catalog::{database_not_found, Catalog};
 use crate::db::{Database, Mode, Transaction, DEFAULT_DB};
-use crate::forward::{Forwarder, RemoteTx, ROUTED_MARK};
+use crate::forward::{self, Forwarder, RemoteTx, ROUTED_MARK};
 
 pub struct Shared {
     pub auth: Arc<Auth>,
@@ -135,6 +135,14 @@ impl BoltSession {
     fn forwarder(&self, req: &BeginRequest, db: &Database) -> Option<&Arc<Forwarder>> {
         let routes = req.mode == AccessMode::Write && !self.routed && db.is_replicated();
         self.shared.forwarder.as_ref().filter(|_| routes)
+    }
+
+    /// The forwarder, for a transaction that is already routed.
+    fn routing(&self) -> Result<&Forwarder, Error> {
+        self.shared
+            .forwarder
+            .as_deref()
+            .ok_or_else(|| Error::new(Code::Unknown, "server-side routing is off"))
     }
 
     async fn begin_local(db: &Database, req: &BeginRequest) -> Result<Transaction, Error> {
@@ -280,21 +288,11 @@ impl Session for BoltSession {
                     return out;
                 }
             }
-            BoltTx::Remote(remote) => {
-                let fw = self
-                    .shared
-                    .forwarder
-                    .clone()
-                    .expect("a routed transaction has a forwarder");
-                match fw.run(remote, &query, &params).await {
-                    Ok(stream) => Ok(routed_result(stream, &query, &remote.db)),
-                    Err(ClientError::Server(e)) => Err(e),
-                    Err(ClientError::Connection(e)) => Err(Error::new(
-                        Code::LeaderSwitch,
-                        format!("The connection to the leader was lost ({e}); the transaction was rolled back. Retry it."),
-                    )),
-                }
-            }
+            BoltTx::Remote(remote) => match self.routing()?.run(remote, &query, &params).await {
+                Ok(stream) => Ok(routed_result(stream, &query, &remote.db)),
+                Err(ClientError::Server(e)) => Err(e),
+                Err(ClientError::Connection(e)) => Err(forward::switched(e)),
+            },
             BoltTx::Committed { .. } => Err(Error::new(
                 Code::RequestInvalid,
                 "An auto-commit transaction runs one query.",
@@ -319,13 +317,8 @@ impl Session for BoltSession {
                 })
             }
             BoltTx::Remote(remote) => {
-                let fw = self
-                    .shared
-                    .forwarder
-                    .clone()
-                    .expect("a routed transaction has a forwarder");
                 let db = remote.db.clone();
-                let bookmark = fw.commit(remote).await?;
+                let bookmark = self.routing()?.commit(remote).await?;
                 Ok(CommitInfo { bookmark, db })
             }
             BoltTx::Committed { bookmark, db } => Ok(CommitInfo { bookmark, db }),

@@ -2,11 +2,26 @@ use std::fmt;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The Neo4j status codes Causeway sends. Drivers classify errors by these
-/// strings (retryable or not, which exception class), so each variant maps to
-/// exactly the code Neo4j itself would send in the same situation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Code {
+/// Declares [`Code`] and the list of all its variants from one list.
+macro_rules! codes {
+    ($($(#[$group:meta])* $name:ident,)*) => {
+        /// The Neo4j status codes Causeway sends. Drivers classify errors by
+        /// these strings (retryable or not, which exception class), so each
+        /// variant maps to exactly the code Neo4j itself would send in the
+        /// same situation.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $($(#[$group])* $name,)*
+        }
+
+        impl Code {
+            /// Every code, so that a name can be mapped back to its code.
+            pub const ALL: &'static [Code] = &[$(Code::$name,)*];
+        }
+    };
+}
+
+codes! {
     // Client errors: the request is wrong; retrying will not help.
     SyntaxError,
     SemanticError,
@@ -53,55 +68,9 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 40] = {
-        use Code::*;
-        [
-            SyntaxError,
-            SemanticError,
-            TypeError,
-            ArgumentError,
-            ArithmeticError,
-            ParameterMissing,
-            EntityNotFound,
-            NotSystemDatabaseError,
-            ConstraintValidationFailed,
-            IndexAlreadyExists,
-            IndexNotFound,
-            EquivalentSchemaRuleAlreadyExists,
-            ConstraintAlreadyExists,
-            ConstraintNotFound,
-            ProcedureNotFound,
-            ProcedureCallFailed,
-            DatabaseNotFound,
-            Unauthorized,
-            AuthenticationRateLimit,
-            Forbidden,
-            ForbiddenReadOnly,
-            RequestInvalid,
-            RequestInvalidFormat,
-            TransactionNotFound,
-            InvalidBookmark,
-            TransactionAccessModeForbidden,
-            NotALeader,
-            AccessMode,
-            DeadlockDetected,
-            LockAcquisitionTimeout,
-            Outdated,
-            BookmarkTimeout,
-            LeaderSwitch,
-            NoLeader,
-            MemoryPoolOutOfMemory,
-            TransactionTimedOut,
-            Terminated,
-            DatabaseUnavailable,
-            TransactionCommitFailed,
-            Unknown,
-        ]
-    };
-
     /// The code Neo4j's name stands for, if it is one Causeway sends.
     pub fn from_name(name: &str) -> Option<Code> {
-        Code::ALL.into_iter().find(|c| c.as_str() == name)
+        Code::ALL.iter().copied().find(|c| c.as_str() == name)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -250,7 +219,7 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_through_its_name() {
-        for c in Code::ALL {
+        for &c in Code::ALL {
             assert_eq!(Code::from_name(c.as_str()), Some(c));
         }
         assert_eq!(Code::from_name("Neo.ClientError.Nope.Nope"), None);
