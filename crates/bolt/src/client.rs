@@ -186,15 +186,32 @@ impl Client {
         self.summary().await
     }
 
-    /// BEGIN, RUN and PULL of every record, pipelined.
-    pub async fn begin_and_run(
+    /// A whole transaction of one query, in one round trip: BEGIN, RUN,
+    /// PULL of every record, and COMMIT. The commit's answer is `None` when
+    /// the query failed first (the COMMIT was then ignored, so nothing was
+    /// committed) or the connection broke before it.
+    pub async fn run_and_commit(
         &mut self,
         extra: Map,
         query: &str,
         params: Map,
-    ) -> Result<Stream, ClientError> {
-        self.push(tag::BEGIN, &[Value::Map(extra)])?;
-        self.run_pipelined(query, params, Map::new(), true).await
+    ) -> (
+        Result<Stream, ClientError>,
+        Option<Result<Map, ClientError>>,
+    ) {
+        if let Err(e) = self.push(tag::BEGIN, &[Value::Map(extra)]) {
+            return (Err(e), None);
+        }
+        match self
+            .run_pipelined(query, params, Map::new(), true, true)
+            .await
+        {
+            Ok(stream) => {
+                let committed = self.summary().await;
+                (Ok(stream), Some(committed))
+            }
+            Err(e) => (Err(e), None),
+        }
     }
 
     /// RUN and PULL of every record, pipelined.
@@ -204,15 +221,18 @@ impl Client {
         params: Map,
         extra: Map,
     ) -> Result<Stream, ClientError> {
-        self.run_pipelined(query, params, extra, false).await
+        self.run_pipelined(query, params, extra, false, false).await
     }
 
+    /// Sends RUN and PULL (after a BEGIN already queued when `begun`, and
+    /// before a COMMIT when `commit`) and reads up to the PULL's summary.
     async fn run_pipelined(
         &mut self,
         query: &str,
         params: Map,
         extra: Map,
         begun: bool,
+        commit: bool,
     ) -> Result<Stream, ClientError> {
         self.push(
             tag::RUN,
@@ -221,9 +241,12 @@ impl Client {
         let mut pull = Map::new();
         pull.insert("n".into(), Value::Int(-1));
         self.push(tag::PULL, &[Value::Map(pull)])?;
+        if commit {
+            self.push(tag::COMMIT, &[])?;
+        }
         self.flush().await?;
         // After a FAILURE the requests behind it are answered with IGNORED.
-        let mut pending = if begun { 3 } else { 2 };
+        let mut pending = 2 + usize::from(begun) + usize::from(commit);
         let mut first_error = None;
         let mut fields = Vec::new();
         if begun {

@@ -182,6 +182,9 @@ pub struct Status {
     /// its lease: it takes no writes and, as Neo4j's leaders do when they
     /// lose their majority, should be presented as a follower.
     pub lease_lost: bool,
+    /// Milliseconds since this member last heard from a leader: 0 on the
+    /// leader itself, `None` if never.
+    pub millis_since_leader: Option<u64>,
     pub members: Vec<MemberStatus>,
     pub applied: u64,
     pub committed: u64,
@@ -201,16 +204,27 @@ pub struct Replicator<S: Data> {
     bytes_since_snapshot: std::sync::atomic::AtomicU64,
     snapshot_bytes: u64,
     tasks: Vec<tokio::task::AbortHandle>,
+    heard: Heard,
 }
 
-struct RaftHandler<S: Data>(Raft<S>);
+struct RaftHandler<S: Data> {
+    raft: Raft<S>,
+    heard: Heard,
+}
+
+/// When this member last received AppendEntries (a leader's message).
+type Heard = Arc<std::sync::Mutex<Option<std::time::Instant>>>;
 
 impl<S: Data> network::Handler for RaftHandler<S> {
     async fn append(
         &self,
         rpc: openraft::raft::AppendEntriesRequest<TypeConfig>,
     ) -> Result<openraft::raft::AppendEntriesResponse<TypeConfig>, String> {
-        self.0.append_entries(rpc).await.map_err(|e| e.to_string())
+        *self.heard.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+        self.raft
+            .append_entries(rpc)
+            .await
+            .map_err(|e| e.to_string())
     }
     async fn vote(
         &self,
@@ -218,9 +232,9 @@ impl<S: Data> network::Handler for RaftHandler<S> {
         pre: bool,
     ) -> Result<openraft::raft::VoteResponse<TypeConfig>, String> {
         let r = if pre {
-            self.0.pre_vote(rpc).await
+            self.raft.pre_vote(rpc).await
         } else {
-            self.0.vote(rpc).await
+            self.raft.vote(rpc).await
         };
         r.map_err(|e| e.to_string())
     }
@@ -230,7 +244,7 @@ impl<S: Data> network::Handler for RaftHandler<S> {
         meta: openraft::alias::SnapshotMetaOf<TypeConfig>,
         data: Vec<u8>,
     ) -> Result<openraft::raft::SnapshotResponse<TypeConfig>, String> {
-        self.0
+        self.raft
             .install_full_snapshot(
                 vote,
                 sm::Snapshot {
@@ -245,7 +259,7 @@ impl<S: Data> network::Handler for RaftHandler<S> {
         &self,
         req: openraft::raft::TransferLeaderRequest<TypeConfig>,
     ) -> Result<openraft::raft::TransferLeaderResponse<TypeConfig>, String> {
-        self.0
+        self.raft
             .handle_transfer_leader(req)
             .await
             .map_err(|e| e.to_string())
@@ -266,7 +280,7 @@ impl<S: Data> network::Handler for RaftHandler<S> {
     /// deposed this way.
     async fn peer_disconnected(&self, peer: u64) {
         use openraft_rt::WatchReceiver;
-        let m = self.0.metrics().borrow_watched().clone();
+        let m = self.raft.metrics().borrow_watched().clone();
         if m.current_leader != Some(peer) || m.state != openraft::ServerState::Follower {
             return;
         }
@@ -300,7 +314,7 @@ impl<S: Data> network::Handler for RaftHandler<S> {
             "the leader's process is gone; electing a new leader now"
         );
         let req = openraft::raft::TransferLeaderRequest::new(m.vote, to, None);
-        if let Err(e) = self.0.handle_transfer_leader(req).await {
+        if let Err(e) = self.raft.handle_transfer_leader(req).await {
             tracing::debug!(error = %e, "early election not started");
         }
     }
@@ -383,6 +397,7 @@ impl<S: Data> Replicator<S> {
             bytes_since_snapshot: std::sync::atomic::AtomicU64::new(0),
             snapshot_bytes: config.snapshot_bytes.max(1),
             tasks: Vec::new(),
+            heard: Heard::default(),
         };
         let Some(cluster) = cluster else {
             if !raft.is_initialized().await.map_err(io::Error::other)? {
@@ -424,7 +439,10 @@ impl<S: Data> Replicator<S> {
             .map_err(|e| {
                 io::Error::new(e.kind(), format!("cluster listen {}: {e}", cluster.listen))
             })?;
-        let handler = Arc::new(RaftHandler(raft.clone()));
+        let handler = Arc::new(RaftHandler {
+            raft: raft.clone(),
+            heard: me.heard.clone(),
+        });
         me.tasks
             .push(tokio::spawn(network::serve(listener, ctx.clone(), handler)).abort_handle());
         if !raft.is_initialized().await.map_err(io::Error::other)? {
@@ -622,6 +640,14 @@ impl<S: Data> Replicator<S> {
             leader: m.current_leader,
             writable: self.write_leader_in(&m).is_ok(),
             lease_lost: self.is_leader_in(&m) && !self.lease_held(&m),
+            millis_since_leader: if self.is_leader_in(&m) {
+                Some(0)
+            } else {
+                self.heard
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .map(|t| t.elapsed().as_millis() as u64)
+            },
             members,
             applied: self.shared.applied_index(),
             committed: m.local_committed.as_ref().map_or(0, |l| l.index),

@@ -18,6 +18,8 @@ pub struct Catalog {
     pub routing_ttl_secs: i64,
     /// List the leader among readers even when followers exist.
     pub read_from_leader: bool,
+    /// `default_router = server`: tables name only this member.
+    pub server_router: bool,
     /// A cluster member rather than a single server.
     pub clustered: bool,
     pub repl: Arc<Replicator<GraphState>>,
@@ -31,7 +33,7 @@ pub struct Routes {
 }
 
 /// How a member shows up in `SHOW SERVERS` and `dbms.cluster.overview()`.
-fn server_id(node_id: u64) -> String {
+pub fn server_id(node_id: u64) -> String {
     format!("{node_id:016x}")
 }
 
@@ -150,13 +152,16 @@ impl Catalog {
         ))
     }
 
-    /// WRITE lists the leader, and nobody while there is no writable leader
+    /// With `default_router = server`, every role lists only this member.
+    /// Otherwise WRITE lists the leader, and nobody while there is no writable leader
     /// (an election, or a leader that lost its majority); READ lists the
     /// followers, and the leader only when it is alone or
     /// `read_from_leader` is set; ROUTE lists every core. Advertised Bolt
     /// addresses only.
     pub fn routes(&self) -> Result<Routes> {
-        if !self.clustered {
+        // `default_router = server`: this member takes everything and
+        // routes it itself.
+        if !self.clustered || self.server_router {
             let me = vec![self.advertised_bolt.clone()];
             return Ok(Routes {
                 writers: me.clone(),

@@ -83,6 +83,13 @@ pub struct Config {
     /// leader for its clients (server-side routing), over `bolt://` and
     /// `neo4j://` alike.
     pub server_side_routing: bool,
+    /// `client`: routing tables list the leader as writer and followers as
+    /// readers. `server`: they list only the member that was asked, for
+    /// clients that must use one address (every member routes).
+    pub default_router: String,
+    /// Require Basic auth on `/db/{db}/cluster/*` and
+    /// `/dbms/cluster/status`, as Neo4j does by default.
+    pub cluster_status_auth: bool,
     /// Serve `PUT /causeway/faults`, which drops cluster traffic to and from
     /// chosen members (a network partition on demand). For tests only.
     pub fault_injection: bool,
@@ -124,6 +131,8 @@ impl Default for Config {
             routing_ttl_secs: 10,
             read_from_leader: false,
             server_side_routing: true,
+            default_router: "client".into(),
+            cluster_status_auth: true,
             fault_injection: false,
         }
     }
@@ -201,6 +210,12 @@ impl Config {
             }
             "replica" => bail!("mode replica is not supported yet"),
             m => bail!("mode must be single, core or replica, not `{m}`"),
+        }
+        match self.default_router.as_str() {
+            "client" => {}
+            "server" if self.server_side_routing => {}
+            "server" => bail!("default_router = server needs server_side_routing = true: every member must take writes"),
+            r => bail!("default_router must be client or server, not `{r}`"),
         }
         if !matches!(self.discovery.as_str(), "list" | "dns") {
             bail!("discovery must be list or dns");

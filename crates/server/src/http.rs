@@ -1,6 +1,6 @@
-//! The HTTP listener. In this release it answers liveness and Neo4j's
-//! discovery document; the transactional HTTP API comes with server-side
-//! routing.
+//! The HTTP listener: Neo4j's discovery document, liveness, the cluster
+//! health endpoints (`health.rs`), and Causeway's own status and test
+//! fault switch.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,6 +15,14 @@ use crate::db::GraphState;
 
 pub struct HttpState {
     pub bolt_advertised: String,
+    pub auth: Arc<crate::auth::Auth>,
+    /// Require Basic auth on the cluster status endpoints, as Neo4j does by
+    /// default (`cluster_status_auth`).
+    pub status_auth: bool,
+    pub auth_cache: crate::health::AuthCache,
+    /// How long a follower may go without hearing from its leader and still
+    /// call itself ready.
+    pub leader_silence: std::time::Duration,
     /// Present only with `fault_injection = true`.
     pub faults: Option<Arc<Faults>>,
     pub repl: Arc<Replicator<GraphState>>,
@@ -26,6 +34,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/health/live", get(|| async { "OK" }))
         .route("/causeway/status", get(status))
         .route("/causeway/faults", put(set_faults))
+        .merge(crate::health::routes())
         .with_state(state)
 }
 

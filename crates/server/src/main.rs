@@ -11,6 +11,7 @@ mod cluster;
 mod config;
 mod db;
 mod forward;
+mod health;
 mod http;
 mod server;
 mod session;
@@ -74,6 +75,10 @@ struct ServeArgs {
     /// The secret every member of the cluster shares.
     #[arg(long, value_name = "SECRET")]
     cluster_secret: Option<String>,
+    /// client (routing tables name the leader and followers) or server
+    /// (they name only the member asked, which routes writes itself).
+    #[arg(long, value_name = "client|server")]
+    default_router: Option<String>,
     /// Any other setting, as KEY=VALUE; may be repeated.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
@@ -112,6 +117,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ("initial_members", args.initial_members),
         ("discovery", args.discovery),
         ("cluster_secret", args.cluster_secret),
+        ("default_router", args.default_router),
     ];
     for (key, value) in named {
         if let Some(v) = value {

@@ -70,6 +70,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         advertised_http: config.http_advertised().to_owned(),
         routing_ttl_secs: config.routing_ttl_secs as i64,
         read_from_leader: config.read_from_leader,
+        server_router: config.default_router == "server",
         clustered: config.mode != "single",
         repl: repl.clone(),
     });
@@ -98,6 +99,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Arc::new(Database::new(SYSTEM_DB, None, db_config(), catalog.clone())),
     );
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let auth_for_http = auth.clone();
     let backend = Arc::new(BoltBackend(Arc::new(Shared {
         auth,
         auth_slots: tokio::sync::Semaphore::new(cores),
@@ -131,6 +133,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let app = http::router(Arc::new(HttpState {
         bolt_advertised: config.bolt_advertised().to_owned(),
+        auth: auth_for_http,
+        status_auth: config.cluster_status_auth,
+        auth_cache: Default::default(),
+        leader_silence: Duration::from_millis(config.election_timeout_max_ms * 4)
+            .max(Duration::from_secs(1)),
         faults: config.fault_injection.then(|| faults.clone()),
         repl: repl.clone(),
     }));
