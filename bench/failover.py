@@ -4,7 +4,9 @@ Three core members run on this machine. Writer threads (four unless
 told), each with its own driver, run managed transactions
 (`execute_write`) through the official Python driver over neo4j://,
 with its default retry settings; a fifth client retries a plain
-auto-commit write every 10 ms with no driver back-off. Each trial kills the
+auto-commit write every 10 ms with no driver back-off; a sixth writes
+auto-commit over plain bolt:// to one member that is not the leader, which
+routes every write (server-side routing). Each trial kills the
 leader with SIGKILL, measures the longest stretch without an acknowledged
 write for both kinds of client, restarts the killed member and waits until
 it has caught up. At the end every acknowledged write must be present
@@ -40,8 +42,9 @@ os.environ.setdefault("RUST_LOG", "info,openraft=warn")
 
 
 class Writers:
-    def __init__(self, cluster, threads=4):
+    def __init__(self, cluster, threads=4, entry=None):
         self.cluster = cluster
+        self.entry = entry
         self.lock = threading.Lock()
         self.acked = set()
         self.managed_times = []
@@ -51,6 +54,8 @@ class Writers:
         self.threads = [threading.Thread(target=self.managed, args=(w,)) for w in range(threads)]
         self.threads.append(threading.Thread(target=self.probe))
         self.threads.append(threading.Thread(target=self.watch))
+        self.bolt_times, self.bolt_errors = [], []
+        self.threads.append(threading.Thread(target=self.through_follower))
         self.timeline = []
         self.probe_errors = []
 
@@ -99,7 +104,8 @@ class Writers:
             key = f"p-{i}"
             i += 1
             try:
-                d.execute_query("CREATE (:Gap {k: $k})", k=key)
+                with d.session() as s:
+                    s.run("CREATE (:Gap {k: $k})", k=key).consume()
             except Exception as e:
                 with self.lock:
                     self.probe_errors.append((time.monotonic(), f"{type(e).__name__}: {e}"[:200]))
@@ -108,6 +114,26 @@ class Writers:
             with self.lock:
                 self.acked.add(key)
                 self.probe_times.append(time.monotonic())
+        d.close()
+
+    def through_follower(self):
+        """A plain bolt:// client on one member that is not the leader:
+        auto-commit writes, no retries but the server's own routing."""
+        d = neo4j.GraphDatabase.driver(self.entry.bolt_uri, auth=AUTH, connection_timeout=2)
+        i = 0
+        while not self.stop.is_set():
+            key = f"b-{i}"
+            i += 1
+            try:
+                d.execute_query("CREATE (:Gap {k: $k})", k=key)
+            except Exception as e:
+                with self.lock:
+                    self.bolt_errors.append((time.monotonic(), f"{type(e).__name__}: {e}"[:200]))
+                time.sleep(0.01)
+                continue
+            with self.lock:
+                self.acked.add(key)
+                self.bolt_times.append(time.monotonic())
         d.close()
 
     def gap(self, times, start, end):
@@ -128,12 +154,24 @@ def main():
     keep = tempfile.mkdtemp(dir=Path(__file__).resolve().parents[1] / "target", prefix="failover.")
     with tempfile.TemporaryDirectory(dir=keep) as d:
         cluster = Cluster(d).start()
-        w = Writers(cluster, writers)
+        first = cluster.wait_leader()
+        entry = next(c for c in cluster.cores if c is not first)
+        w = Writers(cluster, writers, entry)
+        bolt, restarts = [], []
         for t in w.threads:
             t.start()
         try:
             for trial in range(trials):
                 leader = cluster.wait_leader()
+                if leader is entry:
+                    # The bolt:// client's only address must survive the
+                    # kill: hand leadership away first (SIGTERM transfers it).
+                    down = time.monotonic()
+                    entry.stop()
+                    entry.start()
+                    leader = cluster.wait_leader(exclude=(entry,))
+                    cluster.wait_converged()
+                    restarts.append((down, time.monotonic() + 1))
                 time.sleep(0.5)
                 t_kill = time.monotonic()
                 leader.kill9()
@@ -145,8 +183,10 @@ def main():
                 end = time.monotonic()
                 managed.append(w.gap(w.managed_times, t_kill - 0.3, end))
                 probe.append(w.gap(w.probe_times, t_kill - 0.3, end))
+                bolt.append(w.gap(w.bolt_times, t_kill - 0.3, end))
                 print(f"trial {trial + 1}: execute_write gap {managed[-1]:.3f}s, "
-                      f"immediate-retry gap {probe[-1]:.3f}s", flush=True)
+                      f"immediate-retry gap {probe[-1]:.3f}s, "
+                      f"bolt:// through a follower {bolt[-1]:.3f}s", flush=True)
                 if probe[-1] > 5:
                     import shutil
                     shutil.copytree(d, keep + f"/trial-{trial + 1}")
@@ -163,7 +203,13 @@ def main():
                             if t >= t_kill - 1:
                                 print(f"  {t - t_kill:+.3f}s core-{m} {view} applied {applied} last {last}")
                 leader.start()
-                cluster.wait_converged()
+                try:
+                    cluster.wait_converged()
+                except AssertionError:
+                    import shutil
+                    shutil.copytree(d, keep + f"/stalled-{trial + 1}")
+                    print(f"  members did not converge; logs kept in {keep}/stalled-{trial + 1}")
+                    raise
         finally:
             w.stop.set()
             for t in w.threads:
@@ -177,6 +223,11 @@ def main():
           f"{statistics.median(managed):.3f} | {max(managed):.3f} |")
     print(f"| auto-commit, retried every 10 ms | {trials} | "
           f"{statistics.median(probe):.3f} | {max(probe):.3f} |")
+    print(f"| bolt:// auto-commit through a follower (server-side routing) | {trials} | "
+          f"{statistics.median(bolt):.3f} | {max(bolt):.3f} |")
+    bolt_errors = [m for t, m in w.bolt_errors if not any(a <= t <= b for a, b in restarts)]
+    print(f"bolt:// client errors outside its own member's restarts: {len(bolt_errors)} "
+          f"{bolt_errors[:3]}")
     print(f"errors surfaced to the application: {len(w.errors)}; "
           f"acknowledged writes checked on every member: {len(w.acked)}")
 

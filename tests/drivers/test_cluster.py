@@ -113,6 +113,9 @@ def test_leader_kill9_under_write_load(cluster, auth):
         errors = load.error_messages()
     print(f"write gaps after leader kill -9: {[round(g, 3) for g in gaps]}")
     assert not errors, f"managed transactions surfaced errors: {errors[:3]}"
+    # The survivors saw the leader's process go and elected at once, not
+    # after their leases ran out.
+    assert any("the leader's process is gone" in c.full_log() for c in cluster.cores)
     assert max(gaps) < 5.0, f"write gaps {gaps}"
     assert_identical_with(cluster, auth, "Failover", load.acked)
 

@@ -210,6 +210,7 @@ pub struct Replicator<S: Data> {
 struct RaftHandler<S: Data> {
     raft: Raft<S>,
     heard: Heard,
+    ctx: Arc<network::NetContext>,
 }
 
 /// When this member last received AppendEntries (a leader's message).
@@ -265,19 +266,27 @@ impl<S: Data> network::Handler for RaftHandler<S> {
             .map_err(|e| e.to_string())
     }
 
+    async fn last_log(&self) -> Option<u64> {
+        use openraft_rt::WatchReceiver;
+        self.raft.metrics().borrow_watched().last_log_index
+    }
+
     /// Cuts a crashed leader's failover short. When a leader's process dies
     /// its connections close at once, but followers would still wait out
     /// their leader lease and an election timeout (450 to 600 ms with the
     /// default timing) before anyone campaigns. If nobody listens at the
-    /// leader's cluster address any more, the process is gone: every
-    /// surviving follower drops the lease it granted, and the one with the
-    /// lowest node id campaigns at once, its vote marked as a leadership
-    /// transfer so that voters grant it without waiting for their leases.
-    /// Votes still compare logs, so this changes only who campaigns when;
-    /// if that member's log is behind, another wins at its (lease-free)
-    /// election timeout. A leader that is alive but unreachable (a
-    /// partition) accepts connections or times out, so it is never
-    /// deposed this way.
+    /// leader's cluster address any more, the process is gone. The surviving
+    /// voter with the lowest node id then coordinates: it asks the other
+    /// survivors for their last log ids, picks the most up-to-date member
+    /// (lowest id on ties), and hands every survivor a leadership-transfer
+    /// request in the dead leader's name. That drops the lease each granted,
+    /// and the chosen one campaigns at once with a vote marked as a
+    /// transfer, which voters grant without waiting for their leases. Votes
+    /// still compare logs and terms, so this changes only who campaigns
+    /// when. Others only drop their own lease, so that if the coordinator
+    /// is gone too they elect at a lease-free timeout. A leader that is
+    /// alive but unreachable (a partition) accepts connections or times
+    /// out, so it is never deposed this way.
     async fn peer_disconnected(&self, peer: u64) {
         use openraft_rt::WatchReceiver;
         let m = self.raft.metrics().borrow_watched().clone();
@@ -305,15 +314,55 @@ impl<S: Data> network::Handler for RaftHandler<S> {
         if !refused {
             return;
         }
-        let Some(to) = membership.voter_ids().filter(|id| *id != peer).min() else {
-            return;
-        };
+        let me = self.ctx.identity.node_id;
+        let others: Vec<(u64, String)> = membership
+            .voter_ids()
+            .filter(|id| *id != peer && *id != me)
+            .filter_map(|id| membership.get_node(&id).map(|n| (id, n.cluster.clone())))
+            .collect();
+        let coordinator = others.iter().all(|(id, _)| *id > me);
+        let mut to = others
+            .iter()
+            .map(|(id, _)| *id)
+            .chain([me])
+            .min()
+            .unwrap_or(me);
+        if coordinator {
+            // Whoever holds the most entries campaigns; the vote itself
+            // still checks terms, this only avoids a doomed campaign.
+            let mut best = (self.last_log().await, me);
+            for (id, addr) in &others {
+                let asked = tokio::time::timeout(
+                    LEADER_PROBE_TIMEOUT,
+                    network::last_log_of(&self.ctx, addr, *id),
+                )
+                .await;
+                if let Ok(Ok(l)) = asked {
+                    if l > best.0 || (l == best.0 && *id < best.1) {
+                        best = (l, *id);
+                    }
+                }
+            }
+            to = best.1;
+        }
         tracing::info!(
             leader = peer,
             campaigner = to,
             "the leader's process is gone; electing a new leader now"
         );
         let req = openraft::raft::TransferLeaderRequest::new(m.vote, to, None);
+        if coordinator {
+            for (id, addr) in &others {
+                let sent = tokio::time::timeout(
+                    LEADER_PROBE_TIMEOUT,
+                    network::send_transfer(&self.ctx, addr, *id, req.clone()),
+                )
+                .await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    tracing::debug!(member = id, "could not pass on the early election");
+                }
+            }
+        }
         if let Err(e) = self.raft.handle_transfer_leader(req).await {
             tracing::debug!(error = %e, "early election not started");
         }
@@ -442,6 +491,7 @@ impl<S: Data> Replicator<S> {
         let handler = Arc::new(RaftHandler {
             raft: raft.clone(),
             heard: me.heard.clone(),
+            ctx: ctx.clone(),
         });
         me.tasks
             .push(tokio::spawn(network::serve(listener, ctx.clone(), handler)).abort_handle());

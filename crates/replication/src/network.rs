@@ -240,6 +240,8 @@ enum Request {
         last: bool,
     },
     TransferLeader(TransferLeaderRequest<TypeConfig>),
+    /// The callee's last log index (choosing who campaigns after a crash).
+    LastLog,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -250,6 +252,7 @@ enum Response {
     ChunkAccepted,
     Snapshot(Result<SnapshotResponse<TypeConfig>, String>),
     TransferLeader(Result<TransferLeaderResponse<TypeConfig>, String>),
+    LastLog(Option<u64>),
 }
 
 fn proof(secret: &[u8], label: &[u8], a: &[u8; 32], b: &[u8; 32]) -> HmacSha256 {
@@ -371,6 +374,44 @@ pub async fn probe(ctx: &NetContext, addr: &str) -> io::Result<PeerInfo> {
         Ok(Ok(_)) => Err(io::Error::other("unexpected answer to a probe")),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "probe")),
+    }
+}
+
+/// One request on a fresh connection to member `target` at `addr`, for the
+/// rare calls outside openraft's own streams.
+async fn call_once(
+    ctx: &NetContext,
+    addr: &str,
+    target: u64,
+    req: &Request,
+) -> io::Result<Response> {
+    let mut sock = connect(ctx, addr, Some(target)).await?;
+    write_frame(&mut sock, req).await?;
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<Response>(&mut sock)).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "cluster call")),
+    }
+}
+
+/// The last log index of member `target`.
+pub async fn last_log_of(ctx: &NetContext, addr: &str, target: u64) -> io::Result<Option<u64>> {
+    match call_once(ctx, addr, target, &Request::LastLog).await? {
+        Response::LastLog(l) => Ok(l),
+        _ => Err(io::Error::other("unexpected answer to LastLog")),
+    }
+}
+
+/// Hands member `target` a leadership-transfer request.
+pub async fn send_transfer(
+    ctx: &NetContext,
+    addr: &str,
+    target: u64,
+    req: TransferLeaderRequest<TypeConfig>,
+) -> io::Result<()> {
+    match call_once(ctx, addr, target, &Request::TransferLeader(req)).await? {
+        Response::TransferLeader(Ok(_)) => Ok(()),
+        Response::TransferLeader(Err(e)) => Err(io::Error::other(e)),
+        _ => Err(io::Error::other("unexpected answer to TransferLeader")),
     }
 }
 
@@ -610,6 +651,7 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         req: TransferLeaderRequest<TypeConfig>,
     ) -> impl Future<Output = Result<TransferLeaderResponse<TypeConfig>, String>> + Send;
+    fn last_log(&self) -> impl Future<Output = Option<u64>> + Send;
     /// An authenticated connection from member `peer` has ended.
     fn peer_disconnected(&self, peer: u64) -> impl Future<Output = ()> + Send;
 }
@@ -796,6 +838,7 @@ async fn serve_conn<H: Handler>(
             Request::TransferLeader(req) => {
                 Response::TransferLeader(handler.transfer_leader(req).await)
             }
+            Request::LastLog => Response::LastLog(handler.last_log().await),
         };
         write_frame(&mut sock, &resp).await?;
     }

@@ -71,6 +71,10 @@ pub struct RemoteTx {
     conn: Option<(PoolKey, Client)>,
     fence: Forward,
     pub db: String,
+    req: BeginRequest,
+    /// Statements that succeeded; while none has, the transaction can
+    /// begin again elsewhere without the client noticing.
+    ran: usize,
 }
 
 /// A routed query's result.
@@ -271,6 +275,8 @@ impl Forwarder {
                         conn: Some((key, c)),
                         fence,
                         db,
+                        req: req.clone(),
+                        ran: 0,
                     }));
                 }
                 Err(e) if resendable(&e) && tokio::time::Instant::now() < deadline => {
@@ -286,7 +292,46 @@ impl Forwarder {
     /// Runs one statement of a routed explicit transaction. Whether the
     /// transaction may be re-sent is the caller's call (`fresh`: nothing has
     /// run in it yet); a `Connection` error is returned as is for that.
-    pub async fn run(
+    /// Runs a statement of a routed explicit transaction. While none of its
+    /// statements has succeeded, nothing the client has seen depends on the
+    /// leader it began on (whose transaction dies with its connection), so
+    /// if that leader is lost the transaction begins again on the new one.
+    pub async fn run_statement(
+        &self,
+        tx: &mut RemoteTx,
+        token: &AuthToken,
+        query: &str,
+        params: &Map,
+    ) -> Result<Stream, Error> {
+        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        loop {
+            match self.run(tx, query, params).await {
+                Ok(stream) => {
+                    tx.ran += 1;
+                    return Ok(stream);
+                }
+                Err(e)
+                    if tx.ran == 0 && resendable(&e) && tokio::time::Instant::now() < deadline =>
+                {
+                    tracing::debug!(?e, "beginning a routed transaction again");
+                    tx.conn = None;
+                    match self.begin(&tx.req, token).await? {
+                        Some(again) => *tx = again,
+                        None => {
+                            return Err(Error::new(
+                                Code::LeaderSwitch,
+                                "This member became the leader while routing the transaction; retry it.",
+                            ))
+                        }
+                    }
+                }
+                Err(ClientError::Server(e)) => return Err(e),
+                Err(ClientError::Connection(e)) => return Err(switched(e)),
+            }
+        }
+    }
+
+    async fn run(
         &self,
         tx: &mut RemoteTx,
         query: &str,

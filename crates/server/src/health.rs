@@ -34,10 +34,7 @@ pub struct AuthCache(Mutex<HashMap<String, Instant>>);
 
 pub fn routes() -> Router<Arc<HttpState>> {
     Router::new()
-        .route("/db/:db/cluster/writable", get(writable))
-        .route("/db/:db/cluster/read-only", get(read_only))
-        .route("/db/:db/cluster/available", get(available))
-        .route("/db/:db/cluster/status", get(db_status))
+        .route("/db/:db/cluster/:which", get(cluster_endpoint))
         .route("/dbms/cluster/status", get(dbms_status))
         .route("/health/ready", get(ready))
 }
@@ -126,39 +123,26 @@ pub fn basic_credentials(header: &str) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-async fn writable(
+/// `/db/{db}/cluster/{writable,read-only,available,status}`.
+async fn cluster_endpoint(
     State(s): State<Arc<HttpState>>,
-    Path(db): Path<String>,
+    Path((db, which)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
     if let Some(r) = denied(&s, &headers).await {
         return r;
     }
-    plain(hosted(&db) && s.repl.status().writable)
-}
-
-async fn read_only(
-    State(s): State<Arc<HttpState>>,
-    Path(db): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = denied(&s, &headers).await {
-        return r;
+    let st = s.repl.status();
+    let here = hosted(&db);
+    match which.as_str() {
+        "writable" => plain(here && st.writable),
+        "read-only" => plain(here && !st.writable),
+        // Every hosted database serves reads from its applied state, with
+        // or without a leader.
+        "available" => plain(here && st.role != Role::Shutdown),
+        "status" if here => Json(status_json(&st, "isHealthy")).into_response(),
+        _ => plain(false),
     }
-    plain(hosted(&db) && !s.repl.status().writable)
-}
-
-async fn available(
-    State(s): State<Arc<HttpState>>,
-    Path(db): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = denied(&s, &headers).await {
-        return r;
-    }
-    // Every hosted database serves reads from its applied state, with or
-    // without a leader.
-    plain(hosted(&db) && s.repl.status().role != Role::Shutdown)
 }
 
 /// The members as Neo4j's status JSON describes them.
@@ -185,20 +169,6 @@ fn status_json(st: &Status, healthy_key: &str) -> Value {
     // member should take traffic is `/health/ready`.
     v[healthy_key] = Value::Bool(joined && st.role != Role::Shutdown);
     v
-}
-
-async fn db_status(
-    State(s): State<Arc<HttpState>>,
-    Path(db): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = denied(&s, &headers).await {
-        return r;
-    }
-    if !hosted(&db) {
-        return plain(false);
-    }
-    Json(status_json(&s.repl.status(), "isHealthy")).into_response()
 }
 
 async fn dbms_status(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Response {

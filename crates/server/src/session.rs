@@ -9,14 +9,14 @@ use causeway_bolt::backend::{
     AccessMode, AuthToken, Backend, BeginRequest, CommitInfo, RouteRequest, RoutingTable,
     RunResult, Session,
 };
-use causeway_bolt::client::{ClientError, Stream};
+use causeway_bolt::client::Stream;
 use causeway_exec::StatementClass;
 use causeway_value::{Code, Counters, Error, Map, QueryType, Value};
 
 use crate::auth::Auth;
 use crate::catalog::{database_not_found, Catalog};
 use crate::db::{Database, Mode, Transaction, DEFAULT_DB};
-use crate::forward::{self, Forwarder, RemoteTx, ROUTED_MARK};
+use crate::forward::{Forwarder, RemoteTx, ROUTED_MARK};
 
 pub struct Shared {
     pub auth: Arc<Auth>,
@@ -288,11 +288,13 @@ impl Session for BoltSession {
                     return out;
                 }
             }
-            BoltTx::Remote(remote) => match self.routing()?.run(remote, &query, &params).await {
-                Ok(stream) => Ok(routed_result(stream, &query, &remote.db)),
-                Err(ClientError::Server(e)) => Err(e),
-                Err(ClientError::Connection(e)) => Err(forward::switched(e)),
-            },
+            BoltTx::Remote(remote) => {
+                let stream = self
+                    .routing()?
+                    .run_statement(remote, &self.token, &query, &params)
+                    .await?;
+                Ok(routed_result(stream, &query, &remote.db))
+            }
             BoltTx::Committed { .. } => Err(Error::new(
                 Code::RequestInvalid,
                 "An auto-commit transaction runs one query.",
