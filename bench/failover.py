@@ -1,7 +1,7 @@
 """Write gap after kill -9 of the leader, over many trials.
 
-Three core members run on this machine. Writer threads (four unless
-told), each with its own driver, run managed transactions
+Three core members run on this machine. Writer threads (sixteen unless
+told, as an application server would run), each with its own driver, run managed transactions
 (`execute_write`) through the official Python driver over neo4j://,
 with its default retry settings; a fifth client retries a plain
 auto-commit write every 10 ms with no driver back-off; a sixth writes
@@ -19,7 +19,7 @@ gap is at least the shortest back-off drawn among the writers: more
 writers measure the server's outage more closely.
 
 Usage: .venv/neo4j6/bin/python bench/failover.py [trials [writers]]
-(defaults 20 and 4)
+(defaults 20 and 16)
 """
 import os
 import statistics
@@ -149,7 +149,7 @@ class Writers:
 
 def main():
     trials = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    writers = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    writers = int(sys.argv[2]) if len(sys.argv) > 2 else 16
     managed, probe = [], []
     keep = tempfile.mkdtemp(dir=Path(__file__).resolve().parents[1] / "target", prefix="failover.")
     with tempfile.TemporaryDirectory(dir=keep) as d:

@@ -19,6 +19,9 @@ pub struct Client {
     input: Vec<u8>,
     dechunker: Dechunker,
     out: Vec<u8>,
+    /// Send queries in read mode, so that a follower or replica answers
+    /// them itself instead of routing them to the leader.
+    pub read: bool,
 }
 
 pub enum Reply {
@@ -55,6 +58,7 @@ impl Client {
             input: Vec::new(),
             dechunker: Dechunker::new(64 << 20),
             out: Vec::new(),
+            read: false,
         };
         let extra = map(&[
             ("user_agent", Value::from("causeway-bench/0.1")),
@@ -83,13 +87,14 @@ impl Client {
     }
 
     pub fn run(&mut self, query: &str, params: Map) -> anyhow::Result<()> {
+        let extra = if self.read {
+            map(&[("mode", Value::from("r"))])
+        } else {
+            Map::new()
+        };
         self.message(
             0x10,
-            &[
-                Value::from(query),
-                Value::Map(params),
-                Value::Map(Map::new()),
-            ],
+            &[Value::from(query), Value::Map(params), Value::Map(extra)],
         )
     }
 

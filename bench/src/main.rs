@@ -29,6 +29,9 @@ struct Args {
     seconds: u64,
     /// A follower's Bolt address, for the `lag` workload.
     follower: Option<String>,
+    /// Where read workloads send their clients, round robin (default:
+    /// `addr`); reads go in read mode so that each member answers itself.
+    readers: Vec<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -42,6 +45,7 @@ fn parse_args() -> anyhow::Result<Args> {
         dir: std::env::temp_dir(),
         seconds: 10,
         follower: None,
+        readers: Vec::new(),
     };
     while let Some(flag) = it.next() {
         let v = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -52,6 +56,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--dir" => a.dir = v.into(),
             "--seconds" => a.seconds = v.parse()?,
             "--follower" => a.follower = Some(v),
+            "--readers" => a.readers = v.split(',').map(str::to_owned).collect(),
             _ => anyhow::bail!("unknown flag {flag}"),
         }
     }
@@ -86,12 +91,28 @@ where
     F: Fn(Client, u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = (Client, anyhow::Result<()>)> + Send,
 {
+    load_on(a, std::slice::from_ref(&a.addr), false, clients, op).await
+}
+
+/// `clients` closed loops spread round robin over `addrs`.
+async fn load_on<F, Fut>(
+    a: &Args,
+    addrs: &[String],
+    read: bool,
+    clients: usize,
+    op: F,
+) -> anyhow::Result<Stats>
+where
+    F: Fn(Client, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = (Client, anyhow::Result<()>)> + Send,
+{
     let op = Arc::new(op);
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let mut client = Client::connect(&a.addr, &a.user, &a.password).await?;
+        let mut client = Client::connect(&addrs[c % addrs.len()], &a.user, &a.password).await?;
+        client.read = read;
         let op = op.clone();
         tasks.push(tokio::spawn(async move {
             let mut s = Stats::default();
@@ -175,8 +196,16 @@ fn spread(i: u64, n: i64) -> i64 {
     ((i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) % n as u64) as i64
 }
 
+fn readers(a: &Args) -> Vec<String> {
+    if a.readers.is_empty() {
+        vec![a.addr.clone()]
+    } else {
+        a.readers.clone()
+    }
+}
+
 async fn read_load(a: &Args, clients: usize) -> anyhow::Result<Stats> {
-    load(a, clients, |mut c, i| async move {
+    load_on(a, &readers(a), true, clients, |mut c, i| async move {
         let id = spread(i, READ_NODES);
         let r = c
             .query(
@@ -197,7 +226,7 @@ async fn read_load(a: &Args, clients: usize) -> anyhow::Result<Stats> {
 }
 
 async fn expand_load(a: &Args, clients: usize) -> anyhow::Result<Stats> {
-    load(a, clients, |mut c, i| async move {
+    load_on(a, &readers(a), true, clients, |mut c, i| async move {
         let id = spread(i, READ_NODES / 100) * 100;
         let r = c
             .query(
@@ -229,6 +258,7 @@ async fn lag_load(a: &Args, follower: &str, clients: usize) -> anyhow::Result<St
     };
     let mut leader = Client::connect(&a.addr, &a.user, &a.password).await?;
     let mut reader = Client::connect(follower, &a.user, &a.password).await?;
+    reader.read = true;
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let mut s = Stats::default();
     let start = Instant::now();
@@ -384,6 +414,11 @@ async fn main() -> anyhow::Result<()> {
             &mut s,
             "probes/s",
         ));
+    }
+    if a.cmd == "point-reads" {
+        setup_reads(&a).await?;
+        let mut s = read_load(&a, 64).await?;
+        out.push(row("indexed point read, 64 clients", &mut s, "reads/s"));
     }
     if run_all || a.cmd == "reads" {
         setup_reads(&a).await?;

@@ -27,11 +27,12 @@ class Core(Server):
         self.initial = []
         self.discovery = "list"
         self.secret = SECRET
+        self.mode = "core"
 
     def start(self, timeout=60):
         base = list(self.extra_args)
         self.extra_args = [
-            "--mode", "core",
+            "--mode", self.mode,
             "--cluster-listen", f"{self.cluster_host}:{self.cluster_port}",
             "--initial-members", ",".join(self.initial),
             "--discovery", self.discovery,
@@ -141,23 +142,46 @@ class Cluster:
         raise AssertionError(f"no agreed leader within {timeout}s: {self.statuses()}")
 
     def wait_converged(self, timeout=60):
-        """Every live member has applied everything the leader committed."""
+        """Every live member has applied everything the leader had logged
+        when the wait began. (Under a running write load, waiting for the
+        leader's latest index would chase a moving target.)"""
         deadline = time.time() + timeout
+        target = None
         while time.time() < deadline:
             st = self.statuses()
             leader = [s for s in st.values() if s["role"] == "LEADER"]
             if len(st) == sum(c.alive() for c in self.cores) and len(leader) == 1:
-                target = leader[0]["last_log"]
+                if target is None:
+                    target = leader[0]["last_log"]
                 if all(s["applied"] >= target for s in st.values()):
                     return
             time.sleep(0.1)
         raise AssertionError(f"members did not converge: {self.statuses()}")
+
+    def add_replica(self, base_dir, extra_args=()):
+        """A read replica pointed at the cores; started, and counted among
+        the members every check looks at."""
+        d = Path(base_dir) / f"replica-{len(self.cores) + 1}"
+        d.mkdir(parents=True, exist_ok=True)
+        r = Core(str(d), extra_args)
+        r.mode = "replica"
+        r.initial = self.cores[0].initial
+        r.start()
+        self.cores.append(r)
+        return r
 
     def member_with_id(self, node_id):
         for c in self.cores:
             if c.alive() and c.status()["id"] == node_id:
                 return c
         return None
+
+
+def wait_until(check, timeout=30, what="condition"):
+    deadline = time.time() + timeout
+    while not check():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 @contextlib.contextmanager

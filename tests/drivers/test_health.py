@@ -3,14 +3,13 @@ three-core cluster, across failover and quorum loss; and routing tables
 with `default_router = server`."""
 import base64
 import json
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 from neo4j import GraphDatabase
 
-from cluster import temp_cluster
+from cluster import temp_cluster, wait_until
 
 
 @pytest.fixture
@@ -38,12 +37,6 @@ def get(core, path, auth=None):
         code, ctype, body = e.code, e.headers.get("Content-Type", ""), e.read().decode()
     return code, json.loads(body) if "json" in ctype else body
 
-
-def wait_until(check, timeout=15, what="condition"):
-    deadline = time.time() + timeout
-    while not check():
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_cluster_endpoints_answer_like_neo4j_and_flip_on_failover(cluster, auth):

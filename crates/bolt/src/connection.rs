@@ -800,6 +800,13 @@ where
     }
 
     async fn commit(&mut self) -> Flow {
+        // Send what the transaction produced before waiting for the commit:
+        // a client (or a member routing for one) then holds the results
+        // before the only step whose outcome it might have to learn another
+        // way, should this server die mid-commit.
+        if !self.out.is_empty() {
+            let _ = self.flush().await;
+        }
         let (Some(session), Some(open)) = (self.session.as_mut(), self.tx.take()) else {
             return self.violation("COMMIT");
         };

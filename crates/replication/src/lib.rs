@@ -109,6 +109,9 @@ pub type Discover = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct ClusterConfig {
+    /// A read replica: an openraft learner that receives the log but never
+    /// votes; it asks the cores to add it instead of forming a cluster.
+    pub replica: bool,
     pub listen: String,
     pub me: Member,
     pub discover: Discover,
@@ -264,6 +267,47 @@ impl<S: Data> network::Handler for RaftHandler<S> {
             .handle_transfer_leader(req)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    /// Adds a read replica (a learner). Only the leader can; the others
+    /// say so, and the replica asks the next core. A learner already
+    /// listed at the same address under another id (a replica whose data
+    /// was wiped) is removed first, so the leader stops calling the old one.
+    async fn join(&self, node_id: u64, member: Member) -> Result<(), String> {
+        use openraft_rt::WatchReceiver;
+        let m = self.raft.metrics().borrow_watched().clone();
+        if m.current_leader != Some(self.ctx.identity.node_id) {
+            return Err("not the leader".into());
+        }
+        let membership = m.membership_config.membership();
+        if membership.voter_ids().any(|id| id == node_id) {
+            return Err(format!("node {node_id} is a core member, not a replica"));
+        }
+        let stale: std::collections::BTreeSet<u64> = membership
+            .learner_ids()
+            .filter(|id| *id != node_id)
+            .filter(|id| {
+                membership
+                    .get_node(id)
+                    .is_some_and(|n| n.cluster == member.cluster)
+            })
+            .collect();
+        if !stale.is_empty() {
+            tracing::info!(?stale, address = %member.cluster, "removing replicas replaced at the same address");
+            self.raft
+                .change_membership(openraft::ChangeMembers::RemoveNodes(stale), false)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if membership.get_node(&node_id) == Some(&member) {
+            return Ok(());
+        }
+        self.raft
+            .add_learner(node_id, member.clone(), false)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(node_id, replica = %member, "added a read replica");
+        Ok(())
     }
 
     async fn last_log(&self) -> Option<u64> {
@@ -496,8 +540,12 @@ impl<S: Data> Replicator<S> {
         me.tasks
             .push(tokio::spawn(network::serve(listener, ctx.clone(), handler)).abort_handle());
         if !raft.is_initialized().await.map_err(io::Error::other)? {
-            me.tasks
-                .push(tokio::spawn(form(raft.clone(), ctx, cluster)).abort_handle());
+            let task = if cluster.replica {
+                tokio::spawn(join_as_replica(raft.clone(), ctx, cluster))
+            } else {
+                tokio::spawn(form(raft.clone(), ctx, cluster))
+            };
+            me.tasks.push(task.abort_handle());
         }
         Ok(me)
     }
@@ -646,6 +694,37 @@ impl<S: Data> Replicator<S> {
                 }
             }
         })
+    }
+
+    /// Removes read replica `node_id` from the membership. Only the leader
+    /// can; core members are never removed this way.
+    pub async fn remove_replica(&self, node_id: u64) -> Result<(), Error> {
+        let m = self.metrics();
+        if m.membership_config
+            .membership()
+            .voter_ids()
+            .any(|id| id == node_id)
+        {
+            return Err(Error::new(
+                Code::ArgumentError,
+                "That server is a core member; only read replicas can be removed.",
+            ));
+        }
+        self.write_leader()?;
+        self.raft
+            .change_membership(
+                openraft::ChangeMembers::RemoveNodes(std::collections::BTreeSet::from([node_id])),
+                false,
+            )
+            .await
+            .map_err(|e| {
+                Error::new(
+                    Code::DatabaseUnavailable,
+                    format!("removing the replica failed: {e}"),
+                )
+            })?;
+        tracing::info!(node_id, "removed a read replica");
+        Ok(())
     }
 
     /// The fate of command `id`, proposed by a leader of `term` whose answer
@@ -800,6 +879,51 @@ async fn resolve<S: Data>(shared: &sm::Shared<S>, id: u64, term: u64) -> Result<
 /// the cluster with all of them as voters; the others learn the cluster id
 /// when its leader first reaches them. A member that finds an existing
 /// cluster waits to be reached (it is a member of it) and never creates one.
+/// A new read replica asks the cores, in turn, to add it as a learner; the
+/// leader does, and from then on reaches it with the log (the first such
+/// call also tells it its cluster id). Done once this member has a
+/// membership.
+async fn join_as_replica<S: Data>(
+    raft: Raft<S>,
+    ctx: Arc<network::NetContext>,
+    cluster: ClusterConfig,
+) {
+    let mut logged = String::new();
+    loop {
+        if raft.is_initialized().await.unwrap_or(true) {
+            return;
+        }
+        let discover = cluster.discover.clone();
+        let addrs = tokio::task::spawn_blocking(move || discover())
+            .await
+            .unwrap_or_default();
+        let mut answers = Vec::new();
+        for addr in &addrs {
+            match network::ask_to_join(&ctx, addr, cluster.me.clone()).await {
+                Ok(()) => {
+                    tracing::info!(via = %addr, "added to the cluster as a read replica");
+                    answers.clear();
+                    break;
+                }
+                Err(e) => answers.push(format!("{addr}: {e}")),
+            }
+        }
+        let note = if answers.is_empty() {
+            "waiting for the leader to send the log".to_owned()
+        } else {
+            format!(
+                "asking the cores to add this replica: {}",
+                answers.join("; ")
+            )
+        };
+        if note != logged {
+            tracing::info!("replica: {note}");
+            logged = note;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 async fn form<S: Data>(raft: Raft<S>, ctx: Arc<network::NetContext>, cluster: ClusterConfig) {
     let mut logged = String::new();
     loop {

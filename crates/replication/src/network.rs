@@ -242,6 +242,8 @@ enum Request {
     TransferLeader(TransferLeaderRequest<TypeConfig>),
     /// The callee's last log index (choosing who campaigns after a crash).
     LastLog,
+    /// A read replica asks to be added as a learner.
+    Join(Member),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -253,6 +255,7 @@ enum Response {
     Snapshot(Result<SnapshotResponse<TypeConfig>, String>),
     TransferLeader(Result<TransferLeaderResponse<TypeConfig>, String>),
     LastLog(Option<u64>),
+    Join(Result<(), String>),
 }
 
 fn proof(secret: &[u8], label: &[u8], a: &[u8; 32], b: &[u8; 32]) -> HmacSha256 {
@@ -398,6 +401,19 @@ pub async fn last_log_of(ctx: &NetContext, addr: &str, target: u64) -> io::Resul
     match call_once(ctx, addr, target, &Request::LastLog).await? {
         Response::LastLog(l) => Ok(l),
         _ => Err(io::Error::other("unexpected answer to LastLog")),
+    }
+}
+
+/// Asks the core at `addr` to add this member as a read replica.
+pub async fn ask_to_join(ctx: &NetContext, addr: &str, me: Member) -> io::Result<()> {
+    let mut sock = connect(ctx, addr, None).await?;
+    write_frame(&mut sock, &Request::Join(me)).await?;
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<Response>(&mut sock)).await {
+        Ok(Ok(Response::Join(Ok(())))) => Ok(()),
+        Ok(Ok(Response::Join(Err(e)))) => Err(io::Error::other(e)),
+        Ok(Ok(_)) => Err(io::Error::other("unexpected answer to Join")),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "join")),
     }
 }
 
@@ -652,6 +668,8 @@ pub trait Handler: Send + Sync + 'static {
         req: TransferLeaderRequest<TypeConfig>,
     ) -> impl Future<Output = Result<TransferLeaderResponse<TypeConfig>, String>> + Send;
     fn last_log(&self) -> impl Future<Output = Option<u64>> + Send;
+    fn join(&self, node_id: u64, member: Member)
+        -> impl Future<Output = Result<(), String>> + Send;
     /// An authenticated connection from member `peer` has ended.
     fn peer_disconnected(&self, peer: u64) -> impl Future<Output = ()> + Send;
 }
@@ -839,6 +857,7 @@ async fn serve_conn<H: Handler>(
                 Response::TransferLeader(handler.transfer_leader(req).await)
             }
             Request::LastLog => Response::LastLog(handler.last_log().await),
+            Request::Join(member) => Response::Join(handler.join(hello.from, member).await),
         };
         write_frame(&mut sock, &resp).await?;
     }

@@ -280,6 +280,7 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
         *self.shared.state.write() = state;
         self.header = header;
         self.shared.set_applied(self.header.last_applied.as_ref());
+        tracing::info!(index = ?self.header.last_applied.as_ref().map(|l| l.index), bytes = snapshot.len(), "installed a snapshot from the leader");
         Ok(())
     }
 

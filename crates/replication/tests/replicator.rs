@@ -174,6 +174,7 @@ async fn three_members(
         switches.push(faults.clone());
         let mut cfg = config(dir.path(), 1_000_000);
         cfg.cluster = Some(ClusterConfig {
+            replica: false,
             listen: addr.clone(),
             me: Member {
                 cluster: addr.clone(),

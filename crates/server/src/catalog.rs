@@ -109,6 +109,14 @@ const PROCEDURES: &[Proc] = &[
         mode: "READ",
     },
     Proc {
+        name: "causeway.cluster.removeReplica",
+        inputs: &[("serverId", "STRING")],
+        outputs: &[("serverId", "STRING"), ("removed", "BOOLEAN")],
+        description: "Removes a read replica (by its id in SHOW SERVERS) from the cluster; \
+                      runs on the leader (a write-mode call on any member is routed there).",
+        mode: "DBMS",
+    },
+    Proc {
         name: "db.ping",
         inputs: &[],
         outputs: &[("success", "BOOLEAN")],
@@ -155,7 +163,7 @@ impl Catalog {
     /// With `default_router = server`, every role lists only this member.
     /// Otherwise WRITE lists the leader, and nobody while there is no writable leader
     /// (an election, or a leader that lost its majority); READ lists the
-    /// followers, and the leader only when it is alone or
+    /// followers and read replicas, and the leader only when it is alone or
     /// `read_from_leader` is set; ROUTE lists every core. Advertised Bolt
     /// addresses only.
     pub fn routes(&self) -> Result<Routes> {
@@ -186,14 +194,16 @@ impl Catalog {
         // leader that lost its lease must not be advertised as writer.
         let leader_ok = match leader {
             Some(l) if l.node_id == st.node_id => st.writable,
-            Some(_) => st.role == Role::Follower,
+            Some(_) => matches!(st.role, Role::Follower | Role::Learner),
             None => false,
         };
         let writers: Vec<String> = leader
             .filter(|_| leader_ok)
             .map(|l| vec![l.member.bolt.clone()])
             .unwrap_or_default();
-        let mut readers: Vec<String> = voters
+        // Followers and read replicas (learners).
+        let mut readers: Vec<String> = st
+            .members
             .iter()
             .filter(|m| Some(m.node_id) != st.leader)
             .map(|m| m.member.bolt.clone())
@@ -248,7 +258,7 @@ impl Catalog {
                 // Health that this member can vouch for: itself, the leader
                 // it hears from, and (on the leader) members that keep up.
                 let healthy = me
-                    || (is_leader && st.role == Role::Follower)
+                    || (is_leader && matches!(st.role, Role::Follower | Role::Learner))
                     || (st.role == Role::Leader && m.matched.is_some());
                 MemberRow {
                     id: server_id(m.node_id),
@@ -293,6 +303,35 @@ impl Catalog {
             })
             .collect();
         (cols(&["id", "addresses", "groups", "databases"]), rows)
+    }
+
+    fn remove_replica(&self, args: &[Value]) -> Result<Rows> {
+        let id =
+            match args.first() {
+                Some(Value::String(s)) => s.clone(),
+                _ => return Err(Error::new(
+                    Code::ArgumentError,
+                    "causeway.cluster.removeReplica needs a server id (a string from SHOW SERVERS)",
+                )),
+            };
+        let st = self.repl.status();
+        let Some(m) = st.members.iter().find(|m| server_id(m.node_id) == id) else {
+            return Ok((
+                cols(&["serverId", "removed"]),
+                vec![vec![Value::String(id), Value::Bool(false)]],
+            ));
+        };
+        let node_id = m.node_id;
+        // Membership changes are asynchronous; procedures are not. The
+        // statement runs on a multi-threaded runtime's worker, which may block.
+        let repl = self.repl.clone();
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(repl.remove_replica(node_id))
+        })?;
+        Ok((
+            cols(&["serverId", "removed"]),
+            vec![vec![Value::String(id), Value::Bool(true)]],
+        ))
     }
 
     fn role(&self, args: &[Value]) -> Result<Rows> {
@@ -514,6 +553,7 @@ impl SystemCatalog for Catalog {
             "db.ping" => Ok((cols(&["success"]), vec![vec![Value::Bool(true)]])),
             "dbms.cluster.overview" => Ok(self.overview()),
             "dbms.cluster.role" => self.role(args),
+            "causeway.cluster.removeReplica" => self.remove_replica(args),
             _ => return None,
         })
     }

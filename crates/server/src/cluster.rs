@@ -1,7 +1,7 @@
-//! `causeway cluster`: a local cluster of core members in one command. Each
-//! member is a child process running `causeway serve --mode core` on
-//! loopback with its own data directory; Ctrl-C (or SIGTERM) stops them all,
-//! gracefully, leader last.
+//! `causeway cluster`: a local cluster in one command: core members, and
+//! read replicas if asked. Each member is a child process running
+//! `causeway serve --mode core` (or `replica`) on loopback with its own data
+//! directory; Ctrl-C (or SIGTERM) stops them all, gracefully.
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
@@ -14,7 +14,11 @@ pub struct ClusterArgs {
     /// Number of core members.
     #[arg(long, default_value_t = 3)]
     cores: u16,
-    /// Parent of the members' data directories (`core-1`, `core-2`, ...).
+    /// Number of read replicas, started after the cores (their ports follow
+    /// the cores').
+    #[arg(long, default_value_t = 0)]
+    replicas: u16,
+    /// Parent of the members' data directories (`core-1`, ..., `replica-1`).
     #[arg(long, default_value = "data/cluster")]
     data_dir: PathBuf,
     /// Bolt port of the first member; the others follow it.
@@ -62,16 +66,25 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
         initial.push(format!("127.0.0.1:{}", port(args.cluster_port, i)?));
     }
     let initial = initial.join(",");
-    let mut children: Vec<Child> = Vec::new();
+    let mut children: Vec<(String, Child)> = Vec::new();
     let mut bolts = Vec::new();
-    for i in 0..args.cores {
+    let members = args
+        .cores
+        .checked_add(args.replicas)
+        .context("too many members")?;
+    for i in 0..members {
+        let (mode, name) = if i < args.cores {
+            ("core", format!("core-{}", i + 1))
+        } else {
+            ("replica", format!("replica-{}", i - args.cores + 1))
+        };
         let bolt = format!("127.0.0.1:{}", port(args.bolt_port, i)?);
         let http = format!("127.0.0.1:{}", port(args.http_port, i)?);
         let cluster = format!("127.0.0.1:{}", port(args.cluster_port, i)?);
-        let dir = args.data_dir.join(format!("core-{}", i + 1));
+        let dir = args.data_dir.join(&name);
         let child = Command::new(&exe)
             .arg("serve")
-            .args(["--mode", "core"])
+            .args(["--mode", mode])
             .arg("--data-dir")
             .arg(&dir)
             .args(["--bolt-listen", &bolt])
@@ -82,13 +95,12 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
             .args(["--auth", &args.auth])
             .args(["--log-level", &args.log_level])
             .spawn()
-            .with_context(|| format!("starting member {}", i + 1))?;
+            .with_context(|| format!("starting {name}"))?;
         println!(
-            "core-{}: bolt://{bolt}  http://{http}  cluster {cluster}  data {}",
-            i + 1,
+            "{name}: bolt://{bolt}  http://{http}  cluster {cluster}  data {}",
             dir.display()
         );
-        children.push(child);
+        children.push((name, child));
         bolts.push(bolt);
     }
     println!(
@@ -107,21 +119,21 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
                 _ = term.recv() => return anyhow::Ok(None),
                 _ = int.recv() => return anyhow::Ok(None),
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {
-                    for (i, c) in children.iter_mut().enumerate() {
+                    for (name, c) in children.iter_mut() {
                         if let Ok(Some(status)) = c.try_wait() {
-                            return anyhow::Ok(Some((i + 1, status)));
+                            return anyhow::Ok(Some((name.clone(), status)));
                         }
                     }
                 }
             }
         }
     })?;
-    if let Some((i, status)) = exited {
-        eprintln!("causeway: member core-{i} exited ({status}); stopping the others");
+    if let Some((name, status)) = &exited {
+        eprintln!("causeway: member {name} exited ({status}); stopping the others");
     }
     // SIGTERM each member in turn: a leader hands over before it stops, so
     // the others keep serving until they are stopped too.
-    for c in children.iter_mut() {
+    for (_, c) in children.iter_mut() {
         if let Ok(None) = c.try_wait() {
             // SAFETY: kill() with a pid we spawned and have not reaped.
             unsafe {
@@ -131,7 +143,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
         }
     }
     match exited {
-        Some((i, _)) => anyhow::bail!("member core-{i} exited"),
+        Some((name, _)) => anyhow::bail!("member {name} exited"),
         None => Ok(()),
     }
 }

@@ -200,15 +200,14 @@ impl Config {
         }
         match self.mode.as_str() {
             "single" => {}
-            "core" => {
+            m @ ("core" | "replica") => {
                 if self.cluster_secret.is_empty() {
-                    bail!("mode core needs cluster_secret (--cluster-secret or CAUSEWAY_CLUSTER_SECRET), shared by all members");
+                    bail!("mode {m} needs cluster_secret (--cluster-secret or CAUSEWAY_CLUSTER_SECRET), shared by all members");
                 }
                 if self.initial_members.trim().is_empty() {
-                    bail!("mode core needs initial_members (--initial-members HOST:PORT,...)");
+                    bail!("mode {m} needs initial_members (--initial-members HOST:PORT,..., the cores' cluster addresses)");
                 }
             }
-            "replica" => bail!("mode replica is not supported yet"),
             m => bail!("mode must be single, core or replica, not `{m}`"),
         }
         match self.default_router.as_str() {

@@ -48,7 +48,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 election_min_ms: config.election_timeout_min_ms,
                 election_max_ms: config.election_timeout_max_ms,
             },
-            cluster: (config.mode == "core").then(|| ClusterConfig {
+            cluster: (config.mode != "single").then(|| ClusterConfig {
+                replica: config.mode == "replica",
                 listen: config.cluster_listen.clone(),
                 me: Member {
                     cluster: config.cluster_advertised().to_owned(),
