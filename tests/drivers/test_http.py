@@ -20,3 +20,87 @@ def test_discovery_document(server):
     assert doc["bolt_direct"] == f"bolt://127.0.0.1:{server.bolt_port}"
     assert doc["bolt_routing"] == f"neo4j://127.0.0.1:{server.bolt_port}"
     assert doc["neo4j_version"].startswith("5.")
+
+
+def post(port, path, body, auth=("neo4j", "causeway-test-pw"), headers=None):
+    """(status, parsed JSON) of a POST with Basic auth."""
+    import base64
+    import urllib.error
+
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method="POST")
+    req.add_header("Content-Type", "application/json")
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def test_tx_commit_runs_statements_in_one_transaction(server, auth):
+    status, body = post(server.http_port, "/db/neo4j/tx/commit", {"statements": [
+        {"statement": "CREATE (n:HttpTx {name: $name, n: $n}) RETURN n, n.n AS num",
+         "parameters": {"name": "first", "n": 7}, "includeStats": True},
+        {"statement": "MATCH (a:HttpTx {name: 'first'}) CREATE (a)-[r:NEXT {w: 1.5}]->(b:HttpTx {name: 'second'}) "
+                      "RETURN a, r, b",
+         "resultDataContents": ["row", "graph"]},
+    ]}, auth)
+    assert status == 200 and body["errors"] == [], body
+    first, second = body["results"]
+    assert first["columns"] == ["n", "num"]
+    [row] = first["data"]
+    assert row["row"] == [{"name": "first", "n": 7}, 7]
+    assert row["meta"][0]["type"] == "node" and row["meta"][0]["deleted"] is False
+    assert row["meta"][1] is None
+    assert first["stats"]["nodes_created"] == 1 and first["stats"]["contains_updates"] is True
+    graph = second["data"][0]["graph"]
+    assert sorted(n["properties"]["name"] for n in graph["nodes"]) == ["first", "second"]
+    [rel] = graph["relationships"]
+    assert rel["type"] == "NEXT" and rel["properties"] == {"w": 1.5}
+    assert len(body["lastBookmarks"]) == 1
+    # The bookmark works as a Bolt bookmark too.
+    from neo4j import GraphDatabase, Bookmarks
+    with GraphDatabase.driver(server.bolt_uri, auth=auth) as d:
+        with d.session(bookmarks=Bookmarks.from_raw_values(body["lastBookmarks"])) as s:
+            assert s.run("MATCH (n:HttpTx) RETURN count(n) AS c").single()["c"] == 2
+
+
+def test_tx_commit_rolls_back_on_error_and_reports_the_code(server, auth):
+    status, body = post(server.http_port, "/db/neo4j/tx/commit", {"statements": [
+        {"statement": "CREATE (:HttpRollback)"},
+        {"statement": "THIS IS NOT CYPHER"},
+    ]}, auth)
+    assert status == 200
+    assert len(body["results"]) == 1
+    assert body["errors"][0]["code"] == "Neo.ClientError.Statement.SyntaxError"
+    _, body = post(server.http_port, "/db/neo4j/tx/commit", {"statements": [
+        {"statement": "MATCH (n:HttpRollback) RETURN count(n)"}]}, auth)
+    assert body["results"][0]["data"][0]["row"] == [0]
+    # A write in a read transaction (Access-Mode header).
+    _, body = post(server.http_port, "/db/neo4j/tx/commit",
+                   {"statements": [{"statement": "CREATE (:HttpRead)"}]}, auth,
+                   headers={"Access-Mode": "READ"})
+    assert body["errors"][0]["code"] == "Neo.ClientError.Statement.AccessMode"
+
+
+def test_tx_commit_checks_auth_and_limits(server, auth):
+    status, body = post(server.http_port, "/db/neo4j/tx/commit", {"statements": []}, auth=None)
+    assert status == 401 and body["errors"][0]["code"] == "Neo.ClientError.Security.Unauthorized"
+    status, _ = post(server.http_port, "/db/neo4j/tx/commit", {"statements": []},
+                     auth=("neo4j", "wrong-password"))
+    assert status == 401
+    status, body = post(server.http_port, "/db/neo4j/tx/commit", b"{not json", auth)
+    assert status == 400 and body["errors"][0]["code"] == "Neo.ClientError.Request.InvalidFormat"
+    many = {"statements": [{"statement": "RETURN 1"}] * 1001}
+    _, body = post(server.http_port, "/db/neo4j/tx/commit", many, auth)
+    assert body["errors"][0]["code"] == "Neo.ClientError.Request.Invalid"
+    _, body = post(server.http_port, "/db/nosuch/tx/commit",
+                   {"statements": [{"statement": "RETURN 1"}]}, auth)
+    assert body["errors"][0]["code"] == "Neo.ClientError.Database.DatabaseNotFound"
+    status, body = post(server.http_port, "/db/neo4j/tx/commit", b"x" * (17 << 20), auth)
+    assert status == 413 and body["errors"][0]["code"] == "Neo.ClientError.Request.Invalid"

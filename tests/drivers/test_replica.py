@@ -4,6 +4,8 @@ missed was compacted), serve reads with bookmarks, route writes to the
 leader, appear in routing tables and cluster procedures, catch up after
 downtime, and can be removed at runtime."""
 
+import json
+
 import pytest
 from neo4j import GraphDatabase
 
@@ -118,3 +120,26 @@ def test_a_replica_is_removed_at_runtime(cluster, auth):
     with cluster.driver(auth) as d:
         d.execute_query("CREATE (:AfterRemoval {k: 1})")
     assert_identical_with(cluster, auth, "AfterRemoval", {1})
+
+
+def test_http_writes_through_a_follower_and_a_replica(cluster, auth):
+    from test_http import post
+
+    cluster.start()
+    leader = cluster.wait_leader()
+    follower = next(c for c in cluster.cores if c is not leader)
+    replica = cluster.add_replica(cluster.scratch)
+    wait_until(lambda: replica.status()["cluster_id"] is not None, what="the replica to join")
+    bookmarks = []
+    for member, key in ((follower, "via-follower"), (replica, "via-replica")):
+        status, body = post(member.http_port, "/db/neo4j/tx/commit", {"statements": [
+            {"statement": "CREATE (:HttpRouted {k: $k})", "parameters": {"k": key}}]}, auth,
+            headers={"Bookmarks": json.dumps(bookmarks)})
+        assert status == 200 and body["errors"] == [], body
+        bookmarks = body["lastBookmarks"]
+    # Read back on the replica with the last bookmark, in read mode.
+    _, body = post(replica.http_port, "/db/neo4j/tx/commit", {"statements": [
+        {"statement": "MATCH (n:HttpRouted) RETURN n.k ORDER BY n.k"}]}, auth,
+        headers={"Access-Mode": "READ", "Bookmarks": json.dumps(bookmarks)})
+    assert [d["row"][0] for d in body["results"][0]["data"]] == ["via-follower", "via-replica"]
+    assert_identical_with(cluster, auth, "HttpRouted", {"via-follower", "via-replica"})

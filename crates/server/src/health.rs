@@ -14,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64ct::Encoding;
+use causeway_bolt::AuthToken;
 use causeway_replication::{Role, Status};
+use causeway_value::Map;
 use serde_json::{json, Value};
 
 use crate::catalog::server_id;
@@ -65,40 +67,58 @@ async fn denied(s: &HttpState, headers: &HeaderMap) -> Option<Response> {
     if !s.status_auth {
         return None;
     }
-    let unauthorized = || {
-        Some(
-            (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Basic realm=\"Neo4j\"")],
-                Json(json!({"errors": [{
-                    "code": "Neo.ClientError.Security.Unauthorized",
-                    "message": "No authentication header supplied."
-                }]})),
-            )
-                .into_response(),
-        )
-    };
-    let Some(value) = headers
+    authenticate(s, headers).await.err()
+}
+
+fn unauthorized(message: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Basic realm=\"Neo4j\"")],
+        Json(json!({"errors": [{
+            "code": "Neo.ClientError.Security.Unauthorized",
+            "message": message
+        }]})),
+    )
+        .into_response()
+}
+
+/// The credentials of an HTTP request (Basic auth), checked like a Bolt
+/// logon, as the token a session presents (a routed transaction shows it
+/// to the leader). Verified headers are remembered for a while, so that
+/// frequent requests do not each pay for a password hash.
+pub async fn authenticate(s: &HttpState, headers: &HeaderMap) -> Result<AuthToken, Response> {
+    let value = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return unauthorized();
+        .and_then(|v| v.to_str().ok());
+    let token = match value.map(basic_credentials) {
+        Some(Some((user, password))) => AuthToken {
+            scheme: "basic".into(),
+            principal: Some(user),
+            credentials: Some(password),
+            extra: Map::new(),
+        },
+        Some(None) => return Err(unauthorized("Invalid authentication header.")),
+        None => AuthToken {
+            scheme: "none".into(),
+            principal: None,
+            credentials: None,
+            extra: Map::new(),
+        },
     };
+    let key = value.unwrap_or("").to_owned();
     {
         let cache = s.auth_cache.0.lock().unwrap_or_else(|p| p.into_inner());
         if cache
-            .get(value)
+            .get(&key)
             .is_some_and(|t| t.elapsed() < AUTH_CACHE_TTL)
         {
-            return None;
+            return Ok(token);
         }
     }
-    let Some((user, password)) = basic_credentials(value) else {
-        return unauthorized();
-    };
     let auth = s.auth.clone();
+    let t = token.clone();
     let checked = tokio::task::spawn_blocking(move || {
-        auth.authenticate("basic", Some(&user), Some(&password))
+        auth.authenticate(&t.scheme, t.principal.as_deref(), t.credentials.as_deref())
     })
     .await;
     match checked {
@@ -107,10 +127,11 @@ async fn denied(s: &HttpState, headers: &HeaderMap) -> Option<Response> {
             if cache.len() >= AUTH_CACHE_ENTRIES {
                 cache.clear();
             }
-            cache.insert(value.to_owned(), Instant::now());
-            None
+            cache.insert(key, Instant::now());
+            Ok(token)
         }
-        _ => unauthorized(),
+        _ if value.is_none() => Err(unauthorized("No authentication header supplied.")),
+        _ => Err(unauthorized("Invalid username or password.")),
     }
 }
 

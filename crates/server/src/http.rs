@@ -15,6 +15,8 @@ use crate::db::GraphState;
 
 pub struct HttpState {
     pub bolt_advertised: String,
+    /// What HTTP transactions run through, as Bolt sessions do.
+    pub sessions: Arc<crate::session::Shared>,
     pub auth: Arc<crate::auth::Auth>,
     /// Require Basic auth on the cluster status endpoints, as Neo4j does by
     /// default (`cluster_status_auth`).
@@ -35,6 +37,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/causeway/status", get(status))
         .route("/causeway/faults", put(set_faults))
         .merge(crate::health::routes())
+        .merge(crate::http_tx::routes())
         .with_state(state)
 }
 

@@ -101,14 +101,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let auth_for_http = auth.clone();
-    let backend = Arc::new(BoltBackend(Arc::new(Shared {
+    let shared = Arc::new(Shared {
         auth,
         auth_slots: tokio::sync::Semaphore::new(cores),
         databases,
         catalog: catalog.clone(),
         forwarder: (config.mode != "single" && config.server_side_routing)
             .then(|| Arc::new(Forwarder::new(repl.clone()))),
-    })));
+    });
+    let backend = Arc::new(BoltBackend(shared.clone()));
 
     let bolt_listener = TcpListener::bind(&config.bolt_listen)
         .await
@@ -134,6 +135,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let app = http::router(Arc::new(HttpState {
         bolt_advertised: config.bolt_advertised().to_owned(),
+        sessions: shared.clone(),
         auth: auth_for_http,
         status_auth: config.cluster_status_auth,
         auth_cache: Default::default(),

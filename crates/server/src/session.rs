@@ -129,6 +129,15 @@ impl Backend for BoltBackend {
 }
 
 impl BoltSession {
+    /// A session for one HTTP request, with the request's credentials.
+    pub fn for_http(shared: Arc<Shared>, token: AuthToken) -> BoltSession {
+        BoltSession {
+            shared,
+            token,
+            routed: false,
+        }
+    }
+
     /// The member that should run a transaction: write-mode transactions
     /// of a replicated database go to the leader, unless routing is off
     /// or this connection was itself routed here.
