@@ -104,3 +104,70 @@ def test_tx_commit_checks_auth_and_limits(server, auth):
     assert body["errors"][0]["code"] == "Neo.ClientError.Database.DatabaseNotFound"
     status, body = post(server.http_port, "/db/neo4j/tx/commit", b"x" * (17 << 20), auth)
     assert status == 413 and body["errors"][0]["code"] == "Neo.ClientError.Request.Invalid"
+
+
+def request(port, method, path, auth=("neo4j", "causeway-test-pw"), body=None):
+    """(status, headers, parsed JSON) of any request with Basic auth."""
+    import base64
+    import urllib.error
+
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    req.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, json.loads(e.read() or b"{}")
+
+
+def test_explicit_http_transaction_spans_requests(server, auth):
+    port = server.http_port
+    status, headers, body = request(port, "POST", "/db/neo4j/tx", auth, {"statements": [
+        {"statement": "CREATE (:HttpOpen {k: 1})"}]})
+    assert status == 201 and body["errors"] == [], body
+    url = headers["location"]
+    assert body["commit"] == url + "/commit" and body["transaction"]["expires"].endswith(" GMT")
+    path = url.split(str(port), 1)[1]
+    # Another request in the same transaction sees its own write.
+    status, _, body = request(port, "POST", path, auth, {"statements": [
+        {"statement": "CREATE (:HttpOpen {k: 2}) WITH 1 AS x MATCH (n:HttpOpen) RETURN count(n)"}]})
+    assert status == 200 and body["results"][0]["data"][0]["row"] == [2], body
+    # Not visible outside before the commit (read mode: a write-mode
+    # transaction would wait for the open one's write lock).
+    _, body = post(port, "/db/neo4j/tx/commit", {"statements": [
+        {"statement": "MATCH (n:HttpOpen) RETURN count(n)"}]}, auth, headers={"Access-Mode": "READ"})
+    assert body["results"][0]["data"][0]["row"] == [0]
+    status, _, body = request(port, "POST", path + "/commit", auth, {"statements": []})
+    assert status == 200 and body["errors"] == [] and body["lastBookmarks"], body
+    _, body = post(port, "/db/neo4j/tx/commit", {"statements": [
+        {"statement": "MATCH (n:HttpOpen) RETURN count(n)"}]}, auth)
+    assert body["results"][0]["data"][0]["row"] == [2]
+    # It is gone once committed.
+    status, _, body = request(port, "POST", path, auth, {"statements": []})
+    assert status == 404
+    assert body["errors"][0]["code"] == "Neo.ClientError.Transaction.TransactionNotFound"
+
+
+def test_explicit_http_transaction_rollback_and_errors(server, auth):
+    port = server.http_port
+    _, headers, _ = request(port, "POST", "/db/neo4j/tx", auth, {"statements": [
+        {"statement": "CREATE (:HttpGone)"}]})
+    path = headers["location"].split(str(port), 1)[1]
+    status, _, body = request(port, "DELETE", path, auth)
+    assert status == 200 and body["errors"] == []
+    # An error rolls the transaction back and ends it.
+    _, headers, _ = request(port, "POST", "/db/neo4j/tx", auth, {"statements": [
+        {"statement": "CREATE (:HttpGone)"}]})
+    path = headers["location"].split(str(port), 1)[1]
+    _, _, body = request(port, "POST", path, auth, {"statements": [{"statement": "NOT CYPHER"}]})
+    assert body["errors"][0]["code"] == "Neo.ClientError.Statement.SyntaxError"
+    status, _, _ = request(port, "POST", path + "/commit", auth, {"statements": []})
+    assert status == 404
+    _, body = post(port, "/db/neo4j/tx/commit", {"statements": [
+        {"statement": "MATCH (n:HttpGone) RETURN count(n)"}]}, auth)
+    assert body["results"][0]["data"][0]["row"] == [0]
+    status, _, _ = request(port, "POST", "/db/neo4j/tx/12345", auth, {"statements": []})
+    assert status == 404

@@ -143,3 +143,44 @@ def test_http_writes_through_a_follower_and_a_replica(cluster, auth):
         headers={"Access-Mode": "READ", "Bookmarks": json.dumps(bookmarks)})
     assert [d["row"][0] for d in body["results"][0]["data"]] == ["via-follower", "via-replica"]
     assert_identical_with(cluster, auth, "HttpRouted", {"via-follower", "via-replica"})
+
+
+def test_http_transaction_continues_through_any_member_and_fails_clearly_with_its_owner(
+        cluster, auth):
+    from test_http import post, request
+
+    cluster.start()
+    leader = cluster.wait_leader()
+    a, b = [c for c in cluster.cores if c is not leader]
+    replica = cluster.add_replica(cluster.scratch)
+    wait_until(lambda: replica.status()["cluster_id"] is not None, what="the replica to join")
+
+    # Opened on follower a, continued on the replica, committed on the
+    # leader: each passes the request on to a, which holds it.
+    status, headers, body = request(a.http_port, "POST", "/db/neo4j/tx", auth, {"statements": [
+        {"statement": "CREATE (:HttpSpan {k: 'one'})"}]})
+    assert status == 201, body
+    path = headers["location"].split(str(a.http_port), 1)[1]
+    status, _, body = request(replica.http_port, "POST", path, auth, {"statements": [
+        {"statement": "CREATE (:HttpSpan {k: 'two'}) WITH 1 AS x MATCH (n:HttpSpan) RETURN count(n)"}]})
+    assert status == 200 and body["results"][0]["data"][0]["row"] == [2], body
+    status, _, body = request(leader.http_port, "POST", path + "/commit", auth, {"statements": []})
+    assert status == 200 and body["errors"] == [] and body["lastBookmarks"], body
+    assert_identical_with(cluster, auth, "HttpSpan", {"one", "two"})
+
+    # The member holding an open transaction dies: the next request for it,
+    # wherever it arrives, gets a clear error, and nothing of it is applied.
+    status, headers, body = request(b.http_port, "POST", "/db/neo4j/tx", auth, {"statements": [
+        {"statement": "CREATE (:HttpLost {k: 1})"}]})
+    assert status == 201, body
+    path = headers["location"].split(str(b.http_port), 1)[1]
+    b.kill9()
+    status, _, body = request(replica.http_port, "POST", path + "/commit", auth, {"statements": []})
+    [err] = body["errors"]
+    assert err["code"] == "Neo.DatabaseError.Transaction.TransactionCommitFailed", err
+    assert "cannot be reached" in err["message"]
+    status, _, body = request(a.http_port, "POST", path, auth, {"statements": []})
+    assert body["errors"][0]["code"] == "Neo.ClientError.Transaction.TransactionNotFound"
+    _, body = post(replica.http_port, "/db/neo4j/tx/commit", {"statements": [
+        {"statement": "MATCH (n:HttpLost) RETURN count(n)"}]}, auth)
+    assert body["results"][0]["data"][0]["row"] == [0]

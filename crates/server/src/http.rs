@@ -17,6 +17,11 @@ pub struct HttpState {
     pub bolt_advertised: String,
     /// What HTTP transactions run through, as Bolt sessions do.
     pub sessions: Arc<crate::session::Shared>,
+    /// Transactions opened by `POST /db/{db}/tx`, held by this member.
+    pub open_txs: Arc<crate::http_tx::OpenTransactions>,
+    /// This member's Raft node id (open transaction ids carry its tag).
+    pub node_id: u64,
+    pub http_advertised: String,
     pub auth: Arc<crate::auth::Auth>,
     /// Require Basic auth on the cluster status endpoints, as Neo4j does by
     /// default (`cluster_status_auth`).

@@ -1,9 +1,15 @@
-//! Neo4j's transactional HTTP endpoint, the one-request form:
-//! `POST /db/{db}/tx/commit` runs a list of statements in one transaction
-//! and commits it. Requests go through the same sessions as Bolt, so a
-//! write that reaches a member other than the leader is routed there
-//! (server-side routing), bookmarks are honoured, and errors carry the same
-//! Neo4j codes.
+//! Neo4j's transactional HTTP endpoint: `POST /db/{db}/tx/commit` runs a
+//! list of statements in one transaction and commits it; `POST /db/{db}/tx`
+//! opens a transaction that later requests continue (`POST .../tx/{id}`),
+//! commit (`POST .../tx/{id}/commit`) or roll back (`DELETE .../tx/{id}`).
+//! Requests go through the same sessions as Bolt, so a write that reaches a
+//! member other than the leader is routed there (server-side routing),
+//! bookmarks are honoured, and errors carry the same Neo4j codes.
+//!
+//! An open transaction lives on the member that opened it. Its id carries
+//! that member's tag (the low bits of its node id), so a request that a
+//! load balancer sends to another member is passed on to the owner; if the
+//! owner is gone, the client gets a clear error, never a silent loss.
 
 use std::sync::Arc;
 
@@ -26,10 +32,125 @@ pub const MAX_RESULT_ROWS: usize = 1_000_000;
 /// Bytes of a request body.
 pub const MAX_BODY_BYTES: usize = 16 << 20;
 
+/// Open transactions one member holds at most.
+pub const MAX_OPEN_TRANSACTIONS: usize = 1_000;
+/// An open transaction with no request for this long is rolled back, as
+/// Neo4j's `server.http.transaction_idle_timeout` (60 s by default).
+pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Bits of a transaction id that count transactions; the bits above carry
+/// the owner's tag. 20 + 33 bits keep ids exact in JavaScript numbers.
+const COUNTER_BITS: u32 = 33;
+const TAG_BITS: u32 = 20;
+
+type St = State<Arc<HttpState>>;
+type TxPath = Path<(String, String)>;
+/// A request body, or why it could not be read (too large, say).
+type Body = Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>;
+
 pub fn routes() -> Router<Arc<HttpState>> {
     Router::new()
         .route("/db/:db/tx/commit", post(commit_in_one_request))
+        .route("/db/:db/tx", post(open))
+        .route(
+            "/db/:db/tx/:id",
+            post(|s: St, p: TxPath, h: HeaderMap, b: Body| follow_up(s, p, h, b, Step::Run))
+                .delete(|s: St, p: TxPath, h: HeaderMap| {
+                    follow_up(s, p, h, Ok(axum::body::Bytes::new()), Step::Rollback)
+                }),
+        )
+        .route(
+            "/db/:db/tx/:id/commit",
+            post(|s: St, p: TxPath, h: HeaderMap, b: Body| follow_up(s, p, h, b, Step::Commit)),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// The open transactions of this member.
+#[derive(Default)]
+pub struct OpenTransactions {
+    next: std::sync::atomic::AtomicU64,
+    txs: std::sync::Mutex<std::collections::HashMap<u64, Arc<tokio::sync::Mutex<OpenTx>>>>,
+}
+
+pub struct OpenTx {
+    session: BoltSession,
+    tx: Option<crate::session::BoltTx>,
+    db: String,
+    /// Who opened it: only the same credentials may continue it.
+    principal: Option<String>,
+    expires: std::time::SystemTime,
+}
+
+fn tag_of(node_id: u64) -> u64 {
+    node_id & ((1 << TAG_BITS) - 1)
+}
+
+impl OpenTransactions {
+    fn insert(&self, node_id: u64, tx: OpenTx) -> Result<u64, Error> {
+        let mut txs = self.txs.lock().unwrap_or_else(|p| p.into_inner());
+        if txs.len() >= MAX_OPEN_TRANSACTIONS {
+            return Err(Error::new(
+                Code::RequestInvalid,
+                format!("This member holds {MAX_OPEN_TRANSACTIONS} open HTTP transactions, its limit; commit or roll back some first."),
+            ));
+        }
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let id = (tag_of(node_id) << COUNTER_BITS) | (n & ((1 << COUNTER_BITS) - 1));
+        txs.insert(id, Arc::new(tokio::sync::Mutex::new(tx)));
+        Ok(id)
+    }
+
+    fn get(&self, id: u64) -> Option<Arc<tokio::sync::Mutex<OpenTx>>> {
+        self.txs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    fn remove(&self, id: u64) {
+        self.txs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    /// Rolls back transactions idle past their expiry; run periodically.
+    pub async fn sweep(&self) {
+        let now = std::time::SystemTime::now();
+        let all: Vec<(u64, Arc<tokio::sync::Mutex<OpenTx>>)> = self
+            .txs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        for (id, tx) in all {
+            // One in use is not idle.
+            let Ok(mut open) = tx.try_lock() else {
+                continue;
+            };
+            if open.expires <= now {
+                if let Some(t) = open.tx.take() {
+                    open.session.rollback(t).await;
+                }
+                self.remove(id);
+                tracing::info!(id, "an idle HTTP transaction expired and was rolled back");
+            }
+        }
+    }
+}
+
+fn not_found(id: &str) -> Response {
+    let err = Error::new(
+        Code::TransactionNotFound,
+        format!("Unrecognized transaction id {id}. It may have timed out and been rolled back."),
+    );
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"results": [], "errors": [error_json(&err)]})),
+    )
+        .into_response()
 }
 
 fn error_json(e: &Error) -> JsonValue {
@@ -249,16 +370,21 @@ fn access_mode(headers: &HeaderMap) -> AccessMode {
     }
 }
 
-async fn commit_in_one_request(
-    State(s): State<Arc<HttpState>>,
-    Path(db): Path<String>,
-    headers: HeaderMap,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let token = match crate::health::authenticate(&s, &headers).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+/// A request refused before any statement ran.
+struct Refusal(StatusCode, Error);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            Json(json!({"results": [], "errors": [error_json(&self.1)]})),
+        )
+            .into_response()
+    }
+}
+
+/// The request's statements.
+fn parse_request(body: Body) -> Result<Vec<Statement>, Refusal> {
     let body = match body {
         Ok(b) => b,
         Err(rejection) => {
@@ -269,73 +395,322 @@ async fn commit_in_one_request(
                     rejection.body_text()
                 ),
             );
-            let body = json!({"results": [], "errors": [error_json(&err)]});
-            return (rejection.status(), Json(body)).into_response();
+            return Err(Refusal(rejection.status(), err));
         }
     };
     let body: JsonValue = if body.is_empty() {
         json!({})
     } else {
-        match serde_json::from_slice(&body) {
-            Ok(b) => b,
-            Err(e) => {
-                let err = invalid(format!("Unable to deserialize request: {e}"));
-                return (
-                    StatusCode::BAD_REQUEST,
-                    Json(json!({"results": [], "errors": [error_json(&err)]})),
-                )
-                    .into_response();
-            }
-        }
+        serde_json::from_slice(&body).map_err(|e| {
+            Refusal(
+                StatusCode::BAD_REQUEST,
+                invalid(format!("Unable to deserialize request: {e}")),
+            )
+        })?
     };
-    let statements = match statements(&body) {
-        Ok(st) => st,
-        Err(e) => return Json(json!({"results": [], "errors": [error_json(&e)]})).into_response(),
-    };
+    statements(&body).map_err(|e| Refusal(StatusCode::OK, e))
+}
+
+/// A new transaction that has run the request's statements.
+struct Started {
+    session: BoltSession,
+    tx: crate::session::BoltTx,
+    results: Vec<JsonValue>,
+    principal: Option<String>,
+}
+
+/// Authenticates, begins a transaction and runs the request's statements
+/// in it; a failure ends (rolls back) the transaction and becomes the
+/// response.
+async fn start(
+    s: &HttpState,
+    db: String,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Started, Response> {
+    let token = crate::health::authenticate(s, headers).await?;
+    let statements = parse_request(body).map_err(IntoResponse::into_response)?;
+    let principal = token.principal.clone();
     let mut session = BoltSession::for_http(s.sessions.clone(), token);
-    let req = BeginRequest {
+    let mut tx = session
+        .begin(begin_request(db, headers))
+        .await
+        .map_err(|e| Refusal(StatusCode::OK, e).into_response())?;
+    let (results, failed) = run_statements(&mut session, &mut tx, statements).await;
+    if let Some(e) = failed {
+        session.rollback(tx).await;
+        return Err(Json(json!({"results": results, "errors": [error_json(&e)]})).into_response());
+    }
+    Ok(Started {
+        session,
+        tx,
+        results,
+        principal,
+    })
+}
+
+fn begin_request(db: String, headers: &HeaderMap) -> BeginRequest {
+    BeginRequest {
         db: Some(db),
-        mode: access_mode(&headers),
-        bookmarks: bookmarks(&headers),
+        mode: access_mode(headers),
+        bookmarks: bookmarks(headers),
         tx_timeout: None,
         tx_metadata: Map::new(),
         imp_user: None,
         auto_commit: false,
         routing: None,
         forward: None,
+    }
+}
+
+async fn commit_in_one_request(
+    State(s): State<Arc<HttpState>>,
+    Path(db): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Started {
+        mut session,
+        tx,
+        results,
+        ..
+    } = match start(&s, db, &headers, body).await {
+        Ok(st) => st,
+        Err(r) => return r,
     };
-    let (results, outcome) = run_all(&mut session, req, statements).await;
     let mut out = json!({"results": results, "errors": []});
-    match outcome {
-        Ok(bookmark) => out["lastBookmarks"] = json!([bookmark]),
+    match session.commit(tx).await {
+        Ok(c) => out["lastBookmarks"] = json!([c.bookmark]),
         Err(e) => out["errors"] = json!([error_json(&e)]),
     }
     Json(out).into_response()
 }
 
-/// Runs the statements in one transaction and commits it; on the first
-/// error the transaction is rolled back and the results so far returned.
-async fn run_all(
-    session: &mut BoltSession,
-    req: BeginRequest,
-    statements: Vec<Statement>,
-) -> (Vec<JsonValue>, Result<String, Error>) {
-    let mut results = Vec::new();
-    let mut tx = match session.begin(req).await {
-        Ok(tx) => tx,
-        Err(e) => return (results, Err(e)),
+/// Where this request's transaction URLs point: the address the client
+/// used (a load balancer's, say), so follow-ups take the same way in.
+fn base_url(s: &HttpState, headers: &HeaderMap) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(&s.http_advertised);
+    format!("http://{host}")
+}
+
+fn expiry() -> std::time::SystemTime {
+    std::time::SystemTime::now() + IDLE_TIMEOUT
+}
+
+/// RFC 1123, as Neo4j writes `transaction.expires`.
+fn http_date(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = causeway_value::temporal::civil_from_days(days);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        d,
+        MONTHS[(m - 1).clamp(0, 11) as usize],
+        y,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+async fn open(
+    State(s): State<Arc<HttpState>>,
+    Path(db): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Started {
+        session,
+        tx,
+        results,
+        principal,
+    } = match start(&s, db.clone(), &headers, body).await {
+        Ok(st) => st,
+        Err(r) => return r,
     };
+    let expires = expiry();
+    let open = OpenTx {
+        session,
+        tx: Some(tx),
+        db: db.clone(),
+        principal,
+        expires,
+    };
+    let id = match s.open_txs.insert(s.node_id, open) {
+        Ok(id) => id,
+        Err(e) => {
+            return Json(json!({"results": results, "errors": [error_json(&e)]})).into_response()
+        }
+    };
+    let url = format!("{}/db/{db}/tx/{id}", base_url(&s, &headers));
+    (
+        StatusCode::CREATED,
+        [(axum::http::header::LOCATION, url.clone())],
+        Json(json!({
+            "results": results,
+            "errors": [],
+            "commit": format!("{url}/commit"),
+            "transaction": {"expires": http_date(expires)},
+        })),
+    )
+        .into_response()
+}
+
+/// What a follow-up request does with the open transaction.
+#[derive(Clone, Copy, PartialEq)]
+enum Step {
+    Run,
+    Commit,
+    Rollback,
+}
+
+async fn follow_up(
+    State(s): State<Arc<HttpState>>,
+    Path((db, id_text)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+    step: Step,
+) -> Response {
+    let Ok(id) = id_text.parse::<u64>() else {
+        return not_found(&id_text);
+    };
+    let owner_tag = id >> COUNTER_BITS;
+    if owner_tag != tag_of(s.node_id) {
+        return pass_on(&s, owner_tag, &db, &id_text, &headers, body, step).await;
+    }
+    let token = match crate::health::authenticate(&s, &headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Some(entry) = s.open_txs.get(id) else {
+        return not_found(&id_text);
+    };
+    let mut open = entry.lock().await;
+    if open.principal != token.principal || !open.db.eq_ignore_ascii_case(&db) {
+        return not_found(&id_text);
+    }
+    let Some(mut tx) = open.tx.take() else {
+        return not_found(&id_text);
+    };
+    let statements = match parse_request(body) {
+        Ok(st) => st,
+        Err(r) => {
+            open.tx = Some(tx);
+            return r.into_response();
+        }
+    };
+    let open = &mut *open;
+    let (results, failed) = run_statements(&mut open.session, &mut tx, statements).await;
+    if let Some(e) = failed {
+        open.session.rollback(tx).await;
+        s.open_txs.remove(id);
+        return Json(json!({"results": results, "errors": [error_json(&e)]})).into_response();
+    }
+    match step {
+        Step::Run => {
+            open.tx = Some(tx);
+            open.expires = expiry();
+            let url = format!("{}/db/{db}/tx/{id}", base_url(&s, &headers));
+            Json(json!({
+                "results": results,
+                "errors": [],
+                "commit": format!("{url}/commit"),
+                "transaction": {"expires": http_date(open.expires)},
+            }))
+            .into_response()
+        }
+        Step::Commit => {
+            s.open_txs.remove(id);
+            let mut out = json!({"results": results, "errors": []});
+            match open.session.commit(tx).await {
+                Ok(c) => out["lastBookmarks"] = json!([c.bookmark]),
+                Err(e) => out["errors"] = json!([error_json(&e)]),
+            }
+            Json(out).into_response()
+        }
+        Step::Rollback => {
+            s.open_txs.remove(id);
+            open.session.rollback(tx).await;
+            Json(json!({"results": [], "errors": []})).into_response()
+        }
+    }
+}
+
+/// Sends a follow-up to the member that holds the transaction and returns
+/// its answer. If that member cannot be reached, the transaction is gone
+/// with it (a commit that was under way may or may not have happened).
+async fn pass_on(
+    s: &HttpState,
+    owner_tag: u64,
+    db: &str,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+    step: Step,
+) -> Response {
+    let st = s.repl.status();
+    let Some(owner) = st.members.iter().find(|m| tag_of(m.node_id) == owner_tag) else {
+        return not_found(id);
+    };
+    let body = body.unwrap_or_default();
+    let (method, path) = match step {
+        Step::Run => ("POST", format!("/db/{db}/tx/{id}")),
+        Step::Commit => ("POST", format!("/db/{db}/tx/{id}/commit")),
+        Step::Rollback => ("DELETE", format!("/db/{db}/tx/{id}")),
+    };
+    match crate::http_client::request(&owner.member.http, method, &path, headers, &body).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            let (code, what) = if step == Step::Commit {
+                (
+                    Code::TransactionCommitFailed,
+                    "whether the commit happened is unknown: check before retrying",
+                )
+            } else {
+                (
+                    Code::TransactionNotFound,
+                    "the transaction was lost with it; start it again",
+                )
+            };
+            let err = Error::new(
+                code,
+                format!(
+                    "Transaction {id} is held by the member at {}, which cannot be reached ({e}); {what}.",
+                    owner.member.http
+                ),
+            );
+            (
+                StatusCode::OK,
+                Json(json!({"results": [], "errors": [error_json(&err)]})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Runs statements in `tx`. Stops at the first error, returning it with the
+/// results so far; the caller rolls the transaction back.
+async fn run_statements(
+    session: &mut BoltSession,
+    tx: &mut crate::session::BoltTx,
+    statements: Vec<Statement>,
+) -> (Vec<JsonValue>, Option<Error>) {
+    let mut results = Vec::new();
     let mut rows_left = MAX_RESULT_ROWS;
     for st in statements {
-        let result = match session
-            .run(&mut tx, st.text.clone(), st.params.clone())
-            .await
-        {
+        let result = match session.run(tx, st.text.clone(), st.params.clone()).await {
             Ok(r) => r,
-            Err(e) => {
-                session.rollback(tx).await;
-                return (results, Err(e));
-            }
+            Err(e) => return (results, Some(e)),
         };
         let counters = result.counters;
         let columns = result.fields.clone();
@@ -356,10 +731,7 @@ async fn run_all(
         });
         let rows = match rows {
             Ok(r) => r,
-            Err(e) => {
-                session.rollback(tx).await;
-                return (results, Err(e));
-            }
+            Err(e) => return (results, Some(e)),
         };
         let data: Vec<JsonValue> = rows
             .iter()
@@ -394,6 +766,5 @@ async fn run_all(
         }
         results.push(r);
     }
-    let outcome = session.commit(tx).await.map(|c| c.bookmark);
-    (results, outcome)
+    (results, None)
 }

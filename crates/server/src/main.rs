@@ -13,6 +13,7 @@ mod db;
 mod forward;
 mod health;
 mod http;
+mod http_client;
 mod http_tx;
 mod server;
 mod session;

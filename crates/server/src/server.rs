@@ -133,9 +133,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         bolt_config,
         stop_rx.clone(),
     ));
+    let open_txs = Arc::new(crate::http_tx::OpenTransactions::default());
+    // Idle HTTP transactions are rolled back, so an abandoned client cannot
+    // hold the write lock or memory for long.
+    let sweeper = {
+        let open_txs = open_txs.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                open_txs.sweep().await;
+            }
+        })
+    };
     let app = http::router(Arc::new(HttpState {
         bolt_advertised: config.bolt_advertised().to_owned(),
         sessions: shared.clone(),
+        open_txs: open_txs.clone(),
+        node_id: repl.status().node_id,
+        http_advertised: config.http_advertised().to_owned(),
         auth: auth_for_http,
         status_auth: config.cluster_status_auth,
         auth_cache: Default::default(),
@@ -173,6 +188,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Ok(Ok(())) => {}
     }
     let _ = http.await;
+    // Open HTTP transactions end (roll back) before the log closes.
+    sweeper.abort();
+    drop(open_txs);
     repl.shutdown().await;
     tracing::info!("stopped");
     Ok(())
