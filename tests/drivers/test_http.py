@@ -171,3 +171,28 @@ def test_explicit_http_transaction_rollback_and_errors(server, auth):
     assert body["results"][0]["data"][0]["row"] == [0]
     status, _, _ = request(port, "POST", "/db/neo4j/tx/12345", auth, {"statements": []})
     assert status == 404
+
+
+def test_query_api_v2(server, auth):
+    port = server.http_port
+    status, _, body = request(port, "POST", "/db/neo4j/query/v2", auth, {
+        "statement": "CREATE (a:QueryV2 {name: $name})-[r:KNOWS {since: 2020}]->(b:QueryV2 {name: 'b'}) "
+                     "RETURN a, r, a.name AS name",
+        "parameters": {"name": "Alice"}, "includeCounters": True})
+    assert status == 202, body
+    assert body["data"]["fields"] == ["a", "r", "name"]
+    [[a, r, name]] = body["data"]["values"]
+    assert a["labels"] == ["QueryV2"] and a["properties"] == {"name": "Alice"}
+    assert r["type"] == "KNOWS" and r["startNodeElementId"] == a["elementId"]
+    assert name == "Alice"
+    assert body["counters"]["nodesCreated"] == 2 and body["counters"]["containsUpdates"] is True
+    assert len(body["bookmarks"]) == 1
+    status, _, body = request(port, "POST", "/db/neo4j/query/v2", auth, {
+        "statement": "MATCH (n:QueryV2) RETURN count(n) AS c", "accessMode": "Read",
+        "bookmarks": body["bookmarks"]})
+    assert status == 202 and body["data"]["values"] == [[2]]
+    status, _, body = request(port, "POST", "/db/neo4j/query/v2", auth, {
+        "statement": "CREATE (:QueryV2)", "accessMode": "Read"})
+    assert status == 400 and body["errors"][0]["code"] == "Neo.ClientError.Statement.AccessMode"
+    status, _, body = request(port, "POST", "/db/neo4j/query/v2", auth, {"statement": "NOT CYPHER"})
+    assert status == 400 and body["errors"][0]["code"] == "Neo.ClientError.Statement.SyntaxError"

@@ -137,12 +137,19 @@ def test_http_writes_through_a_follower_and_a_replica(cluster, auth):
             headers={"Bookmarks": json.dumps(bookmarks)})
         assert status == 200 and body["errors"] == [], body
         bookmarks = body["lastBookmarks"]
+    # The Query API too.
+    from test_http import request
+    status, _, body = request(replica.http_port, "POST", "/db/neo4j/query/v2", auth, {
+        "statement": "CREATE (:HttpRouted {k: 'via-query-api'})", "bookmarks": bookmarks})
+    assert status == 202, body
+    bookmarks = body["bookmarks"]
     # Read back on the replica with the last bookmark, in read mode.
     _, body = post(replica.http_port, "/db/neo4j/tx/commit", {"statements": [
         {"statement": "MATCH (n:HttpRouted) RETURN n.k ORDER BY n.k"}]}, auth,
         headers={"Access-Mode": "READ", "Bookmarks": json.dumps(bookmarks)})
-    assert [d["row"][0] for d in body["results"][0]["data"]] == ["via-follower", "via-replica"]
-    assert_identical_with(cluster, auth, "HttpRouted", {"via-follower", "via-replica"})
+    keys = ["via-follower", "via-query-api", "via-replica"]
+    assert [d["row"][0] for d in body["results"][0]["data"]] == keys
+    assert_identical_with(cluster, auth, "HttpRouted", set(keys))
 
 
 def test_http_transaction_continues_through_any_member_and_fails_clearly_with_its_owner(

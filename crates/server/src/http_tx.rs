@@ -1,4 +1,5 @@
-//! Neo4j's transactional HTTP endpoint: `POST /db/{db}/tx/commit` runs a
+//! Neo4j's Query API (`POST /db/{db}/query/v2`, one statement, plain JSON)
+//! and its transactional HTTP endpoint: `POST /db/{db}/tx/commit` runs a
 //! list of statements in one transaction and commits it; `POST /db/{db}/tx`
 //! opens a transaction that later requests continue (`POST .../tx/{id}`),
 //! commit (`POST .../tx/{id}/commit`) or roll back (`DELETE .../tx/{id}`).
@@ -50,6 +51,7 @@ type Body = Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>;
 pub fn routes() -> Router<Arc<HttpState>> {
     Router::new()
         .route("/db/:db/tx/commit", post(commit_in_one_request))
+        .route("/db/:db/query/v2", post(query_v2))
         .route("/db/:db/tx", post(open))
         .route(
             "/db/:db/tx/:id",
@@ -767,4 +769,177 @@ async fn run_statements(
         results.push(r);
     }
     (results, None)
+}
+
+/// A value as the Query API writes it in plain JSON: entities as objects
+/// with their element ids, paths as the alternating list of them.
+fn plain_json(v: &Value) -> JsonValue {
+    let node = |n: &causeway_value::Node| json!({"elementId": element_id(n.id), "labels": n.labels, "properties": plain_map(&n.props)});
+    let rel = |r: &causeway_value::Relationship| {
+        json!({"elementId": rel_element_id(r.id), "startNodeElementId": element_id(r.start),
+               "endNodeElementId": element_id(r.end), "type": r.rel_type,
+               "properties": plain_map(&r.props)})
+    };
+    match v {
+        Value::Node(n) => node(n),
+        Value::Relationship(r) => rel(r),
+        Value::Path(p) => {
+            let mut out = Vec::new();
+            for (i, n) in p.nodes.iter().enumerate() {
+                out.push(node(n));
+                if let Some(r) = p.rels.get(i) {
+                    out.push(rel(r));
+                }
+            }
+            JsonValue::Array(out)
+        }
+        Value::List(l) => JsonValue::Array(l.iter().map(plain_json).collect()),
+        Value::Map(m) => plain_map(m),
+        other => row_json(other),
+    }
+}
+
+fn plain_map(m: &Map) -> JsonValue {
+    JsonValue::Object(m.iter().map(|(k, v)| (k.clone(), plain_json(v))).collect())
+}
+
+fn counters_json(c: &causeway_value::Counters) -> JsonValue {
+    let camel = |k: &str| {
+        let mut out = String::new();
+        let mut up = false;
+        for ch in k.chars() {
+            if ch == '-' {
+                up = true;
+            } else if up {
+                out.extend(ch.to_uppercase());
+                up = false;
+            } else {
+                out.push(ch);
+            }
+        }
+        out
+    };
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "containsUpdates".into(),
+        JsonValue::Bool(c.contains_updates()),
+    );
+    for (k, v) in c.entries() {
+        m.insert(camel(k), json!(v));
+    }
+    m.insert(
+        "containsSystemUpdates".into(),
+        JsonValue::Bool(c.system_updates > 0),
+    );
+    JsonValue::Object(m)
+}
+
+/// `POST /db/{db}/query/v2`: one statement in its own transaction. 202 with
+/// `data.fields`, `data.values`, `bookmarks` (and `counters` if asked);
+/// errors as 400 with `errors`.
+async fn query_v2(
+    State(s): St,
+    Path(db): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let fail = |code: StatusCode, e: &Error| {
+        (code, Json(json!({"errors": [error_json(e)]}))).into_response()
+    };
+    let token = match crate::health::authenticate(&s, &headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let body: JsonValue = match body.map(|b| serde_json::from_slice::<JsonValue>(&b)) {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                &invalid(format!("Unable to deserialize request: {e}")),
+            )
+        }
+        Err(rejection) => {
+            let e = Error::new(
+                Code::RequestInvalid,
+                format!(
+                    "The request body could not be read ({}); the limit is {MAX_BODY_BYTES} bytes.",
+                    rejection.body_text()
+                ),
+            );
+            return fail(rejection.status(), &e);
+        }
+    };
+    let Some(statement) = body.get("statement").and_then(JsonValue::as_str) else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            &invalid("the request needs a `statement` string"),
+        );
+    };
+    let params = match body.get("parameters") {
+        None | Some(JsonValue::Null) => Map::new(),
+        Some(JsonValue::Object(o)) => o.iter().map(|(k, v)| (k.clone(), to_value(v))).collect(),
+        Some(_) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                &invalid("`parameters` must be an object"),
+            )
+        }
+    };
+    let mut req = begin_request(db, &headers);
+    if let Some(JsonValue::String(m)) = body.get("accessMode") {
+        req.mode = if m.eq_ignore_ascii_case("read") {
+            AccessMode::Read
+        } else {
+            AccessMode::Write
+        };
+    }
+    if let Some(JsonValue::Array(b)) = body.get("bookmarks") {
+        req.bookmarks = b
+            .iter()
+            .filter_map(JsonValue::as_str)
+            .map(str::to_owned)
+            .collect();
+    }
+    let mut session = BoltSession::for_http(s.sessions.clone(), token);
+    let mut tx = match session.begin(req).await {
+        Ok(tx) => tx,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, &e),
+    };
+    let result = match session.run(&mut tx, statement.to_owned(), params).await {
+        Ok(r) => r,
+        Err(e) => {
+            session.rollback(tx).await;
+            return fail(StatusCode::BAD_REQUEST, &e);
+        }
+    };
+    let (fields, counters) = (result.fields.clone(), result.counters);
+    let rows = tokio::task::block_in_place(|| {
+        let mut values = Vec::new();
+        for (n, r) in result.rows.enumerate() {
+            if n >= MAX_RESULT_ROWS {
+                return Err(Error::new(
+                    Code::RequestInvalid,
+                    format!("The results exceed {MAX_RESULT_ROWS} rows; page through them with SKIP and LIMIT."),
+                ));
+            }
+            values.push(JsonValue::Array(r?.iter().map(plain_json).collect()));
+        }
+        Ok(values)
+    });
+    let values = match rows {
+        Ok(v) => v,
+        Err(e) => {
+            session.rollback(tx).await;
+            return fail(StatusCode::BAD_REQUEST, &e);
+        }
+    };
+    let bookmark = match session.commit(tx).await {
+        Ok(c) => c.bookmark,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, &e),
+    };
+    let mut out = json!({"data": {"fields": fields, "values": values}, "bookmarks": [bookmark]});
+    if body.get("includeCounters").and_then(JsonValue::as_bool) == Some(true) {
+        out["counters"] = counters_json(&counters);
+    }
+    (StatusCode::ACCEPTED, Json(out)).into_response()
 }
