@@ -56,6 +56,13 @@ def test_replica_joins_serves_reads_routes_writes_and_catches_up(cluster, auth):
         with d.session(bookmarks=bookmarks, default_access_mode="READ") as s:
             assert s.run("MATCH (n:Rep {k: 'via-replica'}) RETURN count(n) AS c").single()["c"] == 1
 
+    # The leader reports the replica's lag, per database.
+    with GraphDatabase.driver(leader.bolt_uri, auth=auth) as d, d.session() as s:
+        rows = [r for r in s.run("SHOW DATABASES YIELD *")
+                if r["address"] == f"127.0.0.1:{replica.bolt_port}" and r["name"] == "neo4j"]
+        assert len(rows) == 1 and rows[0]["role"] == "secondary", rows
+        assert isinstance(rows[0]["replicationLag"], int) and rows[0]["replicationLag"] >= 0
+
     # Bookmarks: a write on the leader is visible on the replica at once.
     with cluster.driver(auth) as d, d.session() as s:
         s.run("CREATE (:Rep {k: 'bookmarked'})").consume()

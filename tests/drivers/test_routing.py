@@ -8,7 +8,7 @@ import neo4j
 import pytest
 from neo4j import GraphDatabase
 
-from cluster import Writers, temp_cluster, assert_identical_with
+from cluster import Writers, assert_identical_with, temp_cluster, wait_until
 
 
 @pytest.fixture
@@ -76,9 +76,16 @@ def test_without_routing_a_follower_refuses_writes(unrouted_cluster, auth):
             s.run("CREATE (:Misrouted)").consume()
 
 
-def test_bolt_client_on_a_follower_keeps_writing_across_leader_kill9(cluster, auth):
+@pytest.mark.parametrize("entry_kind", ["follower", "replica"])
+def test_bolt_client_keeps_writing_across_leader_kill9(cluster, auth, entry_kind, tmp_path):
+    """A plain bolt:// client whose one address is a follower, or a read
+    replica, keeps writing while the leader is killed again and again."""
     cluster.start()
-    _, entry = a_follower(cluster)
+    if entry_kind == "replica":
+        entry = cluster.add_replica(tmp_path)
+        wait_until(lambda: entry.status()["cluster_id"] is not None, what="the replica to join")
+    else:
+        _, entry = a_follower(cluster)
     gaps, restarts = [], []
     def bolt_driver():
         return GraphDatabase.driver(entry.bolt_uri, auth=auth, max_transaction_retry_time=30,
@@ -106,7 +113,7 @@ def test_bolt_client_on_a_follower_keeps_writing_across_leader_kill9(cluster, au
             gaps.append(w.max_gap(t0 - 0.2, time.monotonic()))
             leader.start()
             cluster.wait_converged()
-    print("bolt:// write gaps through a follower across leader kill -9:",
+    print(f"bolt:// write gaps through a {entry_kind} across leader kill -9:",
           [f"{g:.3f}s" for g in gaps])
     errors = w.error_messages(outside=[(a, b + 1) for a, b in restarts])
     assert not errors, errors[:5]
