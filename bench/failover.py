@@ -104,8 +104,7 @@ class Writers:
             key = f"p-{i}"
             i += 1
             try:
-                with d.session() as s:
-                    s.run("CREATE (:Gap {k: $k})", k=key).consume()
+                d.execute_query("CREATE (:Gap {k: $k})", k=key)
             except Exception as e:
                 with self.lock:
                     self.probe_errors.append((time.monotonic(), f"{type(e).__name__}: {e}"[:200]))
@@ -125,7 +124,10 @@ class Writers:
             key = f"b-{i}"
             i += 1
             try:
-                d.execute_query("CREATE (:Gap {k: $k})", k=key)
+                # Auto-commit: the driver never retries it, so any failure
+                # would reach the application.
+                with d.session() as s:
+                    s.run("CREATE (:Gap {k: $k})", k=key).consume()
             except Exception as e:
                 with self.lock:
                     self.bolt_errors.append((time.monotonic(), f"{type(e).__name__}: {e}"[:200]))
@@ -171,7 +173,7 @@ def main():
                     entry.start()
                     leader = cluster.wait_leader(exclude=(entry,))
                     cluster.wait_converged()
-                    restarts.append((down, time.monotonic() + 1))
+                    restarts.append((down, time.monotonic()))
                 time.sleep(0.5)
                 t_kill = time.monotonic()
                 leader.kill9()
