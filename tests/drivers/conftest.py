@@ -28,10 +28,27 @@ def binary():
     raise RuntimeError("build causeway first (cargo build --release)")
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below Linux's ephemeral range (32768+): a port the
+    kernel picks for us would come from that range, where any outgoing
+    connection (members call each other constantly) may take it before the
+    server binds it. Never the same port twice in one test run."""
+    import random
+
+    while True:
+        port = random.randrange(10000, 20000)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 class Server:
