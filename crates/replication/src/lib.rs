@@ -219,6 +219,14 @@ struct RaftHandler<S: Data> {
 /// When this member last received AppendEntries (a leader's message).
 type Heard = Arc<std::sync::Mutex<Option<std::time::Instant>>>;
 
+impl<S: Data> RaftHandler<S> {
+    /// A copy of openraft's metrics (never hold the watch: see `Replicator::metrics`).
+    fn metrics(&self) -> RaftMetrics<TypeConfig> {
+        use openraft_rt::WatchReceiver;
+        self.raft.metrics().borrow_watched().clone()
+    }
+}
+
 impl<S: Data> network::Handler for RaftHandler<S> {
     async fn append(
         &self,
@@ -274,8 +282,7 @@ impl<S: Data> network::Handler for RaftHandler<S> {
     /// listed at the same address under another id (a replica whose data
     /// was wiped) is removed first, so the leader stops calling the old one.
     async fn join(&self, node_id: u64, member: Member) -> Result<(), String> {
-        use openraft_rt::WatchReceiver;
-        let m = self.raft.metrics().borrow_watched().clone();
+        let m = self.metrics();
         if m.current_leader != Some(self.ctx.identity.node_id) {
             return Err("not the leader".into());
         }
@@ -311,8 +318,7 @@ impl<S: Data> network::Handler for RaftHandler<S> {
     }
 
     async fn last_log(&self) -> Option<u64> {
-        use openraft_rt::WatchReceiver;
-        self.raft.metrics().borrow_watched().last_log_index
+        self.metrics().last_log_index
     }
 
     /// Cuts a crashed leader's failover short. When a leader's process dies
@@ -332,8 +338,7 @@ impl<S: Data> network::Handler for RaftHandler<S> {
     /// alive but unreachable (a partition) accepts connections or times
     /// out, so it is never deposed this way.
     async fn peer_disconnected(&self, peer: u64) {
-        use openraft_rt::WatchReceiver;
-        let m = self.raft.metrics().borrow_watched().clone();
+        let m = self.metrics();
         if m.current_leader != Some(peer) || m.state != openraft::ServerState::Follower {
             return;
         }

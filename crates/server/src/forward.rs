@@ -121,16 +121,18 @@ impl Forwarder {
     pub async fn route(&self) -> Result<Route, Error> {
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
         loop {
-            let st = self.repl.status();
-            if st.writable {
+            // The leader's own writes come through here: answer them from
+            // one metrics read, without building the whole status.
+            if self.repl.write_leader().is_ok() {
                 return Ok(Route::Local);
             }
+            let st = self.repl.status();
             if st.lease_lost {
                 // This member led but lost its majority: fail fast rather
                 // than wait for an election it cannot see the end of.
                 return self.repl.write_leader().map(|_| Route::Local);
             }
-            if matches!(st.role, Role::Follower | Role::Learner) && !st.lease_lost {
+            if matches!(st.role, Role::Follower | Role::Learner) {
                 let leader = st
                     .leader
                     .filter(|l| *l != st.node_id)

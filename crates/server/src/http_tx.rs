@@ -180,6 +180,47 @@ fn to_value(j: &JsonValue) -> Value {
     }
 }
 
+/// A statement's `parameters` object as Cypher parameters.
+fn parameters(p: Option<&JsonValue>) -> Result<Map, Error> {
+    match p {
+        None | Some(JsonValue::Null) => Ok(Map::new()),
+        Some(JsonValue::Object(o)) => Ok(o.iter().map(|(k, v)| (k.clone(), to_value(v))).collect()),
+        Some(_) => Err(invalid("`parameters` must be an object")),
+    }
+}
+
+/// A path's nodes and relationships in walking order.
+fn path_items(p: &causeway_value::Path) -> Vec<Value> {
+    let mut out = Vec::with_capacity(p.nodes.len() + p.rels.len());
+    for (i, n) in p.nodes.iter().enumerate() {
+        out.push(Value::Node(n.clone()));
+        if let Some(r) = p.rels.get(i) {
+            out.push(Value::Relationship(r.clone()));
+        }
+    }
+    out
+}
+
+/// Pulls a statement's rows, counting them against the request's budget.
+/// Rows may be computed lazily and take a while, so this runs off the async
+/// worker.
+fn collect_rows(rows: causeway_bolt::RowIter, left: &mut usize) -> Result<Vec<Vec<Value>>, Error> {
+    tokio::task::block_in_place(|| {
+        let mut out = Vec::new();
+        for r in rows {
+            if *left == 0 {
+                return Err(Error::new(
+                    Code::RequestInvalid,
+                    format!("The results exceed {MAX_RESULT_ROWS} rows; page through them with SKIP and LIMIT."),
+                ));
+            }
+            *left -= 1;
+            out.push(r?);
+        }
+        Ok(out)
+    })
+}
+
 fn props_json(m: &Map) -> JsonValue {
     JsonValue::Object(m.iter().map(|(k, v)| (k.clone(), row_json(v))).collect())
 }
@@ -199,16 +240,7 @@ fn row_json(v: &Value) -> JsonValue {
         Value::Map(m) => props_json(m),
         Value::Node(n) => props_json(&n.props),
         Value::Relationship(r) => props_json(&r.props),
-        Value::Path(p) => {
-            let mut out = Vec::new();
-            for (i, n) in p.nodes.iter().enumerate() {
-                out.push(props_json(&n.props));
-                if let Some(r) = p.rels.get(i) {
-                    out.push(props_json(&r.props));
-                }
-            }
-            JsonValue::Array(out)
-        }
+        Value::Path(p) => JsonValue::Array(path_items(p).iter().map(row_json).collect()),
         other => other
             .temporal_text()
             .map_or(JsonValue::Null, JsonValue::String),
@@ -224,16 +256,7 @@ fn meta_json(v: &Value) -> JsonValue {
         Value::Relationship(r) => json!({
             "id": r.id, "elementId": rel_element_id(r.id), "type": "relationship", "deleted": false
         }),
-        Value::Path(p) => {
-            let mut out = Vec::new();
-            for (i, n) in p.nodes.iter().enumerate() {
-                out.push(meta_json(&Value::Node(n.clone())));
-                if let Some(r) = p.rels.get(i) {
-                    out.push(meta_json(&Value::Relationship(r.clone())));
-                }
-            }
-            JsonValue::Array(out)
-        }
+        Value::Path(p) => JsonValue::Array(path_items(p).iter().map(meta_json).collect()),
         Value::List(l) => JsonValue::Array(l.iter().map(meta_json).collect()),
         Value::Date(_) => json!({"type": "date"}),
         Value::Time(_) => json!({"type": "time"}),
@@ -308,13 +331,7 @@ fn statements(body: &JsonValue) -> Result<Vec<Statement>, Error> {
                 .get("statement")
                 .and_then(JsonValue::as_str)
                 .ok_or_else(|| invalid("every statement needs a `statement` string"))?;
-            let params = match s.get("parameters") {
-                None | Some(JsonValue::Null) => Map::new(),
-                Some(JsonValue::Object(o)) => {
-                    o.iter().map(|(k, v)| (k.clone(), to_value(v))).collect()
-                }
-                Some(_) => return Err(invalid("`parameters` must be an object")),
-            };
+            let params = parameters(s.get("parameters"))?;
             let formats: Vec<&str> = match s.get("resultDataContents") {
                 Some(JsonValue::Array(f)) => f.iter().filter_map(JsonValue::as_str).collect(),
                 _ => vec!["row"],
@@ -385,8 +402,8 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// The request's statements.
-fn parse_request(body: Body) -> Result<Vec<Statement>, Refusal> {
+/// The request body as JSON (an empty body is an empty object).
+fn read_json(body: Body) -> Result<JsonValue, Refusal> {
     let body = match body {
         Ok(b) => b,
         Err(rejection) => {
@@ -400,17 +417,20 @@ fn parse_request(body: Body) -> Result<Vec<Statement>, Refusal> {
             return Err(Refusal(rejection.status(), err));
         }
     };
-    let body: JsonValue = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            Refusal(
-                StatusCode::BAD_REQUEST,
-                invalid(format!("Unable to deserialize request: {e}")),
-            )
-        })?
-    };
-    statements(&body).map_err(|e| Refusal(StatusCode::OK, e))
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        Refusal(
+            StatusCode::BAD_REQUEST,
+            invalid(format!("Unable to deserialize request: {e}")),
+        )
+    })
+}
+
+/// The request's statements.
+fn parse_request(body: Body) -> Result<Vec<Statement>, Refusal> {
+    statements(&read_json(body)?).map_err(|e| Refusal(StatusCode::OK, e))
 }
 
 /// A new transaction that has run the request's statements.
@@ -716,22 +736,7 @@ async fn run_statements(
         };
         let counters = result.counters;
         let columns = result.fields.clone();
-        // Rows may be computed lazily and take a while: off the async worker.
-        let rows = tokio::task::block_in_place(|| {
-            let mut rows = Vec::new();
-            for r in result.rows {
-                if rows_left == 0 {
-                    return Err(Error::new(
-                        Code::RequestInvalid,
-                        format!("The results exceed {MAX_RESULT_ROWS} rows; page through them with SKIP and LIMIT."),
-                    ));
-                }
-                rows_left -= 1;
-                rows.push(r?);
-            }
-            Ok(rows)
-        });
-        let rows = match rows {
+        let rows = match collect_rows(result.rows, &mut rows_left) {
             Ok(r) => r,
             Err(e) => return (results, Some(e)),
         };
@@ -783,16 +788,7 @@ fn plain_json(v: &Value) -> JsonValue {
     match v {
         Value::Node(n) => node(n),
         Value::Relationship(r) => rel(r),
-        Value::Path(p) => {
-            let mut out = Vec::new();
-            for (i, n) in p.nodes.iter().enumerate() {
-                out.push(node(n));
-                if let Some(r) = p.rels.get(i) {
-                    out.push(rel(r));
-                }
-            }
-            JsonValue::Array(out)
-        }
+        Value::Path(p) => JsonValue::Array(path_items(p).iter().map(plain_json).collect()),
         Value::List(l) => JsonValue::Array(l.iter().map(plain_json).collect()),
         Value::Map(m) => plain_map(m),
         other => row_json(other),
@@ -850,24 +846,9 @@ async fn query_v2(
         Ok(t) => t,
         Err(r) => return r,
     };
-    let body: JsonValue = match body.map(|b| serde_json::from_slice::<JsonValue>(&b)) {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => {
-            return fail(
-                StatusCode::BAD_REQUEST,
-                &invalid(format!("Unable to deserialize request: {e}")),
-            )
-        }
-        Err(rejection) => {
-            let e = Error::new(
-                Code::RequestInvalid,
-                format!(
-                    "The request body could not be read ({}); the limit is {MAX_BODY_BYTES} bytes.",
-                    rejection.body_text()
-                ),
-            );
-            return fail(rejection.status(), &e);
-        }
+    let body = match read_json(body) {
+        Ok(b) => b,
+        Err(Refusal(code, e)) => return fail(code, &e),
     };
     let Some(statement) = body.get("statement").and_then(JsonValue::as_str) else {
         return fail(
@@ -875,15 +856,9 @@ async fn query_v2(
             &invalid("the request needs a `statement` string"),
         );
     };
-    let params = match body.get("parameters") {
-        None | Some(JsonValue::Null) => Map::new(),
-        Some(JsonValue::Object(o)) => o.iter().map(|(k, v)| (k.clone(), to_value(v))).collect(),
-        Some(_) => {
-            return fail(
-                StatusCode::BAD_REQUEST,
-                &invalid("`parameters` must be an object"),
-            )
-        }
+    let params = match parameters(body.get("parameters")) {
+        Ok(p) => p,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, &e),
     };
     let mut req = begin_request(db, &headers);
     if let Some(JsonValue::String(m)) = body.get("accessMode") {
@@ -913,21 +888,12 @@ async fn query_v2(
         }
     };
     let (fields, counters) = (result.fields.clone(), result.counters);
-    let rows = tokio::task::block_in_place(|| {
-        let mut values = Vec::new();
-        for (n, r) in result.rows.enumerate() {
-            if n >= MAX_RESULT_ROWS {
-                return Err(Error::new(
-                    Code::RequestInvalid,
-                    format!("The results exceed {MAX_RESULT_ROWS} rows; page through them with SKIP and LIMIT."),
-                ));
-            }
-            values.push(JsonValue::Array(r?.iter().map(plain_json).collect()));
-        }
-        Ok(values)
-    });
-    let values = match rows {
-        Ok(v) => v,
+    let mut budget = MAX_RESULT_ROWS;
+    let values = match collect_rows(result.rows, &mut budget) {
+        Ok(rows) => rows
+            .iter()
+            .map(|r| JsonValue::Array(r.iter().map(plain_json).collect()))
+            .collect::<Vec<_>>(),
         Err(e) => {
             session.rollback(tx).await;
             return fail(StatusCode::BAD_REQUEST, &e);
