@@ -569,6 +569,12 @@ impl<S: Data> Replicator<S> {
         self.metrics().snapshot.as_ref().map(|l| l.index)
     }
 
+    /// Index up to which this member's log has been purged (its entries
+    /// are only in a snapshot now).
+    pub fn purged_index(&self) -> Option<u64> {
+        self.metrics().purged.as_ref().map(|l| l.index)
+    }
+
     pub async fn wait_applied(&self, index: u64, timeout: Duration) -> Result<(), Error> {
         let mut rx = self.shared.applied_watch();
         let ok = matches!(
@@ -695,7 +701,7 @@ impl<S: Data> Replicator<S> {
                 }
                 other => {
                     tracing::info!(outcome = ?other.as_ref().err().map(|e| e.to_string()), "commit outcome unknown; learning it from the log");
-                    resolve(&shared, id, leader.term).await
+                    resolve(&shared, id, leader.term, leader.last_log).await
                 }
             }
         })
@@ -733,10 +739,12 @@ impl<S: Data> Replicator<S> {
     }
 
     /// The fate of command `id`, proposed by a leader of `term` whose answer
-    /// was lost: the index it was applied at, or a retryable error once this
-    /// member's log shows it never will be (see [`resolve`]).
-    pub async fn outcome(&self, id: u64, term: u64) -> Result<u64, Error> {
-        resolve(&self.shared, id, term).await
+    /// was lost, and known to lie after log index `after` if it was
+    /// appended at all: the index it was applied at, a retryable error once
+    /// this member's log shows it never will be, or an outcome-unknown error
+    /// (see [`resolve`]).
+    pub async fn outcome(&self, id: u64, term: u64, after: u64) -> Result<u64, Error> {
+        resolve(&self.shared, id, term, after).await
     }
 
     /// This member's view of the group, for routing and cluster procedures.
@@ -852,28 +860,55 @@ fn not_applied() -> Error {
     )
 }
 
-/// Learns the fate of entry `id`, submitted under `term`, whose leader lost
+/// The answer for a change set whose fate this member cannot learn: it may
+/// have been applied. `TransactionCommitFailed` is a database error, which
+/// the official drivers never retry on their own (they retry transient
+/// errors, `NotALeader` and lost connections outside COMMIT), so a client
+/// is not led into applying it twice.
+fn outcome_unknown(why: &str) -> Error {
+    Error::new(
+        Code::TransactionCommitFailed,
+        format!(
+            "The leader changed while this transaction was committing and {why}; it may or may \
+             not have been applied. Check before retrying it."
+        ),
+    )
+}
+
+/// Learns the fate of entry `id`, submitted under `term` and known to lie
+/// after log index `after` if it was appended at all, whose leader lost
 /// office before answering. Once an entry of a later term is applied here,
 /// the log up to it is final, and an entry of an earlier term that has not
 /// been applied by then never will be (terms never decrease along a log).
-async fn resolve<S: Data>(shared: &sm::Shared<S>, id: u64, term: u64) -> Result<u64, Error> {
+async fn resolve<S: Data>(
+    shared: &sm::Shared<S>,
+    id: u64,
+    term: u64,
+    after: u64,
+) -> Result<u64, Error> {
     let mut rx = shared.applied_watch();
     let deadline = tokio::time::Instant::now() + OUTCOME_TIMEOUT;
     loop {
-        match shared.outcome(id) {
-            Some(index) => return Ok(index),
-            None if shared.applied_term() > term => return Err(not_applied()),
-            None => {}
+        // The term is read first: the outcome window is updated before the
+        // applied term moves, so a later term seen here implies the window
+        // already holds every entry up to it.
+        let later_term = shared.applied_term() > term;
+        match shared.outcome(id, after) {
+            sm::Outcome::Applied(index) => return Ok(index),
+            sm::Outcome::Absent if later_term => return Err(not_applied()),
+            sm::Outcome::Forgotten if later_term => {
+                return Err(outcome_unknown(&format!(
+                    "its entry is older than the {} most recent commits this member remembers",
+                    sm::RECENT_OUTCOMES
+                )))
+            }
+            _ => {}
         }
         if tokio::time::timeout_at(deadline, rx.changed())
             .await
             .is_err()
         {
-            return Err(Error::new(
-                Code::Unknown,
-                "The leader changed while this transaction was committing and the outcome could not \
-                 be learned in time; check whether it was applied before retrying.",
-            ));
+            return Err(outcome_unknown("the outcome could not be learned in time"));
         }
     }
 }

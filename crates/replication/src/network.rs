@@ -161,11 +161,13 @@ fn write_json<T: Serialize>(path: &Path, v: &T) -> io::Result<()> {
     crate::wal::sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
-/// Faults the tests inject: messages to and from these node ids are
-/// dropped, as a network partition would.
+/// Faults the tests inject: messages to and from `blocked` node ids are
+/// dropped, as a network partition would; requests from `mute` node ids
+/// are carried out but never answered, as when only the way back is cut.
 #[derive(Default)]
 pub struct Faults {
     blocked: RwLock<HashSet<u64>>,
+    mute: RwLock<HashSet<u64>>,
 }
 
 impl Faults {
@@ -177,6 +179,12 @@ impl Faults {
     }
     fn is_blocked(&self, id: u64) -> bool {
         self.blocked.read().contains(&id)
+    }
+    pub fn set_mute(&self, ids: HashSet<u64>) {
+        *self.mute.write() = ids;
+    }
+    fn is_mute(&self, id: u64) -> bool {
+        self.mute.read().contains(&id)
     }
 }
 
@@ -859,6 +867,9 @@ async fn serve_conn<H: Handler>(
             Request::LastLog => Response::LastLog(handler.last_log().await),
             Request::Join(member) => Response::Join(handler.join(hello.from, member).await),
         };
+        if ctx.faults.is_mute(hello.from) {
+            return Ok(());
+        }
         write_frame(&mut sock, &resp).await?;
     }
 }

@@ -8,6 +8,7 @@
 //!   name, fsync'd and renamed, and carries a checksum, so openraft never
 //!   purges log entries that a snapshot does not really contain.
 
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,17 +39,183 @@ pub struct Shared<S> {
     /// new leader has applied its own first entry, and with it everything
     /// its predecessors committed.
     applied_term: std::sync::atomic::AtomicU64,
-    /// Ids of recently applied commands and where they landed.
-    recent: parking_lot::Mutex<(
-        std::collections::HashMap<u64, u64>,
-        std::collections::VecDeque<u64>,
-    )>,
+    outcomes: parking_lot::Mutex<Outcomes>,
 }
 
 /// Applied command ids remembered for writers that must learn an outcome
-/// after a leader change; a writer waits at most seconds, far fewer
-/// commits than this.
+/// after a leader change. Part of the replicated state: snapshots carry the
+/// window, so a member that catches up from a snapshot (or restarts from
+/// one) answers exactly as a member that applied every entry. At the
+/// highest write rates measured (about 30,000 commits a second) this covers
+/// several seconds of commits; a writer whose entry fell out of it is told
+/// the outcome is unknown, never that it was not applied.
 pub const RECENT_OUTCOMES: usize = 200_000;
+
+/// The fate of a command, as far as this member's applied log can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied at this index.
+    Applied(u64),
+    /// Not among the applied commands this member remembers, and the window
+    /// reaches back far enough that it would be if it had been applied.
+    Absent,
+    /// Not remembered, but commands that could be it have been forgotten.
+    Forgotten,
+}
+
+/// The window of recently applied command ids, in apply order.
+#[derive(Clone, Default)]
+pub(crate) struct Outcomes {
+    by_id: HashMap<u64, u64>,
+    order: VecDeque<(u64, u64)>,
+    /// Every command applied at this log index or later is remembered.
+    floor: u64,
+}
+
+impl Outcomes {
+    fn record(&mut self, id: u64, index: u64) {
+        self.by_id.insert(id, index);
+        self.order.push_back((id, index));
+        while self.order.len() > RECENT_OUTCOMES {
+            if let Some((old, at)) = self.order.pop_front() {
+                // A repeated id (a retried routed transaction reuses none,
+                // but be exact) keeps its newest index.
+                if self.by_id.get(&old) == Some(&at) {
+                    self.by_id.remove(&old);
+                }
+                self.floor = at + 1;
+            }
+        }
+    }
+
+    /// What a snapshot keeps: the order and the floor (the map is rebuilt).
+    fn window(&self) -> Outcomes {
+        Outcomes {
+            by_id: HashMap::new(),
+            order: self.order.clone(),
+            floor: self.floor,
+        }
+    }
+
+    /// `after`: an index the command is known to lie beyond, if it exists.
+    fn lookup(&self, id: u64, after: u64) -> Outcome {
+        match self.by_id.get(&id) {
+            Some(index) => Outcome::Applied(*index),
+            None if self.floor <= after.saturating_add(1) => Outcome::Absent,
+            None => Outcome::Forgotten,
+        }
+    }
+
+    /// A compact form for snapshots: the floor, then each id with the gap
+    /// to its index from the previous one (indexes only grow).
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + self.order.len() * 10);
+        out.extend_from_slice(&self.floor.to_le_bytes());
+        out.extend_from_slice(&(self.order.len() as u64).to_le_bytes());
+        let mut prev = self.floor;
+        for (id, index) in &self.order {
+            out.extend_from_slice(&id.to_le_bytes());
+            put_varint(&mut out, index.wrapping_sub(prev));
+            prev = *index;
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> io::Result<Outcomes> {
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, "snapshot: bad outcome window");
+        let mut r = bytes;
+        let floor = take_u64(&mut r).ok_or_else(bad)?;
+        let n = take_u64(&mut r).ok_or_else(bad)?;
+        if n > RECENT_OUTCOMES as u64 || n.saturating_mul(9) > r.len() as u64 {
+            return Err(bad());
+        }
+        let mut out = Outcomes {
+            floor,
+            ..Outcomes::default()
+        };
+        let mut prev = floor;
+        for _ in 0..n {
+            let id = take_u64(&mut r).ok_or_else(bad)?;
+            let index = prev
+                .checked_add(take_varint(&mut r).ok_or_else(bad)?)
+                .ok_or_else(bad)?;
+            out.by_id.insert(id, index);
+            out.order.push_back((id, index));
+            prev = index;
+        }
+        if !r.is_empty() {
+            return Err(bad());
+        }
+        Ok(out)
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn take_varint(r: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = r.split_first()?;
+        *r = rest;
+        v |= u64::from(b & 0x7f).checked_shl(shift)?;
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn take_u64(r: &mut &[u8]) -> Option<u64> {
+    let (head, rest) = r.split_first_chunk::<8>()?;
+    *r = rest;
+    Some(u64::from_le_bytes(*head))
+}
+
+/// A snapshot's data as members exchange it: the outcome window, then the
+/// encoded state. Data without the marker is an older snapshot holding
+/// only the state; nothing is known of its outcomes.
+const PAYLOAD_MAGIC: &[u8; 8] = b"CWSTATE2";
+
+fn encode_payload(outcomes: &Outcomes, state: &[u8]) -> Vec<u8> {
+    let window = outcomes.encode();
+    let mut out = Vec::with_capacity(16 + window.len() + state.len());
+    out.extend_from_slice(PAYLOAD_MAGIC);
+    out.extend_from_slice(&(window.len() as u64).to_le_bytes());
+    out.extend_from_slice(&window);
+    out.extend_from_slice(state);
+    out
+}
+
+/// Splits snapshot data into its outcome window and state bytes.
+fn decode_payload<'a>(
+    data: &'a [u8],
+    last_applied: Option<&LogId>,
+) -> io::Result<(Outcomes, &'a [u8])> {
+    let Some(rest) = data.strip_prefix(PAYLOAD_MAGIC.as_slice()) else {
+        let floor = last_applied.map_or(0, |l| l.index + 1);
+        return Ok((
+            Outcomes {
+                floor,
+                ..Outcomes::default()
+            },
+            data,
+        ));
+    };
+    let mut r = rest;
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "snapshot: bad data header");
+    let len = usize::try_from(take_u64(&mut r).ok_or_else(bad)?).map_err(|_| bad())?;
+    if len > r.len() {
+        return Err(bad());
+    }
+    let (window, state) = r.split_at(len);
+    Ok((Outcomes::decode(window)?, state))
+}
 
 impl<S: Data> Shared<S> {
     pub fn state(&self) -> S {
@@ -72,21 +239,10 @@ impl<S: Data> Shared<S> {
     pub fn applied_term(&self) -> u64 {
         self.applied_term.load(std::sync::atomic::Ordering::Acquire)
     }
-    /// Index at which the command with this id was applied, if it was
-    /// among the last [`RECENT_OUTCOMES`] applied here.
-    pub fn outcome(&self, id: u64) -> Option<u64> {
-        self.recent.lock().0.get(&id).copied()
-    }
-    fn record_outcome(&self, id: u64, index: u64) {
-        let mut r = self.recent.lock();
-        let (map, order) = &mut *r;
-        map.insert(id, index);
-        order.push_back(id);
-        if order.len() > RECENT_OUTCOMES {
-            if let Some(old) = order.pop_front() {
-                map.remove(&old);
-            }
-        }
+    /// What this member's applied log says of command `id`, which, if it
+    /// was ever appended, lies after log index `after`.
+    pub fn outcome(&self, id: u64, after: u64) -> Outcome {
+        self.outcomes.lock().lookup(id, after)
     }
 }
 
@@ -105,12 +261,14 @@ pub struct StateMachine<S: Data> {
 impl<S: Data> StateMachine<S> {
     pub fn open(dir: PathBuf) -> io::Result<(Self, Arc<Shared<S>>)> {
         std::fs::create_dir_all(&dir)?;
-        let (header, state) = match read_snapshot(&dir.join(SNAPSHOT_FILE))? {
-            Some((header, data)) => (
-                header,
-                S::decode(&data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
-            ),
-            None => (Header::default(), S::default()),
+        let (header, state, outcomes) = match read_snapshot(&dir.join(SNAPSHOT_FILE))? {
+            Some((header, data)) => {
+                let (outcomes, state) = decode_payload(&data, header.last_applied.as_ref())?;
+                let state =
+                    S::decode(state).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                (header, state, outcomes)
+            }
+            None => (Header::default(), S::default(), Outcomes::default()),
         };
         let index = header.last_applied.as_ref().map_or(0, |l| l.index);
         let shared = Arc::new(Shared {
@@ -121,7 +279,7 @@ impl<S: Data> StateMachine<S> {
                 .as_ref()
                 .map_or(0, |l| l.leader_id.term)
                 .into(),
-            recent: Default::default(),
+            outcomes: parking_lot::Mutex::new(outcomes),
         });
         Ok((
             StateMachine {
@@ -194,6 +352,7 @@ fn to_snapshot(header: Header, data: Vec<u8>) -> Snapshot {
 
 pub struct Builder<S: Data> {
     state: S,
+    outcomes: Outcomes,
     header: Header,
     dir: PathBuf,
 }
@@ -203,11 +362,12 @@ impl<S: Data> RaftSnapshotBuilder<TypeConfig> for Builder<S> {
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
         let state = self.state.clone();
+        let outcomes = std::mem::take(&mut self.outcomes);
         let header = self.header.clone();
         let path = self.dir.join(SNAPSHOT_FILE);
         // Encoding a large graph takes a while; keep it off the async workers.
         let data = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
-            let data = state.encode();
+            let data = encode_payload(&outcomes, &state.encode());
             write_file_atomically(&path, &encode_snapshot(&header, &data)?)?;
             Ok(data)
         })
@@ -234,7 +394,7 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
             let index = entry.log_id.index;
             match &entry.payload {
                 EntryPayload::Normal(cmd) => {
-                    self.shared.record_outcome(cmd.id, index);
+                    self.shared.outcomes.lock().record(cmd.id, index);
                     // A change set that fails to apply means members would
                     // diverge; stopping is the only safe answer.
                     self.shared.state.write().apply(&cmd.payload).map_err(|e| {
@@ -261,14 +421,15 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         Builder {
             state: self.shared.state(),
+            outcomes: self.shared.outcomes.lock().window(),
             header: self.header.clone(),
             dir: self.dir.clone(),
         }
     }
 
     async fn install_snapshot(&mut self, meta: &Meta, snapshot: Vec<u8>) -> Result<(), io::Error> {
-        let state =
-            S::decode(&snapshot).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let (outcomes, state) = decode_payload(&snapshot, meta.last_log_id.as_ref())?;
+        let state = S::decode(state).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         let header = Header {
             last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
@@ -277,6 +438,9 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
             &self.dir.join(SNAPSHOT_FILE),
             &encode_snapshot(&header, &snapshot)?,
         )?;
+        // The window goes in before the applied index moves, so a writer
+        // that sees the new index also sees the outcomes that came with it.
+        *self.shared.outcomes.lock() = outcomes;
         *self.shared.state.write() = state;
         self.header = header;
         self.shared.set_applied(self.header.last_applied.as_ref());
@@ -286,5 +450,69 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
         Ok(read_snapshot(&self.dir.join(SNAPSHOT_FILE))?.map(|(h, d)| to_snapshot(h, d)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outcome_window_survives_encoding_and_knows_its_floor() {
+        let mut o = Outcomes::default();
+        for i in 0..(RECENT_OUTCOMES as u64 + 10) {
+            // Ids in no order, indexes with gaps (membership and blank
+            // entries carry no command).
+            o.record(i.wrapping_mul(0x9E37_79B9_7F4A_7C15), 3 + i * 2);
+        }
+        let back = Outcomes::decode(&o.window().encode()).unwrap();
+        assert_eq!(back.order, o.order);
+        assert_eq!(back.floor, o.floor);
+        assert_eq!(back.by_id, o.by_id);
+        // The ten oldest were forgotten: the floor is past the tenth.
+        assert_eq!(back.floor, 3 + 9 * 2 + 1);
+        let newest = (RECENT_OUTCOMES as u64 + 9).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        assert_eq!(
+            back.lookup(newest, 0),
+            Outcome::Applied(3 + (RECENT_OUTCOMES as u64 + 9) * 2)
+        );
+        // An unknown id that could only lie beyond the floor: not applied.
+        assert_eq!(back.lookup(7, back.floor - 1), Outcome::Absent);
+        // One that could lie where ids were forgotten: unknown.
+        assert_eq!(back.lookup(7, 5), Outcome::Forgotten);
+        assert_eq!(
+            back.lookup(0, 0),
+            Outcome::Forgotten,
+            "the first was evicted"
+        );
+    }
+
+    #[test]
+    fn snapshot_data_carries_the_window_and_old_data_has_none() {
+        let mut o = Outcomes::default();
+        o.record(42, 7);
+        let data = encode_payload(&o, b"state");
+        let (back, state) = decode_payload(&data, None).unwrap();
+        assert_eq!(state, b"state");
+        assert_eq!(back.lookup(42, 0), Outcome::Applied(7));
+        assert_eq!(back.lookup(43, 0), Outcome::Absent);
+        // Data from before the window existed: nothing at or below the
+        // snapshot's index can be said to be absent.
+        let last = LogId {
+            leader_id: openraft::vote::leader_id_adv::LeaderId {
+                term: 2,
+                node_id: 1,
+            },
+            index: 9,
+        };
+        let (legacy, state) = decode_payload(b"old state", Some(&last)).unwrap();
+        assert_eq!(state, b"old state");
+        assert_eq!(legacy.lookup(42, 3), Outcome::Forgotten);
+        assert_eq!(legacy.lookup(42, 9), Outcome::Absent);
+        // Damage is refused, never half-read.
+        assert!(decode_payload(&data[..20], None).is_err());
+        let mut bad = data.clone();
+        bad[8] = 0xff;
+        assert!(decode_payload(&bad, None).is_err());
     }
 }

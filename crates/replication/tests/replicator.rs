@@ -81,10 +81,17 @@ async fn writes_survive_restart_and_snapshots() {
         let r = Replicator::<Sum>::open(config(dir.path(), 50))
             .await
             .unwrap();
+        let leader = r.write_leader().unwrap();
+        let first = r
+            .submit_as(leader, 0xC0FFEE, 0u64.to_le_bytes().to_vec())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
         let last = write_many(&r, 1, 300).await;
         assert_eq!(r.applied_index(), last);
         let state = r.state();
-        assert_eq!(state.count, 300);
+        assert_eq!(state.count, 301);
         assert_eq!(state.total, 300 * 301 / 2);
         // Snapshots are built in the background once 50 entries pass.
         for _ in 0..100 {
@@ -99,16 +106,25 @@ async fn writes_survive_restart_and_snapshots() {
             r.snapshot_index()
         );
         r.shutdown().await;
-        state
+        (state, first, leader)
     };
+    let (expected, first, leader) = expected;
     // Snapshots were taken and the log purged behind them.
     assert!(dir.path().join("snapshot/snapshot.bin").exists());
     let r = Replicator::<Sum>::open(config(dir.path(), 50))
         .await
         .unwrap();
     assert_eq!(r.state(), expected);
+    // The applied command ids came back with the snapshot: a writer asking
+    // after a restart learns the truth, not "not applied".
+    assert_eq!(
+        r.outcome(0xC0FFEE, leader.term, leader.last_log)
+            .await
+            .unwrap(),
+        first
+    );
     write_many(&r, 301, 10).await;
-    assert_eq!(r.state().count, 310);
+    assert_eq!(r.state().count, 311);
     r.wait_applied(r.applied_index(), Duration::from_secs(1))
         .await
         .unwrap();
@@ -155,6 +171,16 @@ async fn three_members(
     Vec<Replicator<Sum>>,
     Vec<std::sync::Arc<causeway_replication::network::Faults>>,
 ) {
+    three_members_snapshotting(dirs, 1_000_000).await
+}
+
+async fn three_members_snapshotting(
+    dirs: &[tempfile::TempDir],
+    snapshot_every: u64,
+) -> (
+    Vec<Replicator<Sum>>,
+    Vec<std::sync::Arc<causeway_replication::network::Faults>>,
+) {
     use causeway_replication::{ClusterConfig, Member};
     let ports: Vec<u16> = (0..3)
         .map(|_| {
@@ -172,7 +198,7 @@ async fn three_members(
         let all = addrs.clone();
         let faults = std::sync::Arc::new(causeway_replication::network::Faults::default());
         switches.push(faults.clone());
-        let mut cfg = config(dir.path(), 1_000_000);
+        let mut cfg = config(dir.path(), snapshot_every);
         cfg.cluster = Some(ClusterConfig {
             replica: false,
             listen: addr.clone(),
@@ -299,6 +325,94 @@ async fn a_writer_cut_off_with_its_leader_learns_its_entry_was_not_applied() {
             .unwrap();
         let s = m.state();
         assert_eq!((s.count, s.total), (1, 1));
+    }
+    for m in &members {
+        m.shutdown().await;
+    }
+}
+
+/// The duplicate-write bug: a leader whose followers took its entry but
+/// whose answers never came back is cut off; the next leader commits the
+/// entry, writes on until the log behind it is replaced by snapshots, and
+/// the old leader catches up by installing one. Its writer must learn that
+/// the entry was applied, never "not applied, retry" (which made drivers
+/// apply it twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_catches_up_from_a_snapshot_reports_its_committed_entry() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (members, switches) = three_members_snapshotting(&dirs, 20).await;
+    let old = writable(&members, None).await;
+    let ids: Vec<u64> = members.iter().map(|m| m.status().node_id).collect();
+    let leadership = members[old].write_leader().unwrap();
+    for (i, f) in switches.iter().enumerate() {
+        if i != old {
+            f.set_mute([ids[old]].into_iter().collect());
+        }
+    }
+    let before = members[old].status().last_log;
+    let pending = members[old]
+        .submit(leadership, 1000u64.to_le_bytes().to_vec())
+        .await
+        .unwrap();
+    let entry = before + 1;
+    for _ in 0..400 {
+        if members
+            .iter()
+            .enumerate()
+            .all(|(_, m)| m.status().last_log >= entry)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for (i, f) in switches.iter().enumerate() {
+        f.set_mute(Default::default());
+        let blocked = if i == old {
+            ids.iter().copied().filter(|&id| id != ids[old]).collect()
+        } else {
+            [ids[old]].into_iter().collect()
+        };
+        f.set_blocked(blocked);
+    }
+    let new = writable(&members, Some(old)).await;
+    // Write until the log the old leader would need is gone. Purging waits
+    // while a replication stream has entries in flight, which for an
+    // unreachable member clears only when an attempt fails (every few
+    // hundred milliseconds of back-off).
+    let mut last = 0;
+    let mut written = 0;
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while written < 400
+        || (!members[new].purged_index().is_some_and(|p| p > entry)
+            && std::time::Instant::now() < until)
+    {
+        last = write_many(&members[new], written + 1, 100).await;
+        written += 100;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        members[new].purged_index().is_some_and(|p| p > entry),
+        "the log the old leader lacks must be gone"
+    );
+    for f in &switches {
+        f.set_blocked(Default::default());
+    }
+    let outcome = tokio::time::timeout(Duration::from_secs(30), pending)
+        .await
+        .expect("the outcome must be learned, not hang");
+    let index =
+        outcome.expect("the entry was committed by the next leader; the writer must be told so");
+    assert!(
+        index >= entry && index < last,
+        "{index} in [{entry}, {last})"
+    );
+    for m in &members {
+        m.wait_applied(last, Duration::from_secs(20)).await.unwrap();
+        let s = m.state();
+        assert_eq!(
+            (s.count, s.total),
+            (written + 1, 1000 + (1..=written).sum::<u64>())
+        );
     }
     for m in &members {
         m.shutdown().await;

@@ -70,6 +70,10 @@ pub struct Forwarder {
 pub struct RemoteTx {
     conn: Option<(PoolKey, Client)>,
     fence: Forward,
+    /// This member's applied index when the fence was made: the leader had
+    /// committed at least this much, so the transaction's entry, if any,
+    /// lies beyond it.
+    after: u64,
     pub db: String,
     req: BeginRequest,
     /// Statements that succeeded; while none has, the transaction can
@@ -151,17 +155,18 @@ impl Forwarder {
         }
     }
 
-    /// The leader to try next, with a fresh fence for it; `None` when this
-    /// member leads.
-    async fn attempt(&self) -> Result<Option<(Target, Forward)>, Error> {
+    /// The leader to try next, with a fresh fence for it and the index its
+    /// entry will lie beyond; `None` when this member leads.
+    async fn attempt(&self) -> Result<Option<(Target, Forward, u64)>, Error> {
         Ok(match self.route().await? {
             Route::Local => None,
             Route::Leader(t) => {
+                let after = self.repl.applied_index();
                 let fence = Forward {
                     command_id: rand::random(),
                     term: t.term,
                 };
-                Some((t, fence))
+                Some((t, fence, after))
             }
         })
     }
@@ -251,7 +256,7 @@ impl Forwarder {
     ) -> Result<Option<RemoteTx>, Error> {
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
         loop {
-            let Some((target, fence)) = self.attempt().await? else {
+            let Some((target, fence, after)) = self.attempt().await? else {
                 return Ok(None);
             };
             let res = async {
@@ -276,6 +281,7 @@ impl Forwarder {
                     return Ok(Some(RemoteTx {
                         conn: Some((key, c)),
                         fence,
+                        after,
                         db,
                         req: req.clone(),
                         ran: 0,
@@ -370,16 +376,22 @@ impl Forwarder {
             Err(ClientError::Server(e)) => Err(e),
             Err(ClientError::Connection(e)) => {
                 self.forget(&key);
-                self.settle(tx.fence, &tx.db, e).await
+                self.settle(tx.fence, tx.after, &tx.db, e).await
             }
         }
     }
 
     /// The bookmark of a commit whose answer was lost, once this member's
     /// log tells whether it was applied.
-    async fn settle(&self, fence: Forward, db: &str, e: String) -> Result<String, Error> {
+    async fn settle(
+        &self,
+        fence: Forward,
+        after: u64,
+        db: &str,
+        e: String,
+    ) -> Result<String, Error> {
         tracing::info!(error = %e, "lost the leader during a routed commit; learning the outcome from the log");
-        match self.repl.outcome(fence.command_id, fence.term).await {
+        match self.repl.outcome(fence.command_id, fence.term, after).await {
             Ok(index) => Ok(format!("causeway:{db}:{index}")),
             // A direct driver turns NotALeader into "no write service";
             // for a routed transaction the retryable truth is a switch.
@@ -407,7 +419,7 @@ impl Forwarder {
     ) -> Result<Option<Routed>, Error> {
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
         loop {
-            let Some((target, fence)) = self.attempt().await? else {
+            let Some((target, fence, after)) = self.attempt().await? else {
                 return Ok(None);
             };
             let (key, mut c) = match self.connect(&target, token).await {
@@ -458,7 +470,7 @@ impl Forwarder {
             // whether it was applied.
             self.forget(&key);
             let db = stream.as_ref().map_or_else(default_db, db_of);
-            match self.settle(fence, &db, e).await {
+            match self.settle(fence, after, &db, e).await {
                 Ok(bookmark) => {
                     let Some(stream) = stream else {
                         return Err(Error::new(
