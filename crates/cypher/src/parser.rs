@@ -1320,7 +1320,28 @@ impl<'a> Parser<'a> {
         } else if self.eat_kw("NOT") {
             self.expect_kw("NULL")?;
             ConstraintKind::NotNull
-        } else if self.eat_kw("NODE") || self.eat_kw("RELATIONSHIP") || self.eat_kw("REL") {
+        } else if self.at_kw("NODE") || self.at_kw("RELATIONSHIP") || self.at_kw("REL") {
+            let t = self.peek().clone();
+            let said = if self.at_kw("NODE") {
+                EntityKind::Node
+            } else {
+                EntityKind::Relationship
+            };
+            self.bump();
+            if said != entity {
+                let (word, other) = match said {
+                    EntityKind::Node => ("NODE", "relationship"),
+                    EntityKind::Relationship => ("RELATIONSHIP", "node"),
+                };
+                return Err(self.error_at(
+                    &t,
+                    "InvalidConstraint",
+                    format!(
+                        "Invalid constraint syntax, 'IS {word} ...' does not allow {other} \
+                         patterns."
+                    ),
+                ));
+            }
             if self.eat_kw("UNIQUE") {
                 ConstraintKind::Unique
             } else {

@@ -692,6 +692,59 @@ fn schema_commands() {
             if_exists: false
         }
     );
+    for (q, kind) in [
+        (
+            "CREATE CONSTRAINT c FOR ()-[r:T]-() REQUIRE r.p IS UNIQUE",
+            ConstraintKind::Unique,
+        ),
+        (
+            "CREATE CONSTRAINT c FOR ()-[r:T]-() REQUIRE r.p IS REL UNIQUE",
+            ConstraintKind::Unique,
+        ),
+        (
+            "CREATE CONSTRAINT c FOR ()-[r:T]-() REQUIRE r.p IS RELATIONSHIP UNIQUE",
+            ConstraintKind::Unique,
+        ),
+        (
+            "CREATE CONSTRAINT c FOR ()-[r:T]-() REQUIRE r.p IS NOT NULL",
+            ConstraintKind::NotNull,
+        ),
+        (
+            "CREATE CONSTRAINT c ON ()-[r:T]-() ASSERT exists(r.p)",
+            ConstraintKind::NotNull,
+        ),
+        (
+            "CREATE CONSTRAINT c FOR ()-[r:T]-() REQUIRE (r.p) IS REL KEY",
+            ConstraintKind::NodeKey,
+        ),
+        (
+            "CREATE CONSTRAINT c FOR ()<-[r:T]-() REQUIRE r.p IS RELATIONSHIP KEY",
+            ConstraintKind::NodeKey,
+        ),
+    ] {
+        assert_eq!(
+            schema(q),
+            SchemaCommand::CreateConstraint {
+                name: Some("c".into()),
+                if_not_exists: false,
+                entity: EntityKind::Relationship,
+                label: "T".into(),
+                properties: vec!["p".into()],
+                kind,
+            },
+            "{q}"
+        );
+    }
+    // A key or uniqueness word naming the other kind of entity is refused.
+    for q in [
+        "CREATE CONSTRAINT FOR ()-[r:T]-() REQUIRE r.p IS NODE KEY",
+        "CREATE CONSTRAINT FOR ()-[r:T]-() REQUIRE r.p IS NODE UNIQUE",
+        "CREATE CONSTRAINT FOR (n:T) REQUIRE n.p IS REL KEY",
+        "CREATE CONSTRAINT FOR (n:T) REQUIRE n.p IS RELATIONSHIP UNIQUE",
+    ] {
+        let e = syntax_error(q);
+        assert!(e.message.contains("does not allow"), "{q}: {}", e.message);
+    }
     // CREATE followed by a pattern is still a query.
     assert!(matches!(
         stmt("CREATE (index:Index)").kind,
