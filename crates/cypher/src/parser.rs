@@ -818,7 +818,10 @@ impl<'a> Parser<'a> {
             let q = self.query()?;
             self.expect(&Tok::RBrace, "'}'")?;
             self.skip_in_transactions()?;
-            return Ok(Clause::CallSubquery(q));
+            return Ok(Clause::CallSubquery {
+                query: q,
+                scope: None,
+            });
         }
         let mut procedure = self.name("a procedure name")?;
         while self.eat(&Tok::Dot) {
@@ -854,50 +857,33 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// `CALL (a, b) { ... }`, `CALL (*) { ... }`, `CALL () { ... }`: the
-    /// scope clause is the importing WITH of the older form, so it is
-    /// expressed as one at the start of each part of the body.
+    /// `CALL (a, b) { ... }`, `CALL (*) { ... }`, `CALL () { ... }`. The
+    /// scope clause names plain variables only, as Neo4j requires.
     fn scoped_call_subquery(&mut self) -> Result<Clause> {
         self.bump();
-        let mut star = false;
-        let mut items = Vec::new();
-        if self.eat(&Tok::Star) {
-            star = true;
-        } else if !self.at(&Tok::RParen) {
-            loop {
-                let start = self.peek().start;
-                let name = self.name("a variable name")?;
-                let text = self.src[start..self.prev_end().max(start)].to_string();
-                items.push(ProjectionItem {
-                    expr: Expr::Variable(name),
-                    alias: None,
-                    text,
-                });
-                if !self.eat(&Tok::Comma) {
-                    break;
+        let scope = if self.eat(&Tok::Star) {
+            CallScope::All
+        } else {
+            let mut vars = Vec::new();
+            if !self.at(&Tok::RParen) {
+                loop {
+                    vars.push(self.name("a variable name")?);
+                    if !self.eat(&Tok::Comma) {
+                        break;
+                    }
                 }
             }
-        }
+            CallScope::Vars(vars)
+        };
         self.expect(&Tok::RParen, "')'")?;
         self.expect(&Tok::LBrace, "'{'")?;
-        let mut q = self.query()?;
+        let q = self.query()?;
         self.expect(&Tok::RBrace, "'}'")?;
         self.skip_in_transactions()?;
-        if star || !items.is_empty() {
-            for part in &mut q.parts {
-                let import = Clause::With(Projection {
-                    distinct: false,
-                    star,
-                    items: items.clone(),
-                    order_by: Vec::new(),
-                    skip: None,
-                    limit: None,
-                    where_: None,
-                });
-                part.clauses.insert(0, import);
-            }
-        }
-        Ok(Clause::CallSubquery(q))
+        Ok(Clause::CallSubquery {
+            query: q,
+            scope: Some(scope),
+        })
     }
 
     /// `CALL { ... } IN TRANSACTIONS [OF n ROWS]` batches writes; the batching

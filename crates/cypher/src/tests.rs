@@ -605,7 +605,7 @@ fn calls() {
         }
     ));
     let c = clauses("MATCH (n) CALL { WITH n MATCH (n)-->(m) RETURN m } RETURN n, m");
-    assert!(matches!(&c[1], Clause::CallSubquery(_)));
+    assert!(matches!(&c[1], Clause::CallSubquery { scope: None, .. }));
 }
 
 #[test]
@@ -1244,13 +1244,30 @@ fn planner_hints_are_accepted() {
 #[test]
 fn scoped_call_subqueries() {
     let c = clauses("MATCH (n), (m) CALL (n, m) { MATCH (n)-->(x) RETURN x } RETURN x");
-    let Clause::CallSubquery(q) = &c[1] else {
-        panic!()
+    let Clause::CallSubquery {
+        query,
+        scope: Some(scope),
+    } = &c[1]
+    else {
+        panic!("{c:?}")
     };
-    let Clause::With(w) = &q.parts[0].clauses[0] else {
-        panic!()
-    };
-    assert_eq!(w.items.len(), 2);
+    assert_eq!(*scope, CallScope::Vars(vec!["n".into(), "m".into()]));
+    assert!(matches!(query.parts[0].clauses[0], Clause::Match { .. }));
+    let c = clauses("CALL (*) { RETURN 1 AS x } RETURN x");
+    assert!(matches!(
+        &c[0],
+        Clause::CallSubquery {
+            scope: Some(CallScope::All),
+            ..
+        }
+    ));
+    let c = clauses("CALL () { RETURN 1 AS x } IN TRANSACTIONS OF 10 ROWS RETURN x");
+    assert!(
+        matches!(&c[0], Clause::CallSubquery { scope: Some(CallScope::Vars(v)), .. } if v.is_empty())
+    );
+    // The scope clause names variables, nothing else.
+    syntax_error("MATCH (n) CALL (n.x) { RETURN 1 AS y } RETURN y");
+    syntax_error("MATCH (n) CALL (n AS m) { RETURN 1 AS y } RETURN y");
     accepts("MATCH (n), (m) CALL (n, m) { MATCH (n)-->(x) RETURN x } RETURN x");
     accepts("MATCH (n) CALL () { MATCH (n)-->(x) RETURN x } RETURN x");
     accepts("MATCH (n) CALL (*) { CREATE (:Copy {of: id(n)}) }");
@@ -1262,4 +1279,166 @@ fn scoped_call_subqueries() {
         fails("MATCH (n) CALL () { RETURN n AS y } RETURN y"),
         "UndefinedVariable"
     );
+}
+
+/// The error message `parse` + `check` report.
+fn message(src: &str) -> String {
+    match parse(src).and_then(|s| check(&s)) {
+        Ok(()) => panic!("expected an error for {src}"),
+        Err(e) => e.message,
+    }
+}
+
+#[test]
+fn call_subquery_scoping() {
+    // Without an import the body starts empty: an outer name is new inside.
+    accepts("MATCH (a:X) CALL { MATCH (a:X) RETURN count(a) AS c } RETURN a, c");
+    assert_eq!(
+        fails("MATCH (a) CALL { RETURN a.x AS y } RETURN y"),
+        "UndefinedVariable"
+    );
+    assert_eq!(
+        fails("MATCH (a), (b) CALL { WITH a RETURN b AS y } RETURN y"),
+        "UndefinedVariable"
+    );
+    accepts("MATCH (a), (b) CALL { WITH a, b RETURN a.x + b.x AS y } RETURN y");
+    accepts("MATCH (a), (b) CALL { WITH * RETURN a.x + b.x AS y } RETURN y");
+    accepts("MATCH (a) CALL { WITH a AS a RETURN a.x AS y } RETURN y");
+    // A leading WITH that reaches no outer variable is an ordinary WITH.
+    accepts("MATCH (a) CALL { WITH 1 AS x RETURN x } RETURN a, x");
+    accepts("MATCH (a) CALL { WITH 0 AS n ORDER BY n RETURN n } RETURN a, n");
+    // Importing WITHs are plain variables only.
+    for (q, why) in [
+        (
+            "MATCH (a) CALL { WITH a.x AS x RETURN x } RETURN x",
+            "Aliasing or expressions are not supported.",
+        ),
+        (
+            "MATCH (a) CALL { WITH a AS b RETURN b } RETURN b",
+            "Aliasing or expressions are not supported.",
+        ),
+        (
+            "MATCH (a) CALL { WITH a, 1 AS k RETURN k } RETURN k",
+            "Aliasing or expressions are not supported.",
+        ),
+        (
+            "MATCH (a) CALL { WITH a WHERE a.x > 1 RETURN a.x AS x } RETURN x",
+            "WHERE is not allowed.",
+        ),
+        (
+            "MATCH (a) CALL { WITH DISTINCT a RETURN a.x AS x } RETURN x",
+            "DISTINCT is not allowed.",
+        ),
+        (
+            "MATCH (a) CALL { WITH a ORDER BY a.x RETURN a.x AS x } RETURN x",
+            "ORDER BY is not allowed.",
+        ),
+        (
+            "MATCH (a) CALL { WITH a SKIP 1 RETURN a.x AS x } RETURN x",
+            "SKIP is not allowed.",
+        ),
+        (
+            "MATCH (a) CALL { WITH a LIMIT 1 RETURN a.x AS x } RETURN x",
+            "LIMIT is not allowed.",
+        ),
+    ] {
+        assert_eq!(
+            message(q),
+            format!(
+                "Importing WITH should consist only of simple references to outside \
+                 variables. {why}"
+            ),
+            "{q}"
+        );
+    }
+    // Imports are per union part.
+    accepts("MATCH (a) CALL { WITH a RETURN a.x AS x UNION RETURN 1 AS x } RETURN x");
+    assert_eq!(
+        fails("MATCH (a) CALL { WITH a RETURN a.x AS x UNION RETURN a.y AS x } RETURN x"),
+        "UndefinedVariable"
+    );
+    // The scope clause imports exactly what it names.
+    accepts("MATCH (a), (b) CALL (a) { RETURN a.x AS y } RETURN y");
+    assert_eq!(
+        fails("MATCH (a), (b) CALL (a) { RETURN b.x AS y } RETURN y"),
+        "UndefinedVariable"
+    );
+    assert_eq!(
+        fails("MATCH (a) CALL (z) { RETURN 1 AS y } RETURN y"),
+        "UndefinedVariable"
+    );
+    accepts("MATCH (a), (b) CALL (*) { RETURN a.x + b.x AS y } RETURN y");
+    accepts("MATCH (a) CALL (a) { RETURN a.x AS x UNION RETURN a.y AS x } RETURN x");
+    accepts("MATCH (a) CALL (a) { WITH a.x AS x RETURN x } RETURN x");
+    // ...and rules out an importing WITH.
+    for q in [
+        "MATCH (a) CALL (a) { WITH a RETURN a.x AS x } RETURN x",
+        "MATCH (a) CALL () { WITH a RETURN a.x AS x } RETURN x",
+        "MATCH (a) CALL (*) { WITH * RETURN a.x AS x } RETURN x",
+    ] {
+        assert_eq!(fails(q), "InvalidClauseComposition", "{q}");
+    }
+    // What the body returns must not clash with the outer scope, imported
+    // or not.
+    for q in [
+        "MATCH (a) CALL { MATCH (c) RETURN c AS a } RETURN a",
+        "MATCH (a) CALL { WITH a RETURN a } RETURN a",
+        "MATCH (a) CALL (a) { RETURN a } RETURN a",
+        "WITH 1 AS c CALL () { RETURN 2 AS c } RETURN c",
+    ] {
+        assert_eq!(fails(q), "VariableAlreadyBound", "{q}");
+    }
+    assert_eq!(
+        message("WITH 1 AS c CALL { RETURN 2 AS c } RETURN c"),
+        "Variable `c` already declared in outer scope"
+    );
+    // IN TRANSACTIONS changes nothing about scope.
+    assert_eq!(
+        fails("MATCH (a) CALL { CREATE (:Y {v: a.x}) } IN TRANSACTIONS"),
+        "UndefinedVariable"
+    );
+    accepts("MATCH (a) CALL (a) { CREATE (:Y {v: a.x}) } IN TRANSACTIONS");
+}
+
+#[test]
+fn expression_subquery_scoping() {
+    // Outer variables are visible inside EXISTS, COUNT and COLLECT, and
+    // pattern comprehensions.
+    accepts("MATCH (a) WHERE EXISTS { MATCH (a)-->(b) WHERE b.x = a.x } RETURN a");
+    accepts("MATCH (a) RETURN COUNT { MATCH (a)-->(b) RETURN b } AS n");
+    accepts("MATCH (a) RETURN COLLECT { MATCH (a)-->(b) RETURN b.x } AS xs");
+    accepts("MATCH (a) RETURN [(a)-->(b) | b.x] AS xs");
+    // What they declare stays inside.
+    for q in [
+        "MATCH (a) WHERE EXISTS { MATCH (a)-->(b) } RETURN b",
+        "MATCH (a) RETURN COUNT { MATCH (a)-->(b) RETURN b } AS n, b",
+        "MATCH (a) RETURN COLLECT { MATCH (a)-->(b) RETURN b.x AS x } AS xs, x",
+        "MATCH (a) RETURN [(a)-->(b) | b.x] AS xs, b",
+        "MATCH (a) WITH a, COLLECT { MATCH (a)-->(b) RETURN b } AS bs RETURN b",
+    ] {
+        assert_eq!(fails(q), "UndefinedVariable", "{q}");
+    }
+    // COLLECT returns exactly one column and is a list.
+    assert!(matches!(
+        expr("COLLECT { MATCH (n) RETURN n.x }"),
+        Expr::CollectSubquery(_)
+    ));
+    for q in [
+        "RETURN COLLECT { MATCH (n) RETURN n.x AS x, n.y AS y } AS l",
+        "RETURN COLLECT { MATCH (n) } AS l",
+        "RETURN COLLECT { MATCH (n) WHERE n.x > 1 } AS l",
+    ] {
+        assert_eq!(
+            message(q),
+            "A Collect subquery must end with a single return column.",
+            "{q}"
+        );
+    }
+    assert_eq!(
+        fails("RETURN COLLECT { CREATE (n) RETURN n } AS l"),
+        "InvalidClauseComposition"
+    );
+    accepts("RETURN size(COLLECT { UNWIND [1, 2] AS x RETURN x }) AS l");
+    // `collect(...)` is still the aggregate.
+    accepts("MATCH (n) RETURN collect(n) AS l");
 }

@@ -142,7 +142,7 @@ fn precheck_clauses(clauses: &[Clause], catalog: Option<&dyn SystemCatalog>) -> 
                 check_expr(list);
                 precheck_clauses(clauses, catalog)?;
             }
-            Clause::CallSubquery(q) => precheck(q, catalog)?,
+            Clause::CallSubquery { query, .. } => precheck(query, catalog)?,
             Clause::Match {
                 where_: Some(w), ..
             } => check_expr(w),

@@ -1167,3 +1167,202 @@ fn show_reports_relationship_schema() {
         vec!["'re'"]
     );
 }
+
+fn ints(rows: Vec<Vec<Value>>) -> Vec<Vec<i64>> {
+    rows.into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|v| match v {
+                    Value::Int(i) => i,
+                    other => panic!("not an integer: {other:?}"),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn call_subquery_sees_only_what_it_imports() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE (a:X {i: 1}), (:X {i: 2}), (:X {i: 3}), (a)-[:R]->(:Y {v: 10}), (a)-[:R]->(:Y {v: 20})",
+    );
+    // Without an import `a` inside is a new variable matching every X.
+    for q in [
+        "MATCH (a:X) CALL { MATCH (a:X) RETURN count(a) AS c } RETURN c",
+        "MATCH (a:X) CALL () { MATCH (a:X) RETURN count(a) AS c } RETURN c",
+    ] {
+        assert_eq!(
+            ints(run(&mut tx, q)),
+            vec![vec![3], vec![3], vec![3]],
+            "{q}"
+        );
+    }
+    // Imported, it is the outer node.
+    for q in [
+        "MATCH (a:X) CALL { WITH a MATCH (a:X) RETURN count(a) AS c } RETURN a.i, c ORDER BY a.i",
+        "MATCH (a:X) CALL (a) { MATCH (a:X) RETURN count(a) AS c } RETURN a.i, c ORDER BY a.i",
+        "MATCH (a:X) CALL (*) { MATCH (a:X) RETURN count(a) AS c } RETURN a.i, c ORDER BY a.i",
+        "MATCH (a:X) CALL { WITH * MATCH (a:X) RETURN count(a) AS c } RETURN a.i, c ORDER BY a.i",
+    ] {
+        assert_eq!(
+            ints(run(&mut tx, q)),
+            vec![vec![1, 1], vec![2, 1], vec![3, 1]],
+            "{q}"
+        );
+    }
+    // The scope clause imports only what it names.
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "MATCH (a:X {i: 1}), (b:X {i: 2}) CALL (a) { MATCH (b:X) RETURN count(b) AS c } \
+             RETURN c"
+        )),
+        vec![vec![3]]
+    );
+    // An outer name of another kind of value is simply redeclared inside.
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "WITH 7 AS a CALL { MATCH (a:X) RETURN a.i AS v } RETURN a, v ORDER BY v"
+        )),
+        vec![vec![7, 1], vec![7, 2], vec![7, 3]]
+    );
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "MATCH (a:X) CALL { WITH a MATCH (a)-[:R]->(y) RETURN y.v AS v } RETURN a.i, v ORDER BY v"
+        )),
+        vec![vec![1, 10], vec![1, 20]]
+    );
+    // Imports are per union part; the other part sees nothing.
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "UNWIND [1, 2] AS x CALL { WITH x RETURN x * 10 AS y UNION RETURN 0 AS y } \
+             RETURN x, y ORDER BY x, y"
+        )),
+        vec![vec![1, 0], vec![1, 10], vec![2, 0], vec![2, 20]]
+    );
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "UNWIND [1, 2] AS x CALL (x) { RETURN x * 10 AS y UNION RETURN x AS y } \
+             RETURN x, y ORDER BY x, y"
+        )),
+        vec![vec![1, 1], vec![1, 10], vec![2, 2], vec![2, 20]]
+    );
+    // Unit subqueries write once per outer row, with or without imports.
+    run(&mut tx, "MATCH (a:X) CALL { CREATE (:Z) }");
+    run(
+        &mut tx,
+        "MATCH (a:X) CALL (a) { CREATE (a)-[:S]->(:W {i: a.i}) }",
+    );
+    run(
+        &mut tx,
+        "UNWIND [1, 2] AS i CALL (i) { CREATE (:T {i: i}) } IN TRANSACTIONS OF 1 ROW",
+    );
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "MATCH (z:Z) WITH count(z) AS z MATCH (:X)-[:S]->(w:W) WITH z, count(w) AS w \
+             MATCH (t:T) RETURN z, w, sum(t.i)"
+        )),
+        vec![vec![3, 3, 3]]
+    );
+}
+
+#[test]
+fn call_subquery_scope_errors() {
+    use causeway_value::Code;
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "CREATE (:X {i: 1})");
+    let e = err(&mut tx, "WITH 1 AS c CALL { RETURN 2 AS c } RETURN c");
+    assert_eq!(e.code, Code::SyntaxError);
+    assert_eq!(e.message, "Variable `c` already declared in outer scope");
+    let e = err(&mut tx, "MATCH (a:X) CALL (a) { RETURN a } RETURN a");
+    assert_eq!(e.message, "Variable `a` already declared in outer scope");
+    let e = err(&mut tx, "MATCH (a:X) CALL { RETURN a.i AS i } RETURN i");
+    assert_eq!(e.message, "Variable `a` not defined");
+    let e = err(
+        &mut tx,
+        "MATCH (a:X) CALL { WITH a WHERE a.i > 0 RETURN a.i AS i } RETURN i",
+    );
+    assert_eq!(
+        e.message,
+        "Importing WITH should consist only of simple references to outside variables. \
+         WHERE is not allowed."
+    );
+    let e = err(
+        &mut tx,
+        "MATCH (a:X) CALL (a) { WITH a RETURN a.i AS i } RETURN i",
+    );
+    assert_eq!(e.code, Code::SyntaxError);
+}
+
+#[test]
+fn expression_subqueries_see_outer_variables_and_keep_their_own() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE (a:X {i: 1}), (:X {i: 2}), (a)-[:R]->(:Y {v: 20}), (a)-[:R]->(:Y {v: 10})",
+    );
+    let rows = run(
+        &mut tx,
+        "MATCH (a:X) RETURN a.i, EXISTS { MATCH (a)-->(b) WHERE b.v > 15 }, \
+         COUNT { MATCH (a)-->(b) RETURN b }, \
+         COLLECT { MATCH (a)-->(b) RETURN b.v ORDER BY b.v }, \
+         [(a)-->(b) WHERE b.v < 15 | b.v] ORDER BY a.i",
+    );
+    let l = |v: &[i64]| Value::List(v.iter().map(|i| Value::Int(*i)).collect());
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                Value::Int(1),
+                Value::Bool(true),
+                Value::Int(2),
+                l(&[10, 20]),
+                l(&[10])
+            ],
+            vec![
+                Value::Int(2),
+                Value::Bool(false),
+                Value::Int(0),
+                l(&[]),
+                l(&[])
+            ],
+        ]
+    );
+    // Names the subqueries declare do not reach the outer row.
+    let r = execute(
+        &mut tx,
+        "MATCH (a:X {i: 1}) WHERE COUNT { MATCH (a)-->(b) RETURN b } = 2 \
+         AND EXISTS { MATCH (a)-->(c) } AND size([(a)-->(d) | d]) = 2 \
+         AND size(COLLECT { MATCH (a)-->(e) RETURN e }) = 2 RETURN *",
+        &Map::new(),
+        &ctx(),
+    )
+    .unwrap();
+    assert_eq!(r.fields, vec!["a".to_string()]);
+    assert_eq!(r.rows.count(), 1);
+    let rows = run(
+        &mut tx,
+        "MATCH (a:X {i: 1}) RETURN COLLECT { UNWIND [3, 1, 2] AS x RETURN x * a.i } AS xs",
+    );
+    assert_eq!(rows, vec![vec![l(&[3, 1, 2])]]);
+    let rows = run(
+        &mut tx,
+        "RETURN COLLECT { MATCH (y:Y) RETURN y.v AS v UNION ALL RETURN 0 AS v } AS xs",
+    );
+    assert_eq!(rows.len(), 1);
+    let Value::List(mut got) = rows[0][0].clone() else {
+        panic!("{rows:?}")
+    };
+    got.sort_by_key(|v| match v {
+        Value::Int(i) => *i,
+        _ => -1,
+    });
+    assert_eq!(got, vec![Value::Int(0), Value::Int(10), Value::Int(20)]);
+}
