@@ -382,8 +382,8 @@ pub enum Expr {
     CollectSubquery(Box<SubqueryPattern>),
 }
 
-/// The body of EXISTS { } and COUNT { }: either a pattern with an optional
-/// WHERE, or a full query.
+/// The body of EXISTS { }, COUNT { } and COLLECT { }: either a pattern with
+/// an optional WHERE, or a full query (always the query for COLLECT).
 #[derive(Clone, Debug, PartialEq)]
 pub enum SubqueryPattern {
     Pattern {
