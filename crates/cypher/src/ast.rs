@@ -457,6 +457,10 @@ pub enum ShowKind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShowCommand {
     pub kind: ShowKind,
+    /// What a qualifier such as `RANGE` or `RELATIONSHIP KEY`, or a list of
+    /// transaction ids, keeps: a predicate over the listing's own column
+    /// names, applied before YIELD, so that it holds whatever YIELD keeps.
+    pub filter: Option<Expr>,
     pub yield_items: Option<YieldSpec>,
     pub where_: Option<Expr>,
     /// Clauses after YIELD (typically a RETURN).

@@ -1466,7 +1466,7 @@ impl<'a> Parser<'a> {
         }
         let mut cmd = self.show_tail(kind)?;
         if let Some((column, values)) = filter {
-            apply_show_filter(&mut cmd, column, values);
+            cmd.filter = Some(show_filter_pred(column, values));
         }
         Ok(cmd)
     }
@@ -1514,6 +1514,7 @@ impl<'a> Parser<'a> {
         }
         Ok(ShowCommand {
             kind,
+            filter: None,
             yield_items,
             where_,
             then,
@@ -1574,25 +1575,16 @@ fn show_filter(kind: &ShowKind, qualifiers: &[String]) -> Option<(&'static str, 
     }
 }
 
-/// Adds `column IN values` (or `column = value`) to the command's WHERE,
-/// naming the column as YIELD exposes it. When YIELD leaves the column out
-/// the qualifier cannot be applied and is dropped.
-fn apply_show_filter(cmd: &mut ShowCommand, column: &str, values: Expr) {
-    let var = match &cmd.yield_items {
-        None | Some(YieldSpec::All) => column.to_string(),
-        Some(YieldSpec::Items(items)) => match items.iter().find(|(f, _)| f == column) {
-            Some((_, v)) => v.clone(),
-            None => return,
-        },
-    };
+/// `column IN values`, or `column = value` for a single literal.
+fn show_filter_pred(column: &str, values: Expr) -> Expr {
     let op = if matches!(values, Expr::Literal(_)) {
         BinaryOp::Eq
     } else {
         BinaryOp::In
     };
-    let pred = Expr::Binary(op, Box::new(Expr::Variable(var)), Box::new(values));
-    cmd.where_ = Some(match cmd.where_.take() {
-        Some(w) => Expr::Binary(BinaryOp::And, Box::new(pred), Box::new(w)),
-        None => pred,
-    });
+    Expr::Binary(
+        op,
+        Box::new(Expr::Variable(column.into())),
+        Box::new(values),
+    )
 }

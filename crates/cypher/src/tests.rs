@@ -782,17 +782,22 @@ fn show_commands() {
     assert_eq!(s.then.len(), 1);
     let s = show("SHOW RANGE INDEXES");
     assert_eq!(s.kind, ShowKind::Indexes);
-    assert!(matches!(s.where_, Some(Expr::Binary(BinaryOp::In, _, _))));
+    assert!(matches!(s.filter, Some(Expr::Binary(BinaryOp::In, _, _))));
+    assert!(s.where_.is_none());
     let s = show("SHOW NODE KEY CONSTRAINTS WHERE name = 'c'");
     assert_eq!(s.kind, ShowKind::Constraints);
-    assert!(matches!(s.where_, Some(Expr::Binary(BinaryOp::And, _, _))));
+    assert!(matches!(s.filter, Some(Expr::Binary(BinaryOp::In, _, _))));
+    assert!(matches!(s.where_, Some(Expr::Binary(BinaryOp::Eq, _, _))));
+    // The qualifier holds even when YIELD leaves its column out.
     let s = show("SHOW BUILT IN FUNCTIONS YIELD name");
     assert_eq!(s.kind, ShowKind::Functions);
-    assert!(s.where_.is_none(), "isBuiltIn is not yielded");
+    assert!(matches!(s.filter, Some(Expr::Binary(BinaryOp::Eq, _, _))));
+    let s = show("SHOW RELATIONSHIP KEY CONSTRAINTS YIELD name AS type");
+    assert!(s.filter.is_some());
     let s = show("SHOW USER DEFINED FUNCTIONS");
-    assert!(s.where_.is_some());
+    assert!(s.filter.is_some());
     let s = show("SHOW TRANSACTIONS 'neo4j-transaction-1', 'neo4j-transaction-2'");
-    assert!(s.where_.is_some());
+    assert!(s.filter.is_some());
     let s = show("SHOW DATABASES WHERE name = 'x'");
     assert!(s.yield_items.is_none() && s.where_.is_some());
     accepts("SHOW INDEXES YIELD name, type WHERE type = 'RANGE' RETURN name");

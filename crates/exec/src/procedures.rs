@@ -524,6 +524,11 @@ pub fn run_show(runner: &mut Runner, cmd: &ShowCommand) -> Result<(RowIter, Vec<
         for (c, v) in cols.iter().zip(r) {
             full.set(c, v);
         }
+        if let Some(f) = &cmd.filter {
+            if !eval_pred(&ctx, f, &full)? {
+                continue;
+            }
+        }
         let mut row = Row::default();
         for (o, var) in &binds {
             row.set(var, full.get(o).cloned().unwrap_or(Val::Null));
