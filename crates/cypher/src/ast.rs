@@ -75,8 +75,50 @@ pub enum Clause {
         yield_items: Option<YieldSpec>,
         where_: Option<Expr>,
     },
-    /// `CALL { subquery }`.
-    CallSubquery(Query),
+    /// `CALL { subquery }`, or with a scope clause `CALL (a, b) { }`,
+    /// `CALL (*) { }`, `CALL () { }`. Without a scope clause the body sees
+    /// only what a leading importing WITH of each union part names
+    /// (`SingleQuery::importing_with`).
+    CallSubquery {
+        query: Query,
+        scope: Option<CallScope>,
+    },
+}
+
+/// The scope clause of `CALL (...) { }`: what the subquery imports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallScope {
+    /// `CALL (*)`
+    All,
+    /// `CALL (a, b)`; empty for `CALL ()`.
+    Vars(Vec<String>),
+}
+
+impl SingleQuery {
+    /// The WITH that starts this part of a `CALL { }` body when it has the
+    /// importing form: `WITH *` or plain variables, without DISTINCT,
+    /// WHERE, ORDER BY, SKIP or LIMIT. Other leading WITHs import nothing.
+    pub fn importing_with(&self) -> Option<&Projection> {
+        match self.clauses.first() {
+            Some(Clause::With(p)) if p.is_import() => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl Projection {
+    fn is_import(&self) -> bool {
+        !self.distinct
+            && self.order_by.is_empty()
+            && self.skip.is_none()
+            && self.limit.is_none()
+            && self.where_.is_none()
+            && (self.star || !self.items.is_empty())
+            && self.items.iter().all(|i| match &i.expr {
+                Expr::Variable(v) => i.alias.as_deref().is_none_or(|a| a == v),
+                _ => false,
+            })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -335,10 +377,13 @@ pub enum Expr {
     Exists(Box<SubqueryPattern>),
     /// `COUNT { ... }`
     CountSubquery(Box<SubqueryPattern>),
+    /// `COLLECT { ... RETURN x }`: always the query form, returning one
+    /// column; evaluates to the list of its values.
+    CollectSubquery(Box<SubqueryPattern>),
 }
 
-/// The body of EXISTS { } and COUNT { }: either a pattern with an optional
-/// WHERE, or a full query.
+/// The body of EXISTS { }, COUNT { } and COLLECT { }: either a pattern with
+/// an optional WHERE, or a full query (always the query for COLLECT).
 #[derive(Clone, Debug, PartialEq)]
 pub enum SubqueryPattern {
     Pattern {
@@ -412,6 +457,10 @@ pub enum ShowKind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShowCommand {
     pub kind: ShowKind,
+    /// What a qualifier such as `RANGE` or `RELATIONSHIP KEY`, or a list of
+    /// transaction ids, keeps: a predicate over the listing's own column
+    /// names, applied before YIELD, so that it holds whatever YIELD keeps.
+    pub filter: Option<Expr>,
     pub yield_items: Option<YieldSpec>,
     pub where_: Option<Expr>,
     /// Clauses after YIELD (typically a RETURN).

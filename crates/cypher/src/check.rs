@@ -242,6 +242,16 @@ enum QueryMode {
 type Columns = Option<Vec<(String, Kind)>>;
 
 fn check_query(q: &Query, scope: Scope, mode: QueryMode) -> Result<Columns> {
+    check_query_with(q, mode, &|_| Ok(scope.clone()))
+}
+
+/// `check_query` where each union part starts from the scope `start` gives
+/// it (a `CALL { }` body imports per part).
+fn check_query_with(
+    q: &Query,
+    mode: QueryMode,
+    start: &dyn Fn(&SingleQuery) -> Result<Scope>,
+) -> Result<Columns> {
     guard_stack()?;
     if q.union_all.iter().any(|&a| a) && q.union_all.iter().any(|&a| !a) {
         return Err(err(
@@ -251,12 +261,7 @@ fn check_query(q: &Query, scope: Scope, mode: QueryMode) -> Result<Columns> {
     }
     let mut first: Columns = None;
     for (i, part) in q.parts.iter().enumerate() {
-        let start = if mode == QueryMode::Call {
-            call_subquery_scope(part, &scope)
-        } else {
-            scope.clone()
-        };
-        let cols = check_clauses(&part.clauses, start, mode)?;
+        let cols = check_clauses(&part.clauses, start(part)?, mode)?;
         if i == 0 {
             first = cols;
         } else {
@@ -275,13 +280,76 @@ fn check_query(q: &Query, scope: Scope, mode: QueryMode) -> Result<Columns> {
     Ok(first)
 }
 
-/// A `CALL { }` body sees outer variables only through a leading importing
-/// WITH.
-fn call_subquery_scope(part: &SingleQuery, outer: &Scope) -> Scope {
-    match part.clauses.first() {
-        Some(Clause::With(_)) => outer.flattened(),
-        _ => Scope::default(),
+/// The scope one union part of a `CALL` body starts from: what the scope
+/// clause names, or else what a leading importing WITH names; nothing
+/// otherwise, so that an outer name used inside is a new variable.
+fn call_body_scope(part: &SingleQuery, clause: Option<&CallScope>, outer: &Scope) -> Result<Scope> {
+    let import = |names: &mut dyn Iterator<Item = &String>| -> Result<Scope> {
+        let mut s = Scope::default();
+        for n in names {
+            let kind = outer.get(n).ok_or_else(|| undefined(n))?;
+            s.declare(n, kind, false);
+        }
+        Ok(s)
+    };
+    let lead = match part.clauses.first() {
+        Some(Clause::With(p)) => Some(p),
+        _ => None,
+    };
+    if let Some(clause) = clause {
+        if part.importing_with().is_some() {
+            return Err(err(
+                "InvalidClauseComposition",
+                "Importing WITH is not allowed in a CALL subquery that has a variable scope \
+                 clause: name the variables to import in the scope clause instead.",
+            ));
+        }
+        return match clause {
+            CallScope::All => Ok(outer.clone()),
+            CallScope::Vars(vars) => import(&mut vars.iter()),
+        };
     }
+    match (part.importing_with(), lead) {
+        (Some(p), _) if p.star => Ok(outer.clone()),
+        (Some(p), _) => import(&mut p.items.iter().map(|i| match &i.expr {
+            Expr::Variable(v) => v,
+            // `importing_with` admits plain variables only.
+            _ => &i.text,
+        })),
+        (None, Some(p)) => {
+            // A leading WITH that is not an import may not reach outside
+            // either; say why rather than that a name is undefined.
+            let reaches_out = check_projection(p, &mut Scope::default(), false).is_err()
+                && check_projection(p, &mut outer.clone(), false).is_ok();
+            if reaches_out {
+                return Err(importing_with_error(p));
+            }
+            Ok(Scope::default())
+        }
+        (None, None) => Ok(Scope::default()),
+    }
+}
+
+fn importing_with_error(p: &Projection) -> Error {
+    let why = if p.distinct {
+        "DISTINCT is not allowed."
+    } else if p.where_.is_some() {
+        "WHERE is not allowed."
+    } else if !p.order_by.is_empty() {
+        "ORDER BY is not allowed."
+    } else if p.skip.is_some() {
+        "SKIP is not allowed."
+    } else if p.limit.is_some() {
+        "LIMIT is not allowed."
+    } else {
+        "Aliasing or expressions are not supported."
+    };
+    err(
+        "InvalidClauseComposition",
+        format!(
+            "Importing WITH should consist only of simple references to outside variables. {why}"
+        ),
+    )
 }
 
 fn is_updating(c: &Clause) -> bool {
@@ -310,7 +378,7 @@ fn clause_name(c: &Clause) -> &'static str {
         Clause::Delete { .. } => "DELETE",
         Clause::Foreach { .. } => "FOREACH",
         Clause::Call { .. } => "CALL",
-        Clause::CallSubquery(_) => "CALL",
+        Clause::CallSubquery { .. } => "CALL",
     }
 }
 
@@ -337,7 +405,7 @@ fn check_clauses(clauses: &[Clause], mut scope: Scope, mode: QueryMode) -> Resul
         }
         if last && mode != QueryMode::Exists && mode != QueryMode::Show {
             let ok = match c {
-                Clause::Return(_) | Clause::CallSubquery(_) => true,
+                Clause::Return(_) | Clause::CallSubquery { .. } => true,
                 Clause::Call { yield_items, .. } => yield_items.is_none() || standalone_call,
                 other => is_updating(other),
             };
@@ -490,11 +558,19 @@ fn check_clause(c: &Clause, scope: &mut Scope, standalone_call: bool) -> Result<
                 check_expr(w, scope, WHERE_CTX)?;
             }
         }
-        Clause::CallSubquery(q) => {
-            if let Some(cols) = check_query(q, scope.clone(), QueryMode::Call)? {
+        Clause::CallSubquery {
+            query,
+            scope: clause,
+        } => {
+            let outer = scope.flattened();
+            let start = |part: &SingleQuery| call_body_scope(part, clause.as_ref(), &outer);
+            if let Some(cols) = check_query_with(query, QueryMode::Call, &start)? {
                 for (name, kind) in cols {
                     if scope.get(&name).is_some() {
-                        return Err(already_bound(&name));
+                        return Err(err(
+                            "VariableAlreadyBound",
+                            format!("Variable `{name}` already declared in outer scope"),
+                        ));
                     }
                     scope.declare(&name, kind, false);
                 }
@@ -930,6 +1006,7 @@ fn check_ambiguous(root: &Expr, grouped: &[&Expr]) -> Result<()> {
             Expr::PatternComprehension { .. }
             | Expr::Exists(_)
             | Expr::CountSubquery(_)
+            | Expr::CollectSubquery(_)
             | Expr::PatternPredicate(_) => continue,
             _ => {}
         }
@@ -954,7 +1031,8 @@ fn push_children<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
         | Expr::CountStar
         | Expr::PatternPredicate(_)
         | Expr::Exists(_)
-        | Expr::CountSubquery(_) => {}
+        | Expr::CountSubquery(_)
+        | Expr::CollectSubquery(_) => {}
         Expr::Property(b, _) => out.push(b),
         Expr::List(items) => out.extend(items.iter()),
         Expr::Map(entries) => out.extend(entries.iter().map(|(_, v)| v)),
@@ -1039,6 +1117,7 @@ fn has_variables(e: &Expr) -> bool {
                 | Expr::PatternComprehension { .. }
                 | Expr::Exists(_)
                 | Expr::CountSubquery(_)
+                | Expr::CollectSubquery(_)
         )
     })
 }
@@ -1082,6 +1161,7 @@ fn static_kind(e: &Expr, scope: &Scope) -> Kind {
         | Expr::Exists(_)
         | Expr::Quantified { .. } => Kind::Bool,
         Expr::CountStar | Expr::CountSubquery(_) => Kind::Int,
+        Expr::CollectSubquery(_) => Kind::List,
         Expr::Function { name, .. } => {
             let lower = name.to_ascii_lowercase();
             match lower.as_str() {
@@ -1146,6 +1226,7 @@ fn check_expr(e: &Expr, scope: &mut Scope, cx: Ctx) -> Result<()> {
         Expr::PatternComprehension { .. } => check_pattern_comprehension(e, scope, cx),
         Expr::PatternPredicate(el) => check_pattern_predicate(el, scope, cx),
         Expr::Exists(body) | Expr::CountSubquery(body) => check_subquery_body(body, scope),
+        Expr::CollectSubquery(body) => check_collect_body(body, scope),
         Expr::MapProjection { var, items } => check_map_projection(var, items, scope, cx),
         Expr::List(items) => check_all(items, scope, cx.pred(false)),
         Expr::Map(_)
@@ -1397,6 +1478,21 @@ fn check_subquery_body(body: &SubqueryPattern, scope: &mut Scope) -> Result<()> 
             check_query(q, scope.flattened(), QueryMode::Exists)?;
             Ok(())
         }
+    }
+}
+
+/// Like EXISTS and COUNT, with one RETURN column to collect.
+fn check_collect_body(body: &SubqueryPattern, scope: &mut Scope) -> Result<()> {
+    let cols = match body {
+        SubqueryPattern::Query(q) => check_query(q, scope.flattened(), QueryMode::Exists)?,
+        SubqueryPattern::Pattern { .. } => None,
+    };
+    match cols {
+        Some(c) if c.len() == 1 => Ok(()),
+        _ => Err(err(
+            "InvalidClauseComposition",
+            "A Collect subquery must end with a single return column.",
+        )),
     }
 }
 

@@ -17,12 +17,19 @@ const PREC_ADD: u8 = 7;
 const PREC_MUL: u8 = 8;
 const PREC_POW: u8 = 9;
 
+#[derive(Clone, Copy)]
+enum SubqueryKind {
+    Exists,
+    Count,
+    Collect,
+}
+
 /// What a word in expression position starts.
 enum Word {
     Literal(Literal),
     Case,
-    /// `EXISTS {` (true) or `COUNT {` (false)
-    Subquery(bool),
+    /// `EXISTS {`, `COUNT {` or `COLLECT {`
+    Subquery(SubqueryKind),
     Quantifier(Quantifier),
     Reduce,
     CountStar,
@@ -445,7 +452,7 @@ impl<'a> Parser<'a> {
                 self.bump();
                 self.case_expr()
             }
-            Word::Subquery(exists) => self.subquery_expr(exists),
+            Word::Subquery(kind) => self.subquery_expr(kind),
             Word::Quantifier(kind) => self.quantified(kind),
             Word::Reduce => self.reduce(),
             Word::CountStar => {
@@ -478,8 +485,16 @@ impl<'a> Parser<'a> {
         if kw("CASE") {
             return Word::Case;
         }
-        if *next == Tok::LBrace && (kw("EXISTS") || kw("COUNT")) {
-            return Word::Subquery(kw("EXISTS"));
+        if *next == Tok::LBrace {
+            if kw("EXISTS") {
+                return Word::Subquery(SubqueryKind::Exists);
+            }
+            if kw("COUNT") {
+                return Word::Subquery(SubqueryKind::Count);
+            }
+            if kw("COLLECT") {
+                return Word::Subquery(SubqueryKind::Collect);
+            }
         }
         if *next == Tok::LParen {
             let quant = if kw("ALL") {
@@ -521,15 +536,20 @@ impl<'a> Parser<'a> {
     }
 
     #[inline(never)]
-    fn subquery_expr(&mut self, exists: bool) -> Result<Expr> {
+    fn subquery_expr(&mut self, kind: SubqueryKind) -> Result<Expr> {
         self.bump();
         self.bump();
+        if let SubqueryKind::Collect = kind {
+            // Only a query can say what to collect: no pattern shorthand.
+            let q = self.query()?;
+            self.expect(&Tok::RBrace, "'}'")?;
+            return Ok(Expr::CollectSubquery(Box::new(SubqueryPattern::Query(q))));
+        }
         let body = self.subquery_body()?;
         self.expect(&Tok::RBrace, "'}'")?;
-        Ok(if exists {
-            Expr::Exists(Box::new(body))
-        } else {
-            Expr::CountSubquery(Box::new(body))
+        Ok(match kind {
+            SubqueryKind::Exists => Expr::Exists(Box::new(body)),
+            _ => Expr::CountSubquery(Box::new(body)),
         })
     }
 

@@ -818,7 +818,10 @@ impl<'a> Parser<'a> {
             let q = self.query()?;
             self.expect(&Tok::RBrace, "'}'")?;
             self.skip_in_transactions()?;
-            return Ok(Clause::CallSubquery(q));
+            return Ok(Clause::CallSubquery {
+                query: q,
+                scope: None,
+            });
         }
         let mut procedure = self.name("a procedure name")?;
         while self.eat(&Tok::Dot) {
@@ -854,50 +857,33 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// `CALL (a, b) { ... }`, `CALL (*) { ... }`, `CALL () { ... }`: the
-    /// scope clause is the importing WITH of the older form, so it is
-    /// expressed as one at the start of each part of the body.
+    /// `CALL (a, b) { ... }`, `CALL (*) { ... }`, `CALL () { ... }`. The
+    /// scope clause names plain variables only, as Neo4j requires.
     fn scoped_call_subquery(&mut self) -> Result<Clause> {
         self.bump();
-        let mut star = false;
-        let mut items = Vec::new();
-        if self.eat(&Tok::Star) {
-            star = true;
-        } else if !self.at(&Tok::RParen) {
-            loop {
-                let start = self.peek().start;
-                let name = self.name("a variable name")?;
-                let text = self.src[start..self.prev_end().max(start)].to_string();
-                items.push(ProjectionItem {
-                    expr: Expr::Variable(name),
-                    alias: None,
-                    text,
-                });
-                if !self.eat(&Tok::Comma) {
-                    break;
+        let scope = if self.eat(&Tok::Star) {
+            CallScope::All
+        } else {
+            let mut vars = Vec::new();
+            if !self.at(&Tok::RParen) {
+                loop {
+                    vars.push(self.name("a variable name")?);
+                    if !self.eat(&Tok::Comma) {
+                        break;
+                    }
                 }
             }
-        }
+            CallScope::Vars(vars)
+        };
         self.expect(&Tok::RParen, "')'")?;
         self.expect(&Tok::LBrace, "'{'")?;
-        let mut q = self.query()?;
+        let q = self.query()?;
         self.expect(&Tok::RBrace, "'}'")?;
         self.skip_in_transactions()?;
-        if star || !items.is_empty() {
-            for part in &mut q.parts {
-                let import = Clause::With(Projection {
-                    distinct: false,
-                    star,
-                    items: items.clone(),
-                    order_by: Vec::new(),
-                    skip: None,
-                    limit: None,
-                    where_: None,
-                });
-                part.clauses.insert(0, import);
-            }
-        }
-        Ok(Clause::CallSubquery(q))
+        Ok(Clause::CallSubquery {
+            query: q,
+            scope: Some(scope),
+        })
     }
 
     /// `CALL { ... } IN TRANSACTIONS [OF n ROWS]` batches writes; the batching
@@ -1320,7 +1306,28 @@ impl<'a> Parser<'a> {
         } else if self.eat_kw("NOT") {
             self.expect_kw("NULL")?;
             ConstraintKind::NotNull
-        } else if self.eat_kw("NODE") || self.eat_kw("RELATIONSHIP") || self.eat_kw("REL") {
+        } else if self.at_kw("NODE") || self.at_kw("RELATIONSHIP") || self.at_kw("REL") {
+            let t = self.peek().clone();
+            let said = if self.at_kw("NODE") {
+                EntityKind::Node
+            } else {
+                EntityKind::Relationship
+            };
+            self.bump();
+            if said != entity {
+                let (word, other) = match said {
+                    EntityKind::Node => ("NODE", "relationship"),
+                    EntityKind::Relationship => ("RELATIONSHIP", "node"),
+                };
+                return Err(self.error_at(
+                    &t,
+                    "InvalidConstraint",
+                    format!(
+                        "Invalid constraint syntax, 'IS {word} ...' does not allow {other} \
+                         patterns."
+                    ),
+                ));
+            }
             if self.eat_kw("UNIQUE") {
                 ConstraintKind::Unique
             } else {
@@ -1459,7 +1466,7 @@ impl<'a> Parser<'a> {
         }
         let mut cmd = self.show_tail(kind)?;
         if let Some((column, values)) = filter {
-            apply_show_filter(&mut cmd, column, values);
+            cmd.filter = Some(show_filter_pred(column, values));
         }
         Ok(cmd)
     }
@@ -1507,6 +1514,7 @@ impl<'a> Parser<'a> {
         }
         Ok(ShowCommand {
             kind,
+            filter: None,
             yield_items,
             where_,
             then,
@@ -1567,25 +1575,16 @@ fn show_filter(kind: &ShowKind, qualifiers: &[String]) -> Option<(&'static str, 
     }
 }
 
-/// Adds `column IN values` (or `column = value`) to the command's WHERE,
-/// naming the column as YIELD exposes it. When YIELD leaves the column out
-/// the qualifier cannot be applied and is dropped.
-fn apply_show_filter(cmd: &mut ShowCommand, column: &str, values: Expr) {
-    let var = match &cmd.yield_items {
-        None | Some(YieldSpec::All) => column.to_string(),
-        Some(YieldSpec::Items(items)) => match items.iter().find(|(f, _)| f == column) {
-            Some((_, v)) => v.clone(),
-            None => return,
-        },
-    };
+/// `column IN values`, or `column = value` for a single literal.
+fn show_filter_pred(column: &str, values: Expr) -> Expr {
     let op = if matches!(values, Expr::Literal(_)) {
         BinaryOp::Eq
     } else {
         BinaryOp::In
     };
-    let pred = Expr::Binary(op, Box::new(Expr::Variable(var)), Box::new(values));
-    cmd.where_ = Some(match cmd.where_.take() {
-        Some(w) => Expr::Binary(BinaryOp::And, Box::new(pred), Box::new(w)),
-        None => pred,
-    });
+    Expr::Binary(
+        op,
+        Box::new(Expr::Variable(column.into())),
+        Box::new(values),
+    )
 }

@@ -605,7 +605,7 @@ fn calls() {
         }
     ));
     let c = clauses("MATCH (n) CALL { WITH n MATCH (n)-->(m) RETURN m } RETURN n, m");
-    assert!(matches!(&c[1], Clause::CallSubquery(_)));
+    assert!(matches!(&c[1], Clause::CallSubquery { scope: None, .. }));
 }
 
 #[test]
@@ -692,6 +692,59 @@ fn schema_commands() {
             if_exists: false
         }
     );
+    for (q, kind) in [
+        (
+            "CREATE CONSTRAINT c FOR ()-[r:T]-() REQUIRE r.p IS UNIQUE",
+            ConstraintKind::Unique,
+        ),
+        (
+            "CREATE CONSTRAINT c FOR ()-[r:T]-() REQUIRE r.p IS REL UNIQUE",
+            ConstraintKind::Unique,
+        ),
+        (
+            "CREATE CONSTRAINT c FOR ()-[r:T]-() REQUIRE r.p IS RELATIONSHIP UNIQUE",
+            ConstraintKind::Unique,
+        ),
+        (
+            "CREATE CONSTRAINT c FOR ()-[r:T]-() REQUIRE r.p IS NOT NULL",
+            ConstraintKind::NotNull,
+        ),
+        (
+            "CREATE CONSTRAINT c ON ()-[r:T]-() ASSERT exists(r.p)",
+            ConstraintKind::NotNull,
+        ),
+        (
+            "CREATE CONSTRAINT c FOR ()-[r:T]-() REQUIRE (r.p) IS REL KEY",
+            ConstraintKind::NodeKey,
+        ),
+        (
+            "CREATE CONSTRAINT c FOR ()<-[r:T]-() REQUIRE r.p IS RELATIONSHIP KEY",
+            ConstraintKind::NodeKey,
+        ),
+    ] {
+        assert_eq!(
+            schema(q),
+            SchemaCommand::CreateConstraint {
+                name: Some("c".into()),
+                if_not_exists: false,
+                entity: EntityKind::Relationship,
+                label: "T".into(),
+                properties: vec!["p".into()],
+                kind,
+            },
+            "{q}"
+        );
+    }
+    // A key or uniqueness word naming the other kind of entity is refused.
+    for q in [
+        "CREATE CONSTRAINT FOR ()-[r:T]-() REQUIRE r.p IS NODE KEY",
+        "CREATE CONSTRAINT FOR ()-[r:T]-() REQUIRE r.p IS NODE UNIQUE",
+        "CREATE CONSTRAINT FOR (n:T) REQUIRE n.p IS REL KEY",
+        "CREATE CONSTRAINT FOR (n:T) REQUIRE n.p IS RELATIONSHIP UNIQUE",
+    ] {
+        let e = syntax_error(q);
+        assert!(e.message.contains("does not allow"), "{q}: {}", e.message);
+    }
     // CREATE followed by a pattern is still a query.
     assert!(matches!(
         stmt("CREATE (index:Index)").kind,
@@ -729,17 +782,22 @@ fn show_commands() {
     assert_eq!(s.then.len(), 1);
     let s = show("SHOW RANGE INDEXES");
     assert_eq!(s.kind, ShowKind::Indexes);
-    assert!(matches!(s.where_, Some(Expr::Binary(BinaryOp::In, _, _))));
+    assert!(matches!(s.filter, Some(Expr::Binary(BinaryOp::In, _, _))));
+    assert!(s.where_.is_none());
     let s = show("SHOW NODE KEY CONSTRAINTS WHERE name = 'c'");
     assert_eq!(s.kind, ShowKind::Constraints);
-    assert!(matches!(s.where_, Some(Expr::Binary(BinaryOp::And, _, _))));
+    assert!(matches!(s.filter, Some(Expr::Binary(BinaryOp::In, _, _))));
+    assert!(matches!(s.where_, Some(Expr::Binary(BinaryOp::Eq, _, _))));
+    // The qualifier holds even when YIELD leaves its column out.
     let s = show("SHOW BUILT IN FUNCTIONS YIELD name");
     assert_eq!(s.kind, ShowKind::Functions);
-    assert!(s.where_.is_none(), "isBuiltIn is not yielded");
+    assert!(matches!(s.filter, Some(Expr::Binary(BinaryOp::Eq, _, _))));
+    let s = show("SHOW RELATIONSHIP KEY CONSTRAINTS YIELD name AS type");
+    assert!(s.filter.is_some());
     let s = show("SHOW USER DEFINED FUNCTIONS");
-    assert!(s.where_.is_some());
+    assert!(s.filter.is_some());
     let s = show("SHOW TRANSACTIONS 'neo4j-transaction-1', 'neo4j-transaction-2'");
-    assert!(s.where_.is_some());
+    assert!(s.filter.is_some());
     let s = show("SHOW DATABASES WHERE name = 'x'");
     assert!(s.yield_items.is_none() && s.where_.is_some());
     accepts("SHOW INDEXES YIELD name, type WHERE type = 'RANGE' RETURN name");
@@ -1191,13 +1249,30 @@ fn planner_hints_are_accepted() {
 #[test]
 fn scoped_call_subqueries() {
     let c = clauses("MATCH (n), (m) CALL (n, m) { MATCH (n)-->(x) RETURN x } RETURN x");
-    let Clause::CallSubquery(q) = &c[1] else {
-        panic!()
+    let Clause::CallSubquery {
+        query,
+        scope: Some(scope),
+    } = &c[1]
+    else {
+        panic!("{c:?}")
     };
-    let Clause::With(w) = &q.parts[0].clauses[0] else {
-        panic!()
-    };
-    assert_eq!(w.items.len(), 2);
+    assert_eq!(*scope, CallScope::Vars(vec!["n".into(), "m".into()]));
+    assert!(matches!(query.parts[0].clauses[0], Clause::Match { .. }));
+    let c = clauses("CALL (*) { RETURN 1 AS x } RETURN x");
+    assert!(matches!(
+        &c[0],
+        Clause::CallSubquery {
+            scope: Some(CallScope::All),
+            ..
+        }
+    ));
+    let c = clauses("CALL () { RETURN 1 AS x } IN TRANSACTIONS OF 10 ROWS RETURN x");
+    assert!(
+        matches!(&c[0], Clause::CallSubquery { scope: Some(CallScope::Vars(v)), .. } if v.is_empty())
+    );
+    // The scope clause names variables, nothing else.
+    syntax_error("MATCH (n) CALL (n.x) { RETURN 1 AS y } RETURN y");
+    syntax_error("MATCH (n) CALL (n AS m) { RETURN 1 AS y } RETURN y");
     accepts("MATCH (n), (m) CALL (n, m) { MATCH (n)-->(x) RETURN x } RETURN x");
     accepts("MATCH (n) CALL () { MATCH (n)-->(x) RETURN x } RETURN x");
     accepts("MATCH (n) CALL (*) { CREATE (:Copy {of: id(n)}) }");
@@ -1209,4 +1284,166 @@ fn scoped_call_subqueries() {
         fails("MATCH (n) CALL () { RETURN n AS y } RETURN y"),
         "UndefinedVariable"
     );
+}
+
+/// The error message `parse` + `check` report.
+fn message(src: &str) -> String {
+    match parse(src).and_then(|s| check(&s)) {
+        Ok(()) => panic!("expected an error for {src}"),
+        Err(e) => e.message,
+    }
+}
+
+#[test]
+fn call_subquery_scoping() {
+    // Without an import the body starts empty: an outer name is new inside.
+    accepts("MATCH (a:X) CALL { MATCH (a:X) RETURN count(a) AS c } RETURN a, c");
+    assert_eq!(
+        fails("MATCH (a) CALL { RETURN a.x AS y } RETURN y"),
+        "UndefinedVariable"
+    );
+    assert_eq!(
+        fails("MATCH (a), (b) CALL { WITH a RETURN b AS y } RETURN y"),
+        "UndefinedVariable"
+    );
+    accepts("MATCH (a), (b) CALL { WITH a, b RETURN a.x + b.x AS y } RETURN y");
+    accepts("MATCH (a), (b) CALL { WITH * RETURN a.x + b.x AS y } RETURN y");
+    accepts("MATCH (a) CALL { WITH a AS a RETURN a.x AS y } RETURN y");
+    // A leading WITH that reaches no outer variable is an ordinary WITH.
+    accepts("MATCH (a) CALL { WITH 1 AS x RETURN x } RETURN a, x");
+    accepts("MATCH (a) CALL { WITH 0 AS n ORDER BY n RETURN n } RETURN a, n");
+    // Importing WITHs are plain variables only.
+    for (q, why) in [
+        (
+            "MATCH (a) CALL { WITH a.x AS x RETURN x } RETURN x",
+            "Aliasing or expressions are not supported.",
+        ),
+        (
+            "MATCH (a) CALL { WITH a AS b RETURN b } RETURN b",
+            "Aliasing or expressions are not supported.",
+        ),
+        (
+            "MATCH (a) CALL { WITH a, 1 AS k RETURN k } RETURN k",
+            "Aliasing or expressions are not supported.",
+        ),
+        (
+            "MATCH (a) CALL { WITH a WHERE a.x > 1 RETURN a.x AS x } RETURN x",
+            "WHERE is not allowed.",
+        ),
+        (
+            "MATCH (a) CALL { WITH DISTINCT a RETURN a.x AS x } RETURN x",
+            "DISTINCT is not allowed.",
+        ),
+        (
+            "MATCH (a) CALL { WITH a ORDER BY a.x RETURN a.x AS x } RETURN x",
+            "ORDER BY is not allowed.",
+        ),
+        (
+            "MATCH (a) CALL { WITH a SKIP 1 RETURN a.x AS x } RETURN x",
+            "SKIP is not allowed.",
+        ),
+        (
+            "MATCH (a) CALL { WITH a LIMIT 1 RETURN a.x AS x } RETURN x",
+            "LIMIT is not allowed.",
+        ),
+    ] {
+        assert_eq!(
+            message(q),
+            format!(
+                "Importing WITH should consist only of simple references to outside \
+                 variables. {why}"
+            ),
+            "{q}"
+        );
+    }
+    // Imports are per union part.
+    accepts("MATCH (a) CALL { WITH a RETURN a.x AS x UNION RETURN 1 AS x } RETURN x");
+    assert_eq!(
+        fails("MATCH (a) CALL { WITH a RETURN a.x AS x UNION RETURN a.y AS x } RETURN x"),
+        "UndefinedVariable"
+    );
+    // The scope clause imports exactly what it names.
+    accepts("MATCH (a), (b) CALL (a) { RETURN a.x AS y } RETURN y");
+    assert_eq!(
+        fails("MATCH (a), (b) CALL (a) { RETURN b.x AS y } RETURN y"),
+        "UndefinedVariable"
+    );
+    assert_eq!(
+        fails("MATCH (a) CALL (z) { RETURN 1 AS y } RETURN y"),
+        "UndefinedVariable"
+    );
+    accepts("MATCH (a), (b) CALL (*) { RETURN a.x + b.x AS y } RETURN y");
+    accepts("MATCH (a) CALL (a) { RETURN a.x AS x UNION RETURN a.y AS x } RETURN x");
+    accepts("MATCH (a) CALL (a) { WITH a.x AS x RETURN x } RETURN x");
+    // ...and rules out an importing WITH.
+    for q in [
+        "MATCH (a) CALL (a) { WITH a RETURN a.x AS x } RETURN x",
+        "MATCH (a) CALL () { WITH a RETURN a.x AS x } RETURN x",
+        "MATCH (a) CALL (*) { WITH * RETURN a.x AS x } RETURN x",
+    ] {
+        assert_eq!(fails(q), "InvalidClauseComposition", "{q}");
+    }
+    // What the body returns must not clash with the outer scope, imported
+    // or not.
+    for q in [
+        "MATCH (a) CALL { MATCH (c) RETURN c AS a } RETURN a",
+        "MATCH (a) CALL { WITH a RETURN a } RETURN a",
+        "MATCH (a) CALL (a) { RETURN a } RETURN a",
+        "WITH 1 AS c CALL () { RETURN 2 AS c } RETURN c",
+    ] {
+        assert_eq!(fails(q), "VariableAlreadyBound", "{q}");
+    }
+    assert_eq!(
+        message("WITH 1 AS c CALL { RETURN 2 AS c } RETURN c"),
+        "Variable `c` already declared in outer scope"
+    );
+    // IN TRANSACTIONS changes nothing about scope.
+    assert_eq!(
+        fails("MATCH (a) CALL { CREATE (:Y {v: a.x}) } IN TRANSACTIONS"),
+        "UndefinedVariable"
+    );
+    accepts("MATCH (a) CALL (a) { CREATE (:Y {v: a.x}) } IN TRANSACTIONS");
+}
+
+#[test]
+fn expression_subquery_scoping() {
+    // Outer variables are visible inside EXISTS, COUNT and COLLECT, and
+    // pattern comprehensions.
+    accepts("MATCH (a) WHERE EXISTS { MATCH (a)-->(b) WHERE b.x = a.x } RETURN a");
+    accepts("MATCH (a) RETURN COUNT { MATCH (a)-->(b) RETURN b } AS n");
+    accepts("MATCH (a) RETURN COLLECT { MATCH (a)-->(b) RETURN b.x } AS xs");
+    accepts("MATCH (a) RETURN [(a)-->(b) | b.x] AS xs");
+    // What they declare stays inside.
+    for q in [
+        "MATCH (a) WHERE EXISTS { MATCH (a)-->(b) } RETURN b",
+        "MATCH (a) RETURN COUNT { MATCH (a)-->(b) RETURN b } AS n, b",
+        "MATCH (a) RETURN COLLECT { MATCH (a)-->(b) RETURN b.x AS x } AS xs, x",
+        "MATCH (a) RETURN [(a)-->(b) | b.x] AS xs, b",
+        "MATCH (a) WITH a, COLLECT { MATCH (a)-->(b) RETURN b } AS bs RETURN b",
+    ] {
+        assert_eq!(fails(q), "UndefinedVariable", "{q}");
+    }
+    // COLLECT returns exactly one column and is a list.
+    assert!(matches!(
+        expr("COLLECT { MATCH (n) RETURN n.x }"),
+        Expr::CollectSubquery(_)
+    ));
+    for q in [
+        "RETURN COLLECT { MATCH (n) RETURN n.x AS x, n.y AS y } AS l",
+        "RETURN COLLECT { MATCH (n) } AS l",
+        "RETURN COLLECT { MATCH (n) WHERE n.x > 1 } AS l",
+    ] {
+        assert_eq!(
+            message(q),
+            "A Collect subquery must end with a single return column.",
+            "{q}"
+        );
+    }
+    assert_eq!(
+        fails("RETURN COLLECT { CREATE (n) RETURN n } AS l"),
+        "InvalidClauseComposition"
+    );
+    accepts("RETURN size(COLLECT { UNWIND [1, 2] AS x RETURN x }) AS l");
+    // `collect(...)` is still the aggregate.
+    accepts("MATCH (n) RETURN collect(n) AS l");
 }

@@ -188,7 +188,8 @@ pub fn for_children<'e>(e: &'e Expr, f: &mut dyn FnMut(&'e Expr)) {
         | Expr::CountStar
         | Expr::PatternPredicate(_)
         | Expr::Exists(_)
-        | Expr::CountSubquery(_) => {}
+        | Expr::CountSubquery(_)
+        | Expr::CollectSubquery(_) => {}
         Expr::Property(x, _) => f(x),
         Expr::List(xs) => xs.iter().for_each(f),
         Expr::Map(xs) => xs.iter().for_each(|(_, x)| f(x)),
@@ -278,7 +279,9 @@ pub fn variables(e: &Expr, out: &mut Vec<String>) {
         Expr::MapProjection { var, .. } => out.push(var.clone()),
         Expr::PatternPredicate(p) => pattern_vars(p, out),
         Expr::PatternComprehension { pattern, .. } => pattern_vars(pattern, out),
-        Expr::Exists(_) | Expr::CountSubquery(_) => out.push("\u{0}subquery".into()),
+        Expr::Exists(_) | Expr::CountSubquery(_) | Expr::CollectSubquery(_) => {
+            out.push("\u{0}subquery".into())
+        }
         _ => {}
     });
 }
@@ -665,6 +668,11 @@ pub fn eval(ctx: &Ctx, e: &Expr, row: &Row) -> Result<Val> {
             let n = subquery_count(ctx, sq, row, false)?;
             Ok(Val::Int(i64::try_from(n).unwrap_or(i64::MAX)))
         }
+        Expr::CollectSubquery(sq) => match &**sq {
+            SubqueryPattern::Query(q) => crate::exec::run_collect_subquery(ctx, q, row),
+            // The parser only builds the query form.
+            SubqueryPattern::Pattern { .. } => Ok(Val::List(Vec::new())),
+        },
     }
 }
 

@@ -139,11 +139,20 @@ impl Runner<'_, '_> {
     }
 
     pub fn run_query(&mut self, q: &Query, input: Vec<Row>, scope: &[String]) -> Result<QueryOut> {
+        self.run_query_with(q, &|_| (input.clone(), scope.to_vec()))
+    }
+
+    /// `run_query` where each union part gets the input rows and scope that
+    /// `start` gives for its index (a `CALL { }` body imports per part).
+    fn run_query_with(
+        &mut self,
+        q: &Query,
+        start: &dyn Fn(usize) -> (Vec<Row>, Vec<String>),
+    ) -> Result<QueryOut> {
         let mut outs = Vec::new();
-        for part in &q.parts {
-            let mut sc = scope.to_vec();
-            let (rows, fields) =
-                self.run_clauses(&part.clauses, from_vec(input.clone()), &mut sc)?;
+        for (i, part) in q.parts.iter().enumerate() {
+            let (input, mut sc) = start(i);
+            let (rows, fields) = self.run_clauses(&part.clauses, from_vec(input), &mut sc)?;
             outs.push((rows, fields));
         }
         if outs.len() == 1 {
@@ -258,7 +267,10 @@ impl Runner<'_, '_> {
                     }
                     it
                 }
-                Clause::CallSubquery(q) => self.call_subquery(it, q, scope)?,
+                Clause::CallSubquery {
+                    query,
+                    scope: clause,
+                } => self.call_subquery(it, query, clause.as_ref(), scope)?,
                 Clause::Create(_)
                 | Clause::Merge { .. }
                 | Clause::Set(_)
@@ -515,13 +527,39 @@ impl Runner<'_, '_> {
         &mut self,
         it: RowIter,
         q: &Query,
+        clause: Option<&CallScope>,
         scope: &mut Vec<String>,
     ) -> Result<RowIter> {
         let rows = collect_rows(it, self.sh.limits.max_materialized_rows)?;
+        // The outer variables each union part of the body sees: nothing
+        // unless imported, so an outer name reused inside is a new variable.
+        let imports: Vec<Vec<String>> = q
+            .parts
+            .iter()
+            .map(|part| match clause {
+                Some(CallScope::All) => scope.clone(),
+                Some(CallScope::Vars(vars)) => vars.clone(),
+                None => match part.importing_with() {
+                    Some(p) if p.star => scope.clone(),
+                    Some(p) => p.items.iter().map(|i| i.name().to_owned()).collect(),
+                    None => Vec::new(),
+                },
+            })
+            .collect();
         let mut out = Vec::new();
         let mut new_cols: Vec<String> = Vec::new();
         for row in rows {
-            let res = self.run_query(q, vec![row.clone()], scope)?;
+            let start = |i: usize| {
+                let names = imports.get(i).cloned().unwrap_or_default();
+                let mut inner = Row::default();
+                for n in &names {
+                    if let Some(v) = row.get(n) {
+                        inner.set(n, v.clone());
+                    }
+                }
+                (vec![inner], names)
+            };
+            let res = self.run_query_with(q, &start)?;
             let returns = !res.fields.is_empty();
             new_cols = res.fields.clone();
             let inner = collect_rows(res.rows, self.sh.limits.max_materialized_rows)?;
@@ -1081,6 +1119,31 @@ pub fn run_read_subquery(ctx: &Ctx, q: &Query, row: &Row) -> Result<usize> {
     Ok(n)
 }
 
+/// The values of the single column `q` returns, run with `row` visible.
+pub fn run_collect_subquery(ctx: &Ctx, q: &Query, row: &Row) -> Result<Val> {
+    let mut runner = Runner {
+        tx: None,
+        base: Some(ctx.g.clone()),
+        sh: ctx.sh.clone(),
+        catalog: None,
+        profile: None,
+    };
+    let scope: Vec<String> = row.names().map(|s| s.to_owned()).collect();
+    let out = runner.run_query(q, vec![row.clone()], &scope)?;
+    let Some(column) = out.fields.first().cloned() else {
+        return Ok(Val::List(Vec::new()));
+    };
+    let mut items = Vec::new();
+    for r in out.rows {
+        let r = r?;
+        if items.len() >= ctx.sh.limits.max_list_len {
+            return Err(list_too_long());
+        }
+        items.push(r.get(&column).cloned().unwrap_or(Val::Null));
+    }
+    Ok(Val::List(items))
+}
+
 pub fn is_updating(c: &Clause) -> bool {
     match c {
         Clause::Create(_)
@@ -1089,7 +1152,7 @@ pub fn is_updating(c: &Clause) -> bool {
         | Clause::Remove(_)
         | Clause::Delete { .. }
         | Clause::Foreach { .. } => true,
-        Clause::CallSubquery(q) => query_updates(q),
+        Clause::CallSubquery { query, .. } => query_updates(query),
         _ => false,
     }
 }

@@ -50,9 +50,9 @@ mod write;
 mod tests;
 
 use causeway_cypher::ast::{
-    Clause, ConstraintKind, ExplainMode, Query, SchemaCommand, Statement, StatementKind,
+    Clause, ConstraintKind, EntityKind, ExplainMode, Query, SchemaCommand, Statement, StatementKind,
 };
-use causeway_graph::{ConstraintType, TxGraph};
+use causeway_graph::{ConstraintType, EntityType, TxGraph};
 use causeway_value::{Counters, Map, QueryType, Result, Value};
 use std::sync::Arc;
 
@@ -420,30 +420,50 @@ fn run_query(
     })
 }
 
+fn entity_type(e: EntityKind) -> EntityType {
+    match e {
+        EntityKind::Node => EntityType::Node,
+        EntityKind::Relationship => EntityType::Relationship,
+    }
+}
+
 fn schema(tx: &mut TxGraph, cmd: &SchemaCommand) -> Result<()> {
     match cmd {
         SchemaCommand::CreateIndex {
             name,
             if_not_exists,
+            entity,
             label,
             properties,
-            ..
-        } => tx.create_index(name.clone(), label, properties, *if_not_exists),
+        } => tx.create_index_for(
+            entity_type(*entity),
+            name.clone(),
+            label,
+            properties,
+            *if_not_exists,
+        ),
         SchemaCommand::DropIndex { name, if_exists } => tx.drop_index(name, *if_exists),
         SchemaCommand::CreateConstraint {
             name,
             if_not_exists,
+            entity,
             label,
             properties,
             kind,
-            ..
         } => {
             let kind = match kind {
                 ConstraintKind::Unique => ConstraintType::Unique,
                 ConstraintKind::NotNull => ConstraintType::NotNull,
                 ConstraintKind::NodeKey => ConstraintType::NodeKey,
             };
-            tx.create_constraint(name.clone(), label, properties, kind, *if_not_exists)
+            tx.create_constraint_for(
+                entity_type(*entity),
+                name.clone(),
+                label,
+                properties,
+                kind,
+                *if_not_exists,
+            )
         }
         SchemaCommand::DropConstraint { name, if_exists } => tx.drop_constraint(name, *if_exists),
     }

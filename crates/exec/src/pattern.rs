@@ -1282,7 +1282,8 @@ pub fn access_for(ctx: &Ctx, hints: &[Hint], np: &NodePattern, row: &Row) -> Acc
         }
         if keys.len() > 1 {
             for ix in g.indexes() {
-                if ix.label == *l
+                if ix.entity == causeway_graph::EntityType::Node
+                    && ix.label == *l
                     && ix.properties.len() > 1
                     && ix.properties.iter().all(|p| keys.contains(&p.as_str()))
                 {

@@ -361,7 +361,7 @@ fn clause(ctx: &Ctx, c: &Clause, scope: &mut Vec<String>, child: Option<Op>) -> 
             }
             chain("ProcedureCall", scope, procedure.clone(), child)
         }
-        Clause::CallSubquery(_) => chain("Apply", scope, "", child),
+        Clause::CallSubquery { .. } => chain("Apply", scope, "", child),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::functions::KNOWN;
 use crate::val::*;
 use crate::{ProcedureSignature, SystemCatalog};
 use causeway_cypher::ast::*;
-use causeway_graph::{ConstraintType, Graph};
+use causeway_graph::{ConstraintType, EntityType, Graph};
 use causeway_value::{Code, Error, Result, Value};
 
 pub const BUILTIN_PROCEDURES: &[&str] = &["db.labels", "db.relationshipTypes", "db.propertyKeys"];
@@ -142,7 +142,7 @@ fn precheck_clauses(clauses: &[Clause], catalog: Option<&dyn SystemCatalog>) -> 
                 check_expr(list);
                 precheck_clauses(clauses, catalog)?;
             }
-            Clause::CallSubquery(q) => precheck(q, catalog)?,
+            Clause::CallSubquery { query, .. } => precheck(query, catalog)?,
             Clause::Match {
                 where_: Some(w), ..
             } => check_expr(w),
@@ -371,6 +371,23 @@ fn strs(v: &[String]) -> Val {
     Val::List(v.iter().map(|s| Val::Str(s.clone())).collect())
 }
 
+/// `entityType`, the pattern a create statement names the entity with, and
+/// its variable.
+fn entity_parts(entity: EntityType, label: &str) -> (&'static str, String, &'static str) {
+    match entity {
+        EntityType::Node => ("NODE", format!("(n:{})", quote(label)), "n"),
+        EntityType::Relationship => ("RELATIONSHIP", format!("()-[r:{}]-()", quote(label)), "r"),
+    }
+}
+
+fn prop_list(var: &str, props: &[String]) -> String {
+    props
+        .iter()
+        .map(|p| format!("{var}.{}", quote(p)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn show_rows(
     g: &Graph,
     kind: &ShowKind,
@@ -380,13 +397,14 @@ pub fn show_rows(
         ShowKind::Indexes => {
             let mut rows = Vec::new();
             for (i, ix) in g.indexes().iter().enumerate() {
+                let (entity, pattern, var) = entity_parts(ix.entity, &ix.label);
                 rows.push(vec![
                     Val::Int(i as i64 + 1),
                     Val::Str(ix.name.clone()),
                     Val::Str("ONLINE".into()),
                     Val::Float(100.0),
                     Val::Str("RANGE".into()),
-                    Val::Str("NODE".into()),
+                    Val::Str(entity.into()),
                     strs(std::slice::from_ref(&ix.label)),
                     strs(&ix.properties),
                     Val::Str("range-1.0".into()),
@@ -400,14 +418,9 @@ pub fn show_rows(
                     options(),
                     Val::Str(String::new()),
                     Val::Str(format!(
-                        "CREATE RANGE INDEX {} FOR (n:{}) ON ({})",
+                        "CREATE RANGE INDEX {} FOR {pattern} ON ({})",
                         quote(&ix.name),
-                        quote(&ix.label),
-                        ix.properties
-                            .iter()
-                            .map(|p| format!("n.{}", quote(p)))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        prop_list(var, &ix.properties)
                     )),
                 ]);
             }
@@ -417,11 +430,16 @@ pub fn show_rows(
             let indexes = g.indexes();
             let mut rows = Vec::new();
             for (i, c) in g.constraints().iter().enumerate() {
-                let ty = match c.kind {
-                    ConstraintType::Unique => "UNIQUENESS",
-                    ConstraintType::NotNull => "NODE_PROPERTY_EXISTENCE",
-                    ConstraintType::NodeKey => "NODE_KEY",
+                let rel = c.entity == EntityType::Relationship;
+                let ty = match (c.kind, rel) {
+                    (ConstraintType::Unique, false) => "UNIQUENESS",
+                    (ConstraintType::NotNull, false) => "NODE_PROPERTY_EXISTENCE",
+                    (ConstraintType::NodeKey, false) => "NODE_KEY",
+                    (ConstraintType::Unique, true) => "RELATIONSHIP_UNIQUENESS",
+                    (ConstraintType::NotNull, true) => "RELATIONSHIP_PROPERTY_EXISTENCE",
+                    (ConstraintType::NodeKey, true) => "RELATIONSHIP_KEY",
                 };
+                let (entity, pattern, var) = entity_parts(c.entity, &c.label);
                 let owned = indexes
                     .iter()
                     .find(|ix| ix.owning_constraint.as_deref() == Some(c.name.as_str()))
@@ -431,25 +449,21 @@ pub fn show_rows(
                     Val::Int(i as i64 + 1),
                     Val::Str(c.name.clone()),
                     Val::Str(ty.into()),
-                    Val::Str("NODE".into()),
+                    Val::Str(entity.into()),
                     strs(std::slice::from_ref(&c.label)),
                     strs(&c.properties),
                     owned,
                     Val::Null,
                     options(),
                     Val::Str(format!(
-                        "CREATE CONSTRAINT {} FOR (n:{}) REQUIRE ({}) {}",
+                        "CREATE CONSTRAINT {} FOR {pattern} REQUIRE ({}) {}",
                         quote(&c.name),
-                        quote(&c.label),
-                        c.properties
-                            .iter()
-                            .map(|p| format!("n.{}", quote(p)))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        match c.kind {
-                            ConstraintType::Unique => "IS UNIQUE",
-                            ConstraintType::NotNull => "IS NOT NULL",
-                            ConstraintType::NodeKey => "IS NODE KEY",
+                        prop_list(var, &c.properties),
+                        match (c.kind, rel) {
+                            (ConstraintType::Unique, _) => "IS UNIQUE",
+                            (ConstraintType::NotNull, _) => "IS NOT NULL",
+                            (ConstraintType::NodeKey, false) => "IS NODE KEY",
+                            (ConstraintType::NodeKey, true) => "IS RELATIONSHIP KEY",
                         }
                     )),
                 ]);
@@ -509,6 +523,11 @@ pub fn run_show(runner: &mut Runner, cmd: &ShowCommand) -> Result<(RowIter, Vec<
         let mut full = Row::default();
         for (c, v) in cols.iter().zip(r) {
             full.set(c, v);
+        }
+        if let Some(f) = &cmd.filter {
+            if !eval_pred(&ctx, f, &full)? {
+                continue;
+            }
         }
         let mut row = Row::default();
         for (o, var) in &binds {

@@ -41,6 +41,13 @@ fn err(tx: &mut TxGraph, q: &str) -> causeway_value::Error {
     }
 }
 
+/// The error of a statement run on a copy of `tx`, so that whatever it
+/// wrote before failing does not linger (the server rolls such a
+/// transaction back).
+fn fails(tx: &TxGraph, q: &str) -> causeway_value::Error {
+    err(&mut tx.clone(), q)
+}
+
 #[test]
 fn huge_unwind_streams() {
     let mut tx = TxGraph::new(Graph::new());
@@ -881,4 +888,482 @@ fn temporal_boundary_round_trips_and_renders_identically() {
         assert_eq!(v.temporal_text(), Some(d.render()));
         assert_eq!(Val::from_value(&v), Val::Duration(Box::new(d)));
     }
+}
+
+#[test]
+fn relationship_uniqueness_constraint_rejects_duplicates() {
+    use causeway_value::Code;
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE CONSTRAINT c FOR ()-[r:T]-() REQUIRE r.p IS UNIQUE",
+    );
+    run(&mut tx, "CREATE (:A)-[:T {p: 'x'}]->(:B)");
+    let e = fails(&tx, "CREATE (:A)-[:T {p: 'x'}]->(:B)");
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    assert_eq!(
+        e.message,
+        "Relationship(0) already exists with type `T` and property `p` = 'x'"
+    );
+    run(&mut tx, "MATCH (a:A) CREATE (a)-[:T {p: 'y'}]->(a)");
+    let e = fails(&tx, "MATCH ()-[r:T {p: 'y'}]->() SET r.p = 'x'");
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    // A node with the type's name as label is not constrained.
+    run(&mut tx, "CREATE (:T {p: 'x'}), (:T {p: 'x'})");
+    let rows = run(&mut tx, "MATCH ()-[r:T]->() RETURN r.p ORDER BY r.p");
+    assert_eq!(rows, vec![vec![Value::from("x")], vec![Value::from("y")]]);
+    // Deleting frees the value.
+    run(&mut tx, "MATCH ()-[r:T {p: 'x'}]->() DELETE r");
+    run(&mut tx, "MATCH ()-[r:T {p: 'y'}]->() SET r.p = 'x'");
+    run(&mut tx, "MATCH (a:A) DETACH DELETE a");
+    run(&mut tx, "CREATE (:A)-[:T {p: 'x'}]->(:B)");
+
+    for q in [
+        "CREATE CONSTRAINT k FOR ()-[r:K]-() REQUIRE (r.a, r.b) IS RELATIONSHIP KEY",
+        "CREATE CONSTRAINT k2 FOR ()-[r:K2]-() REQUIRE r.a IS REL KEY",
+        "CREATE CONSTRAINT u2 FOR ()-[r:U2]-() REQUIRE r.a IS REL UNIQUE",
+        "CREATE CONSTRAINT u3 FOR ()-[r:U3]-() REQUIRE r.a IS RELATIONSHIP UNIQUE",
+    ] {
+        run(&mut tx, q);
+    }
+    run(&mut tx, "CREATE ()-[:U2 {a: 1}]->()");
+    let e = fails(&tx, "CREATE ()-[:U2 {a: 1}]->()");
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    run(&mut tx, "CREATE ()-[:U3 {a: 1}]->()");
+    let e = fails(&tx, "CREATE ()-[:U3 {a: 1.0}]->()");
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    let e = fails(&tx, "CREATE ()-[:K2]->()");
+    assert_eq!(
+        e.message,
+        "Relationship(5) with type `K2` must have the property `a`"
+    );
+    let e = fails(&tx, "CREATE ()-[:K {a: 1}]->()");
+    assert_eq!(
+        e.message,
+        "Relationship(5) with type `K` must have the properties (`a`, `b`)"
+    );
+}
+
+#[test]
+fn relationship_existence_constraints() {
+    use causeway_value::Code;
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "CREATE ()-[:T {p: 1}]->(), ()-[:T]->()");
+    let e = fails(
+        &tx,
+        "CREATE CONSTRAINT e FOR ()-[r:T]-() REQUIRE r.p IS NOT NULL",
+    );
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    assert_eq!(
+        e.message,
+        "Unable to create Constraint( name='e', type='RELATIONSHIP PROPERTY EXISTENCE', \
+         schema=()-[:T {p}]-() ):\nRelationship(1) with type `T` must have the property `p`"
+    );
+    run(&mut tx, "MATCH ()-[r:T]->() WHERE r.p IS NULL DELETE r");
+    run(
+        &mut tx,
+        "CREATE CONSTRAINT e FOR ()-[r:T]-() REQUIRE r.p IS NOT NULL",
+    );
+    let e = fails(&tx, "CREATE ()-[:T]->()");
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    assert_eq!(
+        e.message,
+        "Relationship(2) with type `T` must have the property `p`"
+    );
+    let e = fails(&tx, "MATCH ()-[r:T]->() REMOVE r.p");
+    assert_eq!(
+        e.message,
+        "Relationship(0) with type `T` must have the property `p`"
+    );
+    // The old syntax means the same; nodes labelled T are unaffected.
+    run(
+        &mut tx,
+        "CREATE CONSTRAINT e2 ON ()-[r:U]-() ASSERT exists(r.q)",
+    );
+    let e = fails(&tx, "CREATE ()-[:U]->()");
+    assert_eq!(
+        e.message,
+        "Relationship(2) with type `U` must have the property `q`"
+    );
+    run(&mut tx, "CREATE (:T), (:U)");
+    // Existing duplicates refuse a uniqueness constraint.
+    run(&mut tx, "CREATE ()-[:V {p: 'x'}]->(), ()-[:V {p: 'x'}]->()");
+    let e = fails(
+        &tx,
+        "CREATE CONSTRAINT v FOR ()-[r:V]-() REQUIRE r.p IS UNIQUE",
+    );
+    assert_eq!(
+        e.message,
+        "Unable to create Constraint( name='v', type='RELATIONSHIP UNIQUENESS', \
+         schema=()-[:V {p}]-() ):\nBoth Relationship(2) and Relationship(3) have the type \
+         `V` and property `p` = 'x'"
+    );
+}
+
+#[test]
+fn relationship_and_node_schema_are_distinct() {
+    use causeway_value::Code;
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "CREATE INDEX FOR ()-[r:T]-() ON (r.p)");
+    // The node index on :T(p) is a different rule, not an equivalent one.
+    run(&mut tx, "CREATE INDEX FOR (n:T) ON (n.p)");
+    let e = fails(&tx, "CREATE INDEX FOR ()-[r:T]-() ON (r.p)");
+    assert_eq!(e.code, Code::EquivalentSchemaRuleAlreadyExists);
+    run(
+        &mut tx,
+        "CREATE INDEX IF NOT EXISTS FOR ()-[r:T]-() ON (r.p)",
+    );
+    run(&mut tx, "CREATE CONSTRAINT FOR (n:C) REQUIRE n.p IS UNIQUE");
+    run(
+        &mut tx,
+        "CREATE CONSTRAINT FOR ()-[r:C]-() REQUIRE r.p IS UNIQUE",
+    );
+    let e = fails(
+        &tx,
+        "CREATE CONSTRAINT FOR ()-[r:C]-() REQUIRE r.p IS UNIQUE",
+    );
+    assert_eq!(e.code, Code::EquivalentSchemaRuleAlreadyExists);
+    assert_eq!(
+        strings(run(
+            &mut tx,
+            "SHOW CONSTRAINTS YIELD entityType RETURN entityType ORDER BY entityType"
+        )),
+        vec!["'NODE'", "'RELATIONSHIP'"]
+    );
+
+    // Mismatched key words are refused, as Neo4j does.
+    let e = fails(
+        &tx,
+        "CREATE CONSTRAINT FOR ()-[r:T]-() REQUIRE r.p IS NODE KEY",
+    );
+    assert_eq!(e.code, Code::SyntaxError);
+    let e = fails(&tx, "CREATE CONSTRAINT FOR (n:T) REQUIRE n.p IS REL KEY");
+    assert_eq!(e.code, Code::SyntaxError);
+
+    // A node lookup never uses the relationship index, and finds the nodes.
+    run(&mut tx, "CREATE (:R {p: 1}), ()-[:R {p: 1}]->()");
+    run(&mut tx, "CREATE INDEX rel_r FOR ()-[r:R]-() ON (r.p)");
+    let r = execute(
+        &mut tx,
+        "EXPLAIN MATCH (n:R) WHERE n.p = 1 RETURN n",
+        &Map::new(),
+        &ctx(),
+    )
+    .unwrap();
+    let plan = format!("{:?}", r.plan.unwrap());
+    assert!(!plan.contains("IndexSeek"), "{plan}");
+    let rows = run(&mut tx, "MATCH (n:R) WHERE n.p = 1 RETURN count(n)");
+    assert_eq!(rows, vec![vec![Value::Int(1)]]);
+    let rows = run(&mut tx, "MATCH (n:R) WHERE n.p > 0 RETURN count(n)");
+    assert_eq!(rows, vec![vec![Value::Int(1)]]);
+    let rows = run(&mut tx, "MATCH ()-[r:R {p: 1}]->() RETURN count(r)");
+    assert_eq!(rows, vec![vec![Value::Int(1)]]);
+}
+
+#[test]
+fn show_reports_relationship_schema() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "CREATE INDEX ri FOR ()-[r:T]-() ON (r.p, r.q)");
+    run(
+        &mut tx,
+        "CREATE CONSTRAINT ru FOR ()-[r:T]-() REQUIRE r.u IS UNIQUE",
+    );
+    run(
+        &mut tx,
+        "CREATE CONSTRAINT rk FOR ()-[r:T]-() REQUIRE r.k IS RELATIONSHIP KEY",
+    );
+    run(
+        &mut tx,
+        "CREATE CONSTRAINT re FOR ()-[r:T]-() REQUIRE r.e IS NOT NULL",
+    );
+    let rows = run(
+        &mut tx,
+        "SHOW INDEXES YIELD name, entityType, labelsOrTypes, properties, owningConstraint, \
+         createStatement RETURN *",
+    );
+    let s = |x: &str| Value::from(x);
+    let l = |v: &[&str]| Value::List(v.iter().map(|x| Value::from(*x)).collect());
+    // RETURN * orders columns by name.
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                s("CREATE RANGE INDEX `ri` FOR ()-[r:`T`]-() ON (r.`p`, r.`q`)"),
+                s("RELATIONSHIP"),
+                l(&["T"]),
+                s("ri"),
+                Value::Null,
+                l(&["p", "q"]),
+            ],
+            vec![
+                s("CREATE RANGE INDEX `rk` FOR ()-[r:`T`]-() ON (r.`k`)"),
+                s("RELATIONSHIP"),
+                l(&["T"]),
+                s("rk"),
+                s("rk"),
+                l(&["k"]),
+            ],
+            vec![
+                s("CREATE RANGE INDEX `ru` FOR ()-[r:`T`]-() ON (r.`u`)"),
+                s("RELATIONSHIP"),
+                l(&["T"]),
+                s("ru"),
+                s("ru"),
+                l(&["u"]),
+            ],
+        ]
+    );
+    let rows = run(
+        &mut tx,
+        "SHOW CONSTRAINTS YIELD name, type, entityType, labelsOrTypes, createStatement \
+         RETURN name, type, entityType, labelsOrTypes, createStatement",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                s("re"),
+                s("RELATIONSHIP_PROPERTY_EXISTENCE"),
+                s("RELATIONSHIP"),
+                l(&["T"]),
+                s("CREATE CONSTRAINT `re` FOR ()-[r:`T`]-() REQUIRE (r.`e`) IS NOT NULL"),
+            ],
+            vec![
+                s("rk"),
+                s("RELATIONSHIP_KEY"),
+                s("RELATIONSHIP"),
+                l(&["T"]),
+                s("CREATE CONSTRAINT `rk` FOR ()-[r:`T`]-() REQUIRE (r.`k`) IS RELATIONSHIP KEY"),
+            ],
+            vec![
+                s("ru"),
+                s("RELATIONSHIP_UNIQUENESS"),
+                s("RELATIONSHIP"),
+                l(&["T"]),
+                s("CREATE CONSTRAINT `ru` FOR ()-[r:`T`]-() REQUIRE (r.`u`) IS UNIQUE"),
+            ],
+        ]
+    );
+    // The qualified listings filter on the relationship kinds too, whatever
+    // YIELD keeps.
+    assert_eq!(
+        strings(run(
+            &mut tx,
+            "SHOW RELATIONSHIP KEY CONSTRAINTS YIELD name RETURN name"
+        )),
+        vec!["'rk'"]
+    );
+    assert_eq!(
+        strings(run(
+            &mut tx,
+            "SHOW NODE UNIQUE CONSTRAINTS YIELD name RETURN name"
+        )),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        strings(run(
+            &mut tx,
+            "SHOW EXISTENCE CONSTRAINTS YIELD name AS type RETURN type"
+        )),
+        vec!["'re'"]
+    );
+}
+
+fn ints(rows: Vec<Vec<Value>>) -> Vec<Vec<i64>> {
+    rows.into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|v| match v {
+                    Value::Int(i) => i,
+                    other => panic!("not an integer: {other:?}"),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn call_subquery_sees_only_what_it_imports() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE (a:X {i: 1}), (:X {i: 2}), (:X {i: 3}), (a)-[:R]->(:Y {v: 10}), (a)-[:R]->(:Y {v: 20})",
+    );
+    // Without an import `a` inside is a new variable matching every X.
+    for q in [
+        "MATCH (a:X) CALL { MATCH (a:X) RETURN count(a) AS c } RETURN c",
+        "MATCH (a:X) CALL () { MATCH (a:X) RETURN count(a) AS c } RETURN c",
+    ] {
+        assert_eq!(
+            ints(run(&mut tx, q)),
+            vec![vec![3], vec![3], vec![3]],
+            "{q}"
+        );
+    }
+    // Imported, it is the outer node.
+    for q in [
+        "MATCH (a:X) CALL { WITH a MATCH (a:X) RETURN count(a) AS c } RETURN a.i, c ORDER BY a.i",
+        "MATCH (a:X) CALL (a) { MATCH (a:X) RETURN count(a) AS c } RETURN a.i, c ORDER BY a.i",
+        "MATCH (a:X) CALL (*) { MATCH (a:X) RETURN count(a) AS c } RETURN a.i, c ORDER BY a.i",
+        "MATCH (a:X) CALL { WITH * MATCH (a:X) RETURN count(a) AS c } RETURN a.i, c ORDER BY a.i",
+    ] {
+        assert_eq!(
+            ints(run(&mut tx, q)),
+            vec![vec![1, 1], vec![2, 1], vec![3, 1]],
+            "{q}"
+        );
+    }
+    // The scope clause imports only what it names.
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "MATCH (a:X {i: 1}), (b:X {i: 2}) CALL (a) { MATCH (b:X) RETURN count(b) AS c } \
+             RETURN c"
+        )),
+        vec![vec![3]]
+    );
+    // An outer name of another kind of value is simply redeclared inside.
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "WITH 7 AS a CALL { MATCH (a:X) RETURN a.i AS v } RETURN a, v ORDER BY v"
+        )),
+        vec![vec![7, 1], vec![7, 2], vec![7, 3]]
+    );
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "MATCH (a:X) CALL { WITH a MATCH (a)-[:R]->(y) RETURN y.v AS v } RETURN a.i, v ORDER BY v"
+        )),
+        vec![vec![1, 10], vec![1, 20]]
+    );
+    // Imports are per union part; the other part sees nothing.
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "UNWIND [1, 2] AS x CALL { WITH x RETURN x * 10 AS y UNION RETURN 0 AS y } \
+             RETURN x, y ORDER BY x, y"
+        )),
+        vec![vec![1, 0], vec![1, 10], vec![2, 0], vec![2, 20]]
+    );
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "UNWIND [1, 2] AS x CALL (x) { RETURN x * 10 AS y UNION RETURN x AS y } \
+             RETURN x, y ORDER BY x, y"
+        )),
+        vec![vec![1, 1], vec![1, 10], vec![2, 2], vec![2, 20]]
+    );
+    // Unit subqueries write once per outer row, with or without imports.
+    run(&mut tx, "MATCH (a:X) CALL { CREATE (:Z) }");
+    run(
+        &mut tx,
+        "MATCH (a:X) CALL (a) { CREATE (a)-[:S]->(:W {i: a.i}) }",
+    );
+    run(
+        &mut tx,
+        "UNWIND [1, 2] AS i CALL (i) { CREATE (:T {i: i}) } IN TRANSACTIONS OF 1 ROW",
+    );
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "MATCH (z:Z) WITH count(z) AS z MATCH (:X)-[:S]->(w:W) WITH z, count(w) AS w \
+             MATCH (t:T) RETURN z, w, sum(t.i)"
+        )),
+        vec![vec![3, 3, 3]]
+    );
+}
+
+#[test]
+fn call_subquery_scope_errors() {
+    use causeway_value::Code;
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "CREATE (:X {i: 1})");
+    let e = err(&mut tx, "WITH 1 AS c CALL { RETURN 2 AS c } RETURN c");
+    assert_eq!(e.code, Code::SyntaxError);
+    assert_eq!(e.message, "Variable `c` already declared in outer scope");
+    let e = err(&mut tx, "MATCH (a:X) CALL (a) { RETURN a } RETURN a");
+    assert_eq!(e.message, "Variable `a` already declared in outer scope");
+    let e = err(&mut tx, "MATCH (a:X) CALL { RETURN a.i AS i } RETURN i");
+    assert_eq!(e.message, "Variable `a` not defined");
+    let e = err(
+        &mut tx,
+        "MATCH (a:X) CALL { WITH a WHERE a.i > 0 RETURN a.i AS i } RETURN i",
+    );
+    assert_eq!(
+        e.message,
+        "Importing WITH should consist only of simple references to outside variables. \
+         WHERE is not allowed."
+    );
+    let e = err(
+        &mut tx,
+        "MATCH (a:X) CALL (a) { WITH a RETURN a.i AS i } RETURN i",
+    );
+    assert_eq!(e.code, Code::SyntaxError);
+}
+
+#[test]
+fn expression_subqueries_see_outer_variables_and_keep_their_own() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE (a:X {i: 1}), (:X {i: 2}), (a)-[:R]->(:Y {v: 20}), (a)-[:R]->(:Y {v: 10})",
+    );
+    let rows = run(
+        &mut tx,
+        "MATCH (a:X) RETURN a.i, EXISTS { MATCH (a)-->(b) WHERE b.v > 15 }, \
+         COUNT { MATCH (a)-->(b) RETURN b }, \
+         COLLECT { MATCH (a)-->(b) RETURN b.v ORDER BY b.v }, \
+         [(a)-->(b) WHERE b.v < 15 | b.v] ORDER BY a.i",
+    );
+    let l = |v: &[i64]| Value::List(v.iter().map(|i| Value::Int(*i)).collect());
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                Value::Int(1),
+                Value::Bool(true),
+                Value::Int(2),
+                l(&[10, 20]),
+                l(&[10])
+            ],
+            vec![
+                Value::Int(2),
+                Value::Bool(false),
+                Value::Int(0),
+                l(&[]),
+                l(&[])
+            ],
+        ]
+    );
+    // Names the subqueries declare do not reach the outer row.
+    let r = execute(
+        &mut tx,
+        "MATCH (a:X {i: 1}) WHERE COUNT { MATCH (a)-->(b) RETURN b } = 2 \
+         AND EXISTS { MATCH (a)-->(c) } AND size([(a)-->(d) | d]) = 2 \
+         AND size(COLLECT { MATCH (a)-->(e) RETURN e }) = 2 RETURN *",
+        &Map::new(),
+        &ctx(),
+    )
+    .unwrap();
+    assert_eq!(r.fields, vec!["a".to_string()]);
+    assert_eq!(r.rows.count(), 1);
+    let rows = run(
+        &mut tx,
+        "MATCH (a:X {i: 1}) RETURN COLLECT { UNWIND [3, 1, 2] AS x RETURN x * a.i } AS xs",
+    );
+    assert_eq!(rows, vec![vec![l(&[3, 1, 2])]]);
+    let rows = run(
+        &mut tx,
+        "RETURN COLLECT { MATCH (y:Y) RETURN y.v AS v UNION ALL RETURN 0 AS v } AS xs",
+    );
+    assert_eq!(rows.len(), 1);
+    let Value::List(mut got) = rows[0][0].clone() else {
+        panic!("{rows:?}")
+    };
+    got.sort_by_key(|v| match v {
+        Value::Int(i) => *i,
+        _ => -1,
+    });
+    assert_eq!(got, vec![Value::Int(0), Value::Int(10), Value::Int(20)]);
 }

@@ -84,7 +84,7 @@ pub fn clause(c: &Clause, f: &mut dyn FnMut(&Expr)) {
                 expr(w, f);
             }
         }
-        Clause::CallSubquery(q) => query(q, f),
+        Clause::CallSubquery { query: q, .. } => query(q, f),
     }
 }
 
@@ -110,7 +110,7 @@ pub fn expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     match e {
         Expr::PatternPredicate(p) => element(p, f),
         Expr::PatternComprehension { pattern: p, .. } => element(p, f),
-        Expr::Exists(sq) | Expr::CountSubquery(sq) => match &**sq {
+        Expr::Exists(sq) | Expr::CountSubquery(sq) | Expr::CollectSubquery(sq) => match &**sq {
             SubqueryPattern::Pattern { pattern: p, where_ } => {
                 pattern(p, f);
                 if let Some(w) = where_ {
@@ -150,7 +150,7 @@ fn clauses_depth(cs: &[Clause]) -> usize {
             }
             Clause::Merge { part, .. } => cd = cd.max(pattern_depth(&mut std::iter::once(part))),
             Clause::Foreach { clauses: inner, .. } => cd = cd.max(1 + clauses_depth(inner)),
-            Clause::CallSubquery(q) => cd = cd.max(1 + query_depth(q)),
+            Clause::CallSubquery { query, .. } => cd = cd.max(1 + query_depth(query)),
             _ => {}
         }
         // Expressions directly under the clause.
@@ -218,7 +218,7 @@ fn clause_top_exprs<'a>(c: &'a Clause, out: &mut Vec<&'a Expr>) {
             out.extend(args.iter().flatten());
             out.extend(where_.iter());
         }
-        Clause::CallSubquery(_) => {}
+        Clause::CallSubquery { .. } => {}
     }
 }
 
@@ -239,7 +239,7 @@ pub fn expr_depth(e: &Expr) -> usize {
         Expr::PatternPredicate(p) | Expr::PatternComprehension { pattern: p, .. } => {
             d = d.max(element_depth(p));
         }
-        Expr::Exists(sq) | Expr::CountSubquery(sq) => match &**sq {
+        Expr::Exists(sq) | Expr::CountSubquery(sq) | Expr::CollectSubquery(sq) => match &**sq {
             SubqueryPattern::Pattern { pattern, where_ } => {
                 d = d.max(pattern.parts.len());
                 for part in &pattern.parts {

@@ -12,7 +12,7 @@ use causeway_value::{
 };
 
 use crate::store::{NodeRec, Props, Sym};
-use crate::{Change, ChangeSet, ConstraintDef, ConstraintType, Graph, IndexDef};
+use crate::{Change, ChangeSet, ConstraintDef, ConstraintType, EntityType, Graph, IndexDef};
 
 const CHANGES_MAGIC: &[u8; 4] = b"CWC\x01";
 const GRAPH_MAGIC: &[u8; 4] = b"CWG\x01";
@@ -21,6 +21,12 @@ const GRAPH_MAGIC: &[u8; 4] = b"CWG\x01";
 /// an older binary that only knows format 1 keeps reading them.
 const FORMAT_V1: u8 = 1;
 const FORMAT_V2: u8 = 2;
+/// Set in an index definition's option byte and in a constraint's kind
+/// byte for relationship schema. Node schema leaves it clear, so it encodes
+/// exactly as before relationship schema existed and older binaries keep
+/// reading it; they reject relationship schema as corrupt rather than
+/// silently turning it into node schema.
+const REL_FLAG: u8 = 0x80;
 /// Property lists are flat; the margin only tolerates maps in lists.
 const MAX_DEPTH: u32 = 32;
 
@@ -175,10 +181,11 @@ impl W {
         self.str(&d.name);
         self.str(&d.label);
         self.strs(&d.properties);
+        let flag = entity_flag(d.entity);
         match &d.owning_constraint {
-            None => self.u8(0),
+            None => self.u8(flag),
             Some(c) => {
-                self.u8(1);
+                self.u8(1 | flag);
                 self.str(c);
             }
         }
@@ -187,11 +194,28 @@ impl W {
         self.str(&d.name);
         self.str(&d.label);
         self.strs(&d.properties);
-        self.u8(match d.kind {
+        let kind = match d.kind {
             ConstraintType::Unique => 0,
             ConstraintType::NotNull => 1,
             ConstraintType::NodeKey => 2,
-        });
+        };
+        self.u8(kind | entity_flag(d.entity));
+    }
+}
+
+fn entity_flag(e: EntityType) -> u8 {
+    match e {
+        EntityType::Node => 0,
+        EntityType::Relationship => REL_FLAG,
+    }
+}
+
+/// Splits a byte into its entity flag and the rest.
+fn split_entity(b: u8) -> (EntityType, u8) {
+    if b & REL_FLAG != 0 {
+        (EntityType::Relationship, b & !REL_FLAG)
+    } else {
+        (EntityType::Node, b)
     }
 }
 
@@ -344,28 +368,40 @@ impl<'a> R<'a> {
         Ok(m)
     }
     fn index_def(&mut self) -> Result<IndexDef> {
+        let name = self.string()?;
+        let label = self.string()?;
+        let properties = self.strs()?;
+        let (entity, tag) = split_entity(self.u8()?);
+        let owning_constraint = match tag {
+            0 => None,
+            1 => Some(self.string()?),
+            _ => return Err(corrupt("bad option tag")),
+        };
         Ok(IndexDef {
-            name: self.string()?,
-            label: self.string()?,
-            properties: self.strs()?,
-            owning_constraint: match self.u8()? {
-                0 => None,
-                1 => Some(self.string()?),
-                _ => return Err(corrupt("bad option tag")),
-            },
+            name,
+            entity,
+            label,
+            properties,
+            owning_constraint,
         })
     }
     fn constraint_def(&mut self) -> Result<ConstraintDef> {
+        let name = self.string()?;
+        let label = self.string()?;
+        let properties = self.strs()?;
+        let (entity, tag) = split_entity(self.u8()?);
+        let kind = match tag {
+            0 => ConstraintType::Unique,
+            1 => ConstraintType::NotNull,
+            2 => ConstraintType::NodeKey,
+            _ => return Err(corrupt("bad constraint kind")),
+        };
         Ok(ConstraintDef {
-            name: self.string()?,
-            label: self.string()?,
-            properties: self.strs()?,
-            kind: match self.u8()? {
-                0 => ConstraintType::Unique,
-                1 => ConstraintType::NotNull,
-                2 => ConstraintType::NodeKey,
-                _ => return Err(corrupt("bad constraint kind")),
-            },
+            name,
+            entity,
+            label,
+            properties,
+            kind,
         })
     }
     fn magic(&mut self, m: &[u8; 4]) -> Result<()> {

@@ -1,4 +1,5 @@
-//! Property indexes: `(label, properties)` -> ordered map from key to nodes.
+//! Property indexes: `(label, properties)` -> ordered map from key to nodes,
+//! or `(type, properties)` -> relationships for relationship indexes.
 
 use std::ops::Bound as StdBound;
 use std::sync::Arc;
@@ -6,8 +7,8 @@ use std::sync::Arc;
 use imbl::{OrdMap, OrdSet};
 
 use crate::key::Key;
-use crate::store::NodeRec;
-use crate::{Bound, Graph, IndexDef, NodeId};
+use crate::store::{NodeRec, Props};
+use crate::{Bound, EntityType, Graph, IndexDef, NodeId, RelId};
 
 /// The nodes under one key. Most keys of a typical index (and every key of
 /// a unique one) hold a single node, which needs no set allocation.
@@ -87,10 +88,18 @@ impl Index {
         }
     }
 
-    /// The node's key in this index; `None` if it lacks any of the
-    /// properties (such nodes are not indexed, as in Neo4j).
-    pub(crate) fn key_for(&self, rec: &NodeRec) -> Option<Key> {
-        self.key_with(|k| rec.props.get(k))
+    /// The entity's key in this index; `None` if it lacks any of the
+    /// properties (such entities are not indexed, as in Neo4j).
+    pub(crate) fn key_for(&self, props: &Props) -> Option<Key> {
+        self.key_with(|k| props.get(k))
+    }
+
+    fn on_nodes(&self) -> bool {
+        self.def.entity == EntityType::Node
+    }
+
+    fn on_rel_type(&self, ty: &str) -> bool {
+        self.def.entity == EntityType::Relationship && self.def.label == ty
     }
 
     pub(crate) fn key_with<'a>(
@@ -244,6 +253,7 @@ impl Graph {
         self.indexes
             .values()
             .enumerate()
+            .filter(|(_, ix)| ix.on_nodes())
             .filter(|(_, ix)| match label {
                 Some(l) => ix.def.label == l,
                 None => rec.has_label(&ix.def.label),
@@ -260,7 +270,7 @@ impl Graph {
             let key = it
                 .by_ref()
                 .find(|(i, _)| *i == p)
-                .and_then(|(_, ix)| ix.key_for(rec));
+                .and_then(|(_, ix)| ix.key_for(&rec.props));
             out.push(key);
         }
         out
@@ -286,7 +296,7 @@ impl Graph {
             }
             pos.next();
             let old = old.next().flatten();
-            let new = ix.key_for(rec);
+            let new = ix.key_for(&rec.props);
             // Keys are canonical, so equal means the entry stays put.
             if new == old {
                 continue;
@@ -316,9 +326,12 @@ impl Graph {
         label: Option<&str>,
         mut f: impl FnMut(&mut Index, Key),
     ) {
-        let applies = |ix: &Index| match label {
-            Some(l) => ix.def.label == l,
-            None => rec.has_label(&ix.def.label),
+        let applies = |ix: &Index| {
+            ix.on_nodes()
+                && match label {
+                    Some(l) => ix.def.label == l,
+                    None => rec.has_label(&ix.def.label),
+                }
         };
         // Checking first keeps unrelated writes from copying a shared map.
         if !self.indexes.values().any(applies) {
@@ -326,9 +339,49 @@ impl Graph {
         }
         for ix in Arc::make_mut(&mut self.indexes).values_mut() {
             if applies(ix) {
-                if let Some(k) = ix.key_for(rec) {
+                if let Some(k) = ix.key_for(&rec.props) {
                     f(ix, k);
                 }
+            }
+        }
+    }
+
+    /// Whether a relationship index on `ty` (covering `key`, if given)
+    /// exists, i.e. whether a write to such a relationship must touch one.
+    pub(crate) fn has_rel_index(&self, ty: &str, key: Option<&str>) -> bool {
+        self.indexes.values().any(|ix| {
+            ix.on_rel_type(ty) && key.is_none_or(|k| ix.def.properties.iter().any(|p| p == k))
+        })
+    }
+
+    /// Moves relationship `id` of type `ty` from the keys of `old` to the
+    /// keys of `new` (either may be absent: created or deleted) in every
+    /// relationship index on `ty`.
+    pub(crate) fn rel_index_update(
+        &mut self,
+        id: RelId,
+        ty: &str,
+        old: Option<&Props>,
+        new: Option<&Props>,
+    ) {
+        // Checking first keeps unrelated writes from copying a shared map.
+        if !self.has_rel_index(ty, None) {
+            return;
+        }
+        for ix in Arc::make_mut(&mut self.indexes).values_mut() {
+            if !ix.on_rel_type(ty) {
+                continue;
+            }
+            let o = old.and_then(|p| ix.key_for(p));
+            let n = new.and_then(|p| ix.key_for(p));
+            if o == n {
+                continue;
+            }
+            if let Some(o) = o {
+                ix.remove(&o, id);
+            }
+            if let Some(n) = n {
+                ix.insert(n, id);
             }
         }
     }
@@ -336,11 +389,26 @@ impl Graph {
     /// Builds the entries of `def` from existing data.
     pub(crate) fn build_index(&self, def: IndexDef, unique: bool) -> Index {
         let mut ix = Index::new(def, unique);
-        if let Some(ids) = self.labels.get(ix.def.label.as_str()) {
-            for id in ids.iter() {
-                if let Some(rec) = self.node_rec(*id) {
-                    if let Some(k) = ix.key_for(rec) {
-                        ix.insert(k, *id);
+        match ix.def.entity {
+            EntityType::Node => {
+                if let Some(ids) = self.labels.get(ix.def.label.as_str()) {
+                    for id in ids.iter() {
+                        if let Some(rec) = self.node_rec(*id) {
+                            if let Some(k) = ix.key_for(&rec.props) {
+                                ix.insert(k, *id);
+                            }
+                        }
+                    }
+                }
+            }
+            EntityType::Relationship => {
+                if let Some(ids) = self.types.get(ix.def.label.as_str()) {
+                    for id in ids.iter() {
+                        if let Some(rec) = self.rel_rec(*id) {
+                            if let Some(k) = ix.key_for(&rec.props) {
+                                ix.insert(k, *id);
+                            }
+                        }
                     }
                 }
             }
@@ -348,12 +416,13 @@ impl Graph {
         ix
     }
 
-    /// The single-property index on `label(property)`.
+    /// The single-property node index on `label(property)`.
     pub(crate) fn index_on(&self, label: &str, property: &str) -> Option<&Index> {
         self.indexes
             .values()
             .filter(|ix| {
-                ix.def.label == label
+                ix.on_nodes()
+                    && ix.def.label == label
                     && ix.def.properties.len() == 1
                     && ix.def.properties[0] == property
             })
@@ -361,9 +430,14 @@ impl Graph {
             .min_by_key(|ix| ix.unique)
     }
 
-    pub(crate) fn index_on_schema(&self, label: &str, props: &[String]) -> Option<&Index> {
-        self.indexes
-            .values()
-            .find(|ix| ix.def.label == label && ix.def.properties == props)
+    pub(crate) fn index_on_schema(
+        &self,
+        entity: EntityType,
+        label: &str,
+        props: &[String],
+    ) -> Option<&Index> {
+        self.indexes.values().find(|ix| {
+            ix.def.entity == entity && ix.def.label == label && ix.def.properties == props
+        })
     }
 }

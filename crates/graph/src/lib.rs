@@ -20,9 +20,12 @@
 //!   deleting one that is already gone is a no-op. `Value::Null` as a
 //!   property value removes the property; maps, nested or mixed lists are a
 //!   `TypeError`.
-//! * Uniqueness (unique and node-key constraints) is enforced at each write,
-//!   as Neo4j does; property existence (not-null, node-key) in `validate()`,
-//!   over the nodes the transaction touched.
+//! * Indexes and constraints are on nodes of a label or on relationships of
+//!   a type (`EntityType`); node lookups (`find_index`, `index_seek`, ...)
+//!   only ever use node indexes.
+//! * Uniqueness (unique and key constraints) is enforced at each write,
+//!   as Neo4j does; property existence (not-null, key) in `validate()`,
+//!   over the nodes and relationships the transaction touched.
 //! * Index lookups use Cypher equality (`1 = 1.0`, NaN equals nothing);
 //!   ranges stay within the bounds' type family. Results are ascending ids.
 //!   Each temporal type is its own family: zoned values are equal when
@@ -30,7 +33,9 @@
 //!   seekable but have no order, so ranges over them are empty.
 //! * The codec writes format 1 unless a temporal value is present (format 2
 //!   adds their tags), so data without temporals stays readable by older
-//!   binaries.
+//!   binaries. Relationship schema is marked by a flag bit in bytes that
+//!   older binaries already read, so node schema encodes as before and only
+//!   relationship schema is unreadable to them.
 //! * Cloning a `TxGraph` is cheap and serves as a statement savepoint.
 //! * Decoding corrupt bytes returns an `Unknown` error; it never panics and
 //!   never allocates more than the input could describe.
@@ -72,9 +77,19 @@ pub enum Bound {
     Unbounded,
 }
 
+/// What a schema rule (index or constraint) ranges over.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EntityType {
+    #[default]
+    Node,
+    Relationship,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct IndexDef {
     pub name: String,
+    pub entity: EntityType,
+    /// The label, or the relationship type for a relationship index.
     pub label: String,
     pub properties: Vec<String>,
     /// Set for indexes that back a uniqueness constraint.
@@ -85,12 +100,16 @@ pub struct IndexDef {
 pub enum ConstraintType {
     Unique,
     NotNull,
+    /// Unique and not null together: NODE KEY, or RELATIONSHIP KEY when the
+    /// constraint is on relationships.
     NodeKey,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConstraintDef {
     pub name: String,
+    pub entity: EntityType,
+    /// The label, or the relationship type for a relationship constraint.
     pub label: String,
     pub properties: Vec<String>,
     pub kind: ConstraintType,
@@ -298,7 +317,7 @@ impl Graph {
         }
     }
 
-    /// The index on `label(property)`, if one exists.
+    /// The node index on `label(property)`, if one exists.
     pub fn find_index(&self, label: &str, property: &str) -> Option<&IndexDef> {
         self.index_on(label, property).map(|ix| &*ix.def)
     }
@@ -319,7 +338,7 @@ impl Graph {
         properties: &[String],
         values: &[Value],
     ) -> Option<Vec<NodeId>> {
-        let ix = self.index_on_schema(label, properties)?;
+        let ix = self.index_on_schema(EntityType::Node, label, properties)?;
         if values.len() != properties.len() {
             return Some(Vec::new());
         }
@@ -358,10 +377,35 @@ impl Graph {
     pub fn index_prefix(&self, label: &str, property: &str, prefix: &str) -> Option<Vec<NodeId>> {
         Some(self.index_on(label, property)?.prefix(prefix))
     }
-    /// The index over exactly `properties` (in that order) on `label`,
+    /// The node index over exactly `properties` (in that order) on `label`,
     /// composite or not.
     pub fn find_index_on(&self, label: &str, properties: &[String]) -> Option<&IndexDef> {
-        self.index_on_schema(label, properties).map(|ix| &*ix.def)
+        self.index_on_schema(EntityType::Node, label, properties)
+            .map(|ix| &*ix.def)
+    }
+    /// The relationship index over exactly `properties` on `rel_type`.
+    pub fn find_rel_index_on(&self, rel_type: &str, properties: &[String]) -> Option<&IndexDef> {
+        self.index_on_schema(EntityType::Relationship, rel_type, properties)
+            .map(|ix| &*ix.def)
+    }
+    /// Relationships whose `property` equals `value` (Cypher equality), via
+    /// the relationship index on `rel_type(property)`; `None` if there is no
+    /// such index. Ascending ids.
+    pub fn rel_index_seek(
+        &self,
+        rel_type: &str,
+        property: &str,
+        value: &Value,
+    ) -> Option<Vec<RelId>> {
+        let ix = self.index_on_schema(
+            EntityType::Relationship,
+            rel_type,
+            std::slice::from_ref(&property.to_owned()),
+        )?;
+        Some(match Key::from_value(value) {
+            Some(k) => ix.seek(&k),
+            None => Vec::new(),
+        })
     }
     /// Sorted by name.
     pub fn indexes(&self) -> Vec<IndexDef> {
@@ -517,8 +561,10 @@ pub struct TxGraph {
     changes: Vector<Change>,
     counters: Counters,
     /// Nodes written since the transaction began, for `validate`; only
-    /// tracked while existence-type constraints exist.
+    /// tracked while constraints exist.
     touched: OrdSet<NodeId>,
+    /// Likewise for relationships.
+    touched_rels: OrdSet<RelId>,
 }
 
 impl std::ops::Deref for TxGraph {
@@ -535,6 +581,7 @@ impl TxGraph {
             changes: Vector::new(),
             counters: Counters::default(),
             touched: OrdSet::new(),
+            touched_rels: OrdSet::new(),
         }
     }
     /// The working state as an independent snapshot (O(1)), for lazily
@@ -621,7 +668,18 @@ impl TxGraph {
         properties: &[String],
         if_not_exists: bool,
     ) -> Result<()> {
-        self.tx_create_index(name, label, properties, if_not_exists)
+        self.tx_create_index(EntityType::Node, name, label, properties, if_not_exists)
+    }
+    /// `create_index` for nodes of a label or relationships of a type.
+    pub fn create_index_for(
+        &mut self,
+        entity: EntityType,
+        name: Option<String>,
+        label: &str,
+        properties: &[String],
+        if_not_exists: bool,
+    ) -> Result<()> {
+        self.tx_create_index(entity, name, label, properties, if_not_exists)
     }
     pub fn drop_index(&mut self, name: &str, if_exists: bool) -> Result<()> {
         self.tx_drop_index(name, if_exists)
@@ -634,7 +692,26 @@ impl TxGraph {
         kind: ConstraintType,
         if_not_exists: bool,
     ) -> Result<()> {
-        self.tx_create_constraint(name, label, properties, kind, if_not_exists)
+        self.tx_create_constraint(
+            EntityType::Node,
+            name,
+            label,
+            properties,
+            kind,
+            if_not_exists,
+        )
+    }
+    /// `create_constraint` for nodes of a label or relationships of a type.
+    pub fn create_constraint_for(
+        &mut self,
+        entity: EntityType,
+        name: Option<String>,
+        label: &str,
+        properties: &[String],
+        kind: ConstraintType,
+        if_not_exists: bool,
+    ) -> Result<()> {
+        self.tx_create_constraint(entity, name, label, properties, kind, if_not_exists)
     }
     pub fn drop_constraint(&mut self, name: &str, if_exists: bool) -> Result<()> {
         self.tx_drop_constraint(name, if_exists)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use causeway_value::{Code, Error, Result, Value};
 
 use crate::index::Index;
-use crate::{Change, ConstraintDef, ConstraintType, Graph, IndexDef, TxGraph};
+use crate::{Change, ConstraintDef, ConstraintType, EntityType, Graph, IndexDef, TxGraph};
 
 /// FNV-1a: stable across platforms and releases, unlike std's hasher, so
 /// every replica derives the same default name.
@@ -18,32 +18,54 @@ fn fnv1a(s: &str) -> u32 {
     h
 }
 
-pub(crate) fn schema_desc(label: &str, props: &[String]) -> String {
-    format!("(:{label} {{{}}})", props.join(", "))
-}
-
-fn kind_name(k: ConstraintType) -> &'static str {
-    match k {
-        ConstraintType::Unique => "UNIQUENESS",
-        ConstraintType::NotNull => "NODE PROPERTY EXISTENCE",
-        ConstraintType::NodeKey => "NODE KEY",
+/// Neo4j's schema description: `(:L {p})` or `()-[:T {p}]-()`.
+pub(crate) fn schema_desc(entity: EntityType, label: &str, props: &[String]) -> String {
+    match entity {
+        EntityType::Node => format!("(:{label} {{{}}})", props.join(", ")),
+        EntityType::Relationship => format!("()-[:{label} {{{}}}]-()", props.join(", ")),
     }
 }
 
-fn default_index_name(label: &str, props: &[String]) -> String {
+fn kind_name(entity: EntityType, k: ConstraintType) -> &'static str {
+    match (entity, k) {
+        (EntityType::Node, ConstraintType::Unique) => "UNIQUENESS",
+        (EntityType::Node, ConstraintType::NotNull) => "NODE PROPERTY EXISTENCE",
+        (EntityType::Node, ConstraintType::NodeKey) => "NODE KEY",
+        (EntityType::Relationship, ConstraintType::Unique) => "RELATIONSHIP UNIQUENESS",
+        (EntityType::Relationship, ConstraintType::NotNull) => "RELATIONSHIP PROPERTY EXISTENCE",
+        (EntityType::Relationship, ConstraintType::NodeKey) => "RELATIONSHIP KEY",
+    }
+}
+
+/// Neo4j's name for one entity in messages, and the word for its token.
+fn entity_words(entity: EntityType) -> (&'static str, &'static str) {
+    match entity {
+        EntityType::Node => ("Node", "label"),
+        EntityType::Relationship => ("Relationship", "type"),
+    }
+}
+
+// The hashed text of a node rule is what it was before relationship rules
+// existed, so that default names of existing node rules do not change.
+fn default_index_name(entity: EntityType, label: &str, props: &[String]) -> String {
     format!(
         "index_{:08x}",
-        fnv1a(&format!("index:{}", schema_desc(label, props)))
+        fnv1a(&format!("index:{}", schema_desc(entity, label, props)))
     )
 }
 
-fn default_constraint_name(label: &str, props: &[String], kind: ConstraintType) -> String {
+fn default_constraint_name(
+    entity: EntityType,
+    label: &str,
+    props: &[String],
+    kind: ConstraintType,
+) -> String {
     format!(
         "constraint_{:08x}",
         fnv1a(&format!(
             "constraint:{}:{}",
-            kind_name(kind),
-            schema_desc(label, props)
+            kind_name(entity, kind),
+            schema_desc(entity, label, props)
         ))
     )
 }
@@ -52,7 +74,7 @@ fn index_desc(d: &IndexDef) -> String {
     format!(
         "Index( name='{}', type='RANGE', schema={}, indexProvider='range-1.0' )",
         d.name,
-        schema_desc(&d.label, &d.properties)
+        schema_desc(d.entity, &d.label, &d.properties)
     )
 }
 
@@ -60,8 +82,8 @@ fn constraint_desc(d: &ConstraintDef) -> String {
     format!(
         "Constraint( name='{}', type='{}', schema={} )",
         d.name,
-        kind_name(d.kind),
-        schema_desc(&d.label, &d.properties)
+        kind_name(d.entity, d.kind),
+        schema_desc(d.entity, &d.label, &d.properties)
     )
 }
 
@@ -94,18 +116,43 @@ pub(crate) fn fmt_assignment(props: &[String], values: &[Option<&Value>]) -> Str
     }
 }
 
-pub(crate) fn missing_props_error(id: u64, label: &str, props: &[String]) -> String {
+pub(crate) fn missing_props_error(
+    entity: EntityType,
+    id: u64,
+    label: &str,
+    props: &[String],
+) -> String {
+    let (what, token) = entity_words(entity);
     if props.len() == 1 {
         format!(
-            "Node({id}) with label `{label}` must have the property `{}`",
+            "{what}({id}) with {token} `{label}` must have the property `{}`",
             props[0]
         )
     } else {
         format!(
-            "Node({id}) with label `{label}` must have the properties ({})",
+            "{what}({id}) with {token} `{label}` must have the properties ({})",
             fmt_props(props)
         )
     }
+}
+
+/// A write that would give `other`'s key to another entity.
+pub(crate) fn duplicate_error(
+    entity: EntityType,
+    other: u64,
+    label: &str,
+    props: &[String],
+    values: &[Option<&Value>],
+) -> Error {
+    let (what, token) = entity_words(entity);
+    Error::runtime(
+        Code::ConstraintValidationFailed,
+        "ConstraintValidationFailed",
+        format!(
+            "{what}({other}) already exists with {token} `{label}` and {}",
+            fmt_assignment(props, values)
+        ),
+    )
 }
 
 impl Graph {
@@ -153,6 +200,7 @@ impl Graph {
             let ix = backing.unwrap_or_else(|| {
                 let idef = IndexDef {
                     name: def.name.clone(),
+                    entity: def.entity,
                     label: def.label.clone(),
                     properties: def.properties.clone(),
                     owning_constraint: Some(def.name.clone()),
@@ -218,13 +266,26 @@ impl Graph {
                 format!("Unable to create {}:\n{detail}", constraint_desc(def)),
             ))
         };
+        let props_of = |id: u64| match def.entity {
+            EntityType::Node => self.node_rec(id).map(|r| &r.props),
+            EntityType::Relationship => self.rel_rec(id).map(|r| &r.props),
+        };
         if matches!(def.kind, ConstraintType::NotNull | ConstraintType::NodeKey) {
-            for id in self.nodes_with_label(&def.label) {
-                let Some(rec) = self.node_rec(id) else {
+            let ids = match def.entity {
+                EntityType::Node => self.nodes_with_label(&def.label),
+                EntityType::Relationship => self.rels_with_type(&def.label),
+            };
+            for id in ids {
+                let Some(props) = props_of(id) else {
                     continue;
                 };
-                if def.properties.iter().any(|p| rec.props.get(p).is_none()) {
-                    return fail(missing_props_error(id, &def.label, &def.properties));
+                if def.properties.iter().any(|p| props.get(p).is_none()) {
+                    return fail(missing_props_error(
+                        def.entity,
+                        id,
+                        &def.label,
+                        &def.properties,
+                    ));
                 }
             }
         }
@@ -237,10 +298,11 @@ impl Graph {
                     let vals: Vec<Option<&Value>> = def
                         .properties
                         .iter()
-                        .map(|p| self.node_prop(a, p))
+                        .map(|p| props_of(a).and_then(|x| x.get(p)))
                         .collect();
+                    let (what, token) = entity_words(def.entity);
                     return fail(format!(
-                        "Both Node({a}) and Node({b}) have the label `{}` and {}",
+                        "Both {what}({a}) and {what}({b}) have the {token} `{}` and {}",
                         def.label,
                         fmt_assignment(&def.properties, &vals)
                     ));
@@ -254,6 +316,7 @@ impl Graph {
 impl TxGraph {
     pub(crate) fn tx_create_index(
         &mut self,
+        entity: EntityType,
         name: Option<String>,
         label: &str,
         properties: &[String],
@@ -265,8 +328,8 @@ impl TxGraph {
                 "An index needs at least one property",
             ));
         }
-        let name = name.unwrap_or_else(|| default_index_name(label, properties));
-        if let Some(ix) = self.graph.index_on_schema(label, properties) {
+        let name = name.unwrap_or_else(|| default_index_name(entity, label, properties));
+        if let Some(ix) = self.graph.index_on_schema(entity, label, properties) {
             if if_not_exists {
                 return Ok(());
             }
@@ -276,7 +339,7 @@ impl TxGraph {
                     format!(
                         "There is a uniqueness constraint on {}, so an index is already created \
                          that matches this. (constraint `{c}`)",
-                        schema_desc(label, properties)
+                        schema_desc(entity, label, properties)
                     ),
                 ));
             }
@@ -308,6 +371,7 @@ impl TxGraph {
         }
         let def = IndexDef {
             name,
+            entity,
             label: label.to_owned(),
             properties: properties.to_vec(),
             owning_constraint: None,
@@ -348,6 +412,7 @@ impl TxGraph {
 
     pub(crate) fn tx_create_constraint(
         &mut self,
+        entity: EntityType,
         name: Option<String>,
         label: &str,
         properties: &[String],
@@ -360,13 +425,11 @@ impl TxGraph {
                 "A constraint needs at least one property",
             ));
         }
-        let name = name.unwrap_or_else(|| default_constraint_name(label, properties, kind));
+        let name = name.unwrap_or_else(|| default_constraint_name(entity, label, properties, kind));
         let g = &self.graph;
-        if let Some(c) = g
-            .constraints
-            .values()
-            .find(|c| c.label == label && c.properties == properties && c.kind == kind)
-        {
+        if let Some(c) = g.constraints.values().find(|c| {
+            c.entity == entity && c.label == label && c.properties == properties && c.kind == kind
+        }) {
             if if_not_exists {
                 return Ok(());
             }
@@ -397,7 +460,7 @@ impl TxGraph {
             ));
         }
         if backs_index(kind) {
-            if let Some(ix) = g.index_on_schema(label, properties) {
+            if let Some(ix) = g.index_on_schema(entity, label, properties) {
                 if if_not_exists {
                     return Ok(());
                 }
@@ -417,7 +480,7 @@ impl TxGraph {
                         format!(
                             "There already exists an index {}. A constraint cannot be created \
                              until the index has been dropped.",
-                            schema_desc(label, properties)
+                            schema_desc(entity, label, properties)
                         ),
                     ),
                 });
@@ -425,6 +488,7 @@ impl TxGraph {
         }
         let def = ConstraintDef {
             name: name.clone(),
+            entity,
             label: label.to_owned(),
             properties: properties.to_vec(),
             kind,
@@ -433,6 +497,7 @@ impl TxGraph {
             Some(self.graph.build_index(
                 IndexDef {
                     name: name.clone(),
+                    entity,
                     label: label.to_owned(),
                     properties: properties.to_vec(),
                     owning_constraint: Some(name.clone()),

@@ -346,8 +346,8 @@ impl Graph {
         self.insert_rel_rec(id, ty, start, end, p)
     }
 
-    /// Links a relationship between two existing nodes. Callers have
-    /// checked that `id` is free.
+    /// Links a relationship between two existing nodes into the adjacency,
+    /// type and property indexes. Callers have checked that `id` is free.
     pub(crate) fn insert_rel_rec(
         &mut self,
         id: RelId,
@@ -359,6 +359,7 @@ impl Graph {
         self.node_mut(start)?.out.insert(ty.clone(), id, end);
         self.node_mut(end)?.inc.insert(ty.clone(), id, start);
         self.types.entry(ty.clone()).or_default().insert(id);
+        self.rel_index_update(id, &ty, None, Some(&p));
         self.rels.insert(
             id,
             Arc::new(RelRec {
@@ -405,9 +406,9 @@ impl Graph {
         key: &str,
         value: Value,
     ) -> Result<Option<Value>> {
-        if !self.rels.contains_key(&id) {
-            return Err(rel_not_found(id));
-        }
+        let rec = self.rel_rec(id).ok_or_else(|| rel_not_found(id))?;
+        let indexed = self.has_rel_index(&rec.ty, Some(key));
+        let before = indexed.then(|| rec.props.clone());
         let k = self.intern(key);
         if !value.is_null() {
             self.note_prop_key(&k);
@@ -417,7 +418,16 @@ impl Graph {
             .get_mut(&id)
             .map(Arc::make_mut)
             .ok_or_else(|| rel_not_found(id))?;
-        Ok(rec.props.set(k, value))
+        let prev = rec.props.set(k, value);
+        if let Some(before) = before {
+            let rec = self
+                .rels
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| rel_not_found(id))?;
+            self.rel_index_update(id, &rec.ty, Some(&before), Some(&rec.props));
+        }
+        Ok(prev)
     }
 
     pub(crate) fn raw_add_label(&mut self, id: NodeId, label: &str) -> Result<bool> {
@@ -470,6 +480,7 @@ impl Graph {
 
     pub(crate) fn raw_delete_rel(&mut self, id: RelId) -> Result<()> {
         let rec = self.rels.remove(&id).ok_or_else(|| rel_not_found(id))?;
+        self.rel_index_update(id, &rec.ty, Some(&rec.props), None);
         if let Ok(n) = self.node_mut(rec.start) {
             n.out.remove(&rec.ty, id);
         }

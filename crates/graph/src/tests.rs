@@ -443,6 +443,384 @@ fn existence_and_node_key_constraints() {
     );
 }
 
+const REL: EntityType = EntityType::Relationship;
+
+#[test]
+fn relationship_uniqueness_is_enforced_on_every_write() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx.create_node(&s(&["T"]), Map::new()).unwrap();
+    let b = tx.create_node(&[], Map::new()).unwrap();
+    let r0 = tx
+        .create_rel(a, b, "T", props(&[("p", "x".into())]))
+        .unwrap();
+    tx.create_constraint_for(
+        REL,
+        Some("c".into()),
+        "T",
+        &s(&["p"]),
+        ConstraintType::Unique,
+        false,
+    )
+    .unwrap();
+    let c = &tx.constraints()[0];
+    assert_eq!((c.entity, c.label.as_str()), (REL, "T"));
+    let ix = tx.indexes();
+    assert_eq!(
+        (ix[0].entity, ix[0].owning_constraint.as_deref()),
+        (REL, Some("c"))
+    );
+    // A node labelled like the type is not under the constraint.
+    tx.create_node(&s(&["T"]), props(&[("p", "x".into())]))
+        .unwrap();
+    tx.create_node(&s(&["T"]), props(&[("p", "x".into())]))
+        .unwrap();
+
+    let e = tx
+        .create_rel(b, a, "T", props(&[("p", "x".into())]))
+        .unwrap_err();
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    assert_eq!(
+        e.message,
+        format!("Relationship({r0}) already exists with type `T` and property `p` = 'x'")
+    );
+    // Other types and other values are free.
+    tx.create_rel(b, a, "U", props(&[("p", "x".into())]))
+        .unwrap();
+    let r1 = tx
+        .create_rel(b, a, "T", props(&[("p", "y".into())]))
+        .unwrap();
+    let e = tx.set_rel_prop(r1, "p", "x".into()).unwrap_err();
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    assert_eq!(tx.rel_prop(r1, "p"), Some(&Value::from("y")));
+    // 1 = 1.0 for uniqueness as for nodes.
+    tx.set_rel_prop(r1, "p", 1i64.into()).unwrap();
+    let e = tx
+        .create_rel(a, a, "T", props(&[("p", 1.0f64.into())]))
+        .unwrap_err();
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+
+    // Removing the value, deleting the relationship, and detaching it by
+    // deleting its node each free the value again.
+    tx.set_rel_prop(r0, "p", Value::Null).unwrap();
+    let r2 = tx
+        .create_rel(a, b, "T", props(&[("p", "x".into())]))
+        .unwrap();
+    tx.delete_rel(r2).unwrap();
+    let r3 = tx
+        .create_rel(a, b, "T", props(&[("p", "x".into())]))
+        .unwrap();
+    assert_eq!(tx.rel_index_seek("T", "p", &"x".into()), Some(vec![r3]));
+    tx.delete_node(b, true).unwrap();
+    assert!(!tx.rel_exists(r3));
+    let d = tx.create_node(&[], Map::new()).unwrap();
+    tx.create_rel(a, d, "T", props(&[("p", "x".into())]))
+        .unwrap();
+    tx.validate().unwrap();
+
+    let (g, cs) = tx.finish();
+    let mut g2 = Graph::new();
+    g2.apply(&cs).unwrap();
+    assert_eq!(dump(&g), dump(&g2));
+    let g3 = Graph::decode(&g.encode()).unwrap();
+    assert_eq!(dump(&g), dump(&g3));
+}
+
+#[test]
+fn relationship_constraints_over_existing_data() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx.create_node(&[], Map::new()).unwrap();
+    let r1 = tx
+        .create_rel(a, a, "T", props(&[("p", "x".into())]))
+        .unwrap();
+    let r2 = tx
+        .create_rel(a, a, "T", props(&[("p", "x".into())]))
+        .unwrap();
+    let r3 = tx.create_rel(a, a, "T", Map::new()).unwrap();
+    let e = tx
+        .create_constraint_for(
+            REL,
+            Some("c".into()),
+            "T",
+            &s(&["p"]),
+            ConstraintType::Unique,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    assert_eq!(
+        e.message,
+        format!(
+            "Unable to create Constraint( name='c', type='RELATIONSHIP UNIQUENESS', \
+             schema=()-[:T {{p}}]-() ):\nBoth Relationship({r1}) and Relationship({r2}) \
+             have the type `T` and property `p` = 'x'"
+        )
+    );
+    let e = tx
+        .create_constraint_for(
+            REL,
+            Some("e".into()),
+            "T",
+            &s(&["p"]),
+            ConstraintType::NotNull,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    assert_eq!(
+        e.message,
+        format!(
+            "Unable to create Constraint( name='e', type='RELATIONSHIP PROPERTY EXISTENCE', \
+             schema=()-[:T {{p}}]-() ):\nRelationship({r3}) with type `T` must have the \
+             property `p`"
+        )
+    );
+    let e = tx
+        .create_constraint_for(REL, None, "T", &s(&["p"]), ConstraintType::NodeKey, false)
+        .unwrap_err();
+    assert!(
+        e.message.contains("type='RELATIONSHIP KEY'"),
+        "{}",
+        e.message
+    );
+    assert!(tx.constraints().is_empty() && tx.indexes().is_empty());
+    // A node constraint on a label named like the type sees no nodes.
+    tx.create_constraint(None, "T", &s(&["p"]), ConstraintType::NotNull, false)
+        .unwrap();
+    tx.validate().unwrap();
+}
+
+#[test]
+fn relationship_existence_and_key_constraints_at_validate() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx.create_node(&[], Map::new()).unwrap();
+    tx.create_constraint_for(REL, None, "T", &s(&["p"]), ConstraintType::NotNull, false)
+        .unwrap();
+    let r = tx.create_rel(a, a, "T", Map::new()).unwrap();
+    let e = tx.validate().unwrap_err();
+    assert_eq!(e.code, Code::ConstraintValidationFailed);
+    assert_eq!(
+        e.message,
+        format!("Relationship({r}) with type `T` must have the property `p`")
+    );
+    tx.set_rel_prop(r, "p", 1i64.into()).unwrap();
+    tx.validate().unwrap();
+    tx.set_rel_prop(r, "p", Value::Null).unwrap();
+    assert!(tx.validate().is_err());
+    tx.delete_rel(r).unwrap();
+    tx.validate().unwrap();
+    // Nodes are not under a relationship constraint.
+    tx.create_node(&s(&["T"]), Map::new()).unwrap();
+    tx.validate().unwrap();
+
+    tx.create_constraint_for(
+        REL,
+        Some("k".into()),
+        "K",
+        &s(&["a", "b"]),
+        ConstraintType::NodeKey,
+        false,
+    )
+    .unwrap();
+    let k = tx
+        .create_rel(a, a, "K", props(&[("a", 1i64.into()), ("b", 2i64.into())]))
+        .unwrap();
+    let e = tx
+        .create_rel(a, a, "K", props(&[("a", 1i64.into()), ("b", 2i64.into())]))
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        format!("Relationship({k}) already exists with type `K` and properties `a` = 1, `b` = 2")
+    );
+    let k2 = tx
+        .create_rel(a, a, "K", props(&[("a", 1i64.into())]))
+        .unwrap();
+    let e = tx.validate().unwrap_err();
+    assert_eq!(
+        e.message,
+        format!("Relationship({k2}) with type `K` must have the properties (`a`, `b`)")
+    );
+}
+
+#[test]
+fn relationship_indexes_are_maintained_and_kept_apart_from_node_ones() {
+    let mut tx = TxGraph::new(Graph::new());
+    let a = tx
+        .create_node(&s(&["T"]), props(&[("p", 1i64.into())]))
+        .unwrap();
+    let r0 = tx
+        .create_rel(a, a, "T", props(&[("p", 1i64.into())]))
+        .unwrap();
+    tx.create_index_for(REL, None, "T", &s(&["p"]), false)
+        .unwrap();
+    // No node index on :T(p) exists, so node lookups must not use it.
+    assert!(tx.find_index("T", "p").is_none());
+    assert!(tx.index_seek("T", "p", &1i64.into()).is_none());
+    assert!(tx.find_index_on("T", &s(&["p"])).is_none());
+    assert_eq!(tx.rel_index_seek("T", "p", &1i64.into()), Some(vec![r0]));
+    // The node index on the same label and property coexists, with its own
+    // default name; repeating either is an equivalent-rule error.
+    tx.create_index(None, "T", &s(&["p"]), false).unwrap();
+    let ix = tx.indexes();
+    assert_eq!(ix.len(), 2);
+    assert_ne!(ix[0].name, ix[1].name);
+    assert_eq!(tx.index_seek("T", "p", &1i64.into()), Some(vec![a]));
+    let e = tx
+        .create_index_for(REL, None, "T", &s(&["p"]), false)
+        .unwrap_err();
+    assert_eq!(e.code, Code::EquivalentSchemaRuleAlreadyExists);
+    assert!(e.message.contains("schema=()-[:T {p}]-()"), "{}", e.message);
+    let e = tx.create_index(None, "T", &s(&["p"]), false).unwrap_err();
+    assert_eq!(e.code, Code::EquivalentSchemaRuleAlreadyExists);
+    assert!(e.message.contains("schema=(:T {p})"), "{}", e.message);
+    tx.create_index_for(REL, None, "T", &s(&["p"]), true)
+        .unwrap();
+
+    let r1 = tx
+        .create_rel(a, a, "T", props(&[("p", 2i64.into())]))
+        .unwrap();
+    tx.create_rel(a, a, "U", props(&[("p", 2i64.into())]))
+        .unwrap();
+    assert_eq!(tx.rel_index_seek("T", "p", &2i64.into()), Some(vec![r1]));
+    tx.set_rel_prop(r0, "p", 2.0f64.into()).unwrap();
+    assert_eq!(
+        tx.rel_index_seek("T", "p", &2i64.into()),
+        Some(vec![r0, r1])
+    );
+    assert_eq!(tx.rel_index_seek("T", "p", &1i64.into()), Some(vec![]));
+    tx.set_rel_prop(r1, "p", Value::Null).unwrap();
+    assert_eq!(tx.rel_index_seek("T", "p", &2i64.into()), Some(vec![r0]));
+    tx.set_rel_prop(r1, "p", 2i64.into()).unwrap();
+    tx.delete_rel(r1).unwrap();
+    assert_eq!(tx.rel_index_seek("T", "p", &2i64.into()), Some(vec![r0]));
+    tx.delete_node(a, true).unwrap();
+    assert_eq!(tx.rel_index_seek("T", "p", &2i64.into()), Some(vec![]));
+
+    // A node constraint and a relationship constraint on the same schema
+    // coexist too; a relationship constraint refuses the existing index.
+    tx.create_constraint(None, "V", &s(&["p"]), ConstraintType::Unique, false)
+        .unwrap();
+    tx.create_constraint_for(REL, None, "V", &s(&["p"]), ConstraintType::Unique, false)
+        .unwrap();
+    let names: Vec<String> = tx.constraints().into_iter().map(|c| c.name).collect();
+    assert_eq!(names.len(), 2);
+    assert_ne!(names[0], names[1]);
+    let e = tx
+        .create_constraint_for(REL, None, "T", &s(&["p"]), ConstraintType::Unique, false)
+        .unwrap_err();
+    assert_eq!(e.code, Code::IndexAlreadyExists);
+    assert!(e.message.contains("()-[:T {p}]-()"), "{}", e.message);
+}
+
+#[test]
+fn relationship_schema_replays_and_survives_the_codecs() {
+    let mut base = TxGraph::new(Graph::new());
+    let a = base.create_node(&s(&["N"]), Map::new()).unwrap();
+    base.create_rel(a, a, "T", props(&[("p", 1i64.into())]))
+        .unwrap();
+    let (base, _) = base.finish();
+
+    let mut tx = TxGraph::new(base.clone());
+    tx.create_index_for(REL, Some("ri".into()), "T", &s(&["p"]), false)
+        .unwrap();
+    tx.create_index(Some("ni".into()), "T", &s(&["p"]), false)
+        .unwrap();
+    tx.create_constraint_for(
+        REL,
+        Some("ru".into()),
+        "T",
+        &s(&["q"]),
+        ConstraintType::Unique,
+        false,
+    )
+    .unwrap();
+    tx.create_constraint_for(
+        REL,
+        Some("rk".into()),
+        "K",
+        &s(&["q"]),
+        ConstraintType::NodeKey,
+        false,
+    )
+    .unwrap();
+    tx.create_constraint_for(
+        REL,
+        Some("re".into()),
+        "E",
+        &s(&["q"]),
+        ConstraintType::NotNull,
+        false,
+    )
+    .unwrap();
+    let r = tx
+        .create_rel(a, a, "T", props(&[("p", 2i64.into()), ("q", 1i64.into())]))
+        .unwrap();
+    tx.set_rel_prop(r, "p", 3i64.into()).unwrap();
+    tx.create_rel(a, a, "K", props(&[("q", 1i64.into())]))
+        .unwrap();
+    tx.delete_node(a, true).unwrap();
+    let (fin, cs) = tx.finish();
+
+    let mut replayed = base.clone();
+    replayed.apply(&cs).unwrap();
+    assert_eq!(dump(&fin), dump(&replayed));
+    let decoded = ChangeSet::decode(&cs.encode()).unwrap();
+    assert_eq!(decoded, cs);
+    let mut via = Graph::decode(&base.encode()).unwrap();
+    via.apply(&decoded).unwrap();
+    assert_eq!(dump(&fin), dump(&via));
+    let snap = Graph::decode(&fin.encode()).unwrap();
+    assert_eq!(dump(&fin), dump(&snap));
+    let kinds: Vec<(String, EntityType)> = snap
+        .constraints()
+        .into_iter()
+        .map(|c| (c.name, c.entity))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![("re".into(), REL), ("rk".into(), REL), ("ru".into(), REL)]
+    );
+    let ix: Vec<(String, EntityType)> = snap
+        .indexes()
+        .into_iter()
+        .map(|c| (c.name, c.entity))
+        .collect();
+    assert_eq!(
+        ix,
+        vec![
+            ("ni".into(), EntityType::Node),
+            ("ri".into(), REL),
+            ("rk".into(), REL),
+            ("ru".into(), REL)
+        ]
+    );
+}
+
+#[test]
+fn node_schema_encodes_as_before_relationship_schema() {
+    // A change set written before relationship schema existed: magic,
+    // count, CreateIndex{ name "i", label "L", ["p"], no owner },
+    // CreateConstraint{ name "c", label "L", ["q"], NODE KEY }.
+    let old: Vec<u8> = [
+        &b"CWC\x01"[..],
+        &[2, 8, 1, b'i', 1, b'L', 1, 1, b'p', 0],
+        &[10, 1, b'c', 1, b'L', 1, 1, b'q', 2],
+    ]
+    .concat();
+    let cs = ChangeSet::decode(&old).unwrap();
+    let Change::CreateIndex { def } = &cs.changes[0] else {
+        panic!("{cs:?}")
+    };
+    assert_eq!(def.entity, EntityType::Node);
+    let Change::CreateConstraint { def } = &cs.changes[1] else {
+        panic!("{cs:?}")
+    };
+    assert_eq!(
+        (def.entity, def.kind),
+        (EntityType::Node, ConstraintType::NodeKey)
+    );
+    assert_eq!(cs.encode(), old);
+}
+
 /// Tiny deterministic PRNG so the property test needs no dependency.
 struct Rng(u64);
 impl Rng {
@@ -523,7 +901,12 @@ fn random_ops(tx: &mut TxGraph, r: &mut Rng, n: usize) {
             11 => tx.delete_rel(pick(r, &rels)),
             12 => {
                 if r.below(2) == 0 {
-                    tx.create_index(None, l, &[k.to_string()], r.below(2) == 0)
+                    let (entity, l) = if r.below(2) == 0 {
+                        (EntityType::Node, l)
+                    } else {
+                        (EntityType::Relationship, types[r.below(2) as usize])
+                    };
+                    tx.create_index_for(entity, None, l, &[k.to_string()], r.below(2) == 0)
                 } else {
                     let names: Vec<String> = tx.indexes().into_iter().map(|d| d.name).collect();
                     let name = names
@@ -544,7 +927,12 @@ fn random_ops(tx: &mut TxGraph, r: &mut Rng, n: usize) {
                 } else {
                     vec![k.to_string()]
                 };
-                tx.create_constraint(None, l, &props, kind, r.below(2) == 0)
+                let (entity, l) = if r.below(2) == 0 {
+                    (EntityType::Node, l)
+                } else {
+                    (EntityType::Relationship, types[r.below(2) as usize])
+                };
+                tx.create_constraint_for(entity, None, l, &props, kind, r.below(2) == 0)
             }
             14 => {
                 let names: Vec<String> = tx.constraints().into_iter().map(|d| d.name).collect();

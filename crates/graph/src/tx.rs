@@ -3,9 +3,9 @@
 
 use causeway_value::{Code, Error, Map, Result, Value};
 
-use crate::schema::{fmt_assignment, missing_props_error};
-use crate::store::{node_not_found, rel_not_found};
-use crate::{Change, ConstraintType, NodeId, RelId, TxGraph};
+use crate::schema::{duplicate_error, missing_props_error};
+use crate::store::{node_not_found, rel_not_found, Props};
+use crate::{Change, ConstraintType, EntityType, NodeId, RelId, TxGraph};
 
 fn type_error(msg: &str) -> Error {
     Error::runtime(Code::TypeError, "InvalidPropertyType", msg)
@@ -72,20 +72,27 @@ impl TxGraph {
         }
     }
 
-    /// Fails if giving node `id` the prospective state (`has_label`, `get`)
-    /// would duplicate a key in a unique index. Only indexes on `label` (if
-    /// given) and covering `key` (if given) are considered: the others are
-    /// unaffected by the write.
+    fn touch_rel(&mut self, id: RelId) {
+        if !self.graph.constraints.is_empty() {
+            self.touched_rels.insert(id);
+        }
+    }
+
+    /// Fails if giving entity `id` the prospective state (`has_label`,
+    /// `get`) would duplicate a key in a unique index on that kind of
+    /// entity. Only indexes on `label` (if given) and covering `key` (if
+    /// given) are considered: the others are unaffected by the write.
     fn check_unique<'v>(
         &self,
-        id: NodeId,
+        entity: EntityType,
+        id: u64,
         has_label: &dyn Fn(&str) -> bool,
         get: &dyn Fn(&str) -> Option<&'v Value>,
         label: Option<&str>,
         key: Option<&str>,
     ) -> Result<()> {
         for ix in self.graph.indexes.values() {
-            if !ix.unique {
+            if !ix.unique || ix.def.entity != entity {
                 continue;
             }
             let d = &ix.def;
@@ -99,14 +106,12 @@ impl TxGraph {
             if let Some(ids) = ix.entries.get(&k) {
                 if let Some(other) = ids.iter().find(|o| *o != id) {
                     let vals: Vec<Option<&Value>> = d.properties.iter().map(|p| get(p)).collect();
-                    return Err(Error::runtime(
-                        Code::ConstraintValidationFailed,
-                        "ConstraintValidationFailed",
-                        format!(
-                            "Node({other}) already exists with label `{}` and {}",
-                            d.label,
-                            fmt_assignment(&d.properties, &vals)
-                        ),
+                    return Err(duplicate_error(
+                        entity,
+                        other,
+                        &d.label,
+                        &d.properties,
+                        &vals,
                     ));
                 }
             }
@@ -114,8 +119,11 @@ impl TxGraph {
         Ok(())
     }
 
-    fn has_unique(&self) -> bool {
-        self.graph.indexes.values().any(|ix| ix.unique)
+    fn has_unique(&self, entity: EntityType) -> bool {
+        self.graph
+            .indexes
+            .values()
+            .any(|ix| ix.unique && ix.def.entity == entity)
     }
 
     pub(crate) fn tx_create_node(&mut self, labels: &[String], mut props: Map) -> Result<NodeId> {
@@ -124,8 +132,9 @@ impl TxGraph {
         }
         props.retain(|_, v| !v.is_null());
         let id = self.graph.next_node;
-        if self.has_unique() {
+        if self.has_unique(EntityType::Node) {
             self.check_unique(
+                EntityType::Node,
                 id,
                 &|l| labels.iter().any(|x| x == l),
                 &|k| props.get(k),
@@ -164,6 +173,16 @@ impl TxGraph {
         }
         props.retain(|_, v| !v.is_null());
         let id = self.graph.next_rel;
+        if self.has_unique(EntityType::Relationship) {
+            self.check_unique(
+                EntityType::Relationship,
+                id,
+                &|t| t == rel_type,
+                &|k| props.get(k),
+                Some(rel_type),
+                None,
+            )?;
+        }
         self.graph
             .raw_create_rel(id, start, end, rel_type, &props)?;
         self.counters.relationships_created += 1;
@@ -175,6 +194,7 @@ impl TxGraph {
             rel_type: rel_type.to_owned(),
             props,
         });
+        self.touch_rel(id);
         Ok(id)
     }
 
@@ -184,8 +204,9 @@ impl TxGraph {
         if value.is_null() && rec.props.get(key).is_none() {
             return Ok(());
         }
-        if !value.is_null() && self.has_unique() {
+        if !value.is_null() && self.has_unique(EntityType::Node) {
             self.check_unique(
+                EntityType::Node,
                 id,
                 &|l| rec.has_label(l),
                 &|k| {
@@ -216,6 +237,22 @@ impl TxGraph {
         if value.is_null() && rec.props.get(key).is_none() {
             return Ok(());
         }
+        if !value.is_null() && self.has_unique(EntityType::Relationship) {
+            self.check_unique(
+                EntityType::Relationship,
+                id,
+                &|t| t == &*rec.ty,
+                &|k| {
+                    if k == key {
+                        Some(&value)
+                    } else {
+                        rec.props.get(k)
+                    }
+                },
+                Some(&rec.ty),
+                Some(key),
+            )?;
+        }
         self.graph.raw_set_rel_prop(id, key, value.clone())?;
         self.counters.properties_set += 1;
         self.changes.push_back(Change::SetRelProp {
@@ -223,6 +260,7 @@ impl TxGraph {
             key: key.to_owned(),
             value,
         });
+        self.touch_rel(id);
         Ok(())
     }
 
@@ -231,8 +269,9 @@ impl TxGraph {
         if rec.has_label(label) {
             return Ok(false);
         }
-        if self.has_unique() {
+        if self.has_unique(EntityType::Node) {
             self.check_unique(
+                EntityType::Node,
                 id,
                 &|l| l == label || rec.has_label(l),
                 &|k| rec.props.get(k),
@@ -300,43 +339,61 @@ impl TxGraph {
             return Ok(());
         }
         for id in self.touched.iter() {
-            let Some(rec) = self.graph.node_rec(*id) else {
+            if let Some(rec) = self.graph.node_rec(*id) {
+                self.validate_entity(EntityType::Node, *id, &|l| rec.has_label(l), &rec.props)?;
+            }
+        }
+        for id in self.touched_rels.iter() {
+            if let Some(rec) = self.graph.rel_rec(*id) {
+                self.validate_entity(
+                    EntityType::Relationship,
+                    *id,
+                    &|t| t == &*rec.ty,
+                    &rec.props,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_entity(
+        &self,
+        entity: EntityType,
+        id: u64,
+        has_label: &dyn Fn(&str) -> bool,
+        props: &Props,
+    ) -> Result<()> {
+        for c in self.graph.constraints.values() {
+            if c.entity != entity || !has_label(&c.label) {
                 continue;
-            };
-            for c in self.graph.constraints.values() {
-                if !rec.has_label(&c.label) {
+            }
+            if matches!(c.kind, ConstraintType::NotNull | ConstraintType::NodeKey)
+                && c.properties.iter().any(|p| props.get(p).is_none())
+            {
+                return Err(Error::runtime(
+                    Code::ConstraintValidationFailed,
+                    "ConstraintValidationFailed",
+                    missing_props_error(entity, id, &c.label, &c.properties),
+                ));
+            }
+            if matches!(c.kind, ConstraintType::Unique | ConstraintType::NodeKey) {
+                // Writes are checked as they happen; this only guards
+                // against a path that slipped past those checks.
+                let Some(ix) = self.graph.indexes.get(&c.name) else {
                     continue;
-                }
-                if matches!(c.kind, ConstraintType::NotNull | ConstraintType::NodeKey)
-                    && c.properties.iter().any(|p| rec.props.get(p).is_none())
-                {
-                    return Err(Error::runtime(
-                        Code::ConstraintValidationFailed,
-                        "ConstraintValidationFailed",
-                        missing_props_error(*id, &c.label, &c.properties),
-                    ));
-                }
-                if matches!(c.kind, ConstraintType::Unique | ConstraintType::NodeKey) {
-                    // Writes are checked as they happen; this only guards
-                    // against a path that slipped past those checks.
-                    if let Some(ix) = self.graph.indexes.get(&c.name) {
-                        if let Some(k) = ix.key_for(rec) {
-                            if let Some(ids) = ix.entries.get(&k) {
-                                if let Some(other) = ids.iter().find(|o| *o != *id) {
-                                    let vals: Vec<Option<&Value>> =
-                                        c.properties.iter().map(|p| rec.props.get(p)).collect();
-                                    return Err(Error::runtime(
-                                        Code::ConstraintValidationFailed,
-                                        "ConstraintValidationFailed",
-                                        format!(
-                                            "Node({other}) already exists with label `{}` and {}",
-                                            c.label,
-                                            fmt_assignment(&c.properties, &vals)
-                                        ),
-                                    ));
-                                }
-                            }
-                        }
+                };
+                let Some(k) = ix.key_for(props) else { continue };
+                if let Some(ids) = ix.entries.get(&k) {
+                    if let Some(other) = ids.iter().find(|o| *o != id) {
+                        let vals: Vec<Option<&Value>> =
+                            c.properties.iter().map(|p| props.get(p)).collect();
+                        return Err(duplicate_error(
+                            entity,
+                            other,
+                            &c.label,
+                            &c.properties,
+                            &vals,
+                        ));
                     }
                 }
             }
