@@ -60,10 +60,10 @@ class Core(Server):
         with urllib.request.urlopen(url, timeout=2) as r:
             return json.loads(r.read())
 
-    def block(self, ids):
+    def block(self, ids, mute=()):
         req = urllib.request.Request(
             f"http://127.0.0.1:{self.http_port}/causeway/faults",
-            data=json.dumps({"blocked": list(ids)}).encode(),
+            data=json.dumps({"blocked": list(ids), "mute": list(mute)}).encode(),
             method="PUT",
             headers={"Content-Type": "application/json"},
         )

@@ -1099,9 +1099,10 @@ pub fn match_rows(
     Ok(out)
 }
 
-/// Runs a read-only subquery (EXISTS { ... } / COUNT { ... }) for one outer
-/// row and returns the number of rows it produced.
-pub fn run_read_subquery(ctx: &Ctx, q: &Query, row: &Row) -> Result<usize> {
+/// Runs a read-only expression subquery over the snapshot with every
+/// variable of the outer `row` visible (EXISTS, COUNT and COLLECT see the
+/// outer scope, unlike CALL).
+fn run_with_outer_row(ctx: &Ctx, q: &Query, row: &Row) -> Result<QueryOut> {
     let mut runner = Runner {
         tx: None,
         base: Some(ctx.g.clone()),
@@ -1110,7 +1111,13 @@ pub fn run_read_subquery(ctx: &Ctx, q: &Query, row: &Row) -> Result<usize> {
         profile: None,
     };
     let scope: Vec<String> = row.names().map(|s| s.to_owned()).collect();
-    let out = runner.run_query(q, vec![row.clone()], &scope)?;
+    runner.run_query(q, vec![row.clone()], &scope)
+}
+
+/// Runs a read-only subquery (EXISTS { ... } / COUNT { ... }) for one outer
+/// row and returns the number of rows it produced.
+pub fn run_read_subquery(ctx: &Ctx, q: &Query, row: &Row) -> Result<usize> {
+    let out = run_with_outer_row(ctx, q, row)?;
     let mut n = 0usize;
     for r in out.rows {
         r?;
@@ -1121,15 +1128,7 @@ pub fn run_read_subquery(ctx: &Ctx, q: &Query, row: &Row) -> Result<usize> {
 
 /// The values of the single column `q` returns, run with `row` visible.
 pub fn run_collect_subquery(ctx: &Ctx, q: &Query, row: &Row) -> Result<Val> {
-    let mut runner = Runner {
-        tx: None,
-        base: Some(ctx.g.clone()),
-        sh: ctx.sh.clone(),
-        catalog: None,
-        profile: None,
-    };
-    let scope: Vec<String> = row.names().map(|s| s.to_owned()).collect();
-    let out = runner.run_query(q, vec![row.clone()], &scope)?;
+    let out = run_with_outer_row(ctx, q, row)?;
     let Some(column) = out.fields.first().cloned() else {
         return Ok(Val::List(Vec::new()));
     };

@@ -692,7 +692,7 @@ impl TxGraph {
         kind: ConstraintType,
         if_not_exists: bool,
     ) -> Result<()> {
-        self.tx_create_constraint(
+        self.create_constraint_for(
             EntityType::Node,
             name,
             label,

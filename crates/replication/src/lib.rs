@@ -46,6 +46,10 @@ impl fmt::Display for Command {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Applied {
     pub index: u64,
+    /// The state refused the payload (its precondition did not hold), the
+    /// same way on every member: the entry is in the log but changed
+    /// nothing.
+    pub refused: bool,
 }
 
 /// How members reach one another and how clients reach a member: the Raft
@@ -80,7 +84,11 @@ pub type LogId = LogIdOf<TypeConfig>;
 /// be deterministic: the same state and payload give the same new state on
 /// every member.
 pub trait Data: Clone + Default + Send + Sync + 'static {
-    fn apply(&mut self, payload: &[u8]) -> Result<(), String>;
+    /// Applies a payload: `Ok(true)` once applied, `Ok(false)` when the
+    /// payload's own precondition on the state does not hold (the state is
+    /// left as it was, on every member alike), `Err` when it cannot be
+    /// applied at all (members would diverge: the state machine stops).
+    fn apply(&mut self, payload: &[u8]) -> Result<bool, String>;
     fn encode(&self) -> Vec<u8>;
     fn decode(bytes: &[u8]) -> Result<Self, String>;
 }
@@ -140,6 +148,15 @@ type Raft<S> = openraft::Raft<TypeConfig, sm::StateMachine<S>>;
 /// How long a writer whose entry's fate became unknown (its leader lost
 /// office) waits to learn whether the entry was committed.
 const OUTCOME_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a writer waits for a majority to acknowledge its entry before
+/// it is told the outcome is unknown.
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long after its lease ran out (no majority heard within the longest
+/// election timeout) a leader keeps its writers waiting: enough for a
+/// briefly lost answer to come back, short enough that a cut-off leader
+/// lets its clients go well before they give up themselves.
+const LEASE_LAPSE_GRACE: Duration = Duration::from_secs(1);
+const LEASE_POLL: Duration = Duration::from_millis(50);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -569,6 +586,19 @@ impl<S: Data> Replicator<S> {
         self.metrics().snapshot.as_ref().map(|l| l.index)
     }
 
+    /// Resolves once this member has applied an entry of a term later than
+    /// `term`: from then on no leader of `term` can commit anything more,
+    /// and the fate of every entry proposed under it is in this member's
+    /// log.
+    pub async fn superseded(&self, term: u64) {
+        let mut rx = self.shared.applied_watch();
+        while self.shared.applied_term() <= term {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
     /// Index up to which this member's log has been purged (its entries
     /// are only in a snapshot now).
     pub fn purged_index(&self) -> Option<u64> {
@@ -692,8 +722,52 @@ impl<S: Data> Replicator<S> {
                 )
             })?;
         let shared = self.shared.clone();
+        let raft = self.raft.clone();
+        let voters = self
+            .metrics()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .count();
+        let lapse = Duration::from_millis(self.timing.election_max_ms) + LEASE_LAPSE_GRACE;
         Ok(async move {
-            match rx.await {
+            // A leader cut off from its followers keeps the entry pending
+            // until it hears of a newer term, which may be never while the
+            // cut lasts; a follower may hold the entry, so nobody can say
+            // it will not commit. Once no majority has answered for a
+            // while, the writer is told the outcome is unknown instead of
+            // waiting with it.
+            let lapsed = async {
+                loop {
+                    tokio::time::sleep(LEASE_POLL).await;
+                    use openraft_rt::WatchReceiver;
+                    let m = raft.metrics().borrow_watched().clone();
+                    if m.state != openraft::ServerState::Leader {
+                        // Deposed: the log will tell.
+                        return false;
+                    }
+                    let silent = m
+                        .last_quorum_acked
+                        .is_none_or(|t| openraft_rt::Instant::elapsed(&*t) > lapse);
+                    if voters > 1 && silent {
+                        return true;
+                    }
+                }
+            };
+            let answer = tokio::select! {
+                a = rx => a,
+                cut_off = lapsed => {
+                    if !cut_off {
+                        return resolve(&shared, id, leader.term, leader.last_log).await;
+                    }
+                    return known_now(&shared, id, leader.last_log, "no majority of the cluster acknowledged it in time");
+                }
+                _ = tokio::time::sleep(COMMIT_TIMEOUT) => {
+                    return known_now(&shared, id, leader.last_log, "it was not acknowledged in time");
+                }
+            };
+            match answer {
+                Ok(Ok(resp)) if resp.data.refused => Err(not_applied()),
                 Ok(Ok(resp)) => Ok(resp.data.index),
                 Ok(Err(openraft::errors::ClientWriteError::ForwardToLeader(f))) => {
                     tracing::debug!(forward = %f, "proposal refused before it was appended");
@@ -875,6 +949,21 @@ fn outcome_unknown(why: &str) -> Error {
     )
 }
 
+/// The fate of entry `id` as this member's log tells it right now, with a
+/// pending entry's fate unknown (`why` says why nobody waits longer).
+fn known_now<S: Data>(
+    shared: &sm::Shared<S>,
+    id: u64,
+    after: u64,
+    why: &str,
+) -> Result<u64, Error> {
+    match shared.outcome(id, after) {
+        sm::Outcome::Applied(index) => Ok(index),
+        sm::Outcome::Refused => Err(not_applied()),
+        _ => Err(outcome_unknown(why)),
+    }
+}
+
 /// Learns the fate of entry `id`, submitted under `term` and known to lie
 /// after log index `after` if it was appended at all, whose leader lost
 /// office before answering. Once an entry of a later term is applied here,
@@ -895,6 +984,7 @@ async fn resolve<S: Data>(
         let later_term = shared.applied_term() > term;
         match shared.outcome(id, after) {
             sm::Outcome::Applied(index) => return Ok(index),
+            sm::Outcome::Refused => return Err(not_applied()),
             sm::Outcome::Absent if later_term => return Err(not_applied()),
             sm::Outcome::Forgotten if later_term => {
                 return Err(outcome_unknown(&format!(

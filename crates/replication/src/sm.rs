@@ -56,6 +56,9 @@ pub const RECENT_OUTCOMES: usize = 200_000;
 pub enum Outcome {
     /// Applied at this index.
     Applied(u64),
+    /// In the log, but refused by the state (its precondition failed), so
+    /// it changed nothing.
+    Refused,
     /// Not among the applied commands this member remembers, and the window
     /// reaches back far enough that it would be if it had been applied.
     Absent,
@@ -66,21 +69,22 @@ pub enum Outcome {
 /// The window of recently applied command ids, in apply order.
 #[derive(Clone, Default)]
 pub(crate) struct Outcomes {
-    by_id: HashMap<u64, u64>,
-    order: VecDeque<(u64, u64)>,
+    by_id: HashMap<u64, (u64, bool)>,
+    /// (id, index, refused), in apply order.
+    order: VecDeque<(u64, u64, bool)>,
     /// Every command applied at this log index or later is remembered.
     floor: u64,
 }
 
 impl Outcomes {
-    fn record(&mut self, id: u64, index: u64) {
-        self.by_id.insert(id, index);
-        self.order.push_back((id, index));
+    fn record(&mut self, id: u64, index: u64, refused: bool) {
+        self.by_id.insert(id, (index, refused));
+        self.order.push_back((id, index, refused));
         while self.order.len() > RECENT_OUTCOMES {
-            if let Some((old, at)) = self.order.pop_front() {
+            if let Some((old, at, _)) = self.order.pop_front() {
                 // A repeated id (a retried routed transaction reuses none,
                 // but be exact) keeps its newest index.
-                if self.by_id.get(&old) == Some(&at) {
+                if self.by_id.get(&old).is_some_and(|(i, _)| *i == at) {
                     self.by_id.remove(&old);
                 }
                 self.floor = at + 1;
@@ -100,22 +104,27 @@ impl Outcomes {
     /// `after`: an index the command is known to lie beyond, if it exists.
     fn lookup(&self, id: u64, after: u64) -> Outcome {
         match self.by_id.get(&id) {
-            Some(index) => Outcome::Applied(*index),
+            Some((_, true)) => Outcome::Refused,
+            Some((index, false)) => Outcome::Applied(*index),
             None if self.floor <= after.saturating_add(1) => Outcome::Absent,
             None => Outcome::Forgotten,
         }
     }
 
     /// A compact form for snapshots: the floor, then each id with the gap
-    /// to its index from the previous one (indexes only grow).
+    /// to its index from the previous one (indexes only grow), shifted left
+    /// once to carry the refused flag.
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.order.len() * 10);
         out.extend_from_slice(&self.floor.to_le_bytes());
         out.extend_from_slice(&(self.order.len() as u64).to_le_bytes());
         let mut prev = self.floor;
-        for (id, index) in &self.order {
+        for (id, index, refused) in &self.order {
             out.extend_from_slice(&id.to_le_bytes());
-            put_varint(&mut out, index.wrapping_sub(prev));
+            put_varint(
+                &mut out,
+                (index.wrapping_sub(prev) << 1) | u64::from(*refused),
+            );
             prev = *index;
         }
         out
@@ -136,11 +145,11 @@ impl Outcomes {
         let mut prev = floor;
         for _ in 0..n {
             let id = take_u64(&mut r).ok_or_else(bad)?;
-            let index = prev
-                .checked_add(take_varint(&mut r).ok_or_else(bad)?)
-                .ok_or_else(bad)?;
-            out.by_id.insert(id, index);
-            out.order.push_back((id, index));
+            let word = take_varint(&mut r).ok_or_else(bad)?;
+            let refused = word & 1 == 1;
+            let index = prev.checked_add(word >> 1).ok_or_else(bad)?;
+            out.by_id.insert(id, (index, refused));
+            out.order.push_back((id, index, refused));
             prev = index;
         }
         if !r.is_empty() {
@@ -263,9 +272,7 @@ impl<S: Data> StateMachine<S> {
         std::fs::create_dir_all(&dir)?;
         let (header, state, outcomes) = match read_snapshot(&dir.join(SNAPSHOT_FILE))? {
             Some((header, data)) => {
-                let (outcomes, state) = decode_payload(&data, header.last_applied.as_ref())?;
-                let state =
-                    S::decode(state).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                let (state, outcomes) = decode_state(&data, header.last_applied.as_ref())?;
                 (header, state, outcomes)
             }
             None => (Header::default(), S::default(), Outcomes::default()),
@@ -302,6 +309,26 @@ fn encode_snapshot(header: &Header, data: &[u8]) -> io::Result<Vec<u8>> {
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     Ok(out)
+}
+
+/// Snapshot data (as a leader sends it, or as a snapshot file holds it) as
+/// the state and outcome window it carries.
+pub(crate) fn decode_state<S: Data>(
+    data: &[u8],
+    last_applied: Option<&LogId>,
+) -> io::Result<(S, Outcomes)> {
+    let (outcomes, state) = decode_payload(data, last_applied)?;
+    let state = S::decode(state).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok((state, outcomes))
+}
+
+/// Whatever a snapshot file or a leader's snapshot data holds, decoded as
+/// this member would (the fuzz target's way in): errors, never panics.
+pub fn decode_untrusted<S: Data>(bytes: &[u8]) -> io::Result<S> {
+    if let Ok((header, data)) = decode_snapshot(bytes) {
+        return decode_state::<S>(&data, header.last_applied.as_ref()).map(|(s, _)| s);
+    }
+    decode_state::<S>(bytes, None).map(|(s, _)| s)
 }
 
 fn decode_snapshot(bytes: &[u8]) -> io::Result<(Header, Vec<u8>)> {
@@ -392,17 +419,19 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
     {
         while let Some((entry, responder)) = entries.try_next().await? {
             let index = entry.log_id.index;
+            let mut refused = false;
             match &entry.payload {
                 EntryPayload::Normal(cmd) => {
-                    self.shared.outcomes.lock().record(cmd.id, index);
                     // A change set that fails to apply means members would
                     // diverge; stopping is the only safe answer.
-                    self.shared.state.write().apply(&cmd.payload).map_err(|e| {
+                    let applied = self.shared.state.write().apply(&cmd.payload).map_err(|e| {
                         io::Error::new(
                             io::ErrorKind::InvalidData,
                             format!("applying entry {index}: {e}"),
                         )
                     })?;
+                    refused = !applied;
+                    self.shared.outcomes.lock().record(cmd.id, index, refused);
                 }
                 EntryPayload::Membership(m) => {
                     self.header.membership = Membership::new(Some(entry.log_id), m.clone());
@@ -412,7 +441,7 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
             self.header.last_applied = Some(entry.log_id);
             self.shared.set_applied(self.header.last_applied.as_ref());
             if let Some(r) = responder {
-                r.send(Applied { index });
+                r.send(Applied { index, refused });
             }
         }
         Ok(())
@@ -428,8 +457,7 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
     }
 
     async fn install_snapshot(&mut self, meta: &Meta, snapshot: Vec<u8>) -> Result<(), io::Error> {
-        let (outcomes, state) = decode_payload(&snapshot, meta.last_log_id.as_ref())?;
-        let state = S::decode(state).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let (state, outcomes) = decode_state(&snapshot, meta.last_log_id.as_ref())?;
         let header = Header {
             last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
@@ -463,7 +491,7 @@ mod tests {
         for i in 0..(RECENT_OUTCOMES as u64 + 10) {
             // Ids in no order, indexes with gaps (membership and blank
             // entries carry no command).
-            o.record(i.wrapping_mul(0x9E37_79B9_7F4A_7C15), 3 + i * 2);
+            o.record(i.wrapping_mul(0x9E37_79B9_7F4A_7C15), 3 + i * 2, i % 7 == 0);
         }
         let back = Outcomes::decode(&o.window().encode()).unwrap();
         assert_eq!(back.order, o.order);
@@ -471,10 +499,15 @@ mod tests {
         assert_eq!(back.by_id, o.by_id);
         // The ten oldest were forgotten: the floor is past the tenth.
         assert_eq!(back.floor, 3 + 9 * 2 + 1);
-        let newest = (RECENT_OUTCOMES as u64 + 9).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let newest = RECENT_OUTCOMES as u64 + 9;
         assert_eq!(
-            back.lookup(newest, 0),
-            Outcome::Applied(3 + (RECENT_OUTCOMES as u64 + 9) * 2)
+            back.lookup(newest.wrapping_mul(0x9E37_79B9_7F4A_7C15), 0),
+            Outcome::Applied(3 + newest * 2)
+        );
+        let refused = (RECENT_OUTCOMES as u64 / 7) * 7;
+        assert_eq!(
+            back.lookup(refused.wrapping_mul(0x9E37_79B9_7F4A_7C15), 0),
+            Outcome::Refused
         );
         // An unknown id that could only lie beyond the floor: not applied.
         assert_eq!(back.lookup(7, back.floor - 1), Outcome::Absent);
@@ -490,7 +523,7 @@ mod tests {
     #[test]
     fn snapshot_data_carries_the_window_and_old_data_has_none() {
         let mut o = Outcomes::default();
-        o.record(42, 7);
+        o.record(42, 7, false);
         let data = encode_payload(&o, b"state");
         let (back, state) = decode_payload(&data, None).unwrap();
         assert_eq!(state, b"state");

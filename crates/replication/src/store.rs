@@ -9,6 +9,15 @@
 //! The vote and the purge point live in a small `meta.json`, replaced
 //! atomically. It is written by the same thread, after the log is synced, so
 //! a vote is never durable ahead of the entries that preceded it.
+//!
+//! The commit index lives in a small `committed` file, overwritten in place
+//! before openraft applies anything up to it, so that a restarted member
+//! re-applies everything it had applied before it opens to clients (it
+//! never serves an older state than it already served). It is written but
+//! not fsync'd: a process crash keeps it (the page cache does), and after a
+//! power failure a stale value only means re-applying less at start-up,
+//! with the rest learned from the leader; the value read back is never
+//! beyond what the recovered log holds.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -27,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::wal::{sync_dir, Wal};
 use crate::{LogId, TypeConfig};
 
-type Entry = EntryOf<TypeConfig>;
+pub type Entry = EntryOf<TypeConfig>;
 type Vote = VoteOf<TypeConfig>;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -57,6 +66,67 @@ enum Op {
 pub struct LogStore {
     mem: Arc<Mutex<Mem>>,
     ops: mpsc::Sender<Op>,
+    committed_file: Arc<std::fs::File>,
+}
+
+/// A log record's payload as the entry it holds.
+pub fn decode_entry(bytes: &[u8]) -> io::Result<Entry> {
+    postcard::from_bytes(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// The command a log record's payload carries, if it is an entry with one
+/// (membership and blank entries carry none).
+pub fn decode_command(bytes: &[u8]) -> io::Result<Option<crate::Command>> {
+    Ok(match decode_entry(bytes)?.payload {
+        openraft::EntryPayload::Normal(cmd) => Some(cmd),
+        _ => None,
+    })
+}
+
+const COMMITTED_FILE: &str = "committed";
+/// index, term, leader node id, then a CRC-32 of those 24 bytes.
+const COMMITTED_LEN: usize = 28;
+
+fn encode_committed(l: &LogId) -> [u8; COMMITTED_LEN] {
+    let mut b = [0u8; COMMITTED_LEN];
+    b[..8].copy_from_slice(&l.index.to_le_bytes());
+    b[8..16].copy_from_slice(&l.leader_id.term.to_le_bytes());
+    b[16..24].copy_from_slice(&l.leader_id.node_id.to_le_bytes());
+    let crc = crc32fast::hash(&b[..24]);
+    b[24..].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+fn decode_committed(b: &[u8]) -> Option<LogId> {
+    let b: &[u8; COMMITTED_LEN] = b.get(..COMMITTED_LEN)?.try_into().ok()?;
+    if crc32fast::hash(&b[..24]).to_le_bytes() != b[24..] {
+        return None;
+    }
+    let word = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
+    Some(LogId {
+        leader_id: openraft::vote::leader_id_adv::LeaderId {
+            term: word(8),
+            node_id: word(16),
+        },
+        index: word(0),
+    })
+}
+
+/// The commit index to re-apply up to at start-up: the saved one, cut back
+/// to what the recovered log holds (a leader may apply entries that only
+/// its followers had stored, and a power failure loses unsynced ones).
+/// Entries at or below a commit index are committed, so any prefix is safe.
+fn recovered_committed(saved: Option<LogId>, entries: &BTreeMap<u64, Entry>) -> Option<LogId> {
+    let saved = saved?;
+    let last = *entries.keys().next_back()?;
+    let at = entries.get(&saved.index.min(last))?;
+    if at.log_id.index == saved.index && at.log_id != saved {
+        // The log disagrees with the saved id: trust neither; the leader
+        // will say what is committed.
+        tracing::warn!(saved = %saved, logged = %at.log_id, "saved commit index does not match the log; not re-applying from it");
+        return None;
+    }
+    Some(at.log_id)
 }
 
 impl LogStore {
@@ -81,14 +151,24 @@ impl LogStore {
             if purged.is_some_and(|p| index <= p) {
                 continue;
             }
-            let entry: Entry = postcard::from_bytes(&bytes).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("log entry {index}: {e}"),
-                )
-            })?;
+            let entry = decode_entry(&bytes)
+                .map_err(|e| io::Error::new(e.kind(), format!("log entry {index}: {e}")))?;
             entries.insert(index, entry);
         }
+        let committed_path = dir.join(COMMITTED_FILE);
+        let saved = match std::fs::read(&committed_path) {
+            Ok(b) => decode_committed(&b),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let committed = recovered_committed(saved, &entries);
+        let committed_file = Arc::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(false)
+                .open(&committed_path)?,
+        );
         let (tx, rx) = mpsc::channel();
         let mut wal = recovered.wal;
         // Records behind the purge point may still sit in the oldest
@@ -103,9 +183,10 @@ impl LogStore {
             mem: Arc::new(Mutex::new(Mem {
                 entries,
                 meta,
-                committed: None,
+                committed,
             })),
             ops: tx,
+            committed_file,
         })
     }
 
@@ -253,9 +334,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
-        // Kept in memory only: after a restart the member re-commits its log
-        // when it becomes leader again (or learns the commit index from the
-        // leader), so persisting this would only add fsyncs.
+        // One small positioned write, no fsync (see the module comment);
+        // openraft applies up to `committed` only after this returns.
+        if let Some(c) = &committed {
+            use std::os::unix::fs::FileExt;
+            self.committed_file.write_all_at(&encode_committed(c), 0)?;
+        }
         self.mem.lock().committed = committed;
         Ok(())
     }
@@ -303,5 +387,58 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             mem.meta.clone()
         };
         self.save_meta(meta, Some(log_id.index)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(term: u64, index: u64) -> LogId {
+        LogId {
+            leader_id: openraft::vote::leader_id_adv::LeaderId { term, node_id: 7 },
+            index,
+        }
+    }
+
+    fn log(ids: &[LogId]) -> BTreeMap<u64, Entry> {
+        ids.iter()
+            .map(|l| {
+                (
+                    l.index,
+                    Entry {
+                        log_id: *l,
+                        payload: openraft::EntryPayload::Blank,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_saved_commit_index_is_cut_back_to_the_recovered_log() {
+        let entries = log(&[id(1, 1), id(1, 2), id(2, 3)]);
+        let bytes = encode_committed(&id(2, 3));
+        assert_eq!(decode_committed(&bytes), Some(id(2, 3)));
+        let mut torn = bytes;
+        torn[3] ^= 1;
+        assert_eq!(decode_committed(&torn), None, "a damaged record is ignored");
+        assert_eq!(
+            recovered_committed(Some(id(2, 3)), &entries),
+            Some(id(2, 3))
+        );
+        assert_eq!(
+            recovered_committed(Some(id(1, 2)), &entries),
+            Some(id(1, 2))
+        );
+        // Ahead of the durable log: only what the log holds is re-applied.
+        assert_eq!(
+            recovered_committed(Some(id(2, 9)), &entries),
+            Some(id(2, 3))
+        );
+        // A log that disagrees with the saved id is not trusted.
+        assert_eq!(recovered_committed(Some(id(3, 3)), &entries), None);
+        assert_eq!(recovered_committed(None, &entries), None);
+        assert_eq!(recovered_committed(Some(id(1, 1)), &BTreeMap::new()), None);
     }
 }

@@ -130,20 +130,19 @@ impl Wal {
             let path = segment_path(dir, first);
             let mut bytes = Vec::new();
             File::open(&path)?.read_to_end(&mut bytes)?;
-            let mut off = 0usize;
-            while let Some((index, payload, used)) = read_record(&bytes[off..]) {
+            let (found, off) = scan_records(&bytes);
+            for (index, at, payload) in found {
                 let expected = records
                     .last()
                     .map_or(first, |(last, _): &(u64, Vec<u8>)| last + 1);
-                if index != expected || (off == 0 && index != first) {
+                if index != expected || (at == 0 && index != first) {
                     return Err(corrupt(format!(
                         "{}: record index {index} where {expected} was expected",
                         path.display()
                     )));
                 }
-                positions.push_back((index, first, off as u64));
+                positions.push_back((index, first, at as u64));
                 records.push((index, payload.to_vec()));
-                off += used;
             }
             let dirty = bytes[off..]
                 .iter()
@@ -391,6 +390,21 @@ impl Wal {
         }
         Ok(())
     }
+}
+
+/// A record found in a segment: its index, its offset, its payload.
+pub type Found<'a> = (u64, usize, &'a [u8]);
+
+/// The intact records at the start of a segment's bytes, and the offset
+/// where they end (what follows is zeros, a torn tail or damage).
+pub fn scan_records(bytes: &[u8]) -> (Vec<Found<'_>>, usize) {
+    let mut out = Vec::new();
+    let mut off = 0usize;
+    while let Some((index, payload, used)) = bytes.get(off..).and_then(read_record) {
+        out.push((index, off, payload));
+        off += used;
+    }
+    (out, off)
 }
 
 /// `(index, payload, bytes used)` of the record at the start of `buf`, or

@@ -15,14 +15,25 @@ struct Sum {
 }
 
 impl Data for Sum {
-    fn apply(&mut self, payload: &[u8]) -> Result<(), String> {
-        // The first eight bytes carry the value; any rest is padding.
-        let head = payload.get(..8).ok_or_else(|| "bad payload".to_owned())?;
-        let v = u64::from_le_bytes(head.try_into().map_err(|_| "bad payload".to_owned())?);
+    fn apply(&mut self, payload: &[u8]) -> Result<bool, String> {
+        // The first eight bytes carry the value; a payload of exactly 16
+        // bytes carries the count it expects to find (a precondition), and
+        // any other rest is padding.
+        let word = |i: usize| {
+            payload
+                .get(i..i + 8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+                .ok_or_else(|| "bad payload".to_owned())
+        };
+        let v = word(0)?;
+        if payload.len() == 16 && word(8)? != self.count {
+            return Ok(false);
+        }
         self.count += 1;
         self.total += v;
         self.order = self.order.wrapping_mul(31).wrapping_add(v);
-        Ok(())
+        Ok(true)
     }
     fn encode(&self) -> Vec<u8> {
         [self.count, self.total, self.order]
@@ -132,6 +143,30 @@ async fn writes_survive_restart_and_snapshots() {
         .wait_applied(r.applied_index() + 100, Duration::from_millis(50))
         .await
         .is_err());
+    r.shutdown().await;
+}
+
+/// A payload whose precondition fails is refused on apply, identically on
+/// every member: its writer is told it was not applied, and so is anyone
+/// who asks about it later (after a restart too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_payload_is_reported_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Replicator::<Sum>::open(config(dir.path(), 1_000_000))
+        .await
+        .unwrap();
+    write_many(&r, 1, 3).await;
+    let leader = r.write_leader().unwrap();
+    let payload = |v: u64, expect: u64| [v.to_le_bytes(), expect.to_le_bytes()].concat();
+    let ok = r.submit(leader, payload(10, 3)).await.unwrap().await;
+    assert!(ok.is_ok(), "{ok:?}");
+    let leader = r.write_leader().unwrap();
+    let refused = r.submit_as(leader, 77, payload(20, 3)).await.unwrap().await;
+    let err = refused.expect_err("the count was 4, not 3");
+    assert_eq!(err.code, causeway_value::Code::NotALeader, "{err:?}");
+    assert_eq!(r.state().total, 6 + 10);
+    let again = r.outcome(77, leader.term, leader.last_log).await;
+    assert_eq!(again.unwrap_err().code, causeway_value::Code::NotALeader);
     r.shutdown().await;
 }
 
@@ -356,11 +391,7 @@ async fn a_leader_that_catches_up_from_a_snapshot_reports_its_committed_entry() 
         .unwrap();
     let entry = before + 1;
     for _ in 0..400 {
-        if members
-            .iter()
-            .enumerate()
-            .all(|(_, m)| m.status().last_log >= entry)
-        {
+        if members.iter().all(|m| m.status().last_log >= entry) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -383,7 +414,7 @@ async fn a_leader_that_catches_up_from_a_snapshot_reports_its_committed_entry() 
     let mut written = 0;
     let until = std::time::Instant::now() + Duration::from_secs(20);
     while written < 400
-        || (!members[new].purged_index().is_some_and(|p| p > entry)
+        || (members[new].purged_index().is_none_or(|p| p <= entry)
             && std::time::Instant::now() < until)
     {
         last = write_many(&members[new], written + 1, 100).await;

@@ -12,6 +12,12 @@ use crate::db::{GraphState, DEFAULT_DB, SYSTEM_DB};
 
 pub const NEO4J_VERSION: &str = "5.26.0";
 
+/// How long a member may go without a leader before it stops offering
+/// itself as a router: longer than an election takes (a leader lease of up
+/// to 300 ms, then an election timeout of 150 to 300 ms with the default
+/// timing; the early election after a crash is faster still).
+pub const LEADERLESS_GRACE: std::time::Duration = std::time::Duration::from_millis(700);
+
 pub struct Catalog {
     pub advertised_bolt: String,
     pub advertised_http: String,
@@ -134,7 +140,8 @@ impl Catalog {
 
     fn routing_table(&self, args: &[Value]) -> Result<Rows> {
         database_arg(args.get(1))?;
-        let routes = self.routes()?;
+        let home = matches!(args.get(1), None | Some(Value::Null));
+        let routes = self.routes(home)?;
         let servers = [
             ("WRITE", routes.writers),
             ("READ", routes.readers),
@@ -166,7 +173,15 @@ impl Catalog {
     /// followers and read replicas, and the leader only when it is alone or
     /// `read_from_leader` is set; ROUTE lists every core. Advertised Bolt
     /// addresses only.
-    pub fn routes(&self) -> Result<Routes> {
+    ///
+    /// A member cut off from the leader for longer than an election takes
+    /// ([`Catalog::cut_off`]) is no useful router: for a named database it
+    /// refuses, so the driver asks the other routers it knows. A request
+    /// naming no database is a driver resolving its home database, which it
+    /// asks only of its first address; that gets an answer (the database's
+    /// name), with this member left out of every role, so that the table
+    /// the driver then keeps sends it to the other members.
+    pub fn routes(&self, home_resolution: bool) -> Result<Routes> {
         // `default_router = server`: this member takes everything and
         // routes it itself.
         if !self.clustered || self.server_router {
@@ -201,6 +216,35 @@ impl Catalog {
             .filter(|_| leader_ok)
             .map(|l| vec![l.member.bolt.clone()])
             .unwrap_or_default();
+        if writers.is_empty() && self.cut_off(&st) {
+            let others: Vec<String> = st
+                .members
+                .iter()
+                .filter(|m| m.node_id != st.node_id)
+                .map(|m| m.member.bolt.clone())
+                .collect();
+            if !home_resolution || others.is_empty() {
+                return Err(Error::new(
+                    Code::DatabaseUnavailable,
+                    "This member has no leader (it may be cut off from the majority); ask \
+                     another member for routing.",
+                ));
+            }
+            let routers = voters
+                .iter()
+                .filter(|m| m.node_id != st.node_id)
+                .map(|m| m.member.bolt.clone())
+                .collect::<Vec<_>>();
+            return Ok(Routes {
+                writers,
+                routers: if routers.is_empty() {
+                    others.clone()
+                } else {
+                    routers
+                },
+                readers: others,
+            });
+        }
         // Followers and read replicas (learners).
         let mut readers: Vec<String> = st
             .members
@@ -220,6 +264,38 @@ impl Catalog {
             readers,
             routers,
         })
+    }
+
+    /// Whether this member has gone without a leader for longer than an
+    /// election lasts ([`LEADERLESS_GRACE`]): a leader that lost its lease
+    /// has, by definition; a follower or candidate once it has heard no
+    /// leader for that long (or never has).
+    fn cut_off(&self, st: &Status) -> bool {
+        if st.lease_lost {
+            return true;
+        }
+        st.millis_since_leader
+            .is_none_or(|ms| ms > LEADERLESS_GRACE.as_millis() as u64)
+    }
+
+    /// The routing table once this member knows a writer, waiting out an
+    /// election for up to [`LEADERLESS_GRACE`]: a driver asking during one
+    /// would otherwise get a table without a writer and retry after its
+    /// back-off.
+    pub async fn routes_when_led(&self, home_resolution: bool) -> Result<Routes> {
+        let deadline = tokio::time::Instant::now() + LEADERLESS_GRACE;
+        loop {
+            let routes = self.routes(home_resolution)?;
+            // A member cut off from any leader answers at once (see
+            // `routes`): waiting would not bring one.
+            if !routes.writers.is_empty()
+                || tokio::time::Instant::now() >= deadline
+                || (self.clustered && self.cut_off(&self.status()))
+            {
+                return Ok(routes);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// One `(name, address, http, role, writer, health, applied)` entry per

@@ -52,14 +52,48 @@ pub struct Head {
 }
 
 /// The replicated state of a database: its graph. Change sets are applied
-/// exactly as the transaction that produced them left them.
+/// exactly as the transaction that produced them left them, and only onto
+/// the graph version they were built on.
 #[derive(Clone, Default)]
 pub struct GraphState(pub Graph);
 
+/// Marks a log payload that names the graph version its change set was
+/// built on.
+const BASED_MAGIC: &[u8; 4] = b"CWB1";
+
+impl GraphState {
+    /// A change set built on graph version `base`. A writer builds on the
+    /// head, which may hold change sets still on their way through the log;
+    /// should one of those never reach the log (openraft refuses a proposal
+    /// when the leader's lease lapses or a hand-over starts, and may accept
+    /// the next one once that passes), a change set built on it must not
+    /// apply either: it carries that entry's effects and its reads saw them.
+    pub fn based_payload(base: u64, changes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(12 + changes.len());
+        out.extend_from_slice(BASED_MAGIC);
+        out.extend_from_slice(&base.to_le_bytes());
+        out.extend_from_slice(changes);
+        out
+    }
+}
+
 impl Data for GraphState {
-    fn apply(&mut self, payload: &[u8]) -> Result<(), String> {
-        let changes = causeway_graph::ChangeSet::decode(payload).map_err(|e| e.message)?;
-        self.0.apply(&changes).map_err(|e| e.message)
+    fn apply(&mut self, payload: &[u8]) -> Result<bool, String> {
+        let changes = match payload.strip_prefix(BASED_MAGIC.as_slice()) {
+            Some(rest) => {
+                let (base, changes) = rest
+                    .split_first_chunk::<8>()
+                    .ok_or_else(|| "log payload: short header".to_owned())?;
+                if u64::from_le_bytes(*base) != self.0.version() {
+                    return Ok(false);
+                }
+                changes
+            }
+            None => payload,
+        };
+        let changes = causeway_graph::ChangeSet::decode(changes).map_err(|e| e.message)?;
+        self.0.apply(&changes).map_err(|e| e.message)?;
+        Ok(true)
     }
     fn encode(&self) -> Vec<u8> {
         self.0.encode()
@@ -188,19 +222,17 @@ impl Database {
         })
     }
 
-    /// Bookmarks of other databases are accepted and ignored: a driver sends
-    /// every bookmark of its session, whichever database they came from.
+    /// A bookmark's index for this database: bookmarks of the other
+    /// databases this member hosts are accepted and wait for nothing here,
+    /// since a driver sends every bookmark of its session, whichever
+    /// database they came from (the session checks that they name one).
     fn parse_bookmark(&self, b: &str) -> Result<u64, Error> {
-        let invalid = || {
-            Error::new(
-                Code::InvalidBookmark,
-                format!("Supplied bookmark '{b}' is not valid"),
-            )
-        };
-        let rest = b.strip_prefix("causeway:").ok_or_else(invalid)?;
-        let (db, index) = rest.rsplit_once(':').ok_or_else(invalid)?;
-        let index: u64 = index.parse().map_err(|_| invalid())?;
-        Ok(if db == self.name { index } else { 0 })
+        let (db, index) = parse_bookmark(b)?;
+        Ok(if db.eq_ignore_ascii_case(&self.name) {
+            index
+        } else {
+            0
+        })
     }
 
     /// Runs one statement inside `tx`.
@@ -387,7 +419,9 @@ impl Database {
             self.wait_version(repl, seen, tx.deadline).await?;
             return Ok(self.bookmark(self.applied_index()));
         }
-        let bytes = changes.encode();
+        // `finish` moved the version one past the base this transaction
+        // was built on.
+        let bytes = GraphState::based_payload(graph.version() - 1, &changes.encode());
         if bytes.len() > self.config.max_transaction_bytes {
             return Err(Error::new(
                 Code::TransactionCommitFailed,
@@ -471,6 +505,28 @@ impl Database {
     }
 }
 
+/// Splits a bookmark into the database it names and its log index.
+fn parse_bookmark(b: &str) -> Result<(&str, u64), Error> {
+    let invalid = || {
+        Error::new(
+            Code::InvalidBookmark,
+            format!("Supplied bookmark '{b}' is not valid"),
+        )
+    };
+    let rest = b.strip_prefix("causeway:").ok_or_else(invalid)?;
+    let (db, index) = rest.rsplit_once(':').ok_or_else(invalid)?;
+    let index: u64 = index.parse().map_err(|_| invalid())?;
+    if db.is_empty() {
+        return Err(invalid());
+    }
+    Ok((db, index))
+}
+
+/// The database a bookmark names.
+pub fn bookmark_database(b: &str) -> Result<&str, Error> {
+    parse_bookmark(b).map(|(db, _)| db)
+}
+
 /// Logs, when dropped, a step that took longer than a second: the
 /// operator's clue to where a stalled write was waiting.
 struct SlowWarning {
@@ -522,4 +578,46 @@ fn timed_out() -> Error {
         "The transaction has been terminated. Retry your operation in a new transaction, and you should see a \
          successful result. The transaction has not completed within the specified timeout.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change_set(base: &Graph, query: &str) -> (Graph, Vec<u8>) {
+        let mut tx = TxGraph::new(base.clone());
+        let ctx = ExecContext {
+            database: DEFAULT_DB,
+            catalog: None,
+            limits: Limits::default(),
+        };
+        causeway_exec::execute(&mut tx, query, &Map::new(), &ctx).unwrap();
+        let (graph, changes) = tx.finish();
+        let payload = GraphState::based_payload(graph.version() - 1, &changes.encode());
+        (graph, payload)
+    }
+
+    /// A change set built on a head that held another, which never reached
+    /// the log, is refused on apply: its reads and its values carry that
+    /// other one's effects.
+    #[test]
+    fn a_change_set_applies_only_onto_the_version_it_was_built_on() {
+        let applied = GraphState::default();
+        let (head, first) = change_set(&applied.0, "CREATE (:N {v: 1})");
+        let (_, second) = change_set(&head, "MATCH (n:N) SET n.v = n.v + 1");
+        // In order, both apply.
+        let mut state = applied.clone();
+        assert!(state.apply(&first).unwrap());
+        assert!(state.apply(&second).unwrap());
+        assert_eq!(state.0.version(), 2);
+        // Without the first, the second is refused and changes nothing.
+        let mut state = applied.clone();
+        assert!(!state.apply(&second).unwrap());
+        assert_eq!(state.0.version(), 0);
+        assert_eq!(state.0.stats().nodes, 0);
+        // Payloads from before the version was recorded still apply.
+        let mut state = applied;
+        let bare = &first[12..];
+        assert!(state.apply(bare).unwrap());
+    }
 }

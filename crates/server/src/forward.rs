@@ -171,6 +171,25 @@ impl Forwarder {
         })
     }
 
+    /// `call`, on the leader of `term`, unless this member applies an entry
+    /// of a later term first: that leader can then commit nothing more, so
+    /// waiting for its answer (a leader cut off or paused may never send
+    /// one) only stalls the client. Ending the call like a lost connection
+    /// lets the caller begin again elsewhere or settle the commit from the
+    /// log.
+    async fn unless_superseded<T>(
+        &self,
+        term: u64,
+        call: impl std::future::Future<Output = Result<T, ClientError>>,
+    ) -> Result<T, ClientError> {
+        tokio::select! {
+            r = call => r,
+            () = self.repl.superseded(term) => Err(ClientError::Connection(format!(
+                "the leader of term {term} was replaced while this member waited for it"
+            ))),
+        }
+    }
+
     fn key(target: &Target, token: &AuthToken) -> PoolKey {
         PoolKey {
             addr: target.bolt.clone(),
@@ -260,8 +279,13 @@ impl Forwarder {
                 return Ok(None);
             };
             let res = async {
-                let (key, mut c) = self.connect(&target, token).await?;
-                match c.begin(Self::begin_extra(req, fence)).await {
+                let (key, mut c) = self
+                    .unless_superseded(fence.term, self.connect(&target, token))
+                    .await?;
+                match self
+                    .unless_superseded(fence.term, c.begin(Self::begin_extra(req, fence)))
+                    .await
+                {
                     Ok(meta) => Ok((key, c, meta)),
                     Err(e) => {
                         if let ClientError::Connection(_) = e {
@@ -351,7 +375,9 @@ impl Forwarder {
                 "The transaction has been terminated after an earlier error.",
             )));
         };
-        let r = c.run(query, params.clone(), Map::new()).await;
+        let r = self
+            .unless_superseded(tx.fence.term, c.run(query, params.clone(), Map::new()))
+            .await;
         if let Err(ClientError::Connection(_)) = &r {
             if let Some((key, _)) = tx.conn.take() {
                 self.forget(&key);
@@ -368,7 +394,7 @@ impl Forwarder {
                 "The transaction has been terminated after an earlier error.",
             ));
         };
-        match c.commit().await {
+        match self.unless_superseded(tx.fence.term, c.commit()).await {
             Ok(meta) => {
                 self.give_back(key, c);
                 Ok(bookmark_of(&meta, &tx.db))
@@ -422,7 +448,10 @@ impl Forwarder {
             let Some((target, fence, after)) = self.attempt().await? else {
                 return Ok(None);
             };
-            let (key, mut c) = match self.connect(&target, token).await {
+            let (key, mut c) = match self
+                .unless_superseded(fence.term, self.connect(&target, token))
+                .await
+            {
                 Ok(x) => x,
                 Err(e) if resendable(&e) && tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(POLL).await;
@@ -443,7 +472,15 @@ impl Forwarder {
             // One round trip, so the leader's write lock is never held
             // while a message crosses the network.
             let extra = Self::begin_extra(req, fence);
-            let (stream, committed) = c.run_and_commit(extra, query, params.clone()).await;
+            let (stream, committed) = match self
+                .unless_superseded(fence.term, async {
+                    Ok(c.run_and_commit(extra, query, params.clone()).await)
+                })
+                .await
+            {
+                Ok(answers) => answers,
+                Err(e) => (Err(e), None),
+            };
             let (stream, e) = match (stream, committed) {
                 (Ok(stream), Some(Ok(meta))) => {
                     self.give_back(key, c);

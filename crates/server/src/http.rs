@@ -82,6 +82,10 @@ async fn status(State(s): State<Arc<HttpState>>) -> Json<serde_json::Value> {
 struct FaultRequest {
     /// Node ids whose cluster traffic this member drops, both ways.
     blocked: Vec<u64>,
+    /// Node ids whose requests this member carries out but never answers
+    /// (only the way back to them is cut).
+    #[serde(default)]
+    mute: Vec<u64>,
 }
 
 async fn set_faults(
@@ -95,6 +99,7 @@ async fn set_faults(
         ),
         Some(f) => {
             f.set_blocked(req.blocked.into_iter().collect());
+            f.set_mute(req.mute.into_iter().collect());
             (StatusCode::OK, Json(json!({"blocked": f.blocked()})))
         }
     }

@@ -32,6 +32,24 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Every bookmark must name a database this member hosts: one that
+    /// names no database or another one cannot be honoured, and ignoring it
+    /// would silently break read-your-writes.
+    pub fn check_bookmarks(&self, bookmarks: &[String]) -> Result<(), Error> {
+        for b in bookmarks {
+            let db = crate::db::bookmark_database(b)?;
+            if !self.databases.contains_key(&db.to_lowercase()) {
+                return Err(Error::new(
+                    Code::InvalidBookmark,
+                    format!(
+                        "Supplied bookmark '{b}' refers to database '{db}', which does not exist."
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn database(&self, name: Option<&str>) -> Result<Arc<Database>, Error> {
         let name = match name {
             None | Some("") => DEFAULT_DB,
@@ -226,8 +244,13 @@ fn answered_here(query: &str) -> bool {
 impl Session for BoltSession {
     type Tx = BoltTx;
 
-    async fn begin(&mut self, req: BeginRequest) -> Result<BoltTx, Error> {
+    async fn begin(&mut self, mut req: BeginRequest) -> Result<BoltTx, Error> {
         let db = self.shared.database(req.db.as_deref())?;
+        self.shared.check_bookmarks(&req.bookmarks)?;
+        // From here on the database is named, so that every bookmark made
+        // for this transaction, here or on the leader it is routed to,
+        // carries the resolved name.
+        req.db = Some(db.name.clone());
         if let Some(fw) = self.forwarder(&req, &db) {
             if req.auto_commit {
                 return Ok(BoltTx::Pending(req));
@@ -346,7 +369,12 @@ impl Session for BoltSession {
 
     async fn route(&mut self, req: RouteRequest) -> Result<RoutingTable, Error> {
         let db = self.shared.database(req.db.as_deref())?;
-        let routes = self.shared.catalog.routes()?;
+        self.shared.check_bookmarks(&req.bookmarks)?;
+        let routes = self
+            .shared
+            .catalog
+            .routes_when_led(req.db.is_none())
+            .await?;
         Ok(RoutingTable {
             ttl_secs: self.shared.catalog.routing_ttl_secs,
             db: db.name.clone(),
