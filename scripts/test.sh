@@ -5,6 +5,7 @@
 #
 #   scripts/test.sh            everything
 #   CAUSEWAY_SKIP_LINT=1 ...   skip fmt and clippy (local iteration)
+#   CAUSEWAY_LONG=1 ...        the long fault-suite run (many rounds, longer faults)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -51,6 +52,22 @@ step "neo4j Python driver 6.x and py2neo"
 .venv/neo4j6/bin/python -m pytest -q tests/drivers
 step "neo4j Python driver 5.28"
 .venv/neo4j5/bin/python -m pytest -q tests/drivers --ignore=tests/drivers/test_py2neo.py
+
+step "fault suite (members in network namespaces, real faults)"
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
+    command -v iptables >/dev/null || (apt-get update -qq && apt-get install -y -qq iptables)
+    # Wall-clock jumps need libfaketime; without it that nemesis moves nothing.
+    ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1 \
+        || (apt-get update -qq && apt-get install -y -qq faketime) || true
+    if [ -n "${CAUSEWAY_LONG:-}" ]; then
+        fault_args=(--rounds 5 --fault-seconds 15 --threads 2)
+    else
+        fault_args=(--rounds 1 --fault-seconds 4)
+    fi
+    .venv/neo4j6/bin/python tests/faults/run.py "${fault_args[@]}" --json target/faults.json
+else
+    echo "skipped: the fault suite needs root and iproute2 (network namespaces)"
+fi
 
 step "openCypher TCK"
 ./target/release/tck "$SHARED/tck/features"
