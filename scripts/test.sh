@@ -35,6 +35,19 @@ cargo test --release --workspace 2>&1 | tee target/cargo-test.log
 # A crate whose tests all pass prints "test result: ok"; count for the summary.
 rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/cargo-test.log | awk '{s+=$4} END {print s+0}')
 
+step "deterministic simulation"
+# tokio's own random choices are seeded only under tokio_unstable, so the
+# simulation is built apart, in its own target directory.
+RUSTFLAGS="--cfg tokio_unstable" CARGO_TARGET_DIR=target/sim \
+    cargo build --release -p causeway-sim
+if [ -n "${CAUSEWAY_LONG:-}" ]; then sim_seeds=100000; else sim_seeds=10000; fi
+target/sim/release/causeway-sim --check-replay 3
+target/sim/release/causeway-sim --seeds "$sim_seeds"
+
+step "fuzzing (bounded)"
+if [ -n "${CAUSEWAY_LONG:-}" ]; then fuzz_seconds=300; else fuzz_seconds=10; fi
+FUZZ_SECONDS=$fuzz_seconds scripts/fuzz.sh
+
 step "Python driver venvs"
 for v in neo4j6 neo4j5; do
     venv=.venv/$v
@@ -62,7 +75,7 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
     if [ -n "${CAUSEWAY_LONG:-}" ]; then
         fault_args=(--rounds 5 --fault-seconds 15 --threads 2)
     else
-        fault_args=(--rounds 1 --fault-seconds 4)
+        fault_args=(--rounds 1 --fault-seconds 3)
     fi
     .venv/neo4j6/bin/python tests/faults/run.py "${fault_args[@]}" --json target/faults.json
 else

@@ -9,9 +9,9 @@
 
 use std::time::Duration;
 
+use causeway_net::{BoxStream, Network};
 use causeway_value::{Code, Error, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::backend::AuthToken;
 use crate::chunk::{self, Dechunker};
@@ -49,7 +49,7 @@ pub struct Stream {
 }
 
 pub struct Client {
-    stream: TcpStream,
+    stream: BoxStream,
     inbuf: Vec<u8>,
     out: Vec<u8>,
     dechunker: Dechunker,
@@ -58,17 +58,17 @@ pub struct Client {
 const VERSION: (u8, u8) = (5, 4);
 
 impl Client {
-    /// Connects, negotiates Bolt 5.4 and logs on with `auth`.
+    /// Connects over `net`, negotiates Bolt 5.4 and logs on with `auth`.
     pub async fn connect(
+        net: &dyn Network,
         addr: &str,
         user_agent: &str,
         auth: &AuthToken,
         timeout: Duration,
     ) -> Result<Client, ClientError> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        let stream = tokio::time::timeout(timeout, net.connect(addr))
             .await
             .map_err(|_| ClientError::Connection(format!("connecting to {addr} timed out")))??;
-        stream.set_nodelay(true)?;
         let mut c = Client {
             stream,
             inbuf: Vec::new(),

@@ -370,6 +370,7 @@ where
         }
         self.inbuf.resize(old + room, 0);
         let result = tokio::select! {
+            biased;
             r = self.stream.read(&mut self.inbuf[old..]) => Some(r),
             _ = shutdown_requested(&mut self.shutdown) => None,
             _ = deadline(self.auth_deadline) => {
@@ -398,6 +399,7 @@ where
         }
         let mut first = [0u8; IDLE_READ_SIZE];
         let result = tokio::select! {
+            biased;
             r = self.stream.read(&mut first) => Some(r),
             _ = shutdown_requested(&mut self.shutdown) => None,
             _ = deadline(self.auth_deadline) => {

@@ -23,7 +23,7 @@
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:7687").await?;
 //! let (stop, stopped) = tokio::sync::watch::channel(false);
 //! let config = causeway_bolt::BoltConfig::default();
-//! tokio::spawn(causeway_bolt::serve(listener, Arc::new(my_backend), config, stopped));
+//! tokio::spawn(causeway_bolt::serve(causeway_net::TcpListener(listener), Arc::new(my_backend), config, stopped));
 //! // ... later: stop accepting, let requests in flight finish.
 //! stop.send(true)?;
 //! ```

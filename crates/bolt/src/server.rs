@@ -6,7 +6,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use causeway_net::Listener;
 use tokio::sync::{watch, Semaphore};
 use tracing::{info, warn};
 
@@ -139,8 +139,8 @@ impl BoltConfig {
 /// its sender is dropped after sending true), then stops accepting and waits
 /// up to `shutdown_grace` for open connections, which close after finishing
 /// the request they are working on.
-pub async fn serve<B: Backend>(
-    listener: TcpListener,
+pub async fn serve<B: Backend, L: Listener>(
+    listener: L,
     backend: Arc<B>,
     config: BoltConfig,
     mut shutdown: watch::Receiver<bool>,
@@ -158,6 +158,7 @@ pub async fn serve<B: Backend>(
     );
     loop {
         let accepted = tokio::select! {
+            biased;
             r = listener.accept() => r,
             _ = shutdown_requested(&mut shutdown) => break,
         };
@@ -174,8 +175,6 @@ pub async fn serve<B: Backend>(
             drop(socket);
             continue;
         };
-        // Bolt is request/response with small messages; Nagle only adds latency.
-        let _ = socket.set_nodelay(true);
         let backend = backend.clone();
         let config = config.clone();
         let conn_shutdown = shutdown.clone();

@@ -9,6 +9,8 @@
 //! deterministic change sets through the [`Data`] trait.
 
 pub mod network;
+pub mod random;
+pub mod runtime;
 pub mod sm;
 pub mod store;
 pub mod wal;
@@ -76,6 +78,7 @@ openraft::declare_raft_types!(
         R = Applied,
         NodeId = u64,
         Node = Member,
+        AsyncRuntime = runtime::Runtime,
 );
 
 pub type LogId = LogIdOf<TypeConfig>;
@@ -91,6 +94,22 @@ pub trait Data: Clone + Default + Send + Sync + 'static {
     fn apply(&mut self, payload: &[u8]) -> Result<bool, String>;
     fn encode(&self) -> Vec<u8>;
     fn decode(bytes: &[u8]) -> Result<Self, String>;
+}
+
+/// Runs `f`, which blocks (hashing, encoding, a DNS lookup), off the async
+/// workers: on a blocking-pool thread, except on a current-thread runtime,
+/// where it runs in place. The deterministic simulation runs each member on
+/// a current-thread runtime in simulated time, where a real thread would
+/// finish at an unpredictable moment.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> io::Result<T> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::spawn_blocking(f)
+                .await
+                .map_err(io::Error::other)
+        }
+        _ => Ok(f()),
+    }
 }
 
 /// Raft timing, in milliseconds (docs/decisions/0006-cluster.md).
@@ -125,6 +144,8 @@ pub struct ClusterConfig {
     pub discover: Discover,
     pub secret: Vec<u8>,
     pub faults: Arc<network::Faults>,
+    /// How this member reaches the others (real TCP, or a simulation's).
+    pub net: causeway_net::Net,
 }
 
 #[derive(Clone)]
@@ -139,6 +160,9 @@ pub struct ReplicatorConfig {
     pub snapshot_every: u64,
     /// Log payload bytes between snapshots.
     pub snapshot_bytes: u64,
+    /// Log entries kept behind a snapshot (followers lagging by more catch
+    /// up from the snapshot).
+    pub snapshot_keep: u64,
     pub timing: Timing,
     pub cluster: Option<ClusterConfig>,
 }
@@ -233,8 +257,9 @@ struct RaftHandler<S: Data> {
     ctx: Arc<network::NetContext>,
 }
 
-/// When this member last received AppendEntries (a leader's message).
-type Heard = Arc<std::sync::Mutex<Option<std::time::Instant>>>;
+/// When this member last received AppendEntries (a leader's message), on
+/// tokio's clock (which a simulation controls).
+type Heard = Arc<std::sync::Mutex<Option<tokio::time::Instant>>>;
 
 impl<S: Data> RaftHandler<S> {
     /// A copy of openraft's metrics (never hold the watch: see `Replicator::metrics`).
@@ -249,7 +274,7 @@ impl<S: Data> network::Handler for RaftHandler<S> {
         &self,
         rpc: openraft::raft::AppendEntriesRequest<TypeConfig>,
     ) -> Result<openraft::raft::AppendEntriesResponse<TypeConfig>, String> {
-        *self.heard.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+        *self.heard.lock().unwrap_or_else(|p| p.into_inner()) = Some(tokio::time::Instant::now());
         self.raft
             .append_entries(rpc)
             .await
@@ -369,7 +394,7 @@ impl<S: Data> network::Handler for RaftHandler<S> {
         let mut refused = false;
         for _ in 0..LEADER_PROBES {
             refused = matches!(
-                tokio::time::timeout(LEADER_PROBE_TIMEOUT, tokio::net::TcpStream::connect(&addr)).await,
+                tokio::time::timeout(LEADER_PROBE_TIMEOUT, self.ctx.net.connect(&addr)).await,
                 Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused
             );
             if refused {
@@ -469,7 +494,7 @@ impl<S: Data> Replicator<S> {
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every.max(1)),
             // Followers that fall further behind catch up from a snapshot;
             // keeping fewer entries bounds the log held in memory.
-            max_in_snapshot_log_to_keep: 100,
+            max_in_snapshot_log_to_keep: config.snapshot_keep,
             install_snapshot_timeout: 30_000,
             ..Default::default()
         };
@@ -481,6 +506,7 @@ impl<S: Data> Replicator<S> {
                     secret: c.secret.clone(),
                     me: c.me.clone(),
                     faults: c.faults.clone(),
+                    net: c.net.clone(),
                 }),
                 Some(c.clone()),
             ),
@@ -490,6 +516,7 @@ impl<S: Data> Replicator<S> {
                     secret: Vec::new(),
                     me: Member::default(),
                     faults: Arc::default(),
+                    net: causeway_net::tcp(),
                 }),
                 None,
             ),
@@ -549,11 +576,9 @@ impl<S: Data> Replicator<S> {
             }
             return Ok(me);
         };
-        let listener = tokio::net::TcpListener::bind(&cluster.listen)
-            .await
-            .map_err(|e| {
-                io::Error::new(e.kind(), format!("cluster listen {}: {e}", cluster.listen))
-            })?;
+        let listener = cluster.net.bind(&cluster.listen).await.map_err(|e| {
+            io::Error::new(e.kind(), format!("cluster listen {}: {e}", cluster.listen))
+        })?;
         let handler = Arc::new(RaftHandler {
             raft: raft.clone(),
             heard: me.heard.clone(),
@@ -584,6 +609,17 @@ impl<S: Data> Replicator<S> {
     /// Index of the latest snapshot, if one has been taken.
     pub fn snapshot_index(&self) -> Option<u64> {
         self.metrics().snapshot.as_ref().map(|l| l.index)
+    }
+
+    /// Whether openraft considers this member the leader (lease or not).
+    pub fn is_leader(&self) -> bool {
+        self.is_leader_in(&self.metrics())
+    }
+
+    /// Whether command `id` is among the recently applied commands and was
+    /// applied (not refused).
+    pub fn was_applied(&self, id: u64) -> bool {
+        matches!(self.shared.outcome(id, u64::MAX), sm::Outcome::Applied(_))
     }
 
     /// Resolves once this member has applied an entry of a term later than
@@ -685,7 +721,7 @@ impl<S: Data> Replicator<S> {
         leader: WriteLeader,
         payload: Vec<u8>,
     ) -> Result<impl Future<Output = Result<u64, Error>> + Send + 'static, Error> {
-        self.submit_as(leader, rand::random(), payload).await
+        self.submit_as(leader, random::u64(), payload).await
     }
 
     /// [`Replicator::submit`] under a command id the caller chose, so that
@@ -755,6 +791,7 @@ impl<S: Data> Replicator<S> {
                 }
             };
             let answer = tokio::select! {
+                biased;
                 a = rx => a,
                 cut_off = lapsed => {
                     if !cut_off {
@@ -1024,9 +1061,7 @@ async fn join_as_replica<S: Data>(
             return;
         }
         let discover = cluster.discover.clone();
-        let addrs = tokio::task::spawn_blocking(move || discover())
-            .await
-            .unwrap_or_default();
+        let addrs = blocking(move || discover()).await.unwrap_or_default();
         let mut answers = Vec::new();
         for addr in &addrs {
             match network::ask_to_join(&ctx, addr, cluster.me.clone()).await {
@@ -1062,9 +1097,7 @@ async fn form<S: Data>(raft: Raft<S>, ctx: Arc<network::NetContext>, cluster: Cl
         }
         let discover = cluster.discover.clone();
         // DNS lookups block; keep them off the async workers.
-        let addrs = tokio::task::spawn_blocking(move || discover())
-            .await
-            .unwrap_or_default();
+        let addrs = blocking(move || discover()).await.unwrap_or_default();
         let mut found = BTreeMap::from([(ctx.identity.node_id, cluster.me.clone())]);
         let mut existing = None;
         let mut missing = Vec::new();
@@ -1095,7 +1128,7 @@ async fn form<S: Data>(raft: Raft<S>, ctx: Arc<network::NetContext>, cluster: Cl
         } else {
             let lowest = found.values().map(|m| m.cluster.as_str()).min();
             if lowest == Some(cluster.me.cluster.as_str()) {
-                let id = format!("{:032x}", rand::random::<u128>());
+                let id = format!("{:032x}", random::u128());
                 if let Err(e) = ctx.identity.join(&id) {
                     tracing::error!(error = %e, "could not record the new cluster id");
                     return;

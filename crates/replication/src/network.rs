@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use causeway_net::{BoxStream, Listener, Net};
 use hmac::{Hmac, Mac};
 use openraft::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
 use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
@@ -40,7 +41,6 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::{Member, TypeConfig};
 
@@ -100,7 +100,7 @@ impl Identity {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // Zero is reserved: it never names a member.
                 let f = IdentityFile {
-                    node_id: rand::random::<u64>().max(1) >> 1,
+                    node_id: crate::random::u64().max(1) >> 1,
                     cluster_id: None,
                 };
                 write_json(&path, &f)?;
@@ -194,6 +194,7 @@ pub struct NetContext {
     pub secret: Vec<u8>,
     pub me: Member,
     pub faults: Arc<Faults>,
+    pub net: Net,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -275,7 +276,7 @@ fn proof(secret: &[u8], label: &[u8], a: &[u8; 32], b: &[u8; 32]) -> HmacSha256 
     mac
 }
 
-async fn write_frame<T: Serialize>(sock: &mut TcpStream, msg: &T) -> io::Result<()> {
+async fn write_frame<T: Serialize>(sock: &mut BoxStream, msg: &T) -> io::Result<()> {
     let body = postcard::to_stdvec(msg).map_err(io::Error::other)?;
     if body.len() > MAX_FRAME_BYTES {
         return Err(io::Error::new(
@@ -289,7 +290,7 @@ async fn write_frame<T: Serialize>(sock: &mut TcpStream, msg: &T) -> io::Result<
     sock.write_all(&buf).await
 }
 
-async fn read_frame<T: for<'de> Deserialize<'de>>(sock: &mut TcpStream) -> io::Result<T> {
+async fn read_frame<T: for<'de> Deserialize<'de>>(sock: &mut BoxStream) -> io::Result<T> {
     let len = sock.read_u32().await? as usize;
     if len > MAX_FRAME_BYTES {
         return Err(io::Error::new(
@@ -304,12 +305,11 @@ async fn read_frame<T: for<'de> Deserialize<'de>>(sock: &mut TcpStream) -> io::R
 
 /// Opens an authenticated connection to `addr`, expecting node `target`
 /// there (`None` when probing an unknown member).
-async fn connect(ctx: &NetContext, addr: &str, target: Option<u64>) -> io::Result<TcpStream> {
-    let mut sock = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+async fn connect(ctx: &NetContext, addr: &str, target: Option<u64>) -> io::Result<BoxStream> {
+    let mut sock = tokio::time::timeout(CONNECT_TIMEOUT, ctx.net.connect(addr))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connecting to {addr}")))??;
-    sock.set_nodelay(true)?;
-    let nonce: [u8; 32] = rand::random();
+    let nonce: [u8; 32] = crate::random::array();
     let handshake = async {
         write_frame(
             &mut sock,
@@ -462,7 +462,7 @@ pub struct Peer {
     ctx: Arc<NetContext>,
     target: u64,
     addr: String,
-    sock: Option<TcpStream>,
+    sock: Option<BoxStream>,
 }
 
 /// Why a call failed: before anything was sent (the peer is unreachable),
@@ -609,6 +609,7 @@ impl RaftNetworkV2<TypeConfig> for Peer {
             }
         };
         tokio::select! {
+            biased;
             r = send => r.map_err(Into::into),
             closed = cancel => {
                 self.sock = None;
@@ -685,7 +686,7 @@ pub trait Handler: Send + Sync + 'static {
 /// Accepts member connections until this task is aborted, which also ends
 /// every connection it accepted (so none reaches a Raft node that has shut
 /// down).
-pub async fn serve<H: Handler>(listener: TcpListener, ctx: Arc<NetContext>, handler: Arc<H>) {
+pub async fn serve<H: Handler>(listener: Box<dyn Listener>, ctx: Arc<NetContext>, handler: Arc<H>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_CONNECTIONS));
     let mut conns = tokio::task::JoinSet::new();
     loop {
@@ -720,7 +721,7 @@ pub async fn serve<H: Handler>(listener: TcpListener, ctx: Arc<NetContext>, hand
     }
 }
 
-async fn accept_handshake(sock: &mut TcpStream, ctx: &NetContext) -> io::Result<Hello> {
+async fn accept_handshake(sock: &mut BoxStream, ctx: &NetContext) -> io::Result<Hello> {
     let hello: Hello = read_frame(sock).await?;
     let me = ctx.identity.node_id;
     let mine = ctx.identity.cluster_id();
@@ -754,7 +755,7 @@ async fn accept_handshake(sock: &mut TcpStream, ctx: &NetContext) -> io::Result<
         .await?;
         return Err(io::Error::new(io::ErrorKind::PermissionDenied, reason));
     }
-    let nonce: [u8; 32] = rand::random();
+    let nonce: [u8; 32] = crate::random::array();
     let p = proof(&ctx.secret, b"causeway-callee", &hello.nonce, &nonce);
     write_frame(
         sock,
@@ -801,12 +802,11 @@ async fn accept_handshake(sock: &mut TcpStream, ctx: &NetContext) -> io::Result<
 }
 
 async fn serve_conn<H: Handler>(
-    mut sock: TcpStream,
+    mut sock: BoxStream,
     ctx: &NetContext,
     handler: &H,
     from: &mut Option<u64>,
 ) -> io::Result<()> {
-    sock.set_nodelay(true)?;
     let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, accept_handshake(&mut sock, ctx))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "handshake"))??;

@@ -393,13 +393,12 @@ impl<S: Data> RaftSnapshotBuilder<TypeConfig> for Builder<S> {
         let header = self.header.clone();
         let path = self.dir.join(SNAPSHOT_FILE);
         // Encoding a large graph takes a while; keep it off the async workers.
-        let data = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
+        let data = crate::blocking(move || -> io::Result<Vec<u8>> {
             let data = encode_payload(&outcomes, &state.encode());
             write_file_atomically(&path, &encode_snapshot(&header, &data)?)?;
             Ok(data)
         })
-        .await
-        .map_err(io::Error::other)??;
+        .await??;
         tracing::info!(index = ?self.header.last_applied.as_ref().map(|l| l.index), bytes = data.len(), "snapshot written");
         Ok(to_snapshot(self.header.clone(), data))
     }

@@ -33,7 +33,7 @@ use openraft::OptionalSend;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::wal::{sync_dir, Wal};
+use crate::wal::{sync_dir, Wal, WalOptions};
 use crate::{LogId, TypeConfig};
 
 pub type Entry = EntryOf<TypeConfig>;
@@ -65,7 +65,7 @@ enum Op {
 #[derive(Clone)]
 pub struct LogStore {
     mem: Arc<Mutex<Mem>>,
-    ops: mpsc::Sender<Op>,
+    writer: Writer,
     committed_file: Arc<std::fs::File>,
 }
 
@@ -81,6 +81,21 @@ pub fn decode_command(bytes: &[u8]) -> io::Result<Option<crate::Command>> {
         openraft::EntryPayload::Normal(cmd) => Some(cmd),
         _ => None,
     })
+}
+
+/// Who writes the log: the flusher thread (group commit), or, on a
+/// current-thread runtime (the deterministic simulation), the caller in
+/// place, so that a write completes at a point the simulation controls.
+#[derive(Clone)]
+enum Writer {
+    Thread(mpsc::Sender<Op>),
+    Inline(Arc<Mutex<Option<InlineWal>>>),
+}
+
+struct InlineWal {
+    wal: Wal,
+    meta_path: PathBuf,
+    fsync: bool,
 }
 
 const COMMITTED_FILE: &str = "committed";
@@ -138,7 +153,15 @@ impl LogStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Meta::default(),
             Err(e) => return Err(e),
         };
-        let recovered = Wal::open(&dir.join("wal"))?;
+        // On a current-thread runtime (the deterministic simulation) the log
+        // is written in place, with no threads and no zero-filled segments.
+        let current_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+        let options = WalOptions {
+            preallocate: !current_thread,
+            ..WalOptions::default()
+        };
+        let recovered = Wal::open_with(&dir.join("wal"), options)?;
         if recovered.torn_bytes > 0 {
             tracing::warn!(
                 bytes = recovered.torn_bytes,
@@ -169,23 +192,32 @@ impl LogStore {
                 .truncate(false)
                 .open(&committed_path)?,
         );
-        let (tx, rx) = mpsc::channel();
         let mut wal = recovered.wal;
         // Records behind the purge point may still sit in the oldest
         // segment; the log must continue from the purge point, not after them.
         if let Some(p) = purged {
             wal.purge_upto(p)?;
         }
-        std::thread::Builder::new()
-            .name("causeway-wal".into())
-            .spawn(move || flusher(&mut wal, rx, meta_path, fsync))?;
+        let writer = if current_thread {
+            Writer::Inline(Arc::new(Mutex::new(Some(InlineWal {
+                wal,
+                meta_path,
+                fsync,
+            }))))
+        } else {
+            let (tx, rx) = mpsc::channel();
+            std::thread::Builder::new()
+                .name("causeway-wal".into())
+                .spawn(move || flusher(&mut wal, rx, meta_path, fsync))?;
+            Writer::Thread(tx)
+        };
         Ok(LogStore {
             mem: Arc::new(Mutex::new(Mem {
                 entries,
                 meta,
                 committed,
             })),
-            ops: tx,
+            writer,
             committed_file,
         })
     }
@@ -195,9 +227,18 @@ impl LogStore {
     }
 
     fn send(&self, op: Op) -> io::Result<()> {
-        self.ops
-            .send(op)
-            .map_err(|_| io::Error::other("the log writer thread has stopped"))
+        let stopped = || io::Error::other("the log writer has stopped");
+        match &self.writer {
+            Writer::Thread(tx) => tx.send(op).map_err(|_| stopped()),
+            Writer::Inline(w) => {
+                let mut guard = w.lock();
+                let inline = guard.as_mut().ok_or_else(stopped)?;
+                if !write_batch(&mut inline.wal, vec![op], &inline.meta_path, inline.fsync) {
+                    *guard = None;
+                }
+                Ok(())
+            }
+        }
     }
 
     async fn save_meta(&self, meta: Meta, purge_upto: Option<u64>) -> io::Result<()> {
@@ -216,54 +257,60 @@ fn flusher(wal: &mut Wal, rx: mpsc::Receiver<Op>, meta_path: PathBuf, fsync: boo
         while let Ok(op) = rx.try_recv() {
             batch.push(op);
         }
-        let mut flushed = Vec::new();
-        let mut result: io::Result<()> = Ok(());
-        for op in batch {
-            match op {
-                Op::Append(records, cb) => {
-                    if result.is_ok() {
-                        result = records
-                            .iter()
-                            .try_for_each(|(i, bytes)| wal.append(*i, bytes));
-                    }
-                    flushed.push(cb);
-                }
-                Op::Truncate(from, done) => {
-                    if result.is_ok() {
-                        result = wal.truncate_from(from);
-                    }
-                    let _ = done.send(copy(&result));
-                }
-                Op::SaveMeta(meta, purge, done) => {
-                    if result.is_ok() {
-                        result = wal.sync(fsync).and_then(|()| write_meta(&meta_path, &meta));
-                        if let (Ok(()), Some(upto)) = (&result, purge) {
-                            result = wal.purge_upto(upto);
-                        }
-                    }
-                    let _ = done.send(copy(&result));
-                }
-            }
-        }
-        if result.is_ok() {
-            result = wal.sync(fsync);
-        }
-        let failed = result.is_err();
-        if failed {
-            // Cut the batch off before anyone hears "failed", so that a
-            // failed write can never reappear in the log after a restart.
-            tracing::error!(error = ?result, "write-ahead log failed; this member stops accepting writes");
-            if let Err(e) = wal.discard_unsynced() {
-                tracing::error!(error = %e, "could not cut unsynced records off the log");
-            }
-        }
-        for cb in flushed {
-            cb.io_completed(copy(&result));
-        }
-        if failed {
+        if !write_batch(wal, batch, &meta_path, fsync) {
             return;
         }
     }
+}
+
+/// Writes a batch of operations, syncs once, and answers every waiter.
+/// Returns false once the log has failed (nothing more may be written).
+fn write_batch(wal: &mut Wal, batch: Vec<Op>, meta_path: &Path, fsync: bool) -> bool {
+    let mut flushed = Vec::new();
+    let mut result: io::Result<()> = Ok(());
+    for op in batch {
+        match op {
+            Op::Append(records, cb) => {
+                if result.is_ok() {
+                    result = records
+                        .iter()
+                        .try_for_each(|(i, bytes)| wal.append(*i, bytes));
+                }
+                flushed.push(cb);
+            }
+            Op::Truncate(from, done) => {
+                if result.is_ok() {
+                    result = wal.truncate_from(from);
+                }
+                let _ = done.send(copy(&result));
+            }
+            Op::SaveMeta(meta, purge, done) => {
+                if result.is_ok() {
+                    result = wal.sync(fsync).and_then(|()| write_meta(meta_path, &meta));
+                    if let (Ok(()), Some(upto)) = (&result, purge) {
+                        result = wal.purge_upto(upto);
+                    }
+                }
+                let _ = done.send(copy(&result));
+            }
+        }
+    }
+    if result.is_ok() {
+        result = wal.sync(fsync);
+    }
+    let failed = result.is_err();
+    if failed {
+        // Cut the batch off before anyone hears "failed", so that a
+        // failed write can never reappear in the log after a restart.
+        tracing::error!(error = ?result, "write-ahead log failed; this member stops accepting writes");
+        if let Err(e) = wal.discard_unsynced() {
+            tracing::error!(error = %e, "could not cut unsynced records off the log");
+        }
+    }
+    for cb in flushed {
+        cb.io_completed(copy(&result));
+    }
+    !failed
 }
 
 fn copy(r: &io::Result<()>) -> io::Result<()> {

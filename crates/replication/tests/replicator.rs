@@ -62,6 +62,7 @@ fn config(dir: &std::path::Path, snapshot_every: u64) -> ReplicatorConfig {
         fsync: true,
         snapshot_every,
         snapshot_bytes: 64 << 20,
+        snapshot_keep: 100,
         timing: Default::default(),
         cluster: None,
     }
@@ -245,6 +246,7 @@ async fn three_members_snapshotting(
             discover: std::sync::Arc::new(move || all.clone()),
             secret: b"test-secret".to_vec(),
             faults,
+            net: causeway_net::tcp(),
         });
         members.push(Replicator::<Sum>::open(cfg).await.unwrap());
     }

@@ -116,6 +116,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
         let mut int = signal(SignalKind::interrupt())?;
         loop {
             tokio::select! {
+                biased;
                 _ = term.recv() => return anyhow::Ok(None),
                 _ = int.recv() => return anyhow::Ok(None),
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {

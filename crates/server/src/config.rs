@@ -43,6 +43,9 @@ pub struct Config {
     /// Log bytes between snapshots, so that a few large transactions also
     /// lead to a snapshot (the log stays in memory until purged behind one).
     pub snapshot_bytes: u64,
+    /// Log entries kept behind a snapshot: a follower that lags by fewer
+    /// catches up from the log, one that lags by more gets the snapshot.
+    pub snapshot_log_keep: u64,
     /// Rows one operator may hold in memory (sorts, aggregations).
     pub max_materialized_rows: usize,
     /// Failed logins per user before further attempts are refused for
@@ -114,6 +117,7 @@ impl Default for Config {
             bookmark_timeout_ms: 30_000,
             snapshot_every: 20_000,
             snapshot_bytes: 256 << 20,
+            snapshot_log_keep: 100,
             max_materialized_rows: 1_000_000,
             auth_max_failed_attempts: 3,
             auth_lock_ms: 5_000,

@@ -49,6 +49,11 @@ pub struct Head {
     /// everything in the log is applied: change sets queued under an earlier
     /// leadership may have been dropped by the cluster.
     leader: Option<WriteLeader>,
+    /// The command id of the last change set queued into this head and not
+    /// known to be applied, with the graph version it makes: a transaction
+    /// that read the head may be acknowledged only once that very change
+    /// set is applied (another one could reach the same version).
+    queued: Option<(u64, u64)>,
 }
 
 /// The replicated state of a database: its graph. Change sets are applied
@@ -155,6 +160,7 @@ impl Database {
             head: Arc::new(Mutex::new(Head {
                 graph,
                 leader: None,
+                queued: None,
             })),
             config,
             catalog,
@@ -360,6 +366,7 @@ impl Database {
                 .map_err(|_| lock_timeout())?;
             guard.graph = repl.state().0;
             guard.leader = Some(leader);
+            guard.queued = None;
         }
         if guard.graph.version() != tx.graph.version() {
             // Someone committed since this transaction's snapshot. Before it
@@ -412,11 +419,23 @@ impl Database {
         let (graph, changes) = graph.finish();
         if changes.is_empty() {
             // Under the lock this transaction saw the head, which may hold
-            // change sets still waiting for their fsync. Acknowledge only once
-            // everything it saw is durable, with a bookmark that covers it.
+            // change sets still on their way through the log. Acknowledge
+            // only once everything it saw is applied, with a bookmark that
+            // covers it; if the last of them never is, what it read was
+            // never committed.
             let seen = guard.graph.version();
+            let queued = guard.queued;
             drop(guard);
             self.wait_version(repl, seen, tx.deadline).await?;
+            if let Some((id, version)) = queued {
+                if version <= seen && !repl.was_applied(id) {
+                    return Err(Error::new(
+                        Code::Outdated,
+                        "This transaction read changes that were never committed (the leader \
+                         changed); it was not applied. Retry it.",
+                    ));
+                }
+            }
             return Ok(self.bookmark(self.applied_index()));
         }
         // `finish` moved the version one past the base this transaction
@@ -445,9 +464,13 @@ impl Database {
         };
         let pending = {
             let _slow = SlowWarning::start("queueing a commit", 0);
-            let id = tx.forward.map_or_else(rand::random, |f| f.command_id);
-            repl.submit_as(leader, id, bytes).await?
+            let id = tx
+                .forward
+                .map_or_else(causeway_replication::random::u64, |f| f.command_id);
+            (id, repl.submit_as(leader, id, bytes).await?)
         };
+        let (id, pending) = pending;
+        guard.queued = Some((id, graph.version()));
         guard.graph = graph;
         drop(guard);
         let waited = {

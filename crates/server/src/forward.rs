@@ -38,6 +38,13 @@ const MAX_POOL_KEYS: usize = 1024;
 /// such a connection never routes again, so a stale view cannot loop.
 pub const ROUTED_MARK: &str = "causeway_routed";
 const POLL: Duration = Duration::from_millis(10);
+/// A routed statement without a timeout of its own waits at most this
+/// (Neo4j's and our default transaction timeout) plus [`LIMIT_MARGIN`].
+const STATEMENT_LIMIT: Duration = Duration::from_secs(60);
+/// A leader answers a COMMIT within its own commit wait (10 s, or a
+/// second after it lost its majority); past this, the answer was lost.
+const COMMIT_LIMIT: Duration = Duration::from_secs(15);
+const LIMIT_MARGIN: Duration = Duration::from_secs(5);
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct PoolKey {
@@ -62,6 +69,7 @@ pub struct Target {
 
 pub struct Forwarder {
     repl: Arc<Replicator<GraphState>>,
+    net: causeway_net::Net,
     pool: Mutex<HashMap<PoolKey, Vec<Client>>>,
     agent: String,
 }
@@ -112,9 +120,10 @@ fn resendable(e: &ClientError) -> bool {
 }
 
 impl Forwarder {
-    pub fn new(repl: Arc<Replicator<GraphState>>) -> Forwarder {
+    pub fn new(repl: Arc<Replicator<GraphState>>, net: causeway_net::Net) -> Forwarder {
         Forwarder {
             repl,
+            net,
             pool: Mutex::new(HashMap::new()),
             agent: format!("causeway-router/{}", env!("CARGO_PKG_VERSION")),
         }
@@ -163,7 +172,7 @@ impl Forwarder {
             Route::Leader(t) => {
                 let after = self.repl.applied_index();
                 let fence = Forward {
-                    command_id: rand::random(),
+                    command_id: causeway_replication::random::u64(),
                     term: t.term,
                 };
                 Some((t, fence, after))
@@ -174,20 +183,34 @@ impl Forwarder {
     /// `call`, on the leader of `term`, unless this member applies an entry
     /// of a later term first: that leader can then commit nothing more, so
     /// waiting for its answer (a leader cut off or paused may never send
-    /// one) only stalls the client. Ending the call like a lost connection
-    /// lets the caller begin again elsewhere or settle the commit from the
-    /// log.
+    /// one) only stalls the client. Nor does anyone wait longer than
+    /// `limit`: a connection whose answer was lost on the way (the way back
+    /// cut while the leader stays in office) would otherwise hang until
+    /// TCP gives up, minutes later. Either ending looks like a lost
+    /// connection, so the caller begins again elsewhere or settles the
+    /// commit from the log.
     async fn unless_superseded<T>(
         &self,
         term: u64,
+        limit: Duration,
         call: impl std::future::Future<Output = Result<T, ClientError>>,
     ) -> Result<T, ClientError> {
         tokio::select! {
+            biased;
             r = call => r,
             () = self.repl.superseded(term) => Err(ClientError::Connection(format!(
                 "the leader of term {term} was replaced while this member waited for it"
             ))),
+            () = tokio::time::sleep(limit) => Err(ClientError::Connection(format!(
+                "the leader of term {term} did not answer within {limit:?}"
+            ))),
         }
+    }
+
+    /// The longest a routed statement may take on the leader: its own
+    /// timeout (or the leader's default), with a margin.
+    fn statement_limit(req: &BeginRequest) -> Duration {
+        req.tx_timeout.unwrap_or(STATEMENT_LIMIT) + LIMIT_MARGIN
     }
 
     fn key(target: &Target, token: &AuthToken) -> PoolKey {
@@ -216,7 +239,14 @@ impl Forwarder {
         }
         let mut auth = token.clone();
         auth.extra.insert(ROUTED_MARK.into(), Value::Bool(true));
-        let c = Client::connect(&target.bolt, &self.agent, &auth, CONNECT_TIMEOUT).await?;
+        let c = Client::connect(
+            &*self.net,
+            &target.bolt,
+            &self.agent,
+            &auth,
+            CONNECT_TIMEOUT,
+        )
+        .await?;
         Ok((key, c))
     }
 
@@ -280,10 +310,14 @@ impl Forwarder {
             };
             let res = async {
                 let (key, mut c) = self
-                    .unless_superseded(fence.term, self.connect(&target, token))
+                    .unless_superseded(fence.term, CONNECT_TIMEOUT, self.connect(&target, token))
                     .await?;
                 match self
-                    .unless_superseded(fence.term, c.begin(Self::begin_extra(req, fence)))
+                    .unless_superseded(
+                        fence.term,
+                        Self::statement_limit(req),
+                        c.begin(Self::begin_extra(req, fence)),
+                    )
                     .await
                 {
                     Ok(meta) => Ok((key, c, meta)),
@@ -376,7 +410,11 @@ impl Forwarder {
             )));
         };
         let r = self
-            .unless_superseded(tx.fence.term, c.run(query, params.clone(), Map::new()))
+            .unless_superseded(
+                tx.fence.term,
+                Self::statement_limit(&tx.req),
+                c.run(query, params.clone(), Map::new()),
+            )
             .await;
         if let Err(ClientError::Connection(_)) = &r {
             if let Some((key, _)) = tx.conn.take() {
@@ -394,7 +432,10 @@ impl Forwarder {
                 "The transaction has been terminated after an earlier error.",
             ));
         };
-        match self.unless_superseded(tx.fence.term, c.commit()).await {
+        match self
+            .unless_superseded(tx.fence.term, COMMIT_LIMIT, c.commit())
+            .await
+        {
             Ok(meta) => {
                 self.give_back(key, c);
                 Ok(bookmark_of(&meta, &tx.db))
@@ -449,7 +490,7 @@ impl Forwarder {
                 return Ok(None);
             };
             let (key, mut c) = match self
-                .unless_superseded(fence.term, self.connect(&target, token))
+                .unless_superseded(fence.term, CONNECT_TIMEOUT, self.connect(&target, token))
                 .await
             {
                 Ok(x) => x,
@@ -473,9 +514,11 @@ impl Forwarder {
             // while a message crosses the network.
             let extra = Self::begin_extra(req, fence);
             let (stream, committed) = match self
-                .unless_superseded(fence.term, async {
-                    Ok(c.run_and_commit(extra, query, params.clone()).await)
-                })
+                .unless_superseded(
+                    fence.term,
+                    Self::statement_limit(req) + COMMIT_LIMIT,
+                    async { Ok(c.run_and_commit(extra, query, params.clone()).await) },
+                )
                 .await
             {
                 Ok(answers) => answers,

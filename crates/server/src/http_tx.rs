@@ -417,15 +417,39 @@ fn read_json(body: Body) -> Result<JsonValue, Refusal> {
             return Err(Refusal(rejection.status(), err));
         }
     };
-    if body.is_empty() {
+    json_body(&body).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e))
+}
+
+/// A request body's bytes as JSON (an empty body is an empty object).
+fn json_body(bytes: &[u8]) -> Result<JsonValue, Error> {
+    if bytes.is_empty() {
         return Ok(json!({}));
     }
-    serde_json::from_slice(&body).map_err(|e| {
-        Refusal(
-            StatusCode::BAD_REQUEST,
-            invalid(format!("Unable to deserialize request: {e}")),
-        )
-    })
+    serde_json::from_slice(bytes)
+        .map_err(|e| invalid(format!("Unable to deserialize request: {e}")))
+}
+
+/// The statements and parameters of a transactional-endpoint body, as the
+/// handlers read them (the fuzz target's way in).
+pub fn request_statements(bytes: &[u8]) -> Result<Vec<(String, Map)>, Error> {
+    Ok(statements(&json_body(bytes)?)?
+        .into_iter()
+        .map(|s| (s.text, s.params))
+        .collect())
+}
+
+/// The statement and parameters of a Query API body.
+pub fn query_statement(body: &JsonValue) -> Result<(String, Map), Error> {
+    let statement = body
+        .get("statement")
+        .and_then(JsonValue::as_str)
+        .ok_or_else(|| invalid("the request needs a `statement` string"))?;
+    Ok((statement.to_owned(), parameters(body.get("parameters"))?))
+}
+
+/// [`query_statement`] from a body's bytes.
+pub fn query_body(bytes: &[u8]) -> Result<(String, Map), Error> {
+    query_statement(&json_body(bytes)?)
 }
 
 /// The request's statements.
@@ -850,14 +874,8 @@ async fn query_v2(
         Ok(b) => b,
         Err(Refusal(code, e)) => return fail(code, &e),
     };
-    let Some(statement) = body.get("statement").and_then(JsonValue::as_str) else {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            &invalid("the request needs a `statement` string"),
-        );
-    };
-    let params = match parameters(body.get("parameters")) {
-        Ok(p) => p,
+    let (statement, params) = match query_statement(&body) {
+        Ok(sp) => sp,
         Err(e) => return fail(StatusCode::BAD_REQUEST, &e),
     };
     let mut req = begin_request(db, &headers);
@@ -880,7 +898,7 @@ async fn query_v2(
         Ok(tx) => tx,
         Err(e) => return fail(StatusCode::BAD_REQUEST, &e),
     };
-    let result = match session.run(&mut tx, statement.to_owned(), params).await {
+    let result = match session.run(&mut tx, statement, params).await {
         Ok(r) => r,
         Err(e) => {
             session.rollback(tx).await;

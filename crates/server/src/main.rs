@@ -3,20 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use causeway_server::{cluster, config, server};
 use clap::{Parser, Subcommand};
-
-mod auth;
-mod catalog;
-mod cluster;
-mod config;
-mod db;
-mod forward;
-mod health;
-mod http;
-mod http_client;
-mod http_tx;
-mod server;
-mod session;
 
 #[derive(Parser)]
 #[command(

@@ -22,8 +22,41 @@ use crate::forward::Forwarder;
 use crate::http::{self, HttpState};
 use crate::session::{BoltBackend, Shared};
 
+/// A server process: real TCP, HTTP on, stopped by SIGTERM or SIGINT.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    raise_fd_limit();
+    let env = Env {
+        net: causeway_net::tcp(),
+        http: true,
+        observe: None,
+    };
+    run_with(config, env, wait_for_signal()).await
+}
+
+/// What differs between a server process and a member of the deterministic
+/// simulation, which runs several members in one process on a simulated
+/// network.
+pub struct Env {
+    /// How Bolt and the cluster transport reach and are reached.
+    pub net: causeway_net::Net,
+    /// Serve HTTP (always on real TCP: the simulation leaves it off).
+    pub http: bool,
+    /// Told of the database's replicator once it is open (the simulation
+    /// watches who leads, to aim its faults).
+    pub observe: Option<Observer>,
+}
+
+/// See [`Env::observe`].
+pub type Observer = Box<dyn Fn(&Arc<Replicator<GraphState>>) + Send>;
+
+/// Runs until `stop` completes, then shuts down as on SIGTERM.
+pub async fn run_with(
+    config: Config,
+    env: Env,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    if !causeway_replication::random::seeded() {
+        raise_fd_limit();
+    }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let _lock = lock_data_dir(&config.data_dir)?;
@@ -43,6 +76,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             fsync: config.fsync,
             snapshot_every: config.snapshot_every,
             snapshot_bytes: config.snapshot_bytes,
+            snapshot_keep: config.snapshot_log_keep,
             timing: Timing {
                 heartbeat_ms: config.heartbeat_ms,
                 election_min_ms: config.election_timeout_min_ms,
@@ -59,12 +93,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 discover: discovery(&config),
                 secret: config.cluster_secret.clone().into_bytes(),
                 faults: faults.clone(),
+                net: env.net.clone(),
             }),
         })
         .await
         .context("opening database `neo4j`")?,
     );
     tracing::info!(applied = repl.applied_index(), "database `neo4j` open");
+    if let Some(observe) = &env.observe {
+        observe(&repl);
+    }
 
     let catalog = Arc::new(Catalog {
         advertised_bolt: config.bolt_advertised().to_owned(),
@@ -107,16 +145,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         databases,
         catalog: catalog.clone(),
         forwarder: (config.mode != "single" && config.server_side_routing)
-            .then(|| Arc::new(Forwarder::new(repl.clone()))),
+            .then(|| Arc::new(Forwarder::new(repl.clone(), env.net.clone()))),
     });
     let backend = Arc::new(BoltBackend(shared.clone()));
 
-    let bolt_listener = TcpListener::bind(&config.bolt_listen)
+    let bolt_listener = env
+        .net
+        .bind(&config.bolt_listen)
         .await
         .with_context(|| format!("binding Bolt to {}", config.bolt_listen))?;
-    let http_listener = TcpListener::bind(&config.http_listen)
-        .await
-        .with_context(|| format!("binding HTTP to {}", config.http_listen))?;
+    let http_listener = if env.http {
+        Some(
+            TcpListener::bind(&config.http_listen)
+                .await
+                .with_context(|| format!("binding HTTP to {}", config.http_listen))?,
+        )
+    } else {
+        None
+    };
     let bolt_config = BoltConfig {
         server_agent: config.server_agent.clone(),
         max_message_size: config.max_message_bytes,
@@ -161,7 +207,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }));
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {
-        axum::serve(http_listener, app)
+        let Some(listener) = http_listener else {
+            return Ok(());
+        };
+        axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = http_stop.wait_for(|s| *s).await;
             })
@@ -176,7 +225,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
 
-    wait_for_signal().await;
+    stop.await;
     tracing::info!("shutting down: no new connections; finishing in-flight work");
     // A leader hands over first: drivers then find a writer at once, and
     // managed transactions see no failure at all.
@@ -232,6 +281,7 @@ async fn wait_for_signal() {
     ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
+                biased;
                 _ = term.recv() => {}
                 _ = int.recv() => {}
             }

@@ -112,7 +112,7 @@ impl Backend for BoltBackend {
             .await
             .map_err(|_| Error::new(Code::Unknown, "the server is shutting down"))?;
         // Password hashing is deliberately slow; keep it off the async workers.
-        let user = tokio::task::spawn_blocking(move || {
+        let user = causeway_replication::blocking(move || {
             auth.authenticate(&scheme, principal.as_deref(), credentials.as_deref())
         })
         .await

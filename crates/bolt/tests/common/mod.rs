@@ -247,7 +247,12 @@ pub async fn start_with(config: BoltConfig) -> TestServer {
     let log = Arc::new(Log::default());
     let backend = Arc::new(Fake { log: log.clone() });
     let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(causeway_bolt::serve(listener, backend, config, rx));
+    let task = tokio::spawn(causeway_bolt::serve(
+        causeway_net::TcpListener(listener),
+        backend,
+        config,
+        rx,
+    ));
     TestServer {
         addr,
         log,

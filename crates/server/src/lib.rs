@@ -1,0 +1,18 @@
+//! The Causeway server: configuration, authentication, databases and
+//! transactions, the Bolt backend, server-side routing, HTTP, and start-up.
+//! The `causeway` binary (`main.rs`) is a thin command line over it; the
+//! library form lets fuzz targets and tests reach the parts directly.
+
+pub mod auth;
+pub mod catalog;
+pub mod cluster;
+pub mod config;
+pub mod db;
+pub mod forward;
+pub mod fuzzing;
+pub mod health;
+pub mod http;
+pub mod http_client;
+pub mod http_tx;
+pub mod server;
+pub mod session;
