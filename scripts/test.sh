@@ -36,13 +36,11 @@ cargo test --release --workspace 2>&1 | tee target/cargo-test.log
 rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/cargo-test.log | awk '{s+=$4} END {print s+0}')
 
 step "deterministic simulation"
-# tokio's own random choices are seeded only under tokio_unstable, so the
-# simulation is built apart, in its own target directory.
-RUSTFLAGS="--cfg tokio_unstable" CARGO_TARGET_DIR=target/sim \
-    cargo build --release -p causeway-sim
+# Built above with the rest: .cargo/config.toml sets tokio_unstable, which
+# seeds tokio's own random choices so that a seed replays exactly.
 if [ -n "${CAUSEWAY_LONG:-}" ]; then sim_seeds=100000; else sim_seeds=10000; fi
-target/sim/release/causeway-sim --check-replay 3
-target/sim/release/causeway-sim --seeds "$sim_seeds"
+target/release/causeway-sim --check-replay 3
+target/release/causeway-sim --seeds "$sim_seeds"
 
 step "fuzzing (bounded)"
 if [ -n "${CAUSEWAY_LONG:-}" ]; then fuzz_seconds=300; else fuzz_seconds=10; fi

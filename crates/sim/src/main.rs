@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     let verbose = args.iter().any(|a| a == "--verbose");
     #[cfg(not(tokio_unstable))]
     eprintln!(
-        "causeway-sim: built without RUSTFLAGS=\"--cfg tokio_unstable\"; tokio's own random \
+        "causeway-sim: built without --cfg tokio_unstable (.cargo/config.toml sets it); tokio's own random \
          choices are then unseeded and a seed may not replay exactly"
     );
     let ops = value("--ops").map(|n| n as usize);

@@ -1,5 +1,5 @@
 //! A few seeds as an ordinary test (CI runs ten thousand with the
-//! `causeway-sim` binary, built with `--cfg tokio_unstable`).
+//! `causeway-sim` binary).
 
 #[test]
 fn a_few_seeds_keep_every_invariant() {
