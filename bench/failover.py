@@ -6,7 +6,10 @@ told, as an application server would run), each with its own driver, run managed
 with its default retry settings; a fifth client retries a plain
 auto-commit write every 10 ms with no driver back-off; a sixth writes
 auto-commit over plain bolt:// to one member that is not the leader, which
-routes every write (server-side routing). Each trial kills the
+routes every write (server-side routing); and managed transactions
+(`execute_write`) over plain bolt:// through that follower and through a
+read replica, which the routing member replays on the new leader when the
+old one dies mid-transaction. Each trial kills the
 leader with SIGKILL, measures the longest stretch without an acknowledged
 write for both kinds of client, restarts the killed member and waits until
 it has caught up. At the end every acknowledged write must be present
@@ -41,8 +44,22 @@ AUTH = (USER, PASSWORD)
 os.environ.setdefault("RUST_LOG", "info,openraft=warn")
 
 
+def managed_write(d, key):
+    with d.session() as s:
+        s.execute_write(lambda tx: tx.run("CREATE (:Gap {k: $k})", k=key).consume())
+
+
+def auto_commit_write(d, key):
+    with d.session() as s:
+        s.run("CREATE (:Gap {k: $k})", k=key).consume()
+
+
+def query_write(d, key):
+    d.execute_query("CREATE (:Gap {k: $k})", k=key)
+
+
 class Writers:
-    def __init__(self, cluster, threads=4, entry=None):
+    def __init__(self, cluster, threads=4, entry=None, replica=None):
         self.cluster = cluster
         self.entry = entry
         self.lock = threading.Lock()
@@ -56,7 +73,19 @@ class Writers:
         self.threads.append(threading.Thread(target=self.watch))
         self.bolt_times, self.bolt_errors = [], []
         self.threads.append(threading.Thread(target=self.through_follower))
+        # execute_write over bolt:// through a follower and a replica.
+        self.routed = {"follower": entry, "replica": replica}
+        self.routed_times = {k: [] for k in self.routed}
+        self.routed_errors = {k: [] for k in self.routed}
+        for name, member in self.routed.items():
+            if member is None:
+                continue
+            for n in range(2):
+                self.threads.append(threading.Thread(target=self.managed_through,
+                                                     args=(name, member, n)))
         self.timeline = []
+        # When each acknowledged write began and ended, per client kind.
+        self.spans = {}
         self.probe_errors = []
 
     def watch(self):
@@ -77,72 +106,90 @@ class Writers:
                         self.timeline.append((time.monotonic(), i + 1, view, st["applied"], st["last_log"]))
             time.sleep(0.05)
 
-    def managed(self, wid):
-        d = self.cluster.driver(AUTH, max_transaction_retry_time=30, connection_timeout=2)
+    def write_loop(self, d, prefix, write, times, errors, unknown_is_error=True):
+        """Writes unique keys with `write(driver, key)` until stopped,
+        recording when each was acknowledged and every error the
+        application saw (with `unknown_is_error` false, an IncompleteCommit
+        counts as neither)."""
         i = 0
         while not self.stop.is_set():
-            key = f"m{wid}-{i}"
+            key = f"{prefix}-{i}"
             i += 1
+            began = time.monotonic()
             try:
-                with d.session() as s:
-                    s.execute_write(lambda tx: tx.run("CREATE (:Gap {k: $k})", k=key).consume())
-            except neo4j.exceptions.IncompleteCommit:
-                continue  # outcome unknown: neither acknowledged nor failed
+                write(d, key)
+            except neo4j.exceptions.IncompleteCommit as e:
+                if unknown_is_error:
+                    with self.lock:
+                        errors.append((time.monotonic(), f"{type(e).__name__}: {e}"[:200]))
+                continue
             except Exception as e:
                 with self.lock:
-                    self.errors.append(repr(e))
+                    errors.append((time.monotonic(), f"{type(e).__name__}: {e}"[:200]))
+                time.sleep(0.01)
                 continue
             with self.lock:
                 self.acked.add(key)
-                self.managed_times.append(time.monotonic())
+                times.append(time.monotonic())
+                self.spans.setdefault(id(times), []).append((began, times[-1]))
         d.close()
+
+    def managed(self, wid):
+        d = self.cluster.driver(AUTH, max_transaction_retry_time=30, connection_timeout=2)
+        self.write_loop(d, f"m{wid}", managed_write, self.managed_times, self.errors,
+                        unknown_is_error=False)
 
     def probe(self):
         d = self.cluster.driver(AUTH, max_transaction_retry_time=0, connection_timeout=0.5)
-        i = 0
-        while not self.stop.is_set():
-            key = f"p-{i}"
-            i += 1
-            try:
-                d.execute_query("CREATE (:Gap {k: $k})", k=key)
-            except Exception as e:
-                with self.lock:
-                    self.probe_errors.append((time.monotonic(), f"{type(e).__name__}: {e}"[:200]))
-                time.sleep(0.01)
-                continue
-            with self.lock:
-                self.acked.add(key)
-                self.probe_times.append(time.monotonic())
-        d.close()
+        self.write_loop(d, "p", query_write, self.probe_times, self.probe_errors)
 
     def through_follower(self):
         """A plain bolt:// client on one member that is not the leader:
-        auto-commit writes, no retries but the server's own routing."""
+        auto-commit writes (the driver never retries them, so any failure
+        would reach the application), no retries but the server's own
+        routing."""
         d = neo4j.GraphDatabase.driver(self.entry.bolt_uri, auth=AUTH, connection_timeout=2)
-        i = 0
-        while not self.stop.is_set():
-            key = f"b-{i}"
-            i += 1
-            try:
-                # Auto-commit: the driver never retries it, so any failure
-                # would reach the application.
-                with d.session() as s:
-                    s.run("CREATE (:Gap {k: $k})", k=key).consume()
-            except Exception as e:
-                with self.lock:
-                    self.bolt_errors.append((time.monotonic(), f"{type(e).__name__}: {e}"[:200]))
-                time.sleep(0.01)
-                continue
-            with self.lock:
-                self.acked.add(key)
-                self.bolt_times.append(time.monotonic())
-        d.close()
+        self.write_loop(d, "b", auto_commit_write, self.bolt_times, self.bolt_errors)
+
+    def managed_through(self, name, member, n):
+        """execute_write with the driver's defaults over plain bolt:// to
+        one member: every write is routed by that member, which replays a
+        transaction cut off by a leader crash on the new leader. An
+        IncompleteCommit counts as an error: the application saw it."""
+        d = neo4j.GraphDatabase.driver(member.bolt_uri, auth=AUTH, connection_timeout=2)
+        self.write_loop(d, f"{name[0]}{n}", managed_write, self.routed_times[name],
+                        self.routed_errors[name])
 
     def gap(self, times, start, end):
         with self.lock:
             ts = sorted(t for t in times if start <= t <= end)
         points = [start, *ts, end]
         return max(b - a for a, b in zip(points, points[1:]))
+
+    def explain(self, times, t_kill, end):
+        """The writes around the longest gap, relative to the kill: a gap
+        inside one write is the server's, a gap between writes the
+        client's."""
+        with self.lock:
+            sp = sorted(x for x in self.spans.get(id(times), []) if t_kill - 2 <= x[1] <= end)
+        marks = [(None, t_kill - 0.3)] + [x for x in sp if x[1] >= t_kill - 0.3] + [(None, end)]
+        (_, a1), (b0, b1) = max(zip(marks, marks[1:]), key=lambda p: p[1][1] - p[0][1])
+        before = [x for x in sp if x[1] < t_kill - 0.3][-3:]
+        show = lambda xs: ", ".join(f"{x0 - t_kill:+.3f}..{x1 - t_kill:+.3f}" for x0, x1 in xs)
+        return (f"gap from {a1 - t_kill:+.3f}s to an ack at {b1 - t_kill:+.3f}s "
+                f"(that write began {(b0 or b1) - t_kill:+.3f}s); writes before: {show(before)}")
+
+    def wait_writing(self, since, timeout):
+        """Waits until every client kind has had a write acknowledged
+        after `since`."""
+        deadline = time.monotonic() + timeout
+        kinds = [self.managed_times, self.probe_times, self.bolt_times,
+                 *(self.routed_times[k] for k, m in self.routed.items() if m is not None)]
+        while time.monotonic() < deadline:
+            with self.lock:
+                if all(ts and ts[-1] > since for ts in kinds):
+                    return
+            time.sleep(0.01)
 
     def count(self):
         with self.lock:
@@ -158,13 +205,20 @@ def main():
         cluster = Cluster(d).start()
         first = cluster.wait_leader()
         entry = next(c for c in cluster.cores if c is not first)
-        w = Writers(cluster, writers, entry)
+        cores = list(cluster.cores)
+        replica = cluster.add_replica(d)
+        cluster.wait_converged()
+        w = Writers(cluster, writers, entry, replica)
+        through = {"follower": [], "replica": []}
         bolt, restarts = [], []
         for t in w.threads:
             t.start()
+        # Every client connected and writing before the first kill.
+        time.sleep(2)
         try:
             for trial in range(trials):
                 leader = cluster.wait_leader()
+                assert leader in cores
                 if leader is entry:
                     # The bolt:// client's only address must survive the
                     # kill: hand leadership away first (SIGTERM transfers it).
@@ -174,6 +228,9 @@ def main():
                     leader = cluster.wait_leader(exclude=(entry,))
                     cluster.wait_converged()
                     restarts.append((down, time.monotonic()))
+                    # Its clients reconnect after the driver's back-off;
+                    # measure the kill from a steady state.
+                    w.wait_writing(restarts[-1][1], timeout=10)
                 time.sleep(0.5)
                 t_kill = time.monotonic()
                 leader.kill9()
@@ -186,13 +243,21 @@ def main():
                 managed.append(w.gap(w.managed_times, t_kill - 0.3, end))
                 probe.append(w.gap(w.probe_times, t_kill - 0.3, end))
                 bolt.append(w.gap(w.bolt_times, t_kill - 0.3, end))
+                for name in through:
+                    through[name].append(w.gap(w.routed_times[name], t_kill - 0.3, end))
                 print(f"trial {trial + 1}: execute_write gap {managed[-1]:.3f}s, "
                       f"immediate-retry gap {probe[-1]:.3f}s, "
-                      f"bolt:// through a follower {bolt[-1]:.3f}s", flush=True)
-                if probe[-1] > 5:
+                      f"bolt:// through a follower {bolt[-1]:.3f}s, execute_write over "
+                      f"bolt:// through a follower {through['follower'][-1]:.3f}s and a "
+                      f"replica {through['replica'][-1]:.3f}s", flush=True)
+                for name in through:
+                    if through[name][-1] > 0.3:
+                        print(f"  through the {name}: "
+                              f"{w.explain(w.routed_times[name], t_kill, end)}")
+                if probe[-1] > 5 or os.environ.get("FAILOVER_KEEP"):
                     import shutil
                     shutil.copytree(d, keep + f"/trial-{trial + 1}")
-                    print("  errors:", [str(e)[:200] for e in w.errors[-3:]])
+                    print("  errors:", [m for t, m in w.errors[-3:]])
                     with w.lock:
                         seen = {}
                         for t, msg in w.probe_errors:
@@ -227,6 +292,14 @@ def main():
           f"{statistics.median(probe):.3f} | {max(probe):.3f} |")
     print(f"| bolt:// auto-commit through a follower (server-side routing) | {trials} | "
           f"{statistics.median(bolt):.3f} | {max(bolt):.3f} |")
+    for name, gaps in through.items():
+        ordered = sorted(gaps)
+        p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+        print(f"| execute_write over bolt:// through a {name} (2 threads; p99 {p99:.3f} s) | "
+              f"{trials} | {statistics.median(gaps):.3f} | {max(gaps):.3f} |")
+        errs = [m for t, m in w.routed_errors[name]
+                if not any(a <= t <= b for a, b in restarts)]
+        print(f"  errors surfaced through the {name}: {len(errs)} {errs[:3]}")
     bolt_errors = [m for t, m in w.bolt_errors if not any(a <= t <= b for a, b in restarts)]
     print(f"bolt:// client errors outside its own member's restarts: {len(bolt_errors)} "
           f"{bolt_errors[:3]}")

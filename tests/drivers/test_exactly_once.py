@@ -2,6 +2,8 @@
 settled after its leader died carries a bookmark naming its database, a
 bookmark naming no hosted database is refused, and a restarted member never
 serves (or reports ready with) a state older than the one it had applied."""
+import os
+import signal
 import threading
 import time
 import urllib.error
@@ -157,3 +159,105 @@ def test_a_routing_driver_seeded_at_a_cut_off_leader_writes_through_the_majority
         c.block([])
     with GraphDatabase.driver(new.bolt_uri, auth=auth) as d:
         assert d.execute_query("MATCH (n:Seeded) RETURN count(n) AS c").records[0]["c"] == 2
+
+
+def started_with_a_follower(cluster):
+    """Starts the cluster; returns its leader and one follower."""
+    cluster.start()
+    leader = cluster.wait_leader()
+    return leader, next(c for c in cluster.cores if c is not leader)
+
+
+def test_a_routed_transaction_cut_off_by_a_leader_crash_goes_on_on_the_new_leader(cluster, auth):
+    """An explicit write transaction over `bolt://` through a follower has
+    run statements on the leader when the leader is killed. The follower
+    runs them again on the new leader, finds the same results, and the
+    client goes on and commits without seeing an error; each write lands
+    once."""
+    leader, via = started_with_a_follower(cluster)
+    with GraphDatabase.driver(via.bolt_uri, auth=auth) as d, d.session() as s:
+        s.run("CREATE (:Replayed {k: 0})").consume()
+        tx = s.begin_transaction()
+        assert tx.run("MATCH (n:Replayed) RETURN count(n) AS c").single()["c"] == 1
+        created = tx.run("CREATE (n:Replayed {k: 1}) RETURN n.k AS k").single()["k"]
+        assert created == 1
+        leader.kill9()
+        # The leader's death surfaces at the next statement; it runs on
+        # the new leader after the first two were replayed there.
+        assert tx.run("MATCH (n:Replayed) RETURN count(n) AS c").single()["c"] == 2
+        tx.run("CREATE (:Replayed {k: 2})").consume()
+        tx.commit()
+        bookmarks = s.last_bookmarks()
+    # Replayed on the other survivor, or here if this member won the election.
+    log = via.full_log()
+    assert "replayed a routed transaction" in log
+    print("replayed here" if "replayed a routed transaction here" in log else "replayed remotely")
+    new = cluster.wait_leader(exclude=(leader,))
+    with GraphDatabase.driver(new.bolt_uri, auth=auth) as d:
+        with d.session(bookmarks=bookmarks) as s:
+            ks = sorted(r["k"] for r in s.run("MATCH (n:Replayed) RETURN n.k AS k"))
+    assert ks == [0, 1, 2]
+
+
+def test_a_routed_transaction_whose_replay_differs_gets_a_retryable_error(cluster, auth):
+    """Replay must give exactly what the client was sent; a statement that
+    draws a random number cannot, so the client gets the retryable
+    LeaderSwitch and nothing of the transaction is written."""
+    leader, via = started_with_a_follower(cluster)
+    with GraphDatabase.driver(via.bolt_uri, auth=auth) as d, d.session() as s:
+        tx = s.begin_transaction()
+        tx.run("CREATE (n:Drawn {r: rand()}) RETURN n.r AS r").single()
+        leader.kill9()
+        with pytest.raises(neo4j.exceptions.TransientError) as e:
+            tx.run("RETURN 1").consume()
+        assert e.value.code == "Neo.TransientError.Transaction.LeaderSwitch"
+        assert e.value.is_retryable()
+    new = cluster.wait_leader(exclude=(leader,))
+    with GraphDatabase.driver(new.bolt_uri, auth=auth) as d:
+        assert d.execute_query("MATCH (n:Drawn) RETURN count(n) AS c").records[0]["c"] == 0
+
+
+def test_a_routed_commit_refused_by_a_deposed_leader_is_replayed_and_committed(cluster, auth):
+    """The leader is killed after the transaction's statements ran but
+    before its COMMIT: the COMMIT finds the connection gone, the follower
+    runs the transaction again on the new leader and commits it there."""
+    leader, via = started_with_a_follower(cluster)
+    with GraphDatabase.driver(via.bolt_uri, auth=auth) as d, d.session() as s:
+        tx = s.begin_transaction()
+        tx.run("UNWIND range(1, 3) AS i CREATE (:Committed {i: i})").consume()
+        leader.kill9()
+        tx.commit()
+        bookmarks = s.last_bookmarks()
+    new = cluster.wait_leader(exclude=(leader,))
+    with GraphDatabase.driver(new.bolt_uri, auth=auth) as d:
+        with d.session(bookmarks=bookmarks) as s:
+            assert s.run("MATCH (n:Committed) RETURN count(n) AS c").single()["c"] == 3
+
+
+def test_a_routing_driver_leaves_a_leader_that_stops_answering(cluster, auth):
+    """The leader is paused (SIGSTOP): its kernel keeps every connection
+    open, so no reset ever reaches the driver, which waits on a pooled
+    connection to it. Members tell Bolt clients to time out reads after 1 s
+    (`connection.recv_timeout_seconds`, backed by NOOPs while a request
+    runs), so the driver gives up on the silent leader and writes through
+    the new one long before the pause ends."""
+    cluster.start()
+    leader = cluster.wait_leader()
+    resume = threading.Timer(20, lambda: os.kill(leader.proc.pid, signal.SIGCONT))
+    with cluster.driver(auth) as d:
+        d.execute_query("CREATE (:Paused {k: 0})")
+        os.kill(leader.proc.pid, signal.SIGSTOP)
+        resume.start()
+        try:
+            t0 = time.monotonic()
+            d.execute_query("CREATE (:Paused {k: 1})")
+            took = time.monotonic() - t0
+        finally:
+            resume.cancel()
+            os.kill(leader.proc.pid, signal.SIGCONT)
+    print(f"write through the new leader {took:.3f}s after the old one went silent")
+    # 1 s to time out, the election, the driver's back-off (about 1 s).
+    assert took < 5, took
+    new = cluster.wait_leader()
+    with GraphDatabase.driver(new.bolt_uri, auth=auth) as d:
+        assert d.execute_query("MATCH (n:Paused) RETURN count(n) AS c").records[0]["c"] == 2

@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use causeway_value::{Code, Counters, Error, Map, QueryType, Value};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 use tokio::sync::watch;
 use tracing::{debug, warn, Instrument};
 
@@ -22,6 +22,7 @@ use crate::backend::{
 };
 use crate::chunk::{self, Dechunker, FrameError};
 use crate::handshake::{self, Preamble, Version, SUPPORTED_VERSIONS};
+use crate::keepalive::{KeepAlive, Pulse};
 use crate::message::{self, tag, DecodeError, Request, Response, StreamArgs, TxExtra};
 use crate::server::BoltConfig;
 
@@ -71,7 +72,7 @@ pub async fn serve_connection<B, S>(
     config: &BoltConfig,
 ) where
     B: Backend,
-    S: AsyncRead + AsyncWrite + Unpin + Send,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (_never, rx) = watch::channel(false);
     serve_connection_until(stream, peer, backend, config, rx).await
@@ -87,13 +88,31 @@ pub async fn serve_connection_until<B, S>(
     shutdown: watch::Receiver<bool>,
 ) where
     B: Backend,
-    S: AsyncRead + AsyncWrite + Unpin + Send,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // A connection served on its own has its own keep-alive ticker.
+    let keep_alive = config.recv_timeout_hint.map(KeepAlive::start);
+    serve_registered(stream, peer, backend, config, shutdown, keep_alive).await
+}
+
+/// Serves a connection of a listener whose keep-alive registry is
+/// `keep_alive` (present when clients are told a read timeout).
+pub(crate) async fn serve_registered<B, S>(
+    stream: S,
+    peer: SocketAddr,
+    backend: Arc<B>,
+    config: &BoltConfig,
+    shutdown: watch::Receiver<bool>,
+    keep_alive: Option<Arc<KeepAlive>>,
+) where
+    B: Backend,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let id = format!("bolt-{}", NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed));
     // Everything logged while serving this connection, by us or by the
     // backend, carries the connection id and peer.
     let span = tracing::debug_span!("bolt", conn = %id, %peer);
-    serve_inner(stream, peer, backend, config, shutdown, id)
+    serve_inner(stream, peer, backend, config, shutdown, id, keep_alive)
         .instrument(span)
         .await
 }
@@ -105,9 +124,10 @@ async fn serve_inner<B, S>(
     config: &BoltConfig,
     shutdown: watch::Receiver<bool>,
     id: String,
+    keep_alive: Option<Arc<KeepAlive>>,
 ) where
     B: Backend,
-    S: AsyncRead + AsyncWrite + Unpin + Send,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let version =
         match tokio::time::timeout(config.handshake_timeout, handshake(&mut stream, &id, peer))
@@ -121,8 +141,21 @@ async fn serve_inner<B, S>(
             }
         };
     debug!(conn = %id, %peer, %version, product = %backend.server_agent(), "Bolt connection established");
+    let (reader, writer) = tokio::io::split(stream);
+    let writer = Arc::new(tokio::sync::Mutex::new(writer));
+    // Clients told to time out reads (Bolt 4.3+ hints) get NOOPs while a
+    // request runs; the watch lasts exactly as long as the connection.
+    let (pulse, _watch) = match keep_alive {
+        Some(k) if version.has_hints() => {
+            let (pulse, watch) = k.watch(writer.clone());
+            (pulse, Some(watch))
+        }
+        _ => (Pulse::unwatched(), None),
+    };
     let mut conn = Conn {
-        stream,
+        reader,
+        writer,
+        pulse,
         config,
         backend,
         peer,
@@ -143,7 +176,7 @@ async fn serve_inner<B, S>(
     };
     conn.run().await;
     conn.cleanup().await;
-    let _ = conn.stream.shutdown().await;
+    let _ = conn.writer.lock().await.shutdown().await;
     debug!(conn = %conn.id, "Bolt connection closed");
 }
 
@@ -226,7 +259,11 @@ struct OpenTx<T> {
 type TxOf<B> = <<B as Backend>::Session as Session>::Tx;
 
 struct Conn<'c, B: Backend, S> {
-    stream: S,
+    reader: ReadHalf<S>,
+    /// Shared with the keep-alive task; held for a whole flush, so a NOOP
+    /// never lands inside a message.
+    writer: Arc<tokio::sync::Mutex<WriteHalf<S>>>,
+    pulse: Arc<Pulse>,
     config: &'c BoltConfig,
     backend: Arc<B>,
     peer: SocketAddr,
@@ -310,6 +347,7 @@ where
                     return;
                 }
                 Ok(Some(msg)) => {
+                    self.pulse.busy();
                     let reset_queued = self.reset_queued();
                     let flow = self.handle(&msg, reset_queued).await;
                     drop(msg);
@@ -324,7 +362,12 @@ where
                     }
                 }
                 Ok(None) => {
-                    if self.flush().await.is_err() || !self.read_more().await {
+                    if self.flush().await.is_err() {
+                        return;
+                    }
+                    // Every answer is out: the client is not waiting on us.
+                    self.pulse.idle();
+                    if !self.read_more().await {
                         return;
                     }
                 }
@@ -371,7 +414,7 @@ where
         self.inbuf.resize(old + room, 0);
         let result = tokio::select! {
             biased;
-            r = self.stream.read(&mut self.inbuf[old..]) => Some(r),
+            r = self.reader.read(&mut self.inbuf[old..]) => Some(r),
             _ = shutdown_requested(&mut self.shutdown) => None,
             _ = deadline(self.auth_deadline) => {
                 debug!("client did not authenticate in time; closing");
@@ -400,7 +443,7 @@ where
         let mut first = [0u8; IDLE_READ_SIZE];
         let result = tokio::select! {
             biased;
-            r = self.stream.read(&mut first) => Some(r),
+            r = self.reader.read(&mut first) => Some(r),
             _ = shutdown_requested(&mut self.shutdown) => None,
             _ = deadline(self.auth_deadline) => {
                 debug!("client did not authenticate in time; closing");
@@ -432,7 +475,7 @@ where
         self.inbuf.resize(old + room, 0);
         let mut cx = Context::from_waker(Waker::noop());
         let mut rb = ReadBuf::new(&mut self.inbuf[old..]);
-        let n = match Pin::new(&mut self.stream).poll_read(&mut cx, &mut rb) {
+        let n = match Pin::new(&mut self.reader).poll_read(&mut cx, &mut rb) {
             Poll::Ready(Ok(())) => {
                 let n = rb.filled().len();
                 if n == 0 {
@@ -450,13 +493,16 @@ where
     }
 
     async fn flush(&mut self) -> Result<(), ()> {
-        if self.output_broken {
+        if self.output_broken || self.pulse.torn() {
             return Err(());
         }
         if !self.out.is_empty() {
             let write = async {
-                self.stream.write_all(&self.out).await?;
-                self.stream.flush().await
+                let mut w = self.writer.lock().await;
+                w.write_all(&self.out).await?;
+                w.flush().await?;
+                self.pulse.wrote();
+                Ok::<(), std::io::Error>(())
             };
             match tokio::time::timeout(self.config.write_timeout, write).await {
                 Ok(Ok(())) => {}
@@ -639,9 +685,16 @@ where
         );
         meta.insert("connection_id".to_owned(), Value::String(self.id.clone()));
         if self.version.has_hints() {
-            // Empty on purpose: we advertise no hint we do not honour (no
-            // keep-alive NOOPs yet, so no recv timeout; no telemetry wish).
-            meta.insert("hints".to_owned(), Value::Map(Map::new()));
+            // Only hints we honour: the read timeout is backed by the
+            // keep-alive task's NOOPs (no telemetry wish).
+            let mut hints = Map::new();
+            if let Some(hint) = self.config.recv_timeout_hint {
+                hints.insert(
+                    "connection.recv_timeout_seconds".to_owned(),
+                    Value::Int(i64::try_from(hint.as_secs()).unwrap_or(i64::MAX)),
+                );
+            }
+            meta.insert("hints".to_owned(), Value::Map(hints));
         }
         if self.version.utc_patch {
             meta.insert(

@@ -58,6 +58,7 @@ pub mod chunk;
 pub mod client;
 mod connection;
 pub mod handshake;
+mod keepalive;
 pub mod message;
 pub mod packstream;
 mod server;

@@ -12,7 +12,8 @@ use tracing::{info, warn};
 
 use crate::backend::Backend;
 use crate::chunk::{DEFAULT_MAX_MESSAGE_SIZE, MAX_CHUNK_SIZE};
-use crate::connection::{serve_connection_until, shutdown_requested};
+use crate::connection::{serve_registered, shutdown_requested};
+use crate::keepalive::KeepAlive;
 use crate::packstream::{MAX_NESTING_DEPTH, MAX_VALUES_PER_MESSAGE};
 
 /// Every limit of the Bolt listener, plus the agent string it presents.
@@ -58,6 +59,12 @@ pub struct BoltConfig {
     pub pull_batch_rows: usize,
     /// How long [`serve`] waits for open connections after shutdown.
     pub shutdown_grace: Duration,
+    /// The read timeout Bolt 4.3+ clients are asked to apply
+    /// (`connection.recv_timeout_seconds`, whole seconds), backed by NOOPs
+    /// sent while a request runs. A client of a member that vanished from
+    /// the network (no reset ever reaches it) then gives up after this long
+    /// instead of waiting on its socket indefinitely. `None`: no hint.
+    pub recv_timeout_hint: Option<Duration>,
 }
 
 /// The agent Neo4j 5.26 reports; drivers only check the `Neo4j/` prefix.
@@ -74,6 +81,7 @@ pub const DEFAULT_MAX_RECORD_SIZE: usize = 256 * 1024 * 1024;
 pub const DEFAULT_MAX_OPEN_RESULTS: usize = 1000;
 pub const DEFAULT_PULL_BATCH_ROWS: usize = 1000;
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+pub const DEFAULT_RECV_TIMEOUT_HINT: Duration = Duration::from_secs(1);
 /// Pause after a failed accept (e.g. out of file descriptors) so the loop
 /// does not spin.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
@@ -96,6 +104,7 @@ impl Default for BoltConfig {
             max_open_results: DEFAULT_MAX_OPEN_RESULTS,
             pull_batch_rows: DEFAULT_PULL_BATCH_ROWS,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            recv_timeout_hint: Some(DEFAULT_RECV_TIMEOUT_HINT),
         }
     }
 }
@@ -127,6 +136,14 @@ impl BoltConfig {
         {
             return Err("Bolt limits must be positive".to_owned());
         }
+        if self
+            .recv_timeout_hint
+            .is_some_and(|t| t.as_secs() == 0 || t.subsec_nanos() != 0)
+        {
+            return Err(
+                "recv_timeout_hint must be a whole number of seconds, at least 1".to_owned(),
+            );
+        }
         if self.max_connections > Semaphore::MAX_PERMITS || self.max_connections > u32::MAX as usize
         {
             return Err("max_connections is too large".to_owned());
@@ -150,6 +167,7 @@ pub async fn serve<B: Backend, L: Listener>(
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let config = Arc::new(config);
     let permits = Arc::new(Semaphore::new(config.max_connections));
+    let registry = config.recv_timeout_hint.map(KeepAlive::start);
     info!(
         addr = ?listener.local_addr().ok(),
         product = %backend.server_agent(),
@@ -178,8 +196,9 @@ pub async fn serve<B: Backend, L: Listener>(
         let backend = backend.clone();
         let config = config.clone();
         let conn_shutdown = shutdown.clone();
+        let registry = registry.clone();
         tokio::spawn(async move {
-            serve_connection_until(socket, peer, backend, &config, conn_shutdown).await;
+            serve_registered(socket, peer, backend, &config, conn_shutdown, registry).await;
             drop(permit);
         });
     }

@@ -73,16 +73,78 @@ async fn hello_success_metadata_per_version() {
             Some(Value::String(s)) => assert!(s.starts_with("bolt-")),
             other => panic!("connection_id missing: {other:?}"),
         }
-        // Trap 14: no recv-timeout hint without real keep-alives.
+        // Trap 14: the recv-timeout hint, backed by keep-alive NOOPs
+        // (keep_alive_noops_while_a_request_runs).
         match r.get("hints") {
             Some(Value::Map(h)) => {
                 assert!(minor >= 3 || major == 5);
-                assert!(!h.contains_key("connection.recv_timeout_seconds"));
+                assert_eq!(
+                    h.get("connection.recv_timeout_seconds"),
+                    Some(&Value::Int(1))
+                );
             }
             None => assert_eq!((major, minor), (4, 1)),
             other => panic!("bad hints {other:?}"),
         }
     }
+}
+
+/// A client that reads with the advertised timeout (1 s) must hear from
+/// the server at least that often while a request runs, whether the request
+/// waits (a commit on a quorum) or computes on the connection's own thread
+/// (a heavy result, which may leave the server's runtime polling nothing);
+/// idle connections get nothing. The client runs on a runtime of its own, as
+/// it would in its own process.
+#[test]
+fn keep_alive_noops_while_a_request_runs() {
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = server_rt.block_on(start());
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    client_rt.block_on(async {
+        let mut c = Client::ready(server.addr, 5, 4).await;
+        for query in ["SLEEP 1600", "HEAVY 1600"] {
+            c.run(query, empty(), empty()).await;
+            c.pull(-1, None).await;
+            let mut noops = 0;
+            let mut messages = Vec::new();
+            let started = std::time::Instant::now();
+            while messages.len() < 2 || messages.last().is_some_and(|m: &Msg| m.tag == 0x71) {
+                let (msg, n, silence) = c.recv_counting_noops().await;
+                // Never a silence the client's 1 s timeout would end.
+                assert!(
+                    silence < std::time::Duration::from_millis(900),
+                    "{query}: silent for {silence:?}"
+                );
+                noops += n;
+                messages.push(msg.expect("an answer"));
+            }
+            assert!(
+                noops >= 3,
+                "{query}: {noops} NOOPs in {:?}",
+                started.elapsed()
+            );
+            assert!(
+                messages.last().unwrap().is_success(),
+                "{query}: {messages:?}"
+            );
+        }
+        // Idle: nothing arrives.
+        let mut buf = [0u8; 2];
+        let quiet = tokio::time::timeout(
+            std::time::Duration::from_millis(700),
+            tokio::io::AsyncReadExt::read(&mut c.stream, &mut buf),
+        )
+        .await;
+        assert!(quiet.is_err(), "an idle connection got {buf:?}");
+    });
+    drop(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,6 +30,9 @@ pub struct Config {
     pub fsync: bool,
     pub max_connections: usize,
     pub max_message_bytes: usize,
+    /// The read timeout Bolt clients are asked to apply (whole seconds; 0
+    /// asks for none), backed by keep-alive NOOPs while a request runs.
+    pub bolt_recv_timeout_secs: u64,
     /// Largest change set (encoded bytes) one transaction may commit.
     pub max_transaction_bytes: usize,
     /// Longest a write transaction may hold the database's write lock.
@@ -111,6 +114,7 @@ impl Default for Config {
             fsync: true,
             max_connections: 10_000,
             max_message_bytes: 64 << 20,
+            bolt_recv_timeout_secs: 1,
             max_transaction_bytes: 128 << 20,
             transaction_timeout_ms: 60_000,
             lock_timeout_ms: 10_000,

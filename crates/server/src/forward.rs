@@ -20,7 +20,7 @@ use std::time::Duration;
 use causeway_bolt::client::{Client, ClientError, Stream};
 use causeway_bolt::{AuthToken, BeginRequest, Forward, FORWARD_KEY};
 use causeway_replication::{Replicator, Role};
-use causeway_value::{Code, Error, Map, Value};
+use causeway_value::{Code, Counters, Error, Map, Value};
 
 use crate::db::GraphState;
 
@@ -87,6 +87,86 @@ pub struct RemoteTx {
     /// Statements that succeeded; while none has, the transaction can
     /// begin again elsewhere without the client noticing.
     ran: usize,
+    /// What the client has been sent, for running the transaction again on
+    /// a new leader (see [`Forwarder::replay`]).
+    replay: Replay,
+    /// This member became the leader while the transaction was cut off:
+    /// only this member can run it again (see [`RemoteTx::replay_record`]).
+    pub led_here: bool,
+}
+
+impl RemoteTx {
+    /// The statements to run again, in order, each with the digest its
+    /// result must have; `None` when the record outgrew its bound.
+    pub fn replay_record(&self) -> Option<&[(String, Map, u64)]> {
+        (!self.replay.overflowed).then_some(&self.replay.statements[..])
+    }
+
+    /// The transaction's begin request (bookmarks, mode, timeout).
+    pub fn request(&self) -> &BeginRequest {
+        &self.req
+    }
+}
+
+/// The statements of a routed transaction that succeeded, each with a
+/// digest of the result the client was sent.
+#[derive(Default)]
+struct Replay {
+    statements: Vec<(String, Map, u64)>,
+    bytes: usize,
+    /// The record outgrew [`MAX_REPLAY_BYTES`]: replay is not attempted.
+    overflowed: bool,
+}
+
+/// Statement text and parameters kept per routed transaction for replay;
+/// a bigger transaction is not replayed (its client retries it instead).
+const MAX_REPLAY_BYTES: usize = 1 << 20;
+
+impl Replay {
+    fn record(&mut self, query: &str, params: &Map, stream: &Stream) {
+        if self.overflowed {
+            return;
+        }
+        let size = query.len() + format!("{params:?}").len();
+        if self.bytes + size > MAX_REPLAY_BYTES {
+            self.overflowed = true;
+            self.statements.clear();
+            return;
+        }
+        self.bytes += size;
+        self.statements
+            .push((query.to_owned(), params.clone(), stream_digest(stream)));
+    }
+}
+
+/// A digest of what a client receives for a statement: its fields, its
+/// records and its counters. Routed and local results digest alike, so a
+/// transaction can be replayed on whichever member leads now.
+pub fn digest(fields: &[String], records: &[Vec<Value>], counters: &Counters) -> u64 {
+    use std::fmt::Write as _;
+    use std::hash::Hasher;
+    /// Feeds formatted text to the hasher without building it first: a
+    /// result may be large.
+    struct Feed(std::collections::hash_map::DefaultHasher);
+    impl std::fmt::Write for Feed {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    // SipHash with fixed keys: the same on every run and member. Maps are
+    // ordered (BTreeMap), so equal values format alike.
+    let mut feed = Feed(std::collections::hash_map::DefaultHasher::new());
+    let _ = write!(feed, "{fields:?}|{records:?}|{counters:?}");
+    feed.0.finish()
+}
+
+fn stream_digest(stream: &Stream) -> u64 {
+    let counters = match stream.summary.get("stats") {
+        Some(Value::Map(m)) => Counters::from_stats(m),
+        _ => Counters::default(),
+    };
+    digest(&stream.fields, &stream.records, &counters)
 }
 
 /// A routed query's result.
@@ -343,6 +423,8 @@ impl Forwarder {
                         db,
                         req: req.clone(),
                         ran: 0,
+                        replay: Replay::default(),
+                        led_here: false,
                     }));
                 }
                 Err(e) if resendable(&e) && tokio::time::Instant::now() < deadline => {
@@ -355,13 +437,11 @@ impl Forwarder {
         }
     }
 
-    /// Runs one statement of a routed explicit transaction. Whether the
-    /// transaction may be re-sent is the caller's call (`fresh`: nothing has
-    /// run in it yet); a `Connection` error is returned as is for that.
     /// Runs a statement of a routed explicit transaction. While none of its
     /// statements has succeeded, nothing the client has seen depends on the
     /// leader it began on (whose transaction dies with its connection), so
-    /// if that leader is lost the transaction begins again on the new one.
+    /// if that leader is lost the transaction begins again on the new one;
+    /// after that, it is replayed there ([`Forwarder::replay`]).
     pub async fn run_statement(
         &self,
         tx: &mut RemoteTx,
@@ -374,27 +454,72 @@ impl Forwarder {
             match self.run(tx, query, params).await {
                 Ok(stream) => {
                     tx.ran += 1;
+                    tx.replay.record(query, params, &stream);
                     return Ok(stream);
                 }
-                Err(e)
-                    if tx.ran == 0 && resendable(&e) && tokio::time::Instant::now() < deadline =>
-                {
-                    tracing::debug!(?e, "beginning a routed transaction again");
+                Err(e) if resendable(&e) && tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(?e, ran = tx.ran, "running a routed transaction again");
                     tx.conn = None;
-                    match self.begin(&tx.req, token).await? {
-                        Some(again) => *tx = again,
-                        None => {
-                            return Err(Error::new(
-                                Code::LeaderSwitch,
-                                "This member became the leader while routing the transaction; retry it.",
-                            ))
-                        }
-                    }
+                    self.replay(tx, token, &e).await?;
                 }
                 Err(ClientError::Server(e)) => return Err(e),
                 Err(ClientError::Connection(e)) => return Err(switched(e)),
             }
         }
+    }
+
+    /// Runs a routed transaction whose leader was lost, before anything of
+    /// it was committed, again on the leader now in office: its statements
+    /// in order, each of whose results must digest exactly as what the
+    /// client was already sent. Then the client can go on as if nothing had
+    /// happened. If any result differs (other writes came in between, or a
+    /// statement reads the clock or draws random numbers), or the record
+    /// outgrew its bound, the transaction is rolled back and the client
+    /// gets the retryable `LeaderSwitch`, as before replay existed.
+    async fn replay(
+        &self,
+        tx: &mut RemoteTx,
+        token: &AuthToken,
+        why: &ClientError,
+    ) -> Result<(), Error> {
+        let cause = || match why {
+            ClientError::Connection(e) => e.clone(),
+            ClientError::Server(e) => e.to_string(),
+        };
+        if tx.replay.overflowed {
+            return Err(switched(format!(
+                "{}; the transaction is too large to run again",
+                cause()
+            )));
+        }
+        let Some(mut again) = self.begin(&tx.req, token).await? else {
+            tx.led_here = true;
+            return Err(Error::new(
+                Code::LeaderSwitch,
+                "This member became the leader while routing the transaction; retry it.",
+            ));
+        };
+        for (query, params, expected) in &tx.replay.statements {
+            let same = match self.run(&mut again, query, params).await {
+                Ok(stream) => stream_digest(&stream) == *expected,
+                Err(_) => false,
+            };
+            if !same {
+                self.rollback(again).await;
+                return Err(switched(format!(
+                    "{}; running it again gave other results",
+                    cause()
+                )));
+            }
+        }
+        again.ran = tx.ran;
+        again.replay = std::mem::take(&mut tx.replay);
+        tracing::info!(
+            statements = again.ran,
+            "replayed a routed transaction on the new leader"
+        );
+        *tx = again;
+        Ok(())
     }
 
     async fn run(
@@ -424,27 +549,44 @@ impl Forwarder {
         r
     }
 
-    /// Commits a routed transaction; returns its bookmark.
-    pub async fn commit(&self, mut tx: RemoteTx) -> Result<String, Error> {
-        let Some((key, mut c)) = tx.conn.take() else {
-            return Err(Error::new(
-                Code::Terminated,
-                "The transaction has been terminated after an earlier error.",
-            ));
-        };
-        match self
-            .unless_superseded(tx.fence.term, COMMIT_LIMIT, c.commit())
-            .await
-        {
-            Ok(meta) => {
-                self.give_back(key, c);
-                Ok(bookmark_of(&meta, &tx.db))
+    /// Commits a routed transaction; returns its bookmark. A commit that
+    /// certainly did not apply (the leader refused it, or was lost and the
+    /// log shows it never applied it) is replayed on the new leader and
+    /// committed there, when replay gives the same results.
+    pub async fn commit(&self, tx: &mut RemoteTx, token: &AuthToken) -> Result<String, Error> {
+        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        loop {
+            let Some((key, mut c)) = tx.conn.take() else {
+                return Err(Error::new(
+                    Code::Terminated,
+                    "The transaction has been terminated after an earlier error.",
+                ));
+            };
+            let refused = match self
+                .unless_superseded(tx.fence.term, COMMIT_LIMIT, c.commit())
+                .await
+            {
+                Ok(meta) => {
+                    self.give_back(key, c);
+                    return Ok(bookmark_of(&meta, &tx.db));
+                }
+                Err(e @ ClientError::Server(_)) if resendable(&e) => e,
+                Err(ClientError::Server(e)) => return Err(e),
+                Err(ClientError::Connection(e)) => {
+                    self.forget(&key);
+                    match self.settle(tx.fence, tx.after, &tx.db, e).await {
+                        // Certainly not applied.
+                        Err(e) if e.code == Code::LeaderSwitch => {
+                            ClientError::Connection(e.message.clone())
+                        }
+                        settled => return settled,
+                    }
+                }
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(switched(format!("{refused:?}")));
             }
-            Err(ClientError::Server(e)) => Err(e),
-            Err(ClientError::Connection(e)) => {
-                self.forget(&key);
-                self.settle(tx.fence, tx.after, &tx.db, e).await
-            }
+            self.replay(tx, token, &refused).await?;
         }
     }
 
@@ -458,7 +600,9 @@ impl Forwarder {
         e: String,
     ) -> Result<String, Error> {
         tracing::info!(error = %e, "lost the leader during a routed commit; learning the outcome from the log");
-        match self.repl.outcome(fence.command_id, fence.term, after).await {
+        let outcome = self.repl.outcome(fence.command_id, fence.term, after).await;
+        tracing::debug!(?outcome, "the log settled a routed commit");
+        match outcome {
             Ok(index) => Ok(format!("causeway:{db}:{index}")),
             // A direct driver turns NotALeader into "no write service";
             // for a routed transaction the retryable truth is a switch.

@@ -167,6 +167,8 @@ pub async fn run_with(
         server_agent: config.server_agent.clone(),
         max_message_size: config.max_message_bytes,
         max_connections: config.max_connections,
+        recv_timeout_hint: (config.bolt_recv_timeout_secs > 0)
+            .then(|| Duration::from_secs(config.bolt_recv_timeout_secs)),
         ..BoltConfig::default()
     };
     bolt_config

@@ -172,6 +172,30 @@ impl BoltSession {
             .ok_or_else(|| Error::new(Code::Unknown, "server-side routing is off"))
     }
 
+    /// Runs a routed transaction that was cut off when this member became
+    /// the leader again here: its statements in order, each of whose
+    /// results must digest exactly as what the client was already sent
+    /// (as [`Forwarder`]'s replay on another member does). `None` when they
+    /// differ or the record outgrew its bound; the client then gets the
+    /// retryable error it would have had without replay.
+    async fn replay_here(&self, remote: &RemoteTx) -> Option<(Arc<Database>, Transaction)> {
+        let record = remote.replay_record()?;
+        let db = self.shared.database(Some(&remote.db)).ok()?;
+        let mut tx = Self::begin_local(&db, remote.request()).await.ok()?;
+        for (query, params, expected) in record {
+            let r = db.run(&mut tx, query, params).await.ok()?;
+            let rows = r.rows.collect::<Result<Vec<_>, _>>().ok()?;
+            if crate::forward::digest(&r.fields, &rows, &r.counters) != *expected {
+                return None;
+            }
+        }
+        tracing::info!(
+            statements = record.len(),
+            "replayed a routed transaction here, the new leader"
+        );
+        Some((db, tx))
+    }
+
     async fn begin_local(db: &Database, req: &BeginRequest) -> Result<Transaction, Error> {
         let mode = match req.mode {
             AccessMode::Read => Mode::Read,
@@ -321,11 +345,25 @@ impl Session for BoltSession {
                 }
             }
             BoltTx::Remote(remote) => {
-                let stream = self
+                let routed = self
                     .routing()?
                     .run_statement(remote, &self.token, &query, &params)
-                    .await?;
-                Ok(routed_result(stream, &query, &remote.db))
+                    .await;
+                match routed {
+                    Ok(stream) => Ok(routed_result(stream, &query, &remote.db)),
+                    Err(e) if remote.led_here => {
+                        let Some((db, mut local)) = self.replay_here(remote).await else {
+                            return Err(e);
+                        };
+                        let out = db
+                            .run(&mut local, &query, &params)
+                            .await
+                            .map(|r| run_result(r, &query, &db));
+                        *tx = BoltTx::Local { db, tx: local };
+                        out
+                    }
+                    Err(e) => Err(e),
+                }
             }
             BoltTx::Committed { .. } => Err(Error::new(
                 Code::RequestInvalid,
@@ -350,10 +388,22 @@ impl Session for BoltSession {
                     db: db.name.clone(),
                 })
             }
-            BoltTx::Remote(remote) => {
+            BoltTx::Remote(mut remote) => {
                 let db = remote.db.clone();
-                let bookmark = self.routing()?.commit(remote).await?;
-                Ok(CommitInfo { bookmark, db })
+                match self.routing()?.commit(&mut remote, &self.token).await {
+                    Ok(bookmark) => Ok(CommitInfo { bookmark, db }),
+                    Err(e) if remote.led_here => {
+                        let Some((db, local)) = self.replay_here(&remote).await else {
+                            return Err(e);
+                        };
+                        let bookmark = db.commit(local).await?;
+                        Ok(CommitInfo {
+                            bookmark,
+                            db: db.name.clone(),
+                        })
+                    }
+                    Err(e) => Err(e),
+                }
             }
             BoltTx::Committed { bookmark, db } => Ok(CommitInfo { bookmark, db }),
         }

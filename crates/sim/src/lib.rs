@@ -341,6 +341,9 @@ fn member_config(
         ("snapshot_every", snapshot_every.to_string()),
         ("snapshot_log_keep", snapshot_keep.to_string()),
         ("fsync", "false".into()),
+        // Keep-alive NOOPs are written by an OS thread on the wall clock,
+        // outside the simulation; its clients set no read timeout anyway.
+        ("bolt_recv_timeout_secs", "0".into()),
     ];
     causeway_server::config::Config::load(None, |_| None, &flags)
         .expect("the simulation's member settings are valid")

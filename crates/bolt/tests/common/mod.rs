@@ -161,6 +161,16 @@ impl Session for FakeSession {
         };
         match cmd {
             "ROWS" => result.rows = rows_of(arg),
+            // A request that takes `arg` ms before it answers.
+            "SLEEP" => tokio::time::sleep(std::time::Duration::from_millis(arg as u64)).await,
+            // One row that takes `arg` ms to produce, blocking its thread as
+            // a heavy query does.
+            "HEAVY" => {
+                result.rows = Box::new(std::iter::once_with(move || {
+                    std::thread::sleep(std::time::Duration::from_millis(arg as u64));
+                    Ok(vec![Value::Int(arg)])
+                }))
+            }
             "FOREVER" => result.rows = Box::new((0..).map(|i| Ok(vec![Value::Int(i)]))),
             "FAIL" => return Err(Error::new(Code::SyntaxError, "Invalid input 'FAIL'")),
             "FAILROWS" => {
@@ -423,6 +433,34 @@ impl Client {
                 .unwrap_or(0);
             if n == 0 {
                 return None;
+            }
+            self.inbuf.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// The next message, how many NOOPs (empty chunks) came before it,
+    /// and the longest time nothing arrived while waiting for it.
+    pub async fn recv_counting_noops(&mut self) -> (Option<Msg>, usize, std::time::Duration) {
+        let mut noops = 0;
+        let mut silence = std::time::Duration::ZERO;
+        let mut last = std::time::Instant::now();
+        loop {
+            while self.inbuf.len() >= 2 && self.inbuf[..2] == [0, 0] {
+                self.inbuf.drain(..2);
+                noops += 1;
+            }
+            if self.inbuf.len() > 2 {
+                return (self.recv().await, noops, silence);
+            }
+            let mut buf = [0u8; 2];
+            let n = tokio::time::timeout(TIMEOUT, self.stream.read(&mut buf))
+                .await
+                .expect("server did not answer in time")
+                .unwrap_or(0);
+            silence = silence.max(last.elapsed());
+            last = std::time::Instant::now();
+            if n == 0 {
+                return (None, noops, silence);
             }
             self.inbuf.extend_from_slice(&buf[..n]);
         }
