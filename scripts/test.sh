@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SHARED=${CAUSEWAY_SHARED:-$ROOT/../shared}
 
-step() { printf '\n=== %s (at %ds) ===\n' "$*" "$SECONDS"; }
+step() { printf '\n=== %s ===\n' "$*"; }
 
 step "toolchain and system packages"
 if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; then
@@ -82,4 +82,3 @@ fi
 
 step "openCypher TCK"
 ./target/release/tck "$SHARED/tck/features"
-step "done"

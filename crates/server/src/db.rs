@@ -22,32 +22,6 @@ use causeway_value::{Code, Error, Map};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub const DEFAULT_DB: &str = "neo4j";
-
-/// How often a writer waiting on the leader (for the write lock, or for the
-/// log to be applied) checks that this member still leads with a majority.
-const LEADERSHIP_CHECK: Duration = Duration::from_millis(50);
-
-/// Runs `wait` unless this member stops being the writable leader first,
-/// which then answers `NotALeader`. A leader cut off from its majority can
-/// commit nothing, and its lock may be held by a transaction whose client
-/// (a routing member on the other side of the cut) it cannot hear from: its
-/// writers must learn that at once, so their drivers go to the new leader,
-/// rather than when the cut heals or the lock wait times out.
-async fn while_leading<F: std::future::Future>(
-    repl: &Replicator<GraphState>,
-    wait: F,
-) -> Result<F::Output, Error> {
-    tokio::pin!(wait);
-    loop {
-        tokio::select! {
-            biased;
-            out = &mut wait => return Ok(out),
-            () = tokio::time::sleep(LEADERSHIP_CHECK) => {
-                repl.write_leader()?;
-            }
-        }
-    }
-}
 pub const SYSTEM_DB: &str = "system";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -366,9 +340,9 @@ impl Database {
         let until = tokio::time::Instant::now() + wait;
         let mut guard = {
             let _slow = SlowWarning::start("waiting for the write lock", 0);
-            tokio::time::timeout_at(until, while_leading(repl, self.head.clone().lock_owned()))
+            tokio::time::timeout_at(until, self.head.clone().lock_owned())
                 .await
-                .map_err(|_| lock_timeout())??
+                .map_err(|_| lock_timeout())?
         };
         // Checked under the lock, so no writer queues under a leadership
         // that has ended without this one seeing it.
@@ -387,8 +361,8 @@ impl Database {
             let left = until.saturating_duration_since(tokio::time::Instant::now());
             let _slow =
                 SlowWarning::start("rebuilding the head for a new leadership", leader.last_log);
-            while_leading(repl, repl.wait_applied(leader.last_log, left))
-                .await?
+            repl.wait_applied(leader.last_log, left)
+                .await
                 .map_err(|_| lock_timeout())?;
             guard.graph = repl.state().0;
             guard.leader = Some(leader);
@@ -452,10 +426,7 @@ impl Database {
             let seen = guard.graph.version();
             let queued = guard.queued;
             drop(guard);
-            // A leader cut off from its majority may never apply them: its
-            // client is told so (and retries elsewhere) instead of waiting
-            // for the cut to heal.
-            while_leading(repl, self.wait_version(repl, seen, tx.deadline)).await??;
+            self.wait_version(repl, seen, tx.deadline).await?;
             if let Some((id, version)) = queued {
                 if version <= seen && !repl.was_applied(id) {
                     return Err(Error::new(
