@@ -260,7 +260,7 @@ type TxOf<B> = <<B as Backend>::Session as Session>::Tx;
 
 struct Conn<'c, B: Backend, S> {
     reader: ReadHalf<S>,
-    /// Shared with the keep-alive task; held for a whole flush, so a NOOP
+    /// Shared with the keep-alive thread; held for a whole flush, so a NOOP
     /// never lands inside a message.
     writer: Arc<tokio::sync::Mutex<WriteHalf<S>>>,
     pulse: Arc<Pulse>,
@@ -686,7 +686,7 @@ where
         meta.insert("connection_id".to_owned(), Value::String(self.id.clone()));
         if self.version.has_hints() {
             // Only hints we honour: the read timeout is backed by the
-            // keep-alive task's NOOPs (no telemetry wish).
+            // keep-alive thread's NOOPs (no telemetry wish).
             let mut hints = Map::new();
             if let Some(hint) = self.config.recv_timeout_hint {
                 hints.insert(

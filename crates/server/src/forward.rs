@@ -14,6 +14,7 @@
 //! a network round trip; its records precede the commit on the wire.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -84,9 +85,6 @@ pub struct RemoteTx {
     after: u64,
     pub db: String,
     req: BeginRequest,
-    /// Statements that succeeded; while none has, the transaction can
-    /// begin again elsewhere without the client noticing.
-    ran: usize,
     /// What the client has been sent, for running the transaction again on
     /// a new leader (see [`Forwarder::replay`]).
     replay: Replay,
@@ -127,7 +125,8 @@ impl Replay {
         if self.overflowed {
             return;
         }
-        let size = query.len() + format!("{params:?}").len();
+        let mut size = query.len();
+        let _ = write!(Sink(|s: &str| size += s.len()), "{params:?}");
         if self.bytes + size > MAX_REPLAY_BYTES {
             self.overflowed = true;
             self.statements.clear();
@@ -139,26 +138,46 @@ impl Replay {
     }
 }
 
-/// A digest of what a client receives for a statement: its fields, its
-/// records and its counters. Routed and local results digest alike, so a
-/// transaction can be replayed on whichever member leads now.
-pub fn digest(fields: &[String], records: &[Vec<Value>], counters: &Counters) -> u64 {
-    use std::fmt::Write as _;
-    use std::hash::Hasher;
-    /// Feeds formatted text to the hasher without building it first: a
-    /// result may be large.
-    struct Feed(std::collections::hash_map::DefaultHasher);
-    impl std::fmt::Write for Feed {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            self.0.write(s.as_bytes());
-            Ok(())
-        }
+/// Passes formatted text on piece by piece, so that nothing is built just
+/// to be measured or hashed (a result may be large).
+struct Sink<F: FnMut(&str)>(F);
+
+impl<F: FnMut(&str)> std::fmt::Write for Sink<F> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        (self.0)(s);
+        Ok(())
     }
-    // SipHash with fixed keys: the same on every run and member. Maps are
-    // ordered (BTreeMap), so equal values format alike.
-    let mut feed = Feed(std::collections::hash_map::DefaultHasher::new());
-    let _ = write!(feed, "{fields:?}|{records:?}|{counters:?}");
-    feed.0.finish()
+}
+
+/// A digest of what a client receives for a statement: its fields, its
+/// records and its counters, fed one record at a time. Routed and local
+/// results digest alike, so a transaction can be replayed on whichever
+/// member leads now.
+pub struct Digest(std::collections::hash_map::DefaultHasher);
+
+impl Digest {
+    /// SipHash with fixed keys: the same on every run and member. Maps are
+    /// ordered (BTreeMap), so equal values format alike.
+    pub fn new(fields: &[String], counters: &Counters) -> Digest {
+        let mut d = Digest(std::collections::hash_map::DefaultHasher::new());
+        d.feed(format_args!("{fields:?}|{counters:?}"));
+        d
+    }
+
+    pub fn record(&mut self, record: &[Value]) {
+        self.feed(format_args!("|{record:?}"));
+    }
+
+    pub fn finish(&self) -> u64 {
+        use std::hash::Hasher;
+        self.0.finish()
+    }
+
+    fn feed(&mut self, args: std::fmt::Arguments<'_>) {
+        use std::hash::Hasher;
+        let h = &mut self.0;
+        let _ = std::fmt::Write::write_fmt(&mut Sink(|s: &str| h.write(s.as_bytes())), args);
+    }
 }
 
 fn stream_digest(stream: &Stream) -> u64 {
@@ -166,7 +185,11 @@ fn stream_digest(stream: &Stream) -> u64 {
         Some(Value::Map(m)) => Counters::from_stats(m),
         _ => Counters::default(),
     };
-    digest(&stream.fields, &stream.records, &counters)
+    let mut d = Digest::new(&stream.fields, &counters);
+    for record in &stream.records {
+        d.record(record);
+    }
+    d.finish()
 }
 
 /// A routed query's result.
@@ -422,7 +445,6 @@ impl Forwarder {
                         after,
                         db,
                         req: req.clone(),
-                        ran: 0,
                         replay: Replay::default(),
                         led_here: false,
                     }));
@@ -453,12 +475,11 @@ impl Forwarder {
         loop {
             match self.run(tx, query, params).await {
                 Ok(stream) => {
-                    tx.ran += 1;
                     tx.replay.record(query, params, &stream);
                     return Ok(stream);
                 }
                 Err(e) if resendable(&e) && tokio::time::Instant::now() < deadline => {
-                    tracing::debug!(?e, ran = tx.ran, "running a routed transaction again");
+                    tracing::debug!(?e, "running a routed transaction again");
                     tx.conn = None;
                     self.replay(tx, token, &e).await?;
                 }
@@ -512,10 +533,9 @@ impl Forwarder {
                 )));
             }
         }
-        again.ran = tx.ran;
         again.replay = std::mem::take(&mut tx.replay);
         tracing::info!(
-            statements = again.ran,
+            statements = again.replay.statements.len(),
             "replayed a routed transaction on the new leader"
         );
         *tx = again;
