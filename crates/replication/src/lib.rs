@@ -236,6 +236,22 @@ pub struct Status {
     pub cluster_id: Option<String>,
 }
 
+/// Whether a leader has heard no majority for the longest election timeout
+/// (`election_max_ms`) plus `grace`. A leader that has not heard one yet
+/// (just elected) counts as silent only when `unheard_is_silent`.
+fn quorum_silent(
+    m: &RaftMetrics<TypeConfig>,
+    election_max_ms: u64,
+    grace: Duration,
+    unheard_is_silent: bool,
+) -> bool {
+    let lapse = Duration::from_millis(election_max_ms) + grace;
+    m.membership_config.membership().voter_ids().count() > 1
+        && m.last_quorum_acked.as_ref().map_or(unheard_is_silent, |t| {
+            openraft_rt::Instant::elapsed(&**t) > lapse
+        })
+}
+
 pub struct Replicator<S: Data> {
     raft: Raft<S>,
     shared: Arc<sm::Shared<S>>,
@@ -674,11 +690,30 @@ impl<S: Data> Replicator<S> {
     /// Whether a leader still holds its lease: a majority acknowledged it
     /// within the longest election timeout, so no other leader can exist.
     fn lease_held(&self, m: &RaftMetrics<TypeConfig>) -> bool {
-        m.membership_config.membership().voter_ids().count() <= 1
-            || m.last_quorum_acked.as_ref().is_some_and(|t| {
-                openraft_rt::Instant::elapsed(&**t)
-                    < Duration::from_millis(self.timing.election_max_ms)
-            })
+        !quorum_silent(m, self.timing.election_max_ms, Duration::ZERO, true)
+    }
+
+    /// `NotALeader` once waiting on this member for a write is in vain: it
+    /// does not lead, or it leads but no majority has answered it for the
+    /// longest election timeout plus `grace`, so nothing it queues can
+    /// commit. A leader that has not heard from a majority yet (just
+    /// elected) is still worth waiting for.
+    pub fn still_leading(&self, grace: Duration) -> Result<(), Error> {
+        let m = self.metrics();
+        if m.state != openraft::ServerState::Leader {
+            return Err(Error::new(
+                Code::NotALeader,
+                "This member stopped leading while the write waited; it was not applied. Retry it.",
+            ));
+        }
+        if quorum_silent(&m, self.timing.election_max_ms, grace, false) {
+            return Err(Error::new(
+                Code::NotALeader,
+                "This member leads but cannot reach a majority of the cluster; the write was not \
+                 applied. Retry it.",
+            ));
+        }
+        Ok(())
     }
 
     fn is_leader_in(&self, m: &RaftMetrics<TypeConfig>) -> bool {
@@ -759,13 +794,7 @@ impl<S: Data> Replicator<S> {
             })?;
         let shared = self.shared.clone();
         let raft = self.raft.clone();
-        let voters = self
-            .metrics()
-            .membership_config
-            .membership()
-            .voter_ids()
-            .count();
-        let lapse = Duration::from_millis(self.timing.election_max_ms) + LEASE_LAPSE_GRACE;
+        let election_max_ms = self.timing.election_max_ms;
         Ok(async move {
             // A leader cut off from its followers keeps the entry pending
             // until it hears of a newer term, which may be never while the
@@ -782,10 +811,7 @@ impl<S: Data> Replicator<S> {
                         // Deposed: the log will tell.
                         return false;
                     }
-                    let silent = m
-                        .last_quorum_acked
-                        .is_none_or(|t| openraft_rt::Instant::elapsed(&*t) > lapse);
-                    if voters > 1 && silent {
+                    if quorum_silent(&m, election_max_ms, LEASE_LAPSE_GRACE, true) {
                         return true;
                     }
                 }

@@ -22,6 +22,35 @@ use causeway_value::{Code, Error, Map};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub const DEFAULT_DB: &str = "neo4j";
+
+/// How often a writer waiting on the leader (for the write lock, or for the
+/// log to be applied) checks that waiting still makes sense.
+const LEADERSHIP_CHECK: Duration = Duration::from_millis(50);
+/// How long past the election timeout a leader's majority may stay silent
+/// before such writers are sent elsewhere. They have queued nothing, so
+/// they lose nothing by going; the margin keeps one late heartbeat answer
+/// on a loaded machine from sending them away.
+const WAIT_LAPSE_GRACE: Duration = Duration::from_millis(300);
+
+/// Runs `wait` unless this member stops leading, or is cut off from its
+/// majority for a while, first (`Replicator::still_leading`); then the
+/// writer gets `NotALeader` and its driver goes to the new leader. The lock
+/// may be held by a routed transaction whose routing member is on the far
+/// side of the cut and can never end it; without this the writer would
+/// wait until the cut heals or the lock wait times out.
+async fn while_leading<F: std::future::Future>(
+    repl: &Replicator<GraphState>,
+    wait: F,
+) -> Result<F::Output, Error> {
+    tokio::pin!(wait);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut wait => return Ok(out),
+            () = tokio::time::sleep(LEADERSHIP_CHECK) => repl.still_leading(WAIT_LAPSE_GRACE)?,
+        }
+    }
+}
 pub const SYSTEM_DB: &str = "system";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -340,9 +369,9 @@ impl Database {
         let until = tokio::time::Instant::now() + wait;
         let mut guard = {
             let _slow = SlowWarning::start("waiting for the write lock", 0);
-            tokio::time::timeout_at(until, self.head.clone().lock_owned())
+            tokio::time::timeout_at(until, while_leading(repl, self.head.clone().lock_owned()))
                 .await
-                .map_err(|_| lock_timeout())?
+                .map_err(|_| lock_timeout())??
         };
         // Checked under the lock, so no writer queues under a leadership
         // that has ended without this one seeing it.
@@ -361,8 +390,8 @@ impl Database {
             let left = until.saturating_duration_since(tokio::time::Instant::now());
             let _slow =
                 SlowWarning::start("rebuilding the head for a new leadership", leader.last_log);
-            repl.wait_applied(leader.last_log, left)
-                .await
+            while_leading(repl, repl.wait_applied(leader.last_log, left))
+                .await?
                 .map_err(|_| lock_timeout())?;
             guard.graph = repl.state().0;
             guard.leader = Some(leader);
@@ -426,7 +455,10 @@ impl Database {
             let seen = guard.graph.version();
             let queued = guard.queued;
             drop(guard);
-            self.wait_version(repl, seen, tx.deadline).await?;
+            // A leader cut off from its majority may never apply them: its
+            // client is told so, and retries elsewhere, instead of waiting
+            // for the cut to heal.
+            while_leading(repl, self.wait_version(repl, seen, tx.deadline)).await??;
             if let Some((id, version)) = queued {
                 if version <= seen && !repl.was_applied(id) {
                     return Err(Error::new(

@@ -245,8 +245,10 @@ impl Forwarder {
             let st = self.repl.status();
             if st.lease_lost {
                 // This member led but lost its majority: fail fast rather
-                // than wait for an election it cannot see the end of.
-                return self.repl.write_leader().map(|_| Route::Local);
+                // than wait for an election it cannot see the end of. A
+                // leader that has not heard from a majority yet (just
+                // elected) is waited for instead.
+                self.repl.still_leading(Duration::ZERO)?;
             }
             if matches!(st.role, Role::Follower | Role::Learner) {
                 let leader = st

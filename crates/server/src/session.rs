@@ -18,6 +18,10 @@ use crate::catalog::{database_not_found, Catalog};
 use crate::db::{Database, Mode, Transaction, DEFAULT_DB};
 use crate::forward::{Digest, Forwarder, RemoteTx, ROUTED_MARK};
 
+/// The pause before an auto-commit write that this member refused with
+/// `NotALeader` is routed again.
+const REROUTE_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
 pub struct Shared {
     pub auth: Arc<Auth>,
     /// Password checks allowed to run at once. Each argon2 check takes
@@ -306,9 +310,8 @@ impl Session for BoltSession {
                 let req = req.clone();
                 let db = self.shared.database(req.db.as_deref())?;
                 let fw = self.forwarder(&req, &db).filter(|_| !answered_here(&query));
-                let mut attempts = 0;
+                let deadline = tokio::time::Instant::now() + crate::forward::LEADER_WAIT;
                 loop {
-                    attempts += 1;
                     if let Some(fw) = fw {
                         let routed = match fw.auto_commit(&req, &self.token, &query, &params).await
                         {
@@ -336,11 +339,14 @@ impl Session for BoltSession {
                     let mut local = Self::begin_local(&db, &req).await?;
                     let result = db.run(&mut local, &query, &params).await;
                     // Leadership moved between choosing this member and
-                    // writing: nothing was applied, so route it again.
+                    // writing: nothing was applied, so route it again, after
+                    // a pause that lets an election or a late heartbeat
+                    // answer settle it.
                     if fw.is_some()
-                        && attempts < 3
+                        && tokio::time::Instant::now() < deadline
                         && matches!(&result, Err(e) if e.code == Code::NotALeader)
                     {
+                        tokio::time::sleep(REROUTE_PAUSE).await;
                         continue;
                     }
                     let out = result.map(|r| run_result(r, &query, &db));
