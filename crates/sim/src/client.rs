@@ -342,7 +342,7 @@ pub async fn workload(shared: Shared, process: usize, seed: u64, ops: usize, spa
                     },
                 );
             }
-            6..=7 => increment(&shared, &mut rng, process, db_named, at(())).await,
+            6..=7 => increment(&shared, &mut rng, process, db_named, at(()), None).await,
             _ => {
                 let value = shared.value();
                 let w = rng.gen_range(0..MEMBERS);
@@ -391,12 +391,19 @@ pub async fn workload(shared: Shared, process: usize, seed: u64, ops: usize, spa
 }
 
 /// One counter increment, recorded with the value it returned.
-async fn increment(shared: &Shared, rng: &mut StdRng, process: usize, db_named: bool, at_ms: u128) {
+async fn increment(
+    shared: &Shared,
+    rng: &mut StdRng,
+    process: usize,
+    db_named: bool,
+    at_ms: u128,
+    member: Option<usize>,
+) {
     let stmts = vec![(
         "MATCH (c:Ctr) SET c.v = c.v + 1 RETURN c.v AS v".to_owned(),
         Map::new(),
     )];
-    let (a, via) = managed(rng, db_named, false, &[], &stmts, None).await;
+    let (a, via) = managed(rng, db_named, false, &[], &stmts, member).await;
     let (got, bookmarks) = match &a {
         Attempt::Done(s, b) => (
             s.first()
@@ -421,9 +428,9 @@ async fn increment(shared: &Shared, rng: &mut StdRng, process: usize, db_named: 
 }
 
 /// A steady stream of counter increments (auto-commit-sized transactions
-/// through random members), so that the log moves fast enough for
-/// snapshots to replace it while faults last.
-pub async fn load(shared: Shared, process: usize, seed: u64, span: Duration) {
+/// through `member`), so that the log moves fast enough for snapshots to
+/// replace it while faults last.
+pub async fn load(shared: Shared, process: usize, member: usize, seed: u64, span: Duration) {
     let mut rng = StdRng::seed_from_u64(seed);
     let epoch = tokio::time::Instant::now();
     while !shared.ready.get() {
@@ -437,6 +444,7 @@ pub async fn load(shared: Shared, process: usize, seed: u64, span: Duration) {
             process,
             db_named,
             epoch.elapsed().as_millis(),
+            Some(member),
         )
         .await;
         tokio::time::sleep(Duration::from_millis(rng.gen_range(5..30))).await;

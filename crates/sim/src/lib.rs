@@ -91,6 +91,27 @@ pub mod cuts {
         /// (from, to): what `from` sends is not read at `to`.
         static CUT: RefCell<HashSet<(IpAddr, IpAddr)>> = RefCell::new(HashSet::new());
         static WAITING: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+        /// (a, b): every connection between them breaks, as if reset, and
+        /// new ones fail, until healed.
+        static RESET: RefCell<HashSet<(IpAddr, IpAddr)>> = RefCell::new(HashSet::new());
+    }
+
+    pub fn reset(a: IpAddr, b: IpAddr) {
+        RESET.with(|r| r.borrow_mut().insert((a, b)));
+        for w in WAITING.with(|w| std::mem::take(&mut *w.borrow_mut())) {
+            w.wake();
+        }
+    }
+
+    pub fn unreset(a: IpAddr, b: IpAddr) {
+        RESET.with(|r| r.borrow_mut().remove(&(a, b)));
+    }
+
+    fn is_reset(a: IpAddr, b: IpAddr) -> bool {
+        RESET.with(|r| {
+            let r = r.borrow();
+            r.contains(&(a, b)) || r.contains(&(b, a))
+        })
     }
 
     pub fn cut(from: IpAddr, to: IpAddr) {
@@ -106,6 +127,7 @@ pub mod cuts {
 
     pub fn clear() {
         CUT.with(|c| c.borrow_mut().clear());
+        RESET.with(|r| r.borrow_mut().clear());
         WAITING.with(|w| w.borrow_mut().clear());
     }
 
@@ -117,13 +139,28 @@ pub mod cuts {
         inner: turmoil::net::TcpStream,
         from: IpAddr,
         to: IpAddr,
+        /// Reset once: a reset connection stays dead after the heal.
+        broken: bool,
     }
 
     impl Stream {
         pub fn new(inner: turmoil::net::TcpStream) -> io::Result<Stream> {
             let from = inner.peer_addr()?.ip();
             let to = inner.local_addr()?.ip();
-            Ok(Stream { inner, from, to })
+            Ok(Stream {
+                inner,
+                from,
+                to,
+                broken: false,
+            })
+        }
+
+        fn check_reset(&mut self) -> io::Result<()> {
+            self.broken = self.broken || is_reset(self.from, self.to);
+            match self.broken {
+                true => Err(io::ErrorKind::ConnectionReset.into()),
+                false => Ok(()),
+            }
         }
     }
 
@@ -133,6 +170,9 @@ pub mod cuts {
             cx: &mut Context<'_>,
             buf: &mut ReadBuf<'_>,
         ) -> Poll<io::Result<()>> {
+            if let Err(e) = self.check_reset() {
+                return Poll::Ready(Err(e));
+            }
             if is_cut(self.from, self.to) {
                 WAITING.with(|w| w.borrow_mut().push(cx.waker().clone()));
                 return Poll::Pending;
@@ -147,6 +187,9 @@ pub mod cuts {
             cx: &mut Context<'_>,
             buf: &[u8],
         ) -> Poll<io::Result<usize>> {
+            if let Err(e) = self.check_reset() {
+                return Poll::Ready(Err(e));
+            }
             Pin::new(&mut self.inner).poll_write(cx, buf)
         }
         fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -230,6 +273,22 @@ enum Fault {
     /// writers' entries may commit under the next leader without it
     /// knowing.
     CutToLeader { lasts: Duration },
+    /// Aimed at the leader while one of its writes is on the way to the
+    /// followers (`last_log > committed`; it waits up to `ARM_WAIT` for
+    /// one): what the others send stops reaching it, so that write reaches
+    /// them but their answers do not. `acks_for` later its connections to
+    /// them are reset and new ones fail (`Isolated`), as when a link goes
+    /// down for longer than TCP retries: nothing sent meanwhile arrives
+    /// late. The followers elect, and the new leader commits that write
+    /// and moves on, often past a snapshot. At the heal, within the old
+    /// leader's 1.3 s lease lapse, the new leader finds the old one from
+    /// scratch (a snapshot, if it has purged the log the old one needs)
+    /// while the old leader's writer still waits for its answer: the case
+    /// where a wrong "not applied" makes a retried write land twice.
+    Depose { acks_for: Duration, lasts: Duration },
+    /// The second phase of a `Depose`, scheduled when it starts: the
+    /// connections between `leader` and the others reset.
+    Isolated { leader: usize, lasts: Duration },
     /// A slow link.
     Slow {
         a: usize,
@@ -247,7 +306,7 @@ fn schedule(rng: &mut StdRng, horizon: Duration) -> Vec<(Duration, Fault)> {
         let member = rng.gen_range(0..MEMBERS);
         let other = (member + rng.gen_range(1..MEMBERS)) % MEMBERS;
         let lasts = Duration::from_millis(rng.gen_range(200..3_000));
-        let fault = match rng.gen_range(0..6) {
+        let fault = match rng.gen_range(0..7) {
             0 => Fault::Crash {
                 member,
                 down: lasts,
@@ -257,6 +316,14 @@ fn schedule(rng: &mut StdRng, horizon: Duration) -> Vec<(Duration, Fault)> {
             // others stop hearing it and elect: such a cut must last longer.
             2 => Fault::CutToLeader {
                 lasts: Duration::from_millis(rng.gen_range(2_500..6_000)),
+            },
+            6 => Fault::Depose {
+                acks_for: Duration::from_millis(rng.gen_range(5..60)),
+                // The followers elect 450-600 ms into the isolation (their
+                // lease from the last heartbeat, then the election timeout),
+                // and the new leader needs a few hundred ms more to commit
+                // past a snapshot; all within the old leader's lapse.
+                lasts: Duration::from_millis(rng.gen_range(900..1_150)),
             },
             5 => Fault::OneWay {
                 from: member,
@@ -402,13 +469,13 @@ pub fn run(opts: &Options) -> Report {
         });
     }
     let history: Rc<RefCell<Vec<Op>>> = Rc::default();
-    let shared = client::Shared::new(history.clone(), opts.clients + 1);
+    let shared = client::Shared::new(history.clone(), opts.clients + LOADERS);
     let finals = Rc::new(RefCell::new(None));
     {
         // One client runtime for every client process and the final
         // check: each runtime costs the simulation a step per tick.
         let seeds: Vec<u64> = (0..opts.clients).map(|_| rng.gen()).collect();
-        let load_seed: u64 = rng.gen();
+        let load_seeds: Vec<u64> = (0..LOADERS).map(|_| rng.gen()).collect();
         let (ops, finals) = (opts.ops, finals.clone());
         sim.client("clients", async move {
             let local = tokio::task::LocalSet::new();
@@ -424,7 +491,16 @@ pub fn run(opts: &Options) -> Report {
                             workload,
                         ));
                     }
-                    tokio::task::spawn_local(client::load(shared.clone(), n, load_seed, workload));
+                    for (l, seed) in load_seeds.into_iter().enumerate() {
+                        let process = n + l;
+                        tokio::task::spawn_local(client::load(
+                            shared.clone(),
+                            process,
+                            l,
+                            seed,
+                            workload,
+                        ));
+                    }
                     // Every fault has ended by then (the last starts before
                     // the workload's last two seconds and lasts up to 3 s).
                     tokio::time::sleep(workload + Duration::from_secs(2)).await;
@@ -437,21 +513,37 @@ pub fn run(opts: &Options) -> Report {
     }
 
     let mut log = Vec::new();
-    let mut pending = faults.into_iter().peekable();
+    let mut pending = std::collections::VecDeque::from(faults);
     let mut ends: Vec<(Duration, Duration, Fault)> = Vec::new();
     let mut aimed = Aimed::default();
     let mut failure = None;
     loop {
         let now = sim.elapsed();
-        while pending.peek().is_some_and(|(t, _)| *t <= now) {
-            let Some((t, f)) = pending.next() else { break };
-            log.push(format!("{:>6} ms  start {f:?}", t.as_millis()));
-            start_fault(&mut sim, f, &watch, &mut aimed, now);
+        while let Some(&(t, f)) = pending.front() {
+            if t > now
+                || matches!(f, Fault::Depose { .. })
+                    && now < t + ARM_WAIT
+                    && !write_in_flight(&watch)
+            {
+                break;
+            }
+            pending.pop_front();
+            log.push(format!(
+                "{:>6} ms  start {f:?}{}",
+                now.as_millis(),
+                leader_log(&watch)
+            ));
+            if let Some(next) = start_fault(&mut sim, f, &watch, &mut aimed, now) {
+                let at = pending.partition_point(|(t, _)| *t <= next.0);
+                pending.insert(at, next);
+            }
             let lasts = match f {
                 Fault::Crash { down, .. } => down,
                 Fault::Isolate { lasts, .. }
                 | Fault::OneWay { lasts, .. }
                 | Fault::CutToLeader { lasts }
+                | Fault::Depose { lasts, .. }
+                | Fault::Isolated { lasts, .. }
                 | Fault::Hold { lasts, .. }
                 | Fault::Slow { lasts, .. } => lasts,
             };
@@ -521,19 +613,65 @@ fn leader(watch: &Watch) -> Option<usize> {
 #[derive(Default)]
 struct Aimed(Vec<(Duration, usize)>);
 
+/// Processes that keep the log moving with counter increments, one through
+/// each member: while a cut-off leader holds the writes sent to it, the
+/// others' go on through the new leader, which must commit past a snapshot
+/// before the old one hears of it.
+const LOADERS: usize = MEMBERS;
+
+/// How long a `Depose` waits for the leader to have a write on the way.
+const ARM_WAIT: Duration = Duration::from_millis(500);
+
+/// The leader's log position, for the fault log.
+fn leader_log(watch: &Watch) -> String {
+    let Some(l) = leader(watch) else {
+        return String::new();
+    };
+    let st = watch.borrow()[l]
+        .as_ref()
+        .and_then(|w| w.upgrade())
+        .map(|r| r.status());
+    st.map_or_else(String::new, |st| {
+        format!(
+            " (leader m{l}: log {}, committed {})",
+            st.last_log, st.committed
+        )
+    })
+}
+
+/// Whether the leader has an entry in its log that is not committed yet.
+fn write_in_flight(watch: &Watch) -> bool {
+    watch.borrow().iter().any(|r| {
+        r.as_ref().and_then(|w| w.upgrade()).is_some_and(|r| {
+            let st = r.status();
+            r.is_leader() && st.last_log > st.committed
+        })
+    })
+}
+
+/// Starts `f`; returns a later phase of it to schedule, if it has one.
 fn start_fault(
     sim: &mut turmoil::Sim<'_>,
     f: Fault,
     watch: &Watch,
     aimed: &mut Aimed,
     now: Duration,
-) {
+) -> Option<(Duration, Fault)> {
     match f {
-        Fault::CutToLeader { .. } => {
-            let Some(l) = leader(watch) else { return };
+        Fault::CutToLeader { .. } | Fault::Depose { .. } => {
+            let l = leader(watch)?;
             aimed.0.push((now, l));
             for j in (0..MEMBERS).filter(|j| *j != l) {
                 cuts::cut(ip(sim, j), ip(sim, l));
+            }
+            if let Fault::Depose { acks_for, lasts } = f {
+                let lasts = lasts.saturating_sub(acks_for);
+                return Some((now + acks_for, Fault::Isolated { leader: l, lasts }));
+            }
+        }
+        Fault::Isolated { leader: l, .. } => {
+            for j in (0..MEMBERS).filter(|j| *j != l) {
+                cuts::reset(ip(sim, l), ip(sim, j));
             }
         }
         Fault::OneWay { from, to, .. } => cuts::cut(ip(sim, from), ip(sim, to)),
@@ -547,6 +685,7 @@ fn start_fault(
         Fault::Hold { a, b, .. } => sim.hold(host(a), host(b)),
         Fault::Slow { a, b, latency, .. } => sim.set_link_latency(host(a), host(b), latency),
     }
+    None
 }
 
 fn end_fault(
@@ -558,12 +697,17 @@ fn end_fault(
     started: Duration,
 ) {
     match f {
-        Fault::CutToLeader { .. } => {
+        Fault::CutToLeader { .. } | Fault::Depose { .. } => {
             if let Some(i) = aimed.0.iter().position(|(t, _)| *t == started) {
                 let (_, l) = aimed.0.remove(i);
                 for j in (0..MEMBERS).filter(|j| *j != l) {
                     cuts::heal(ip(sim, j), ip(sim, l));
                 }
+            }
+        }
+        Fault::Isolated { leader: l, .. } => {
+            for j in (0..MEMBERS).filter(|j| *j != l) {
+                cuts::unreset(ip(sim, l), ip(sim, j));
             }
         }
         Fault::OneWay { from, to, .. } => cuts::heal(ip(sim, from), ip(sim, to)),
