@@ -12,6 +12,10 @@ import struct
 import sys
 
 SO_ORIGINAL_DST = 80
+# The relay's own connections carry this firewall mark, which the REDIRECT
+# rule exempts (net.py): without it they would be redirected back to the
+# relay itself, and no new cluster connection would ever get through.
+MARK = 0x77
 
 
 def original_destination(sock):
@@ -54,7 +58,11 @@ async def pump(reader, writer, delay):
 async def handle(reader, writer, delay):
     host, port = original_destination(writer.get_extra_info("socket"))
     try:
-        up_reader, up_writer = await asyncio.open_connection(host, port)
+        up = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        up.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, MARK)
+        up.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(up, (host, port))
+        up_reader, up_writer = await asyncio.open_connection(sock=up)
     except OSError:
         writer.close()
         return

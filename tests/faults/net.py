@@ -17,6 +17,8 @@ CLIENT_IP = f"{SUBNET}.1"
 CLUSTER_PORT, BOLT_PORT, HTTP_PORT = 6000, 7687, 7474
 # Where the delay proxy of a member listens (inside its namespace).
 DELAY_PORT = 16000
+# The firewall mark of the relay's own connections (delay_proxy.MARK).
+DELAY_MARK = 0x77
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -130,8 +132,10 @@ class Net:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.proxies[i] = proc
         time.sleep(0.3)
+        # The relay's own upstream connections (marked) go out directly.
         self.in_ns(i, "iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", f"{SUBNET}.0/24",
-                   "--dport", str(CLUSTER_PORT), "-j", "REDIRECT", "--to-ports", str(DELAY_PORT))
+                   "--dport", str(CLUSTER_PORT), "-m", "mark", "!", "--mark", str(DELAY_MARK),
+                   "-j", "REDIRECT", "--to-ports", str(DELAY_PORT))
 
     def heal(self):
         for i in range(self.n):

@@ -10,7 +10,9 @@ member has caught up and checks the history against every member's final
 state. Exits non-zero on any anomaly. Needs root."""
 import argparse
 import json
+import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -41,6 +43,7 @@ class Nemesis:
 class Ctx:
     def __init__(self, cluster, net, rng):
         self.cluster, self.net, self.rng = cluster, net, rng
+        self.dump, self.dump_all, self.keep_logs = None, False, None
 
     def leader(self):
         return self.cluster.leader() or self.cluster.wait_healthy()
@@ -117,7 +120,7 @@ def leader_link_down(ctx):
 
 def latency(ctx):
     for m in ctx.cluster.members:
-        ctx.net.delay(m.i, ctx.rng.choice([20, 50, 100]))
+        ctx.net.delay(m.i, ctx.rng.choice([10, 25, 50]))
 
 
 def loss(ctx):
@@ -174,10 +177,16 @@ def episode(ctx, nemesis, n, fault_seconds, threads):
     clients.start()
     time.sleep(1.5)
     t_fault = time.monotonic()
+    wall_fault = time.time()
     state = nemesis.start(ctx)
     time.sleep(fault_seconds)
     nemesis.stop(ctx, state)
     t_heal = time.monotonic()
+    if ctx.keep_logs:
+        # Member logs are stamped in UTC; these place the episode in them.
+        stamp = lambda t: time.strftime("%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}"
+        print(f"episode {n} ({nemesis.name}): fault {stamp(wall_fault)}, heal {stamp(time.time())}",
+              file=sys.stderr, flush=True)
     time.sleep(4.0)
     t_end = time.monotonic()
     clients.stop()
@@ -216,6 +225,7 @@ def main(argv=None):
     p.add_argument("--json", default=None)
     p.add_argument("--dump", default=None, help="append failing episodes' histories here")
     p.add_argument("--dump-all", action="store_true", help="with --dump: every episode's")
+    p.add_argument("--keep-logs", default=None, help="copy the members' logs into this directory")
     args = p.parse_args(argv)
     if not netmod.available():
         print("fault suite: needs root with ip netns and iptables", file=sys.stderr)
@@ -234,6 +244,7 @@ def main(argv=None):
             ctx = Ctx(cluster, net, rng)
             ctx.dump = args.dump
             ctx.dump_all = args.dump_all
+            ctx.keep_logs = args.keep_logs
             n = 0
             for _ in range(args.rounds):
                 for name in names:
@@ -248,6 +259,12 @@ def main(argv=None):
         finally:
             cluster.stop()
             net.teardown()
+            if args.keep_logs:
+                os.makedirs(args.keep_logs, exist_ok=True)
+                for m in cluster.members:
+                    src = m.data_dir / "server.log"
+                    if src.exists():
+                        shutil.copy(src, os.path.join(args.keep_logs, f"member-{m.i}.log"))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"seed": seed, "episodes": results}, f, indent=1)
