@@ -602,10 +602,14 @@ thread_local! {
 }
 
 fn leader(watch: &Watch) -> Option<usize> {
-    watch.borrow().iter().position(|r| {
-        r.as_ref()
-            .and_then(|w| w.upgrade())
-            .is_some_and(|r| r.is_leader())
+    leader_status(watch).map(|(l, _)| l)
+}
+
+/// The leader, with its status.
+fn leader_status(watch: &Watch) -> Option<(usize, causeway_replication::Status)> {
+    watch.borrow().iter().enumerate().find_map(|(i, r)| {
+        let r = r.as_ref()?.upgrade()?;
+        r.is_leader().then(|| (i, r.status()))
     })
 }
 
@@ -624,14 +628,7 @@ const ARM_WAIT: Duration = Duration::from_millis(500);
 
 /// The leader's log position, for the fault log.
 fn leader_log(watch: &Watch) -> String {
-    let Some(l) = leader(watch) else {
-        return String::new();
-    };
-    let st = watch.borrow()[l]
-        .as_ref()
-        .and_then(|w| w.upgrade())
-        .map(|r| r.status());
-    st.map_or_else(String::new, |st| {
+    leader_status(watch).map_or_else(String::new, |(l, st)| {
         format!(
             " (leader m{l}: log {}, committed {})",
             st.last_log, st.committed
@@ -641,12 +638,7 @@ fn leader_log(watch: &Watch) -> String {
 
 /// Whether the leader has an entry in its log that is not committed yet.
 fn write_in_flight(watch: &Watch) -> bool {
-    watch.borrow().iter().any(|r| {
-        r.as_ref().and_then(|w| w.upgrade()).is_some_and(|r| {
-            let st = r.status();
-            r.is_leader() && st.last_log > st.committed
-        })
-    })
+    leader_status(watch).is_some_and(|(_, st)| st.last_log > st.committed)
 }
 
 /// Starts `f`; returns a later phase of it to schedule, if it has one.
