@@ -13,14 +13,18 @@
 //! Only then do requests flow, one at a time per connection, each answered
 //! before the next (openraft keeps one client per peer and stream, so this
 //! bounds what a connection can queue). Snapshots travel in chunks of
-//! [`SNAPSHOT_CHUNK_BYTES`].
+//! [`SNAPSHOT_CHUNK_BYTES`]. Each request carries a sequence number that its
+//! answer repeats: openraft abandons a heartbeat that takes longer than the
+//! heartbeat interval, and the late answer must then be skipped, never read
+//! as the answer to the next request on that connection.
 //!
 //! Invariants: a member never talks Raft with a peer that has not proved
 //! the secret; a member that belongs to one cluster refuses callers from
 //! another; a caller that expects node X at an address and finds node Y (a
-//! wiped data directory) is refused, never silently merged.
+//! wiped data directory) is refused, never silently merged; an answer is
+//! only ever taken as the answer to the request that carried its number.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -45,7 +49,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::{Member, TypeConfig};
 
 const MAGIC: [u8; 4] = *b"CWRP";
-pub const PROTOCOL_VERSION: u16 = 1;
+/// 2: requests and answers carry a sequence number.
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Largest frame: an append batch (openraft sends at most
 /// `max_payload_entries` entries, each at most one transaction's change set).
 pub const MAX_FRAME_BYTES: usize = 512 << 20;
@@ -58,15 +63,22 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// A connection that carries no request for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-/// The least time a call may take before it is given up. openraft asks for
-/// answers to AppendEntries within one heartbeat interval (50 ms); on a
-/// loaded machine a follower's answer can take longer, and giving up means
-/// dropping the connection (a late answer would be read as the next one),
-/// reconnecting and sending again while the follower still works on the
-/// first copy. Under load that loop never catches up and commits stall, so
-/// calls wait at least this long; a dead peer is still noticed at once
+/// The least time a call may take before the connection is given up.
+/// openraft asks for heartbeat answers within one heartbeat interval
+/// (50 ms) and abandons the call after that, which costs nothing here (the
+/// late answer is skipped); but a connection given up by this transport is
+/// replaced, and the data it carried is sent again while the follower still
+/// works on the first copy. On a loaded machine that loop never catches up,
+/// so calls wait at least this long; a dead peer is still noticed at once
 /// (connection refused or reset), and leadership does not depend on it.
 const MIN_CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// Requests a connection may have sent whose answers were abandoned and
+/// not read yet; beyond this (or once the oldest has waited
+/// [`MIN_CALL_TIMEOUT`]) the connection is taken for stuck and replaced.
+const MAX_UNANSWERED: usize = 64;
+/// A caller's read buffer is given back once empty if it grew past this
+/// (a snapshot answer or a large append batch).
+const RBUF_KEEP_BYTES: usize = 1 << 20;
 
 type Vote = VoteOf<TypeConfig>;
 type SnapshotMeta = SnapshotMetaOf<TypeConfig>;
@@ -378,35 +390,31 @@ async fn connect(ctx: &NetContext, addr: &str, target: Option<u64>) -> io::Resul
 
 /// Asks the member at `addr` who it is (cluster formation).
 pub async fn probe(ctx: &NetContext, addr: &str) -> io::Result<PeerInfo> {
-    let mut sock = connect(ctx, addr, None).await?;
-    write_frame(&mut sock, &Request::Identify).await?;
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<Response>(&mut sock)).await {
-        Ok(Ok(Response::Identity(info))) => Ok(info),
-        Ok(Ok(_)) => Err(io::Error::other("unexpected answer to a probe")),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "probe")),
+    match call_once(ctx, addr, None, &Request::Identify).await? {
+        Response::Identity(info) => Ok(info),
+        _ => Err(io::Error::other("unexpected answer to a probe")),
     }
 }
 
-/// One request on a fresh connection to member `target` at `addr`, for the
-/// rare calls outside openraft's own streams.
+/// One request on a fresh connection to `addr` (expecting member `target`
+/// there, if known), for the rare calls outside openraft's own streams.
 async fn call_once(
     ctx: &NetContext,
     addr: &str,
-    target: u64,
+    target: Option<u64>,
     req: &Request,
 ) -> io::Result<Response> {
-    let mut sock = connect(ctx, addr, Some(target)).await?;
-    write_frame(&mut sock, req).await?;
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<Response>(&mut sock)).await {
-        Ok(r) => r,
+    let mut sock = connect(ctx, addr, target).await?;
+    write_frame(&mut sock, &(0u64, req)).await?;
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<(u64, Response)>(&mut sock)).await {
+        Ok(r) => r.map(|(_, resp)| resp),
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "cluster call")),
     }
 }
 
 /// The last log index of member `target`.
 pub async fn last_log_of(ctx: &NetContext, addr: &str, target: u64) -> io::Result<Option<u64>> {
-    match call_once(ctx, addr, target, &Request::LastLog).await? {
+    match call_once(ctx, addr, Some(target), &Request::LastLog).await? {
         Response::LastLog(l) => Ok(l),
         _ => Err(io::Error::other("unexpected answer to LastLog")),
     }
@@ -414,14 +422,10 @@ pub async fn last_log_of(ctx: &NetContext, addr: &str, target: u64) -> io::Resul
 
 /// Asks the core at `addr` to add this member as a read replica.
 pub async fn ask_to_join(ctx: &NetContext, addr: &str, me: Member) -> io::Result<()> {
-    let mut sock = connect(ctx, addr, None).await?;
-    write_frame(&mut sock, &Request::Join(me)).await?;
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<Response>(&mut sock)).await {
-        Ok(Ok(Response::Join(Ok(())))) => Ok(()),
-        Ok(Ok(Response::Join(Err(e)))) => Err(io::Error::other(e)),
-        Ok(Ok(_)) => Err(io::Error::other("unexpected answer to Join")),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "join")),
+    match call_once(ctx, addr, None, &Request::Join(me)).await? {
+        Response::Join(Ok(())) => Ok(()),
+        Response::Join(Err(e)) => Err(io::Error::other(e)),
+        _ => Err(io::Error::other("unexpected answer to Join")),
     }
 }
 
@@ -432,7 +436,7 @@ pub async fn send_transfer(
     target: u64,
     req: TransferLeaderRequest<TypeConfig>,
 ) -> io::Result<()> {
-    match call_once(ctx, addr, target, &Request::TransferLeader(req)).await? {
+    match call_once(ctx, addr, Some(target), &Request::TransferLeader(req)).await? {
         Response::TransferLeader(Ok(_)) => Ok(()),
         Response::TransferLeader(Err(e)) => Err(io::Error::other(e)),
         _ => Err(io::Error::other("unexpected answer to TransferLeader")),
@@ -453,7 +457,8 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             ctx: self.ctx.clone(),
             target,
             addr: node.cluster.clone(),
-            sock: None,
+            conn: None,
+            connecting: None,
         }
     }
 }
@@ -462,7 +467,103 @@ pub struct Peer {
     ctx: Arc<NetContext>,
     target: u64,
     addr: String,
-    sock: Option<BoxStream>,
+    conn: Option<Conn>,
+    /// A connection being opened. It runs as its own task so that a call
+    /// openraft abandons (a heartbeat has 50 ms, and a handshake takes two
+    /// round trips) does not abandon the handshake too: the next call picks
+    /// it up, so a slow link still gets connected.
+    connecting: Option<tokio::task::JoinHandle<io::Result<BoxStream>>>,
+}
+
+/// A caller's end of a connection. openraft may drop a call at any await
+/// (a heartbeat gets one heartbeat interval), so everything here survives
+/// that: reads go through `rbuf` (an abandoned read loses no bytes), a
+/// write abandoned part-way marks the stream `torn`, and answers are
+/// matched to requests by sequence number.
+struct Conn {
+    sock: BoxStream,
+    rbuf: Vec<u8>,
+    next_seq: u64,
+    /// Requests sent whose answers have not been read, oldest first.
+    unanswered: VecDeque<(u64, tokio::time::Instant)>,
+    torn: bool,
+}
+
+impl Conn {
+    fn new(sock: BoxStream) -> Conn {
+        Conn {
+            sock,
+            rbuf: Vec::new(),
+            next_seq: 1,
+            unanswered: VecDeque::new(),
+            torn: false,
+        }
+    }
+
+    /// Whether a fresh connection should replace this one.
+    fn worn_out(&self) -> bool {
+        self.torn
+            || self.unanswered.len() >= MAX_UNANSWERED
+            || self
+                .unanswered
+                .front()
+                .is_some_and(|(_, sent)| sent.elapsed() >= MIN_CALL_TIMEOUT)
+    }
+
+    async fn exchange(&mut self, req: &Request) -> io::Result<Response> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.torn = true;
+        write_frame(&mut self.sock, &(seq, req)).await?;
+        self.torn = false;
+        self.unanswered
+            .push_back((seq, tokio::time::Instant::now()));
+        loop {
+            let (got, resp): (u64, Response) = self.read_frame().await?;
+            while self.unanswered.front().is_some_and(|(s, _)| *s <= got) {
+                self.unanswered.pop_front();
+            }
+            match got.cmp(&seq) {
+                std::cmp::Ordering::Equal => return Ok(resp),
+                // The late answer to a call openraft gave up on.
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Greater => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("answer {got} to a request not sent yet (last sent {seq})"),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Reads one frame; dropping this future part-way loses nothing, as
+    /// the bytes read so far stay in `rbuf`.
+    async fn read_frame<T: for<'de> Deserialize<'de>>(&mut self) -> io::Result<T> {
+        loop {
+            if let Some(head) = self.rbuf.first_chunk::<4>() {
+                let len = u32::from_be_bytes(*head) as usize;
+                if len > MAX_FRAME_BYTES {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("frame of {len} bytes exceeds {MAX_FRAME_BYTES}"),
+                    ));
+                }
+                if self.rbuf.len() >= 4 + len {
+                    let v = postcard::from_bytes(&self.rbuf[4..4 + len]);
+                    self.rbuf.drain(..4 + len);
+                    if self.rbuf.is_empty() && self.rbuf.capacity() > RBUF_KEEP_BYTES {
+                        self.rbuf = Vec::new();
+                    }
+                    return v.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
+                }
+                self.rbuf.reserve(4 + len - self.rbuf.len());
+            }
+            if self.sock.read_buf(&mut self.rbuf).await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+    }
 }
 
 /// Why a call failed: before anything was sent (the peer is unreachable),
@@ -497,35 +598,42 @@ impl Peer {
                 "blocked by an injected fault",
             )));
         }
-        if self.sock.is_none() {
-            let sock = connect(&self.ctx, &self.addr, Some(self.target))
-                .await
+        if self.conn.as_ref().is_some_and(Conn::worn_out) {
+            self.conn = None;
+        }
+        if self.conn.is_none() {
+            let pending = self.connecting.get_or_insert_with(|| {
+                let (ctx, addr, target) = (self.ctx.clone(), self.addr.clone(), self.target);
+                tokio::spawn(async move { connect(&ctx, &addr, Some(target)).await })
+            });
+            let connected = pending.await;
+            self.connecting = None;
+            let sock = connected
+                .unwrap_or_else(|e| Err(io::Error::other(e)))
                 .map_err(|e| {
                     if e.kind() == io::ErrorKind::PermissionDenied {
                         tracing::warn!(peer = %self.addr, error = %e, "cluster handshake refused");
                     }
                     CallError::Unreachable(e)
                 })?;
-            self.sock = Some(sock);
+            self.conn = Some(Conn::new(sock));
         }
-        let Some(sock) = self.sock.as_mut() else {
+        let Some(conn) = self.conn.as_mut() else {
             return Err(CallError::Unreachable(io::Error::other("not connected")));
         };
-        let exchange = async {
-            write_frame(sock, req).await?;
-            read_frame::<Response>(sock).await
-        };
         let ttl = ttl.max(MIN_CALL_TIMEOUT);
-        match tokio::time::timeout(ttl, exchange).await {
+        match tokio::time::timeout(ttl, conn.exchange(req)).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) => {
-                self.sock = None;
+                tracing::debug!(peer = %self.addr, error = %e, "cluster call failed");
+                self.conn = None;
                 Err(CallError::Network(e))
             }
             Err(_) => {
-                // The answer may still arrive and would then be read as the
-                // answer to the next request: never reuse this connection.
-                self.sock = None;
+                tracing::debug!(peer = %self.addr, ?ttl, "cluster call timed out");
+                // A peer this slow is taken for stuck: a fresh connection
+                // notices a restarted or unreachable peer sooner.
+                self.conn = None;
                 Err(CallError::Network(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("no answer from {} within {ttl:?}", self.addr),
@@ -612,7 +720,7 @@ impl RaftNetworkV2<TypeConfig> for Peer {
             biased;
             r = send => r.map_err(Into::into),
             closed = cancel => {
-                self.sock = None;
+                self.conn = None;
                 Err(StreamingError::Closed(closed))
             }
         }
@@ -813,10 +921,11 @@ async fn serve_conn<H: Handler>(
     *from = Some(hello.from);
     let mut pending: Option<(Vote, SnapshotMeta, u64, Vec<u8>)> = None;
     loop {
-        let req: Request = match tokio::time::timeout(IDLE_TIMEOUT, read_frame(&mut sock)).await {
-            Ok(r) => r?,
-            Err(_) => return Ok(()),
-        };
+        let (seq, req): (u64, Request) =
+            match tokio::time::timeout(IDLE_TIMEOUT, read_frame(&mut sock)).await {
+                Ok(r) => r?,
+                Err(_) => return Ok(()),
+            };
         if ctx.faults.is_blocked(hello.from) {
             return Ok(());
         }
@@ -870,6 +979,104 @@ async fn serve_conn<H: Handler>(
         if ctx.faults.is_mute(hello.from) {
             return Ok(());
         }
-        write_frame(&mut sock, &resp).await?;
+        write_frame(&mut sock, &(seq, resp)).await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+
+    /// Answers `LastLog` with the number of the call; the first answer
+    /// comes late.
+    struct Counting(AtomicU64);
+
+    impl Handler for Counting {
+        async fn append(
+            &self,
+            _: AppendEntriesRequest<TypeConfig>,
+        ) -> Result<AppendEntriesResponse<TypeConfig>, String> {
+            Err("not in this test".into())
+        }
+        async fn vote(
+            &self,
+            _: VoteRequest<TypeConfig>,
+            _: bool,
+        ) -> Result<VoteResponse<TypeConfig>, String> {
+            Err("not in this test".into())
+        }
+        async fn snapshot(
+            &self,
+            _: Vote,
+            _: SnapshotMeta,
+            _: Vec<u8>,
+        ) -> Result<SnapshotResponse<TypeConfig>, String> {
+            Err("not in this test".into())
+        }
+        async fn transfer_leader(
+            &self,
+            _: TransferLeaderRequest<TypeConfig>,
+        ) -> Result<TransferLeaderResponse<TypeConfig>, String> {
+            Err("not in this test".into())
+        }
+        async fn last_log(&self) -> Option<u64> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+            if n == 1 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Some(n)
+        }
+        async fn join(&self, _: u64, _: Member) -> Result<(), String> {
+            Err("not in this test".into())
+        }
+        async fn peer_disconnected(&self, _: u64) {}
+    }
+
+    fn context(node_id: u64) -> Arc<NetContext> {
+        Arc::new(NetContext {
+            identity: Arc::new(Identity::ephemeral(node_id)),
+            secret: b"s".to_vec(),
+            me: Member::default(),
+            faults: Arc::default(),
+            net: causeway_net::tcp(),
+        })
+    }
+
+    #[tokio::test]
+    async fn the_late_answer_to_an_abandoned_call_is_not_taken_for_the_next() {
+        let listener = causeway_net::tcp().bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = tokio::spawn(serve(
+            listener,
+            context(2),
+            Arc::new(Counting(AtomicU64::new(0))),
+        ));
+        let mut peer = Network { ctx: context(1) }
+            .new_client(
+                2,
+                &Member {
+                    cluster: addr,
+                    ..Member::default()
+                },
+            )
+            .await;
+        let ttl = Duration::from_secs(5);
+        // openraft gives a heartbeat one interval, then drops the call.
+        let abandoned =
+            tokio::time::timeout(Duration::from_millis(50), peer.call(&Request::LastLog, ttl))
+                .await;
+        assert!(abandoned.is_err(), "the first answer should come late");
+        for want in 2..5 {
+            match peer.call(&Request::LastLog, ttl).await {
+                Ok(Response::LastLog(got)) => assert_eq!(got, Some(want)),
+                Ok(_) => panic!("unexpected answer"),
+                Err(CallError::Unreachable(e) | CallError::Network(e)) => panic!("{e}"),
+            }
+        }
+        // The connection was kept: the late answer was skipped, not fatal.
+        assert!(peer.conn.as_ref().is_some_and(|c| c.unanswered.is_empty()));
+        server.abort();
     }
 }
