@@ -17,7 +17,7 @@ pub struct Shared {
     /// statement runs. (days since epoch, nanoseconds of day, epoch millis)
     pub now: (i64, i64, i64),
     /// When set, long-running work stops with `TransactionTimedOut`.
-    pub deadline: Option<std::time::Instant>,
+    pub deadline: Option<tokio::time::Instant>,
     ticks: std::sync::atomic::AtomicU32,
     /// Types of relationships deleted by this statement: `type(r)` still
     /// works on them, as in Neo4j.
@@ -48,7 +48,7 @@ impl Shared {
         let n = self
             .ticks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if n.is_multiple_of(4096) && std::time::Instant::now() > deadline {
+        if n.is_multiple_of(4096) && tokio::time::Instant::now() > deadline {
             return Err(Error::new(
                 Code::TransactionTimedOut,
                 "The transaction has not completed within the specified timeout",

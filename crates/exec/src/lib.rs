@@ -177,7 +177,7 @@ pub fn execute_until(
     query: &str,
     params: &Map,
     ctx: &ExecContext<'_>,
-    deadline: Option<std::time::Instant>,
+    deadline: Option<tokio::time::Instant>,
 ) -> Result<QueryResult> {
     let stmt = cache::statement(query)?;
     let deep = match &stmt.kind {
@@ -243,7 +243,7 @@ fn execute_statement(
     stmt: &Arc<Statement>,
     params: &Map,
     ctx: &ExecContext<'_>,
-    deadline: Option<std::time::Instant>,
+    deadline: Option<tokio::time::Instant>,
 ) -> Result<QueryResult> {
     let stmt = stmt.clone();
     val::check_params(params)?;

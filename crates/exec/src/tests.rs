@@ -590,7 +590,7 @@ fn value_size() {
 #[test]
 fn deadlines_stop_long_statements() {
     let mut tx = TxGraph::new(Graph::new());
-    let past = Some(std::time::Instant::now());
+    let past = Some(tokio::time::Instant::now());
     let r = execute_until(
         &mut tx,
         "UNWIND range(1, 100000000) AS x RETURN count(*)",
@@ -613,7 +613,7 @@ fn deadlines_stop_long_statements() {
     .map(|_| ())
     .unwrap_err();
     assert_eq!(e.code, causeway_value::Code::TransactionTimedOut);
-    let far = Some(std::time::Instant::now() + std::time::Duration::from_secs(3600));
+    let far = Some(tokio::time::Instant::now() + std::time::Duration::from_secs(3600));
     let rows = execute_until(&mut tx, "RETURN 1", &Map::new(), &ctx(), far)
         .unwrap()
         .rows

@@ -158,7 +158,7 @@ pub struct Transaction {
     lock: Option<LockSlot>,
     watchdog: Option<tokio::task::AbortHandle>,
     statements: usize,
-    deadline: Instant,
+    deadline: tokio::time::Instant,
     failed: bool,
     /// Set when another member routed this transaction here.
     forward: Option<Forward>,
@@ -251,7 +251,7 @@ impl Database {
             lock: None,
             watchdog: None,
             statements: 0,
-            deadline: Instant::now() + timeout,
+            deadline: tokio::time::Instant::now() + timeout,
             failed: false,
             forward,
         })
@@ -287,7 +287,7 @@ impl Database {
             .lock
             .as_ref()
             .is_some_and(|slot| lock_slot(slot).is_none());
-        if Instant::now() > tx.deadline || lock_revoked {
+        if tokio::time::Instant::now() > tx.deadline || lock_revoked {
             tx.failed = true;
             tx.lock = None;
             return Err(timed_out());
@@ -353,10 +353,10 @@ impl Database {
         let Some(repl) = &self.repl else {
             return Ok(());
         };
-        let wait = self
-            .config
-            .lock_timeout
-            .min(tx.deadline.saturating_duration_since(Instant::now()));
+        let wait = self.config.lock_timeout.min(
+            tx.deadline
+                .saturating_duration_since(tokio::time::Instant::now()),
+        );
         let lock_timeout = || {
             Error::new(
                 Code::LockAcquisitionTimeout,
@@ -411,7 +411,7 @@ impl Database {
         }
         let slot: LockSlot = Arc::new(std::sync::Mutex::new(Some(guard)));
         let watched = Arc::downgrade(&slot);
-        let deadline = tokio::time::Instant::from_std(tx.deadline);
+        let deadline = tx.deadline;
         let db = self.name.clone();
         // Aborted when the transaction ends, so finished transactions leave
         // no sleeping task behind.
@@ -543,10 +543,10 @@ impl Database {
         &self,
         repl: &Replicator<GraphState>,
         version: u64,
-        deadline: Instant,
+        deadline: tokio::time::Instant,
     ) -> Result<(), Error> {
         while repl.state().0.version() < version {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
                 return Err(unavailable(&self.name));
             }
