@@ -87,17 +87,21 @@ pub struct BeginRequest {
 }
 
 /// The BEGIN/RUN extra key a member uses when it routes a write
-/// transaction to the leader: `[command id, term]`.
+/// transaction to the leader: `[command id, term, routing member's node id]`.
 pub const FORWARD_KEY: &str = "causeway_forward";
 
 /// How a routed transaction is fenced: it may only take the write lock
 /// while the leader is still in `term`, and its change set is proposed
 /// under `command_id`, so that the routing member can learn from its own
 /// copy of the log whether it was applied if the leader dies mid-commit.
+/// The leader lets go of the write lock such a transaction holds once
+/// `origin`, the member that routed it, stops answering it: that member's
+/// client can neither commit nor roll back until the cut heals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Forward {
     pub command_id: u64,
     pub term: u64,
+    pub origin: u64,
 }
 
 /// Rows of one query, produced lazily.

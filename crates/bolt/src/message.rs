@@ -379,6 +379,8 @@ fn auth_token(mut m: Map) -> Result<AuthToken, DecodeError> {
     })
 }
 
+const FORWARD_SHAPE: &str = "causeway_forward must be [command id, term, routing member]";
+
 const AUTH_KEYS: [&str; 5] = ["scheme", "principal", "credentials", "realm", "parameters"];
 
 fn hello(mut extra: Map, version: Version) -> Result<Hello, DecodeError> {
@@ -447,13 +449,14 @@ fn tx_extra(mut m: Map) -> Result<TxExtra, DecodeError> {
     let forward = match m.remove(FORWARD_KEY) {
         None | Some(Value::Null) => None,
         Some(Value::List(l)) => match l.as_slice() {
-            [Value::Int(id), Value::Int(term)] => Some(Forward {
+            [Value::Int(id), Value::Int(term), Value::Int(origin)] => Some(Forward {
                 command_id: *id as u64,
                 term: *term as u64,
+                origin: *origin as u64,
             }),
-            _ => return Err(bad_value("causeway_forward must be [command id, term]")),
+            _ => return Err(bad_value(FORWARD_SHAPE)),
         },
-        Some(_) => return Err(bad_value("causeway_forward must be [command id, term]")),
+        Some(_) => return Err(bad_value(FORWARD_SHAPE)),
     };
     // Remaining keys (notification filters, bolt 5.x extensions) are ignored
     // on purpose: unknown keys must not fail a request.

@@ -716,6 +716,28 @@ impl<S: Data> Replicator<S> {
         Ok(())
     }
 
+    /// Whether this member leads and has heard nothing from member `node`
+    /// for the longest election timeout plus `grace`. False when it does not
+    /// lead, or has not heard from `node` at all yet (just elected).
+    pub fn member_silent(&self, node: u64, grace: Duration) -> bool {
+        let m = self.metrics();
+        let lapse = Duration::from_millis(self.timing.election_max_ms) + grace;
+        node != self.node_id
+            && self.is_leader_in(&m)
+            && m.heartbeat
+                .as_ref()
+                .and_then(|h| h.get(&node))
+                .is_some_and(|t| {
+                    t.as_ref()
+                        .is_some_and(|t| openraft_rt::Instant::elapsed(&**t) > lapse)
+                })
+    }
+
+    /// This member's node id.
+    pub fn node_id(&self) -> u64 {
+        self.node_id
+    }
+
     fn is_leader_in(&self, m: &RaftMetrics<TypeConfig>) -> bool {
         m.state == openraft::ServerState::Leader && m.current_leader == Some(self.node_id)
     }

@@ -160,6 +160,9 @@ pub struct Transaction {
     statements: usize,
     deadline: tokio::time::Instant,
     failed: bool,
+    /// Set when the leader let go of this routed transaction's write lock
+    /// because the member that routed it stopped answering.
+    orphaned: Arc<std::sync::atomic::AtomicBool>,
     /// Set when another member routed this transaction here.
     forward: Option<Forward>,
 }
@@ -253,6 +256,7 @@ impl Database {
             statements: 0,
             deadline: tokio::time::Instant::now() + timeout,
             failed: false,
+            orphaned: Arc::default(),
             forward,
         })
     }
@@ -290,7 +294,7 @@ impl Database {
         if tokio::time::Instant::now() > tx.deadline || lock_revoked {
             tx.failed = true;
             tx.lock = None;
-            return Err(timed_out());
+            return Err(lock_lost(tx));
         }
         let class = causeway_exec::classify(query)?;
         // An explicit write-mode transaction takes the write lock with its
@@ -413,13 +417,29 @@ impl Database {
         let watched = Arc::downgrade(&slot);
         let deadline = tx.deadline;
         let db = self.name.clone();
+        let origin = tx.forward.map(|f| f.origin);
+        let orphaned = tx.orphaned.clone();
+        let repl = repl.clone();
         // Aborted when the transaction ends, so finished transactions leave
         // no sleeping task behind.
         let watchdog = tokio::spawn(async move {
-            tokio::time::sleep_until(deadline).await;
+            let why = loop {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => {
+                        break "a transaction outlived its timeout holding the write lock";
+                    }
+                    () = tokio::time::sleep(LEADERSHIP_CHECK), if origin.is_some() => {
+                        if origin.is_some_and(|o| repl.member_silent(o, WAIT_LAPSE_GRACE)) {
+                            orphaned.store(true, std::sync::atomic::Ordering::Relaxed);
+                            break "the member that routed a transaction holding the write lock \
+                                   stopped answering";
+                        }
+                    }
+                }
+            };
             if let Some(slot) = watched.upgrade() {
                 if lock_slot(&slot).take().is_some() {
-                    tracing::warn!(%db, "a transaction outlived its timeout holding the write lock; lock released");
+                    tracing::warn!(%db, "{why}; lock released");
                 }
             }
         });
@@ -441,7 +461,7 @@ impl Database {
             return Ok(self.bookmark(self.applied_index()));
         };
         let Some(mut guard) = lock_slot(&slot).take() else {
-            return Err(timed_out());
+            return Err(lock_lost(&tx));
         };
         let graph = std::mem::replace(&mut tx.graph, TxGraph::new(Graph::default()));
         graph.validate()?;
@@ -625,6 +645,18 @@ fn lock_slot(slot: &LockSlot) -> std::sync::MutexGuard<'_, Option<OwnedMutexGuar
     // Only `take()` happens under this mutex, which cannot leave it
     // half-updated, so a poisoned lock is still sound to use.
     slot.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why a transaction no longer holds the write lock it took.
+fn lock_lost(tx: &Transaction) -> Error {
+    if tx.orphaned.load(std::sync::atomic::Ordering::Relaxed) {
+        return Error::new(
+            Code::Outdated,
+            "The member that routed this transaction to the leader stopped answering while it \
+             held the write lock; it was rolled back and not applied. Retry it.",
+        );
+    }
+    timed_out()
 }
 
 fn timed_out() -> Error {

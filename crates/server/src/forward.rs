@@ -279,6 +279,7 @@ impl Forwarder {
                 let fence = Forward {
                     command_id: causeway_replication::random::u64(),
                     term: t.term,
+                    origin: self.repl.node_id(),
                 };
                 Some((t, fence, after))
             }
@@ -396,6 +397,7 @@ impl Forwarder {
             Value::List(vec![
                 Value::Int(fence.command_id as i64),
                 Value::Int(fence.term as i64),
+                Value::Int(fence.origin as i64),
             ]),
         );
         m
