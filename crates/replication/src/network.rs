@@ -63,15 +63,20 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// A connection that carries no request for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-/// The least time a call may take before the connection is given up.
-/// openraft asks for heartbeat answers within one heartbeat interval
-/// (50 ms) and abandons the call after that, which costs nothing here (the
-/// late answer is skipped); but a connection given up by this transport is
-/// replaced, and the data it carried is sent again while the follower still
-/// works on the first copy. On a loaded machine that loop never catches up,
-/// so calls wait at least this long; a dead peer is still noticed at once
-/// (connection refused or reset), and leadership does not depend on it.
+/// The least time a request may take to be written, and the longest an
+/// abandoned request's answer is waited for before its connection is
+/// replaced. openraft asks for heartbeat answers within one heartbeat
+/// interval (50 ms) and abandons the call after that, which costs nothing
+/// here (the late answer is skipped); a connection given up by this
+/// transport is replaced instead, and the data it carried sent again while
+/// the follower may still work on the first copy, so that is kept rare.
 const MIN_CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// While a callee works on a request it says so this often (`Working`), so
+/// that a caller can tell a slow answer from a connection that died
+/// without a reset (a dropped route, a flushed NAT table, a dead host)...
+const KEEPALIVE_EVERY: Duration = Duration::from_millis(100);
+/// ...which it takes to be the case after this long without a frame.
+const SILENCE_LIMIT: Duration = Duration::from_millis(600);
 /// Requests a connection may have sent whose answers were abandoned and
 /// not read yet; beyond this (or once the oldest has waited
 /// [`MIN_CALL_TIMEOUT`]) the connection is taken for stuck and replaced.
@@ -273,6 +278,8 @@ enum Response {
     Append(Result<AppendEntriesResponse<TypeConfig>, String>),
     Vote(Result<VoteResponse<TypeConfig>, String>),
     ChunkAccepted,
+    /// Not an answer: the callee is still working on the request.
+    Working,
     Snapshot(Result<SnapshotResponse<TypeConfig>, String>),
     TransferLeader(Result<TransferLeaderResponse<TypeConfig>, String>),
     LastLog(Option<u64>),
@@ -510,16 +517,26 @@ impl Conn {
                 .is_some_and(|(_, sent)| sent.elapsed() >= MIN_CALL_TIMEOUT)
     }
 
-    async fn exchange(&mut self, req: &Request) -> io::Result<Response> {
+    /// Sends `req` (within `write_limit`) and waits for its answer for as
+    /// long as the callee keeps saying it works on it.
+    async fn exchange(&mut self, req: &Request, write_limit: Duration) -> io::Result<Response> {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.torn = true;
-        write_frame(&mut self.sock, &(seq, req)).await?;
+        tokio::time::timeout(write_limit, write_frame(&mut self.sock, &(seq, req)))
+            .await
+            .map_err(|_| silent("could not send a request", write_limit))??;
         self.torn = false;
         self.unanswered
             .push_back((seq, tokio::time::Instant::now()));
         loop {
-            let (got, resp): (u64, Response) = self.read_frame().await?;
+            let (got, resp): (u64, Response) =
+                tokio::time::timeout(SILENCE_LIMIT, self.read_frame())
+                    .await
+                    .map_err(|_| silent("heard nothing", SILENCE_LIMIT))??;
+            if matches!(resp, Response::Working) {
+                continue;
+            }
             while self.unanswered.front().is_some_and(|(s, _)| *s <= got) {
                 self.unanswered.pop_front();
             }
@@ -621,26 +638,22 @@ impl Peer {
         let Some(conn) = self.conn.as_mut() else {
             return Err(CallError::Unreachable(io::Error::other("not connected")));
         };
-        let ttl = ttl.max(MIN_CALL_TIMEOUT);
-        match tokio::time::timeout(ttl, conn.exchange(req)).await {
-            Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(e)) => {
+        match conn.exchange(req, ttl.max(MIN_CALL_TIMEOUT)).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => {
                 tracing::debug!(peer = %self.addr, error = %e, "cluster call failed");
                 self.conn = None;
                 Err(CallError::Network(e))
             }
-            Err(_) => {
-                tracing::debug!(peer = %self.addr, ?ttl, "cluster call timed out");
-                // A peer this slow is taken for stuck: a fresh connection
-                // notices a restarted or unreachable peer sooner.
-                self.conn = None;
-                Err(CallError::Network(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no answer from {} within {ttl:?}", self.addr),
-                )))
-            }
         }
     }
+}
+
+fn silent(what: &str, limit: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("{what} within {limit:?}: the connection is taken for dead"),
+    )
 }
 
 fn remote(e: String) -> CallError {
@@ -920,6 +933,7 @@ async fn serve_conn<H: Handler>(
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "handshake"))??;
     *from = Some(hello.from);
     let mut pending: Option<(Vote, SnapshotMeta, u64, Vec<u8>)> = None;
+    let mute = || ctx.faults.is_mute(hello.from);
     loop {
         let (seq, req): (u64, Request) =
             match tokio::time::timeout(IDLE_TIMEOUT, read_frame(&mut sock)).await {
@@ -929,54 +943,68 @@ async fn serve_conn<H: Handler>(
         if ctx.faults.is_blocked(hello.from) {
             return Ok(());
         }
-        let resp = match req {
-            Request::Identify => Response::Identity(PeerInfo {
-                node_id: ctx.identity.node_id,
-                cluster_id: ctx.identity.cluster_id(),
-                member: ctx.me.clone(),
-            }),
-            Request::Append(rpc) => Response::Append(handler.append(rpc).await),
-            Request::Vote(rpc) => Response::Vote(handler.vote(rpc, false).await),
-            Request::PreVote(rpc) => Response::Vote(handler.vote(rpc, true).await),
-            Request::SnapshotBegin { vote, meta, total } => {
-                if total > MAX_SNAPSHOT_BYTES {
-                    pending = None;
-                    Response::Snapshot(Err(format!(
+        let work = async {
+            match req {
+                Request::Identify => Response::Identity(PeerInfo {
+                    node_id: ctx.identity.node_id,
+                    cluster_id: ctx.identity.cluster_id(),
+                    member: ctx.me.clone(),
+                }),
+                Request::Append(rpc) => Response::Append(handler.append(rpc).await),
+                Request::Vote(rpc) => Response::Vote(handler.vote(rpc, false).await),
+                Request::PreVote(rpc) => Response::Vote(handler.vote(rpc, true).await),
+                Request::SnapshotBegin { vote, meta, total } => {
+                    if total > MAX_SNAPSHOT_BYTES {
+                        pending = None;
+                        Response::Snapshot(Err(format!(
                         "snapshot of {total} bytes exceeds this member's limit of {MAX_SNAPSHOT_BYTES}"
                     )))
-                } else {
-                    pending = Some((vote, meta, total, Vec::new()));
-                    Response::ChunkAccepted
-                }
-            }
-            Request::SnapshotChunk { data, last } => match pending.as_mut() {
-                None => Response::Snapshot(Err("snapshot chunk without a beginning".into())),
-                Some((_, _, total, buf)) => {
-                    if buf.len() as u64 + data.len() as u64 > *total {
-                        pending = None;
-                        Response::Snapshot(Err("snapshot longer than announced".into()))
                     } else {
-                        buf.extend_from_slice(&data);
-                        if last {
-                            match pending.take() {
-                                Some((vote, meta, _, buf)) => {
-                                    Response::Snapshot(handler.snapshot(vote, meta, buf).await)
-                                }
-                                None => Response::Snapshot(Err("no snapshot".into())),
-                            }
-                        } else {
-                            Response::ChunkAccepted
-                        }
+                        pending = Some((vote, meta, total, Vec::new()));
+                        Response::ChunkAccepted
                     }
                 }
-            },
-            Request::TransferLeader(req) => {
-                Response::TransferLeader(handler.transfer_leader(req).await)
+                Request::SnapshotChunk { data, last } => match pending.as_mut() {
+                    None => Response::Snapshot(Err("snapshot chunk without a beginning".into())),
+                    Some((_, _, total, buf)) => {
+                        if buf.len() as u64 + data.len() as u64 > *total {
+                            pending = None;
+                            Response::Snapshot(Err("snapshot longer than announced".into()))
+                        } else {
+                            buf.extend_from_slice(&data);
+                            if last {
+                                match pending.take() {
+                                    Some((vote, meta, _, buf)) => {
+                                        Response::Snapshot(handler.snapshot(vote, meta, buf).await)
+                                    }
+                                    None => Response::Snapshot(Err("no snapshot".into())),
+                                }
+                            } else {
+                                Response::ChunkAccepted
+                            }
+                        }
+                    }
+                },
+                Request::TransferLeader(req) => {
+                    Response::TransferLeader(handler.transfer_leader(req).await)
+                }
+                Request::LastLog => Response::LastLog(handler.last_log().await),
+                Request::Join(member) => Response::Join(handler.join(hello.from, member).await),
             }
-            Request::LastLog => Response::LastLog(handler.last_log().await),
-            Request::Join(member) => Response::Join(handler.join(hello.from, member).await),
         };
-        if ctx.faults.is_mute(hello.from) {
+        tokio::pin!(work);
+        let resp = loop {
+            tokio::select! {
+                biased;
+                resp = &mut work => break resp,
+                () = tokio::time::sleep(KEEPALIVE_EVERY) => {
+                    if !mute() {
+                        write_frame(&mut sock, &(seq, Response::Working)).await?;
+                    }
+                }
+            }
+        };
+        if mute() {
             return Ok(());
         }
         write_frame(&mut sock, &(seq, resp)).await?;
@@ -990,8 +1018,8 @@ mod tests {
     use super::*;
 
     /// Answers `LastLog` with the number of the call; the first answer
-    /// comes late.
-    struct Counting(AtomicU64);
+    /// comes after the given delay.
+    struct Counting(AtomicU64, Duration);
 
     impl Handler for Counting {
         async fn append(
@@ -1024,7 +1052,7 @@ mod tests {
         async fn last_log(&self) -> Option<u64> {
             let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
             if n == 1 {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                tokio::time::sleep(self.1).await;
             }
             Some(n)
         }
@@ -1044,15 +1072,61 @@ mod tests {
         })
     }
 
-    #[tokio::test]
-    async fn the_late_answer_to_an_abandoned_call_is_not_taken_for_the_next() {
+    /// A callee (node 2) whose first answer takes `first`, and a caller's
+    /// client for it.
+    async fn pair(first: Duration) -> (Peer, tokio::task::JoinHandle<()>) {
         let listener = causeway_net::tcp().bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let server = tokio::spawn(serve(
             listener,
             context(2),
-            Arc::new(Counting(AtomicU64::new(0))),
+            Arc::new(Counting(AtomicU64::new(0), first)),
         ));
+        let peer = Network { ctx: context(1) }
+            .new_client(
+                2,
+                &Member {
+                    cluster: addr,
+                    ..Member::default()
+                },
+            )
+            .await;
+        (peer, server)
+    }
+
+    fn last_log(r: Result<Response, CallError>) -> Result<Option<u64>, String> {
+        match r {
+            Ok(Response::LastLog(got)) => Ok(got),
+            Ok(_) => Err("unexpected answer".into()),
+            Err(CallError::Unreachable(e) | CallError::Network(e)) => Err(e.to_string()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_answer_is_waited_for_as_long_as_the_callee_works_on_it() {
+        let (mut peer, server) = pair(SILENCE_LIMIT * 3).await;
+        let ttl = Duration::from_millis(50);
+        assert_eq!(
+            last_log(peer.call(&Request::LastLog, ttl).await),
+            Ok(Some(1))
+        );
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_goes_silent_is_given_up_within_the_silence_limit() {
+        // A callee that shakes hands, then swallows every request: what a
+        // caller sees when the way back dies and no reset tells it so.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let callee = tokio::spawn(async move {
+            let (s, _) = listener.accept().await?;
+            let mut sock: BoxStream = Box::new(s);
+            accept_handshake(&mut sock, &context(2)).await?;
+            let mut buf = vec![0u8; 1 << 16];
+            while sock.read(&mut buf).await? > 0 {}
+            io::Result::Ok(())
+        });
         let mut peer = Network { ctx: context(1) }
             .new_client(
                 2,
@@ -1062,6 +1136,21 @@ mod tests {
                 },
             )
             .await;
+        let t0 = tokio::time::Instant::now();
+        let r = last_log(
+            peer.call(&Request::LastLog, Duration::from_millis(50))
+                .await,
+        );
+        let took = t0.elapsed();
+        assert!(r.is_err(), "{r:?}");
+        assert!(took >= SILENCE_LIMIT && took < MIN_CALL_TIMEOUT, "{took:?}");
+        assert!(peer.conn.is_none(), "a dead connection must not be reused");
+        callee.abort();
+    }
+
+    #[tokio::test]
+    async fn the_late_answer_to_an_abandoned_call_is_not_taken_for_the_next() {
+        let (mut peer, server) = pair(Duration::from_millis(200)).await;
         let ttl = Duration::from_secs(5);
         // openraft gives a heartbeat one interval, then drops the call.
         let abandoned =
@@ -1069,11 +1158,10 @@ mod tests {
                 .await;
         assert!(abandoned.is_err(), "the first answer should come late");
         for want in 2..5 {
-            match peer.call(&Request::LastLog, ttl).await {
-                Ok(Response::LastLog(got)) => assert_eq!(got, Some(want)),
-                Ok(_) => panic!("unexpected answer"),
-                Err(CallError::Unreachable(e) | CallError::Network(e)) => panic!("{e}"),
-            }
+            assert_eq!(
+                last_log(peer.call(&Request::LastLog, ttl).await),
+                Ok(Some(want))
+            );
         }
         // The connection was kept: the late answer was skipped, not fatal.
         assert!(peer.conn.as_ref().is_some_and(|c| c.unanswered.is_empty()));
