@@ -2,15 +2,14 @@
 //!
 //!     causeway-sim [--seeds N] [--first S] [--jobs J] [--ops N]
 //!     causeway-sim --seed S [--verbose]      replay one seed
-//!     causeway-sim --check-replay N           run seeds 1..=N twice; the
-//!                                             histories must be identical
+//!     causeway-sim --check-replay N [--first S]
+//!                                             run seeds S..S+N (S = 1) twice;
+//!                                             the histories must be identical
 //!
 //! Exits non-zero if any seed breaks an invariant, printing each failing
 //! seed (replay it with `--seed`).
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use causeway_sim::{run, Options};
@@ -56,12 +55,17 @@ fn main() -> ExitCode {
         }
     };
     if let Some(n) = value("--check-replay") {
+        let first = value("--first").unwrap_or(1);
         let mut differ = Vec::new();
-        for seed in 1..=n {
+        for seed in first..first + n {
             let mut o = Options::new(seed);
             configure(&mut o);
             let (a, b) = (run(&o), run(&o));
             if a.digest != b.digest {
+                println!(
+                    "seed {seed}: digests {:016x} then {:016x}",
+                    a.digest, b.digest
+                );
                 differ.push(seed);
             }
         }
@@ -108,61 +112,140 @@ fn main() -> ExitCode {
     let first = value("--first").unwrap_or(1);
     let jobs = value("--jobs")
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() as u64));
-    let next = Arc::new(AtomicU64::new(first));
-    let done = Arc::new(AtomicUsize::new(0));
-    let total_ops = Arc::new(AtomicUsize::new(0));
-    let failures = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
-    let workers: Vec<_> = (0..jobs)
-        .map(|_| {
-            let (next, done, total_ops, failures) = (
-                next.clone(),
-                done.clone(),
-                total_ops.clone(),
-                failures.clone(),
-            );
-            std::thread::Builder::new()
-                // Deep statements and openraft's futures want a roomy stack.
-                .stack_size(64 << 20)
-                .spawn(move || loop {
-                    let seed = next.fetch_add(1, Ordering::Relaxed);
-                    if seed >= first + seeds {
-                        return;
-                    }
-                    let mut o = Options::new(seed);
-                    configure(&mut o);
-                    let r = run(&o);
-                    total_ops.fetch_add(r.ops.len(), Ordering::Relaxed);
-                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if !r.anomalies.is_empty() {
-                        let kinds: Vec<_> = r.anomalies.iter().map(|a| a.kind).collect();
-                        println!("seed {seed}: {} anomalies {kinds:?}", r.anomalies.len());
-                        for a in r.anomalies.iter().take(3) {
-                            println!("  {}: {}", a.kind, a.detail);
-                        }
-                        failures.lock().unwrap().push(seed);
-                    }
-                    if n % 500 == 0 {
-                        println!("{n} seeds, {:?}", started.elapsed());
-                    }
-                })
-                .expect("a worker thread")
-        })
-        .collect();
-    for w in workers {
-        let _ = w.join();
-    }
-    let failures = failures.lock().unwrap().clone();
+    let (total_ops, mut failures) = if jobs <= 1 {
+        // Deep statements and openraft's futures want a roomy stack.
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(move || run_range(first, seeds, &configure, started))
+            .expect("a worker thread")
+            .join()
+            .expect("the worker thread")
+    } else {
+        run_children(&args, first, seeds, jobs)
+    };
+    failures.sort_unstable();
     println!(
-        "simulation: {seeds} seeds ({first}..{}), {} operations, {} failing seeds {failures:?}, in {:?}",
+        "simulation: {seeds} seeds ({first}..{}), {total_ops} operations, {} failing seeds {failures:?}, in {:?}",
         first + seeds,
-        total_ops.load(Ordering::Relaxed),
         failures.len(),
         started.elapsed()
     );
+    if args.iter().any(|a| a == CHILD) {
+        let list: Vec<String> = failures.iter().map(u64::to_string).collect();
+        println!("{TOTALS} {total_ops} {}", list.join(","));
+    }
     if failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Marks a process started by `run_children`, and the line it ends with.
+const CHILD: &str = "--child";
+const TOTALS: &str = "child-totals";
+
+/// Runs seeds `first..first + seeds` one after another on this thread;
+/// returns the operations run and the failing seeds.
+fn run_range(
+    first: u64,
+    seeds: u64,
+    configure: &dyn Fn(&mut Options),
+    started: Instant,
+) -> (usize, Vec<u64>) {
+    let (mut ops, mut failures) = (0, Vec::new());
+    for (n, seed) in (first..first + seeds).enumerate() {
+        let mut o = Options::new(seed);
+        configure(&mut o);
+        let r = run(&o);
+        ops += r.ops.len();
+        if !r.anomalies.is_empty() {
+            let kinds: Vec<_> = r.anomalies.iter().map(|a| a.kind).collect();
+            println!("seed {seed}: {} anomalies {kinds:?}", r.anomalies.len());
+            for a in r.anomalies.iter().take(3) {
+                println!("  {}: {}", a.kind, a.detail);
+            }
+            failures.push(seed);
+        }
+        if (n + 1) % 500 == 0 {
+            println!("{} seeds from {first}, {:?}", n + 1, started.elapsed());
+        }
+    }
+    (ops, failures)
+}
+
+/// Splits the seeds over `jobs` processes of this program. Processes, not
+/// threads: tokio numbers tasks process-wide, so runs on two threads of one
+/// process would shift each other's numbers, and with them the order in
+/// which a crashed host's tasks are dropped; a failing seed must replay
+/// alone exactly as it ran here.
+fn run_children(args: &[String], first: u64, seeds: u64, jobs: u64) -> (usize, Vec<u64>) {
+    let mut passed = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if ["--seeds", "--first", "--jobs"].contains(&a.as_str()) {
+            it.next();
+        } else {
+            passed.push(a.clone());
+        }
+    }
+    let exe = std::env::current_exe().expect("this program's path");
+    let per = seeds.div_ceil(jobs);
+    let children: Vec<_> = (0..jobs)
+        .map(|k| (first + k * per, per.min(seeds.saturating_sub(k * per))))
+        .filter(|&(_, n)| n > 0)
+        .map(|(start, n)| {
+            let mut child = std::process::Command::new(&exe)
+                .args(&passed)
+                .args(["--seeds", &n.to_string(), "--first", &start.to_string()])
+                .args(["--jobs", "1", CHILD])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("a simulation process");
+            let out = child.stdout.take().expect("its output");
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                let mut totals = None;
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    match line.strip_prefix(TOTALS) {
+                        Some(rest) => totals = Some(rest.trim().to_owned()),
+                        None if line.starts_with("simulation:") => {}
+                        None => println!("{line}"),
+                    }
+                }
+                let ok = child
+                    .wait()
+                    .is_ok_and(|s| s.success() || s.code() == Some(1));
+                (totals.filter(|_| ok), start, n)
+            })
+        })
+        .collect();
+    let (mut ops, mut failures) = (0, Vec::new());
+    for c in children {
+        let (totals, start, n) = c.join().expect("a reader thread");
+        let Some(totals) = totals else {
+            // A process that died (a panic, a signal) is a failure of all
+            // its seeds until one is replayed to find which.
+            println!(
+                "seeds {start}..{}: the simulation process failed",
+                start + n
+            );
+            failures.extend(start..start + n);
+            continue;
+        };
+        let mut parts = totals.splitn(2, ' ');
+        ops += parts
+            .next()
+            .and_then(|o| o.parse::<usize>().ok())
+            .unwrap_or(0);
+        failures.extend(
+            parts
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .filter_map(|s| s.parse::<u64>().ok()),
+        );
+    }
+    (ops, failures)
 }
