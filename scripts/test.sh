@@ -39,7 +39,7 @@ step "deterministic simulation"
 # Built above with the rest: .cargo/config.toml sets tokio_unstable, which
 # seeds tokio's own random choices so that a seed replays exactly.
 if [ -n "${CAUSEWAY_LONG:-}" ]; then sim_seeds=100000; else sim_seeds=10000; fi
-target/release/causeway-sim --check-replay 3
+target/release/causeway-sim --check-replay 100
 target/release/causeway-sim --seeds "$sim_seeds"
 
 step "fuzzing (bounded)"
