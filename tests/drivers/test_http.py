@@ -106,6 +106,31 @@ def test_tx_commit_checks_auth_and_limits(server, auth):
     assert status == 413 and body["errors"][0]["code"] == "Neo.ClientError.Request.Invalid"
 
 
+def test_an_oversized_body_sent_slowly_still_gets_its_answer(server, auth):
+    """A client that writes its whole body before reading (urllib, PHP
+    streams) reads the 413, however slowly the part past the limit arrives:
+    the server reads it away first, where closing early would reset the
+    connection and lose the answer."""
+    import base64
+    import socket
+    import time
+
+    token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    size = 24 << 20
+    head = (f"POST /db/neo4j/tx/commit HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Basic {token}\r\nContent-Length: {size}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", server.http_port), timeout=30) as sock:
+        sock.sendall(head)
+        chunk = b"x" * (1 << 20)
+        for _ in range(size // len(chunk)):
+            sock.sendall(chunk)
+            time.sleep(0.01)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
 def request(port, method, path, auth=("neo4j", "causeway-test-pw"), body=None):
     """(status, headers, parsed JSON) of any request with Basic auth."""
     import base64

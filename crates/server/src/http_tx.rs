@@ -46,7 +46,7 @@ const TAG_BITS: u32 = 20;
 type St = State<Arc<HttpState>>;
 type TxPath = Path<(String, String)>;
 /// A request body, or why it could not be read (too large, say).
-type Body = Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>;
+type Body = Result<Payload, Refusal>;
 
 pub fn routes() -> Router<Arc<HttpState>> {
     Router::new()
@@ -57,14 +57,75 @@ pub fn routes() -> Router<Arc<HttpState>> {
             "/db/:db/tx/:id",
             post(|s: St, p: TxPath, h: HeaderMap, b: Body| follow_up(s, p, h, b, Step::Run))
                 .delete(|s: St, p: TxPath, h: HeaderMap| {
-                    follow_up(s, p, h, Ok(axum::body::Bytes::new()), Step::Rollback)
+                    follow_up(s, p, h, Ok(Payload::default()), Step::Rollback)
                 }),
         )
         .route(
             "/db/:db/tx/:id/commit",
             post(|s: St, p: TxPath, h: HeaderMap, b: Body| follow_up(s, p, h, b, Step::Commit)),
         )
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// Bytes of an oversized body that are still read, and thrown away, before
+/// the 413 goes out. A client that sends its whole body before reading the
+/// answer (urllib, PHP streams) would otherwise meet a closed socket, and
+/// the reset would swallow the answer. Past this the connection is dropped.
+pub const MAX_DISCARDED_BYTES: usize = 64 << 20;
+/// How long the rest of an oversized body is read for, at most.
+const DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A whole request body of at most [`MAX_BODY_BYTES`].
+#[derive(Default)]
+struct Payload(axum::body::Bytes);
+
+#[axum::async_trait]
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Payload {
+    type Rejection = Refusal;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, Refusal> {
+        use http_body_util::BodyExt;
+        let declared = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let mut body = req.into_body();
+        let mut bytes = Vec::new();
+        let unreadable = |e: axum::Error| {
+            let err = invalid(format!("The request body could not be read: {e}"));
+            Refusal(StatusCode::BAD_REQUEST, err)
+        };
+        if declared.is_none_or(|n| n <= MAX_BODY_BYTES as u64) {
+            loop {
+                let Some(frame) = body.frame().await else {
+                    return Ok(Payload(bytes.into()));
+                };
+                let Ok(data) = frame.map_err(unreadable)?.into_data() else {
+                    continue;
+                };
+                if bytes.len() + data.len() > MAX_BODY_BYTES {
+                    break;
+                }
+                bytes.extend_from_slice(&data);
+            }
+            drop(bytes);
+        }
+        let mut discarded = 0usize;
+        let _ = tokio::time::timeout(DISCARD_TIME, async {
+            while discarded < MAX_DISCARDED_BYTES {
+                match body.frame().await {
+                    Some(Ok(frame)) => discarded += frame.data_ref().map_or(0, |d| d.len()),
+                    _ => break,
+                }
+            }
+        })
+        .await;
+        let err = Error::new(
+            Code::RequestInvalid,
+            format!("The request body is larger than the limit of {MAX_BODY_BYTES} bytes."),
+        );
+        Err(Refusal(StatusCode::PAYLOAD_TOO_LARGE, err))
+    }
 }
 
 /// The open transactions of this member.
@@ -404,19 +465,7 @@ impl IntoResponse for Refusal {
 
 /// The request body as JSON (an empty body is an empty object).
 fn read_json(body: Body) -> Result<JsonValue, Refusal> {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => {
-            let err = Error::new(
-                Code::RequestInvalid,
-                format!(
-                    "The request body could not be read ({}); the limit is {MAX_BODY_BYTES} bytes.",
-                    rejection.body_text()
-                ),
-            );
-            return Err(Refusal(rejection.status(), err));
-        }
-    };
+    let Payload(body) = body?;
     json_body(&body).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e))
 }
 
@@ -708,7 +757,10 @@ async fn pass_on(
     let Some(owner) = st.members.iter().find(|m| tag_of(m.node_id) == owner_tag) else {
         return not_found(id);
     };
-    let body = body.unwrap_or_default();
+    let body = match body {
+        Ok(Payload(body)) => body,
+        Err(refusal) => return refusal.into_response(),
+    };
     let (method, path) = match step {
         Step::Run => ("POST", format!("/db/{db}/tx/{id}")),
         Step::Commit => ("POST", format!("/db/{db}/tx/{id}/commit")),
