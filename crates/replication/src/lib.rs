@@ -245,11 +245,16 @@ fn quorum_silent(
     grace: Duration,
     unheard_is_silent: bool,
 ) -> bool {
-    let lapse = Duration::from_millis(election_max_ms) + grace;
     m.membership_config.membership().voter_ids().count() > 1
-        && m.last_quorum_acked.as_ref().map_or(unheard_is_silent, |t| {
-            openraft_rt::Instant::elapsed(&**t) > lapse
-        })
+        && m.last_quorum_acked
+            .as_ref()
+            .map_or(unheard_is_silent, |t| lapsed(&**t, election_max_ms, grace))
+}
+
+/// Whether more than the longest election timeout plus `grace` has passed
+/// since `t`: the silence after which a member, or a quorum, counts as gone.
+fn lapsed(t: &impl openraft_rt::Instant, election_max_ms: u64, grace: Duration) -> bool {
+    t.elapsed() > Duration::from_millis(election_max_ms) + grace
 }
 
 pub struct Replicator<S: Data> {
@@ -721,7 +726,6 @@ impl<S: Data> Replicator<S> {
     /// lead, or has not heard from `node` at all yet (just elected).
     pub fn member_silent(&self, node: u64, grace: Duration) -> bool {
         let m = self.metrics();
-        let lapse = Duration::from_millis(self.timing.election_max_ms) + grace;
         node != self.node_id
             && self.is_leader_in(&m)
             && m.heartbeat
@@ -729,7 +733,7 @@ impl<S: Data> Replicator<S> {
                 .and_then(|h| h.get(&node))
                 .is_some_and(|t| {
                     t.as_ref()
-                        .is_some_and(|t| openraft_rt::Instant::elapsed(&**t) > lapse)
+                        .is_some_and(|t| lapsed(&**t, self.timing.election_max_ms, grace))
                 })
     }
 
