@@ -63,3 +63,33 @@ def test_sigterm_stops_cleanly_and_data_persists(fresh_server, auth):
     records, _, _ = d.execute_query("MATCH (n:Persist) RETURN count(n) AS c, sum(n.i) AS s")
     d.close()
     assert records[0]["c"] == 1000 and records[0]["s"] == 500500
+
+
+def test_sigterm_lets_an_open_transaction_commit(fresh_server, auth):
+    """A stopping server finishes a transaction that is open when SIGTERM
+    arrives, instead of closing the connection under its COMMIT (the driver
+    would raise IncompleteCommit: the client could not tell what happened);
+    idle connections close at once, and the server then exits."""
+    import signal
+
+    fresh_server.start()
+    d = GraphDatabase.driver(fresh_server.bolt_uri, auth=auth)
+    idle = GraphDatabase.driver(fresh_server.bolt_uri, auth=auth)
+    idle.verify_connectivity()
+    with d.session() as s:
+        tx = s.begin_transaction()
+        tx.run("CREATE (:Open {v: 1})").consume()
+        fresh_server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert fresh_server.proc.poll() is None, "exited with a transaction open"
+        tx.run("CREATE (:Open {v: 2})").consume()
+        tx.commit()
+    d.close()
+    idle.close()
+    assert fresh_server.proc.wait(timeout=10) == 0
+    fresh_server.log.close()
+    fresh_server.start()
+    d = GraphDatabase.driver(fresh_server.bolt_uri, auth=auth)
+    records, _, _ = d.execute_query("MATCH (n:Open) RETURN count(n) AS c")
+    d.close()
+    assert records[0]["c"] == 2

@@ -412,10 +412,11 @@ where
             return false;
         }
         self.inbuf.resize(old + room, 0);
+        let closable = self.closable();
         let result = tokio::select! {
             biased;
             r = self.reader.read(&mut self.inbuf[old..]) => Some(r),
-            _ = shutdown_requested(&mut self.shutdown) => None,
+            _ = shutdown_requested(&mut self.shutdown), if closable => None,
             _ = deadline(self.auth_deadline) => {
                 debug!("client did not authenticate in time; closing");
                 None
@@ -433,6 +434,19 @@ where
         }
     }
 
+    /// Whether a shutdown may close this connection now. Inside a
+    /// transaction or an open result it may not: the client's next message
+    /// is likely its COMMIT, and a connection closed under a COMMIT leaves
+    /// the client unable to tell whether it committed (the drivers raise
+    /// IncompleteCommit and do not retry). Such a connection closes once the
+    /// transaction ends, or when the listener's shutdown grace runs out.
+    fn closable(&self) -> bool {
+        !matches!(
+            self.state,
+            State::Streaming | State::TxReady | State::TxStreaming
+        )
+    }
+
     /// Waits for the next request between messages, holding no buffers.
     async fn read_idle(&mut self) -> bool {
         self.inbuf = Vec::new();
@@ -441,10 +455,11 @@ where
             self.out = Vec::new();
         }
         let mut first = [0u8; IDLE_READ_SIZE];
+        let closable = self.closable();
         let result = tokio::select! {
             biased;
             r = self.reader.read(&mut first) => Some(r),
-            _ = shutdown_requested(&mut self.shutdown) => None,
+            _ = shutdown_requested(&mut self.shutdown), if closable => None,
             _ = deadline(self.auth_deadline) => {
                 debug!("client did not authenticate in time; closing");
                 None

@@ -80,7 +80,10 @@ pub const DEFAULT_OUTPUT_FLUSH_THRESHOLD: usize = 64 * 1024;
 pub const DEFAULT_MAX_RECORD_SIZE: usize = 256 * 1024 * 1024;
 pub const DEFAULT_MAX_OPEN_RESULTS: usize = 1000;
 pub const DEFAULT_PULL_BATCH_ROWS: usize = 1000;
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How long a stopping server lets open transactions finish: Neo4j's
+/// `db.shutdown_transaction_end_timeout` (10 s), and well inside the 30 s a
+/// container platform waits between SIGTERM and SIGKILL.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub const DEFAULT_RECV_TIMEOUT_HINT: Duration = Duration::from_secs(1);
 /// Pause after a failed accept (e.g. out of file descriptors) so the loop
 /// does not spin.
