@@ -52,8 +52,9 @@ def free_port():
 
 
 class Server:
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), env=None):
         self.data_dir = data_dir
+        self.env = env
         self.bolt_port = free_port()
         self.http_port = free_port()
         self.extra_args = list(extra_args)
@@ -78,7 +79,8 @@ class Server:
             *self.extra_args,
         ]
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        env = {**os.environ, **self.env} if self.env else None
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -119,3 +119,48 @@ def test_default_router_server_names_only_the_member_asked(server_router_cluster
         records, _, _ = d.execute_query("MATCH (n:ServerRouted) RETURN count(n) AS c",
                                         routing_="r")
         assert records[0]["c"] == 1
+
+
+def healthcheck(*args, env=None):
+    """(exit code, output) of `causeway healthcheck`."""
+    import os
+    import subprocess
+
+    from conftest import binary
+
+    r = subprocess.run([binary(), "healthcheck", *args], capture_output=True, text=True,
+                       timeout=30, env={**os.environ, **(env or {})})
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_healthcheck_command_answers_for_a_ready_member(server):
+    code, out = healthcheck("--http", f"127.0.0.1:{server.http_port}")
+    assert code == 0 and json.loads(out)["ready"] is True, out
+    # The address comes from the member's own settings when not given.
+    code, out = healthcheck(env={"CAUSEWAY_HTTP_LISTEN": f"0.0.0.0:{server.http_port}"})
+    assert code == 0, out
+    code, out = healthcheck("--live", "--http", f"127.0.0.1:{server.http_port}")
+    assert code == 0 and out.strip() == "OK", out
+
+
+def test_healthcheck_command_fails_for_a_member_that_is_not_ready(fresh_server, tmp_path):
+    """A core whose peers never come (its secret read from a file, as
+    Docker and Kubernetes mount secrets) is live but not ready; a port
+    nobody listens on is neither."""
+    from conftest import free_port
+
+    secret = tmp_path / "cluster-secret"
+    secret.write_text("from-a-file\n")
+    me, a, b = free_port(), free_port(), free_port()
+    fresh_server.extra_args = [
+        "--mode", "core", "--cluster-listen", f"127.0.0.1:{me}",
+        "--initial-members", f"127.0.0.1:{me},127.0.0.1:{a},127.0.0.1:{b}",
+    ]
+    fresh_server.env = {"CAUSEWAY_CLUSTER_SECRET_FILE": str(secret)}
+    fresh_server.start()
+    http = f"127.0.0.1:{fresh_server.http_port}"
+    code, out = healthcheck("--http", http)
+    assert code == 1 and json.loads(out)["ready"] is False, out
+    assert healthcheck("--live", "--http", http)[0] == 0
+    code, out = healthcheck("--http", f"127.0.0.1:{free_port()}")
+    assert code == 1 and "causeway:" in out, out

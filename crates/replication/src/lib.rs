@@ -64,6 +64,33 @@ pub struct Member {
     pub bolt: String,
     /// Advertised HTTP address.
     pub http: String,
+    /// The Bolt address members use to route a transaction here
+    /// (server-side routing); empty means `bolt`. Clients outside a
+    /// container network and members inside it dial different addresses.
+    pub routing: String,
+    /// The HTTP address members use to pass on a request; empty means
+    /// `http`.
+    pub http_routing: String,
+}
+
+impl Member {
+    /// Where another member dials this one's Bolt listener.
+    pub fn routing_bolt(&self) -> &str {
+        if self.routing.is_empty() {
+            &self.bolt
+        } else {
+            &self.routing
+        }
+    }
+
+    /// Where another member sends this one HTTP requests.
+    pub fn routing_http(&self) -> &str {
+        if self.http_routing.is_empty() {
+            &self.http
+        } else {
+            &self.http_routing
+        }
+    }
 }
 
 impl fmt::Display for Member {
@@ -565,9 +592,8 @@ impl<S: Data> Replicator<S> {
         let Some(cluster) = cluster else {
             if !raft.is_initialized().await.map_err(io::Error::other)? {
                 let member = Member {
-                    cluster: String::new(),
                     bolt: config.address.clone(),
-                    http: String::new(),
+                    ..Member::default()
                 };
                 let members = BTreeMap::from([(node_id, member)]);
                 raft.initialize(members).await.map_err(io::Error::other)?;

@@ -241,7 +241,7 @@ async fn three_members_snapshotting(
             me: Member {
                 cluster: addr.clone(),
                 bolt: addr.clone(),
-                http: String::new(),
+                ..Member::default()
             },
             discover: std::sync::Arc::new(move || all.clone()),
             secret: b"test-secret".to_vec(),

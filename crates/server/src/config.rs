@@ -4,8 +4,10 @@
 //!
 //! Every key is flat and snake_case. Its environment variable is the key in
 //! upper case with a `CAUSEWAY_` prefix: `bolt_listen` is
-//! `CAUSEWAY_BOLT_LISTEN`. Unknown keys in the file are an error, so a typo
-//! never silently falls back to a default.
+//! `CAUSEWAY_BOLT_LISTEN`. `CAUSEWAY_<KEY>_FILE` names a file holding the
+//! value instead, the way Docker and Kubernetes mount secrets. Unknown keys
+//! in the file are an error, so a typo never silently falls back to a
+//! default.
 
 use std::path::{Path, PathBuf};
 
@@ -17,8 +19,20 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     pub data_dir: PathBuf,
     pub bolt_listen: String,
-    /// The address clients are told to use; empty means `bolt_listen`.
+    /// The address clients are told to use (routing tables); empty means
+    /// `bolt_listen`, with `advertised_host` for its host (see there).
     pub bolt_advertised: String,
+    /// The Bolt address other members use to route transactions to this
+    /// one (server-side routing); empty means `bolt_advertised`. Inside a
+    /// container network it differs from the address outside clients use,
+    /// like Neo4j's `server.routing.advertised_address`.
+    pub routing_advertised: String,
+    /// The host of every advertised address that is not set (Neo4j's
+    /// `server.default_advertised_address`). Empty means the listen
+    /// address's host, or this machine's host name where that host is
+    /// unspecified (`0.0.0.0`, `::`): no member advertises an address that
+    /// nobody can dial.
+    pub advertised_host: String,
     pub http_listen: String,
     /// `USER/PASSWORD` sets that user's password at start-up; `none` turns
     /// authentication off. Empty keeps the stored users, or on first start
@@ -74,8 +88,12 @@ pub struct Config {
     /// Shared by every member; members prove it to each other (HMAC) before
     /// any Raft message. Required in `core` mode.
     pub cluster_secret: String,
-    /// Advertised HTTP address; empty means `http_listen`.
+    /// Advertised HTTP address; empty means `http_listen` (host as for
+    /// `bolt_advertised`).
     pub http_advertised: String,
+    /// The HTTP address other members use to pass on a request for an open
+    /// transaction this member holds; empty means `http_advertised`.
+    pub http_routing_advertised: String,
     /// Raft heartbeat and election timeouts
     /// (docs/decisions/0006-cluster.md).
     pub heartbeat_ms: u64,
@@ -108,6 +126,8 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             bolt_listen: "127.0.0.1:7687".into(),
             bolt_advertised: String::new(),
+            routing_advertised: String::new(),
+            advertised_host: String::new(),
             http_listen: "127.0.0.1:7474".into(),
             auth: String::new(),
             log_level: "info".into(),
@@ -133,6 +153,7 @@ impl Default for Config {
             discovery: "list".into(),
             cluster_secret: String::new(),
             http_advertised: String::new(),
+            http_routing_advertised: String::new(),
             heartbeat_ms: timing.heartbeat_ms,
             election_timeout_min_ms: timing.election_min_ms,
             election_timeout_max_ms: timing.election_max_ms,
@@ -172,9 +193,16 @@ impl Config {
             }
         }
         for (key, default) in &defaults {
-            if let Some(raw) = env(&format!("{ENV_PREFIX}{}", key.to_uppercase())) {
-                table.insert(key.clone(), typed(key, default, &raw)?);
-            }
+            let name = format!("{ENV_PREFIX}{}", key.to_uppercase());
+            let raw = match (env(&name), env(&format!("{name}_FILE"))) {
+                (Some(_), Some(_)) => bail!("set {name} or {name}_FILE, not both"),
+                (Some(raw), None) => raw,
+                (None, Some(path)) => {
+                    read_secret(&path).with_context(|| format!("reading {name}_FILE ({path})"))?
+                }
+                (None, None) => continue,
+            };
+            table.insert(key.clone(), typed(key, default, &raw)?);
         }
         for (key, raw) in flags {
             let default = defaults
@@ -239,29 +267,68 @@ impl Config {
         Ok(())
     }
 
-    pub fn cluster_advertised(&self) -> &str {
-        if self.cluster_advertised.is_empty() {
-            &self.cluster_listen
-        } else {
-            &self.cluster_advertised
+    pub fn cluster_advertised(&self) -> String {
+        self.advertised(&self.cluster_advertised, &self.cluster_listen)
+    }
+
+    pub fn http_advertised(&self) -> String {
+        self.advertised(&self.http_advertised, &self.http_listen)
+    }
+
+    pub fn bolt_advertised(&self) -> String {
+        self.advertised(&self.bolt_advertised, &self.bolt_listen)
+    }
+
+    pub fn routing_advertised(&self) -> String {
+        match self.routing_advertised.as_str() {
+            "" => self.bolt_advertised(),
+            set => set.to_owned(),
         }
     }
 
-    pub fn http_advertised(&self) -> &str {
-        if self.http_advertised.is_empty() {
-            &self.http_listen
-        } else {
-            &self.http_advertised
+    pub fn http_routing_advertised(&self) -> String {
+        match self.http_routing_advertised.as_str() {
+            "" => self.http_advertised(),
+            set => set.to_owned(),
         }
     }
 
-    pub fn bolt_advertised(&self) -> &str {
-        if self.bolt_advertised.is_empty() {
-            &self.bolt_listen
-        } else {
-            &self.bolt_advertised
+    /// An advertised address: as set, else the listen address with
+    /// `advertised_host` (or, for an unspecified listen host, the host
+    /// name) in place of its host.
+    fn advertised(&self, set: &str, listen: &str) -> String {
+        if !set.is_empty() {
+            return set.to_owned();
         }
+        let Some((host, port)) = listen.rsplit_once(':') else {
+            return listen.to_owned();
+        };
+        let host = if !self.advertised_host.is_empty() {
+            self.advertised_host.clone()
+        } else if matches!(host, "" | "0.0.0.0" | "::" | "[::]") {
+            host_name().unwrap_or_else(|| "localhost".to_owned())
+        } else {
+            return listen.to_owned();
+        };
+        format!("{host}:{port}")
     }
+}
+
+/// A secret's file, as Docker and Kubernetes mount them: the value is the
+/// contents less one trailing line break.
+fn read_secret(path: &str) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    Ok(text.strip_suffix('\r').unwrap_or(text).to_owned())
+}
+
+/// This machine's host name (a container's or pod's own name).
+fn host_name() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0)?;
+    (rc == 0 && end > 0).then(|| String::from_utf8_lossy(&buf[..end]).into_owned())
 }
 
 /// Environment variables and flags arrive as strings; give them the type of
@@ -307,6 +374,44 @@ mod tests {
         assert!(!c.fsync);
         assert_eq!(c.lock_timeout_ms, 5);
         assert_eq!(c.http_listen, Config::default().http_listen);
+    }
+
+    #[test]
+    fn a_file_variable_supplies_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "neo4j/s3cret\n").unwrap();
+        let path = file.to_str().unwrap().to_owned();
+        let env = |k: &str| (k == "CAUSEWAY_AUTH_FILE").then(|| path.clone());
+        assert_eq!(Config::load(None, env, &[]).unwrap().auth, "neo4j/s3cret");
+        let both = |k: &str| match k {
+            "CAUSEWAY_AUTH_FILE" => Some(path.clone()),
+            "CAUSEWAY_AUTH" => Some("neo4j/other".to_owned()),
+            _ => None,
+        };
+        assert!(Config::load(None, both, &[]).is_err());
+        let missing = |k: &str| (k == "CAUSEWAY_AUTH_FILE").then(|| "/no/such/file".to_owned());
+        assert!(Config::load(None, missing, &[]).is_err());
+    }
+
+    #[test]
+    fn advertised_addresses_never_name_an_unspecified_host() {
+        let mut c = Config {
+            bolt_listen: "0.0.0.0:7687".into(),
+            http_listen: "127.0.0.1:7474".into(),
+            ..Config::default()
+        };
+        let name = host_name().unwrap();
+        assert_eq!(c.bolt_advertised(), format!("{name}:7687"));
+        assert_eq!(c.http_advertised(), "127.0.0.1:7474");
+        assert_eq!(c.routing_advertised(), c.bolt_advertised());
+        c.advertised_host = "core1".into();
+        c.bolt_advertised = "localhost:17687".into();
+        assert_eq!(c.bolt_advertised(), "localhost:17687");
+        assert_eq!(c.http_advertised(), "core1:7474");
+        assert_eq!(c.cluster_advertised(), "core1:6000");
+        c.routing_advertised = "core1:7687".into();
+        assert_eq!(c.routing_advertised(), "core1:7687");
     }
 
     #[test]

@@ -23,6 +23,28 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Run a local cluster of core members as child processes on loopback.
     Cluster(cluster::ClusterArgs),
+    /// Ask the member on this machine whether it is ready to serve (exit 0)
+    /// or not (exit 1): for container health checks and probes, where there
+    /// is no shell or curl.
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(clap::Args)]
+struct HealthcheckArgs {
+    /// The settings file the member runs with (its `http_listen` is asked).
+    #[arg(long, value_name = "FILE", env = "CAUSEWAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// The member's HTTP address; by default its `http_listen` setting,
+    /// from the same file and `CAUSEWAY_*` variables the member reads.
+    #[arg(long, value_name = "HOST:PORT")]
+    http: Option<String>,
+    /// Only ask whether the process answers (`/health/live`), not whether
+    /// it is ready (`/health/ready`: in the cluster, caught up).
+    #[arg(long)]
+    live: bool,
+    /// Seconds to wait for the answer.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    timeout: u64,
 }
 
 /// Every flag is also a config-file key and a `CAUSEWAY_*` environment
@@ -30,7 +52,7 @@ enum Command {
 #[derive(clap::Args)]
 struct ServeArgs {
     /// A TOML file of settings (keys as documented in docs/configuration.md).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "CAUSEWAY_CONFIG")]
     config: Option<PathBuf>,
     #[arg(long, value_name = "PATH")]
     data_dir: Option<String>,
@@ -79,7 +101,56 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => report(serve(*args)),
         Command::Cluster(args) => report(cluster::run(args)),
+        Command::Healthcheck(args) => match healthcheck(args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => report(Err(e)),
+        },
     }
+}
+
+/// One GET to the member's health endpoint; true when it answers 200.
+fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<bool> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let addr = match args.http {
+        Some(a) => a,
+        None => {
+            let env = |k: &str| std::env::var(k).ok();
+            config::Config::load(args.config.as_deref(), env, &[])?.http_listen
+        }
+    };
+    // A member listening on every interface is asked on loopback.
+    let addr = match addr.rsplit_once(':') {
+        Some(("0.0.0.0" | "", port)) => format!("127.0.0.1:{port}"),
+        Some(("[::]" | "::", port)) => format!("[::1]:{port}"),
+        _ => addr,
+    };
+    let timeout = std::time::Duration::from_secs(args.timeout.max(1));
+    let target = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{addr} resolves to no address"))?;
+    let path = if args.live {
+        "/health/live"
+    } else {
+        "/health/ready"
+    };
+    let mut conn = std::net::TcpStream::connect_timeout(&target, timeout)?;
+    conn.set_read_timeout(Some(timeout))?;
+    conn.set_write_timeout(Some(timeout))?;
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    // A health answer is a few hundred bytes; read no more than a page.
+    let mut answer = Vec::new();
+    conn.take(64 << 10).read_to_end(&mut answer)?;
+    let answer = String::from_utf8_lossy(&answer);
+    let ok = answer.starts_with("HTTP/1.1 200");
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    println!("{}", body.trim());
+    Ok(ok)
 }
 
 fn report(r: anyhow::Result<()>) -> ExitCode {

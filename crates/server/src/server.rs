@@ -60,6 +60,7 @@ pub async fn run_with(
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let _lock = lock_data_dir(&config.data_dir)?;
+    check_data_format(&config.data_dir)?;
     let auth = Arc::new(Auth::open(
         &config.data_dir.join("system"),
         &config.auth,
@@ -72,7 +73,7 @@ pub async fn run_with(
         Replicator::<GraphState>::open(ReplicatorConfig {
             dir: config.data_dir.join("databases").join(DEFAULT_DB),
             node_id: 1,
-            address: config.bolt_advertised().to_owned(),
+            address: config.bolt_advertised(),
             fsync: config.fsync,
             snapshot_every: config.snapshot_every,
             snapshot_bytes: config.snapshot_bytes,
@@ -86,9 +87,11 @@ pub async fn run_with(
                 replica: config.mode == "replica",
                 listen: config.cluster_listen.clone(),
                 me: Member {
-                    cluster: config.cluster_advertised().to_owned(),
-                    bolt: config.bolt_advertised().to_owned(),
-                    http: config.http_advertised().to_owned(),
+                    cluster: config.cluster_advertised(),
+                    bolt: config.bolt_advertised(),
+                    http: config.http_advertised(),
+                    routing: config.routing_advertised(),
+                    http_routing: config.http_routing_advertised(),
                 },
                 discover: discovery(&config),
                 secret: config.cluster_secret.clone().into_bytes(),
@@ -105,8 +108,8 @@ pub async fn run_with(
     }
 
     let catalog = Arc::new(Catalog {
-        advertised_bolt: config.bolt_advertised().to_owned(),
-        advertised_http: config.http_advertised().to_owned(),
+        advertised_bolt: config.bolt_advertised(),
+        advertised_http: config.http_advertised(),
         routing_ttl_secs: config.routing_ttl_secs as i64,
         read_from_leader: config.read_from_leader,
         server_router: config.default_router == "server",
@@ -194,11 +197,11 @@ pub async fn run_with(
         })
     };
     let app = http::router(Arc::new(HttpState {
-        bolt_advertised: config.bolt_advertised().to_owned(),
+        bolt_advertised: config.bolt_advertised(),
         sessions: shared.clone(),
         open_txs: open_txs.clone(),
         node_id: repl.status().node_id,
-        http_advertised: config.http_advertised().to_owned(),
+        http_advertised: config.http_advertised(),
         auth: auth_for_http,
         status_auth: config.cluster_status_auth,
         auth_cache: Default::default(),
@@ -312,6 +315,46 @@ fn raise_fd_limit() {
 
 /// Two servers on one data directory would corrupt it; an exclusive lock on
 /// a file inside it makes the second one fail at start-up instead.
+/// The version of a data directory's layout and encodings. Log entries and
+/// snapshots are postcard, which is not self-describing: a type read with a
+/// changed shape is misread, not refused. So any such change raises this,
+/// and a directory of another version is refused before anything is read.
+/// Format 2 added the members' routing addresses to the membership.
+const DATA_FORMAT: u32 = 2;
+
+fn check_data_format(dir: &Path) -> anyhow::Result<()> {
+    let path = dir.join("FORMAT");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let found: u32 = text
+                .trim()
+                .parse()
+                .with_context(|| format!("{} is not a format number", path.display()))?;
+            anyhow::ensure!(
+                found == DATA_FORMAT,
+                "data directory {} is in format {found}; this build reads format {DATA_FORMAT}",
+                dir.display()
+            );
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            anyhow::ensure!(
+                !dir.join("databases").exists(),
+                "data directory {} was written by an earlier build (format 1); this build reads format {DATA_FORMAT}",
+                dir.display()
+            );
+            let tmp = dir.join("FORMAT.tmp");
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, format!("{DATA_FORMAT}\n").as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(dir)?.sync_all()?;
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
     use std::os::unix::io::AsRawFd;
     let path = dir.join("LOCK");
