@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, Rust tests, the official drivers
-# against real server processes, and the openCypher TCK. `.ci/run` runs
+# against real server processes, the fault suite, the container image and
+# cluster on a Docker Engine, and the openCypher TCK. `.ci/run` runs
 # exactly this. It installs what it needs, so a bare machine works.
 #
 #   scripts/test.sh            everything
@@ -78,6 +79,16 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
     .venv/neo4j6/bin/python tests/faults/run.py "${fault_args[@]}" --json target/faults.json
 else
     echo "skipped: the fault suite needs root and iproute2 (network namespaces)"
+fi
+
+step "containers (the image, deploy/compose.yaml, faults on real containers)"
+if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+    command -v docker-compose >/dev/null \
+        || (apt-get update -qq && apt-get install -y -qq docker-compose)
+    scripts/image.sh
+    .venv/neo4j6/bin/python tests/containers/run.py --json target/containers.json
+else
+    echo "skipped: no Docker Engine answers here"
 fi
 
 step "openCypher TCK"
