@@ -8,7 +8,7 @@ import neo4j
 import pytest
 from neo4j import GraphDatabase
 
-from cluster import Writers, temp_cluster, assert_identical_with, keys_on
+from cluster import Writers, temp_cluster, assert_identical_with, keys_on, wait_until
 
 
 @pytest.fixture
@@ -273,6 +273,40 @@ def hosts_name():
     finally:
         with open("/etc/hosts", "w") as f:
             f.write(original)
+
+
+def test_dns_discovery_waits_for_the_cores_still_to_come(hosts_name, auth):
+    """Kubernetes starts the cores of a StatefulSet together, and the
+    headless service's name lists each only once its pod exists. A core
+    that finds only itself (or two) must wait for the third, not form a
+    cluster of its own beside the others."""
+    from cluster import free_port
+
+    port = free_port()
+    with open("/etc/hosts") as f:
+        full = f.read()
+    # Only the first core's record exists yet.
+    lines = full.splitlines(keepends=True)
+    partial = "".join(l for l in lines if DNS_NAME not in l or hosts_name[0] in l)
+    with open("/etc/hosts", "w") as f:
+        f.write(partial)
+    with temp_cluster() as c:
+        for core, ip in zip(c.cores, hosts_name):
+            core.cluster_host, core.cluster_port = ip, port
+            core.initial = [f"{DNS_NAME}:{port}"]
+            core.discovery = "dns"
+        first = c.cores[0]
+        first.start()
+        wait_until(lambda: "found 1 of the 3 cores" in first.full_log(), timeout=10,
+                   what="the first core to wait for the others")
+        time.sleep(1)
+        assert "formed a new cluster" not in first.full_log()
+        with open("/etc/hosts", "w") as f:
+            f.write(full)
+        for core in c.cores[1:]:
+            core.start()
+        leader = c.wait_leader()
+        assert len(leader.status()["members"]) == 3
 
 
 def test_dns_discovery_forms_a_cluster(hosts_name, auth):

@@ -169,6 +169,11 @@ pub struct ClusterConfig {
     pub listen: String,
     pub me: Member,
     pub discover: Discover,
+    /// Cores (this one included) that must answer before a new cluster
+    /// forms. Discovery only says who is there now: a DNS name lists the
+    /// pods that exist so far, so without a floor the first core up could
+    /// form a cluster of one, and another core a second one beside it.
+    pub min_initial_cores: usize,
     pub secret: Vec<u8>,
     pub faults: Arc<network::Faults>,
     /// How this member reaches the others (real TCP, or a simulation's).
@@ -1202,6 +1207,12 @@ async fn form<S: Data>(raft: Raft<S>, ctx: Arc<network::NetContext>, cluster: Cl
                 "{} of {} initial members answered with distinct identities",
                 found.len(),
                 addrs.len()
+            )
+        } else if found.len() < cluster.min_initial_cores {
+            format!(
+                "found {} of the {} cores needed to form a cluster",
+                found.len(),
+                cluster.min_initial_cores
             )
         } else {
             let lowest = found.values().map(|m| m.cluster.as_str()).min();

@@ -244,6 +244,7 @@ async fn three_members_snapshotting(
                 ..Member::default()
             },
             discover: std::sync::Arc::new(move || all.clone()),
+            min_initial_cores: 1,
             secret: b"test-secret".to_vec(),
             faults,
             net: causeway_net::tcp(),

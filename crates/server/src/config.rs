@@ -85,6 +85,10 @@ pub struct Config {
     pub initial_members: String,
     /// `list` or `dns`.
     pub discovery: String,
+    /// With `dns` discovery, the cores that must be found before a new
+    /// cluster forms (Neo4j's
+    /// `dbms.cluster.minimum_initial_system_primaries_count`).
+    pub minimum_initial_cores: u64,
     /// Shared by every member; members prove it to each other (HMAC) before
     /// any Raft message. Required in `core` mode.
     pub cluster_secret: String,
@@ -151,6 +155,7 @@ impl Default for Config {
             cluster_advertised: String::new(),
             initial_members: String::new(),
             discovery: "list".into(),
+            minimum_initial_cores: 3,
             cluster_secret: String::new(),
             http_advertised: String::new(),
             http_routing_advertised: String::new(),
@@ -254,6 +259,9 @@ impl Config {
         }
         if !matches!(self.discovery.as_str(), "list" | "dns") {
             bail!("discovery must be list or dns");
+        }
+        if self.minimum_initial_cores == 0 {
+            bail!("minimum_initial_cores must be at least 1");
         }
         if self.heartbeat_ms == 0
             || self.election_timeout_min_ms < 2 * self.heartbeat_ms

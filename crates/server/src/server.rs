@@ -94,6 +94,12 @@ pub async fn run_with(
                     http_routing: config.http_routing_advertised(),
                 },
                 discover: discovery(&config),
+                // A list names every core; a DNS name only those up so far.
+                min_initial_cores: if config.discovery == "dns" {
+                    config.minimum_initial_cores as usize
+                } else {
+                    1
+                },
                 secret: config.cluster_secret.clone().into_bytes(),
                 faults: faults.clone(),
                 net: env.net.clone(),
