@@ -81,12 +81,16 @@ else
     echo "skipped: the fault suite needs root and iproute2 (network namespaces)"
 fi
 
-step "containers (the image, deploy/compose.yaml, faults on real containers)"
+step "containers (the image; deploy/compose.yaml and deploy/kubernetes on real containers)"
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
     command -v docker-compose >/dev/null \
         || (apt-get update -qq && apt-get install -y -qq docker-compose)
+    command -v kubectl >/dev/null \
+        || (apt-get update -qq && apt-get install -y -qq kubectl) \
+        || { echo "kubectl (for kustomize) is needed to render deploy/kubernetes"; exit 1; }
     scripts/image.sh
     .venv/neo4j6/bin/python tests/containers/run.py --json target/containers.json
+    .venv/neo4j6/bin/python tests/containers/kubernetes.py --json target/kubernetes.json
 else
     echo "skipped: no Docker Engine answers here"
 fi
