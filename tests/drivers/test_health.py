@@ -164,3 +164,14 @@ def test_healthcheck_command_fails_for_a_member_that_is_not_ready(fresh_server, 
     assert healthcheck("--live", "--http", http)[0] == 0
     code, out = healthcheck("--http", f"127.0.0.1:{free_port()}")
     assert code == 1 and "causeway:" in out, out
+
+
+def test_settings_file_named_by_the_environment(fresh_server, auth, tmp_path):
+    """CAUSEWAY_CONFIG names the settings file, as a container mounts one."""
+    conf = tmp_path / "causeway.toml"
+    conf.write_text("routing_ttl_secs = 7\n")
+    fresh_server.env = {"CAUSEWAY_CONFIG": str(conf)}
+    fresh_server.start()
+    with GraphDatabase.driver(fresh_server.bolt_uri, auth=auth) as d:
+        records, _, _ = d.execute_query("CALL dbms.routing.getRoutingTable({})")
+    assert records[0]["ttl"] == 7
