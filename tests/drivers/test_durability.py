@@ -93,3 +93,44 @@ def test_sigterm_lets_an_open_transaction_commit(fresh_server, auth):
     records, _, _ = d.execute_query("MATCH (n:Open) RETURN count(n) AS c")
     d.close()
     assert records[0]["c"] == 2
+
+
+def test_a_client_whose_link_dies_in_a_transaction_lets_go_of_the_write_lock(fresh_server, auth):
+    """A client holding the write lock in an open transaction loses its
+    link: no reset ever arrives. The member's keep-alive probes find the
+    peer gone within about 8 s, the transaction rolls back and the next
+    writer goes on, instead of waiting out the 60 s transaction timeout."""
+    import os
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if os.geteuid() != 0 or not shutil.which("iptables") or not shutil.which("ss"):
+        pytest.skip("needs root, iptables and ss to cut one connection's packets")
+    fresh_server.extra_args = ["--set", "lock_timeout_ms=40000"]
+    fresh_server.start()
+    holder = GraphDatabase.driver(fresh_server.bolt_uri, auth=auth)
+    session = holder.session()
+    tx = session.begin_transaction()
+    tx.run("CREATE (:Held)").consume()
+    out = subprocess.run(["ss", "-Htn", "state", "established",
+                          f"( dport = :{fresh_server.bolt_port} )"],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    ports = [line.split()[-2].rsplit(":", 1)[1] for line in out if line.strip()]
+    assert len(ports) == 1, out
+    rules = [["INPUT", "-p", "tcp", "--sport", ports[0], "-j", "DROP"],
+             ["INPUT", "-p", "tcp", "--dport", ports[0], "-j", "DROP"]]
+    for r in rules:
+        subprocess.run(["iptables", "-I", *r], check=True)
+    try:
+        t0 = time.monotonic()
+        with GraphDatabase.driver(fresh_server.bolt_uri, auth=auth) as d:
+            d.execute_query("CREATE (:Other)")
+            waited = time.monotonic() - t0
+            records, _, _ = d.execute_query("MATCH (n:Held) RETURN count(n) AS c")
+        assert records[0]["c"] == 0, "the cut transaction was not rolled back"
+        assert waited < 20, f"the next writer waited {waited:.1f} s"
+    finally:
+        for r in rules:
+            subprocess.run(["iptables", "-D", *r], check=False)
