@@ -140,7 +140,8 @@ class Pod:
             assert f"{p['containerPort']}/tcp" in exposed, \
                 f"the manifest uses port {p['containerPort']}, the image exposes {sorted(exposed)}"
             args += ["-p", f"127.0.0.1::{p['containerPort']}"]
-        for k, v in self.env().items():
+        env = self.env()
+        for k, v in env.items():
             args += ["-e", f"{k}={v}"]
         claims = {t["metadata"]["name"] for t in self.sts["spec"].get("volumeClaimTemplates", [])}
         volumes = {v["name"]: v for v in self.spec.get("volumes", [])}
@@ -162,8 +163,8 @@ class Pod:
             args += ["--entrypoint", self.c["command"][0]]
         image = self.c["image"]
         args.append(image)
-        args += [expand(a, self.env()) for a in self.c.get("command", [])[1:]]
-        args += [expand(a, self.env()) for a in self.c.get("args", [])]
+        args += [expand(a, env) for a in self.c.get("command", [])[1:]]
+        args += [expand(a, env) for a in self.c.get("args", [])]
         return args
 
     def published(self, port_name):

@@ -65,32 +65,13 @@ pub struct Member {
     /// Advertised HTTP address.
     pub http: String,
     /// The Bolt address members use to route a transaction here
-    /// (server-side routing); empty means `bolt`. Clients outside a
-    /// container network and members inside it dial different addresses.
+    /// (server-side routing). Clients outside a container network and
+    /// members inside it dial different addresses. Empty only for a single
+    /// server's member, to which nobody routes.
     pub routing: String,
-    /// The HTTP address members use to pass on a request; empty means
-    /// `http`.
+    /// The HTTP address members use to pass on a request (empty as
+    /// `routing`).
     pub http_routing: String,
-}
-
-impl Member {
-    /// Where another member dials this one's Bolt listener.
-    pub fn routing_bolt(&self) -> &str {
-        if self.routing.is_empty() {
-            &self.bolt
-        } else {
-            &self.routing
-        }
-    }
-
-    /// Where another member sends this one HTTP requests.
-    pub fn routing_http(&self) -> &str {
-        if self.http_routing.is_empty() {
-            &self.http
-        } else {
-            &self.http_routing
-        }
-    }
 }
 
 impl fmt::Display for Member {

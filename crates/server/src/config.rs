@@ -313,13 +313,19 @@ impl Config {
         };
         let host = if !self.advertised_host.is_empty() {
             self.advertised_host.clone()
-        } else if matches!(host, "" | "0.0.0.0" | "::" | "[::]") {
+        } else if unspecified_host(host) {
             host_name().unwrap_or_else(|| "localhost".to_owned())
         } else {
             return listen.to_owned();
         };
         format!("{host}:{port}")
     }
+}
+
+/// Whether a listen address's host means every interface, which nobody can
+/// dial.
+pub fn unspecified_host(host: &str) -> bool {
+    matches!(host, "" | "0.0.0.0" | "::" | "[::]")
 }
 
 /// A secret's file, as Docker and Kubernetes mount them: the value is the

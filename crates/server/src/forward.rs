@@ -255,10 +255,10 @@ impl Forwarder {
                     .leader
                     .filter(|l| *l != st.node_id)
                     .and_then(|l| st.members.iter().find(|m| m.node_id == l));
-                if let Some(m) = leader.filter(|m| !m.member.routing_bolt().is_empty()) {
+                if let Some(m) = leader.filter(|m| !m.member.routing.is_empty()) {
                     return Ok(Route::Leader(Target {
                         term: st.term,
-                        bolt: m.member.routing_bolt().to_owned(),
+                        bolt: m.member.routing.clone(),
                     }));
                 }
             }

@@ -766,7 +766,7 @@ async fn pass_on(
         Step::Commit => ("POST", format!("/db/{db}/tx/{id}/commit")),
         Step::Rollback => ("DELETE", format!("/db/{db}/tx/{id}")),
     };
-    match crate::http_client::request(owner.member.routing_http(), method, &path, headers, &body)
+    match crate::http_client::request(&owner.member.http_routing, method, &path, headers, &body)
         .await
     {
         Ok(resp) => resp,
@@ -786,7 +786,7 @@ async fn pass_on(
                 code,
                 format!(
                     "Transaction {id} is held by the member at {}, which cannot be reached ({e}); {what}.",
-                    owner.member.routing_http()
+                    &owner.member.http_routing
                 ),
             );
             (

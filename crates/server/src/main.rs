@@ -122,8 +122,14 @@ fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<bool> {
     };
     // A member listening on every interface is asked on loopback.
     let addr = match addr.rsplit_once(':') {
-        Some(("0.0.0.0" | "", port)) => format!("127.0.0.1:{port}"),
-        Some(("[::]" | "::", port)) => format!("[::1]:{port}"),
+        Some((host, port)) if config::unspecified_host(host) => {
+            let loopback = if host.contains(':') {
+                "[::1]"
+            } else {
+                "127.0.0.1"
+            };
+            format!("{loopback}:{port}")
+        }
         _ => addr,
     };
     let timeout = std::time::Duration::from_secs(args.timeout.max(1));

@@ -68,12 +68,15 @@ pub async fn run_with(
         Duration::from_millis(config.auth_lock_ms),
     )?);
 
+    // Each may look up the host name; work them out once.
+    let bolt_advertised = config.bolt_advertised();
+    let http_advertised = config.http_advertised();
     let faults: Arc<Faults> = Arc::default();
     let repl = Arc::new(
         Replicator::<GraphState>::open(ReplicatorConfig {
             dir: config.data_dir.join("databases").join(DEFAULT_DB),
             node_id: 1,
-            address: config.bolt_advertised(),
+            address: bolt_advertised.clone(),
             fsync: config.fsync,
             snapshot_every: config.snapshot_every,
             snapshot_bytes: config.snapshot_bytes,
@@ -88,8 +91,8 @@ pub async fn run_with(
                 listen: config.cluster_listen.clone(),
                 me: Member {
                     cluster: config.cluster_advertised(),
-                    bolt: config.bolt_advertised(),
-                    http: config.http_advertised(),
+                    bolt: bolt_advertised.clone(),
+                    http: http_advertised.clone(),
                     routing: config.routing_advertised(),
                     http_routing: config.http_routing_advertised(),
                 },
@@ -114,8 +117,8 @@ pub async fn run_with(
     }
 
     let catalog = Arc::new(Catalog {
-        advertised_bolt: config.bolt_advertised(),
-        advertised_http: config.http_advertised(),
+        advertised_bolt: bolt_advertised.clone(),
+        advertised_http: http_advertised.clone(),
         routing_ttl_secs: config.routing_ttl_secs as i64,
         read_from_leader: config.read_from_leader,
         server_router: config.default_router == "server",
@@ -203,11 +206,11 @@ pub async fn run_with(
         })
     };
     let app = http::router(Arc::new(HttpState {
-        bolt_advertised: config.bolt_advertised(),
+        bolt_advertised: bolt_advertised.clone(),
         sessions: shared.clone(),
         open_txs: open_txs.clone(),
         node_id: repl.status().node_id,
-        http_advertised: config.http_advertised(),
+        http_advertised,
         auth: auth_for_http,
         status_auth: config.cluster_status_auth,
         auth_cache: Default::default(),
@@ -229,7 +232,7 @@ pub async fn run_with(
     });
     tracing::info!(
         bolt = %config.bolt_listen,
-        advertised = %config.bolt_advertised(),
+        advertised = %bolt_advertised,
         http = %config.http_listen,
         data = %config.data_dir.display(),
         "Causeway {} ready",
@@ -319,8 +322,6 @@ fn raise_fd_limit() {
     }
 }
 
-/// Two servers on one data directory would corrupt it; an exclusive lock on
-/// a file inside it makes the second one fail at start-up instead.
 /// The version of a data directory's layout and encodings. Log entries and
 /// snapshots are postcard, which is not self-describing: a type read with a
 /// changed shape is misread, not refused. So any such change raises this,
@@ -349,18 +350,14 @@ fn check_data_format(dir: &Path) -> anyhow::Result<()> {
                 "data directory {} was written by an earlier build (format 1); this build reads format {DATA_FORMAT}",
                 dir.display()
             );
-            let tmp = dir.join("FORMAT.tmp");
-            let mut f = std::fs::File::create(&tmp)?;
-            std::io::Write::write_all(&mut f, format!("{DATA_FORMAT}\n").as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(dir)?.sync_all()?;
-            Ok(())
+            crate::auth::write_atomically(&path, format!("{DATA_FORMAT}\n").as_bytes())
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
 
+/// Two servers on one data directory would corrupt it; an exclusive lock on
+/// a file inside it makes the second one fail at start-up instead.
 fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
     use std::os::unix::io::AsRawFd;
     let path = dir.join("LOCK");
