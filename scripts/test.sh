@@ -88,8 +88,14 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
     command -v kubectl >/dev/null \
         || (apt-get update -qq && apt-get install -y -qq kubectl) \
         || { echo "kubectl (for kustomize) is needed to render deploy/kubernetes"; exit 1; }
+    command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl)
+    scripts/compose-v2.sh
     scripts/image.sh
-    .venv/neo4j6/bin/python tests/containers/run.py --json target/containers.json
+    # deploy/compose.yaml under both Compose tools; they share the scenarios.
+    .venv/neo4j6/bin/python tests/containers/run.py --compose "docker compose" \
+        --scenarios kill,image,full-stop --json target/containers-compose-v2.json
+    .venv/neo4j6/bin/python tests/containers/run.py --compose docker-compose \
+        --scenarios disconnect,rolling --json target/containers-compose-v1.json
     .venv/neo4j6/bin/python tests/containers/kubernetes.py --json target/kubernetes.json
 else
     echo "skipped: no Docker Engine answers here"
