@@ -152,6 +152,33 @@ def test_unique_constraint_violation_is_constraint_error(driver):
         assert "uniq_email" in names
 
 
+def test_index_types_not_implemented_are_refused_not_downgraded(driver):
+    """A library that creates a vector or full-text index must learn at once
+    that it has none, not at its first query against a range index."""
+    refused = [
+        "CREATE VECTOR INDEX chunks IF NOT EXISTS FOR (c:Chunk) ON c.embedding "
+        "OPTIONS {indexConfig: {`vector.dimensions`: toInteger($d), "
+        "`vector.similarity_function`: 'cosine'}}",
+        "CREATE FULLTEXT INDEX names IF NOT EXISTS FOR (n:Person|Company) ON EACH [n.name]",
+        "CREATE TEXT INDEX FOR (n:Person) ON (n.name)",
+    ]
+    for q in refused:
+        # execute_query retries transient errors only: this must fail at once.
+        with pytest.raises(ClientError) as e:
+            driver.execute_query(q, d=384)
+        assert e.value.code == "Neo.ClientError.Statement.UnsupportedOperationError", q
+    records, _, _ = driver.execute_query("SHOW INDEXES YIELD name, type RETURN name, type")
+    assert not [r for r in records if r["name"] in ("chunks", "names")]
+    with pytest.raises(ClientError) as e:
+        driver.execute_query("CREATE INDEX FOR (n:Person) ON (n.age) OPTIONS {indexProvider: 'text-2.0'}")
+    assert e.value.code == "Neo.ClientError.Statement.ArgumentError"
+    # Names may be parameters, as neo4j-graphrag sends them.
+    driver.execute_query("CREATE INDEX $name IF NOT EXISTS FOR (n:Person) ON (n.age)", name="person_age")
+    records, _, _ = driver.execute_query("SHOW INDEXES YIELD name WHERE name = 'person_age' RETURN name")
+    assert len(records) == 1
+    driver.execute_query("DROP INDEX $name", name="person_age")
+
+
 def test_index_is_used_for_lookups(driver):
     with driver.session() as s:
         s.run("CREATE INDEX person_name IF NOT EXISTS FOR (p:Person) ON (p.name)").consume()

@@ -406,33 +406,78 @@ pub enum ConstraintKind {
     NodeKey,
 }
 
+/// A schema rule's name as written, or a parameter (`CREATE INDEX $name`)
+/// that must hold a string when the command runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SchemaName {
+    Given(String),
+    Param(String),
+}
+
+impl From<&str> for SchemaName {
+    fn from(name: &str) -> Self {
+        SchemaName::Given(name.to_string())
+    }
+}
+
+/// The index types of `CREATE [kind] INDEX ... FOR ... ON ...`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexKind {
+    Range,
+    Text,
+    Point,
+    Vector,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum SchemaCommand {
-    /// `CREATE INDEX [name] [IF NOT EXISTS] FOR (n:Label) ON (n.a, n.b)`;
-    /// also the old `CREATE INDEX ON :Label(a)`.
+    /// `CREATE [RANGE|TEXT|POINT|VECTOR] INDEX [name] [IF NOT EXISTS]
+    /// FOR (n:Label) ON (n.a, n.b) [OPTIONS {...}]`; also the old
+    /// `CREATE INDEX ON :Label(a)`.
     CreateIndex {
-        name: Option<String>,
+        name: Option<SchemaName>,
         if_not_exists: bool,
         entity: EntityKind,
         label: String,
         properties: Vec<String>,
+        kind: IndexKind,
+        options: Option<Expr>,
+    },
+    /// `CREATE FULLTEXT INDEX [name] [IF NOT EXISTS] FOR (n:A|B)
+    /// ON EACH [n.p, n.q] [OPTIONS {...}]`, or over relationship types.
+    CreateFulltextIndex {
+        name: Option<SchemaName>,
+        if_not_exists: bool,
+        entity: EntityKind,
+        labels: Vec<String>,
+        properties: Vec<String>,
+        options: Option<Expr>,
+    },
+    /// `CREATE LOOKUP INDEX [name] [IF NOT EXISTS] FOR (n) ON EACH labels(n)`
+    /// or `FOR ()-[r]-() ON EACH type(r)`.
+    CreateLookupIndex {
+        name: Option<SchemaName>,
+        if_not_exists: bool,
+        entity: EntityKind,
+        options: Option<Expr>,
     },
     DropIndex {
-        name: String,
+        name: SchemaName,
         if_exists: bool,
     },
     /// `CREATE CONSTRAINT [name] [IF NOT EXISTS] FOR (n:L) REQUIRE n.p IS UNIQUE`;
     /// also the old `ON (n:L) ASSERT n.p IS UNIQUE`.
     CreateConstraint {
-        name: Option<String>,
+        name: Option<SchemaName>,
         if_not_exists: bool,
         entity: EntityKind,
         label: String,
         properties: Vec<String>,
         kind: ConstraintKind,
+        options: Option<Expr>,
     },
     DropConstraint {
-        name: String,
+        name: SchemaName,
         if_exists: bool,
     },
 }

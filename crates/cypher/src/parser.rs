@@ -1151,12 +1151,37 @@ impl<'a> Parser<'a> {
         if self.eat_kw("CONSTRAINT") {
             return self.create_constraint();
         }
-        if !self.at_kw("INDEX") {
-            self.bump();
-        }
+        let kind_tok = self.peek().clone();
+        let plain = self.at_kw("INDEX");
+        let kind = if plain || self.eat_kw("RANGE") {
+            Some(IndexKind::Range)
+        } else if self.eat_kw("TEXT") {
+            Some(IndexKind::Text)
+        } else if self.eat_kw("POINT") {
+            Some(IndexKind::Point)
+        } else if self.eat_kw("VECTOR") {
+            Some(IndexKind::Vector)
+        } else if self.at_kw("BTREE") {
+            return Err(self.error_at(
+                &kind_tok,
+                "InvalidIndexType",
+                "Invalid index type b-tree, use range, point or text index instead.",
+            ));
+        } else {
+            None
+        };
+        let Some(kind) = kind else {
+            if self.eat_kw("FULLTEXT") {
+                self.expect_kw("INDEX")?;
+                return self.create_fulltext_index();
+            }
+            self.expect_kw("LOOKUP")?;
+            self.expect_kw("INDEX")?;
+            return self.create_lookup_index();
+        };
         self.expect_kw("INDEX")?;
         // Old form: CREATE INDEX ON :Label(prop, ...)
-        if self.at_kw("ON") && self.at_n(1, &Tok::Colon) {
+        if plain && self.at_kw("ON") && self.at_n(1, &Tok::Colon) {
             self.bump();
             self.bump();
             let label = self.name("a label name")?;
@@ -1172,6 +1197,8 @@ impl<'a> Parser<'a> {
                 entity: EntityKind::Node,
                 label,
                 properties,
+                kind,
+                options: None,
             });
         }
         let (name, if_not_exists) = self.schema_name_and_if_not_exists()?;
@@ -1189,20 +1216,83 @@ impl<'a> Parser<'a> {
         if paren {
             self.expect(&Tok::RParen, "')'")?;
         }
-        self.skip_options()?;
+        let options = self.schema_options()?;
         Ok(SchemaCommand::CreateIndex {
             name,
             if_not_exists,
             entity,
             label,
             properties,
+            kind,
+            options,
         })
     }
 
-    fn schema_name_and_if_not_exists(&mut self) -> Result<(Option<String>, bool)> {
+    /// After `CREATE FULLTEXT INDEX`: `[name] [IF NOT EXISTS] FOR (n:A|B)
+    /// ON EACH [n.p, ...]`, or `FOR ()-[r:T|U]-() ON EACH [r.p, ...]`.
+    fn create_fulltext_index(&mut self) -> Result<SchemaCommand> {
+        let (name, if_not_exists) = self.schema_name_and_if_not_exists()?;
+        self.expect_kw("FOR")?;
+        let (var, entity, labels) = self.schema_entity_alternatives()?;
+        self.expect_kw("ON")?;
+        self.expect_kw("EACH")?;
+        self.expect(&Tok::LBracket, "'['")?;
+        let mut properties = vec![self.schema_property(&var)?];
+        while self.eat(&Tok::Comma) {
+            properties.push(self.schema_property(&var)?);
+        }
+        self.expect(&Tok::RBracket, "']'")?;
+        let options = self.schema_options()?;
+        Ok(SchemaCommand::CreateFulltextIndex {
+            name,
+            if_not_exists,
+            entity,
+            labels,
+            properties,
+            options,
+        })
+    }
+
+    /// After `CREATE LOOKUP INDEX`: `[name] [IF NOT EXISTS] FOR (n) ON EACH
+    /// labels(n)` or `FOR ()-[r]-() ON EACH type(r)`.
+    fn create_lookup_index(&mut self) -> Result<SchemaCommand> {
+        let (name, if_not_exists) = self.schema_name_and_if_not_exists()?;
+        self.expect_kw("FOR")?;
+        let element = self.pattern_element()?;
+        let (var, entity, function) = match element.chain.as_slice() {
+            [] if element.start.labels.is_empty() => {
+                (element.start.var.clone(), EntityKind::Node, "labels")
+            }
+            [(rel, _)] if rel.types.is_empty() => {
+                (rel.var.clone(), EntityKind::Relationship, "type")
+            }
+            _ => return Err(self.unexpected("a pattern without labels or types")),
+        };
+        self.expect_kw("ON")?;
+        self.expect_kw("EACH")?;
+        self.expect_kw(function)?;
+        self.expect(&Tok::LParen, "'('")?;
+        let used = self.name("a variable")?;
+        if Some(&used) != var.as_ref() {
+            return Err(self.unexpected("the pattern's variable"));
+        }
+        self.expect(&Tok::RParen, "')'")?;
+        let options = self.schema_options()?;
+        Ok(SchemaCommand::CreateLookupIndex {
+            name,
+            if_not_exists,
+            entity,
+            options,
+        })
+    }
+
+    fn schema_name_and_if_not_exists(&mut self) -> Result<(Option<SchemaName>, bool)> {
         let mut name = None;
-        if !self.at_kw("IF") && !self.at_kw("FOR") && !self.at_kw("ON") {
-            name = Some(self.name("a name")?);
+        if let Tok::Param(p) = &self.peek().tok {
+            name = Some(SchemaName::Param(p.clone()));
+            self.bump();
+        } else if !self.at_kw("IF") && !self.at_kw("FOR") && !self.at_kw("ON") {
+            name = Some(SchemaName::Given(self.name("a name")?));
         }
         let mut if_not_exists = false;
         if self.at_kw("IF") {
@@ -1212,6 +1302,43 @@ impl<'a> Parser<'a> {
             if_not_exists = true;
         }
         Ok((name, if_not_exists))
+    }
+
+    fn schema_name(&mut self) -> Result<SchemaName> {
+        if let Tok::Param(p) = &self.peek().tok {
+            let p = p.clone();
+            self.bump();
+            return Ok(SchemaName::Param(p));
+        }
+        Ok(SchemaName::Given(self.name("a name")?))
+    }
+
+    /// `(n:A|B)` or `()-[r:T|U]-()`: the variable, entity kind and the
+    /// labels or types, as full-text indexes take them.
+    fn schema_entity_alternatives(&mut self) -> Result<(String, EntityKind, Vec<String>)> {
+        self.expect(&Tok::LParen, "'('")?;
+        let node = !self.at(&Tok::RParen);
+        if !node {
+            self.bump();
+            self.expect(&Tok::Minus, "'-'")?;
+            self.expect(&Tok::LBracket, "'['")?;
+        }
+        let var = self.name("a variable name")?;
+        self.expect(&Tok::Colon, "':'")?;
+        let mut names = vec![self.name("a label or type name")?];
+        while self.eat(&Tok::Pipe) {
+            names.push(self.name("a label or type name")?);
+        }
+        if node {
+            self.expect(&Tok::RParen, "')'")?;
+            return Ok((var, EntityKind::Node, names));
+        }
+        self.expect(&Tok::RBracket, "']'")?;
+        self.expect(&Tok::Minus, "'-'")?;
+        self.eat(&Tok::Gt);
+        self.expect(&Tok::LParen, "'('")?;
+        self.expect(&Tok::RParen, "')'")?;
+        Ok((var, EntityKind::Relationship, names))
     }
 
     /// `(n:Label)` or `()-[r:TYPE]-()`; returns the variable, entity kind and
@@ -1251,11 +1378,13 @@ impl<'a> Parser<'a> {
         self.name("a property name")
     }
 
-    fn skip_options(&mut self) -> Result<()> {
+    /// `OPTIONS {...}`, kept as an expression: it may use parameters, so it
+    /// is evaluated and checked when the command runs.
+    fn schema_options(&mut self) -> Result<Option<Expr>> {
         if self.eat_kw("OPTIONS") {
-            self.expr()?;
+            return Ok(Some(self.expr()?));
         }
-        Ok(())
+        Ok(None)
     }
 
     fn create_constraint(&mut self) -> Result<SchemaCommand> {
@@ -1279,7 +1408,7 @@ impl<'a> Parser<'a> {
             self.bump();
             properties.push(self.schema_property(&var)?);
             self.expect(&Tok::RParen, "')'")?;
-            self.skip_options()?;
+            let options = self.schema_options()?;
             return Ok(SchemaCommand::CreateConstraint {
                 name,
                 if_not_exists,
@@ -1287,6 +1416,7 @@ impl<'a> Parser<'a> {
                 label,
                 properties,
                 kind: ConstraintKind::NotNull,
+                options,
             });
         }
         if self.eat(&Tok::LParen) {
@@ -1339,7 +1469,7 @@ impl<'a> Parser<'a> {
         } else {
             return Err(self.unexpected("'UNIQUE', 'NOT NULL' or 'NODE KEY'"));
         };
-        self.skip_options()?;
+        let options = self.schema_options()?;
         Ok(SchemaCommand::CreateConstraint {
             name,
             if_not_exists,
@@ -1347,6 +1477,7 @@ impl<'a> Parser<'a> {
             label,
             properties,
             kind,
+            options,
         })
     }
 
@@ -1358,7 +1489,7 @@ impl<'a> Parser<'a> {
         } else {
             return Err(self.unexpected("'INDEX' or 'CONSTRAINT'"));
         };
-        let name = self.name("a name")?;
+        let name = self.schema_name()?;
         let mut if_exists = false;
         if self.at_kw("IF") {
             self.bump();

@@ -622,6 +622,81 @@ fn unions_and_prefixes() {
 }
 
 #[test]
+fn index_kinds_options_and_parameter_names() {
+    let schema = |q: &str| match stmt(q).kind {
+        StatementKind::Schema(s) => s,
+        other => panic!("{other:?}"),
+    };
+    for (q, want) in [
+        ("CREATE TEXT INDEX t FOR (n:L) ON (n.p)", IndexKind::Text),
+        ("CREATE POINT INDEX FOR (n:L) ON (n.p)", IndexKind::Point),
+        ("CREATE RANGE INDEX FOR (n:L) ON (n.p)", IndexKind::Range),
+        (
+            "CREATE VECTOR INDEX v IF NOT EXISTS FOR (m:Chunk) ON m.embedding \
+             OPTIONS {indexConfig: {`vector.dimensions`: toInteger($d)}}",
+            IndexKind::Vector,
+        ),
+    ] {
+        match schema(q) {
+            SchemaCommand::CreateIndex { kind, .. } => assert_eq!(kind, want, "{q}"),
+            other => panic!("{q}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        schema("CREATE VECTOR INDEX $name IF NOT EXISTS FOR (n:L) ON n.e OPTIONS {}"),
+        SchemaCommand::CreateIndex { name: Some(SchemaName::Param(ref p)), options: Some(_), .. }
+            if p == "name"
+    ));
+    assert_eq!(
+        schema("CREATE FULLTEXT INDEX ft FOR (n:A|B) ON EACH [n.x, n.y]"),
+        SchemaCommand::CreateFulltextIndex {
+            name: Some("ft".into()),
+            if_not_exists: false,
+            entity: EntityKind::Node,
+            labels: vec!["A".into(), "B".into()],
+            properties: vec!["x".into(), "y".into()],
+            options: None,
+        }
+    );
+    assert!(matches!(
+        schema("CREATE FULLTEXT INDEX ft FOR ()-[r:T|U]-() ON EACH [r.x]"),
+        SchemaCommand::CreateFulltextIndex { entity: EntityKind::Relationship, ref labels, .. }
+            if labels.len() == 2
+    ));
+    assert!(matches!(
+        schema("CREATE LOOKUP INDEX l IF NOT EXISTS FOR (n) ON EACH labels(n)"),
+        SchemaCommand::CreateLookupIndex {
+            entity: EntityKind::Node,
+            if_not_exists: true,
+            ..
+        }
+    ));
+    assert!(matches!(
+        schema("CREATE LOOKUP INDEX FOR ()-[r]-() ON EACH type(r)"),
+        SchemaCommand::CreateLookupIndex {
+            entity: EntityKind::Relationship,
+            ..
+        }
+    ));
+    assert_eq!(
+        schema("DROP INDEX $n"),
+        SchemaCommand::DropIndex {
+            name: SchemaName::Param("n".into()),
+            if_exists: false
+        }
+    );
+    let e = parse("CREATE BTREE INDEX FOR (n:L) ON (n.p)").unwrap_err();
+    assert_eq!(e.code, Code::SyntaxError);
+    assert!(
+        e.message.contains("Invalid index type b-tree"),
+        "{}",
+        e.message
+    );
+    assert!(parse("CREATE LOOKUP INDEX FOR (n) ON EACH type(n)").is_err());
+    assert!(parse("CREATE FULLTEXT INDEX FOR (n:A) ON EACH [m.x]").is_err());
+}
+
+#[test]
 fn schema_commands() {
     let schema = |q: &str| match stmt(q).kind {
         StatementKind::Schema(s) => s,
@@ -635,6 +710,8 @@ fn schema_commands() {
             entity: EntityKind::Node,
             label: "Person".into(),
             properties: vec!["name".into(), "age".into()],
+            kind: IndexKind::Range,
+            options: None,
         }
     );
     assert_eq!(
@@ -645,6 +722,8 @@ fn schema_commands() {
             entity: EntityKind::Node,
             label: "Person".into(),
             properties: vec!["name".into()],
+            kind: IndexKind::Range,
+            options: None,
         }
     );
     assert!(matches!(
@@ -731,6 +810,7 @@ fn schema_commands() {
                 label: "T".into(),
                 properties: vec!["p".into()],
                 kind,
+                options: None,
             },
             "{q}"
         );

@@ -41,6 +41,7 @@ mod functions;
 mod pattern;
 mod plan;
 mod procedures;
+mod schema;
 mod temporal;
 mod val;
 mod visit;
@@ -49,10 +50,8 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-use causeway_cypher::ast::{
-    Clause, ConstraintKind, EntityKind, ExplainMode, Query, SchemaCommand, Statement, StatementKind,
-};
-use causeway_graph::{ConstraintType, EntityType, TxGraph};
+use causeway_cypher::ast::{Clause, ExplainMode, Query, Statement, StatementKind};
+use causeway_graph::TxGraph;
 use causeway_value::{Counters, Map, QueryType, Result, Value};
 use std::sync::Arc;
 
@@ -264,7 +263,7 @@ fn execute_statement(
                     plan: Some(plan::leaf("CreateIndex", &[])),
                 });
             }
-            schema(tx, cmd)?;
+            schema::run(tx, cmd, &sh)?;
             Ok(QueryResult {
                 fields: Vec::new(),
                 rows: Box::new(std::iter::empty()),
@@ -418,53 +417,4 @@ fn run_query(
         counters: tx.take_counters(),
         plan: None,
     })
-}
-
-fn entity_type(e: EntityKind) -> EntityType {
-    match e {
-        EntityKind::Node => EntityType::Node,
-        EntityKind::Relationship => EntityType::Relationship,
-    }
-}
-
-fn schema(tx: &mut TxGraph, cmd: &SchemaCommand) -> Result<()> {
-    match cmd {
-        SchemaCommand::CreateIndex {
-            name,
-            if_not_exists,
-            entity,
-            label,
-            properties,
-        } => tx.create_index_for(
-            entity_type(*entity),
-            name.clone(),
-            label,
-            properties,
-            *if_not_exists,
-        ),
-        SchemaCommand::DropIndex { name, if_exists } => tx.drop_index(name, *if_exists),
-        SchemaCommand::CreateConstraint {
-            name,
-            if_not_exists,
-            entity,
-            label,
-            properties,
-            kind,
-        } => {
-            let kind = match kind {
-                ConstraintKind::Unique => ConstraintType::Unique,
-                ConstraintKind::NotNull => ConstraintType::NotNull,
-                ConstraintKind::NodeKey => ConstraintType::NodeKey,
-            };
-            tx.create_constraint_for(
-                entity_type(*entity),
-                name.clone(),
-                label,
-                properties,
-                kind,
-                *if_not_exists,
-            )
-        }
-        SchemaCommand::DropConstraint { name, if_exists } => tx.drop_constraint(name, *if_exists),
-    }
 }

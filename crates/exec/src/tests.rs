@@ -1,5 +1,6 @@
 use super::*;
 use causeway_graph::{Graph, TxGraph};
+use causeway_value::Code;
 
 fn ctx() -> ExecContext<'static> {
     ExecContext {
@@ -149,7 +150,6 @@ fn explain_uses_index_seek() {
 
 #[test]
 fn runtime_errors() {
-    use causeway_value::Code;
     let mut tx = TxGraph::new(Graph::new());
     assert_eq!(err(&mut tx, "RETURN 1 / 0").code, Code::ArithmeticError);
     assert_eq!(err(&mut tx, "RETURN 1 % 0").code, Code::ArithmeticError);
@@ -201,6 +201,64 @@ fn classify_statements() {
         classify("CREATE INDEX FOR (n:A) ON (n.x)").unwrap(),
         StatementClass::Schema
     );
+}
+
+#[test]
+fn index_types_and_options_not_implemented_are_refused() {
+    let mut tx = TxGraph::new(Graph::new());
+    for q in [
+        "CREATE TEXT INDEX FOR (n:A) ON (n.x)",
+        "CREATE POINT INDEX FOR (n:A) ON (n.x)",
+        "CREATE VECTOR INDEX v FOR (n:A) ON n.e OPTIONS {indexConfig: {`vector.dimensions`: 3}}",
+        "CREATE FULLTEXT INDEX f FOR (n:A|B) ON EACH [n.x]",
+        "CREATE LOOKUP INDEX FOR (n) ON EACH labels(n)",
+    ] {
+        let e = fails(&tx, q);
+        assert_eq!(e.code, Code::UnsupportedOperation, "{q}: {e}");
+    }
+    for q in [
+        "CREATE INDEX FOR (n:A) ON (n.x) OPTIONS {indexProvider: 'text-2.0'}",
+        "CREATE INDEX FOR (n:A) ON (n.x) OPTIONS {indexConfig: {`spatial.cartesian.min`: [0, 0]}}",
+        "CREATE INDEX FOR (n:A) ON (n.x) OPTIONS {nonsense: 1}",
+        "CREATE INDEX FOR (n:A) ON (n.x) OPTIONS 3",
+        "CREATE CONSTRAINT FOR (n:A) REQUIRE n.x IS NOT NULL OPTIONS {indexProvider: 'range-1.0'}",
+    ] {
+        let e = fails(&tx, q);
+        assert_eq!(e.code, Code::ArgumentError, "{q}: {e}");
+    }
+    // Nothing of the refused commands was created.
+    assert!(run(&mut tx, "SHOW INDEXES").is_empty());
+    // Neo4j's own options for a range index, and names as parameters.
+    let params: Map = [
+        ("name".to_string(), Value::from("by_x")),
+        ("provider".to_string(), Value::from("range-1.0")),
+    ]
+    .into_iter()
+    .collect();
+    run_params(
+        &mut tx,
+        "CREATE INDEX $name IF NOT EXISTS FOR (n:A) ON (n.x) \
+         OPTIONS {indexProvider: $provider, indexConfig: {}}",
+        params.clone(),
+    );
+    run_params(
+        &mut tx,
+        "CREATE CONSTRAINT $name IF NOT EXISTS FOR (n:B) REQUIRE n.k IS UNIQUE \
+         OPTIONS {indexProvider: 'range-1.0'}",
+        [("name".to_string(), Value::from("b_k"))]
+            .into_iter()
+            .collect(),
+    );
+    let names = run(&mut tx, "SHOW INDEXES YIELD name RETURN name ORDER BY name");
+    assert_eq!(
+        names,
+        vec![vec![Value::from("b_k")], vec![Value::from("by_x")]]
+    );
+    run_params(&mut tx, "DROP INDEX $name", params);
+    let e = fails(&tx, "DROP CONSTRAINT $missing");
+    assert_eq!(e.code, Code::ParameterMissing);
+    let e = err(&mut tx.clone(), "CREATE INDEX $n FOR (n:A) ON (n.y)");
+    assert_eq!(e.code, Code::ParameterMissing);
 }
 
 #[test]
@@ -892,7 +950,6 @@ fn temporal_boundary_round_trips_and_renders_identically() {
 
 #[test]
 fn relationship_uniqueness_constraint_rejects_duplicates() {
-    use causeway_value::Code;
     let mut tx = TxGraph::new(Graph::new());
     run(
         &mut tx,
@@ -946,7 +1003,6 @@ fn relationship_uniqueness_constraint_rejects_duplicates() {
 
 #[test]
 fn relationship_existence_constraints() {
-    use causeway_value::Code;
     let mut tx = TxGraph::new(Graph::new());
     run(&mut tx, "CREATE ()-[:T {p: 1}]->(), ()-[:T]->()");
     let e = fails(
@@ -1002,7 +1058,6 @@ fn relationship_existence_constraints() {
 
 #[test]
 fn relationship_and_node_schema_are_distinct() {
-    use causeway_value::Code;
     let mut tx = TxGraph::new(Graph::new());
     run(&mut tx, "CREATE INDEX FOR ()-[r:T]-() ON (r.p)");
     // The node index on :T(p) is a different rule, not an equivalent one.
@@ -1276,7 +1331,6 @@ fn call_subquery_sees_only_what_it_imports() {
 
 #[test]
 fn call_subquery_scope_errors() {
-    use causeway_value::Code;
     let mut tx = TxGraph::new(Graph::new());
     run(&mut tx, "CREATE (:X {i: 1})");
     let e = err(&mut tx, "WITH 1 AS c CALL { RETURN 2 AS c } RETURN c");

@@ -28,6 +28,9 @@ codes! {
     TypeError,
     ArgumentError,
     ArithmeticError,
+    /// A feature Neo4j has and Causeway does not (yet): refused, never
+    /// downgraded to something else.
+    UnsupportedOperation,
     ParameterMissing,
     EntityNotFound,
     NotSystemDatabaseError,
@@ -81,6 +84,7 @@ impl Code {
             TypeError => "Neo.ClientError.Statement.TypeError",
             ArgumentError => "Neo.ClientError.Statement.ArgumentError",
             ArithmeticError => "Neo.ClientError.Statement.ArithmeticError",
+            UnsupportedOperation => "Neo.ClientError.Statement.UnsupportedOperationError",
             ParameterMissing => "Neo.ClientError.Statement.ParameterMissing",
             EntityNotFound => "Neo.ClientError.Statement.EntityNotFound",
             NotSystemDatabaseError => "Neo.ClientError.Statement.NotSystemDatabaseError",
@@ -136,6 +140,8 @@ impl Code {
             DatabaseNotFound => "22N51",
             Unauthorized => "42NFF",
             ProcedureNotFound => "42N08",
+            // "not supported in this version"
+            UnsupportedOperation => "51N26",
             NotALeader | NoLeader | LeaderSwitch | DatabaseUnavailable => "08N09",
             _ => "50N42",
         }
