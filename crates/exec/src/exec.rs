@@ -1152,6 +1152,7 @@ pub fn is_updating(c: &Clause) -> bool {
         | Clause::Delete { .. }
         | Clause::Foreach { .. } => true,
         Clause::CallSubquery { query, .. } => query_updates(query),
+        Clause::Call { procedure, .. } => crate::procedures::is_write_procedure(procedure),
         _ => false,
     }
 }

@@ -121,6 +121,8 @@ pub const KNOWN: &[&str] = &[
     "time.truncate",
     "localdatetime.truncate",
     "datetime.truncate",
+    "vector.similarity.cosine",
+    "vector.similarity.euclidean",
 ];
 
 pub fn call(ctx: &Ctx, name: &str, args: &[Expr], row: &Row) -> Result<Val> {
@@ -168,6 +170,47 @@ fn num_fn(name: &str, v: &Val, f: fn(f64) -> f64) -> Result<Val> {
         Val::Int(_) | Val::Float(_) => Ok(Val::Float(f(as_f64(v)))),
         other => Err(bad_arg(name, other)),
     }
+}
+
+/// `vector.similarity.*`: the score a vector index would give the pair;
+/// null if either is null (or, for cosine, has no direction).
+fn vector_similarity(
+    g: &causeway_graph::Graph,
+    name: &str,
+    similarity: causeway_graph::Similarity,
+    a: &Val,
+    b: &Val,
+) -> Result<Val> {
+    if a.is_null() || b.is_null() {
+        return Ok(Val::Null);
+    }
+    let as_vector = |v: &Val| {
+        causeway_graph::to_vector(&v.to_value(g)).ok_or_else(|| {
+            Error::runtime(
+                Code::ArgumentError,
+                "InvalidArgumentValue",
+                format!(
+                    "Invalid input for function '{name}()': expected a non-empty list of \
+                     finite numbers, got {}",
+                    v.type_name()
+                ),
+            )
+        })
+    };
+    let (x, y) = (as_vector(a)?, as_vector(b)?);
+    if x.len() != y.len() {
+        return Err(Error::runtime(
+            Code::ArgumentError,
+            "InvalidArgumentValue",
+            format!(
+                "Invalid input for function '{name}()': the supplied vectors do not have the \
+                 same number of dimensions ({} and {}).",
+                x.len(),
+                y.len()
+            ),
+        ));
+    }
+    Ok(similarity.score(&x, &y).map_or(Val::Null, Val::Float))
 }
 
 fn str_arg<'v>(name: &str, v: &'v Val) -> Result<Option<&'v str>> {
@@ -487,6 +530,15 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
         "round" => {
             want(name, v, 1..=3)?;
             round(name, v)
+        }
+        "vector.similarity.cosine" | "vector.similarity.euclidean" => {
+            want(name, v, 2..=2)?;
+            let similarity = if lname.ends_with("cosine") {
+                causeway_graph::Similarity::Cosine
+            } else {
+                causeway_graph::Similarity::Euclidean
+            };
+            vector_similarity(g, name, similarity, a0, a1)
         }
         "sqrt" => num_fn(name, a0, f64::sqrt),
         "exp" => num_fn(name, a0, f64::exp),

@@ -126,10 +126,15 @@ impl Default for Limits {
 /// The procedures this crate implements itself (`db.labels()`, ...), for
 /// listings such as `SHOW PROCEDURES`.
 pub fn builtin_procedures() -> Vec<ProcedureSignature> {
-    procedures::BUILTIN_PROCEDURES
+    procedures::BUILTINS
         .iter()
-        .filter_map(|n| procedures::builtin_signature(n))
+        .filter_map(|b| procedures::builtin_signature(b.name))
         .collect()
+}
+
+/// A builtin procedure's description and mode (`READ` or `WRITE`).
+pub fn builtin_procedure_info(name: &str) -> Option<(&'static str, &'static str)> {
+    procedures::builtin(name).map(|b| (b.description, b.mode))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,38 +7,195 @@ use crate::functions::KNOWN;
 use crate::val::*;
 use crate::{ProcedureSignature, SystemCatalog};
 use causeway_cypher::ast::*;
-use causeway_graph::{ConstraintType, EntityType, Graph};
+use causeway_graph::{ConstraintType, EntityType, Graph, TxGraph};
 use causeway_value::{Code, Error, Result, Value};
 
-pub const BUILTIN_PROCEDURES: &[&str] = &["db.labels", "db.relationshipTypes", "db.propertyKeys"];
-
-pub fn builtin_signature(name: &str) -> Option<ProcedureSignature> {
-    let canonical = BUILTIN_PROCEDURES
-        .iter()
-        .find(|p| p.eq_ignore_ascii_case(name))
-        .copied()
-        .unwrap_or(name);
-    let out = |n: &str| ProcedureSignature {
-        name: canonical.to_owned(),
-        inputs: Vec::new(),
-        outputs: vec![(n.to_owned(), "STRING?".to_owned())],
-    };
-    match name.to_ascii_lowercase().as_str() {
-        "db.labels" => Some(out("label")),
-        "db.relationshiptypes" => Some(out("relationshipType")),
-        "db.propertykeys" => Some(out("propertyKey")),
-        _ => None,
-    }
+/// A procedure this crate implements itself.
+pub struct Builtin {
+    pub name: &'static str,
+    pub inputs: &'static [(&'static str, &'static str)],
+    pub outputs: &'static [(&'static str, &'static str)],
+    /// `READ` or `WRITE`, as SHOW PROCEDURES lists it; a statement calling
+    /// a WRITE procedure is a write.
+    pub mode: &'static str,
+    pub description: &'static str,
 }
 
-fn builtin_call(g: &Graph, name: &str) -> Option<Vec<Vec<Value>>> {
-    let list = match name.to_ascii_lowercase().as_str() {
-        "db.labels" => g.labels(),
-        "db.relationshiptypes" => g.rel_types(),
-        "db.propertykeys" => g.property_keys(),
-        _ => return None,
+const VECTOR_QUERY_INPUTS: &[(&str, &str)] = &[
+    ("indexName", "STRING"),
+    ("numberOfNearestNeighbours", "INTEGER"),
+    ("query", "ANY"),
+];
+
+pub const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "db.labels",
+        inputs: &[],
+        outputs: &[("label", "STRING?")],
+        mode: "READ",
+        description: "List all labels attached to nodes within a database.",
+    },
+    Builtin {
+        name: "db.relationshipTypes",
+        inputs: &[],
+        outputs: &[("relationshipType", "STRING?")],
+        mode: "READ",
+        description: "List all types attached to relationships within a database.",
+    },
+    Builtin {
+        name: "db.propertyKeys",
+        inputs: &[],
+        outputs: &[("propertyKey", "STRING?")],
+        mode: "READ",
+        description: "List all property keys in the database.",
+    },
+    Builtin {
+        name: "db.index.vector.queryNodes",
+        inputs: VECTOR_QUERY_INPUTS,
+        outputs: &[("node", "NODE"), ("score", "FLOAT")],
+        mode: "READ",
+        description: "Query the given vector index for the nodes closest to a query vector.",
+    },
+    Builtin {
+        name: "db.index.vector.queryRelationships",
+        inputs: VECTOR_QUERY_INPUTS,
+        outputs: &[("relationship", "RELATIONSHIP"), ("score", "FLOAT")],
+        mode: "READ",
+        description:
+            "Query the given vector index for the relationships closest to a query vector.",
+    },
+    Builtin {
+        name: "db.create.setNodeVectorProperty",
+        inputs: &[("node", "NODE"), ("key", "STRING"), ("vector", "ANY")],
+        outputs: &[],
+        mode: "WRITE",
+        description: "Set a vector property on a given node, stored as 32-bit floats.",
+    },
+    Builtin {
+        name: "db.create.setRelationshipVectorProperty",
+        inputs: &[
+            ("relationship", "RELATIONSHIP"),
+            ("key", "STRING"),
+            ("vector", "ANY"),
+        ],
+        outputs: &[],
+        mode: "WRITE",
+        description: "Set a vector property on a given relationship, stored as 32-bit floats.",
+    },
+];
+
+pub fn builtin(name: &str) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|b| b.name.eq_ignore_ascii_case(name))
+}
+
+pub fn builtin_signature(name: &str) -> Option<ProcedureSignature> {
+    let b = builtin(name)?;
+    let pairs = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect()
     };
-    Some(list.into_iter().map(|s| vec![Value::String(s)]).collect())
+    Some(ProcedureSignature {
+        name: b.name.to_owned(),
+        inputs: pairs(b.inputs),
+        outputs: pairs(b.outputs),
+    })
+}
+
+/// Whether calling `name` writes (so the statement needs the leader).
+pub fn is_write_procedure(name: &str) -> bool {
+    builtin(name).is_some_and(|b| b.mode == "WRITE")
+}
+
+/// Runs a builtin procedure; `None` if `name` is not one.
+fn builtin_call(
+    tx: Option<&mut TxGraph>,
+    g: &Graph,
+    name: &str,
+    argv: &[Value],
+) -> Option<Result<Vec<Vec<Value>>>> {
+    let b = builtin(name)?;
+    let list = |items: Vec<String>| Ok(items.into_iter().map(|s| vec![Value::String(s)]).collect());
+    Some(match b.name {
+        "db.labels" => list(g.labels()),
+        "db.relationshipTypes" => list(g.rel_types()),
+        "db.propertyKeys" => list(g.property_keys()),
+        "db.index.vector.queryNodes" => vector_query(g, EntityType::Node, argv),
+        "db.index.vector.queryRelationships" => vector_query(g, EntityType::Relationship, argv),
+        "db.create.setNodeVectorProperty" => set_vector_property(tx, b.name, argv, false),
+        "db.create.setRelationshipVectorProperty" => set_vector_property(tx, b.name, argv, true),
+        _ => return None,
+    })
+}
+
+fn vector_query(g: &Graph, entity: EntityType, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
+    let (Some(Value::String(name)), Some(Value::Int(k)), Some(query)) =
+        (argv.first(), argv.get(1), argv.get(2))
+    else {
+        return Err(Error::new(
+            Code::ProcedureCallFailed,
+            "Failed to invoke procedure: the index name, the number of neighbours and the \
+             query vector must not be null",
+        ));
+    };
+    let hits = g.vector_query(name, entity, *k, query)?;
+    Ok(hits
+        .into_iter()
+        .filter_map(|(id, score)| {
+            let entity = match entity {
+                EntityType::Node => Value::Node(g.node_value(id)?),
+                EntityType::Relationship => Value::Relationship(g.rel_value(id)?),
+            };
+            Some(vec![entity, Value::Float(score)])
+        })
+        .collect())
+}
+
+fn set_vector_property(
+    tx: Option<&mut TxGraph>,
+    name: &str,
+    argv: &[Value],
+    rel: bool,
+) -> Result<Vec<Vec<Value>>> {
+    let failed = |why: &str| {
+        Error::new(
+            Code::ProcedureCallFailed,
+            format!(
+                "Failed to invoke procedure `{name}`: Caused by: \
+                 java.lang.IllegalArgumentException: {why}"
+            ),
+        )
+    };
+    let Some(tx) = tx else {
+        return Err(Error::new(
+            Code::AccessMode,
+            "Writing in read access mode not allowed.",
+        ));
+    };
+    let id = match (argv.first(), rel) {
+        (Some(Value::Node(n)), false) => n.id,
+        (Some(Value::Relationship(r)), true) => r.id,
+        _ => return Err(failed("the entity must not be null")),
+    };
+    let Some(Value::String(key)) = argv.get(1) else {
+        return Err(failed("'key' must not be null"));
+    };
+    let vector = argv
+        .get(2)
+        .and_then(causeway_graph::to_vector)
+        .ok_or_else(|| failed("'vector' must be a non-empty list of finite numbers"))?;
+    let value = Value::List(
+        vector
+            .into_iter()
+            .map(|x| Value::Float(f64::from(x)))
+            .collect(),
+    );
+    if rel {
+        tx.set_rel_prop(id, key, value)?;
+    } else {
+        tx.set_node_prop(id, key, value)?;
+    }
+    Ok(Vec::new())
 }
 
 pub fn signature(catalog: Option<&dyn SystemCatalog>, name: &str) -> Result<ProcedureSignature> {
@@ -281,8 +438,8 @@ pub fn call_stage(
             })?;
             argv.push(v.to_value(&g));
         }
-        let (cols, res) = match builtin_call(&g, name) {
-            Some(r) => (outputs.clone(), r),
+        let (cols, res) = match builtin_call(runner.tx.as_deref_mut(), &g, name, &argv) {
+            Some(r) => (outputs.clone(), r?),
             None => match runner.catalog.and_then(|c| c.call_procedure(name, &argv)) {
                 Some(r) => r?,
                 None => {
@@ -350,6 +507,63 @@ fn options() -> Val {
     Val::Map(m)
 }
 
+/// A vector index's SHOW INDEXES row, after the id column.
+fn vector_index_row(d: &causeway_graph::VectorIndexDef) -> Vec<Val> {
+    let (entity, pattern, var) = entity_parts(d.entity, &d.label);
+    let mut config = ValMap::new();
+    if let Some(n) = d.dimensions {
+        config.insert("vector.dimensions".into(), Val::Int(i64::from(n)));
+    }
+    config.insert(
+        "vector.similarity_function".into(),
+        Val::Str(d.similarity.name().into()),
+    );
+    config.insert("vector.hnsw.m".into(), Val::Int(i64::from(d.hnsw_m)));
+    config.insert(
+        "vector.hnsw.ef_construction".into(),
+        Val::Int(i64::from(d.hnsw_ef_construction)),
+    );
+    config.insert(
+        "vector.quantization.enabled".into(),
+        Val::Bool(d.quantization),
+    );
+    let shown_config = config
+        .iter()
+        .map(|(k, v)| match v {
+            Val::Str(s) => format!("`{k}`: '{s}'"),
+            Val::Int(i) => format!("`{k}`: {i}"),
+            Val::Bool(b) => format!("`{k}`: {b}"),
+            _ => String::new(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut opts = ValMap::new();
+    opts.insert("indexProvider".into(), Val::Str("vector-2.0".into()));
+    opts.insert("indexConfig".into(), Val::Map(config));
+    vec![
+        Val::Str(d.name.clone()),
+        Val::Str("ONLINE".into()),
+        Val::Float(100.0),
+        Val::Str("VECTOR".into()),
+        Val::Str(entity.into()),
+        strs(std::slice::from_ref(&d.label)),
+        strs(std::slice::from_ref(&d.property)),
+        Val::Str("vector-2.0".into()),
+        Val::Null,
+        Val::Null,
+        Val::Int(0),
+        Val::Null,
+        Val::Map(opts),
+        Val::Str(String::new()),
+        Val::Str(format!(
+            "CREATE VECTOR INDEX {} FOR {pattern} ON ({}) OPTIONS {{indexConfig: {{{shown_config}}}, \
+             indexProvider: 'vector-2.0'}}",
+            quote(&d.name),
+            prop_list(var, std::slice::from_ref(&d.property))
+        )),
+    ]
+}
+
 fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
@@ -395,35 +609,51 @@ pub fn show_rows(
 ) -> Result<(Vec<String>, Vec<Vec<Val>>)> {
     match kind {
         ShowKind::Indexes => {
-            let mut rows = Vec::new();
-            for (i, ix) in g.indexes().iter().enumerate() {
+            // (name, the row after its id): both kinds, in name order.
+            let mut named: Vec<(String, Vec<Val>)> = Vec::new();
+            for ix in g.indexes() {
                 let (entity, pattern, var) = entity_parts(ix.entity, &ix.label);
-                rows.push(vec![
-                    Val::Int(i as i64 + 1),
-                    Val::Str(ix.name.clone()),
-                    Val::Str("ONLINE".into()),
-                    Val::Float(100.0),
-                    Val::Str("RANGE".into()),
-                    Val::Str(entity.into()),
-                    strs(std::slice::from_ref(&ix.label)),
-                    strs(&ix.properties),
-                    Val::Str("range-1.0".into()),
-                    ix.owning_constraint
-                        .clone()
-                        .map(Val::Str)
-                        .unwrap_or(Val::Null),
-                    Val::Null,
-                    Val::Int(0),
-                    Val::Null,
-                    options(),
-                    Val::Str(String::new()),
-                    Val::Str(format!(
-                        "CREATE RANGE INDEX {} FOR {pattern} ON ({})",
-                        quote(&ix.name),
-                        prop_list(var, &ix.properties)
-                    )),
-                ]);
+                named.push((
+                    ix.name.clone(),
+                    vec![
+                        Val::Str(ix.name.clone()),
+                        Val::Str("ONLINE".into()),
+                        Val::Float(100.0),
+                        Val::Str("RANGE".into()),
+                        Val::Str(entity.into()),
+                        strs(std::slice::from_ref(&ix.label)),
+                        strs(&ix.properties),
+                        Val::Str("range-1.0".into()),
+                        ix.owning_constraint
+                            .clone()
+                            .map(Val::Str)
+                            .unwrap_or(Val::Null),
+                        Val::Null,
+                        Val::Int(0),
+                        Val::Null,
+                        options(),
+                        Val::Str(String::new()),
+                        Val::Str(format!(
+                            "CREATE RANGE INDEX {} FOR {pattern} ON ({})",
+                            quote(&ix.name),
+                            prop_list(var, &ix.properties)
+                        )),
+                    ],
+                ));
             }
+            for d in g.vector_indexes() {
+                named.push((d.name.clone(), vector_index_row(&d)));
+            }
+            named.sort_by(|a, b| a.0.cmp(&b.0));
+            let rows = named
+                .into_iter()
+                .enumerate()
+                .map(|(i, (_, rest))| {
+                    let mut row = vec![Val::Int(i as i64 + 1)];
+                    row.extend(rest);
+                    row
+                })
+                .collect();
             Ok((INDEX_COLS.iter().map(|s| s.to_string()).collect(), rows))
         }
         ShowKind::Constraints => {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use causeway_cypher::ast::{
     ConstraintKind, EntityKind, Expr, IndexKind, SchemaCommand, SchemaName,
 };
-use causeway_graph::{ConstraintType, EntityType, TxGraph};
+use causeway_graph::{ConstraintType, EntityType, Similarity, TxGraph, VectorIndexDef};
 use causeway_value::{Code, Error, Result};
 
 use crate::eval::{self, Ctx, Shared};
@@ -26,10 +26,35 @@ pub(crate) fn run(tx: &mut TxGraph, cmd: &SchemaCommand, sh: &Arc<Shared>) -> Re
             kind,
             options,
         } => {
+            let name = resolve_optional(name, sh)?;
+            if *kind == IndexKind::Vector {
+                let [property] = properties.as_slice() else {
+                    return Err(Error::new(
+                        Code::SyntaxError,
+                        "Only single property vector indexes are supported",
+                    ));
+                };
+                let def = vector_index(
+                    tx,
+                    options.as_ref(),
+                    sh,
+                    VectorIndexDef {
+                        name: name.unwrap_or_default(),
+                        entity: entity_type(*entity),
+                        label: label.clone(),
+                        property: property.clone(),
+                        dimensions: None,
+                        similarity: Similarity::Cosine,
+                        hnsw_m: 16,
+                        hnsw_ef_construction: 100,
+                        quantization: true,
+                    },
+                )?;
+                return tx.create_vector_index(def, *if_not_exists);
+            }
             if *kind != IndexKind::Range {
                 return Err(unsupported_index(kind_name(*kind)));
             }
-            let name = resolve_optional(name, sh)?;
             range_options(tx, options.as_ref(), sh, "range index")?;
             tx.create_index_for(
                 entity_type(*entity),
@@ -190,6 +215,95 @@ fn range_options(tx: &TxGraph, options: Option<&Expr>, sh: &Arc<Shared>, what: &
                     ),
                 ))
             }
+        }
+    }
+    Ok(())
+}
+
+/// A vector index's OPTIONS: `indexProvider: 'vector-2.0'` and the
+/// `indexConfig` settings Neo4j 5.26 has, each checked as Neo4j checks it.
+fn vector_index(
+    tx: &TxGraph,
+    options: Option<&Expr>,
+    sh: &Arc<Shared>,
+    mut def: VectorIndexDef,
+) -> Result<VectorIndexDef> {
+    let bad = |msg: String| Error::new(Code::ArgumentError, msg);
+    for (key, value) in options_map(tx, options, sh)? {
+        match (key.as_str(), value) {
+            ("indexProvider", Val::Str(p)) if p == "vector-2.0" => {}
+            ("indexProvider", v) => {
+                return Err(bad(format!(
+                    "Could not create vector index with specified index provider '{}'. \
+                     To create a vector index, please use 'vector-2.0'.",
+                    shown(&v)
+                )))
+            }
+            ("indexConfig", Val::Map(config)) => {
+                for (k, v) in config {
+                    vector_setting(&mut def, &k, &v).map_err(bad)?;
+                }
+            }
+            ("indexConfig", v) => {
+                return Err(bad(format!(
+                    "Could not create vector index with specified index config '{}': \
+                     it must be a map.",
+                    shown(&v)
+                )))
+            }
+            _ => {
+                return Err(bad(
+                    "Failed to create vector index: Invalid option provided, valid options \
+                     are `indexProvider` and `indexConfig`."
+                        .into(),
+                ))
+            }
+        }
+    }
+    Ok(def)
+}
+
+fn vector_setting(def: &mut VectorIndexDef, key: &str, v: &Val) -> std::result::Result<(), String> {
+    let int_in = |lo: i64, hi: i64| match v {
+        Val::Int(i) if (lo..=hi).contains(i) => Ok(*i as u32),
+        _ => Err(format!(
+            "Invalid value for index setting '{key}': '{}' must be an integer between {lo} \
+             and {hi}.",
+            shown(v)
+        )),
+    };
+    match key {
+        "vector.dimensions" => {
+            def.dimensions = Some(int_in(1, i64::from(causeway_graph::MAX_DIMENSIONS))?)
+        }
+        "vector.similarity_function" => {
+            def.similarity = match v {
+                Val::Str(s) if s.eq_ignore_ascii_case("cosine") => Similarity::Cosine,
+                Val::Str(s) if s.eq_ignore_ascii_case("euclidean") => Similarity::Euclidean,
+                _ => {
+                    return Err(format!(
+                        "Invalid value for index setting '{key}': '{}' is not a supported \
+                         similarity function; use 'COSINE' or 'EUCLIDEAN'.",
+                        shown(v)
+                    ))
+                }
+            }
+        }
+        "vector.hnsw.m" => def.hnsw_m = int_in(1, 512)?,
+        "vector.hnsw.ef_construction" => def.hnsw_ef_construction = int_in(1, 3200)?,
+        "vector.quantization.enabled" => match v {
+            Val::Bool(b) => def.quantization = *b,
+            _ => {
+                return Err(format!(
+                    "Invalid value for index setting '{key}': must be a boolean."
+                ))
+            }
+        },
+        _ => {
+            return Err(format!(
+                "Invalid index config key '{key}', it was not recognized as a vector index \
+                 setting."
+            ))
         }
     }
     Ok(())

@@ -1,5 +1,5 @@
 use super::*;
-use causeway_graph::{Graph, TxGraph};
+use causeway_graph::{ChangeSet, Graph, TxGraph};
 use causeway_value::Code;
 
 fn ctx() -> ExecContext<'static> {
@@ -209,7 +209,6 @@ fn index_types_and_options_not_implemented_are_refused() {
     for q in [
         "CREATE TEXT INDEX FOR (n:A) ON (n.x)",
         "CREATE POINT INDEX FOR (n:A) ON (n.x)",
-        "CREATE VECTOR INDEX v FOR (n:A) ON n.e OPTIONS {indexConfig: {`vector.dimensions`: 3}}",
         "CREATE FULLTEXT INDEX f FOR (n:A|B) ON EACH [n.x]",
         "CREATE LOOKUP INDEX FOR (n) ON EACH labels(n)",
     ] {
@@ -259,6 +258,164 @@ fn index_types_and_options_not_implemented_are_refused() {
     assert_eq!(e.code, Code::ParameterMissing);
     let e = err(&mut tx.clone(), "CREATE INDEX $n FOR (n:A) ON (n.y)");
     assert_eq!(e.code, Code::ParameterMissing);
+}
+
+#[test]
+fn vector_index_create_show_query_and_drop() {
+    let mut tx = TxGraph::new(Graph::new());
+    let params: Map = [("d".to_string(), Value::Int(3))].into_iter().collect();
+    run_params(
+        &mut tx,
+        "CREATE VECTOR INDEX chunks IF NOT EXISTS FOR (c:Chunk) ON c.embedding \
+         OPTIONS {indexConfig: {`vector.dimensions`: toInteger($d), \
+         `vector.similarity_function`: 'cosine'}}",
+        params.clone(),
+    );
+    // IF NOT EXISTS on the same schema is a no-op; without it, an error.
+    run_params(
+        &mut tx,
+        "CREATE VECTOR INDEX chunks IF NOT EXISTS FOR (c:Chunk) ON c.embedding",
+        params,
+    );
+    let e = fails(
+        &tx,
+        "CREATE VECTOR INDEX other FOR (c:Chunk) ON c.embedding",
+    );
+    assert_eq!(e.code, Code::EquivalentSchemaRuleAlreadyExists, "{e}");
+    let e = fails(&tx, "CREATE INDEX chunks FOR (c:Chunk) ON (c.text)");
+    assert_eq!(e.code, Code::IndexAlreadyExists, "{e}");
+    let rows = run(
+        &mut tx,
+        "SHOW VECTOR INDEXES YIELD name, type, labelsOrTypes, properties, options \
+         RETURN name, type, labelsOrTypes, properties, \
+         options.indexConfig.`vector.dimensions` AS d, \
+         options.indexConfig.`vector.similarity_function` AS f, options.indexProvider AS p",
+    );
+    assert_eq!(
+        rows,
+        vec![vec![
+            Value::from("chunks"),
+            Value::from("VECTOR"),
+            Value::List(vec![Value::from("Chunk")]),
+            Value::List(vec![Value::from("embedding")]),
+            Value::Int(3),
+            Value::from("COSINE"),
+            Value::from("vector-2.0"),
+        ]]
+    );
+    run(
+        &mut tx,
+        "UNWIND [[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [-1, 0, 0]] AS v \
+         CREATE (:Chunk {text: toString(v[0]), embedding: v})",
+    );
+    // Nodes whose property is no vector of the index's size are skipped.
+    run(
+        &mut tx,
+        "CREATE (:Chunk {text: 'short', embedding: [1, 0]}), (:Chunk {text: 'none'})",
+    );
+    run(
+        &mut tx,
+        "CREATE (c:Chunk {text: 'set'}) WITH c \
+         CALL db.create.setNodeVectorProperty(c, 'embedding', [0.5, 0.5, 0.0])",
+    );
+    let rows = run(
+        &mut tx,
+        "CALL db.index.vector.queryNodes('chunks', 3, [1.0, 0.0, 0.0]) YIELD node, score \
+         RETURN node.text, round(score, 4)",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec![Value::from("1"), Value::Float(1.0)],
+            vec![Value::from("0.9"), Value::Float(0.9969)],
+            vec![Value::from("set"), Value::Float(0.8536)],
+        ]
+    );
+    for (q, code) in [
+        ("CALL db.index.vector.queryNodes('nope', 3, [1, 0, 0])", Code::ProcedureCallFailed),
+        ("CALL db.index.vector.queryNodes('chunks', 3, [1, 0])", Code::ProcedureCallFailed),
+        ("CALL db.index.vector.queryNodes('chunks', 0, [1, 0, 0])", Code::ProcedureCallFailed),
+        ("CALL db.index.vector.queryRelationships('chunks', 3, [1, 0, 0])", Code::ProcedureCallFailed),
+        ("CREATE VECTOR INDEX FOR (n:A) ON (n.a, n.b)", Code::SyntaxError),
+        (
+            "CREATE VECTOR INDEX FOR (n:A) ON n.e OPTIONS {indexConfig: {`vector.dimensions`: 0}}",
+            Code::ArgumentError,
+        ),
+        (
+            "CREATE VECTOR INDEX FOR (n:A) ON n.e OPTIONS {indexConfig: {`vector.similarity_function`: 'dot'}}",
+            Code::ArgumentError,
+        ),
+        (
+            "CREATE VECTOR INDEX FOR (n:A) ON n.e OPTIONS {indexConfig: {`vector.unknown`: 1}}",
+            Code::ArgumentError,
+        ),
+        (
+            "CREATE VECTOR INDEX FOR (n:A) ON n.e OPTIONS {indexProvider: 'vector-1.0'}",
+            Code::ArgumentError,
+        ),
+    ] {
+        assert_eq!(fails(&tx, q).code, code, "{q}");
+    }
+    // Writes through the procedure make the statement a write.
+    assert_eq!(
+        classify("MATCH (n) CALL db.create.setNodeVectorProperty(n, 'e', [1.0])").unwrap(),
+        StatementClass::Write
+    );
+    // Relationships, Euclidean similarity and the functions.
+    run(
+        &mut tx,
+        "CREATE VECTOR INDEX rels FOR ()-[r:SIMILAR]-() ON (r.v) \
+         OPTIONS {indexConfig: {`vector.similarity_function`: 'EUCLIDEAN'}}",
+    );
+    run(
+        &mut tx,
+        "CREATE (:X)-[:SIMILAR {v: [0.0, 0.0]}]->(:X)-[:SIMILAR {v: [3.0, 4.0]}]->(:X)",
+    );
+    let rows = run(
+        &mut tx,
+        "CALL db.index.vector.queryRelationships('rels', 5, [0, 0]) \
+         YIELD relationship, score RETURN relationship.v[0], score",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec![Value::Float(0.0), Value::Float(1.0)],
+            vec![Value::Float(3.0), Value::Float(1.0 / 26.0)],
+        ]
+    );
+    let rows = run(
+        &mut tx,
+        "RETURN vector.similarity.cosine([1, 0], [0, 1]), \
+         vector.similarity.euclidean([0, 0], [3, 4]), vector.similarity.cosine(null, [1])",
+    );
+    assert_eq!(
+        rows,
+        vec![vec![
+            Value::Float(0.5),
+            Value::Float(1.0 / 26.0),
+            Value::Null
+        ]]
+    );
+    assert_eq!(
+        fails(&tx, "RETURN vector.similarity.cosine([1, 0], [1, 0, 0])").code,
+        Code::ArgumentError
+    );
+    // Replay on another member gives the same schema, and so does a snapshot.
+    let (g, changes) = tx.clone().finish();
+    let mut replica = Graph::new();
+    replica
+        .apply(&ChangeSet::decode(&changes.encode()).unwrap())
+        .unwrap();
+    assert_eq!(replica.vector_indexes(), g.vector_indexes());
+    assert_eq!(
+        Graph::decode(&g.encode()).unwrap().vector_indexes(),
+        g.vector_indexes()
+    );
+    run(&mut tx, "DROP INDEX chunks");
+    assert_eq!(
+        run(&mut tx, "SHOW INDEXES YIELD name RETURN name"),
+        vec![vec![Value::from("rels")]]
+    );
 }
 
 #[test]
@@ -520,7 +677,19 @@ fn builtin_procedure_listing() {
     let names: Vec<String> = builtin_procedures().into_iter().map(|p| p.name).collect();
     assert_eq!(
         names,
-        vec!["db.labels", "db.relationshipTypes", "db.propertyKeys"]
+        vec![
+            "db.labels",
+            "db.relationshipTypes",
+            "db.propertyKeys",
+            "db.index.vector.queryNodes",
+            "db.index.vector.queryRelationships",
+            "db.create.setNodeVectorProperty",
+            "db.create.setRelationshipVectorProperty",
+        ]
+    );
+    assert_eq!(
+        builtin_procedure_info("DB.CREATE.SETNODEVECTORPROPERTY").map(|(_, m)| m),
+        Some("WRITE")
     );
 }
 

@@ -12,7 +12,10 @@ use causeway_value::{
 };
 
 use crate::store::{NodeRec, Props, Sym};
-use crate::{Change, ChangeSet, ConstraintDef, ConstraintType, EntityType, Graph, IndexDef};
+use crate::{
+    Change, ChangeSet, ConstraintDef, ConstraintType, EntityType, Graph, IndexDef, Similarity,
+    VectorIndexDef, MAX_DIMENSIONS,
+};
 
 const CHANGES_MAGIC: &[u8; 4] = b"CWC\x01";
 const GRAPH_MAGIC: &[u8; 4] = b"CWG\x01";
@@ -189,6 +192,20 @@ impl W {
                 self.str(c);
             }
         }
+    }
+    fn vector_index_def(&mut self, d: &VectorIndexDef) {
+        self.str(&d.name);
+        self.str(&d.label);
+        self.str(&d.property);
+        self.u8(entity_flag(d.entity));
+        self.u64(d.dimensions.map_or(0, u64::from));
+        self.u8(match d.similarity {
+            Similarity::Cosine => 0,
+            Similarity::Euclidean => 1,
+        });
+        self.u64(u64::from(d.hnsw_m));
+        self.u64(u64::from(d.hnsw_ef_construction));
+        self.u8(u8::from(d.quantization));
     }
     fn constraint_def(&mut self, d: &ConstraintDef) {
         self.str(&d.name);
@@ -385,6 +402,44 @@ impl<'a> R<'a> {
             owning_constraint,
         })
     }
+    fn vector_index_def(&mut self) -> Result<VectorIndexDef> {
+        let name = self.string()?;
+        let label = self.string()?;
+        let property = self.string()?;
+        let (entity, rest) = split_entity(self.u8()?);
+        if rest != 0 {
+            return Err(corrupt("bad vector index flags"));
+        }
+        let dimensions = match self.u64()? {
+            0 => None,
+            d if d <= u64::from(MAX_DIMENSIONS) => Some(d as u32),
+            _ => return Err(corrupt("vector dimensions out of range")),
+        };
+        let similarity = match self.u8()? {
+            0 => Similarity::Cosine,
+            1 => Similarity::Euclidean,
+            _ => return Err(corrupt("unknown similarity")),
+        };
+        let small = |v: u64| u32::try_from(v).map_err(|_| corrupt("vector setting out of range"));
+        let hnsw_m = small(self.u64()?)?;
+        let hnsw_ef_construction = small(self.u64()?)?;
+        let quantization = match self.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(corrupt("bad boolean")),
+        };
+        Ok(VectorIndexDef {
+            name,
+            entity,
+            label,
+            property,
+            dimensions,
+            similarity,
+            hnsw_m,
+            hnsw_ef_construction,
+            quantization,
+        })
+    }
     fn constraint_def(&mut self) -> Result<ConstraintDef> {
         let name = self.string()?;
         let label = self.string()?;
@@ -491,6 +546,12 @@ fn write_change(w: &mut W, c: &Change) {
             w.u8(11);
             w.str(name);
         }
+        // A tag older binaries do not know: they refuse the log entry
+        // rather than skip an index.
+        Change::CreateVectorIndex { def } => {
+            w.u8(12);
+            w.vector_index_def(def);
+        }
     }
 }
 
@@ -536,6 +597,9 @@ fn read_change(r: &mut R<'_>) -> Result<Change> {
             def: r.constraint_def()?,
         },
         11 => Change::DropConstraint { name: r.string()? },
+        12 => Change::CreateVectorIndex {
+            def: r.vector_index_def()?,
+        },
         _ => return Err(corrupt("unknown change tag")),
     })
 }
@@ -599,6 +663,14 @@ pub(crate) fn encode_graph(g: &Graph) -> Vec<u8> {
     w.len(g.constraints.len());
     for c in g.constraints.values() {
         w.constraint_def(c);
+    }
+    // Written only when there are any, so a graph without vector indexes
+    // encodes as before; an older binary refuses the trailing section.
+    if !g.vector_indexes.is_empty() {
+        w.len(g.vector_indexes.len());
+        for d in g.vector_indexes.values() {
+            w.vector_index_def(d);
+        }
     }
     w.finish()
 }
@@ -692,6 +764,14 @@ pub(crate) fn decode_graph(bytes: &[u8]) -> Result<Graph> {
         let d = r.constraint_def()?;
         g.raw_create_constraint(&d)
             .map_err(|_| corrupt("duplicate constraint"))?;
+    }
+    if r.remaining() > 0 {
+        let n = r.count(6)?;
+        for _ in 0..n {
+            let d = r.vector_index_def()?;
+            g.raw_create_vector_index(&d)
+                .map_err(|_| corrupt("duplicate index"))?;
+        }
     }
     r.end()?;
     if next_node < g.next_node || next_rel < g.next_rel {

@@ -46,6 +46,9 @@ mod key;
 mod schema;
 mod store;
 mod tx;
+mod vector;
+
+pub use vector::{to_vector, Similarity, VectorIndexDef, MAX_DIMENSIONS};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -157,6 +160,8 @@ pub struct Graph {
     /// Few entries, mutated in place; copied (cheaply: every `Index` is
     /// persistent) only when a write meets a shared snapshot.
     indexes: Arc<BTreeMap<String, Index>>,
+    /// Vector indexes hold no entries: search scores the snapshot itself.
+    vector_indexes: Arc<BTreeMap<String, VectorIndexDef>>,
     constraints: OrdMap<String, ConstraintDef>,
 }
 
@@ -190,7 +195,7 @@ impl Graph {
             labels: self.labels.len(),
             rel_types: self.types.len(),
             property_keys: self.prop_keys.len(),
-            indexes: self.indexes.len(),
+            indexes: self.indexes.len() + self.vector_indexes.len(),
             constraints: self.constraints.len(),
             next_node_id: self.next_node,
             next_rel_id: self.next_rel,
@@ -518,8 +523,12 @@ pub enum Change {
     CreateIndex {
         def: IndexDef,
     },
+    /// Drops an index of any kind, vector indexes included.
     DropIndex {
         name: String,
+    },
+    CreateVectorIndex {
+        def: VectorIndexDef,
     },
     /// Unique and node-key constraints bring their backing index along.
     CreateConstraint {

@@ -48,9 +48,20 @@ fn entity_words(entity: EntityType) -> (&'static str, &'static str) {
 // The hashed text of a node rule is what it was before relationship rules
 // existed, so that default names of existing node rules do not change.
 fn default_index_name(entity: EntityType, label: &str, props: &[String]) -> String {
+    default_named("index", entity, label, props)
+}
+
+/// `index_<hash>`, the hash over the index kind and its schema, so that
+/// indexes of different kinds on one property get different names.
+pub(crate) fn default_named(
+    kind: &str,
+    entity: EntityType,
+    label: &str,
+    props: &[String],
+) -> String {
     format!(
         "index_{:08x}",
-        fnv1a(&format!("index:{}", schema_desc(entity, label, props)))
+        fnv1a(&format!("{kind}:{}", schema_desc(entity, label, props)))
     )
 }
 
@@ -156,10 +167,40 @@ pub(crate) fn duplicate_error(
 }
 
 impl Graph {
+    /// Whether an index (of any kind) or a constraint is called `name`:
+    /// they share one namespace.
+    pub(crate) fn schema_name_taken(&self, name: &str) -> bool {
+        self.indexes.contains_key(name)
+            || self.vector_indexes.contains_key(name)
+            || self.constraints.contains_key(name)
+    }
+
+    /// `None` if a new rule may take `name`; otherwise what creating it
+    /// answers: nothing to do under IF NOT EXISTS, else Neo4j's error.
+    pub(crate) fn name_clash(&self, name: &str, if_not_exists: bool) -> Option<Result<()>> {
+        if !self.schema_name_taken(name) {
+            return None;
+        }
+        if if_not_exists {
+            return Some(Ok(()));
+        }
+        Some(Err(if self.constraints.contains_key(name) {
+            Error::new(
+                Code::ConstraintAlreadyExists,
+                format!("There already exists a constraint called '{name}'."),
+            )
+        } else {
+            Error::new(
+                Code::IndexAlreadyExists,
+                format!("There already exists an index called '{name}'."),
+            )
+        }))
+    }
+
     pub(crate) fn raw_create_index(&mut self, def: &IndexDef) -> Result<()> {
         // Constraint-owned indexes only come into being with their
         // constraint; accepting one here would orphan it.
-        if self.indexes.contains_key(&def.name) || def.owning_constraint.is_some() {
+        if self.schema_name_taken(&def.name) || def.owning_constraint.is_some() {
             return Err(Error::new(
                 Code::Unknown,
                 format!("index `{}` already exists", def.name),
@@ -171,6 +212,10 @@ impl Graph {
     }
 
     pub(crate) fn raw_drop_index(&mut self, name: &str) -> Result<()> {
+        if self.vector_indexes.contains_key(name) {
+            Arc::make_mut(&mut self.vector_indexes).remove(name);
+            return Ok(());
+        }
         Arc::make_mut(&mut self.indexes)
             .remove(name)
             .map(|_| ())
@@ -251,6 +296,7 @@ impl Graph {
             Change::DeleteNode { id } => self.raw_delete_node(*id),
             Change::DeleteRel { id } => self.raw_delete_rel(*id),
             Change::CreateIndex { def } => self.raw_create_index(def),
+            Change::CreateVectorIndex { def } => self.raw_create_vector_index(def),
             Change::DropIndex { name } => self.raw_drop_index(name),
             Change::CreateConstraint { def } => self.raw_create_constraint(def),
             Change::DropConstraint { name } => self.raw_drop_constraint(name),
@@ -351,23 +397,8 @@ impl TxGraph {
                 ),
             ));
         }
-        if self.graph.indexes.contains_key(&name) {
-            if if_not_exists {
-                return Ok(());
-            }
-            return Err(Error::new(
-                Code::IndexAlreadyExists,
-                format!("There already exists an index called '{name}'."),
-            ));
-        }
-        if self.graph.constraints.contains_key(&name) {
-            if if_not_exists {
-                return Ok(());
-            }
-            return Err(Error::new(
-                Code::ConstraintAlreadyExists,
-                format!("There already exists a constraint called '{name}'."),
-            ));
+        if let Some(outcome) = self.graph.name_clash(&name, if_not_exists) {
+            return outcome;
         }
         let def = IndexDef {
             name,
@@ -385,6 +416,7 @@ impl TxGraph {
     pub(crate) fn tx_drop_index(&mut self, name: &str, if_exists: bool) -> Result<()> {
         match self.graph.indexes.get(name) {
             Some(ix) if ix.def.owning_constraint.is_none() => {}
+            None if self.graph.vector_indexes.contains_key(name) => {}
             Some(_) => {
                 return Err(Error::new(
                     Code::IndexNotFound,
@@ -441,23 +473,8 @@ impl TxGraph {
                 ),
             ));
         }
-        if g.constraints.contains_key(&name) {
-            if if_not_exists {
-                return Ok(());
-            }
-            return Err(Error::new(
-                Code::ConstraintAlreadyExists,
-                format!("There already exists a constraint called '{name}'."),
-            ));
-        }
-        if g.indexes.contains_key(&name) {
-            if if_not_exists {
-                return Ok(());
-            }
-            return Err(Error::new(
-                Code::IndexAlreadyExists,
-                format!("There already exists an index called '{name}'."),
-            ));
+        if let Some(outcome) = g.name_clash(&name, if_not_exists) {
+            return outcome;
         }
         if backs_index(kind) {
             if let Some(ix) = g.index_on_schema(entity, label, properties) {

@@ -681,12 +681,9 @@ fn all_procedures() -> Vec<(String, String, &'static str, &'static str)> {
     });
     let engine = causeway_exec::builtin_procedures().into_iter().map(|sig| {
         let text = signature_text(&sig);
-        (
-            sig.name,
-            text,
-            "Lists the schema tokens of the current database.",
-            "READ",
-        )
+        let (description, mode) =
+            causeway_exec::builtin_procedure_info(&sig.name).unwrap_or(("", "READ"));
+        (sig.name, text, description, mode)
     });
     let mut all: Vec<_> = own.chain(engine).collect();
     all.sort_by(|a, b| a.0.cmp(&b.0));
