@@ -190,7 +190,8 @@ def test_vector_index_through_the_driver(driver):
         "`vector.similarity_function`: $fn}}",
         name="docs", dims=4, fn="cosine")
     records, _, _ = driver.execute_query(
-        "SHOW INDEXES YIELD name, type, options WHERE type = 'VECTOR' RETURN name, options")
+        "SHOW INDEXES YIELD name, type, options WHERE type = 'VECTOR' AND name = 'docs' "
+        "RETURN name, options")
     assert [(r["name"], r["options"]["indexConfig"]["vector.dimensions"]) for r in records] == [("docs", 4)]
 
     def write(tx, rows):

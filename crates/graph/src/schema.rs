@@ -419,7 +419,7 @@ impl TxGraph {
             None if self.graph.vector_indexes.contains_key(name) => {}
             Some(_) => {
                 return Err(Error::new(
-                    Code::IndexNotFound,
+                    Code::IndexDropFailed,
                     format!(
                         "Unable to drop index called `{name}`. The index belongs to a \
                          constraint; drop the constraint instead."
@@ -429,7 +429,7 @@ impl TxGraph {
             None if if_exists => return Ok(()),
             None => {
                 return Err(Error::new(
-                    Code::IndexNotFound,
+                    Code::IndexDropFailed,
                     format!("Unable to drop index called `{name}`. There is no such index."),
                 ))
             }
@@ -538,7 +538,7 @@ impl TxGraph {
                 return Ok(());
             }
             return Err(Error::new(
-                Code::ConstraintNotFound,
+                Code::ConstraintDropFailed,
                 format!("Unable to drop constraint `{name}`: No such constraint {name}."),
             ));
         }

@@ -275,7 +275,7 @@ fn index_ddl_errors() {
         .unwrap_err();
     assert_eq!(e.code, Code::IndexAlreadyExists);
     let e = tx.drop_index("nope", false).unwrap_err();
-    assert_eq!(e.code, Code::IndexNotFound);
+    assert_eq!(e.code, Code::IndexDropFailed);
     assert_eq!(
         e.message,
         "Unable to drop index called `nope`. There is no such index."
@@ -284,7 +284,7 @@ fn index_ddl_errors() {
     tx.drop_index("ix", false).unwrap();
     assert!(tx.indexes().is_empty());
     let e = tx.drop_constraint("nope", false).unwrap_err();
-    assert_eq!(e.code, Code::ConstraintNotFound);
+    assert_eq!(e.code, Code::ConstraintDropFailed);
     let c = tx.take_counters();
     assert_eq!((c.indexes_added, c.indexes_removed), (1, 1));
 }

@@ -36,10 +36,8 @@ codes! {
     NotSystemDatabaseError,
     ConstraintValidationFailed,
     IndexAlreadyExists,
-    IndexNotFound,
     EquivalentSchemaRuleAlreadyExists,
     ConstraintAlreadyExists,
-    ConstraintNotFound,
     ProcedureNotFound,
     ProcedureCallFailed,
     DatabaseNotFound,
@@ -67,6 +65,11 @@ codes! {
     DatabaseUnavailable,
     // Database errors: our fault, or the outcome is unknown.
     TransactionCommitFailed,
+    /// DROP INDEX / DROP CONSTRAINT of a rule that is not there (or not
+    /// droppable): Neo4j 5 answers with these database errors, and
+    /// libraries (LangChain) catch exactly that class.
+    IndexDropFailed,
+    ConstraintDropFailed,
     Unknown,
 }
 
@@ -90,12 +93,12 @@ impl Code {
             NotSystemDatabaseError => "Neo.ClientError.Statement.NotSystemDatabaseError",
             ConstraintValidationFailed => "Neo.ClientError.Schema.ConstraintValidationFailed",
             IndexAlreadyExists => "Neo.ClientError.Schema.IndexAlreadyExists",
-            IndexNotFound => "Neo.ClientError.Schema.IndexNotFound",
+            IndexDropFailed => "Neo.DatabaseError.Schema.IndexDropFailed",
             EquivalentSchemaRuleAlreadyExists => {
                 "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists"
             }
             ConstraintAlreadyExists => "Neo.ClientError.Schema.ConstraintAlreadyExists",
-            ConstraintNotFound => "Neo.ClientError.Schema.ConstraintNotFound",
+            ConstraintDropFailed => "Neo.DatabaseError.Schema.ConstraintDropFailed",
             ProcedureNotFound => "Neo.ClientError.Procedure.ProcedureNotFound",
             ProcedureCallFailed => "Neo.ClientError.Procedure.ProcedureCallFailed",
             DatabaseNotFound => "Neo.ClientError.Database.DatabaseNotFound",

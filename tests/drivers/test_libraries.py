@@ -1,0 +1,116 @@
+"""The Python libraries people build Neo4j applications with, used as their
+documentation shows, unchanged, against a Causeway server: LangChain's
+Neo4jVector and neo4j-graphrag's index helpers and VectorRetriever.
+
+Embeddings come from small deterministic embedders written here, so the
+nearest neighbours are known without a model."""
+import math
+
+import neo4j
+import pytest
+from langchain_core.embeddings import Embeddings
+from langchain_neo4j import Neo4jVector
+from neo4j_graphrag.embeddings.base import Embedder
+from neo4j_graphrag.indexes import create_vector_index, drop_index_if_exists, upsert_vectors
+from neo4j_graphrag.retrievers import VectorRetriever
+from neo4j_graphrag.types import EntityType
+
+from conftest import PASSWORD, USER
+
+TEXTS = [
+    "raft elects a leader among the cores",
+    "the cat sat on the mat",
+    "graphs have nodes and relationships",
+    "a replica follows the log",
+]
+
+
+def embed(text, size=12):
+    """Letter counts folded into `size` buckets, normalised: equal texts
+    give equal vectors, and texts sharing letters are close."""
+    v = [0.0] * size
+    for ch in text.lower():
+        if ch.isalpha():
+            v[(ord(ch) - ord("a")) % size] += 1.0
+    n = math.sqrt(sum(x * x for x in v)) or 1.0
+    return [x / n for x in v]
+
+
+class LetterEmbeddings(Embeddings):
+    def embed_documents(self, texts):
+        return [embed(t) for t in texts]
+
+    def embed_query(self, text):
+        return embed(text)
+
+
+class LetterEmbedder(Embedder):
+    def embed_query(self, text):
+        return embed(text)
+
+
+@pytest.fixture
+def url(server):
+    return f"bolt://127.0.0.1:{server.bolt_port}"
+
+
+def test_langchain_neo4jvector(url):
+    store = Neo4jVector.from_texts(
+        TEXTS, LetterEmbeddings(), url=url, username=USER, password=PASSWORD,
+        index_name="lc_chunks", node_label="LcChunk", pre_delete_collection=True)
+    hits = store.similarity_search(TEXTS[2], k=2)
+    assert hits[0].page_content == TEXTS[2]
+    scored = store.similarity_search_with_score(TEXTS[0], k=1)
+    assert scored[0][0].page_content == TEXTS[0]
+    assert scored[0][1] == pytest.approx(1.0)
+    # Documents added later are found at once.
+    store.add_texts(["consensus needs a majority of cores"], metadatas=[{"topic": "raft"}])
+    hits = store.similarity_search("consensus needs a majority of cores", k=1)
+    assert hits[0].metadata["topic"] == "raft"
+    # A second store on the same index, as an app reconnecting would open it.
+    again = Neo4jVector.from_existing_index(
+        LetterEmbeddings(), url=url, username=USER, password=PASSWORD, index_name="lc_chunks")
+    assert again.embedding_dimension == 12
+    assert again.similarity_search(TEXTS[3], k=1)[0].page_content == TEXTS[3]
+    store.query("DROP INDEX lc_chunks")
+    store._driver.close()
+    again._driver.close()
+
+
+def test_langchain_hybrid_search_is_refused_clearly(url):
+    """Hybrid search needs a full-text index, which Causeway does not have
+    yet: the library must get Neo4j's 'unsupported' error at creation, not
+    a range index that fails later."""
+    with pytest.raises(Exception) as e:
+        Neo4jVector.from_texts(
+            TEXTS, LetterEmbeddings(), url=url, username=USER, password=PASSWORD,
+            index_name="lc_hybrid", node_label="LcHybrid", search_type="hybrid",
+            pre_delete_collection=True)
+    # The library wraps the driver's error; the server's is its cause.
+    err = e.value
+    while err is not None and not isinstance(err, neo4j.exceptions.ClientError):
+        err = err.__cause__
+    assert err is not None, repr(e.value)
+    assert err.code == "Neo.ClientError.Statement.UnsupportedOperationError"
+
+
+def test_graphrag_vector_index_and_retriever(url):
+    with neo4j.GraphDatabase.driver(url, auth=(USER, PASSWORD)) as driver:
+        drop_index_if_exists(driver, "gr_docs")
+        driver.execute_query("MATCH (d:GrDoc) DETACH DELETE d")
+        create_vector_index(driver, "gr_docs", label="GrDoc", embedding_property="embedding",
+                            dimensions=12, similarity_fn="cosine")
+        records, _, _ = driver.execute_query(
+            "UNWIND $texts AS t CREATE (d:GrDoc {text: t}) RETURN elementId(d) AS id",
+            texts=TEXTS)
+        ids = [r["id"] for r in records]
+        upsert_vectors(driver, ids=ids, embedding_property="embedding",
+                       embeddings=[embed(t) for t in TEXTS], entity_type=EntityType.NODE)
+        retriever = VectorRetriever(driver, "gr_docs", LetterEmbedder(), return_properties=["text"])
+        result = retriever.search(query_text=TEXTS[1], top_k=2)
+        assert len(result.items) == 2
+        assert TEXTS[1] in result.items[0].content
+        assert result.items[0].metadata["score"] == pytest.approx(1.0)
+        drop_index_if_exists(driver, "gr_docs")
+        records, _, _ = driver.execute_query("SHOW INDEXES YIELD name WHERE name = 'gr_docs' RETURN name")
+        assert records == []
