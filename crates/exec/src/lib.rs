@@ -38,6 +38,7 @@ mod duration;
 mod eval;
 mod exec;
 mod functions;
+mod introspect;
 mod pattern;
 mod plan;
 mod procedures;

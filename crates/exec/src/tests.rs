@@ -419,6 +419,77 @@ fn vector_index_create_show_query_and_drop() {
 }
 
 #[test]
+fn schema_introspection_procedures() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE (:Person {name: 'a', age: 1})-[:KNOWS {since: 2020}]->(:Person {name: 'b'}), \
+         (:Person:Admin {name: 'c', tags: ['x']}), (:Empty), ()-[:LINK]->()",
+    );
+    let rows = run(
+        &mut tx,
+        "CALL db.schema.nodeTypeProperties() \
+         YIELD nodeType, nodeLabels, propertyName, propertyTypes, mandatory \
+         RETURN nodeType, nodeLabels, propertyName, propertyTypes, mandatory \
+         ORDER BY nodeType, propertyName",
+    );
+    let s = |x: &str| Value::from(x);
+    let l = |xs: &[&str]| Value::List(xs.iter().map(|x| Value::from(*x)).collect());
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                s(":`Admin`:`Person`"),
+                l(&["Admin", "Person"]),
+                s("name"),
+                l(&["String"]),
+                Value::Bool(true)
+            ],
+            vec![
+                s(":`Admin`:`Person`"),
+                l(&["Admin", "Person"]),
+                s("tags"),
+                l(&["StringArray"]),
+                Value::Bool(true)
+            ],
+            vec![
+                s(":`Empty`"),
+                l(&["Empty"]),
+                Value::Null,
+                Value::Null,
+                Value::Bool(false)
+            ],
+            vec![
+                s(":`Person`"),
+                l(&["Person"]),
+                s("age"),
+                l(&["Long"]),
+                Value::Bool(false)
+            ],
+            vec![
+                s(":`Person`"),
+                l(&["Person"]),
+                s("name"),
+                l(&["String"]),
+                Value::Bool(true)
+            ],
+        ]
+    );
+    let rows = run(
+        &mut tx,
+        "CALL db.schema.relTypeProperties() YIELD relType, propertyName, propertyTypes, mandatory \
+         RETURN relType, propertyName, propertyTypes, mandatory ORDER BY relType",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec![s(":`KNOWS`"), s("since"), l(&["Long"]), Value::Bool(true)],
+            vec![s(":`LINK`"), Value::Null, Value::Null, Value::Bool(false)],
+        ]
+    );
+}
+
+#[test]
 fn show_indexes_and_builtin_procedures() {
     let mut tx = TxGraph::new(Graph::new());
     run(&mut tx, "CREATE INDEX idx FOR (n:A) ON (n.x)");
@@ -681,6 +752,8 @@ fn builtin_procedure_listing() {
             "db.labels",
             "db.relationshipTypes",
             "db.propertyKeys",
+            "db.schema.nodeTypeProperties",
+            "db.schema.relTypeProperties",
             "db.index.vector.queryNodes",
             "db.index.vector.queryRelationships",
             "db.create.setNodeVectorProperty",
