@@ -64,6 +64,41 @@ pub fn routes() -> Router<Arc<HttpState>> {
             "/db/:db/tx/:id/commit",
             post(|s: St, p: TxPath, h: HeaderMap, b: Body| follow_up(s, p, h, b, Step::Commit)),
         )
+        // Neo4j 3.x's paths for the default database, which py2neo (and
+        // other clients written then) still post to when no database is
+        // named: the same endpoints, the same JSON.
+        .route(
+            "/db/data/transaction/commit",
+            post(|s: St, h: HeaderMap, b: Body| commit_in_one_request(s, default_db(), h, b)),
+        )
+        .route(
+            "/db/data/transaction",
+            post(|s: St, h: HeaderMap, b: Body| open(s, default_db(), h, b)),
+        )
+        .route(
+            "/db/data/transaction/:id",
+            post(|s: St, Path(id): Path<String>, h: HeaderMap, b: Body| {
+                follow_up(s, legacy(id), h, b, Step::Run)
+            })
+            .delete(|s: St, Path(id): Path<String>, h: HeaderMap| {
+                follow_up(s, legacy(id), h, Ok(Payload::default()), Step::Rollback)
+            }),
+        )
+        .route(
+            "/db/data/transaction/:id/commit",
+            post(|s: St, Path(id): Path<String>, h: HeaderMap, b: Body| {
+                follow_up(s, legacy(id), h, b, Step::Commit)
+            }),
+        )
+}
+
+fn default_db() -> Path<String> {
+    Path(crate::db::DEFAULT_DB.to_owned())
+}
+
+/// A legacy transaction path's id, as a path of the default database.
+fn legacy(id: String) -> TxPath {
+    Path((crate::db::DEFAULT_DB.to_owned(), id))
 }
 
 /// Bytes of an oversized body that are still read, and thrown away, before
@@ -308,6 +343,46 @@ fn row_json(v: &Value) -> JsonValue {
     }
 }
 
+/// A value in Neo4j 3.x's `rest` format: entities carry their own URI
+/// (whose last segment is the id, all clients read of it), labels or type
+/// and properties; paths list their members' URIs and directions.
+fn rest_json(v: &Value) -> JsonValue {
+    let node_uri = |id: u64| format!("/db/data/node/{id}");
+    let rel_uri = |id: u64| format!("/db/data/relationship/{id}");
+    match v {
+        Value::Node(n) => json!({
+            "self": node_uri(n.id), "metadata": {"id": n.id, "labels": n.labels},
+            "data": props_json(&n.props)
+        }),
+        Value::Relationship(r) => json!({
+            "self": rel_uri(r.id), "type": r.rel_type, "start": node_uri(r.start),
+            "end": node_uri(r.end), "metadata": {"id": r.id, "type": r.rel_type},
+            "data": props_json(&r.props)
+        }),
+        Value::Path(p) => {
+            let directions: Vec<&str> = p
+                .rels
+                .iter()
+                .zip(&p.nodes)
+                .map(|(r, from)| if r.start == from.id { "->" } else { "<-" })
+                .collect();
+            json!({
+                "start": p.nodes.first().map(|n| node_uri(n.id)),
+                "end": p.nodes.last().map(|n| node_uri(n.id)),
+                "nodes": p.nodes.iter().map(|n| node_uri(n.id)).collect::<Vec<_>>(),
+                "relationships": p.rels.iter().map(|r| rel_uri(r.id)).collect::<Vec<_>>(),
+                "directions": directions,
+                "length": p.rels.len(),
+            })
+        }
+        Value::List(l) => JsonValue::Array(l.iter().map(rest_json).collect()),
+        Value::Map(m) => {
+            JsonValue::Object(m.iter().map(|(k, v)| (k.clone(), rest_json(v))).collect())
+        }
+        other => row_json(other),
+    }
+}
+
 /// The `meta` entry of a value: what the row format leaves out.
 fn meta_json(v: &Value) -> JsonValue {
     match v {
@@ -368,6 +443,8 @@ struct Statement {
     params: Map,
     row: bool,
     graph: bool,
+    /// Neo4j 3.x's `rest` format, which py2neo asks for over HTTP.
+    rest: bool,
     stats: bool,
 }
 
@@ -401,8 +478,9 @@ fn statements(body: &JsonValue) -> Result<Vec<Statement>, Error> {
             Ok(Statement {
                 text: text.to_owned(),
                 params,
-                row: wants("row") || !wants("graph"),
+                row: wants("row") || !(wants("graph") || wants("rest")),
                 graph: wants("graph"),
+                rest: wants("rest"),
                 stats: s
                     .get("includeStats")
                     .and_then(JsonValue::as_bool)
@@ -830,6 +908,12 @@ async fn run_statements(
                     d.insert(
                         "meta".into(),
                         JsonValue::Array(row.iter().map(meta_json).collect()),
+                    );
+                }
+                if st.rest {
+                    d.insert(
+                        "rest".into(),
+                        JsonValue::Array(row.iter().map(rest_json).collect()),
                     );
                 }
                 if st.graph {
