@@ -114,3 +114,23 @@ def test_graphrag_vector_index_and_retriever(url):
         drop_index_if_exists(driver, "gr_docs")
         records, _, _ = driver.execute_query("SHOW INDEXES YIELD name WHERE name = 'gr_docs' RETURN name")
         assert records == []
+
+
+def test_graphrag_schema_through_apoc_meta_data(url):
+    """neo4j-graphrag (and the LangChain and MCP tools built on it) read the
+    graph's schema with apoc.meta.data before generating any Cypher."""
+    from neo4j_graphrag.schema import get_schema, get_structured_schema
+
+    with neo4j.GraphDatabase.driver(url, auth=(USER, PASSWORD)) as driver:
+        driver.execute_query("MATCH (n:SchemaPerson|SchemaMovie) DETACH DELETE n")
+        driver.execute_query(
+            "CREATE (:SchemaPerson {name: 'a', born: 1970})-[:SCHEMA_ACTED_IN {roles: ['x']}]->"
+            "(:SchemaMovie {title: 't', released: date()})")
+        schema = get_structured_schema(driver)
+        assert schema["node_props"]["SchemaPerson"] == [
+            {"property": "born", "type": "INTEGER"}, {"property": "name", "type": "STRING"}]
+        assert {"property": "released", "type": "DATE"} in schema["node_props"]["SchemaMovie"]
+        assert schema["rel_props"]["SCHEMA_ACTED_IN"] == [{"property": "roles", "type": "LIST"}]
+        assert {"start": "SchemaPerson", "type": "SCHEMA_ACTED_IN", "end": "SchemaMovie"} \
+            in schema["relationships"]
+        assert "(:SchemaPerson)-[:SCHEMA_ACTED_IN]->(:SchemaMovie)" in get_schema(driver)

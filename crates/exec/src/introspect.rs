@@ -135,3 +135,225 @@ pub(crate) fn rel_type_properties(g: &Graph) -> Vec<Vec<Value>> {
     }
     out
 }
+
+/// APOC's name for a stored value's type in `apoc.meta.data`: lists are
+/// just `LIST`, whatever they hold.
+fn apoc_type(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "STRING",
+        Value::Int(_) => "INTEGER",
+        Value::Float(_) => "FLOAT",
+        Value::Bool(_) => "BOOLEAN",
+        Value::Date(_) => "DATE",
+        Value::DateTime(_) => "DATE_TIME",
+        Value::LocalDateTime(_) => "LOCAL_DATE_TIME",
+        Value::LocalTime(_) => "LOCAL_TIME",
+        Value::Time(_) => "TIME",
+        Value::Duration(_) => "DURATION",
+        Value::List(_) | Value::Bytes(_) => "LIST",
+        Value::Map(_) => "MAP",
+        Value::Null => "NULL",
+        Value::Node(_) | Value::Relationship(_) | Value::Path(_) => "ANY",
+    }
+}
+
+/// One `apoc.meta.data` row while it is being filled in.
+#[derive(Default)]
+struct MetaRow {
+    label: String,
+    property: String,
+    /// Property rows: the value type; relationship rows: `None`.
+    value_type: Option<&'static str>,
+    count: i64,
+    unique: bool,
+    index: bool,
+    existence: bool,
+    array: bool,
+    out_total: i64,
+    in_total: i64,
+    other: Vec<String>,
+    other_labels: Vec<String>,
+    node: bool,
+}
+
+impl MetaRow {
+    fn into_values(self) -> Vec<Value> {
+        let strs = |v: Vec<String>| Value::List(v.into_iter().map(Value::String).collect());
+        let (left, right) = if self.count > 0 {
+            (self.out_total / self.count, self.in_total / self.count)
+        } else {
+            (0, 0)
+        };
+        vec![
+            Value::String(self.label),
+            Value::String(self.property),
+            Value::Int(self.count),
+            Value::Bool(self.unique),
+            Value::Bool(self.index),
+            Value::Bool(self.existence),
+            Value::from(self.value_type.unwrap_or("RELATIONSHIP")),
+            Value::Bool(self.array),
+            Value::Null,
+            Value::Int(left),
+            Value::Int(right),
+            strs(self.other),
+            strs(self.other_labels),
+            Value::from(if self.node { "node" } else { "relationship" }),
+        ]
+    }
+}
+
+/// Rows of one label or relationship type, in first-seen order; property
+/// names and relationship types share the keys, as in APOC.
+#[derive(Default)]
+struct Group {
+    rows: Vec<MetaRow>,
+    at: BTreeMap<String, usize>,
+}
+
+impl Group {
+    fn row(&mut self, key: &str, make: impl FnOnce() -> MetaRow) -> (&mut MetaRow, bool) {
+        if let Some(&i) = self.at.get(key) {
+            return (&mut self.rows[i], false);
+        }
+        self.at.insert(key.to_owned(), self.rows.len());
+        self.rows.push(make());
+        (self.rows.last_mut().expect("just pushed"), true)
+    }
+}
+
+/// `apoc.meta.data`: per label, its properties (type, index, constraints)
+/// and the relationship types its nodes start, with the end nodes' labels;
+/// per relationship type, the labels it starts from and its properties.
+/// About `sample` nodes of each label are examined (`-1`: all of them),
+/// every `n / sample`-th in label order, so a small graph is read whole.
+pub(crate) fn apoc_meta_data(g: &Graph, sample: i64) -> causeway_value::Result<Vec<Vec<Value>>> {
+    use causeway_graph::{ConstraintType, Dir, EntityType};
+    if sample == 0 {
+        return Err(causeway_value::Error::new(
+            causeway_value::Code::ProcedureCallFailed,
+            "Failed to invoke procedure `apoc.meta.data`: Caused by: java.lang.ArithmeticException: / by zero",
+        ));
+    }
+    let indexes = g.indexes();
+    let constraints = g.constraints();
+    let indexed = |entity: EntityType, label: &str, key: &str| {
+        indexes.iter().any(|ix| {
+            ix.entity == entity && ix.label == label && ix.properties.iter().any(|p| p == key)
+        })
+    };
+    let constrained = |entity: EntityType, label: &str, key: &str, kind: ConstraintType| {
+        constraints.iter().any(|c| {
+            c.entity == entity
+                && c.label == label
+                && c.kind == kind
+                && c.properties.iter().any(|p| p == key)
+        })
+    };
+    let property_row = |entity: EntityType, label: &str, key: &str, v: &Value| MetaRow {
+        label: label.to_owned(),
+        property: key.to_owned(),
+        value_type: Some(apoc_type(v)),
+        unique: constrained(entity, label, key, ConstraintType::Unique),
+        index: indexed(entity, label, key),
+        existence: constrained(entity, label, key, ConstraintType::NotNull),
+        array: matches!(v, Value::List(_) | Value::Bytes(_)),
+        node: entity == EntityType::Node,
+        ..MetaRow::default()
+    };
+    let mut types: BTreeMap<String, Group> = BTreeMap::new();
+    let mut labels: BTreeMap<String, Group> = BTreeMap::new();
+    for label in g.labels() {
+        let ids = g.nodes_with_label(&label);
+        let step = if sample < 0 {
+            1
+        } else {
+            (ids.len() / sample as usize).max(1)
+        };
+        let mut group = Group::default();
+        for (c, &id) in ids.iter().enumerate() {
+            if (c + 1) % step != 0 {
+                continue;
+            }
+            // Outgoing relationships by type, in the order first met.
+            let mut by_type: Vec<(String, Vec<(u64, u64)>)> = Vec::new();
+            for (rel, end) in g.expand(id, Dir::Out, &[]) {
+                let Some(r) = g.rel(rel) else { continue };
+                match by_type.iter_mut().find(|(t, _)| t == r.rel_type) {
+                    Some((_, v)) => v.push((rel, end)),
+                    None => by_type.push((r.rel_type.to_owned(), vec![(rel, end)])),
+                }
+            }
+            for (ty, rels) in &by_type {
+                let incoming = g.degree(id, Dir::In, std::slice::from_ref(ty)) as i64;
+                let mut ends: Vec<String> = Vec::new();
+                for (_, end) in rels {
+                    for l in g.node_labels(*end).unwrap_or_default() {
+                        if !ends.iter().any(|x| x == l) {
+                            ends.push(l.to_owned());
+                        }
+                    }
+                }
+                let tgroup = types.entry(ty.clone()).or_default();
+                let update = |row: &mut MetaRow| {
+                    row.count += 1;
+                    row.out_total += rels.len() as i64;
+                    row.in_total += incoming;
+                    row.array |= rels.len() > 1;
+                    for l in &ends {
+                        if !row.other.contains(l) {
+                            row.other.push(l.clone());
+                        }
+                    }
+                };
+                update(
+                    group
+                        .row(ty, || MetaRow {
+                            label: label.clone(),
+                            property: ty.clone(),
+                            node: true,
+                            ..MetaRow::default()
+                        })
+                        .0,
+                );
+                update(
+                    tgroup
+                        .row(&label, || MetaRow {
+                            label: ty.clone(),
+                            property: label.clone(),
+                            ..MetaRow::default()
+                        })
+                        .0,
+                );
+                for (rel, _) in rels {
+                    for key in g.rel_keys(*rel).unwrap_or_default() {
+                        if let Some(v) = g.rel_prop(*rel, key) {
+                            tgroup.row(key, || property_row(EntityType::Relationship, ty, key, v));
+                        }
+                    }
+                }
+            }
+            let own = g.node_labels(id).unwrap_or_default();
+            for key in g.node_keys(id).unwrap_or_default() {
+                let Some(v) = g.node_prop(id, key) else {
+                    continue;
+                };
+                let (row, new) = group.row(key, || property_row(EntityType::Node, &label, key, v));
+                if new && row.unique {
+                    row.other_labels = own
+                        .iter()
+                        .filter(|l| **l != label)
+                        .map(|l| (*l).to_owned())
+                        .collect();
+                }
+            }
+        }
+        labels.insert(label, group);
+    }
+    Ok(types
+        .into_values()
+        .chain(labels.into_values())
+        .flat_map(|g| g.rows)
+        .map(MetaRow::into_values)
+        .collect())
+}

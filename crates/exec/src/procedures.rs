@@ -75,6 +75,28 @@ pub const BUILTINS: &[Builtin] = &[
         description: "Show the derived property schema of the relationships in tabular form.",
     },
     Builtin {
+        name: "apoc.meta.data",
+        inputs: &[("config", "MAP = {}")],
+        outputs: &[
+            ("label", "STRING"),
+            ("property", "STRING"),
+            ("count", "INTEGER"),
+            ("unique", "BOOLEAN"),
+            ("index", "BOOLEAN"),
+            ("existence", "BOOLEAN"),
+            ("type", "STRING"),
+            ("array", "BOOLEAN"),
+            ("sample", "LIST<ANY>"),
+            ("left", "INTEGER"),
+            ("right", "INTEGER"),
+            ("other", "LIST<STRING>"),
+            ("otherLabels", "LIST<STRING>"),
+            ("elementType", "STRING"),
+        ],
+        mode: "READ",
+        description: "Examines the full graph and returns a table of metadata.",
+    },
+    Builtin {
         name: "db.index.vector.queryNodes",
         inputs: VECTOR_QUERY_INPUTS,
         outputs: &[("node", "NODE"), ("score", "FLOAT")],
@@ -147,12 +169,32 @@ fn builtin_call(
         "db.propertyKeys" => list(g.property_keys()),
         "db.schema.nodeTypeProperties" => Ok(crate::introspect::node_type_properties(g)),
         "db.schema.relTypeProperties" => Ok(crate::introspect::rel_type_properties(g)),
+        "apoc.meta.data" => meta_sample(argv).and_then(|n| crate::introspect::apoc_meta_data(g, n)),
         "db.index.vector.queryNodes" => vector_query(g, EntityType::Node, argv),
         "db.index.vector.queryRelationships" => vector_query(g, EntityType::Relationship, argv),
         "db.create.setNodeVectorProperty" => set_vector_property(tx, b.name, argv, false),
         "db.create.setRelationshipVectorProperty" => set_vector_property(tx, b.name, argv, true),
         _ => return None,
     })
+}
+
+/// The `sample` of an APOC meta config: an integer, 1000 unless given.
+fn meta_sample(argv: &[Value]) -> Result<i64> {
+    match argv.first() {
+        Some(Value::Map(m)) => match m.get("sample") {
+            None | Some(Value::Null) => Ok(1000),
+            Some(Value::Int(n)) => Ok(*n),
+            Some(other) => Err(Error::new(
+                Code::ProcedureCallFailed,
+                format!(
+                    "Failed to invoke procedure: the config's `sample` must be an integer, \
+                     not {}",
+                    other.type_name()
+                ),
+            )),
+        },
+        _ => Ok(1000),
+    }
 }
 
 fn vector_query(g: &Graph, entity: EntityType, argv: &[Value]) -> Result<Vec<Vec<Value>>> {

@@ -490,6 +490,59 @@ fn schema_introspection_procedures() {
 }
 
 #[test]
+fn apoc_meta_data_describes_labels_types_and_properties() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "CREATE INDEX FOR (m:Movie) ON (m.title)");
+    run(
+        &mut tx,
+        "CREATE CONSTRAINT FOR (a:Actor) REQUIRE a.name IS UNIQUE",
+    );
+    run(
+        &mut tx,
+        "CREATE (t:Actor {name:'Tom Hanks'})-[:ACTED_IN {roles:'Forrest'}]->(m1:Movie {title:'Forrest Gump'}), \
+         (b:Actor {name:'Bruce Lee'})-[:ACTED_IN {roles:'FooBaz'}]->(m1), \
+         (t)-[:ACTED_IN {roles:'R2'}]->(m2:Movie {title:'Movie2'}), \
+         (t)-[:ACTED_IN {roles:'R3'}]->(:Movie {title:'Movie3'}), \
+         (t)-[:DIRECTED {foo:'first'}]->(m2), (t)-[:DIRECTED {foo:'second'}]->(:Movie {title:'Movie4'}), \
+         (:Studio {name:'Pixar', tags: ['a']})-[:ANIMATED {bar:'alpha'}]->(m2)",
+    );
+    let rows = run(
+        &mut tx,
+        "CALL apoc.meta.data() YIELD label, property, count, unique, index, existence, type, \
+         array, left, right, other, elementType \
+         RETURN label + '|' + property + '|' + count + '|' + unique + '|' + index + '|' + \
+         existence + '|' + type + '|' + array + '|' + left + '|' + right + '|' + \
+         reduce(s = '', o IN other | s + o) + '|' + elementType AS row ORDER BY row",
+    );
+    let want = [
+        "ACTED_IN|Actor|2|false|false|false|RELATIONSHIP|true|2|0|Movie|relationship",
+        "ACTED_IN|roles|0|false|false|false|STRING|false|0|0||relationship",
+        "ANIMATED|Studio|1|false|false|false|RELATIONSHIP|false|1|0|Movie|relationship",
+        "ANIMATED|bar|0|false|false|false|STRING|false|0|0||relationship",
+        "Actor|ACTED_IN|2|false|false|false|RELATIONSHIP|true|2|0|Movie|node",
+        "Actor|DIRECTED|1|false|false|false|RELATIONSHIP|true|2|0|Movie|node",
+        "Actor|name|0|true|true|false|STRING|false|0|0||node",
+        "DIRECTED|Actor|1|false|false|false|RELATIONSHIP|true|2|0|Movie|relationship",
+        "DIRECTED|foo|0|false|false|false|STRING|false|0|0||relationship",
+        "Movie|title|0|false|true|false|STRING|false|0|0||node",
+        "Studio|ANIMATED|1|false|false|false|RELATIONSHIP|false|1|0|Movie|node",
+        "Studio|name|0|false|false|false|STRING|false|0|0||node",
+        "Studio|tags|0|false|false|false|LIST|true|0|0||node",
+    ];
+    let want: Vec<String> = want.iter().map(|w| format!("'{w}'")).collect();
+    assert_eq!(strings(rows), want);
+    // Sampling every node gives the same; a sample of 0 is APOC's division error.
+    assert_eq!(
+        run(&mut tx, "CALL apoc.meta.data({sample: -1})").len(),
+        want.len()
+    );
+    assert_eq!(
+        fails(&tx, "CALL apoc.meta.data({sample: 0})").code,
+        Code::ProcedureCallFailed
+    );
+}
+
+#[test]
 fn show_indexes_and_builtin_procedures() {
     let mut tx = TxGraph::new(Graph::new());
     run(&mut tx, "CREATE INDEX idx FOR (n:A) ON (n.x)");
@@ -754,6 +807,7 @@ fn builtin_procedure_listing() {
             "db.propertyKeys",
             "db.schema.nodeTypeProperties",
             "db.schema.relTypeProperties",
+            "apoc.meta.data",
             "db.index.vector.queryNodes",
             "db.index.vector.queryRelationships",
             "db.create.setNodeVectorProperty",

@@ -33,34 +33,66 @@ impl Similarity {
     /// cosine and `1 / (1 + d²)` for Euclidean distance `d`. `None` when
     /// the pair cannot be compared (cosine of a zero vector).
     pub fn score(self, a: &[f32], b: &[f32]) -> Option<f64> {
-        match self {
+        let mut acc = Pair::default();
+        for (x, y) in a.iter().zip(b) {
+            acc.add(*x, *y);
+        }
+        acc.score(self)
+    }
+}
+
+/// Running sums over the components of two vectors, in f64.
+#[derive(Default)]
+struct Pair {
+    dot: f64,
+    aa: f64,
+    bb: f64,
+}
+
+impl Pair {
+    fn add(&mut self, x: f32, y: f32) {
+        let (x, y) = (f64::from(x), f64::from(y));
+        self.dot += x * y;
+        self.aa += x * x;
+        self.bb += y * y;
+    }
+
+    fn score(&self, similarity: Similarity) -> Option<f64> {
+        match similarity {
             Similarity::Cosine => {
-                let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
-                for (x, y) in a.iter().zip(b) {
-                    let (x, y) = (f64::from(*x), f64::from(*y));
-                    dot += x * y;
-                    na += x * x;
-                    nb += y * y;
-                }
-                if na == 0.0 || nb == 0.0 {
+                if self.aa == 0.0 || self.bb == 0.0 {
                     return None;
                 }
-                let cos = (dot / (na.sqrt() * nb.sqrt())).clamp(-1.0, 1.0);
+                let cos = (self.dot / (self.aa.sqrt() * self.bb.sqrt())).clamp(-1.0, 1.0);
                 Some((1.0 + cos) / 2.0)
             }
+            // |a - b|² = |a|² + |b|² - 2 a·b, clamped against rounding.
             Similarity::Euclidean => {
-                let d2: f64 = a
-                    .iter()
-                    .zip(b)
-                    .map(|(x, y)| {
-                        let d = f64::from(*x) - f64::from(*y);
-                        d * d
-                    })
-                    .sum();
-                Some(1.0 / (1.0 + d2))
+                Some(1.0 / (1.0 + (self.aa + self.bb - 2.0 * self.dot).max(0.0)))
             }
         }
     }
+}
+
+/// The query's score against a stored list, read in place (no copy per
+/// candidate); `None` if the list is not a vector of the query's size.
+fn score_stored(similarity: Similarity, query: &[f32], items: &[Value]) -> Option<f64> {
+    if items.len() != query.len() {
+        return None;
+    }
+    let mut acc = Pair::default();
+    for (x, v) in query.iter().zip(items) {
+        let y = match v {
+            Value::Float(f) => *f as f32,
+            Value::Int(i) => *i as f32,
+            _ => return None,
+        };
+        if !y.is_finite() {
+            return None;
+        }
+        acc.add(*x, y);
+    }
+    acc.score(similarity)
 }
 
 /// The largest `vector.dimensions` Neo4j accepts.
@@ -197,15 +229,13 @@ impl Graph {
                 EntityType::Node => self.node_prop(id, &def.property),
                 EntityType::Relationship => self.rel_prop(id, &def.property),
             };
-            let Some(v) = value.and_then(|v| def.vector_of(v)) else {
+            // Without a fixed dimension, entities of another one are not
+            // comparable with this query and are left out, as are values
+            // that are no vector (cosine: a zero vector scores nothing).
+            let Some(Value::List(items)) = value else {
                 continue;
             };
-            // Without a fixed dimension, entities of another one are not
-            // comparable with this query and are left out.
-            if v.len() != q.len() {
-                continue;
-            }
-            let Some(score) = def.similarity.score(&q, &v) else {
+            let Some(score) = score_stored(def.similarity, &q, items) else {
                 continue;
             };
             heap.push(Scored(score, id));
