@@ -134,3 +134,32 @@ def test_graphrag_schema_through_apoc_meta_data(url):
         assert {"start": "SchemaPerson", "type": "SCHEMA_ACTED_IN", "end": "SchemaMovie"} \
             in schema["relationships"]
         assert "(:SchemaPerson)-[:SCHEMA_ACTED_IN]->(:SchemaMovie)" in get_schema(driver)
+
+
+def test_langchain_neo4jgraph_add_graph_documents(url):
+    """LangChain's knowledge-graph path: Neo4jGraph reads the schema, and
+    add_graph_documents writes with dynamic labels (SET n:$(...)) and
+    apoc.merge.relationship, twice without duplicating anything."""
+    from langchain_core.documents import Document
+    from langchain_neo4j import Neo4jGraph
+    from langchain_neo4j.graphs.graph_document import GraphDocument, Node, Relationship
+
+    graph = Neo4jGraph(url=url, username=USER, password=PASSWORD)
+    graph.query("MATCH (n:LgPerson|LgCompany|Document) DETACH DELETE n")
+    alice = Node(id="Alice", type="LgPerson", properties={"age": 33})
+    acme = Node(id="Acme", type="LgCompany")
+    doc = GraphDocument(
+        nodes=[alice, acme],
+        relationships=[Relationship(source=alice, target=acme, type="LG_WORKS_AT",
+                                    properties={"since": 2020})],
+        source=Document(page_content="Alice works at Acme", metadata={"id": "doc-1"}))
+    for _ in range(2):
+        graph.add_graph_documents([doc], include_source=True, baseEntityLabel=True)
+    rows = graph.query("MATCH (p:LgPerson:__Entity__)-[r:LG_WORKS_AT]->(c:LgCompany) "
+                       "RETURN p.id AS p, p.age AS age, r.since AS since, c.id AS c")
+    assert rows == [{"p": "Alice", "age": 33, "since": 2020, "c": "Acme"}]
+    rows = graph.query("MATCH (d:Document {id: 'doc-1'})-[:MENTIONS]->(e) RETURN count(e) AS n")
+    assert rows == [{"n": 2}]
+    graph.refresh_schema()
+    assert "(:LgPerson)-[:LG_WORKS_AT]->(:LgCompany)" in graph.schema
+    graph._driver.close()

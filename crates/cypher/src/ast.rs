@@ -175,14 +175,26 @@ pub enum SetItem {
     Replace { var: String, value: Expr },
     /// `SET n += {map}`: merges properties.
     Merge { var: String, value: Expr },
-    /// `SET n:A:B`
-    Labels { var: String, labels: Vec<String> },
+    /// `SET n:A:B`, and Cypher 5's dynamic labels `SET n:$(expr)`, each
+    /// expression a string or a list of strings.
+    Labels {
+        var: String,
+        labels: Vec<String>,
+        dynamic: Vec<Expr>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum RemoveItem {
-    Property { target: Expr, key: String },
-    Labels { var: String, labels: Vec<String> },
+    Property {
+        target: Expr,
+        key: String,
+    },
+    Labels {
+        var: String,
+        labels: Vec<String>,
+        dynamic: Vec<Expr>,
+    },
 }
 
 /// A comma-separated list of pattern parts.

@@ -493,7 +493,12 @@ fn check_clause(c: &Clause, scope: &mut Scope, standalone_call: bool) -> Result<
                     RemoveItem::Property { target, .. } => {
                         check_expr(target, scope, Ctx::new(Agg::Forbidden))?
                     }
-                    RemoveItem::Labels { var, .. } => require_var(var, scope)?,
+                    RemoveItem::Labels { var, dynamic, .. } => {
+                        require_var(var, scope)?;
+                        for e in dynamic {
+                            check_expr(e, scope, Ctx::new(Agg::Forbidden))?;
+                        }
+                    }
                 }
             }
         }
@@ -602,7 +607,10 @@ fn check_set_item(item: &SetItem, scope: &mut Scope) -> Result<()> {
             require_var(var, scope)?;
             check_expr(value, scope, cx)
         }
-        SetItem::Labels { var, .. } => require_var(var, scope),
+        SetItem::Labels { var, dynamic, .. } => {
+            require_var(var, scope)?;
+            dynamic.iter().try_for_each(|e| check_expr(e, scope, cx))
+        }
     }
 }
 

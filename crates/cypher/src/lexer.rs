@@ -16,6 +16,8 @@ pub(crate) enum Tok {
     Int(Option<u64>),
     Float(f64),
     Param(String),
+    /// `$` before `(`: a dynamic label or type, `:$(expr)`.
+    Dollar,
     LParen,
     RParen,
     LBracket,
@@ -206,6 +208,7 @@ impl<'a> Lexer<'a> {
                     self.push(Tok::QuotedIdent(s), start);
                     continue;
                 }
+                '$' if self.peek_byte(1) == b'(' => single(Tok::Dollar),
                 '$' => {
                     self.pos += 1;
                     let name = self.param_name(start)?;

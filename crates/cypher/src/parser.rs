@@ -638,8 +638,12 @@ impl<'a> Parser<'a> {
         let target = self.set_target()?;
         if self.at(&Tok::Colon) {
             let var = self.target_var(target, &start)?;
-            let labels = self.label_list()?;
-            return Ok(SetItem::Labels { var, labels });
+            let (labels, dynamic) = self.updated_labels()?;
+            return Ok(SetItem::Labels {
+                var,
+                labels,
+                dynamic,
+            });
         }
         if self.eat(&Tok::PlusEq) {
             let var = self.target_var(target, &start)?;
@@ -684,14 +688,23 @@ impl<'a> Parser<'a> {
     }
 
     /// `:A:B` (also `:A&B`), used by SET and REMOVE.
-    pub fn label_list(&mut self) -> Result<Vec<String>> {
-        let mut labels = Vec::new();
+    /// The labels SET and REMOVE take: `:A:B`, each of which may instead be
+    /// `$(expr)`, a label computed per row.
+    fn updated_labels(&mut self) -> Result<(Vec<String>, Vec<Expr>)> {
+        let (mut labels, mut dynamic) = (Vec::new(), Vec::new());
         self.expect(&Tok::Colon, "':'")?;
-        labels.push(self.name("a label name")?);
-        while self.eat(&Tok::Colon) || self.eat(&Tok::Amp) {
-            labels.push(self.name("a label name")?);
+        loop {
+            if self.eat(&Tok::Dollar) {
+                self.expect(&Tok::LParen, "'('")?;
+                dynamic.push(self.expr()?);
+                self.expect(&Tok::RParen, "')'")?;
+            } else {
+                labels.push(self.name("a label name")?);
+            }
+            if !(self.eat(&Tok::Colon) || self.eat(&Tok::Amp)) {
+                return Ok((labels, dynamic));
+            }
         }
-        Ok(labels)
     }
 
     /// A label expression after its leading `:`. `|` is a disjunction unless
@@ -756,8 +769,12 @@ impl<'a> Parser<'a> {
             let target = self.set_target()?;
             if self.at(&Tok::Colon) {
                 let var = self.target_var(target, &start)?;
-                let labels = self.label_list()?;
-                items.push(RemoveItem::Labels { var, labels });
+                let (labels, dynamic) = self.updated_labels()?;
+                items.push(RemoveItem::Labels {
+                    var,
+                    labels,
+                    dynamic,
+                });
             } else {
                 match target {
                     Expr::Property(target, key) => items.push(RemoveItem::Property {

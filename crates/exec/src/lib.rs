@@ -33,6 +33,7 @@
 #![allow(clippy::type_complexity)]
 
 mod aggregate;
+mod apoc;
 mod cache;
 mod duration;
 mod eval;

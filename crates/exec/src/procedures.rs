@@ -97,6 +97,66 @@ pub const BUILTINS: &[Builtin] = &[
         description: "Examines the full graph and returns a table of metadata.",
     },
     Builtin {
+        name: "apoc.merge.node",
+        inputs: &[
+            ("labels", "LIST<STRING>"),
+            ("identProps", "MAP"),
+            ("onCreateProps", "MAP = {}"),
+            ("onMatchProps", "MAP = {}"),
+        ],
+        outputs: &[("node", "NODE")],
+        mode: "WRITE",
+        description: "Merges the given node with the given labels and identifying properties.",
+    },
+    Builtin {
+        name: "apoc.merge.relationship",
+        inputs: &[
+            ("startNode", "NODE"),
+            ("relType", "STRING"),
+            ("identProps", "MAP"),
+            ("onCreateProps", "MAP"),
+            ("endNode", "NODE"),
+            ("onMatchProps", "MAP = {}"),
+        ],
+        outputs: &[("rel", "RELATIONSHIP")],
+        mode: "WRITE",
+        description:
+            "Merges the given relationship with the given type and identifying properties.",
+    },
+    Builtin {
+        name: "apoc.create.node",
+        inputs: &[("labels", "LIST<STRING>"), ("props", "MAP")],
+        outputs: &[("node", "NODE")],
+        mode: "WRITE",
+        description: "Creates a node with the given dynamic labels.",
+    },
+    Builtin {
+        name: "apoc.create.relationship",
+        inputs: &[
+            ("from", "NODE"),
+            ("relType", "STRING"),
+            ("props", "MAP"),
+            ("to", "NODE"),
+        ],
+        outputs: &[("rel", "RELATIONSHIP")],
+        mode: "WRITE",
+        description: "Creates a relationship with the given dynamic relationship type.",
+    },
+    Builtin {
+        name: "apoc.create.addLabels",
+        inputs: &[("nodes", "ANY"), ("labels", "LIST<STRING>")],
+        outputs: &[("node", "NODE")],
+        mode: "WRITE",
+        description: "Adds the given labels to the given nodes.",
+    },
+    Builtin {
+        name: "apoc.create.setProperty",
+        inputs: &[("nodes", "ANY"), ("key", "STRING"), ("value", "ANY")],
+        outputs: &[("node", "NODE")],
+        mode: "WRITE",
+        description: "Sets the given property to the given nodes.",
+    },
+    Builtin {
         name: "db.index.vector.queryNodes",
         inputs: VECTOR_QUERY_INPUTS,
         outputs: &[("node", "NODE"), ("score", "FLOAT")],
@@ -172,8 +232,24 @@ fn builtin_call(
         "apoc.meta.data" => meta_sample(argv).and_then(|n| crate::introspect::apoc_meta_data(g, n)),
         "db.index.vector.queryNodes" => vector_query(g, EntityType::Node, argv),
         "db.index.vector.queryRelationships" => vector_query(g, EntityType::Relationship, argv),
-        "db.create.setNodeVectorProperty" => set_vector_property(tx, b.name, argv, false),
-        "db.create.setRelationshipVectorProperty" => set_vector_property(tx, b.name, argv, true),
+        "db.create.setNodeVectorProperty" => {
+            writable(tx).and_then(|tx| set_vector_property(tx, b.name, argv, false))
+        }
+        "db.create.setRelationshipVectorProperty" => {
+            writable(tx).and_then(|tx| set_vector_property(tx, b.name, argv, true))
+        }
+        "apoc.merge.node" => writable(tx).and_then(|tx| crate::apoc::merge_node(tx, argv)),
+        "apoc.merge.relationship" => {
+            writable(tx).and_then(|tx| crate::apoc::merge_relationship(tx, argv))
+        }
+        "apoc.create.node" => writable(tx).and_then(|tx| crate::apoc::create_node(tx, argv)),
+        "apoc.create.relationship" => {
+            writable(tx).and_then(|tx| crate::apoc::create_relationship(tx, argv))
+        }
+        "apoc.create.addLabels" => writable(tx).and_then(|tx| crate::apoc::add_labels(tx, argv)),
+        "apoc.create.setProperty" => {
+            writable(tx).and_then(|tx| crate::apoc::set_property(tx, argv))
+        }
         _ => return None,
     })
 }
@@ -220,8 +296,14 @@ fn vector_query(g: &Graph, entity: EntityType, argv: &[Value]) -> Result<Vec<Vec
         .collect())
 }
 
+/// The transaction a write procedure writes into; a statement run without
+/// one is a read.
+fn writable(tx: Option<&mut TxGraph>) -> Result<&mut TxGraph> {
+    tx.ok_or_else(|| Error::new(Code::AccessMode, "Writing in read access mode not allowed."))
+}
+
 fn set_vector_property(
-    tx: Option<&mut TxGraph>,
+    tx: &mut TxGraph,
     name: &str,
     argv: &[Value],
     rel: bool,
@@ -234,12 +316,6 @@ fn set_vector_property(
                  java.lang.IllegalArgumentException: {why}"
             ),
         )
-    };
-    let Some(tx) = tx else {
-        return Err(Error::new(
-            Code::AccessMode,
-            "Writing in read access mode not allowed.",
-        ));
     };
     let id = match (argv.first(), rel) {
         (Some(Value::Node(n)), false) => n.id,
@@ -390,7 +466,7 @@ fn precheck_clauses(clauses: &[Clause], catalog: Option<&dyn SystemCatalog>) -> 
                         SetItem::Property { value, .. }
                         | SetItem::Replace { value, .. }
                         | SetItem::Merge { value, .. } => check_expr(value),
-                        SetItem::Labels { .. } => {}
+                        SetItem::Labels { dynamic, .. } => dynamic.iter().for_each(&mut check_expr),
                     }
                 }
             }

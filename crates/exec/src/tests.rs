@@ -543,6 +543,146 @@ fn apoc_meta_data_describes_labels_types_and_properties() {
 }
 
 #[test]
+fn apoc_merge_and_create_procedures_write_in_the_transaction() {
+    let mut tx = TxGraph::new(Graph::new());
+    // The second row merges onto the node the first created; RETURN sees
+    // the clause's finished work (clause-at-a-time, as for SET).
+    let rows = run(
+        &mut tx,
+        "UNWIND [{id: 1, n: 'a'}, {id: 1, n: 'b'}, {id: 2, n: 'c'}] AS row \
+         CALL apoc.merge.node(['Entity', 'Person'], {id: row.id}, {name: row.n}, {seen: true}) \
+         YIELD node RETURN node.id, node.name, node.seen",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec![Value::Int(1), Value::from("a"), Value::Bool(true)],
+            vec![Value::Int(1), Value::from("a"), Value::Bool(true)],
+            vec![Value::Int(2), Value::from("c"), Value::Null],
+        ]
+    );
+    assert_eq!(
+        run(&mut tx, "MATCH (n:Entity:Person) RETURN count(n)"),
+        vec![vec![Value::Int(2)]]
+    );
+    // Five arguments, as LangChain calls it; again: the same relationship.
+    for since in [2020, 2021] {
+        run(
+            &mut tx,
+            &format!(
+                "MATCH (a {{id: 1}}), (b {{id: 2}}) \
+                 CALL apoc.merge.relationship(a, 'KNOWS', {{}}, {{since: {since}}}, b) \
+                 YIELD rel RETURN rel"
+            ),
+        );
+    }
+    assert_eq!(
+        run(
+            &mut tx,
+            "MATCH ()-[r:KNOWS]->() RETURN count(r), collect(r.since)"
+        ),
+        vec![vec![Value::Int(1), Value::List(vec![Value::Int(2020)])]]
+    );
+    let rows = run(
+        &mut tx,
+        "MATCH (a {id: 1}) CALL apoc.create.addLabels(a, ['Extra']) YIELD node \
+         CALL apoc.create.setProperty(node, 'name', null) YIELD node AS n2 \
+         RETURN labels(n2), n2.name",
+    );
+    assert_eq!(
+        rows,
+        vec![vec![
+            Value::List(vec![
+                Value::from("Entity"),
+                Value::from("Person"),
+                Value::from("Extra")
+            ]),
+            Value::Null
+        ]]
+    );
+    let rows = run(
+        &mut tx,
+        "CALL apoc.create.node(['T'], {k: 1, gone: null}) YIELD node AS a \
+         CALL apoc.create.node(['T'], {k: 2}) YIELD node AS b \
+         CALL apoc.create.relationship(a, 'LINKS TO', {w: 0.5}, b) YIELD rel \
+         RETURN type(rel), rel.w, keys(a)",
+    );
+    assert_eq!(
+        rows,
+        vec![vec![
+            Value::from("LINKS TO"),
+            Value::Float(0.5),
+            Value::List(vec![Value::from("k")])
+        ]]
+    );
+    for q in [
+        "CALL apoc.merge.node(['X'], {})",
+        "CALL apoc.merge.node(['X', ''], {k: 1})",
+        "MATCH (a {id: 1}) CALL apoc.merge.relationship(a, '', {}, {}, a) YIELD rel RETURN rel",
+    ] {
+        assert_eq!(fails(&tx, q).code, Code::ProcedureCallFailed, "{q}");
+    }
+    assert_eq!(
+        classify("CALL apoc.merge.node(['X'], {k: 1})").unwrap(),
+        StatementClass::Write
+    );
+}
+
+#[test]
+fn dynamic_labels_in_set_and_remove() {
+    let mut tx = TxGraph::new(Graph::new());
+    let params: Map = [("extra".to_string(), Value::from("Extra"))]
+        .into_iter()
+        .collect();
+    run_params(
+        &mut tx,
+        "UNWIND [{id: 1, type: 'Person', more: ['A', 'B']}, {id: 2, type: 'Company', more: []}] AS row \
+         CREATE (n:Entity {id: row.id}) SET n:$(row.type):$(row.more), n:$($extra)",
+        params,
+    );
+    assert_eq!(
+        run(
+            &mut tx,
+            "MATCH (n:Entity) RETURN n.id, labels(n) ORDER BY n.id"
+        ),
+        vec![
+            vec![
+                Value::Int(1),
+                Value::List(
+                    ["Entity", "Person", "A", "B", "Extra"]
+                        .map(Value::from)
+                        .to_vec()
+                )
+            ],
+            vec![
+                Value::Int(2),
+                Value::List(["Entity", "Company", "Extra"].map(Value::from).to_vec())
+            ],
+        ]
+    );
+    run(&mut tx, "MATCH (n:Entity) REMOVE n:$(['A', 'Extra'])");
+    assert_eq!(
+        run(&mut tx, "MATCH (n:Extra) RETURN count(n)"),
+        vec![vec![Value::Int(0)]]
+    );
+    for q in [
+        "MATCH (n:Entity) SET n:$(null)",
+        "MATCH (n:Entity) SET n:$('')",
+        "MATCH (n:Entity) SET n:$(1)",
+    ] {
+        assert_eq!(fails(&tx, q).code, Code::TypeError, "{q}");
+    }
+    assert_eq!(
+        fails(&tx, "MATCH (n) SET n:$(undefinedVar)").code,
+        Code::SyntaxError
+    );
+    assert_eq!(
+        fails(&tx, "MATCH (n) SET n:$($missing)").code,
+        Code::ParameterMissing
+    );
+}
+
+#[test]
 fn show_indexes_and_builtin_procedures() {
     let mut tx = TxGraph::new(Graph::new());
     run(&mut tx, "CREATE INDEX idx FOR (n:A) ON (n.x)");
@@ -808,6 +948,12 @@ fn builtin_procedure_listing() {
             "db.schema.nodeTypeProperties",
             "db.schema.relTypeProperties",
             "apoc.meta.data",
+            "apoc.merge.node",
+            "apoc.merge.relationship",
+            "apoc.create.node",
+            "apoc.create.relationship",
+            "apoc.create.addLabels",
+            "apoc.create.setProperty",
             "db.index.vector.queryNodes",
             "db.index.vector.queryRelationships",
             "db.create.setNodeVectorProperty",

@@ -34,7 +34,7 @@ fn set_item(s: &SetItem, f: &mut dyn FnMut(&Expr)) {
             expr(value, f);
         }
         SetItem::Replace { value, .. } | SetItem::Merge { value, .. } => expr(value, f),
-        SetItem::Labels { .. } => {}
+        SetItem::Labels { dynamic, .. } => dynamic.iter().for_each(|e| expr(e, f)),
     }
 }
 
@@ -229,7 +229,7 @@ fn set_exprs<'a>(s: &'a SetItem, out: &mut Vec<&'a Expr>) {
             out.push(value);
         }
         SetItem::Replace { value, .. } | SetItem::Merge { value, .. } => out.push(value),
-        SetItem::Labels { .. } => {}
+        SetItem::Labels { dynamic, .. } => out.extend(dynamic),
     }
 }
 

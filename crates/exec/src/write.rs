@@ -311,10 +311,14 @@ pub fn set_items(tx: &mut TxGraph, sh: &Arc<Shared>, items: &[SetItem], row: &Ro
                     set_prop(tx, &t, &k, v)?;
                 }
             }
-            SetItem::Labels { var, labels } => match var_val(row, var)? {
+            SetItem::Labels {
+                var,
+                labels,
+                dynamic,
+            } => match var_val(row, var)? {
                 Val::Null => {}
                 Val::Node(id) => {
-                    for l in labels {
+                    for l in labels.iter().chain(&dynamic_labels(tx, sh, dynamic, row)?) {
                         tx.add_label(id, l)?;
                     }
                 }
@@ -328,6 +332,43 @@ pub fn set_items(tx: &mut TxGraph, sh: &Arc<Shared>, items: &[SetItem], row: &Ro
         }
     }
     Ok(())
+}
+
+/// The labels `:$(expr)` name for this row: each expression a non-empty
+/// string or a list of them.
+fn dynamic_labels(
+    tx: &TxGraph,
+    sh: &Arc<Shared>,
+    exprs: &[Expr],
+    row: &Row,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for e in exprs {
+        let v = {
+            let c = ctx(tx, sh);
+            eval(&c, e, row)?
+        };
+        let items = match v {
+            Val::List(items) => items,
+            single => vec![single],
+        };
+        for item in items {
+            match item {
+                Val::Str(s) if !s.is_empty() => out.push(s),
+                other => {
+                    return Err(type_error(format!(
+                        "A dynamic label must be a non-empty String or a List of them, but was {}",
+                        if other.is_null() {
+                            "NULL"
+                        } else {
+                            other.type_name()
+                        }
+                    )))
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub fn remove_items(
@@ -345,10 +386,14 @@ pub fn remove_items(
                 };
                 set_prop(tx, &t, key, Value::Null)?;
             }
-            RemoveItem::Labels { var, labels } => match var_val(row, var)? {
+            RemoveItem::Labels {
+                var,
+                labels,
+                dynamic,
+            } => match var_val(row, var)? {
                 Val::Null => {}
                 Val::Node(id) => {
-                    for l in labels {
+                    for l in labels.iter().chain(&dynamic_labels(tx, sh, dynamic, row)?) {
                         tx.remove_label(id, l)?;
                     }
                 }

@@ -115,22 +115,6 @@ pub struct VectorIndexDef {
     pub quantization: bool,
 }
 
-impl VectorIndexDef {
-    /// The vector `v` as this index would hold it; `None` if the value is
-    /// not one it indexes (Neo4j skips such entities rather than failing
-    /// the write).
-    pub fn vector_of(&self, v: &Value) -> Option<Vec<f32>> {
-        let v = to_vector(v)?;
-        if self.dimensions.is_some_and(|d| v.len() != d as usize) {
-            return None;
-        }
-        if self.similarity == Similarity::Cosine && v.iter().all(|x| *x == 0.0) {
-            return None;
-        }
-        Some(v)
-    }
-}
-
 /// A list of finite numbers as 32-bit floats, the precision Neo4j's vector
 /// indexes keep; `None` for anything else.
 pub fn to_vector(v: &Value) -> Option<Vec<f32>> {

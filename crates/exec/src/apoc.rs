@@ -1,0 +1,289 @@
+//! The APOC write procedures graph-building libraries call (LangChain's
+//! `add_graph_documents`, neo4j-graphrag's KG writer, llama-index's property
+//! graph store): `apoc.merge.node`, `apoc.merge.relationship` and a few
+//! `apoc.create.*`. Each acts as the Cypher it stands for (a MERGE with
+//! `ON CREATE SET +=` / `ON MATCH SET +=`, a CREATE, a SET) inside the
+//! calling transaction, so its writes count in the statement's counters and
+//! are seen by the next row.
+
+use causeway_graph::{Dir, Graph, TxGraph};
+use causeway_value::{Code, Error, Map, Result, Value};
+
+fn failed(procedure: &str, why: &str) -> Error {
+    Error::new(
+        Code::ProcedureCallFailed,
+        format!(
+            "Failed to invoke procedure `{procedure}`: Caused by: \
+             java.lang.IllegalArgumentException: {why}"
+        ),
+    )
+}
+
+/// A MAP argument; null (or absent) is the empty map.
+fn map_arg(v: Option<&Value>) -> Map {
+    match v {
+        Some(Value::Map(m)) => m.clone(),
+        _ => Map::new(),
+    }
+}
+
+/// Cypher equality for stored values: 1 = 1.0.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Int(i), Value::Float(f)) | (Value::Float(f), Value::Int(i)) => *i as f64 == *f,
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        _ => a == b,
+    }
+}
+
+/// `n += props` on a node: a null value removes the property.
+fn set_all_node(tx: &mut TxGraph, id: u64, props: &Map) -> Result<()> {
+    for (k, v) in props {
+        tx.set_node_prop(id, k, v.clone())?;
+    }
+    Ok(())
+}
+
+fn set_all_rel(tx: &mut TxGraph, id: u64, props: &Map) -> Result<()> {
+    for (k, v) in props {
+        tx.set_rel_prop(id, k, v.clone())?;
+    }
+    Ok(())
+}
+
+fn without_nulls(props: Map) -> Map {
+    props.into_iter().filter(|(_, v)| !v.is_null()).collect()
+}
+
+fn node_row(tx: &TxGraph, id: u64) -> Vec<Value> {
+    let g = tx.snapshot();
+    vec![g.node_value(id).map_or(Value::Null, Value::Node)]
+}
+
+fn rel_row(tx: &TxGraph, id: u64) -> Vec<Value> {
+    let g = tx.snapshot();
+    vec![g.rel_value(id).map_or(Value::Null, Value::Relationship)]
+}
+
+fn labels_arg(procedure: &str, v: Option<&Value>) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    match v {
+        None | Some(Value::Null) => {}
+        Some(Value::List(items)) => {
+            for l in items {
+                match l {
+                    Value::String(s) if !s.is_empty() => {
+                        if !out.contains(s) {
+                            out.push(s.clone());
+                        }
+                    }
+                    _ => {
+                        return Err(failed(
+                            procedure,
+                            "The list of label names may not contain any `NULL` or empty \
+                             `STRING` values. If you wish to merge a `NODE` without a label, \
+                             pass an empty list instead.",
+                        ))
+                    }
+                }
+            }
+        }
+        Some(_) => return Err(failed(procedure, "labels must be a list of strings")),
+    }
+    Ok(out)
+}
+
+/// `apoc.merge.node(labels, identProps, onCreateProps = {}, onMatchProps = {})`:
+/// every node with all the labels and identifying properties, updated with
+/// `onMatchProps`; or one new node with all of them and `onCreateProps`.
+pub(crate) fn merge_node(tx: &mut TxGraph, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
+    const NAME: &str = "apoc.merge.node";
+    let labels = labels_arg(NAME, argv.first())?;
+    let ident = map_arg(argv.get(1));
+    if ident.is_empty() {
+        return Err(failed(
+            NAME,
+            "you need to supply at least one identifying property for a merge",
+        ));
+    }
+    if let Some((k, _)) = ident.iter().find(|(_, v)| v.is_null()) {
+        return Err(Error::new(
+            Code::SemanticError,
+            format!("Cannot merge the following node because of null property value for '{k}'"),
+        ));
+    }
+    let on_create = map_arg(argv.get(2));
+    let on_match = map_arg(argv.get(3));
+    let g = tx.snapshot();
+    let candidates = match labels.first() {
+        Some(l) => g.nodes_with_label(l),
+        None => g.all_nodes(),
+    };
+    let matched: Vec<u64> = candidates
+        .into_iter()
+        .filter(|&id| labels.iter().all(|l| g.node_has_label(id, l)))
+        .filter(|&id| {
+            ident
+                .iter()
+                .all(|(k, v)| g.node_prop(id, k).is_some_and(|x| same(x, v)))
+        })
+        .collect();
+    if matched.is_empty() {
+        let mut props = ident;
+        props.extend(on_create);
+        let id = tx.create_node(&labels, without_nulls(props))?;
+        return Ok(vec![node_row(tx, id)]);
+    }
+    let mut rows = Vec::with_capacity(matched.len());
+    for id in matched {
+        set_all_node(tx, id, &on_match)?;
+        rows.push(node_row(tx, id));
+    }
+    Ok(rows)
+}
+
+/// `apoc.merge.relationship(start, relType, identProps, onCreateProps, end,
+/// onMatchProps = {})`: directed, start to end; with no identifying
+/// properties any relationship of the type between them matches.
+pub(crate) fn merge_relationship(tx: &mut TxGraph, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
+    const NAME: &str = "apoc.merge.relationship";
+    let (Some(Value::Node(start)), Some(Value::Node(end))) = (argv.first(), argv.get(4)) else {
+        return Err(Error::new(
+            Code::SemanticError,
+            "Failed to create relationship, because a node to connect is missing (null).",
+        ));
+    };
+    let ty = match argv.get(1) {
+        Some(Value::String(t)) if !t.is_empty() => t.clone(),
+        _ => {
+            return Err(failed(
+                NAME,
+                "It is not possible to merge a `RELATIONSHIP` without a `RELATIONSHIP` type.",
+            ))
+        }
+    };
+    let ident = map_arg(argv.get(2));
+    let on_create = map_arg(argv.get(3));
+    let on_match = map_arg(argv.get(5));
+    let g = tx.snapshot();
+    let matched: Vec<u64> = g
+        .expand(start.id, Dir::Out, std::slice::from_ref(&ty))
+        .into_iter()
+        .filter(|&(_, other)| other == end.id)
+        .map(|(rel, _)| rel)
+        .filter(|&rel| {
+            ident
+                .iter()
+                .all(|(k, v)| g.rel_prop(rel, k).is_some_and(|x| same(x, v)))
+        })
+        .collect();
+    if matched.is_empty() {
+        let mut props = ident;
+        props.extend(on_create);
+        let id = tx.create_rel(start.id, end.id, &ty, without_nulls(props))?;
+        return Ok(vec![rel_row(tx, id)]);
+    }
+    let mut rows = Vec::with_capacity(matched.len());
+    for id in matched {
+        set_all_rel(tx, id, &on_match)?;
+        rows.push(rel_row(tx, id));
+    }
+    Ok(rows)
+}
+
+/// The nodes an APOC `nodes :: ANY` argument names: a node, an id, an
+/// element id, or a list of those, in order.
+fn nodes_arg(g: &Graph, procedure: &str, v: Option<&Value>) -> Result<Vec<u64>> {
+    let one = |v: &Value| -> Result<u64> {
+        let id = match v {
+            Value::Node(n) => n.id,
+            Value::Int(i) => u64::try_from(*i).unwrap_or(u64::MAX),
+            Value::String(s) => s
+                .rsplit(':')
+                .next()
+                .and_then(|x| x.parse().ok())
+                .unwrap_or(u64::MAX),
+            other => {
+                return Err(failed(
+                    procedure,
+                    &format!("Can't convert {} to a Node", other.type_name()),
+                ))
+            }
+        };
+        if g.node_exists(id) {
+            Ok(id)
+        } else {
+            Err(Error::new(
+                Code::EntityNotFound,
+                format!("Node with id {id} has been deleted or does not exist"),
+            ))
+        }
+    };
+    match v {
+        Some(Value::List(items)) => items.iter().map(one).collect(),
+        Some(v) if !v.is_null() => Ok(vec![one(v)?]),
+        _ => Err(failed(procedure, "nodes must not be null")),
+    }
+}
+
+/// `apoc.create.addLabels(nodes, labels)`: one row per node, in order.
+pub(crate) fn add_labels(tx: &mut TxGraph, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
+    const NAME: &str = "apoc.create.addLabels";
+    let ids = nodes_arg(&tx.snapshot(), NAME, argv.first())?;
+    let labels = labels_arg(NAME, argv.get(1))?;
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        for l in &labels {
+            tx.add_label(id, l)?;
+        }
+        rows.push(node_row(tx, id));
+    }
+    Ok(rows)
+}
+
+/// `apoc.create.setProperty(nodes, key, value)`: null removes it.
+pub(crate) fn set_property(tx: &mut TxGraph, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
+    const NAME: &str = "apoc.create.setProperty";
+    let ids = nodes_arg(&tx.snapshot(), NAME, argv.first())?;
+    let Some(Value::String(key)) = argv.get(1) else {
+        return Err(failed(NAME, "key must be a string"));
+    };
+    let value = argv.get(2).cloned().unwrap_or(Value::Null);
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        tx.set_node_prop(id, key, value.clone())?;
+        rows.push(node_row(tx, id));
+    }
+    Ok(rows)
+}
+
+/// `apoc.create.node(labels, props)`.
+pub(crate) fn create_node(tx: &mut TxGraph, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
+    let labels = labels_arg("apoc.create.node", argv.first())?;
+    let id = tx.create_node(&labels, without_nulls(map_arg(argv.get(1))))?;
+    Ok(vec![node_row(tx, id)])
+}
+
+/// `apoc.create.relationship(from, relType, props, to)`: always a new one.
+pub(crate) fn create_relationship(tx: &mut TxGraph, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
+    const NAME: &str = "apoc.create.relationship";
+    let Some(Value::Node(from)) = argv.first() else {
+        return Err(failed(NAME, "The inserted Start Node is null"));
+    };
+    let Some(Value::Node(to)) = argv.get(3) else {
+        return Err(failed(NAME, "The inserted End Node is null"));
+    };
+    let ty = match argv.get(1) {
+        Some(Value::String(t)) if !t.is_empty() => t.clone(),
+        _ => {
+            return Err(failed(
+                NAME,
+                "a relationship type must be a non-empty string",
+            ))
+        }
+    };
+    let id = tx.create_rel(from.id, to.id, &ty, without_nulls(map_arg(argv.get(2))))?;
+    Ok(vec![rel_row(tx, id)])
+}
