@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use causeway_graph::Graph;
-use causeway_value::Value;
+use causeway_value::{Map, Value};
 
 /// Neo4j's name for a stored value's type, as these procedures list it.
 fn stored_type(v: &Value) -> &'static str {
@@ -228,6 +228,20 @@ impl Group {
 /// About `sample` nodes of each label are examined (`-1`: all of them),
 /// every `n / sample`-th in label order, so a small graph is read whole.
 pub(crate) fn apoc_meta_data(g: &Graph, sample: i64) -> causeway_value::Result<Vec<Vec<Value>>> {
+    let (types, labels) = meta_collect(g, sample)?;
+    Ok(types
+        .into_values()
+        .chain(labels.into_values())
+        .flat_map(|g| g.rows)
+        .map(MetaRow::into_values)
+        .collect())
+}
+
+/// Groups by relationship type, then by label, as `apoc.meta.data` and
+/// `apoc.meta.schema` both read them.
+type MetaGroups = (BTreeMap<String, Group>, BTreeMap<String, Group>);
+
+fn meta_collect(g: &Graph, sample: i64) -> causeway_value::Result<MetaGroups> {
     use causeway_graph::{ConstraintType, Dir, EntityType};
     if sample == 0 {
         return Err(causeway_value::Error::new(
@@ -350,10 +364,133 @@ pub(crate) fn apoc_meta_data(g: &Graph, sample: i64) -> causeway_value::Result<V
         }
         labels.insert(label, group);
     }
-    Ok(types
-        .into_values()
-        .chain(labels.into_values())
-        .flat_map(|g| g.rows)
-        .map(MetaRow::into_values)
-        .collect())
+    Ok((types, labels))
+}
+
+fn map(entries: impl IntoIterator<Item = (String, Value)>) -> Value {
+    Value::Map(entries.into_iter().collect())
+}
+
+/// `apoc.meta.schema`: one map, a key per label (`type: 'node'`, its count,
+/// properties and relationships in and out) and per relationship type
+/// (`type: 'relationship'`, its count and properties), from the same
+/// sample as `apoc.meta.data`. Counts of labels and types are exact; the
+/// count of an outgoing relationship entry is, as in APOC, the incoming
+/// degree of the examined nodes of that type.
+pub(crate) fn apoc_meta_schema(g: &Graph, sample: i64) -> causeway_value::Result<Value> {
+    let (types, labels) = meta_collect(g, sample)?;
+    let strs = |v: &[String]| Value::List(v.iter().map(|s| Value::from(s.as_str())).collect());
+    let rel_props = |ty: &str| -> Option<Value> {
+        let group = types.get(ty)?;
+        Some(map(group
+            .rows
+            .iter()
+            .filter(|r| r.value_type.is_some())
+            .map(|r| {
+                (
+                    r.property.clone(),
+                    map([
+                        ("type".into(), Value::from(r.value_type.unwrap_or_default())),
+                        ("array".into(), Value::Bool(r.array)),
+                        ("existence".into(), Value::Bool(r.existence)),
+                        ("indexed".into(), Value::Bool(r.index)),
+                    ]),
+                )
+            })))
+    };
+    // Per label: (other labels, properties, relationships by type).
+    type Rel = (&'static str, i64, Vec<String>);
+    let mut nodes: BTreeMap<String, (Vec<String>, Map, BTreeMap<String, Rel>)> = BTreeMap::new();
+    for label in g.labels() {
+        let mut entry = (Vec::new(), Map::new(), BTreeMap::new());
+        for r in labels
+            .get(&label)
+            .map(|g| g.rows.as_slice())
+            .unwrap_or_default()
+        {
+            match r.value_type {
+                Some(t) => {
+                    if r.unique {
+                        entry.0 = r.other_labels.clone();
+                    }
+                    entry.1.insert(
+                        r.property.clone(),
+                        map([
+                            ("type".into(), Value::from(t)),
+                            ("indexed".into(), Value::Bool(r.index)),
+                            ("unique".into(), Value::Bool(r.unique)),
+                            ("existence".into(), Value::Bool(r.existence)),
+                        ]),
+                    );
+                }
+                None => {
+                    entry
+                        .2
+                        .insert(r.property.clone(), ("out", r.in_total, r.other.clone()));
+                }
+            }
+        }
+        nodes.insert(label, entry);
+    }
+    // Incoming entries, after every outgoing one; a label that itself
+    // starts the type keeps its outgoing entry.
+    for (label, group) in &labels {
+        for r in group.rows.iter().filter(|r| r.value_type.is_none()) {
+            for target in &r.other {
+                let Some(t) = nodes.get_mut(target) else {
+                    continue;
+                };
+                match t.2.get_mut(&r.property) {
+                    None => {
+                        t.2.insert(r.property.clone(), ("in", r.out_total, vec![label.clone()]));
+                    }
+                    Some(("in", _, from)) => from.push(label.clone()),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    let mut out = Map::new();
+    for (label, (others, props, rels)) in nodes {
+        let count = g.label_count(&label) as i64;
+        let rels = map(rels.into_iter().map(|(ty, (dir, count, with))| {
+            let props = rel_props(&ty).unwrap_or(Value::Null);
+            (
+                ty,
+                map([
+                    ("direction".into(), Value::from(dir)),
+                    ("count".into(), Value::Int(count)),
+                    ("labels".into(), strs(&with)),
+                    ("properties".into(), props),
+                ]),
+            )
+        }));
+        out.insert(
+            label,
+            map([
+                ("type".into(), Value::from("node")),
+                ("count".into(), Value::Int(count)),
+                ("labels".into(), strs(&others)),
+                ("properties".into(), Value::Map(props)),
+                ("relationships".into(), rels),
+            ]),
+        );
+    }
+    for ty in g.rel_types() {
+        let key = if out.contains_key(&ty) {
+            format!("{ty} (RELATIONSHIP)")
+        } else {
+            ty.clone()
+        };
+        let entry = map([
+            ("type".into(), Value::from("relationship")),
+            ("count".into(), Value::Int(g.type_count(&ty) as i64)),
+            (
+                "properties".into(),
+                rel_props(&ty).unwrap_or_else(|| map([])),
+            ),
+        ]);
+        out.insert(key, entry);
+    }
+    Ok(Value::Map(out))
 }

@@ -97,6 +97,13 @@ pub const BUILTINS: &[Builtin] = &[
         description: "Examines the full graph and returns a table of metadata.",
     },
     Builtin {
+        name: "apoc.meta.schema",
+        inputs: &[("config", "MAP = {}")],
+        outputs: &[("value", "MAP")],
+        mode: "READ",
+        description: "Returns the metadata for the labels, relationship types and properties.",
+    },
+    Builtin {
         name: "apoc.merge.node",
         inputs: &[
             ("labels", "LIST<STRING>"),
@@ -230,6 +237,9 @@ fn builtin_call(
         "db.schema.nodeTypeProperties" => Ok(crate::introspect::node_type_properties(g)),
         "db.schema.relTypeProperties" => Ok(crate::introspect::rel_type_properties(g)),
         "apoc.meta.data" => meta_sample(argv).and_then(|n| crate::introspect::apoc_meta_data(g, n)),
+        "apoc.meta.schema" => meta_sample(argv)
+            .and_then(|n| crate::introspect::apoc_meta_schema(g, n))
+            .map(|v| vec![vec![v]]),
         "db.index.vector.queryNodes" => vector_query(g, EntityType::Node, argv),
         "db.index.vector.queryRelationships" => vector_query(g, EntityType::Relationship, argv),
         "db.create.setNodeVectorProperty" => {

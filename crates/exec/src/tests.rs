@@ -629,6 +629,82 @@ fn apoc_merge_and_create_procedures_write_in_the_transaction() {
 }
 
 #[test]
+fn apoc_meta_schema_maps_labels_and_types() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "CREATE INDEX FOR (n:Movie) ON (n.title)");
+    run(
+        &mut tx,
+        "CREATE CONSTRAINT FOR (p:Person) REQUIRE p.name IS UNIQUE",
+    );
+    run(
+        &mut tx,
+        "CREATE (:Person:Actor:Director {name:'Tom', born:'05-06-1956', dead:false}) \
+         -[:ACTED_IN {roles:'Forrest'}]->(:Movie {title:'Forrest Gump'})",
+    );
+    let q = |tx: &mut TxGraph, path: &str| {
+        run(
+            tx,
+            &format!("CALL apoc.meta.schema() YIELD value RETURN {path}"),
+        )
+        .remove(0)
+        .remove(0)
+    };
+    let s = |x: &str| Value::from(x);
+    let l = |xs: &[&str]| Value::List(xs.iter().map(|x| Value::from(*x)).collect());
+    assert_eq!(q(&mut tx, "size(keys(value))"), Value::Int(5));
+    assert_eq!(q(&mut tx, "value.Person.labels"), l(&["Actor", "Director"]));
+    assert_eq!(q(&mut tx, "value.Person.count"), Value::Int(1));
+    assert_eq!(
+        q(&mut tx, "value.Person.properties.name"),
+        Value::Map(
+            [
+                ("type".to_string(), s("STRING")),
+                ("indexed".to_string(), Value::Bool(true)),
+                ("unique".to_string(), Value::Bool(true)),
+                ("existence".to_string(), Value::Bool(false)),
+            ]
+            .into_iter()
+            .collect()
+        )
+    );
+    assert_eq!(
+        q(&mut tx, "value.Person.relationships.ACTED_IN.direction"),
+        s("out")
+    );
+    assert_eq!(
+        q(&mut tx, "value.Person.relationships.ACTED_IN.labels"),
+        l(&["Movie"])
+    );
+    assert_eq!(
+        q(&mut tx, "value.Movie.relationships.ACTED_IN.direction"),
+        s("in")
+    );
+    assert_eq!(
+        q(&mut tx, "value.Movie.relationships.ACTED_IN.labels"),
+        l(&["Actor", "Director", "Person"])
+    );
+    assert_eq!(
+        q(&mut tx, "value.Movie.relationships.ACTED_IN.count"),
+        Value::Int(1)
+    );
+    assert_eq!(q(&mut tx, "value.ACTED_IN.type"), s("relationship"));
+    assert_eq!(
+        q(&mut tx, "value.ACTED_IN.properties.roles.type"),
+        s("STRING")
+    );
+    assert_eq!(
+        q(&mut tx, "size(keys(value.ACTED_IN.properties.roles))"),
+        Value::Int(4)
+    );
+    // A type named like a label is set apart.
+    run(&mut tx, "CREATE (:Movie)-[:Person]->(:Movie)");
+    assert_eq!(
+        q(&mut tx, "value.`Person (RELATIONSHIP)`.count"),
+        Value::Int(1)
+    );
+}
+
+#[test]
 fn dynamic_labels_in_set_and_remove() {
     let mut tx = TxGraph::new(Graph::new());
     let params: Map = [("extra".to_string(), Value::from("Extra"))]
@@ -948,6 +1024,7 @@ fn builtin_procedure_listing() {
             "db.schema.nodeTypeProperties",
             "db.schema.relTypeProperties",
             "apoc.meta.data",
+            "apoc.meta.schema",
             "apoc.merge.node",
             "apoc.merge.relationship",
             "apoc.create.node",
