@@ -242,6 +242,34 @@ def test_strangers_are_refused(cluster, auth):
     assert any("different cluster secret" in c.full_log() for c in cluster.cores)
 
 
+def test_write_procedures_through_a_follower_and_vector_reads_on_it(cluster, auth):
+    """Procedure calls that write (APOC merges, vector properties) sent to a
+    follower over plain bolt:// are writes: routed to the leader, applied
+    once on every member. Vector queries are reads a follower answers from
+    its own snapshot, after the bookmark."""
+    cluster.start()
+    leader = cluster.wait_leader()
+    follower = next(c for c in cluster.cores if c is not leader)
+    with GraphDatabase.driver(follower.bolt_uri, auth=auth) as fd:
+        fd.execute_query(
+            "CREATE VECTOR INDEX routed_vectors FOR (n:RoutedVec) ON n.v "
+            "OPTIONS {indexConfig: {`vector.dimensions`: 2}}")
+        with fd.session() as s:
+            for i in range(3):
+                s.execute_write(lambda tx: tx.run(
+                    "CALL apoc.merge.node(['RoutedVec'], {k: $i}) YIELD node "
+                    "CALL db.create.setNodeVectorProperty(node, 'v', [1.0, $i])", i=i).consume())
+            # Merging again changes nothing.
+            s.execute_write(lambda tx: tx.run(
+                "CALL apoc.merge.node(['RoutedVec'], {k: 0}) YIELD node RETURN node").consume())
+            bookmarks = s.last_bookmarks()
+        with fd.session(bookmarks=bookmarks, default_access_mode="READ") as s:
+            rows = s.run("CALL db.index.vector.queryNodes('routed_vectors', 1, [1.0, 2.0]) "
+                         "YIELD node RETURN node.k AS k").data()
+            assert rows == [{"k": 2}]
+    assert_identical_with(cluster, auth, "RoutedVec", {0, 1, 2})
+
+
 def test_py2neo_over_routing(cluster, auth):
     # py2neo is installed beside the 6.x driver only (it pins its own).
     Graph = pytest.importorskip("py2neo").Graph
