@@ -9,6 +9,8 @@
 use causeway_graph::{Dir, Graph, TxGraph};
 use causeway_value::{Code, Error, Map, Result, Value};
 
+use crate::val::{cypher_eq, Val, ValMap};
+
 fn failed(procedure: &str, why: &str) -> Error {
     Error::new(
         Code::ProcedureCallFailed,
@@ -286,4 +288,140 @@ pub(crate) fn create_relationship(tx: &mut TxGraph, argv: &[Value]) -> Result<Ve
     };
     let id = tx.create_rel(from.id, to.id, &ty, without_nulls(map_arg(argv.get(2))))?;
     Ok(vec![rel_row(tx, id)])
+}
+
+/// APOC's functions: maps, collections and text, on evaluated values.
+/// `None` when `name` (lower case) is not one of them.
+pub(crate) fn function(name: &str, args: &[Val]) -> Option<Result<Val>> {
+    let arg = |i: usize| args.get(i).unwrap_or(&Val::Null);
+    let list = |v: &Val| match v {
+        Val::List(items) => Some(items.clone()),
+        _ => None,
+    };
+    let equal = |a: &Val, b: &Val| cypher_eq(a, b) == Some(true);
+    Some(Ok(match name {
+        // Without the given keys, null values, and values (or their string
+        // forms) listed in the third argument.
+        "apoc.map.clean" => {
+            let Val::Map(m) = arg(0) else {
+                return Some(Ok(Val::Null));
+            };
+            let keys = list(arg(1)).unwrap_or_default();
+            let values = list(arg(2)).unwrap_or_default();
+            let drop_value = |v: &Val| {
+                v.is_null()
+                    || values.iter().any(|x| {
+                        x == v || matches!((x, string_form(v)), (Val::Str(s), Some(t)) if *s == t)
+                    })
+            };
+            Val::Map(
+                m.iter()
+                    .filter(|(k, v)| {
+                        !keys.iter().any(|x| matches!(x, Val::Str(s) if s == *k)) && !drop_value(v)
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )
+        }
+        "apoc.map.merge" => {
+            let mut out = match arg(0) {
+                Val::Map(m) => m.clone(),
+                _ => ValMap::new(),
+            };
+            if let Val::Map(m) = arg(1) {
+                out.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            Val::Map(out)
+        }
+        "apoc.coll.toset" => match list(arg(0)) {
+            None => Val::Null,
+            Some(items) => {
+                let mut out: Vec<Val> = Vec::new();
+                for v in items {
+                    if !out.iter().any(|x| equal(x, &v)) {
+                        out.push(v);
+                    }
+                }
+                Val::List(out)
+            }
+        },
+        "apoc.coll.contains" => {
+            Val::Bool(list(arg(0)).is_some_and(|items| items.iter().any(|x| equal(x, arg(1)))))
+        }
+        "apoc.coll.flatten" => {
+            let recursive = matches!(arg(1), Val::Bool(true));
+            let mut out = Vec::new();
+            flatten(list(arg(0)).unwrap_or_default(), recursive, &mut out);
+            Val::List(out)
+        }
+        "apoc.coll.sum" | "apoc.coll.avg" => {
+            let items = list(arg(0)).unwrap_or_default();
+            if items.is_empty() {
+                return Some(Ok(Val::Null));
+            }
+            let mut sum = 0.0;
+            for v in &items {
+                match v {
+                    Val::Int(i) => sum += *i as f64,
+                    Val::Float(f) => sum += f,
+                    other => {
+                        return Some(Err(Error::new(
+                            Code::TypeError,
+                            format!(
+                                "Invalid input for function '{name}()': expected numbers, got {}",
+                                other.type_name()
+                            ),
+                        )))
+                    }
+                }
+            }
+            if name == "apoc.coll.avg" {
+                sum /= items.len() as f64;
+            }
+            Val::Float(sum)
+        }
+        "apoc.text.join" => match (list(arg(0)), arg(1)) {
+            (Some(items), Val::Str(sep)) => Val::Str(
+                items
+                    .iter()
+                    .map(|v| string_form(v).unwrap_or_else(|| "null".into()))
+                    .collect::<Vec<_>>()
+                    .join(sep),
+            ),
+            _ => Val::Null,
+        },
+        _ => return None,
+    }))
+}
+
+/// The names `function` answers, for the list of known functions.
+pub(crate) const FUNCTIONS: &[&str] = &[
+    "apoc.map.clean",
+    "apoc.map.merge",
+    "apoc.coll.toset",
+    "apoc.coll.contains",
+    "apoc.coll.flatten",
+    "apoc.coll.sum",
+    "apoc.coll.avg",
+    "apoc.text.join",
+];
+
+fn string_form(v: &Val) -> Option<String> {
+    match v {
+        Val::Str(s) => Some(s.clone()),
+        Val::Int(i) => Some(i.to_string()),
+        Val::Float(f) => Some(f.to_string()),
+        Val::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn flatten(items: Vec<Val>, recursive: bool, out: &mut Vec<Val>) {
+    for v in items {
+        match v {
+            Val::List(inner) if recursive => flatten(inner, true, out),
+            Val::List(inner) => out.extend(inner),
+            other => out.push(other),
+        }
+    }
 }

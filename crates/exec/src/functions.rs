@@ -235,6 +235,11 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
     let a0 = v.first().unwrap_or(&Val::Null);
     let a1 = v.get(1).unwrap_or(&Val::Null);
     let a2 = v.get(2).unwrap_or(&Val::Null);
+    if lname.starts_with("apoc.") {
+        if let Some(r) = crate::apoc::function(lname, v) {
+            return r;
+        }
+    }
     match lname {
         "id" => {
             want(name, v, 1..=1)?;

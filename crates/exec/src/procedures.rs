@@ -407,7 +407,11 @@ fn precheck_clauses(clauses: &[Clause], catalog: Option<&dyn SystemCatalog>) -> 
         walk(e, &mut |x| {
             if let Expr::Function { name, .. } = x {
                 let l = name.to_ascii_lowercase();
-                if err.is_none() && !is_aggregate_name(&l) && !KNOWN.contains(&l.as_str()) {
+                if err.is_none()
+                    && !is_aggregate_name(&l)
+                    && !KNOWN.contains(&l.as_str())
+                    && !crate::apoc::FUNCTIONS.contains(&l.as_str())
+                {
                     err = Some(Error::compile(
                         Code::SyntaxError,
                         "UnknownFunction",

@@ -705,6 +705,52 @@ fn apoc_meta_schema_maps_labels_and_types() {
 }
 
 #[test]
+fn apoc_functions() {
+    let mut tx = TxGraph::new(Graph::new());
+    let rows = run(
+        &mut tx,
+        "RETURN apoc.map.clean({name: 'Tom', age: null, x: '', y: 'N/A', id: 1, n: 1}, ['id'], ['', 'N/A', '1']) AS c, \
+         apoc.map.merge({a: 1, b: 2}, {b: 3, c: 4}) AS m, \
+         apoc.coll.toSet([1, 2, 1.0, 3, 2]) AS s, apoc.coll.contains([1, 2], 2.0) AS has, \
+         apoc.coll.flatten([1, [2, [3]], 4]) AS f1, apoc.coll.flatten([1, [2, [3]], 4], true) AS f2, \
+         apoc.coll.sum([1, 2, 3]) AS sum, apoc.coll.avg([1, 2, 3, 4]) AS avg, apoc.coll.sum([]) AS none, \
+         apoc.text.join(['Hello', 'World'], ' ') AS j",
+    );
+    let m = |kv: &[(&str, Value)]| {
+        Value::Map(kv.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    };
+    let ints = |xs: &[i64]| Value::List(xs.iter().map(|x| Value::Int(*x)).collect());
+    assert_eq!(
+        rows,
+        vec![vec![
+            m(&[("name", Value::from("Tom"))]),
+            m(&[
+                ("a", Value::Int(1)),
+                ("b", Value::Int(3)),
+                ("c", Value::Int(4))
+            ]),
+            ints(&[1, 2, 3]),
+            Value::Bool(true),
+            Value::List(vec![
+                Value::Int(1),
+                Value::Int(2),
+                ints(&[3]),
+                Value::Int(4)
+            ]),
+            ints(&[1, 2, 3, 4]),
+            Value::Float(6.0),
+            Value::Float(2.5),
+            Value::Null,
+            Value::from("Hello World"),
+        ]]
+    );
+    assert_eq!(
+        fails(&tx, "RETURN apoc.coll.nope([1])").code,
+        Code::SyntaxError
+    );
+}
+
+#[test]
 fn dynamic_labels_in_set_and_remove() {
     let mut tx = TxGraph::new(Graph::new());
     let params: Map = [("extra".to_string(), Value::from("Extra"))]
