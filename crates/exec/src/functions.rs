@@ -722,7 +722,8 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
             }
         }
         "timestamp" => Ok(Val::Int(ctx.sh.now.2)),
-        "randomuuid" => {
+        // APOC's name for the same thing.
+        "randomuuid" | "apoc.create.uuid" => {
             let hi = next_random();
             let lo = next_random();
             let mut b = [0u8; 16];
