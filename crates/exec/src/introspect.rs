@@ -494,3 +494,209 @@ pub(crate) fn apoc_meta_schema(g: &Graph, sample: i64) -> causeway_value::Result
     }
     Ok(Value::Map(out))
 }
+
+/// The include and exclude lists of an `apoc.schema.*` config.
+fn name_filter(
+    config: &Map,
+    include: &str,
+    exclude: &str,
+) -> causeway_value::Result<impl Fn(&str) -> bool> {
+    let names = |key: &str| -> Vec<String> {
+        match config.get(key) {
+            Some(Value::List(items)) => items
+                .iter()
+                .filter_map(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let (inc, exc) = (names(include), names(exclude));
+    if !inc.is_empty() && !exc.is_empty() {
+        return Err(causeway_value::Error::new(
+            causeway_value::Code::ProcedureCallFailed,
+            format!(
+                "Failed to invoke procedure: Parameters {include} and {exclude} are both \
+                 valuated. Please check parameters and valuate only one."
+            ),
+        ));
+    }
+    Ok(move |name: &str| {
+        (inc.is_empty() || inc.iter().any(|x| x == name)) && !exc.iter().any(|x| x == name)
+    })
+}
+
+/// `:Label(a,b)`, APOC's name for a node schema rule under Cypher 5.
+fn rule_name(label: &str, props: &[String]) -> String {
+    format!(":{label}({})", props.join(","))
+}
+
+/// `apoc.schema.nodes`: node constraints, then node indexes (those behind
+/// constraints too), each sorted by label, with sizes and selectivity.
+pub(crate) fn apoc_schema_nodes(
+    g: &Graph,
+    config: &Map,
+) -> causeway_value::Result<Vec<Vec<Value>>> {
+    use causeway_graph::{ConstraintType, EntityType};
+    let keep = name_filter(config, "labels", "excludeLabels")?;
+    let strs = |v: &[String]| Value::List(v.iter().map(|s| Value::from(s.as_str())).collect());
+    let mut constraints: Vec<_> = g
+        .constraints()
+        .into_iter()
+        .filter(|c| c.entity == EntityType::Node && keep(&c.label))
+        .collect();
+    constraints.sort_by(|a, b| a.label.cmp(&b.label));
+    let mut rows: Vec<Vec<Value>> = constraints
+        .iter()
+        .map(|c| {
+            let kind = match c.kind {
+                ConstraintType::Unique => "UNIQUENESS",
+                ConstraintType::NodeKey => "NODE_KEY",
+                ConstraintType::NotNull => "NODE_PROPERTY_EXISTENCE",
+            };
+            vec![
+                Value::String(rule_name(&c.label, &c.properties)),
+                Value::from(c.label.as_str()),
+                strs(&c.properties),
+                Value::from(""),
+                Value::from(kind),
+                Value::from("NO FAILURE"),
+                Value::Float(0.0),
+                Value::Int(0),
+                Value::Float(0.0),
+                Value::String(Graph::constraint_description(c)),
+            ]
+        })
+        .collect();
+    // (label, row) for range and vector indexes alike.
+    let mut indexes: Vec<(String, Vec<Value>)> = Vec::new();
+    for ix in g.indexes() {
+        if ix.entity != EntityType::Node || !keep(&ix.label) {
+            continue;
+        }
+        let (size, distinct) = g.index_stats(&ix.name).unwrap_or((0, 0));
+        let selectivity = if size == 0 {
+            1.0
+        } else {
+            distinct as f64 / size as f64
+        };
+        indexes.push((
+            ix.label.clone(),
+            vec![
+                Value::String(rule_name(&ix.label, &ix.properties)),
+                Value::from(ix.label.as_str()),
+                strs(&ix.properties),
+                Value::from("ONLINE"),
+                Value::from("RANGE"),
+                Value::from("NO FAILURE"),
+                Value::Float(100.0),
+                Value::Int(size as i64),
+                Value::Float(selectivity),
+                Value::String(Graph::index_description(&ix)),
+            ],
+        ));
+    }
+    for d in g.vector_indexes() {
+        if d.entity != EntityType::Node || !keep(&d.label) {
+            continue;
+        }
+        let props = std::slice::from_ref(&d.property);
+        let size = g
+            .nodes_with_label(&d.label)
+            .into_iter()
+            .filter(|id| g.node_prop(*id, &d.property).is_some())
+            .count();
+        indexes.push((
+            d.label.clone(),
+            vec![
+                Value::String(rule_name(&d.label, props)),
+                Value::from(d.label.as_str()),
+                strs(props),
+                Value::from("ONLINE"),
+                Value::from("VECTOR"),
+                Value::from("NO FAILURE"),
+                Value::Float(100.0),
+                Value::Int(size as i64),
+                Value::Float(1.0),
+                Value::String(format!(
+                    "Index( name='{}', type='VECTOR', schema=(:{} {{{}}}), indexProvider='vector-2.0' )",
+                    d.name, d.label, d.property
+                )),
+            ],
+        ));
+    }
+    indexes.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.extend(indexes.into_iter().map(|(_, row)| row));
+    Ok(rows)
+}
+
+/// `apoc.schema.relationships`: relationship constraints, then indexes;
+/// five columns (name, type, properties, status, relationshipType).
+pub(crate) fn apoc_schema_relationships(
+    g: &Graph,
+    config: &Map,
+) -> causeway_value::Result<Vec<Vec<Value>>> {
+    use causeway_graph::{ConstraintType, EntityType};
+    let keep = name_filter(config, "relationships", "excludeRelationships")?;
+    let strs = |v: &[String]| Value::List(v.iter().map(|s| Value::from(s.as_str())).collect());
+    let mut rows = Vec::new();
+    for c in g.constraints() {
+        if c.entity != EntityType::Relationship || !keep(&c.label) {
+            continue;
+        }
+        let var = c.label.to_lowercase();
+        let props: Vec<String> = c.properties.iter().map(|p| format!("{var}.{p}")).collect();
+        let (kind, rule) = match c.kind {
+            ConstraintType::Unique => (
+                "RELATIONSHIP_UNIQUENESS",
+                format!("{} IS UNIQUE", props.join(",")),
+            ),
+            ConstraintType::NotNull => (
+                "RELATIONSHIP_PROPERTY_EXISTENCE",
+                format!("{} IS NOT NULL", props.join(",")),
+            ),
+            ConstraintType::NodeKey => (
+                "RELATIONSHIP_KEY",
+                format!("({}) IS RELATIONSHIP KEY", props.join(",")),
+            ),
+        };
+        rows.push(vec![
+            Value::String(format!(
+                "CONSTRAINT FOR ()-[{var}:{}]-() REQUIRE {rule}",
+                c.label
+            )),
+            Value::from(kind),
+            strs(&c.properties),
+            Value::from(""),
+            Value::from(c.label.as_str()),
+        ]);
+    }
+    for ix in g.indexes() {
+        if ix.entity != EntityType::Relationship || !keep(&ix.label) {
+            continue;
+        }
+        rows.push(vec![
+            Value::String(rule_name(&ix.label, &ix.properties)),
+            Value::from("RANGE"),
+            strs(&ix.properties),
+            Value::from("ONLINE"),
+            Value::from(ix.label.as_str()),
+        ]);
+    }
+    for d in g.vector_indexes() {
+        if d.entity != EntityType::Relationship || !keep(&d.label) {
+            continue;
+        }
+        let props = std::slice::from_ref(&d.property);
+        rows.push(vec![
+            Value::String(rule_name(&d.label, props)),
+            Value::from("VECTOR"),
+            strs(props),
+            Value::from("ONLINE"),
+            Value::from(d.label.as_str()),
+        ]);
+    }
+    Ok(rows)
+}

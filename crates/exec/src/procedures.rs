@@ -104,6 +104,37 @@ pub const BUILTINS: &[Builtin] = &[
         description: "Returns the metadata for the labels, relationship types and properties.",
     },
     Builtin {
+        name: "apoc.schema.nodes",
+        inputs: &[("config", "MAP = {}")],
+        outputs: &[
+            ("name", "STRING"),
+            ("label", "ANY"),
+            ("properties", "LIST<STRING>"),
+            ("status", "STRING"),
+            ("type", "STRING"),
+            ("failure", "STRING"),
+            ("populationProgress", "FLOAT"),
+            ("size", "INTEGER"),
+            ("valuesSelectivity", "FLOAT"),
+            ("userDescription", "STRING"),
+        ],
+        mode: "SCHEMA",
+        description: "Returns all indexes and constraints information for all node labels in the database.",
+    },
+    Builtin {
+        name: "apoc.schema.relationships",
+        inputs: &[("config", "MAP = {}")],
+        outputs: &[
+            ("name", "STRING"),
+            ("type", "STRING"),
+            ("properties", "LIST<STRING>"),
+            ("status", "STRING"),
+            ("relationshipType", "ANY"),
+        ],
+        mode: "SCHEMA",
+        description: "Returns the indexes and constraints information for all the relationship types in the database.",
+    },
+    Builtin {
         name: "apoc.merge.node",
         inputs: &[
             ("labels", "LIST<STRING>"),
@@ -237,6 +268,10 @@ fn builtin_call(
         "db.schema.nodeTypeProperties" => Ok(crate::introspect::node_type_properties(g)),
         "db.schema.relTypeProperties" => Ok(crate::introspect::rel_type_properties(g)),
         "apoc.meta.data" => meta_sample(argv).and_then(|n| crate::introspect::apoc_meta_data(g, n)),
+        "apoc.schema.nodes" => crate::introspect::apoc_schema_nodes(g, &config_arg(argv)),
+        "apoc.schema.relationships" => {
+            crate::introspect::apoc_schema_relationships(g, &config_arg(argv))
+        }
         "apoc.meta.schema" => meta_sample(argv)
             .and_then(|n| crate::introspect::apoc_meta_schema(g, n))
             .map(|v| vec![vec![v]]),
@@ -262,6 +297,13 @@ fn builtin_call(
         }
         _ => return None,
     })
+}
+
+fn config_arg(argv: &[Value]) -> causeway_value::Map {
+    match argv.first() {
+        Some(Value::Map(m)) => m.clone(),
+        _ => causeway_value::Map::new(),
+    }
 }
 
 /// The `sample` of an APOC meta config: an integer, 1000 unless given.

@@ -751,6 +751,88 @@ fn apoc_functions() {
 }
 
 #[test]
+fn apoc_schema_nodes_and_relationships() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE CONSTRAINT bar_unique FOR (b:Bar) REQUIRE b.bar IS UNIQUE",
+    );
+    run(&mut tx, "CREATE INDEX foo_idx FOR (n:Foo) ON (n.foo)");
+    run(
+        &mut tx,
+        "CREATE CONSTRAINT FOR ()-[s:SINCE]-() REQUIRE s.year IS UNIQUE",
+    );
+    run(&mut tx, "UNWIND [1, 2, 2, 3] AS x CREATE (:Foo {foo: x})");
+    let rows = run(
+        &mut tx,
+        "CALL apoc.schema.nodes() YIELD name, label, properties, status, type, size, valuesSelectivity \
+         RETURN name, label, properties, status, type, size, valuesSelectivity",
+    );
+    let s = |x: &str| Value::from(x);
+    let l = |xs: &[&str]| Value::List(xs.iter().map(|x| Value::from(*x)).collect());
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                s(":Bar(bar)"),
+                s("Bar"),
+                l(&["bar"]),
+                s(""),
+                s("UNIQUENESS"),
+                Value::Int(0),
+                Value::Float(0.0)
+            ],
+            vec![
+                s(":Bar(bar)"),
+                s("Bar"),
+                l(&["bar"]),
+                s("ONLINE"),
+                s("RANGE"),
+                Value::Int(0),
+                Value::Float(1.0)
+            ],
+            vec![
+                s(":Foo(foo)"),
+                s("Foo"),
+                l(&["foo"]),
+                s("ONLINE"),
+                s("RANGE"),
+                Value::Int(4),
+                Value::Float(0.75)
+            ],
+        ]
+    );
+    assert_eq!(
+        run(
+            &mut tx,
+            "CALL apoc.schema.nodes({labels: ['Foo']}) YIELD name RETURN name"
+        ),
+        vec![vec![s(":Foo(foo)")]]
+    );
+    assert_eq!(
+        fails(
+            &tx,
+            "CALL apoc.schema.nodes({labels: ['Foo'], excludeLabels: ['Bar']})"
+        )
+        .code,
+        Code::ProcedureCallFailed
+    );
+    assert_eq!(
+        run(
+            &mut tx,
+            "CALL apoc.schema.relationships() YIELD name, type RETURN name, type"
+        ),
+        vec![
+            vec![
+                s("CONSTRAINT FOR ()-[since:SINCE]-() REQUIRE since.year IS UNIQUE"),
+                s("RELATIONSHIP_UNIQUENESS")
+            ],
+            vec![s(":SINCE(year)"), s("RANGE")],
+        ]
+    );
+}
+
+#[test]
 fn dynamic_labels_in_set_and_remove() {
     let mut tx = TxGraph::new(Graph::new());
     let params: Map = [("extra".to_string(), Value::from("Extra"))]
@@ -1071,6 +1153,8 @@ fn builtin_procedure_listing() {
             "db.schema.relTypeProperties",
             "apoc.meta.data",
             "apoc.meta.schema",
+            "apoc.schema.nodes",
+            "apoc.schema.relationships",
             "apoc.merge.node",
             "apoc.merge.relationship",
             "apoc.create.node",

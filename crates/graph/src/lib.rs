@@ -416,6 +416,21 @@ impl Graph {
     pub fn indexes(&self) -> Vec<IndexDef> {
         self.indexes.values().map(|ix| (*ix.def).clone()).collect()
     }
+    /// Entries of the range index `name` and how many distinct keys they
+    /// have: `(size, distinct)`.
+    pub fn index_stats(&self, name: &str) -> Option<(usize, usize)> {
+        let ix = self.indexes.get(name)?;
+        let size = ix.entries.values().map(|ids| ids.len()).sum();
+        Some((size, ix.entries.len()))
+    }
+    /// Neo4j's description of an index or constraint, as `SHOW` and error
+    /// messages give it.
+    pub fn index_description(d: &IndexDef) -> String {
+        schema::index_desc(d)
+    }
+    pub fn constraint_description(d: &ConstraintDef) -> String {
+        schema::constraint_desc(d)
+    }
     /// Sorted by name.
     pub fn constraints(&self) -> Vec<ConstraintDef> {
         self.constraints.values().cloned().collect()

@@ -81,7 +81,7 @@ fn default_constraint_name(
     )
 }
 
-fn index_desc(d: &IndexDef) -> String {
+pub(crate) fn index_desc(d: &IndexDef) -> String {
     format!(
         "Index( name='{}', type='RANGE', schema={}, indexProvider='range-1.0' )",
         d.name,
@@ -89,7 +89,7 @@ fn index_desc(d: &IndexDef) -> String {
     )
 }
 
-fn constraint_desc(d: &ConstraintDef) -> String {
+pub(crate) fn constraint_desc(d: &ConstraintDef) -> String {
     format!(
         "Constraint( name='{}', type='{}', schema={} )",
         d.name,
