@@ -18,9 +18,9 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 curl -fsS -o InRelease "$mirror/dists/$suite/InRelease"
-gpgv --keyring "$keyring" --output Release InRelease 2>/dev/null \
+gpgv --keyring "$keyring" --output Release InRelease \
     || { echo "InRelease of $suite is not signed by a Debian key" >&2; exit 1; }
-index=main/binary-amd64/Packages.xz
+index=main/binary-$(dpkg --print-architecture)/Packages.xz
 want=$(awk -v f="$index" '/^SHA256:/ {s=1; next} /^[^ ]/ {s=0} s && $3 == f {print $1}' Release)
 curl -fsS -o Packages.xz "$mirror/dists/$suite/$index"
 echo "$want  Packages.xz" | sha256sum -c --quiet -

@@ -9,7 +9,7 @@
 use causeway_graph::{Dir, Graph, TxGraph};
 use causeway_value::{Code, Error, Map, Result, Value};
 
-use crate::val::{cypher_eq, Val, ValMap};
+use crate::val::{cypher_eq, key_of, Val, ValMap};
 
 fn failed(procedure: &str, why: &str) -> Error {
     Error::new(
@@ -336,13 +336,14 @@ pub(crate) fn function(name: &str, args: &[Val]) -> Option<Result<Val>> {
         "apoc.coll.toset" => match list(arg(0)) {
             None => Val::Null,
             Some(items) => {
-                let mut out: Vec<Val> = Vec::new();
-                for v in items {
-                    if !out.iter().any(|x| equal(x, &v)) {
-                        out.push(v);
-                    }
-                }
-                Val::List(out)
+                // Equal values share a key (1 and 1.0 too), so this is DISTINCT.
+                let mut seen = std::collections::HashSet::new();
+                Val::List(
+                    items
+                        .into_iter()
+                        .filter(|v| seen.insert(key_of(v)))
+                        .collect(),
+                )
             }
         },
         "apoc.coll.contains" => {

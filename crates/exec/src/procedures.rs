@@ -527,6 +527,16 @@ fn precheck_clauses(clauses: &[Clause], catalog: Option<&dyn SystemCatalog>) -> 
                 }
             }
             Clause::Delete { exprs, .. } => exprs.iter().for_each(&mut check_expr),
+            Clause::Remove(items) => {
+                for i in items {
+                    match i {
+                        RemoveItem::Property { target, .. } => check_expr(target),
+                        RemoveItem::Labels { dynamic, .. } => {
+                            dynamic.iter().for_each(&mut check_expr)
+                        }
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -598,16 +608,19 @@ pub fn call_stage(
         None => Vec::new(),
     };
     let rows = collect_rows(it, runner.sh.limits.max_materialized_rows)?;
-    let g = runner.snapshot();
+    // A write procedure changes the transaction: what it returns, the
+    // YIELD's WHERE and the next row's arguments read the graph after it.
+    let writes = is_write_procedure(name);
+    let mut g = runner.snapshot();
     let sh = runner.sh.clone();
-    let ctx = Ctx {
-        g: &g,
-        sh: &sh,
-        aggs: None,
-        joins: None,
-    };
     let mut out = Vec::new();
     for row in rows {
+        let ctx = Ctx {
+            g: &g,
+            sh: &sh,
+            aggs: None,
+            joins: None,
+        };
         let mut argv = Vec::with_capacity(sig.inputs.len());
         for (i, (iname, ity)) in sig.inputs.iter().enumerate() {
             let (ity, optional) = input_type(ity);
@@ -649,6 +662,15 @@ pub fn call_stage(
                     }))
                 }
             },
+        };
+        if writes {
+            g = runner.snapshot();
+        }
+        let ctx = Ctx {
+            g: &g,
+            sh: &sh,
+            aggs: None,
+            joins: None,
         };
         if outputs.is_empty() {
             // Void procedures leave the row stream as it was.

@@ -284,6 +284,25 @@ fn vector_index_create_show_query_and_drop() {
     assert_eq!(e.code, Code::EquivalentSchemaRuleAlreadyExists, "{e}");
     let e = fails(&tx, "CREATE INDEX chunks FOR (c:Chunk) ON (c.text)");
     assert_eq!(e.code, Code::IndexAlreadyExists, "{e}");
+    // An index named like a constraint (whose backing index has that name
+    // too) is an index clash; a constraint named like an index, the reverse.
+    run(
+        &mut tx,
+        "CREATE CONSTRAINT uniq FOR (n:U) REQUIRE n.k IS UNIQUE",
+    );
+    let e = fails(&tx, "CREATE INDEX uniq FOR (n:U) ON (n.j)");
+    assert_eq!(e.code, Code::IndexAlreadyExists, "{e}");
+    let e = fails(
+        &tx,
+        "CREATE CONSTRAINT uniq FOR (n:U) REQUIRE n.j IS UNIQUE",
+    );
+    assert_eq!(e.code, Code::ConstraintAlreadyExists, "{e}");
+    let e = fails(
+        &tx,
+        "CREATE CONSTRAINT chunks FOR (n:U) REQUIRE n.j IS NOT NULL",
+    );
+    assert_eq!(e.code, Code::IndexAlreadyExists, "{e}");
+    run(&mut tx, "DROP CONSTRAINT uniq");
     let rows = run(
         &mut tx,
         "SHOW VECTOR INDEXES YIELD name, type, labelsOrTypes, properties, options \
@@ -626,6 +645,22 @@ fn apoc_merge_and_create_procedures_write_in_the_transaction() {
         classify("CALL apoc.merge.node(['X'], {k: 1})").unwrap(),
         StatementClass::Write
     );
+    // What a write procedure returns, and its YIELD's WHERE, see its write.
+    assert_eq!(
+        run(
+            &mut tx,
+            "CALL apoc.create.node(['W'], {x: 1}) YIELD node WHERE node.x = 1 RETURN node.x"
+        ),
+        vec![vec![Value::Int(1)]]
+    );
+    assert_eq!(
+        run(
+            &mut tx,
+            "CALL apoc.merge.node(['W'], {x: 1}, {}, {y: 2}) YIELD node WHERE node.y = 2 \
+             RETURN node.y"
+        ),
+        vec![vec![Value::Int(2)]]
+    );
 }
 
 #[test]
@@ -883,6 +918,14 @@ fn dynamic_labels_in_set_and_remove() {
     assert_eq!(
         fails(&tx, "MATCH (n) SET n:$($missing)").code,
         Code::ParameterMissing
+    );
+    assert_eq!(
+        fails(&tx, "MATCH (n) REMOVE n:$($missing)").code,
+        Code::ParameterMissing
+    );
+    assert_eq!(
+        fails(&tx, "MATCH (n) REMOVE n:$(nope(1))").code,
+        Code::SyntaxError
     );
 }
 

@@ -64,8 +64,9 @@ pub fn clause(c: &Clause, f: &mut dyn FnMut(&Expr)) {
         Clause::Set(items) => items.iter().for_each(|s| set_item(s, f)),
         Clause::Remove(items) => {
             for i in items {
-                if let RemoveItem::Property { target, .. } = i {
-                    expr(target, f);
+                match i {
+                    RemoveItem::Property { target, .. } => expr(target, f),
+                    RemoveItem::Labels { dynamic, .. } => dynamic.iter().for_each(|e| expr(e, f)),
                 }
             }
         }
@@ -207,8 +208,9 @@ fn clause_top_exprs<'a>(c: &'a Clause, out: &mut Vec<&'a Expr>) {
         Clause::Set(items) => items.iter().for_each(|s| set_exprs(s, out)),
         Clause::Remove(items) => {
             for i in items {
-                if let RemoveItem::Property { target, .. } = i {
-                    out.push(target);
+                match i {
+                    RemoveItem::Property { target, .. } => out.push(target),
+                    RemoveItem::Labels { dynamic, .. } => out.extend(dynamic),
                 }
             }
         }

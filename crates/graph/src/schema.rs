@@ -176,15 +176,28 @@ impl Graph {
     }
 
     /// `None` if a new rule may take `name`; otherwise what creating it
-    /// answers: nothing to do under IF NOT EXISTS, else Neo4j's error.
-    pub(crate) fn name_clash(&self, name: &str, if_not_exists: bool) -> Option<Result<()>> {
+    /// answers: nothing to do under IF NOT EXISTS, else Neo4j's error, which
+    /// names the kind being created first (a constraint's backing index has
+    /// the constraint's name, so both kinds may hold it).
+    pub(crate) fn name_clash(
+        &self,
+        name: &str,
+        if_not_exists: bool,
+        creating_index: bool,
+    ) -> Option<Result<()>> {
         if !self.schema_name_taken(name) {
             return None;
         }
         if if_not_exists {
             return Some(Ok(()));
         }
-        Some(Err(if self.constraints.contains_key(name) {
+        let index_named = self.indexes.contains_key(name) || self.vector_indexes.contains_key(name);
+        let constraint_first = if creating_index {
+            !index_named
+        } else {
+            self.constraints.contains_key(name)
+        };
+        Some(Err(if constraint_first {
             Error::new(
                 Code::ConstraintAlreadyExists,
                 format!("There already exists a constraint called '{name}'."),
@@ -233,9 +246,8 @@ impl Graph {
         def: &ConstraintDef,
         backing: Option<Index>,
     ) -> Result<()> {
-        if self.constraints.contains_key(&def.name)
-            || (backs_index(def.kind) && self.indexes.contains_key(&def.name))
-        {
+        // One namespace for every rule, on replay as in a transaction.
+        if self.schema_name_taken(&def.name) {
             return Err(Error::new(
                 Code::Unknown,
                 format!("constraint `{}` already exists", def.name),
@@ -397,7 +409,7 @@ impl TxGraph {
                 ),
             ));
         }
-        if let Some(outcome) = self.graph.name_clash(&name, if_not_exists) {
+        if let Some(outcome) = self.graph.name_clash(&name, if_not_exists, true) {
             return outcome;
         }
         let def = IndexDef {
@@ -473,7 +485,7 @@ impl TxGraph {
                 ),
             ));
         }
-        if let Some(outcome) = g.name_clash(&name, if_not_exists) {
+        if let Some(outcome) = g.name_clash(&name, if_not_exists, false) {
             return outcome;
         }
         if backs_index(kind) {

@@ -287,7 +287,7 @@ impl TxGraph {
                 ),
             ));
         }
-        if let Some(outcome) = self.graph.name_clash(&def.name, if_not_exists) {
+        if let Some(outcome) = self.graph.name_clash(&def.name, if_not_exists, true) {
             return outcome;
         }
         self.graph.raw_create_vector_index(&def)?;
