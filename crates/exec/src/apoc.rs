@@ -11,7 +11,7 @@ use causeway_value::{Code, Error, Map, Result, Value};
 
 use crate::val::{cypher_eq, key_of, Val, ValMap};
 
-fn failed(procedure: &str, why: &str) -> Error {
+pub(crate) fn failed(procedure: &str, why: &str) -> Error {
     Error::new(
         Code::ProcedureCallFailed,
         format!(
@@ -22,7 +22,7 @@ fn failed(procedure: &str, why: &str) -> Error {
 }
 
 /// A MAP argument; null (or absent) is the empty map.
-fn map_arg(v: Option<&Value>) -> Map {
+pub(crate) fn map_arg(v: Option<&Value>) -> Map {
     match v {
         Some(Value::Map(m)) => m.clone(),
         _ => Map::new(),

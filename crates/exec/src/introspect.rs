@@ -42,6 +42,21 @@ fn stored_type(v: &Value) -> &'static str {
     }
 }
 
+fn strs(v: &[String]) -> Value {
+    Value::List(v.iter().map(|s| Value::from(s.as_str())).collect())
+}
+
+/// Adds one entity's properties to the per-property tally.
+fn tally<'g>(props: &mut PropStats, entries: impl Iterator<Item = (&'g str, Option<&'g Value>)>) {
+    for (k, v) in entries {
+        if let Some(v) = v {
+            let e = props.entry(k.to_owned()).or_default();
+            e.0.insert(stored_type(v));
+            e.1 += 1;
+        }
+    }
+}
+
 /// `:`A`:`B`` for a sorted label set, as Neo4j writes a node type.
 fn type_name(names: &[String]) -> String {
     names
@@ -91,18 +106,13 @@ pub(crate) fn node_type_properties(g: &Graph) -> Vec<Vec<Value>> {
         let key: Vec<String> = labels.into_iter().map(str::to_owned).collect();
         let (count, props) = kinds.entry(key).or_default();
         *count += 1;
-        for k in g.node_keys(id).unwrap_or_default() {
-            if let Some(v) = g.node_prop(id, k) {
-                let e = props.entry(k.to_owned()).or_default();
-                e.0.insert(stored_type(v));
-                e.1 += 1;
-            }
-        }
+        let keys = g.node_keys(id).unwrap_or_default();
+        tally(props, keys.into_iter().map(|k| (k, g.node_prop(id, k))));
     }
     let mut out = Vec::new();
     for (labels, (count, props)) in &kinds {
         let name = Value::String(type_name(labels));
-        let list = Value::List(labels.iter().map(|l| Value::from(l.as_str())).collect());
+        let list = strs(labels);
         out.extend(rows_for(*count, props, |p, t, m| {
             vec![name.clone(), list.clone(), p, t, m]
         }));
@@ -118,13 +128,8 @@ pub(crate) fn rel_type_properties(g: &Graph) -> Vec<Vec<Value>> {
         let Some(r) = g.rel(id) else { continue };
         let (count, props) = kinds.entry(r.rel_type.to_owned()).or_default();
         *count += 1;
-        for k in g.rel_keys(id).unwrap_or_default() {
-            if let Some(v) = g.rel_prop(id, k) {
-                let e = props.entry(k.to_owned()).or_default();
-                e.0.insert(stored_type(v));
-                e.1 += 1;
-            }
-        }
+        let keys = g.rel_keys(id).unwrap_or_default();
+        tally(props, keys.into_iter().map(|k| (k, g.rel_prop(id, k))));
     }
     let mut out = Vec::new();
     for (ty, (count, props)) in &kinds {
@@ -178,7 +183,6 @@ struct MetaRow {
 
 impl MetaRow {
     fn into_values(self) -> Vec<Value> {
-        let strs = |v: Vec<String>| Value::List(v.into_iter().map(Value::String).collect());
         let (left, right) = if self.count > 0 {
             (self.out_total / self.count, self.in_total / self.count)
         } else {
@@ -196,8 +200,8 @@ impl MetaRow {
             Value::Null,
             Value::Int(left),
             Value::Int(right),
-            strs(self.other),
-            strs(self.other_labels),
+            strs(&self.other),
+            strs(&self.other_labels),
             Value::from(if self.node { "node" } else { "relationship" }),
         ]
     }
@@ -379,7 +383,6 @@ fn map(entries: impl IntoIterator<Item = (String, Value)>) -> Value {
 /// degree of the examined nodes of that type.
 pub(crate) fn apoc_meta_schema(g: &Graph, sample: i64) -> causeway_value::Result<Value> {
     let (types, labels) = meta_collect(g, sample)?;
-    let strs = |v: &[String]| Value::List(v.iter().map(|s| Value::from(s.as_str())).collect());
     let rel_props = |ty: &str| -> Option<Value> {
         let group = types.get(ty)?;
         Some(map(group
@@ -541,7 +544,6 @@ pub(crate) fn apoc_schema_nodes(
 ) -> causeway_value::Result<Vec<Vec<Value>>> {
     use causeway_graph::{ConstraintType, EntityType};
     let keep = name_filter(config, "labels", "excludeLabels")?;
-    let strs = |v: &[String]| Value::List(v.iter().map(|s| Value::from(s.as_str())).collect());
     let mut constraints: Vec<_> = g
         .constraints()
         .into_iter()
@@ -640,7 +642,6 @@ pub(crate) fn apoc_schema_relationships(
 ) -> causeway_value::Result<Vec<Vec<Value>>> {
     use causeway_graph::{ConstraintType, EntityType};
     let keep = name_filter(config, "relationships", "excludeRelationships")?;
-    let strs = |v: &[String]| Value::List(v.iter().map(|s| Value::from(s.as_str())).collect());
     let mut rows = Vec::new();
     for c in g.constraints() {
         if c.entity != EntityType::Relationship || !keep(&c.label) {

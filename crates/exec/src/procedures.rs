@@ -268,9 +268,11 @@ fn builtin_call(
         "db.schema.nodeTypeProperties" => Ok(crate::introspect::node_type_properties(g)),
         "db.schema.relTypeProperties" => Ok(crate::introspect::rel_type_properties(g)),
         "apoc.meta.data" => meta_sample(argv).and_then(|n| crate::introspect::apoc_meta_data(g, n)),
-        "apoc.schema.nodes" => crate::introspect::apoc_schema_nodes(g, &config_arg(argv)),
+        "apoc.schema.nodes" => {
+            crate::introspect::apoc_schema_nodes(g, &crate::apoc::map_arg(argv.first()))
+        }
         "apoc.schema.relationships" => {
-            crate::introspect::apoc_schema_relationships(g, &config_arg(argv))
+            crate::introspect::apoc_schema_relationships(g, &crate::apoc::map_arg(argv.first()))
         }
         "apoc.meta.schema" => meta_sample(argv)
             .and_then(|n| crate::introspect::apoc_meta_schema(g, n))
@@ -297,13 +299,6 @@ fn builtin_call(
         }
         _ => return None,
     })
-}
-
-fn config_arg(argv: &[Value]) -> causeway_value::Map {
-    match argv.first() {
-        Some(Value::Map(m)) => m.clone(),
-        _ => causeway_value::Map::new(),
-    }
 }
 
 /// The `sample` of an APOC meta config: an integer, 1000 unless given.
@@ -360,15 +355,7 @@ fn set_vector_property(
     argv: &[Value],
     rel: bool,
 ) -> Result<Vec<Vec<Value>>> {
-    let failed = |why: &str| {
-        Error::new(
-            Code::ProcedureCallFailed,
-            format!(
-                "Failed to invoke procedure `{name}`: Caused by: \
-                 java.lang.IllegalArgumentException: {why}"
-            ),
-        )
-    };
+    let failed = |why: &str| crate::apoc::failed(name, why);
     let id = match (argv.first(), rel) {
         (Some(Value::Node(n)), false) => n.id,
         (Some(Value::Relationship(r)), true) => r.id,
