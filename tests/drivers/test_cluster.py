@@ -1,6 +1,7 @@
 """Three-core clusters of real processes, driven by the official driver over
 neo4j:// (client-side routing). After every scenario, every acknowledged
 write is on every member exactly once and the members' graphs are equal."""
+import math
 import tempfile
 import time
 
@@ -268,6 +269,86 @@ def test_write_procedures_through_a_follower_and_vector_reads_on_it(cluster, aut
                          "YIELD node RETURN node.k AS k").data()
             assert rows == [{"k": 2}]
     assert_identical_with(cluster, auth, "RoutedVec", {0, 1, 2})
+
+
+def _exact_top(vectors, q, k):
+    """The true k nearest keys by Neo4j's cosine score, and every score."""
+    def score(v):
+        dot = sum(a * b for a, b in zip(v, q))
+        na = math.sqrt(sum(a * a for a in v))
+        nb = math.sqrt(sum(b * b for b in q))
+        return (1 + dot / (na * nb)) / 2
+    scores = {key: score(v) for key, v in vectors.items()}
+    top = sorted(scores, key=lambda key: (-scores[key], key))[:k]
+    return top, scores
+
+
+def test_every_member_answers_vector_queries_from_its_own_approximate_index(auth):
+    """With the exact threshold at 0, each member serves vector queries from
+    the HNSW it builds from the log (or from a snapshot, after catching up):
+    recall stays high, scores are exact, and a write is found at once on a
+    follower that holds its bookmark."""
+    import random
+    rnd = random.Random(11)
+    dim, n, k = 16, 1500, 10
+    args = ["--set", "vector_exact_below=0",
+            "--set", "snapshot_every=50", "--set", "snapshot_log_keep=10"]
+    with temp_cluster(args) as cluster:
+        cluster.start()
+        leader = cluster.wait_leader()
+        lagging = next(c for c in cluster.cores if c is not leader)
+        lagging.stop()
+        vectors = {i: [rnd.uniform(-1, 1) for _ in range(dim)] for i in range(n)}
+        with GraphDatabase.driver(leader.bolt_uri, auth=auth) as d:
+            d.execute_query("CREATE VECTOR INDEX ann_vectors FOR (n:Ann) ON n.v "
+                            "OPTIONS {indexConfig: {`vector.dimensions`: 16}}")
+            with d.session() as s:
+                keys = list(vectors)
+                for at in range(0, n, 100):
+                    rows = [{"k": i, "v": vectors[i]} for i in keys[at:at + 100]]
+                    s.execute_write(lambda tx: tx.run(
+                        "UNWIND $rows AS r CREATE (:Ann {k: r.k, v: r.v})", rows=rows).consume())
+                bookmarks = s.last_bookmarks()
+        # The stopped member comes back behind a snapshot and installs it.
+        lagging.start()
+        queries = [[rnd.uniform(-1, 1) for _ in range(dim)] for _ in range(20)]
+        for core in cluster.cores:
+            with GraphDatabase.driver(core.bolt_uri, auth=auth) as d:
+                with d.session(bookmarks=bookmarks, default_access_mode="READ") as s:
+                    # Let the member's builder finish, then measure.
+                    time.sleep(1)
+                    hits = 0
+                    for q in queries:
+                        rows = s.run("CALL db.index.vector.queryNodes('ann_vectors', $k, $q) "
+                                     "YIELD node, score RETURN node.k AS k, score",
+                                     k=k, q=q).data()
+                        top, scores = _exact_top(vectors, q, k)
+                        assert len(rows) == k
+                        for r in rows:
+                            assert abs(r["score"] - scores[r["k"]]) < 1e-6
+                        hits += len(set(top) & {r["k"] for r in rows})
+                    assert hits >= 0.95 * k * len(queries), f"{core.data_dir}: recall {hits}"
+        # A moved vector, a new one and a deletion are seen by a follower at
+        # once, through the bookmark, before any builder catches up.
+        target = queries[0]
+        follower = next(c for c in cluster.cores if c is not leader)
+        top, _ = _exact_top(vectors, target, 2)
+        with GraphDatabase.driver(leader.bolt_uri, auth=auth) as d:
+            with d.session() as s:
+                s.execute_write(lambda tx: tx.run(
+                    "MATCH (n:Ann {k: $gone}) DETACH DELETE n "
+                    "WITH 1 AS x MATCH (m:Ann {k: 5}) SET m.v = $t "
+                    "CREATE (:Ann {k: -1, v: [x IN $t | x * 2]})",
+                    gone=top[0], t=target).consume())
+                bookmarks = s.last_bookmarks()
+        with GraphDatabase.driver(follower.bolt_uri, auth=auth) as d:
+            with d.session(bookmarks=bookmarks, default_access_mode="READ") as s:
+                rows = s.run("CALL db.index.vector.queryNodes('ann_vectors', 3, $q) "
+                             "YIELD node RETURN node.k AS k", q=target).data()
+        got = [r["k"] for r in rows]
+        assert got[:2] == [-1, 5] or got[:2] == [5, -1]
+        assert top[0] not in got
+        assert_identical_with(cluster, auth, "Ann", set(vectors) - {top[0]})
 
 
 def test_py2neo_over_routing(cluster, auth):

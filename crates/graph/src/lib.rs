@@ -40,6 +40,7 @@
 //! * Decoding corrupt bytes returns an `Unknown` error; it never panics and
 //!   never allocates more than the input could describe.
 
+mod ann;
 mod codec;
 mod index;
 mod key;
@@ -48,6 +49,7 @@ mod store;
 mod tx;
 mod vector;
 
+pub use ann::{set_vector_exact_below, VectorBuildStatus, DEFAULT_EXACT_BELOW};
 pub use vector::{to_vector, Similarity, VectorIndexDef, MAX_DIMENSIONS};
 
 use std::collections::BTreeMap;
@@ -163,6 +165,11 @@ pub struct Graph {
     /// Vector indexes hold no entries: search scores the snapshot itself.
     vector_indexes: Arc<BTreeMap<String, VectorIndexDef>>,
     constraints: OrdMap<String, ConstraintDef>,
+    /// Per vector index, what this graph value wrote since its member's
+    /// HNSW last caught up; like `ann`, not part of the observable state.
+    vector_live: Arc<BTreeMap<String, ann::Pending>>,
+    /// This member's HNSWs, shared by every graph value of one lineage.
+    ann: Arc<ann::Registry>,
 }
 
 impl fmt::Debug for Graph {

@@ -227,6 +227,7 @@ impl Graph {
     pub(crate) fn raw_drop_index(&mut self, name: &str) -> Result<()> {
         if self.vector_indexes.contains_key(name) {
             Arc::make_mut(&mut self.vector_indexes).remove(name);
+            Arc::make_mut(&mut self.vector_live).remove(name);
             return Ok(());
         }
         Arc::make_mut(&mut self.indexes)

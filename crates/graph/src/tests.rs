@@ -1416,3 +1416,157 @@ fn temporal_index_seek_and_range() {
     // Durations have no order.
     assert!(r(Bound::Included(vals[6].clone()), Bound::Unbounded).is_empty());
 }
+
+// ---- approximate vector search -------------------------------------------
+
+fn vec_value(v: &[f32]) -> Value {
+    Value::List(v.iter().map(|x| Value::Float(f64::from(*x))).collect())
+}
+
+/// Reproducible points in `dim` dimensions.
+fn points(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            (0..dim)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    (s >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn vector_graph(n: usize, dim: usize) -> (Graph, Vec<NodeId>) {
+    let mut tx = TxGraph::new(Graph::new());
+    tx.create_vector_index(
+        VectorIndexDef {
+            name: "emb".into(),
+            entity: EntityType::Node,
+            label: "Doc".into(),
+            property: "e".into(),
+            dimensions: Some(dim as u32),
+            similarity: Similarity::Cosine,
+            hnsw_m: 16,
+            hnsw_ef_construction: 100,
+            quantization: false,
+        },
+        false,
+    )
+    .unwrap();
+    let ids = points(n, dim, 5)
+        .iter()
+        .map(|v| {
+            tx.create_node(&s(&["Doc"]), props(&[("e", vec_value(v))]))
+                .unwrap()
+        })
+        .collect();
+    (tx.finish().0, ids)
+}
+
+/// Serialises the tests that change the process-wide exact threshold.
+static EXACT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn query(g: &Graph, q: &[f32], k: i64, exact: bool) -> Vec<(u64, f64)> {
+    set_vector_exact_below(if exact { usize::MAX } else { 0 });
+    let out = g
+        .vector_query("emb", EntityType::Node, k, &vec_value(q))
+        .unwrap();
+    set_vector_exact_below(DEFAULT_EXACT_BELOW);
+    out
+}
+
+#[test]
+fn approximate_search_agrees_with_exact_search() {
+    let _serial = EXACT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let (g, _) = vector_graph(3000, 24);
+    // Before the builder has seen the graph, queries are exact.
+    let q = points(1, 24, 77).remove(0);
+    assert_eq!(query(&g, &q, 10, false), query(&g, &q, 10, true));
+    g.feed_vector_builder();
+    assert!(g.wait_vector_builder(std::time::Duration::from_secs(60)));
+    let mut hits = 0;
+    for q in points(30, 24, 99) {
+        let exact = query(&g, &q, 10, true);
+        let approx = query(&g, &q, 10, false);
+        assert_eq!(approx.len(), 10);
+        // Scores are the exact ones for the entities returned.
+        for (id, score) in &approx {
+            let want = Similarity::Cosine
+                .score(&q, &to_vector(g.node_prop(*id, "e").unwrap()).unwrap())
+                .unwrap();
+            assert!((score - want).abs() < 1e-9);
+        }
+        hits += exact
+            .iter()
+            .filter(|e| approx.iter().any(|a| a.0 == e.0))
+            .count();
+    }
+    assert!(hits >= 285, "recall {hits}/300");
+}
+
+#[test]
+fn approximate_search_sees_its_snapshot_and_no_other() {
+    let _serial = EXACT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let (g, ids) = vector_graph(2000, 8);
+    g.feed_vector_builder();
+    assert!(g.wait_vector_builder(std::time::Duration::from_secs(60)));
+    let target = points(1, 8, 1234).remove(0);
+    let mut near = target.clone();
+    near[0] += 0.01;
+
+    // A transaction's own writes are found at once: a new node at the
+    // target, another moved there, and the old nearest deleted or moved.
+    let before = query(&g, &target, 3, false);
+    let mut tx = TxGraph::new(g.clone());
+    let fresh = tx
+        .create_node(&s(&["Doc"]), props(&[("e", vec_value(&target))]))
+        .unwrap();
+    tx.set_node_prop(ids[7], "e", vec_value(&near)).unwrap();
+    tx.delete_node(before[0].0, false).unwrap();
+    tx.set_node_prop(before[1].0, "e", vec_value(&[1.0; 8]))
+        .unwrap();
+    let (g2, _) = tx.finish();
+    let got = query(&g2, &target, 3, false);
+    assert_eq!(got[0].0, fresh);
+    assert_eq!(got[1].0, ids[7]);
+    assert!(got
+        .iter()
+        .all(|(id, _)| *id != before[0].0 && *id != before[1].0));
+    assert_eq!(got, query(&g2, &target, 3, true));
+
+    // Once the builder has indexed g2, the old snapshot still answers from
+    // its own data: nothing it does not hold, its own vectors' scores.
+    g2.feed_vector_builder();
+    assert!(g2.wait_vector_builder(std::time::Duration::from_secs(60)));
+    let old = query(&g, &target, 3, false);
+    assert!(old.iter().all(|(id, _)| *id != fresh));
+    assert_eq!(old, before);
+    assert_eq!(query(&g2, &target, 3, false), got);
+
+    // Pending entries are pruned once the builder has passed them: of the
+    // 2,303 writes since the index was created, only the last is left.
+    let mut g3 = g2.clone();
+    for v in points(300, 8, 4321) {
+        let mut tx = TxGraph::new(g3);
+        tx.create_node(&s(&["Doc"]), props(&[("e", vec_value(&v))]))
+            .unwrap();
+        g3 = tx.finish().0;
+        g3.feed_vector_builder();
+        assert!(g3.wait_vector_builder(std::time::Duration::from_secs(60)));
+    }
+    assert_eq!(g3.vector_live["emb"].ids.len(), 1);
+    assert_eq!(query(&g3, &target, 3, false)[..2], got[..2]);
+
+    // A dropped and re-created index starts a new HNSW.
+    let mut tx = TxGraph::new(g3);
+    tx.drop_index("emb", false).unwrap();
+    let (g4, _) = tx.finish();
+    g4.feed_vector_builder();
+    assert!(g4
+        .vector_query("emb", EntityType::Node, 3, &vec_value(&target))
+        .is_err());
+}

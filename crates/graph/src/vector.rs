@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use causeway_value::{Code, Error, Result, Value};
 
+use crate::ann::{exact_below, Pending};
 use crate::schema::{default_named, schema_desc};
 use crate::{Change, EntityType, Graph, TxGraph};
 
@@ -203,23 +204,41 @@ impl Graph {
             }
         }
         let k = usize::try_from(k).unwrap_or(usize::MAX);
+        let score = |id: u64| {
+            let value = match entity {
+                EntityType::Node => self
+                    .node_has_label(id, &def.label)
+                    .then(|| self.node_prop(id, &def.property))
+                    .flatten(),
+                EntityType::Relationship => self
+                    .rel(id)
+                    .filter(|r| r.rel_type == def.label)
+                    .and_then(|_| self.rel_prop(id, &def.property)),
+            };
+            // Without a fixed dimension, entities of another one are not
+            // comparable with this query and are left out, as are values
+            // that are no vector (cosine: a zero vector scores nothing).
+            match value {
+                Some(Value::List(items)) => score_stored(def.similarity, &q, items),
+                _ => None,
+            }
+        };
+        let size = match entity {
+            EntityType::Node => self.label_count(&def.label),
+            EntityType::Relationship => self.type_count(&def.label),
+        };
+        if size >= exact_below() {
+            if let Some(hits) = self.vector_query_ann(def, &q, k, score) {
+                return Ok(hits);
+            }
+        }
         let ids = match entity {
             EntityType::Node => self.nodes_with_label(&def.label),
             EntityType::Relationship => self.rels_with_type(&def.label),
         };
         let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k.min(ids.len()) + 1);
         for id in ids {
-            let value = match entity {
-                EntityType::Node => self.node_prop(id, &def.property),
-                EntityType::Relationship => self.rel_prop(id, &def.property),
-            };
-            // Without a fixed dimension, entities of another one are not
-            // comparable with this query and are left out, as are values
-            // that are no vector (cosine: a zero vector scores nothing).
-            let Some(Value::List(items)) = value else {
-                continue;
-            };
-            let Some(score) = score_stored(def.similarity, &q, items) else {
+            let Some(score) = score(id) else {
                 continue;
             };
             heap.push(Scored(score, id));
@@ -240,6 +259,8 @@ impl Graph {
             ));
         }
         Arc::make_mut(&mut self.vector_indexes).insert(def.name.clone(), def.clone());
+        Arc::make_mut(&mut self.vector_live)
+            .insert(def.name.clone(), Pending::new(self.version + 1));
         Ok(())
     }
 }

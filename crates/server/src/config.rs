@@ -65,6 +65,10 @@ pub struct Config {
     pub snapshot_log_keep: u64,
     /// Rows one operator may hold in memory (sorts, aggregations).
     pub max_materialized_rows: usize,
+    /// Vector queries over fewer entities of the label or type than this
+    /// score every one (exact); at or above it they use the member's HNSW
+    /// once it is built (docs/decisions/0014-vector-indexes.md).
+    pub vector_exact_below: usize,
     /// Failed logins per user before further attempts are refused for
     /// `auth_lock_ms`.
     pub auth_max_failed_attempts: u32,
@@ -147,6 +151,7 @@ impl Default for Config {
             snapshot_bytes: 256 << 20,
             snapshot_log_keep: 100,
             max_materialized_rows: 1_000_000,
+            vector_exact_below: causeway_graph::DEFAULT_EXACT_BELOW,
             auth_max_failed_attempts: 3,
             auth_lock_ms: 5_000,
             server_agent: format!("Neo4j/5.26.0 (Causeway {})", env!("CARGO_PKG_VERSION")),

@@ -127,13 +127,17 @@ impl Data for GraphState {
         };
         let changes = causeway_graph::ChangeSet::decode(changes).map_err(|e| e.message)?;
         self.0.apply(&changes).map_err(|e| e.message)?;
+        // Only committed graphs reach this member's vector-index builder.
+        self.0.feed_vector_builder();
         Ok(true)
     }
     fn encode(&self) -> Vec<u8> {
         self.0.encode()
     }
     fn decode(bytes: &[u8]) -> Result<Self, String> {
-        Graph::decode(bytes).map(GraphState).map_err(|e| e.message)
+        let g = Graph::decode(bytes).map_err(|e| e.message)?;
+        g.feed_vector_builder();
+        Ok(GraphState(g))
     }
 }
 

@@ -63,6 +63,22 @@ async fn status(State(s): State<Arc<HttpState>>) -> Json<serde_json::Value> {
             })
         })
         .collect();
+    let vector_indexes: Vec<_> = s
+        .repl
+        .state()
+        .0
+        .vector_build_status()
+        .into_iter()
+        .map(|v| {
+            json!({
+                "name": v.name,
+                "indexed": v.indexed,
+                "tombstones": v.tombstones,
+                "through": v.through,
+                "behind": v.behind,
+            })
+        })
+        .collect();
     Json(json!({
         "id": st.node_id,
         "role": st.role.as_str(),
@@ -75,6 +91,8 @@ async fn status(State(s): State<Arc<HttpState>>) -> Json<serde_json::Value> {
         "last_log": st.last_log,
         "cluster_id": st.cluster_id,
         "members": members,
+        // This member's HNSW per vector index (docs/decisions/0014).
+        "vector_indexes": vector_indexes,
     }))
 }
 

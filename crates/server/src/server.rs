@@ -72,6 +72,7 @@ pub async fn run_with(
     let bolt_advertised = config.bolt_advertised();
     let http_advertised = config.http_advertised();
     let faults: Arc<Faults> = Arc::default();
+    causeway_graph::set_vector_exact_below(config.vector_exact_below);
     let repl = Arc::new(
         Replicator::<GraphState>::open(ReplicatorConfig {
             dir: config.data_dir.join("databases").join(DEFAULT_DB),
