@@ -184,7 +184,9 @@ impl Registry {
             };
             let live = g.vector_live.get(&a.def.name);
             for chunk in ids.chunks(BUILD_BATCH) {
-                if alive.strong_count() <= 1 {
+                // Two references are this thread's own (its upgrade and the
+                // graph it reads): with no other, the database is gone.
+                if alive.strong_count() <= 2 || self.dropped(&a) {
                     return;
                 }
                 // Written at the version of its last write this graph
@@ -224,6 +226,18 @@ impl Registry {
             }
             a.through.store(g.version().max(1), Ordering::Release);
         }
+    }
+}
+
+impl Registry {
+    /// Whether a graph fed since the one being indexed no longer has this
+    /// incarnation of the index (dropped, or dropped and re-created).
+    fn dropped(&self, a: &Ann) -> bool {
+        let Ok(slot) = self.feed.lock() else {
+            return true;
+        };
+        slot.as_ref()
+            .is_some_and(|g| g.vector_live.get(&a.def.name).map(|p| p.since) != Some(a.since))
     }
 }
 
