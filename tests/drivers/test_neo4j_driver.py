@@ -340,3 +340,25 @@ def test_repeated_auth_failures_are_rate_limited(fresh_server, auth):
         with pytest.raises(ClientError) as e:
             d.verify_connectivity()
         assert e.value.code == "Neo.ClientError.Security.AuthenticationRateLimit"
+
+
+def test_show_procedures_lists_signatures(driver):
+    """SHOW PROCEDURES shows Neo4j's four columns by default and the full
+    set (signature, argument and return descriptions) with YIELD *; the
+    APOC and vector procedures libraries call are listed."""
+    with driver.session() as s:
+        default = s.run("SHOW PROCEDURES").keys()
+        assert default == ["name", "description", "mode", "worksOnSystem"]
+        rows = {r["name"]: r for r in s.run("SHOW PROCEDURES YIELD *")}
+    for name in ["apoc.meta.data", "apoc.merge.node", "db.index.vector.queryNodes",
+                 "db.create.setNodeVectorProperty", "db.labels", "dbms.components"]:
+        assert name in rows, name
+    meta = rows["apoc.meta.data"]
+    assert meta["signature"].startswith("apoc.meta.data(config = {} :: MAP) :: (label :: STRING")
+    assert meta["argumentDescription"][0]["name"] == "config"
+    assert meta["argumentDescription"][0]["type"] == "MAP"
+    assert {"name": "label", "type": "STRING"}.items() <= meta["returnDescription"][0].items()
+    assert rows["apoc.merge.node"]["mode"] == "WRITE"
+    assert rows["db.index.vector.queryNodes"]["signature"] == (
+        "db.index.vector.queryNodes(indexName :: STRING, numberOfNearestNeighbours :: INTEGER, "
+        "query :: ANY) :: (node :: NODE, score :: FLOAT)")

@@ -292,7 +292,10 @@ pub(crate) fn create_relationship(tx: &mut TxGraph, argv: &[Value]) -> Result<Ve
 
 /// APOC's functions: maps, collections and text, on evaluated values.
 /// `None` when `name` (lower case) is not one of them.
-pub(crate) fn function(name: &str, args: &[Val]) -> Option<Result<Val>> {
+pub(crate) fn function(ctx: &crate::eval::Ctx, name: &str, args: &[Val]) -> Option<Result<Val>> {
+    if let Some(r) = crate::apoc_functions::function(ctx, name, args) {
+        return Some(r);
+    }
     let arg = |i: usize| args.get(i).unwrap_or(&Val::Null);
     let list = |v: &Val| match v {
         Val::List(items) => Some(items.clone()),
@@ -335,16 +338,7 @@ pub(crate) fn function(name: &str, args: &[Val]) -> Option<Result<Val>> {
         }
         "apoc.coll.toset" => match list(arg(0)) {
             None => Val::Null,
-            Some(items) => {
-                // Equal values share a key (1 and 1.0 too), so this is DISTINCT.
-                let mut seen = std::collections::HashSet::new();
-                Val::List(
-                    items
-                        .into_iter()
-                        .filter(|v| seen.insert(key_of(v)))
-                        .collect(),
-                )
-            }
+            Some(items) => Val::List(distinct(items)),
         },
         "apoc.coll.contains" => {
             Val::Bool(list(arg(0)).is_some_and(|items| items.iter().any(|x| equal(x, arg(1)))))
@@ -393,6 +387,16 @@ pub(crate) fn function(name: &str, args: &[Val]) -> Option<Result<Val>> {
         },
         _ => return None,
     }))
+}
+
+/// The values of `items` without repeats, first occurrence kept. Equal
+/// values share a key (1 and 1.0 too), so this is Cypher's DISTINCT.
+pub(crate) fn distinct(items: Vec<Val>) -> Vec<Val> {
+    let mut seen = std::collections::HashSet::new();
+    items
+        .into_iter()
+        .filter(|v| seen.insert(key_of(v)))
+        .collect()
 }
 
 /// The names `function` answers, for the list of known functions.

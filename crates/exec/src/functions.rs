@@ -236,7 +236,7 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
     let a1 = v.get(1).unwrap_or(&Val::Null);
     let a2 = v.get(2).unwrap_or(&Val::Null);
     if lname.starts_with("apoc.") {
-        if let Some(r) = crate::apoc::function(lname, v) {
+        if let Some(r) = crate::apoc::function(ctx, lname, v) {
             return r;
         }
     }

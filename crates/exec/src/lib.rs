@@ -34,6 +34,7 @@
 
 mod aggregate;
 mod apoc;
+mod apoc_functions;
 mod cache;
 mod duration;
 mod eval;

@@ -440,6 +440,7 @@ fn precheck_clauses(clauses: &[Clause], catalog: Option<&dyn SystemCatalog>) -> 
                     && !is_aggregate_name(&l)
                     && !KNOWN.contains(&l.as_str())
                     && !crate::apoc::FUNCTIONS.contains(&l.as_str())
+                    && !crate::apoc_functions::NAMES.contains(&l.as_str())
                 {
                     err = Some(Error::compile(
                         Code::SyntaxError,
@@ -943,6 +944,8 @@ pub fn run_show(runner: &mut Runner, cmd: &ShowCommand) -> Result<(RowIter, Vec<
             let n = match cmd.kind {
                 ShowKind::Indexes => INDEX_DEFAULT,
                 ShowKind::Constraints => CONSTRAINT_DEFAULT,
+                // name, description, mode, worksOnSystem
+                ShowKind::Procedures => 4,
                 _ => cols.len(),
             };
             cols.iter()

@@ -2113,3 +2113,97 @@ fn expression_subqueries_see_outer_variables_and_keep_their_own() {
     });
     assert_eq!(got, vec![Value::Int(0), Value::Int(10), Value::Int(20)]);
 }
+
+#[test]
+fn apoc_text_convert_and_type_functions() {
+    let mut tx = TxGraph::new(Graph::new());
+    let one = |tx: &mut TxGraph, expr: &str| run(tx, &format!("RETURN {expr} AS v"))[0][0].clone();
+    let strs = |xs: &[&str]| Value::List(xs.iter().map(|x| Value::from(*x)).collect());
+    let cases: Vec<(&str, Value)> = vec![
+        ("apoc.version()", Value::from("5.26.0")),
+        ("apoc.text.replace('Hello World!', '[^a-zA-Z]', '')", Value::from("HelloWorld")),
+        ("apoc.text.replace(null, 'a', 'b')", Value::Null),
+        ("apoc.text.split('Hello   World', ' +')", strs(&["Hello", "World"])),
+        ("apoc.text.split('a,b,,', ',')", strs(&["a", "b"])),
+        ("apoc.text.split('a,b,,', ',', -1)", strs(&["a", "b", "", ""])),
+        ("apoc.text.split('a,b,c', ',', 2)", strs(&["a", "b,c"])),
+        ("apoc.text.capitalize('neo4j')", Value::from("Neo4j")),
+        ("apoc.text.decapitalize('Neo4j')", Value::from("neo4j")),
+        ("apoc.text.clean('Hello World!')", Value::from("helloworld")),
+        ("apoc.text.distance('Levenshtein', 'Levenstein')", Value::Int(1)),
+        ("apoc.text.lpad('ab', 5, '0')", Value::from("000ab")),
+        ("apoc.text.rpad('ab', 4)", Value::from("ab  ")),
+        (
+            "apoc.text.regexGroups('abc <link xxx1>yyy1</link> def <link xxx2>yyy2</link>', '<link (\\\\w+)>(\\\\w+)</link>')",
+            Value::List(vec![
+                strs(&["<link xxx1>yyy1</link>", "xxx1", "yyy1"]),
+                strs(&["<link xxx2>yyy2</link>", "xxx2", "yyy2"]),
+            ]),
+        ),
+        ("apoc.convert.toJson({a: [1, 2.5, 'x', null, true]})", Value::from("{\"a\":[1,2.5,\"x\",null,true]}")),
+        ("apoc.convert.toJson(date('2020-01-02'))", Value::from("\"2020-01-02\"")),
+        ("apoc.convert.fromJsonMap('{\"a\": 42, \"b\": \"foo\", \"c\": [1, 2]}').c", Value::List(vec![Value::Int(1), Value::Int(2)])),
+        ("apoc.convert.fromJsonList('[1, 2.5, \"x\"]')", Value::List(vec![Value::Int(1), Value::Float(2.5), Value::from("x")])),
+        ("apoc.convert.toList(1)", Value::List(vec![Value::Int(1)])),
+        ("apoc.convert.toList(null)", Value::Null),
+        ("apoc.convert.toSet([1, 1.0, 2])", Value::List(vec![Value::Int(1), Value::Int(2)])),
+        ("apoc.convert.toMap({a: 1}).a", Value::Int(1)),
+        ("apoc.meta.cypher.type(1)", Value::from("INTEGER")),
+        ("apoc.meta.cypher.type(['Neo4j', 2020])", Value::from("LIST OF ANY")),
+        ("apoc.meta.cypher.type(['Neo4j', 'Bloom'])", Value::from("LIST OF STRING")),
+        ("apoc.meta.cypher.type(datetime())", Value::from("DATE_TIME")),
+        ("apoc.meta.cypher.type(null)", Value::from("NULL")),
+        ("apoc.meta.cypher.isType(datetime(), 'DATE_TIME')", Value::Bool(true)),
+        ("apoc.meta.cypher.isType(1, 'NODE')", Value::Bool(false)),
+        ("apoc.meta.cypher.types(1)", Value::Map(Map::new())),
+    ];
+    for (expr, want) in cases {
+        assert_eq!(one(&mut tx, expr), want, "{expr}");
+    }
+    run(&mut tx, "CREATE (:Foo:Foo2 {bar: 'baz'})-[:MY_REL {n: 1}]->(:Bar), (:Foo {bar: 'qux'}), (:Foo {bar: 'baz'})");
+    assert_eq!(
+        one(&mut tx, "[(a:Foo2)-[r]->() | apoc.convert.toJson(r)][0]"),
+        Value::from(
+            "{\"id\":\"0\",\"type\":\"relationship\",\"label\":\"MY_REL\",\
+             \"start\":{\"id\":\"0\",\"labels\":[\"Foo\",\"Foo2\"]},\
+             \"end\":{\"id\":\"1\",\"labels\":[\"Bar\"]},\"properties\":{\"n\":1}}"
+        )
+    );
+    assert_eq!(
+        one(
+            &mut tx,
+            "COLLECT { MATCH (b:Bar) RETURN apoc.convert.toJson(b) }[0]"
+        ),
+        Value::from("{\"id\":\"1\",\"type\":\"node\",\"labels\":[\"Bar\"]}")
+    );
+    assert_eq!(
+        one(&mut tx, "apoc.schema.properties.distinct('Foo', 'bar')"),
+        strs(&["baz", "qux"])
+    );
+    assert_eq!(
+        one(
+            &mut tx,
+            "COLLECT { MATCH (a:Foo2) RETURN apoc.meta.cypher.types(a) }[0]"
+        ),
+        Value::Map(
+            [("bar".to_string(), Value::from("STRING"))]
+                .into_iter()
+                .collect()
+        )
+    );
+    for bad in [
+        "apoc.text.replace('a', '(', 'b')",
+        "apoc.convert.fromJsonMap('{not json')",
+        "apoc.convert.fromJsonMap('[1]')",
+    ] {
+        assert_eq!(
+            fails(&tx, &format!("RETURN {bad}")).code,
+            Code::ProcedureCallFailed,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        fails(&tx, "RETURN apoc.convert.fromJsonMap('{}', '$.a')").code,
+        Code::UnsupportedOperation
+    );
+}

@@ -613,12 +613,13 @@ impl SystemCatalog for Catalog {
                 cols(&["name", "signature", "description", "mode"]),
                 all_procedures()
                     .into_iter()
-                    .map(|(name, signature, description, mode)| {
+                    .map(|p| {
+                        let signature = signature_text(&p.sig);
                         vec![
-                            Value::String(name),
+                            Value::String(p.sig.name),
                             Value::String(signature),
-                            Value::from(description),
-                            Value::from(mode),
+                            Value::from(p.description),
+                            Value::from(p.mode),
                         ]
                     })
                     .collect(),
@@ -639,16 +640,67 @@ impl SystemCatalog for Catalog {
             ShowKind::Databases(name) => self.databases(name.as_deref()),
             ShowKind::DefaultDatabase | ShowKind::HomeDatabase => self.databases(Some(DEFAULT_DB)),
             ShowKind::Servers => Ok(self.servers()),
+            // Neo4j 5's columns; without YIELD only the first four show.
             ShowKind::Procedures => Ok((
-                cols(&["name", "description", "mode", "worksOnSystem"]),
+                cols(&[
+                    "name",
+                    "description",
+                    "mode",
+                    "worksOnSystem",
+                    "signature",
+                    "argumentDescription",
+                    "returnDescription",
+                    "admin",
+                    "rolesExecution",
+                    "rolesBoostedExecution",
+                    "isDeprecated",
+                    "deprecatedBy",
+                    "option",
+                ]),
                 all_procedures()
                     .into_iter()
-                    .map(|(name, _, description, mode)| {
+                    .map(|p| {
+                        let described = |v: &[(String, String)]| {
+                            Value::List(
+                                v.iter()
+                                    .map(|(n, t)| {
+                                        let (ty, _) = split_default(t);
+                                        Value::Map(
+                                            [
+                                                ("name", Value::from(n.as_str())),
+                                                ("type", Value::from(ty)),
+                                                (
+                                                    "description",
+                                                    Value::from(format!("{n} :: {ty}")),
+                                                ),
+                                                ("isDeprecated", Value::Bool(false)),
+                                            ]
+                                            .into_iter()
+                                            .map(|(k, v)| (k.to_owned(), v))
+                                            .collect(),
+                                        )
+                                    })
+                                    .collect(),
+                            )
+                        };
                         vec![
-                            Value::String(name),
-                            Value::from(description),
-                            Value::from(mode),
-                            Value::Bool(mode == "DBMS"),
+                            Value::from(p.sig.name.as_str()),
+                            Value::from(p.description),
+                            Value::from(p.mode),
+                            Value::Bool(p.mode == "DBMS"),
+                            Value::String(signature_text(&p.sig)),
+                            described(&p.sig.inputs),
+                            described(&p.sig.outputs),
+                            Value::Bool(false),
+                            Value::Null,
+                            Value::Null,
+                            Value::Bool(false),
+                            Value::Null,
+                            Value::Map(
+                                [("deprecated".to_owned(), Value::Bool(false))]
+                                    .into_iter()
+                                    .collect(),
+                            ),
                         ]
                     })
                     .collect(),
@@ -658,9 +710,15 @@ impl SystemCatalog for Catalog {
     }
 }
 
-/// `(name, signature, description, mode)` of every procedure: the server's
-/// own and those the query engine implements, sorted by name.
-fn all_procedures() -> Vec<(String, String, &'static str, &'static str)> {
+struct ProcedureInfo {
+    sig: ProcedureSignature,
+    description: &'static str,
+    mode: &'static str,
+}
+
+/// Every procedure: the server's own and those the query engine
+/// implements, sorted by name.
+fn all_procedures() -> Vec<ProcedureInfo> {
     let own = PROCEDURES.iter().map(|p| {
         let pairs = |v: &[(&str, &str)]| {
             v.iter()
@@ -672,28 +730,42 @@ fn all_procedures() -> Vec<(String, String, &'static str, &'static str)> {
             inputs: pairs(p.inputs),
             outputs: pairs(p.outputs),
         };
-        (
-            p.name.to_owned(),
-            signature_text(&sig),
-            p.description,
-            p.mode,
-        )
+        ProcedureInfo {
+            sig,
+            description: p.description,
+            mode: p.mode,
+        }
     });
     let engine = causeway_exec::builtin_procedures().into_iter().map(|sig| {
-        let text = signature_text(&sig);
         let (description, mode) =
             causeway_exec::builtin_procedure_info(&sig.name).unwrap_or(("", "READ"));
-        (sig.name, text, description, mode)
+        ProcedureInfo {
+            sig,
+            description,
+            mode,
+        }
     });
     let mut all: Vec<_> = own.chain(engine).collect();
-    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.sort_by(|a, b| a.sig.name.cmp(&b.sig.name));
     all
 }
 
+/// A declared type and its default: `MAP = {}` is `("MAP", Some("{}"))`.
+fn split_default(t: &str) -> (&str, Option<&str>) {
+    match t.split_once(" = ") {
+        Some((ty, default)) => (ty, Some(default)),
+        None => (t, None),
+    }
+}
+
+/// Neo4j's signature text: `name(arg = default :: TYPE, ...) :: (col :: TYPE, ...)`.
 fn signature_text(p: &ProcedureSignature) -> String {
     let list = |v: &[(String, String)]| {
         v.iter()
-            .map(|(n, t)| format!("{n} :: {t}"))
+            .map(|(n, t)| match split_default(t) {
+                (ty, Some(default)) => format!("{n} = {default} :: {ty}"),
+                (ty, None) => format!("{n} :: {ty}"),
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
