@@ -229,6 +229,10 @@ pub struct NodePattern {
     pub var: Option<String>,
     /// All of these labels are required (`(n:A:B)`).
     pub labels: Vec<String>,
+    /// In CREATE and MERGE only: `$(expr)` terms, each a label or a list of
+    /// labels, evaluated per row and added to `labels`. (Where a pattern is
+    /// matched they become a `HasDynamicLabels` predicate instead.)
+    pub dynamic_labels: Vec<Expr>,
     /// A map literal or a parameter.
     pub props: Option<Expr>,
 }
@@ -248,6 +252,8 @@ pub struct RelPattern {
     pub var: Option<String>,
     /// Any one of these types matches (`[:A|B]`); empty means any type.
     pub types: Vec<String>,
+    /// In CREATE and MERGE only: `[:$(expr)]`, the one type, per row.
+    pub dynamic_type: Option<Expr>,
     pub direction: Direction,
     /// `Some((min, max))` for variable length: `*` is `(None, None)`,
     /// `*2` is `(Some(2), Some(2))`, `*1..3`, `*..3`, `*2..`.
@@ -338,6 +344,14 @@ pub enum Expr {
     },
     /// `n:A:B` used as a predicate.
     HasLabels(Box<Expr>, Vec<String>),
+    /// `n:$(expr)`, `n:$all(expr)` or `n:$any(expr)` in a pattern: the
+    /// labels (or relationship types) `labels` evaluates to, a string or a
+    /// list of strings; all of them must be present, or with `any` one.
+    HasDynamicLabels {
+        target: Box<Expr>,
+        labels: Box<Expr>,
+        any: bool,
+    },
     Case {
         subject: Option<Box<Expr>>,
         whens: Vec<(Expr, Expr)>,

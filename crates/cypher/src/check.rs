@@ -749,7 +749,10 @@ fn bind_node(
             }
             Some(_) => {
                 if matches!(mode, PatMode::Create | PatMode::Merge)
-                    && (single || !node.labels.is_empty() || node.props.is_some())
+                    && (single
+                        || !node.labels.is_empty()
+                        || !node.dynamic_labels.is_empty()
+                        || node.props.is_some())
                 {
                     return Err(already_bound(v));
                 }
@@ -762,6 +765,9 @@ fn bind_node(
             }
         }
     }
+    for e in &node.dynamic_labels {
+        check_expr(e, scope, Ctx::new(Agg::Forbidden))?;
+    }
     check_pattern_props(&node.props, scope, mode)
 }
 
@@ -773,7 +779,7 @@ fn bind_rel(
     declared: &mut HashSet<String>,
 ) -> Result<()> {
     if matches!(mode, PatMode::Create | PatMode::Merge) {
-        if rel.types.len() != 1 {
+        if rel.types.len() + usize::from(rel.dynamic_type.is_some()) != 1 {
             return Err(err(
                 "NoSingleRelationshipType",
                 "A single relationship type must be specified for CREATE and MERGE",
@@ -819,6 +825,9 @@ fn bind_rel(
             }
         }
         declared.insert(v.clone());
+    }
+    if let Some(e) = &rel.dynamic_type {
+        check_expr(e, scope, Ctx::new(Agg::Forbidden))?;
     }
     check_pattern_props(&rel.props, scope, mode)
 }
@@ -1054,6 +1063,7 @@ fn push_children<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
         Expr::Binary(_, a, b) => out.extend([&**a, &**b]),
         Expr::IsNull { expr, .. } => out.push(expr),
         Expr::HasLabels(a, _) => out.push(a),
+        Expr::HasDynamicLabels { target, labels, .. } => out.extend([&**target, &**labels]),
         Expr::Case {
             subject,
             whens,
@@ -1165,6 +1175,7 @@ fn static_kind(e: &Expr, scope: &Scope) -> Kind {
         },
         Expr::IsNull { .. }
         | Expr::HasLabels(..)
+        | Expr::HasDynamicLabels { .. }
         | Expr::PatternPredicate(_)
         | Expr::Exists(_)
         | Expr::Quantified { .. } => Kind::Bool,
@@ -1241,7 +1252,8 @@ fn check_expr(e: &Expr, scope: &mut Scope, cx: Ctx) -> Result<()> {
         | Expr::Index(..)
         | Expr::Slice(..)
         | Expr::IsNull { .. }
-        | Expr::HasLabels(..) => check_children(e, scope, cx.pred(false)),
+        | Expr::HasLabels(..)
+        | Expr::HasDynamicLabels { .. } => check_children(e, scope, cx.pred(false)),
     }
 }
 

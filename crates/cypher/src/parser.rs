@@ -40,6 +40,9 @@ pub(crate) struct Parser<'a> {
     /// and filter of comprehensions, FOREACH, reduce): there `|` is not read
     /// as a label disjunction.
     pub pipe_ends_expr: usize,
+    /// Set while parsing the pattern of a CREATE or MERGE, where `$(expr)`
+    /// labels and types are kept in the pattern to be evaluated per row.
+    pub creating: bool,
 }
 
 /// A label expression (`:A|B`, `:A&!B`, `:(A|B)&C`), before it is lowered to
@@ -49,6 +52,8 @@ pub(crate) enum LabelExpr {
     Not(Box<LabelExpr>),
     And(Vec<LabelExpr>),
     Or(Vec<LabelExpr>),
+    /// `$(expr)` / `$all(expr)` (`any: false`) or `$any(expr)`.
+    Dynamic(Expr, bool),
 }
 
 impl LabelExpr {
@@ -62,6 +67,25 @@ impl LabelExpr {
                     out.extend(p.plain_labels()?);
                 }
                 Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    /// For CREATE and MERGE: the static labels and the `$(expr)` terms of
+    /// a conjunction; `None` for anything else (`|`, `!`, `$any`).
+    fn created_labels(&self) -> Option<(Vec<String>, Vec<Expr>)> {
+        match self {
+            LabelExpr::Name(n) => Some((vec![n.clone()], Vec::new())),
+            LabelExpr::Dynamic(e, false) => Some((Vec::new(), vec![e.clone()])),
+            LabelExpr::And(parts) => {
+                let (mut names, mut dynamic) = (Vec::new(), Vec::new());
+                for p in parts {
+                    let (n, d) = p.created_labels()?;
+                    names.extend(n);
+                    dynamic.extend(d);
+                }
+                Some((names, dynamic))
             }
             _ => None,
         }
@@ -85,6 +109,11 @@ impl LabelExpr {
             LabelExpr::Not(x) => Expr::Unary(UnaryOp::Not, Box::new(x.predicate(target))),
             LabelExpr::And(parts) => fold(BinaryOp::And, parts),
             LabelExpr::Or(parts) => fold(BinaryOp::Or, parts),
+            LabelExpr::Dynamic(labels, any) => Expr::HasDynamicLabels {
+                target: Box::new(target.clone()),
+                labels: Box::new(labels.clone()),
+                any: *any,
+            },
         }
     }
 }
@@ -101,6 +130,7 @@ pub(crate) fn parse_statement(src: &str) -> Result<Statement> {
         paren_match,
         inline_where: Vec::new(),
         pipe_ends_expr: 0,
+        creating: false,
     };
     let stmt = p.statement()?;
     p.reject_inline_where(0)?;
@@ -424,7 +454,10 @@ impl<'a> Parser<'a> {
             }
             "CREATE" => {
                 self.bump();
-                Ok(Clause::Create(self.pattern()?))
+                self.creating = true;
+                let p = self.pattern();
+                self.creating = false;
+                Ok(Clause::Create(p?))
             }
             "MERGE" => {
                 self.bump();
@@ -601,7 +634,10 @@ impl<'a> Parser<'a> {
     }
 
     fn merge_clause(&mut self) -> Result<Clause> {
-        let part = self.pattern_part()?;
+        self.creating = true;
+        let part = self.pattern_part();
+        self.creating = false;
+        let part = part?;
         let mut on_create = Vec::new();
         let mut on_match = Vec::new();
         while self.at_kw("ON") {
@@ -759,7 +795,34 @@ impl<'a> Parser<'a> {
             self.expect(&Tok::RParen, "')'")?;
             return Ok(inner);
         }
+        if let Some(any) = self.dynamic_label_start() {
+            self.expect(&Tok::LParen, "'('")?;
+            let saved = std::mem::take(&mut self.pipe_ends_expr);
+            let e = self.expr();
+            self.pipe_ends_expr = saved;
+            let e = e?;
+            self.expect(&Tok::RParen, "')'")?;
+            return Ok(LabelExpr::Dynamic(e, any));
+        }
         Ok(LabelExpr::Name(self.name("a label name")?))
+    }
+
+    /// Eats `$` (then `(` follows) or `$all` / `$any` directly followed by
+    /// `(`, and says whether it was `$any`.
+    fn dynamic_label_start(&mut self) -> Option<bool> {
+        if self.eat(&Tok::Dollar) {
+            return Some(false);
+        }
+        let any = match &self.peek().tok {
+            Tok::Param(n) if n.eq_ignore_ascii_case("all") => false,
+            Tok::Param(n) if n.eq_ignore_ascii_case("any") => true,
+            _ => return None,
+        };
+        if !self.at_n(1, &Tok::LParen) {
+            return None;
+        }
+        self.bump();
+        Some(any)
     }
 
     fn remove_clause(&mut self) -> Result<Clause> {
@@ -1018,10 +1081,22 @@ impl<'a> Parser<'a> {
             None
         };
         let mut labels = Vec::new();
+        let mut dynamic_labels = Vec::new();
         if self.at(&Tok::Colon) {
             let at = self.peek().clone();
             let expr = self.label_expression()?;
+            if self.creating {
+                (labels, dynamic_labels) = expr.created_labels().ok_or_else(|| {
+                    self.error_at(
+                        &at,
+                        "UnexpectedSyntax",
+                        "Invalid input: only labels joined by ':' or '&', each a name or \
+                         $(expr), can be created",
+                    )
+                })?;
+            }
             match (expr.plain_labels(), &var) {
+                _ if self.creating => {}
                 (Some(plain), _) => labels = plain,
                 // Label expressions beyond a conjunction become a predicate
                 // on the node, merged into the MATCH's WHERE.
@@ -1032,14 +1107,19 @@ impl<'a> Parser<'a> {
                 (None, None) => return Err(self.error_at(
                     &at,
                     "UnexpectedSyntax",
-                    "Invalid input: a label expression with '|' or '!' needs a node variable here",
+                    "Invalid input: a label expression with '|', '!' or '$(...)' needs a node variable here",
                 )),
             }
         }
         let props = self.pattern_props()?;
         self.inline_pattern_where()?;
         self.expect(&Tok::RParen, "')'")?;
-        Ok(NodePattern { var, labels, props })
+        Ok(NodePattern {
+            var,
+            labels,
+            dynamic_labels,
+            props,
+        })
     }
 
     fn inline_pattern_where(&mut self) -> Result<()> {
@@ -1067,6 +1147,7 @@ impl<'a> Parser<'a> {
         self.expect(&Tok::Minus, "'-'")?;
         let mut var = None;
         let mut types = Vec::new();
+        let mut dynamic_type = None;
         let mut length = None;
         let mut props = None;
         if self.eat(&Tok::LBracket) {
@@ -1074,7 +1155,32 @@ impl<'a> Parser<'a> {
                 var = Some(self.name("a variable name")?);
             }
             if self.eat(&Tok::Colon) {
-                types.push(self.name("a relationship type")?);
+                let at = self.peek().clone();
+                if let Some(any) = self.dynamic_label_start() {
+                    // `[r:$(expr)]`: any type, then a predicate on `r`;
+                    // in CREATE and MERGE, the type to create.
+                    self.expect(&Tok::LParen, "'('")?;
+                    let labels = self.expr()?;
+                    self.expect(&Tok::RParen, "')'")?;
+                    if self.creating && !any {
+                        dynamic_type = Some(labels);
+                    } else if let Some(v) = var.as_ref().filter(|_| !self.creating) {
+                        self.inline_where.push(Expr::HasDynamicLabels {
+                            target: Box::new(Expr::Variable(v.clone())),
+                            labels: Box::new(labels),
+                            any,
+                        });
+                    } else {
+                        return Err(self.error_at(
+                            &at,
+                            "UnexpectedSyntax",
+                            "Invalid input: a dynamic relationship type needs a relationship \
+                             variable here, and CREATE and MERGE take one type ($(expr))",
+                        ));
+                    }
+                } else {
+                    types.push(self.name("a relationship type")?);
+                }
                 while self.eat(&Tok::Pipe) {
                     self.eat(&Tok::Colon);
                     types.push(self.name("a relationship type")?);
@@ -1104,6 +1210,7 @@ impl<'a> Parser<'a> {
         Ok(RelPattern {
             var,
             types,
+            dynamic_type,
             direction,
             length,
             props,

@@ -213,6 +213,10 @@ pub fn for_children<'e>(e: &'e Expr, f: &mut dyn FnMut(&'e Expr)) {
         }
         Expr::IsNull { expr, .. } => f(expr),
         Expr::HasLabels(x, _) => f(x),
+        Expr::HasDynamicLabels { target, labels, .. } => {
+            f(target);
+            f(labels)
+        }
         Expr::Case {
             subject,
             whens,
@@ -416,6 +420,35 @@ pub fn eval(ctx: &Ctx, e: &Expr, row: &Row) -> Result<Val> {
                 other.type_name()
             ))),
         },
+        Expr::HasDynamicLabels {
+            target,
+            labels,
+            any,
+        } => {
+            let wanted = dynamic_labels(eval(ctx, labels, row)?)?;
+            let hits = match eval(ctx, target, row)? {
+                Val::Null => return Ok(Val::Null),
+                Val::Node(id) => wanted
+                    .iter()
+                    .filter(|l| ctx.g.node_has_label(id, l))
+                    .count(),
+                Val::Rel(id) => {
+                    let t = rel_type(ctx, id)?;
+                    wanted.iter().filter(|l| **l == t).count()
+                }
+                other => {
+                    return Err(type_error(format!(
+                        "Expected a Node or Relationship but got {}",
+                        other.type_name()
+                    )))
+                }
+            };
+            Ok(Val::Bool(if *any {
+                hits > 0
+            } else {
+                hits == wanted.len()
+            }))
+        }
         Expr::Case {
             subject,
             whens,
@@ -1009,6 +1042,27 @@ pub fn string_too_long() -> Error {
         Code::MemoryPoolOutOfMemory,
         "The string exceeds the maximum allowed length",
     )
+}
+
+/// The labels or types a `$(...)` term names: a string, or a list of
+/// strings; anything else (null included) is a type error, as in Neo4j.
+pub fn dynamic_labels(v: Val) -> Result<Vec<String>> {
+    let bad = |what: &str| {
+        type_error(format!(
+            "Expected a STRING or LIST<STRING> for a dynamic label or type, but got {what}"
+        ))
+    };
+    match v {
+        Val::Str(s) => Ok(vec![s]),
+        Val::List(items) => items
+            .into_iter()
+            .map(|x| match x {
+                Val::Str(s) => Ok(s),
+                other => Err(bad(other.type_name())),
+            })
+            .collect(),
+        other => Err(bad(other.type_name())),
+    }
 }
 
 pub fn list_too_long() -> Error {

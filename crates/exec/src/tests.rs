@@ -2207,3 +2207,111 @@ fn apoc_text_convert_and_type_functions() {
         Code::UnsupportedOperation
     );
 }
+
+#[test]
+fn dynamic_labels_and_types_in_match() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE (:Person:Actor {n: 1})-[:ACTED_IN]->(:Movie {n: 2}), \
+         (:Person {n: 3})-[:DIRECTED]->(:Movie {n: 4}), (:Actor {n: 5})",
+    );
+    let p = |k: &str, v: Value| -> Map { [(k.to_string(), v)].into_iter().collect() };
+    let ns = |tx: &mut TxGraph, q: &str, params: Map| -> Vec<i64> {
+        run_params(tx, q, params)
+            .into_iter()
+            .map(|r| match &r[0] {
+                Value::Int(i) => *i,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let strs = |xs: &[&str]| Value::List(xs.iter().map(|x| Value::from(*x)).collect());
+    let q = "MATCH (n:$($l)) RETURN n.n ORDER BY n.n";
+    assert_eq!(ns(&mut tx, q, p("l", Value::from("Person"))), vec![1, 3]);
+    assert_eq!(ns(&mut tx, q, p("l", strs(&["Person", "Actor"]))), vec![1]);
+    let q = "MATCH (n:$any($l)) RETURN n.n ORDER BY n.n";
+    assert_eq!(
+        ns(&mut tx, q, p("l", strs(&["Person", "Actor"]))),
+        vec![1, 3, 5]
+    );
+    let q = "MATCH (n:$all($l)&Actor) RETURN n.n ORDER BY n.n";
+    assert_eq!(ns(&mut tx, q, p("l", Value::from("Person"))), vec![1]);
+    let q = "MATCH (a)-[r:$($t)]->(m) RETURN m.n ORDER BY m.n";
+    assert_eq!(ns(&mut tx, q, p("t", Value::from("DIRECTED"))), vec![4]);
+    // All of two different types: no relationship has both.
+    assert!(ns(&mut tx, q, p("t", strs(&["DIRECTED", "ACTED_IN"]))).is_empty());
+    let q = "MATCH (a)-[r:$any($t)]->(m) RETURN m.n ORDER BY m.n";
+    assert_eq!(
+        ns(&mut tx, q, p("t", strs(&["DIRECTED", "ACTED_IN"]))),
+        vec![2, 4]
+    );
+    // In WHERE and with a computed label.
+    let q = "WITH 'Mov' + 'ie' AS l MATCH (n) WHERE n:$(l) RETURN n.n ORDER BY n.n";
+    assert_eq!(ns(&mut tx, q, Map::new()), vec![2, 4]);
+    let e = execute(
+        &mut tx.clone(),
+        "MATCH (n:$($l)) RETURN n",
+        &p("l", Value::Int(1)),
+        &ctx(),
+    )
+    .and_then(|r| r.rows.collect::<Result<Vec<_>, _>>())
+    .unwrap_err();
+    assert_eq!(e.code, Code::TypeError);
+    assert_eq!(
+        fails(&tx, "MATCH (:$('A')) RETURN 1").code,
+        Code::SyntaxError
+    );
+}
+
+#[test]
+fn dynamic_labels_and_types_in_create_and_merge() {
+    let mut tx = TxGraph::new(Graph::new());
+    let params: Map = [
+        ("l".to_string(), Value::from("Person")),
+        (
+            "ls".to_string(),
+            Value::List(vec![Value::from("A"), Value::from("B")]),
+        ),
+        ("t".to_string(), Value::from("KNOWS")),
+    ]
+    .into_iter()
+    .collect();
+    run_params(
+        &mut tx,
+        "CREATE (a:$($l) {n: 1})-[:$($t)]->(b:$($ls):Extra {n: 2})",
+        params.clone(),
+    );
+    let labels = |tx: &mut TxGraph, n: i64| {
+        run(tx, &format!("MATCH (x {{n: {n}}}) RETURN labels(x)"))[0][0].clone()
+    };
+    let strs = |xs: &[&str]| Value::List(xs.iter().map(|x| Value::from(*x)).collect());
+    assert_eq!(labels(&mut tx, 1), strs(&["Person"]));
+    assert_eq!(labels(&mut tx, 2), strs(&["Extra", "A", "B"]));
+    assert_eq!(
+        run(&mut tx, "MATCH ()-[r]->() RETURN type(r)"),
+        vec![vec![Value::from("KNOWS")]]
+    );
+    // MERGE matches with the evaluated labels and type, then creates.
+    for _ in 0..2 {
+        run_params(
+            &mut tx,
+            "MERGE (p:$($l) {n: 1}) MERGE (q:$($l) {n: 3}) MERGE (p)-[:$($t)]->(q)",
+            params.clone(),
+        );
+    }
+    assert_eq!(
+        run(&mut tx, "MATCH (p:Person) RETURN count(p)"),
+        vec![vec![Value::Int(2)]]
+    );
+    assert_eq!(
+        run(&mut tx, "MATCH ()-[r:KNOWS]->() RETURN count(r)"),
+        vec![vec![Value::Int(2)]]
+    );
+    let e = execute(&mut tx.clone(), "CREATE ()-[:$($ls)]->()", &params, &ctx())
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(e.code, Code::SyntaxError);
+    assert_eq!(fails(&tx, "CREATE (n:$any(['A']))").code, Code::SyntaxError);
+    assert_eq!(fails(&tx, "CREATE (n:$(x))").code, Code::SyntaxError);
+}

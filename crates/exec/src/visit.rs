@@ -96,13 +96,19 @@ pub fn pattern(p: &Pattern, f: &mut dyn FnMut(&Expr)) {
 }
 
 fn element(el: &PatternElement, f: &mut dyn FnMut(&Expr)) {
-    if let Some(p) = &el.start.props {
-        expr(p, f);
-    }
+    let node = |n: &NodePattern, f: &mut dyn FnMut(&Expr)| {
+        n.props
+            .iter()
+            .chain(&n.dynamic_labels)
+            .for_each(|p| expr(p, f));
+    };
+    node(&el.start, f);
     for (r, n) in &el.chain {
-        for p in [&r.props, &n.props].into_iter().flatten() {
-            expr(p, f);
-        }
+        r.props
+            .iter()
+            .chain(&r.dynamic_type)
+            .for_each(|p| expr(p, f));
+        node(n, f);
     }
 }
 

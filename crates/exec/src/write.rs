@@ -154,7 +154,67 @@ pub fn create_pattern(
     parts: &[PatternPart],
     row: Row,
 ) -> Result<Row> {
-    create_parts(tx, sh, parts, row, false)
+    if !parts.iter().any(has_dynamic) {
+        return create_parts(tx, sh, parts, row, false);
+    }
+    let parts = parts
+        .iter()
+        .map(|p| resolve_dynamic(tx, sh, p, &row))
+        .collect::<Result<Vec<_>>>()?;
+    create_parts(tx, sh, &parts, row, false)
+}
+
+fn has_dynamic(part: &PatternPart) -> bool {
+    let el = &part.element;
+    !el.start.dynamic_labels.is_empty()
+        || el
+            .chain
+            .iter()
+            .any(|(r, n)| r.dynamic_type.is_some() || !n.dynamic_labels.is_empty())
+}
+
+/// The part with its `$(expr)` labels and types evaluated for this row:
+/// a label term gives a string or a list of strings, a type term exactly
+/// one string.
+fn resolve_dynamic(
+    tx: &TxGraph,
+    sh: &Arc<Shared>,
+    part: &PatternPart,
+    row: &Row,
+) -> Result<PatternPart> {
+    let c = ctx(tx, sh);
+    let node = |np: &NodePattern| -> Result<NodePattern> {
+        let mut np = np.clone();
+        for e in std::mem::take(&mut np.dynamic_labels) {
+            for l in crate::eval::dynamic_labels(eval(&c, &e, row)?)? {
+                if !np.labels.contains(&l) {
+                    np.labels.push(l);
+                }
+            }
+        }
+        Ok(np)
+    };
+    let mut out = part.clone();
+    out.element.start = node(&part.element.start)?;
+    for (i, (r, n)) in part.element.chain.iter().enumerate() {
+        out.element.chain[i].1 = node(n)?;
+        if let Some(e) = &r.dynamic_type {
+            let types = crate::eval::dynamic_labels(eval(&c, e, row)?)?;
+            let [t] = types.as_slice() else {
+                return Err(Error::compile(
+                    Code::SyntaxError,
+                    "NoSingleRelationshipType",
+                    format!(
+                        "Exactly one relationship type must be specified for CREATE, got {}",
+                        types.len()
+                    ),
+                ));
+            };
+            out.element.chain[i].0.types = vec![t.clone()];
+            out.element.chain[i].0.dynamic_type = None;
+        }
+    }
+    Ok(out)
 }
 
 fn create_parts(
@@ -221,6 +281,13 @@ pub fn merge(
     on_match: &[SetItem],
     row: Row,
 ) -> Result<Vec<Row>> {
+    let resolved;
+    let part = if has_dynamic(part) {
+        resolved = resolve_dynamic(tx, sh, part, &row)?;
+        &resolved
+    } else {
+        part
+    };
     let matches = {
         let c = ctx(tx, sh);
         let mut v = Vec::new();
