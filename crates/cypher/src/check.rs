@@ -296,14 +296,9 @@ fn call_body_scope(part: &SingleQuery, clause: Option<&CallScope>, outer: &Scope
         Some(Clause::With(p)) => Some(p),
         _ => None,
     };
+    // With a scope clause there is no importing WITH: a leading `WITH e`
+    // is an ordinary WITH over what the clause imported (Neo4j 5.23+).
     if let Some(clause) = clause {
-        if part.importing_with().is_some() {
-            return Err(err(
-                "InvalidClauseComposition",
-                "Importing WITH is not allowed in a CALL subquery that has a variable scope \
-                 clause: name the variables to import in the scope clause instead.",
-            ));
-        }
         return match clause {
             CallScope::All => Ok(outer.clone()),
             CallScope::Vars(vars) => import(&mut vars.iter()),

@@ -389,6 +389,37 @@ pub(crate) fn function(ctx: &crate::eval::Ctx, name: &str, args: &[Val]) -> Opti
     }))
 }
 
+/// `apoc.schema.properties.distinct(label, key)`: one row whose `value` is
+/// the distinct values of `key` on nodes of `label`; an empty label means
+/// every node, an empty key every property.
+pub(crate) fn properties_distinct(g: &Graph, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
+    let text = |i: usize| match argv.get(i) {
+        Some(Value::String(s)) => s.as_str(),
+        _ => "",
+    };
+    let (label, key) = (text(0), text(1));
+    let ids = if label.is_empty() {
+        g.all_nodes()
+    } else {
+        g.nodes_with_label(label)
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for id in ids {
+        let values: Vec<Value> = if key.is_empty() {
+            g.node_props(id).unwrap_or_default().into_values().collect()
+        } else {
+            g.node_prop(id, key).cloned().into_iter().collect()
+        };
+        for v in values {
+            if seen.insert(key_of(&Val::from_value(&v))) {
+                out.push(v);
+            }
+        }
+    }
+    Ok(vec![vec![Value::List(out)]])
+}
+
 /// The values of `items` without repeats, first occurrence kept. Equal
 /// values share a key (1 and 1.0 too), so this is Cypher's DISTINCT.
 pub(crate) fn distinct(items: Vec<Val>) -> Vec<Val> {

@@ -33,7 +33,6 @@ pub(crate) const NAMES: &[&str] = &[
     "apoc.meta.cypher.type",
     "apoc.meta.cypher.types",
     "apoc.meta.cypher.istype",
-    "apoc.schema.properties.distinct",
 ];
 
 fn invalid(name: &str, why: impl std::fmt::Display) -> Error {
@@ -240,23 +239,6 @@ fn call(ctx: &Ctx, name: &str, args: &[Val]) -> Result<Val> {
                     })
                     .collect(),
             )
-        }
-        // The distinct values of `key` on nodes of `label`, as a list.
-        "apoc.schema.properties.distinct" => {
-            let (Some(label), Some(key)) = (text(0), text(1)) else {
-                return Ok(Val::List(Vec::new()));
-            };
-            let mut seen = std::collections::HashSet::new();
-            let mut out = Vec::new();
-            for id in ctx.g.nodes_with_label(label) {
-                if let Some(v) = ctx.g.node_prop(id, key) {
-                    let v = Val::from_value(v);
-                    if seen.insert(key_of(&v)) {
-                        out.push(v);
-                    }
-                }
-            }
-            Val::List(out)
         }
         _ => unreachable!("listed in NAMES"),
     })

@@ -135,6 +135,13 @@ pub const BUILTINS: &[Builtin] = &[
         description: "Returns the indexes and constraints information for all the relationship types in the database.",
     },
     Builtin {
+        name: "apoc.schema.properties.distinct",
+        inputs: &[("label", "STRING"), ("key", "STRING")],
+        outputs: &[("value", "LIST<ANY>")],
+        mode: "READ",
+        description: "Returns all distinct node property values for the given key.",
+    },
+    Builtin {
         name: "apoc.merge.node",
         inputs: &[
             ("labels", "LIST<STRING>"),
@@ -285,6 +292,7 @@ fn builtin_call(
         "db.create.setRelationshipVectorProperty" => {
             writable(tx).and_then(|tx| set_vector_property(tx, b.name, argv, true))
         }
+        "apoc.schema.properties.distinct" => crate::apoc::properties_distinct(g, argv),
         "apoc.merge.node" => writable(tx).and_then(|tx| crate::apoc::merge_node(tx, argv)),
         "apoc.merge.relationship" => {
             writable(tx).and_then(|tx| crate::apoc::merge_relationship(tx, argv))

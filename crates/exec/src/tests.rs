@@ -2177,8 +2177,16 @@ fn apoc_text_convert_and_type_functions() {
         Value::from("{\"id\":\"1\",\"type\":\"node\",\"labels\":[\"Bar\"]}")
     );
     assert_eq!(
-        one(&mut tx, "apoc.schema.properties.distinct('Foo', 'bar')"),
-        strs(&["baz", "qux"])
+        run(&mut tx, "CALL apoc.schema.properties.distinct('Foo', 'bar')"),
+        vec![vec![strs(&["baz", "qux"])]]
+    );
+    assert_eq!(
+        run(&mut tx, "CALL apoc.schema.properties.distinct('', 'bar') YIELD value RETURN value"),
+        vec![vec![strs(&["baz", "qux"])]]
+    );
+    assert_eq!(
+        run(&mut tx, "CALL apoc.schema.properties.distinct('Foo2', '')"),
+        vec![vec![strs(&["baz"])]]
     );
     assert_eq!(
         one(
@@ -2314,4 +2322,16 @@ fn dynamic_labels_and_types_in_create_and_merge() {
     assert_eq!(e.code, Code::SyntaxError);
     assert_eq!(fails(&tx, "CREATE (n:$any(['A']))").code, Code::SyntaxError);
     assert_eq!(fails(&tx, "CREATE (n:$(x))").code, Code::SyntaxError);
+}
+
+#[test]
+fn scoped_call_with_a_leading_with() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "CREATE (:E {n: 1})-[:R]->(:E {n: 2})-[:R]->(:E {n: 3})");
+    let rows = run(
+        &mut tx,
+        "MATCH (e:E) WHERE e.n = 2 CALL (e) { WITH e MATCH (e)-[:R]->(t) RETURN t.n AS n \
+         UNION ALL WITH e MATCH (e)<-[:R]-(t) RETURN t.n AS n } RETURN n ORDER BY n",
+    );
+    assert_eq!(rows, vec![vec![Value::Int(1)], vec![Value::Int(3)]]);
 }
