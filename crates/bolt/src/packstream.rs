@@ -336,10 +336,11 @@ impl<'a> Packer<'a> {
         Ok(())
     }
 
+    /// Stored ids stay below 2^63; ids at or above it belong to virtual
+    /// entities (APOC's meta graphs) and go out negative, as Neo4j's
+    /// virtual ids do.
     fn entity_id(&mut self, id: u64) -> Result<(), Error> {
-        let id = i64::try_from(id)
-            .map_err(|_| encode_error(format!("entity id {id} does not fit in a Bolt integer")))?;
-        self.int(id);
+        self.int(id as i64);
         Ok(())
     }
 

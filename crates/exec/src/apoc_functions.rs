@@ -6,7 +6,7 @@
 use causeway_value::{Code, Error, Result};
 
 use crate::eval::Ctx;
-use crate::val::{key_of, Val, ValMap};
+use crate::val::{Val, ValMap};
 
 /// The APOC release these functions follow (the one paired with the Neo4j
 /// version the server announces).
@@ -33,6 +33,8 @@ pub(crate) const NAMES: &[&str] = &[
     "apoc.meta.cypher.type",
     "apoc.meta.cypher.types",
     "apoc.meta.cypher.istype",
+    "apoc.any.property",
+    "apoc.any.properties",
 ];
 
 fn invalid(name: &str, why: impl std::fmt::Display) -> Error {
@@ -218,6 +220,25 @@ fn call(ctx: &Ctx, name: &str, args: &[Val]) -> Result<Val> {
             Val::List(items) => Val::List(crate::apoc::distinct(items.clone())),
             other => Val::List(vec![other.clone()]),
         },
+        // Any node, relationship (virtual too) or map.
+        "apoc.any.property" => match (arg(0), text(1)) {
+            (Val::Null, _) | (_, None) => Val::Null,
+            (v, Some(key)) => crate::eval::property(ctx.g, v, key)?,
+        },
+        "apoc.any.properties" => {
+            let all = crate::eval::all_props(ctx.g, arg(0))?;
+            let keys = match arg(1) {
+                Val::List(k) => Some(k),
+                _ => None,
+            };
+            Val::Map(
+                all.into_iter()
+                    .filter(|(k, _)| {
+                        keys.is_none_or(|ks| ks.iter().any(|x| matches!(x, Val::Str(s) if s == k)))
+                    })
+                    .collect(),
+            )
+        }
         "apoc.meta.cypher.type" => Val::Str(cypher_type(arg(0))),
         "apoc.meta.cypher.istype" => match text(1) {
             Some(t) => Val::Bool(cypher_type(arg(0)).eq_ignore_ascii_case(t)),
@@ -273,6 +294,10 @@ fn cypher_type(v: &Val) -> String {
         Val::Map(_) => "MAP".into(),
         Val::Node(_) => "NODE".into(),
         Val::Rel(_) => "RELATIONSHIP".into(),
+        Val::Virtual(v) => match **v {
+            causeway_value::Value::Relationship(_) => "RELATIONSHIP".into(),
+            _ => "NODE".into(),
+        },
         Val::Path(_) => "PATH".into(),
         Val::Duration(_) => "DURATION".into(),
         Val::Temporal(t) => match t.kind {
@@ -427,5 +452,28 @@ fn json(ctx: &Ctx, v: &Val, out: &mut String) {
         Val::Path(p) => seq(out, &mut path_elements(p).iter()),
         Val::Temporal(t) => json_str(&t.render(), out),
         Val::Duration(d) => json_str(&d.render(), out),
+        // Virtual entities: their own id, labels or type, and properties.
+        Val::Virtual(v) => {
+            let (id, kind, names, m) = match &**v {
+                causeway_value::Value::Node(n) => (n.id, "node", n.labels.clone(), &n.props),
+                causeway_value::Value::Relationship(r) => {
+                    (r.id, "relationship", vec![r.rel_type.clone()], &r.props)
+                }
+                _ => return out.push_str("null"),
+            };
+            out.push_str(&format!("{{\"id\":\"{}\",\"type\":\"{kind}\"", id as i64));
+            out.push_str(if kind == "node" {
+                ",\"labels\":"
+            } else {
+                ",\"label\":"
+            });
+            let names: Vec<Val> = names.into_iter().map(Val::Str).collect();
+            match names.as_slice() {
+                [one] if kind != "node" => json(ctx, one, out),
+                _ => json(ctx, &Val::List(names), out),
+            }
+            props(out, Some(m.clone()));
+            out.push('}');
+        }
     }
 }

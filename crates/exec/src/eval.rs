@@ -758,12 +758,24 @@ pub fn property(g: &Graph, base: &Val, key: &str) -> Result<Val> {
             None => Err(deleted_access("Relationship", *id)),
         },
         Val::Map(m) => Ok(m.get(key).cloned().unwrap_or(Val::Null)),
+        Val::Virtual(v) => Ok(virtual_props(v)
+            .and_then(|m| m.get(key))
+            .map_or(Val::Null, Val::from_value)),
         Val::Temporal(t) => Ok(t.field(key).unwrap_or(Val::Null)),
         Val::Duration(d) => Ok(d.field(key).unwrap_or(Val::Null)),
         other => Err(type_error(format!(
             "Type mismatch: expected a map but was {}",
             other.type_name()
         ))),
+    }
+}
+
+/// The properties of a virtual node or relationship.
+pub fn virtual_props(v: &causeway_value::Value) -> Option<&causeway_value::Map> {
+    match v {
+        causeway_value::Value::Node(n) => Some(&n.props),
+        causeway_value::Value::Relationship(r) => Some(&r.props),
+        _ => None,
     }
 }
 
@@ -785,6 +797,7 @@ pub fn all_props(g: &Graph, base: &Val) -> Result<Vec<(String, Val)>> {
             .ok_or_else(|| deleted_access("Relationship", *id))?,
         Val::Map(m) => return Ok(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
         Val::Null => return Ok(Vec::new()),
+        Val::Virtual(v) => virtual_props(v).cloned().unwrap_or_default(),
         other => {
             return Err(type_error(format!(
                 "Expected a Node, Relationship or Map but got {}",

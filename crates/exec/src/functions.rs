@@ -271,6 +271,12 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
                         .map(|l| Val::Str(l.to_owned()))
                         .collect(),
                 )),
+                Val::Virtual(x) => match &**x {
+                    causeway_value::Value::Node(n) => {
+                        Ok(Val::List(n.labels.iter().cloned().map(Val::Str).collect()))
+                    }
+                    _ => Err(bad_arg(name, a0)),
+                },
                 other => Err(bad_arg(name, other)),
             }
         }
@@ -279,6 +285,10 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
             match a0 {
                 Val::Null => Ok(Val::Null),
                 Val::Rel(i) => Ok(Val::Str(crate::eval::rel_type(ctx, *i)?)),
+                Val::Virtual(x) => match &**x {
+                    causeway_value::Value::Relationship(r) => Ok(Val::Str(r.rel_type.clone())),
+                    _ => Err(bad_arg(name, a0)),
+                },
                 other => Err(bad_arg(name, other)),
             }
         }
@@ -286,7 +296,7 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
             want(name, v, 1..=1)?;
             match a0 {
                 Val::Null => Ok(Val::Null),
-                Val::Node(_) | Val::Rel(_) | Val::Map(_) => Ok(Val::List(
+                Val::Node(_) | Val::Rel(_) | Val::Map(_) | Val::Virtual(_) => Ok(Val::List(
                     all_props(g, a0)?
                         .into_iter()
                         .map(|(k, _)| Val::Str(k))
@@ -299,7 +309,7 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
             want(name, v, 1..=1)?;
             match a0 {
                 Val::Null => Ok(Val::Null),
-                Val::Node(_) | Val::Rel(_) | Val::Map(_) => {
+                Val::Node(_) | Val::Rel(_) | Val::Map(_) | Val::Virtual(_) => {
                     Ok(Val::Map(all_props(g, a0)?.into_iter().collect()))
                 }
                 other => Err(bad_arg(name, other)),
@@ -1052,6 +1062,10 @@ fn value_type(v: &Val) -> String {
         Val::Map(_) => "MAP NOT NULL".into(),
         Val::Node(_) => "NODE NOT NULL".into(),
         Val::Rel(_) => "RELATIONSHIP NOT NULL".into(),
+        Val::Virtual(v) => match **v {
+            causeway_value::Value::Relationship(_) => "RELATIONSHIP NOT NULL".into(),
+            _ => "NODE NOT NULL".into(),
+        },
         Val::Path(_) => "PATH NOT NULL".into(),
         Val::Duration(_) => "DURATION NOT NULL".into(),
         Val::Temporal(t) => match t.kind {

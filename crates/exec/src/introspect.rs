@@ -701,3 +701,83 @@ pub(crate) fn apoc_schema_relationships(
     }
     Ok(rows)
 }
+
+/// `apoc.meta.graph` and `apoc.meta.subGraph`: one row holding a virtual
+/// node per label (`{name, count}`) and a virtual relationship per
+/// (start label, type, end label) that occurs (`{type, count}`), counted
+/// exactly. `config` may restrict `labels` and `rels` and `excludes` labels.
+pub(crate) fn apoc_meta_graph(g: &Graph, config: &Map) -> causeway_value::Result<Vec<Vec<Value>>> {
+    let names = |key: &str| -> Option<BTreeSet<String>> {
+        match config.get(key) {
+            Some(Value::List(items)) if !items.is_empty() => Some(
+                items
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::String(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    };
+    let (only, rels, excludes) = (names("labels"), names("rels"), names("excludes"));
+    let wanted = |l: &str| {
+        only.as_ref().is_none_or(|o| o.contains(l))
+            && excludes.as_ref().is_none_or(|x| !x.contains(l))
+    };
+    // Virtual ids count down from -1 as Bolt sees them, as Neo4j's do.
+    let mut next = u64::MAX;
+    let mut fresh = || {
+        let id = next;
+        next -= 1;
+        id
+    };
+    let mut node_ids: BTreeMap<String, u64> = BTreeMap::new();
+    let mut nodes = Vec::new();
+    for label in g.labels().into_iter().filter(|l| wanted(l)) {
+        let id = fresh();
+        node_ids.insert(label.clone(), id);
+        nodes.push(Value::Node(causeway_value::Node {
+            id,
+            labels: vec![label.clone()],
+            props: Map::from([
+                ("name".to_owned(), Value::from(label.as_str())),
+                ("count".to_owned(), Value::Int(g.label_count(&label) as i64)),
+            ]),
+        }));
+    }
+    let mut counts: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    for ty in g.rel_types() {
+        if rels.as_ref().is_some_and(|r| !r.contains(&ty)) {
+            continue;
+        }
+        for id in g.rels_with_type(&ty) {
+            let Some(r) = g.rel(id) else { continue };
+            let ends = |n| g.node_labels(n).unwrap_or_default();
+            for s in ends(r.start).iter().filter(|l| node_ids.contains_key(**l)) {
+                for e in ends(r.end).iter().filter(|l| node_ids.contains_key(**l)) {
+                    *counts
+                        .entry((s.to_string(), ty.clone(), e.to_string()))
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
+    let relationships = counts
+        .into_iter()
+        .map(|((s, ty, e), count)| {
+            Value::Relationship(causeway_value::Relationship {
+                id: fresh(),
+                start: node_ids[&s],
+                end: node_ids[&e],
+                rel_type: ty.clone(),
+                props: Map::from([
+                    ("type".to_owned(), Value::from(ty.as_str())),
+                    ("count".to_owned(), Value::Int(count)),
+                ]),
+            })
+        })
+        .collect();
+    Ok(vec![vec![Value::List(nodes), Value::List(relationships)]])
+}

@@ -135,6 +135,20 @@ pub const BUILTINS: &[Builtin] = &[
         description: "Returns the indexes and constraints information for all the relationship types in the database.",
     },
     Builtin {
+        name: "apoc.meta.graph",
+        inputs: &[("config", "MAP = {}")],
+        outputs: &[("nodes", "LIST<NODE>"), ("relationships", "LIST<RELATIONSHIP>")],
+        mode: "READ",
+        description: "Examines the full graph and returns a meta-graph.",
+    },
+    Builtin {
+        name: "apoc.meta.subGraph",
+        inputs: &[("config", "MAP")],
+        outputs: &[("nodes", "LIST<NODE>"), ("relationships", "LIST<RELATIONSHIP>")],
+        mode: "READ",
+        description: "Examines a sub-graph and returns a meta-graph.",
+    },
+    Builtin {
         name: "apoc.schema.properties.distinct",
         inputs: &[("label", "STRING"), ("key", "STRING")],
         outputs: &[("value", "LIST<ANY>")],
@@ -293,6 +307,9 @@ fn builtin_call(
             writable(tx).and_then(|tx| set_vector_property(tx, b.name, argv, true))
         }
         "apoc.schema.properties.distinct" => crate::apoc::properties_distinct(g, argv),
+        "apoc.meta.graph" | "apoc.meta.subGraph" => {
+            crate::introspect::apoc_meta_graph(g, &crate::apoc::map_arg(argv.first()))
+        }
         "apoc.merge.node" => writable(tx).and_then(|tx| crate::apoc::merge_node(tx, argv)),
         "apoc.merge.relationship" => {
             writable(tx).and_then(|tx| crate::apoc::merge_relationship(tx, argv))

@@ -2177,11 +2177,17 @@ fn apoc_text_convert_and_type_functions() {
         Value::from("{\"id\":\"1\",\"type\":\"node\",\"labels\":[\"Bar\"]}")
     );
     assert_eq!(
-        run(&mut tx, "CALL apoc.schema.properties.distinct('Foo', 'bar')"),
+        run(
+            &mut tx,
+            "CALL apoc.schema.properties.distinct('Foo', 'bar')"
+        ),
         vec![vec![strs(&["baz", "qux"])]]
     );
     assert_eq!(
-        run(&mut tx, "CALL apoc.schema.properties.distinct('', 'bar') YIELD value RETURN value"),
+        run(
+            &mut tx,
+            "CALL apoc.schema.properties.distinct('', 'bar') YIELD value RETURN value"
+        ),
         vec![vec![strs(&["baz", "qux"])]]
     );
     assert_eq!(
@@ -2327,11 +2333,82 @@ fn dynamic_labels_and_types_in_create_and_merge() {
 #[test]
 fn scoped_call_with_a_leading_with() {
     let mut tx = TxGraph::new(Graph::new());
-    run(&mut tx, "CREATE (:E {n: 1})-[:R]->(:E {n: 2})-[:R]->(:E {n: 3})");
+    run(
+        &mut tx,
+        "CREATE (:E {n: 1})-[:R]->(:E {n: 2})-[:R]->(:E {n: 3})",
+    );
     let rows = run(
         &mut tx,
         "MATCH (e:E) WHERE e.n = 2 CALL (e) { WITH e MATCH (e)-[:R]->(t) RETURN t.n AS n \
          UNION ALL WITH e MATCH (e)<-[:R]-(t) RETURN t.n AS n } RETURN n ORDER BY n",
     );
     assert_eq!(rows, vec![vec![Value::Int(1)], vec![Value::Int(3)]]);
+}
+
+#[test]
+fn apoc_meta_graph_returns_virtual_nodes_and_relationships() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE (a:Person)-[:KNOWS]->(:Person), (a)-[:LIKES]->(:Movie), (:Movie)",
+    );
+    // As llama-index's Neo4jPropertyGraphStore reads it.
+    let rows = run(
+        &mut tx,
+        "CALL apoc.meta.subGraph({}) YIELD nodes, relationships \
+         RETURN [n IN nodes | {name: n.name, count: n.count, labels: labels(n)}] AS nodes, \
+         [rel IN relationships | {name: apoc.any.property(rel, 'type'), \
+          count: apoc.any.property(rel, 'count'), type: type(rel)}] AS relationships",
+    );
+    let m = |kv: &[(&str, Value)]| {
+        Value::Map(kv.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    };
+    let node = |name: &str, count: i64| {
+        m(&[
+            ("name", Value::from(name)),
+            ("count", Value::Int(count)),
+            ("labels", Value::List(vec![Value::from(name)])),
+        ])
+    };
+    let rel = |t: &str, count: i64| {
+        m(&[
+            ("name", Value::from(t)),
+            ("count", Value::Int(count)),
+            ("type", Value::from(t)),
+        ])
+    };
+    assert_eq!(
+        rows,
+        vec![vec![
+            Value::List(vec![node("Movie", 2), node("Person", 2)]),
+            Value::List(vec![rel("KNOWS", 1), rel("LIKES", 1)]),
+        ]]
+    );
+    // Returned whole, they are nodes and relationships with ids of their own.
+    let rows = run(
+        &mut tx,
+        "CALL apoc.meta.graph({labels: ['Person']}) YIELD nodes, relationships \
+         RETURN nodes, relationships",
+    );
+    let Value::List(nodes) = &rows[0][0] else {
+        panic!()
+    };
+    let Value::List(rels) = &rows[0][1] else {
+        panic!()
+    };
+    let [Value::Node(p)] = nodes.as_slice() else {
+        panic!("{nodes:?}")
+    };
+    assert!(p.id >= crate::val::VIRTUAL_IDS);
+    let [Value::Relationship(k)] = rels.as_slice() else {
+        panic!("{rels:?}")
+    };
+    assert_eq!((k.start, k.end, k.rel_type.as_str()), (p.id, p.id, "KNOWS"));
+    assert_eq!(
+        run(
+            &mut tx,
+            "RETURN apoc.any.properties({a: 1, b: 2}, ['a']) AS p"
+        ),
+        vec![vec![m(&[("a", Value::Int(1))])]]
+    );
 }

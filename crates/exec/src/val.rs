@@ -27,7 +27,15 @@ pub enum Val {
     Temporal(Temporal),
     /// Boxed: a duration is twice the size of any other variant.
     Duration(Box<crate::duration::Duration>),
+    /// A virtual node or relationship (`Value::Node` / `Value::Relationship`
+    /// with an id at or above `VIRTUAL_IDS`), as APOC's meta procedures
+    /// return: it lives in the result only, never in the graph.
+    Virtual(Box<Value>),
 }
+
+/// Ids of virtual entities start here: as Bolt's signed 64-bit ids they are
+/// negative, as Neo4j's virtual ids are, and no stored entity reaches them.
+pub const VIRTUAL_IDS: u64 = 1 << 63;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PathVal {
@@ -55,6 +63,10 @@ impl Val {
             Val::Path(_) => "Path",
             Val::Temporal(_) => "Temporal",
             Val::Duration(_) => "Duration",
+            Val::Virtual(v) => match **v {
+                Value::Relationship(_) => "Relationship",
+                _ => "Node",
+            },
         }
     }
 
@@ -72,6 +84,8 @@ impl Val {
                     .map(|(k, v)| (k.clone(), Val::from_value(v)))
                     .collect(),
             ),
+            Value::Node(n) if n.id >= VIRTUAL_IDS => Val::Virtual(Box::new(v.clone())),
+            Value::Relationship(r) if r.id >= VIRTUAL_IDS => Val::Virtual(Box::new(v.clone())),
             Value::Node(n) => Val::Node(n.id),
             Value::Relationship(r) => Val::Rel(r.id),
             Value::Path(p) => Val::Path(Box::new(PathVal {
@@ -104,6 +118,7 @@ impl Val {
             Val::Rel(id) => Value::Relationship(rel_value(g, *id)),
             Val::Temporal(t) => temporal_to_value(t),
             Val::Duration(d) => duration_to_value(d),
+            Val::Virtual(v) => (**v).clone(),
             Val::Path(p) => Value::Path(causeway_value::Path {
                 nodes: p.nodes.iter().map(|n| node_value(g, *n)).collect(),
                 rels: p.rels.iter().map(|r| rel_value(g, *r)).collect(),
@@ -408,6 +423,10 @@ fn type_rank(v: &Val) -> u8 {
         Val::Map(_) => 0,
         Val::Node(_) => 1,
         Val::Rel(_) => 2,
+        Val::Virtual(v) => match **v {
+            Value::Relationship(_) => 2,
+            _ => 1,
+        },
         Val::List(_) => 3,
         Val::Path(_) => 4,
         Val::Temporal(_) => 5,
@@ -525,6 +544,11 @@ pub fn key_of(v: &Val) -> Key {
         Val::Map(m) => Key::Map(m.iter().map(|(k, v)| (k.clone(), key_of(v))).collect()),
         Val::Node(id) => Key::Node(*id),
         Val::Rel(id) => Key::Rel(*id),
+        Val::Virtual(v) => match &**v {
+            Value::Relationship(r) => Key::Rel(r.id),
+            Value::Node(n) => Key::Node(n.id),
+            _ => Key::Null,
+        },
         Val::Path(p) => Key::Path(p.nodes.clone(), p.rels.clone()),
         Val::Temporal(t) => Key::Temporal(format!("{:?}{}", t.kind, t.render())),
         Val::Duration(d) => Key::Temporal(format!("D{}", d.render())),

@@ -58,7 +58,8 @@ pub struct Path {
 /// Element ids follow Neo4j 5's shape (`<kind>:<database>:<id>`) so that tools
 /// which split them do not break; the numeric id is the source of truth.
 pub fn element_id(id: u64) -> String {
-    format!("4:causeway:{id}")
+    // Virtual entities' ids (2^63 and up) read as negative, as on the wire.
+    format!("4:causeway:{}", id as i64)
 }
 
 /// The inverse of [`element_id`]; `None` for strings we did not produce.
@@ -69,7 +70,7 @@ pub fn parse_element_id(s: &str) -> Option<u64> {
 /// Relationship element ids use another prefix, as Neo4j's do, so that a
 /// node and a relationship with the same number never share an element id.
 pub fn rel_element_id(id: u64) -> String {
-    format!("5:causeway:{id}")
+    format!("5:causeway:{}", id as i64)
 }
 
 /// The inverse of [`rel_element_id`].
