@@ -269,12 +269,22 @@ fn malformed_path_is_an_encode_error_not_a_panic() {
         rels: vec![sample_rel(1, 1, 1)],
     };
     assert!(encode_value(&Value::Path(p), GraphShape::V5).is_err());
-    let huge = Node {
+}
+
+#[test]
+fn virtual_entity_ids_go_out_negative() {
+    // Ids from 2^63 up belong to virtual entities (APOC's meta graphs);
+    // Bolt sees them as negative, as Neo4j sends its virtual ids.
+    let virtual_node = Node {
         id: u64::MAX,
         labels: vec![],
         props: Map::new(),
     };
-    assert!(encode_value(&Value::Node(huge), GraphShape::V5).is_err());
+    let bytes = encode_value(&Value::Node(virtual_node), GraphShape::V5).unwrap();
+    // Structure of 4, tag N, id -1 (a tiny int), no labels, no properties,
+    // then the element id.
+    assert_eq!(&bytes[..5], &[0xB4, 0x4E, 0xFF, 0x90, 0xA0]);
+    assert!(bytes.ends_with(b"4:causeway:-1"));
 }
 
 #[test]
