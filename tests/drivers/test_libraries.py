@@ -77,21 +77,31 @@ def test_langchain_neo4jvector(url):
     again._driver.close()
 
 
-def test_langchain_hybrid_search_is_refused_clearly(url):
-    """Hybrid search needs a full-text index, which Causeway does not have
-    yet: the library must get Neo4j's 'unsupported' error at creation, not
-    a range index that fails later."""
-    with pytest.raises(Exception) as e:
-        Neo4jVector.from_texts(
-            TEXTS, LetterEmbeddings(), url=url, username=USER, password=PASSWORD,
-            index_name="lc_hybrid", node_label="LcHybrid", search_type="hybrid",
-            pre_delete_collection=True)
-    # The library wraps the driver's error; the server's is its cause.
-    err = e.value
-    while err is not None and not isinstance(err, neo4j.exceptions.ClientError):
-        err = err.__cause__
-    assert err is not None, repr(e.value)
-    assert err.code == "Neo.ClientError.Statement.UnsupportedOperationError"
+def test_langchain_hybrid_search(url):
+    """Hybrid search creates a full-text index beside the vector one and
+    merges both rankings with a UNION query; a keyword that only one text
+    holds must bring that text first, whatever the vectors say."""
+    store = Neo4jVector.from_texts(
+        TEXTS, LetterEmbeddings(), url=url, username=USER, password=PASSWORD,
+        index_name="lc_hybrid", keyword_index_name="lc_hybrid_kw", node_label="LcHybrid",
+        search_type="hybrid", pre_delete_collection=True)
+    records = store.query(
+        "SHOW INDEXES YIELD name, type, labelsOrTypes, properties "
+        "WHERE name = 'lc_hybrid_kw' RETURN type, labelsOrTypes, properties")
+    assert records == [{"type": "FULLTEXT", "labelsOrTypes": ["LcHybrid"], "properties": ["text"]}]
+    hits = store.similarity_search("replica", k=1)
+    assert hits[0].page_content == TEXTS[3]
+    hits = store.similarity_search_with_score(TEXTS[1], k=2)
+    assert hits[0][0].page_content == TEXTS[1]
+    # Reopened from the existing indexes, as an app restarting would.
+    again = Neo4jVector.from_existing_index(
+        LetterEmbeddings(), url=url, username=USER, password=PASSWORD, index_name="lc_hybrid",
+        keyword_index_name="lc_hybrid_kw", search_type="hybrid")
+    assert again.similarity_search("elects", k=1)[0].page_content == TEXTS[0]
+    store.query("DROP INDEX lc_hybrid")
+    store.query("DROP INDEX lc_hybrid_kw")
+    store._driver.close()
+    again._driver.close()
 
 
 def test_graphrag_vector_index_and_retriever(url):

@@ -27,6 +27,12 @@ const VECTOR_QUERY_INPUTS: &[(&str, &str)] = &[
     ("query", "ANY"),
 ];
 
+const FULLTEXT_QUERY_INPUTS: &[(&str, &str)] = &[
+    ("indexName", "STRING"),
+    ("queryString", "STRING"),
+    ("options", "MAP = {}"),
+];
+
 pub const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "db.labels",
@@ -231,6 +237,43 @@ pub const BUILTINS: &[Builtin] = &[
             "Query the given vector index for the relationships closest to a query vector.",
     },
     Builtin {
+        name: "db.index.fulltext.queryNodes",
+        inputs: FULLTEXT_QUERY_INPUTS,
+        outputs: &[("node", "NODE"), ("score", "FLOAT")],
+        mode: "READ",
+        description: "Query the given fulltext index. Returns the matching nodes and their \
+                      Lucene query score, ordered by score.",
+    },
+    Builtin {
+        name: "db.index.fulltext.queryRelationships",
+        inputs: FULLTEXT_QUERY_INPUTS,
+        outputs: &[("relationship", "RELATIONSHIP"), ("score", "FLOAT")],
+        mode: "READ",
+        description: "Query the given fulltext index. Returns the matching relationships and \
+                      their Lucene query score, ordered by score.",
+    },
+    Builtin {
+        name: "db.index.fulltext.listAvailableAnalyzers",
+        inputs: &[],
+        outputs: &[
+            ("analyzer", "STRING"),
+            ("description", "STRING"),
+            ("stopwords", "LIST<STRING>"),
+        ],
+        mode: "READ",
+        description: "List the available analyzers that the fulltext indexes can be \
+                      configured with.",
+    },
+    Builtin {
+        name: "db.index.fulltext.awaitEventuallyConsistentIndexRefresh",
+        inputs: &[],
+        outputs: &[],
+        mode: "READ",
+        description: "Wait for the updates from recently committed transactions to be applied \
+                      to any eventually-consistent fulltext indexes (Causeway's are always \
+                      consistent with the query's snapshot, so it returns at once).",
+    },
+    Builtin {
         name: "db.create.setNodeVectorProperty",
         inputs: &[("node", "NODE"), ("key", "STRING"), ("vector", "ANY")],
         outputs: &[],
@@ -300,6 +343,19 @@ fn builtin_call(
             .map(|v| vec![vec![v]]),
         "db.index.vector.queryNodes" => vector_query(g, EntityType::Node, argv),
         "db.index.vector.queryRelationships" => vector_query(g, EntityType::Relationship, argv),
+        "db.index.fulltext.queryNodes" => fulltext_query(g, EntityType::Node, argv),
+        "db.index.fulltext.queryRelationships" => fulltext_query(g, EntityType::Relationship, argv),
+        "db.index.fulltext.listAvailableAnalyzers" => Ok(causeway_fts::ANALYZERS
+            .iter()
+            .map(|a| {
+                vec![
+                    Value::from(a.name()),
+                    Value::from(a.description()),
+                    Value::List(a.stopwords().into_iter().map(Value::String).collect()),
+                ]
+            })
+            .collect()),
+        "db.index.fulltext.awaitEventuallyConsistentIndexRefresh" => Ok(Vec::new()),
         "db.create.setNodeVectorProperty" => {
             writable(tx).and_then(|tx| set_vector_property(tx, b.name, argv, false))
         }
@@ -356,8 +412,12 @@ fn vector_query(g: &Graph, entity: EntityType, argv: &[Value]) -> Result<Vec<Vec
         ));
     };
     let hits = g.vector_query(name, entity, *k, query)?;
-    Ok(hits
-        .into_iter()
+    Ok(scored_rows(g, entity, hits))
+}
+
+/// An index query's hits as (entity, score) rows.
+fn scored_rows(g: &Graph, entity: EntityType, hits: Vec<(u64, f64)>) -> Vec<Vec<Value>> {
+    hits.into_iter()
         .filter_map(|(id, score)| {
             let entity = match entity {
                 EntityType::Node => Value::Node(g.node_value(id)?),
@@ -365,7 +425,44 @@ fn vector_query(g: &Graph, entity: EntityType, argv: &[Value]) -> Result<Vec<Vec
             };
             Some(vec![entity, Value::Float(score)])
         })
-        .collect())
+        .collect()
+}
+
+fn fulltext_query(g: &Graph, entity: EntityType, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
+    let failed = |msg: &str| {
+        Error::new(
+            Code::ProcedureCallFailed,
+            format!("Failed to invoke procedure: {msg}"),
+        )
+    };
+    let (Some(Value::String(name)), Some(Value::String(query))) = (argv.first(), argv.get(1))
+    else {
+        return Err(failed(
+            "the index name and the query string must be strings",
+        ));
+    };
+    let count = |key: &str, m: &causeway_value::Map| match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Int(n)) if *n >= 0 => Ok(Some(*n as usize)),
+        Some(other) => Err(failed(&format!(
+            "the option `{key}` must be a non-negative integer, not {other:?}"
+        ))),
+    };
+    let (skip, limit, analyzer) = match argv.get(2) {
+        Some(Value::Map(m)) => (
+            count("skip", m)?.unwrap_or(0),
+            count("limit", m)?,
+            match m.get("analyzer") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(a)) => Some(a.as_str()),
+                Some(_) => return Err(failed("the option `analyzer` must be a string")),
+            },
+        ),
+        None | Some(Value::Null) => (0, None, None),
+        Some(_) => return Err(failed("the options must be a map")),
+    };
+    let hits = g.fulltext_query(name, entity, query, analyzer, skip, limit)?;
+    Ok(scored_rows(g, entity, hits))
 }
 
 /// The transaction a write procedure writes into; a statement run without
@@ -763,6 +860,64 @@ fn vector_index_row(d: &causeway_graph::VectorIndexDef) -> Vec<Val> {
         "vector.quantization.enabled".into(),
         Val::Bool(d.quantization),
     );
+    search_index_row(
+        &d.name,
+        ("VECTOR", "vector-2.0"),
+        entity,
+        std::slice::from_ref(&d.label),
+        std::slice::from_ref(&d.property),
+        config,
+        format!(
+            "FOR {pattern} ON ({})",
+            prop_list(var, std::slice::from_ref(&d.property))
+        ),
+    )
+}
+
+/// A fulltext index's SHOW INDEXES row, after the id column.
+fn fulltext_index_row(d: &causeway_graph::FulltextIndexDef) -> Vec<Val> {
+    let (entity, var) = match d.entity {
+        EntityType::Node => ("NODE", "n"),
+        EntityType::Relationship => ("RELATIONSHIP", "r"),
+    };
+    let labels = d
+        .labels
+        .iter()
+        .map(|l| quote(l))
+        .collect::<Vec<_>>()
+        .join("|");
+    let pattern = match d.entity {
+        EntityType::Node => format!("(n:{labels})"),
+        EntityType::Relationship => format!("()-[r:{labels}]-()"),
+    };
+    let mut config = ValMap::new();
+    config.insert("fulltext.analyzer".into(), Val::Str(d.analyzer.clone()));
+    config.insert(
+        "fulltext.eventually_consistent".into(),
+        Val::Bool(d.eventually_consistent),
+    );
+    search_index_row(
+        &d.name,
+        ("FULLTEXT", "fulltext-1.0"),
+        entity,
+        &d.labels,
+        &d.properties,
+        config,
+        format!("FOR {pattern} ON EACH [{}]", prop_list(var, &d.properties)),
+    )
+}
+
+/// The SHOW INDEXES row of an index with an `indexConfig` (vector,
+/// fulltext), after the id column; `target` is its `FOR ... ON ...`.
+fn search_index_row(
+    name: &str,
+    (kind, provider): (&str, &str),
+    entity: &str,
+    labels: &[String],
+    properties: &[String],
+    config: ValMap,
+    target: String,
+) -> Vec<Val> {
     let shown_config = config
         .iter()
         .map(|(k, v)| match v {
@@ -774,17 +929,17 @@ fn vector_index_row(d: &causeway_graph::VectorIndexDef) -> Vec<Val> {
         .collect::<Vec<_>>()
         .join(", ");
     let mut opts = ValMap::new();
-    opts.insert("indexProvider".into(), Val::Str("vector-2.0".into()));
+    opts.insert("indexProvider".into(), Val::Str(provider.into()));
     opts.insert("indexConfig".into(), Val::Map(config));
     vec![
-        Val::Str(d.name.clone()),
+        Val::Str(name.to_string()),
         Val::Str("ONLINE".into()),
         Val::Float(100.0),
-        Val::Str("VECTOR".into()),
+        Val::Str(kind.into()),
         Val::Str(entity.into()),
-        strs(std::slice::from_ref(&d.label)),
-        strs(std::slice::from_ref(&d.property)),
-        Val::Str("vector-2.0".into()),
+        strs(labels),
+        strs(properties),
+        Val::Str(provider.into()),
         Val::Null,
         Val::Null,
         Val::Int(0),
@@ -792,10 +947,9 @@ fn vector_index_row(d: &causeway_graph::VectorIndexDef) -> Vec<Val> {
         Val::Map(opts),
         Val::Str(String::new()),
         Val::Str(format!(
-            "CREATE VECTOR INDEX {} FOR {pattern} ON ({}) OPTIONS {{indexConfig: {{{shown_config}}}, \
-             indexProvider: 'vector-2.0'}}",
-            quote(&d.name),
-            prop_list(var, std::slice::from_ref(&d.property))
+            "CREATE {kind} INDEX {} {target} OPTIONS {{indexConfig: {{{shown_config}}}, \
+             indexProvider: '{provider}'}}",
+            quote(name)
         )),
     ]
 }
@@ -879,6 +1033,9 @@ pub fn show_rows(
             }
             for d in g.vector_indexes() {
                 named.push((d.name.clone(), vector_index_row(&d)));
+            }
+            for d in g.fulltext_indexes() {
+                named.push((d.name.clone(), fulltext_index_row(&d)));
             }
             named.sort_by(|a, b| a.0.cmp(&b.0));
             let rows = named

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use causeway_cypher::ast::{
     ConstraintKind, EntityKind, Expr, IndexKind, SchemaCommand, SchemaName,
 };
-use causeway_graph::{ConstraintType, EntityType, Similarity, TxGraph, VectorIndexDef};
+use causeway_graph::{
+    ConstraintType, EntityType, FulltextIndexDef, Similarity, TxGraph, VectorIndexDef,
+};
 use causeway_value::{Code, Error, Result};
 
 use crate::eval::{self, Ctx, Shared};
@@ -64,7 +66,25 @@ pub(crate) fn run(tx: &mut TxGraph, cmd: &SchemaCommand, sh: &Arc<Shared>) -> Re
                 *if_not_exists,
             )
         }
-        SchemaCommand::CreateFulltextIndex { .. } => Err(unsupported_index("FULLTEXT")),
+        SchemaCommand::CreateFulltextIndex {
+            name,
+            if_not_exists,
+            entity,
+            labels,
+            properties,
+            options,
+        } => {
+            let mut def = FulltextIndexDef {
+                name: resolve_optional(name, sh)?.unwrap_or_default(),
+                entity: entity_type(*entity),
+                labels: labels.clone(),
+                properties: properties.clone(),
+                analyzer: causeway_fts::DEFAULT_ANALYZER.to_string(),
+                eventually_consistent: false,
+            };
+            fulltext_options(tx, options.as_ref(), sh, &mut def)?;
+            tx.create_fulltext_index(def, *if_not_exists)
+        }
         SchemaCommand::CreateLookupIndex { .. } => Err(unsupported_index("LOOKUP")),
         SchemaCommand::DropIndex { name, if_exists } => {
             tx.drop_index(&resolve(name, sh)?, *if_exists)
@@ -213,6 +233,73 @@ fn range_options(tx: &TxGraph, options: Option<&Expr>, sh: &Arc<Shared>, what: &
                         "Failed to create {what}: Invalid option provided, valid options are \
                          `indexProvider` and `indexConfig`."
                     ),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A fulltext index's OPTIONS: `indexProvider: 'fulltext-1.0'` and the
+/// `indexConfig` settings `fulltext.analyzer` and
+/// `fulltext.eventually_consistent`.
+fn fulltext_options(
+    tx: &TxGraph,
+    options: Option<&Expr>,
+    sh: &Arc<Shared>,
+    def: &mut FulltextIndexDef,
+) -> Result<()> {
+    let bad = |msg: String| Error::new(Code::ArgumentError, msg);
+    for (key, value) in options_map(tx, options, sh)? {
+        match (key.as_str(), value) {
+            ("indexProvider", Val::Str(p)) if p == "fulltext-1.0" => {}
+            ("indexProvider", v) => {
+                return Err(bad(format!(
+                    "Could not create fulltext index with specified index provider '{}'. \
+                     To create a fulltext index, please use 'fulltext-1.0'.",
+                    shown(&v)
+                )))
+            }
+            ("indexConfig", Val::Map(config)) => {
+                for (k, v) in config {
+                    match (&*k, &v) {
+                        ("fulltext.analyzer", Val::Str(a)) => {
+                            if causeway_fts::Analyzer::named(a).is_none() {
+                                return Err(bad(format!(
+                                    "Could not create fulltext index with specified index \
+                                     config '{{fulltext.analyzer: {a}}}': no such analyzer \
+                                     '{a}'; db.index.fulltext.listAvailableAnalyzers() lists \
+                                     them."
+                                )));
+                            }
+                            def.analyzer = a.clone();
+                        }
+                        ("fulltext.eventually_consistent", Val::Bool(b)) => {
+                            def.eventually_consistent = *b
+                        }
+                        _ => {
+                            return Err(bad(format!(
+                                "Invalid index config key '{k}' or value '{}': a fulltext index \
+                                 takes `fulltext.analyzer` (a string) and \
+                                 `fulltext.eventually_consistent` (a boolean).",
+                                shown(&v)
+                            )))
+                        }
+                    }
+                }
+            }
+            ("indexConfig", v) => {
+                return Err(bad(format!(
+                    "Could not create fulltext index with specified index config '{}': \
+                     it must be a map.",
+                    shown(&v)
+                )))
+            }
+            _ => {
+                return Err(bad(
+                    "Failed to create fulltext index: Invalid option provided, valid options \
+                     are `indexProvider` and `indexConfig`."
+                        .into(),
                 ))
             }
         }

@@ -209,7 +209,6 @@ fn index_types_and_options_not_implemented_are_refused() {
     for q in [
         "CREATE TEXT INDEX FOR (n:A) ON (n.x)",
         "CREATE POINT INDEX FOR (n:A) ON (n.x)",
-        "CREATE FULLTEXT INDEX f FOR (n:A|B) ON EACH [n.x]",
         "CREATE LOOKUP INDEX FOR (n) ON EACH labels(n)",
     ] {
         let e = fails(&tx, q);
@@ -220,6 +219,11 @@ fn index_types_and_options_not_implemented_are_refused() {
         "CREATE INDEX FOR (n:A) ON (n.x) OPTIONS {indexConfig: {`spatial.cartesian.min`: [0, 0]}}",
         "CREATE INDEX FOR (n:A) ON (n.x) OPTIONS {nonsense: 1}",
         "CREATE INDEX FOR (n:A) ON (n.x) OPTIONS 3",
+        "CREATE FULLTEXT INDEX f FOR (n:A|B) ON EACH [n.x] OPTIONS {indexProvider: 'range-1.0'}",
+        "CREATE FULLTEXT INDEX f FOR (n:A) ON EACH [n.x] \
+         OPTIONS {indexConfig: {`fulltext.analyzer`: 'klingon'}}",
+        "CREATE FULLTEXT INDEX f FOR (n:A) ON EACH [n.x] \
+         OPTIONS {indexConfig: {`fulltext.eventually_consistent`: 'yes'}}",
         "CREATE CONSTRAINT FOR (n:A) REQUIRE n.x IS NOT NULL OPTIONS {indexProvider: 'range-1.0'}",
     ] {
         let e = fails(&tx, q);
@@ -1209,6 +1213,10 @@ fn builtin_procedure_listing() {
             "apoc.create.setProperty",
             "db.index.vector.queryNodes",
             "db.index.vector.queryRelationships",
+            "db.index.fulltext.queryNodes",
+            "db.index.fulltext.queryRelationships",
+            "db.index.fulltext.listAvailableAnalyzers",
+            "db.index.fulltext.awaitEventuallyConsistentIndexRefresh",
             "db.create.setNodeVectorProperty",
             "db.create.setRelationshipVectorProperty",
         ]

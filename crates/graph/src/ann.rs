@@ -4,7 +4,7 @@
 //!
 //! Invariants:
 //! * Nothing here is replicated or encoded. Only committed graphs are fed to
-//!   the builder (`Graph::feed_vector_builder`, called by the state machine
+//!   the builder (`Graph::feed_index_builders`, called by the state machine
 //!   after each apply), so the HNSW never holds a rolled-back write, and its
 //!   shape never reaches another member.
 //! * `Pending` of a graph value lists every entity whose indexed vector may
@@ -93,14 +93,14 @@ impl Pending {
     }
 
     /// Entities written after `through`, ascending by version.
-    fn after(&self, through: u64) -> impl Iterator<Item = u64> + '_ {
+    pub(crate) fn after(&self, through: u64) -> impl Iterator<Item = u64> + '_ {
         self.by_version
             .range((through.saturating_add(1), 0)..)
             .map(|(_, id)| *id)
     }
 
     /// Whether the HNSW may hold an older vector for `id` than this graph.
-    fn written_after(&self, id: u64, through: u64) -> bool {
+    pub(crate) fn written_after(&self, id: u64, through: u64) -> bool {
         self.ids.get(&id).is_some_and(|v| *v > through)
     }
 }
@@ -117,6 +117,8 @@ struct Ann {
 #[derive(Default)]
 pub(crate) struct Registry {
     anns: RwLock<HashMap<String, Arc<Ann>>>,
+    /// The fulltext indexes' tantivy indexes (crate::fulltext).
+    pub(crate) texts: RwLock<HashMap<String, Arc<crate::fulltext::Text>>>,
     feed: Mutex<Option<Graph>>,
     wake: Condvar,
     started: std::sync::OnceLock<()>,
@@ -138,21 +140,29 @@ impl Registry {
     /// The watermark the HNSW of `name` has reached, if it is the one for
     /// this incarnation of the index and has been built.
     fn through(&self, name: &str, since: u64) -> Option<u64> {
-        let t = self.ann(name, since)?.through.load(Ordering::Acquire);
+        let t = match self.ann(name, since) {
+            Some(a) => a.through.load(Ordering::Acquire),
+            None => self.text(name, since)?.through(),
+        };
         (t >= since && t > 0).then_some(t)
     }
 
-    /// Brings every HNSW up to `g`, which is committed.
+    /// Brings every HNSW and fulltext index up to `g`, which is committed.
     fn catch_up(&self, g: &Graph, alive: &Weak<Registry>) {
+        self.catch_up_vectors(g, alive);
+        self.catch_up_texts(g, alive);
+    }
+
+    fn catch_up_vectors(&self, g: &Graph, alive: &Weak<Registry>) {
         let mut wanted: Vec<Arc<Ann>> = Vec::new();
         if let Ok(mut anns) = self.anns.write() {
             anns.retain(|name, a| {
-                g.vector_live.get(name).is_some_and(|p| {
+                g.search_live.get(name).is_some_and(|p| {
                     p.since == a.since && g.vector_indexes.get(name) == Some(&a.def)
                 })
             });
             for (name, def) in g.vector_indexes.iter() {
-                let Some(p) = g.vector_live.get(name) else {
+                let Some(p) = g.search_live.get(name) else {
                     continue;
                 };
                 let a = anns.entry(name.clone()).or_insert_with(|| {
@@ -177,12 +187,12 @@ impl Registry {
                     EntityType::Relationship => g.rels_with_type(&a.def.label),
                 }
             } else {
-                g.vector_live
+                g.search_live
                     .get(&a.def.name)
                     .map(|p| p.after(through).collect())
                     .unwrap_or_default()
             };
-            let live = g.vector_live.get(&a.def.name);
+            let live = g.search_live.get(&a.def.name);
             for chunk in ids.chunks(BUILD_BATCH) {
                 // Two references are this thread's own (its upgrade and the
                 // graph it reads): with no other, the database is gone.
@@ -233,11 +243,15 @@ impl Registry {
     /// Whether a graph fed since the one being indexed no longer has this
     /// incarnation of the index (dropped, or dropped and re-created).
     fn dropped(&self, a: &Ann) -> bool {
+        self.gone(&a.def.name, a.since)
+    }
+
+    pub(crate) fn gone(&self, name: &str, since: u64) -> bool {
         let Ok(slot) = self.feed.lock() else {
             return true;
         };
         slot.as_ref()
-            .is_some_and(|g| g.vector_live.get(&a.def.name).map(|p| p.since) != Some(a.since))
+            .is_some_and(|g| g.search_live.get(name).map(|p| p.since) != Some(since))
     }
 }
 
@@ -279,8 +293,9 @@ impl Graph {
     /// The state of this member's HNSW for each vector index, as of this
     /// graph.
     pub fn vector_build_status(&self) -> Vec<VectorBuildStatus> {
-        self.vector_live
+        self.search_live
             .iter()
+            .filter(|(name, _)| self.vector_indexes.contains_key(*name))
             .map(|(name, p)| {
                 let ann = self.ann.ann(name, p.since);
                 let (indexed, slots) = ann
@@ -317,15 +332,15 @@ impl Graph {
     /// Hands a committed graph to this member's HNSW builder (a background
     /// thread, started on first use). Only the replicated state machine
     /// calls this, after it applies a change set or installs a snapshot.
-    pub fn feed_vector_builder(&self) {
-        if self.vector_indexes.is_empty() {
+    pub fn feed_index_builders(&self) {
+        if !self.has_search_indexes() {
             return;
         }
         let reg = &self.ann;
         reg.started.get_or_init(|| {
             let weak = Arc::downgrade(reg);
             let spawned = std::thread::Builder::new()
-                .name("vector-index".into())
+                .name("search-index".into())
                 .spawn(move || run(weak));
             // Without the thread, queries stay exact: slower, still right.
             drop(spawned);
@@ -338,10 +353,10 @@ impl Graph {
 
     /// Waits until every vector index's HNSW reflects this graph's version
     /// (for tests and benchmarks); false on timeout.
-    pub fn wait_vector_builder(&self, timeout: Duration) -> bool {
+    pub fn wait_index_builders(&self, timeout: Duration) -> bool {
         let end = std::time::Instant::now() + timeout;
         loop {
-            let done = self.vector_live.iter().all(|(name, p)| {
+            let done = self.search_live.iter().all(|(name, p)| {
                 self.ann
                     .through(name, p.since)
                     .is_some_and(|t| t >= self.version())
@@ -376,35 +391,46 @@ impl Graph {
         to_vector(v)
     }
 
-    /// Records a write that may change what a vector index holds for an
-    /// entity: `tokens` are its labels (or type) before or after the write,
-    /// `key` the property written (`None`: any, as for labels and deletes).
-    pub(crate) fn vector_touch<'a>(
+    /// Whether any vector or fulltext index exists (writes then record
+    /// what they touch, and the builder runs).
+    pub(crate) fn has_search_indexes(&self) -> bool {
+        !self.vector_indexes.is_empty() || !self.fulltext_indexes.is_empty()
+    }
+
+    /// Records a write that may change what a vector or fulltext index
+    /// holds for an entity: `tokens` are its labels (or type) before or
+    /// after the write, `key` the property written (`None`: any, as for
+    /// labels and deletes).
+    pub(crate) fn search_touch<'a>(
         &mut self,
         entity: EntityType,
         id: u64,
         tokens: impl IntoIterator<Item = &'a str> + Clone,
         key: Option<&str>,
     ) {
-        if self.vector_indexes.is_empty() {
+        if !self.has_search_indexes() {
             return;
         }
-        let hit: Vec<String> = self
+        let has = |label: &str| tokens.clone().into_iter().any(|t| t == label);
+        let vectors = self
             .vector_indexes
             .values()
-            .filter(|d| {
-                d.entity == entity
-                    && key.is_none_or(|k| k == d.property)
-                    && tokens.clone().into_iter().any(|t| t == d.label)
-            })
+            .filter(|d| d.entity == entity && key.is_none_or(|k| k == d.property) && has(&d.label));
+        let texts = self.fulltext_indexes.values().filter(|d| {
+            d.entity == entity
+                && key.is_none_or(|k| d.properties.iter().any(|p| p == k))
+                && d.labels.iter().any(|l| has(l))
+        });
+        let hit: Vec<String> = vectors
             .map(|d| d.name.clone())
+            .chain(texts.map(|d| d.name.clone()))
             .collect();
         if hit.is_empty() {
             return;
         }
         let version = self.version + 1;
         let ann = self.ann.clone();
-        let live = Arc::make_mut(&mut self.vector_live);
+        let live = Arc::make_mut(&mut self.search_live);
         for name in hit {
             let Some(p) = live.get_mut(&name) else {
                 continue;
@@ -425,7 +451,7 @@ impl Graph {
         k: usize,
         score: impl Fn(u64) -> Option<f64>,
     ) -> Option<Vec<(u64, f64)>> {
-        let p = self.vector_live.get(&def.name)?;
+        let p = self.search_live.get(&def.name)?;
         let through = self.ann.through(&def.name, p.since)?;
         let ann = self.ann.ann(&def.name, p.since)?;
         let hits = {

@@ -13,8 +13,8 @@ use causeway_value::{
 
 use crate::store::{NodeRec, Props, Sym};
 use crate::{
-    Change, ChangeSet, ConstraintDef, ConstraintType, EntityType, Graph, IndexDef, Similarity,
-    VectorIndexDef, MAX_DIMENSIONS,
+    Change, ChangeSet, ConstraintDef, ConstraintType, EntityType, FulltextIndexDef, Graph,
+    IndexDef, Similarity, VectorIndexDef, MAX_DIMENSIONS,
 };
 
 const CHANGES_MAGIC: &[u8; 4] = b"CWC\x01";
@@ -206,6 +206,13 @@ impl W {
         self.u64(u64::from(d.hnsw_m));
         self.u64(u64::from(d.hnsw_ef_construction));
         self.u8(u8::from(d.quantization));
+    }
+    fn fulltext_index_def(&mut self, d: &FulltextIndexDef) {
+        self.str(&d.name);
+        self.u8(entity_flag(d.entity) | if d.eventually_consistent { 2 } else { 0 });
+        self.strs(&d.labels);
+        self.strs(&d.properties);
+        self.str(&d.analyzer);
     }
     fn constraint_def(&mut self, d: &ConstraintDef) {
         self.str(&d.name);
@@ -440,6 +447,26 @@ impl<'a> R<'a> {
             quantization,
         })
     }
+    fn fulltext_index_def(&mut self) -> Result<FulltextIndexDef> {
+        let name = self.string()?;
+        let (entity, rest) = split_entity(self.u8()?);
+        if rest & !2 != 0 {
+            return Err(corrupt("bad fulltext index flags"));
+        }
+        let labels = self.strs()?;
+        let properties = self.strs()?;
+        if labels.is_empty() || properties.is_empty() {
+            return Err(corrupt("empty fulltext index"));
+        }
+        Ok(FulltextIndexDef {
+            name,
+            entity,
+            labels,
+            properties,
+            analyzer: self.string()?,
+            eventually_consistent: rest & 2 != 0,
+        })
+    }
     fn constraint_def(&mut self) -> Result<ConstraintDef> {
         let name = self.string()?;
         let label = self.string()?;
@@ -552,6 +579,10 @@ fn write_change(w: &mut W, c: &Change) {
             w.u8(12);
             w.vector_index_def(def);
         }
+        Change::CreateFulltextIndex { def } => {
+            w.u8(13);
+            w.fulltext_index_def(def);
+        }
     }
 }
 
@@ -599,6 +630,9 @@ fn read_change(r: &mut R<'_>) -> Result<Change> {
         11 => Change::DropConstraint { name: r.string()? },
         12 => Change::CreateVectorIndex {
             def: r.vector_index_def()?,
+        },
+        13 => Change::CreateFulltextIndex {
+            def: r.fulltext_index_def()?,
         },
         _ => return Err(corrupt("unknown change tag")),
     })
@@ -664,12 +698,20 @@ pub(crate) fn encode_graph(g: &Graph) -> Vec<u8> {
     for c in g.constraints.values() {
         w.constraint_def(c);
     }
-    // Written only when there are any, so a graph without vector indexes
-    // encodes as before; an older binary refuses the trailing section.
-    if !g.vector_indexes.is_empty() {
+    // Trailing sections, written only when needed, so a graph without
+    // vector or fulltext indexes encodes as before; an older binary refuses
+    // a section it does not know. Fulltext follows vector (even an empty
+    // vector section).
+    if !g.vector_indexes.is_empty() || !g.fulltext_indexes.is_empty() {
         w.len(g.vector_indexes.len());
         for d in g.vector_indexes.values() {
             w.vector_index_def(d);
+        }
+    }
+    if !g.fulltext_indexes.is_empty() {
+        w.len(g.fulltext_indexes.len());
+        for d in g.fulltext_indexes.values() {
+            w.fulltext_index_def(d);
         }
     }
     w.finish()
@@ -771,6 +813,14 @@ pub(crate) fn decode_graph(bytes: &[u8]) -> Result<Graph> {
             let d = r.vector_index_def()?;
             g.raw_create_vector_index(&d)
                 .map_err(|_| corrupt("duplicate index"))?;
+        }
+    }
+    if r.remaining() > 0 {
+        let n = r.count(4)?;
+        for _ in 0..n {
+            let d = r.fulltext_index_def()?;
+            g.raw_create_fulltext_index(&d)
+                .map_err(|_| corrupt("duplicate or malformed fulltext index"))?;
         }
     }
     r.end()?;

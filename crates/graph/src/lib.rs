@@ -42,6 +42,7 @@
 
 mod ann;
 mod codec;
+mod fulltext;
 mod index;
 mod key;
 mod schema;
@@ -50,6 +51,7 @@ mod tx;
 mod vector;
 
 pub use ann::{set_vector_exact_below, VectorBuildStatus, DEFAULT_EXACT_BELOW};
+pub use fulltext::FulltextIndexDef;
 pub use vector::{to_vector, Similarity, VectorIndexDef, MAX_DIMENSIONS};
 
 use std::collections::BTreeMap;
@@ -165,10 +167,14 @@ pub struct Graph {
     /// Vector indexes hold no entries: search scores the snapshot itself.
     vector_indexes: Arc<BTreeMap<String, VectorIndexDef>>,
     constraints: OrdMap<String, ConstraintDef>,
-    /// Per vector index, what this graph value wrote since its member's
-    /// HNSW last caught up; like `ann`, not part of the observable state.
-    vector_live: Arc<BTreeMap<String, ann::Pending>>,
-    /// This member's HNSWs, shared by every graph value of one lineage.
+    /// Fulltext indexes: like vector ones, the replicated part is the rule.
+    fulltext_indexes: Arc<BTreeMap<String, FulltextIndexDef>>,
+    /// Per vector or fulltext index, what this graph value wrote since its
+    /// member's index last caught up; like `ann`, not part of the
+    /// observable state.
+    search_live: Arc<BTreeMap<String, ann::Pending>>,
+    /// This member's HNSWs and tantivy indexes, shared by every graph value
+    /// of one lineage.
     ann: Arc<ann::Registry>,
 }
 
@@ -202,7 +208,7 @@ impl Graph {
             labels: self.labels.len(),
             rel_types: self.types.len(),
             property_keys: self.prop_keys.len(),
-            indexes: self.indexes.len() + self.vector_indexes.len(),
+            indexes: self.indexes.len() + self.vector_indexes.len() + self.fulltext_indexes.len(),
             constraints: self.constraints.len(),
             next_node_id: self.next_node,
             next_rel_id: self.next_rel,
@@ -545,12 +551,15 @@ pub enum Change {
     CreateIndex {
         def: IndexDef,
     },
-    /// Drops an index of any kind, vector indexes included.
+    /// Drops an index of any kind, vector and fulltext ones included.
     DropIndex {
         name: String,
     },
     CreateVectorIndex {
         def: VectorIndexDef,
+    },
+    CreateFulltextIndex {
+        def: FulltextIndexDef,
     },
     /// Unique and node-key constraints bring their backing index along.
     CreateConstraint {

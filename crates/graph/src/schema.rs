@@ -170,9 +170,14 @@ impl Graph {
     /// Whether an index (of any kind) or a constraint is called `name`:
     /// they share one namespace.
     pub(crate) fn schema_name_taken(&self, name: &str) -> bool {
+        self.is_index_named(name) || self.constraints.contains_key(name)
+    }
+
+    /// Whether an index of any kind is called `name`.
+    pub(crate) fn is_index_named(&self, name: &str) -> bool {
         self.indexes.contains_key(name)
             || self.vector_indexes.contains_key(name)
-            || self.constraints.contains_key(name)
+            || self.fulltext_indexes.contains_key(name)
     }
 
     /// `None` if a new rule may take `name`; otherwise what creating it
@@ -191,7 +196,7 @@ impl Graph {
         if if_not_exists {
             return Some(Ok(()));
         }
-        let index_named = self.indexes.contains_key(name) || self.vector_indexes.contains_key(name);
+        let index_named = self.is_index_named(name);
         let constraint_first = if creating_index {
             !index_named
         } else {
@@ -210,6 +215,28 @@ impl Graph {
         }))
     }
 
+    /// What creating an index answers when an equivalent one exists
+    /// (`equivalent`, Neo4j's description of it) or its name is taken:
+    /// nothing to do under IF NOT EXISTS, else Neo4j's error; `None` when
+    /// it may be created.
+    pub(crate) fn index_clash(
+        &self,
+        equivalent: Option<String>,
+        name: &str,
+        if_not_exists: bool,
+    ) -> Option<Result<()>> {
+        if let Some(desc) = equivalent {
+            if if_not_exists {
+                return Some(Ok(()));
+            }
+            return Some(Err(Error::new(
+                Code::EquivalentSchemaRuleAlreadyExists,
+                format!("An equivalent index already exists, '{desc}'."),
+            )));
+        }
+        self.name_clash(name, if_not_exists, true)
+    }
+
     pub(crate) fn raw_create_index(&mut self, def: &IndexDef) -> Result<()> {
         // Constraint-owned indexes only come into being with their
         // constraint; accepting one here would orphan it.
@@ -225,9 +252,10 @@ impl Graph {
     }
 
     pub(crate) fn raw_drop_index(&mut self, name: &str) -> Result<()> {
-        if self.vector_indexes.contains_key(name) {
+        if self.vector_indexes.contains_key(name) || self.fulltext_indexes.contains_key(name) {
             Arc::make_mut(&mut self.vector_indexes).remove(name);
-            Arc::make_mut(&mut self.vector_live).remove(name);
+            Arc::make_mut(&mut self.fulltext_indexes).remove(name);
+            Arc::make_mut(&mut self.search_live).remove(name);
             return Ok(());
         }
         Arc::make_mut(&mut self.indexes)
@@ -310,6 +338,7 @@ impl Graph {
             Change::DeleteRel { id } => self.raw_delete_rel(*id),
             Change::CreateIndex { def } => self.raw_create_index(def),
             Change::CreateVectorIndex { def } => self.raw_create_vector_index(def),
+            Change::CreateFulltextIndex { def } => self.raw_create_fulltext_index(def),
             Change::DropIndex { name } => self.raw_drop_index(name),
             Change::CreateConstraint { def } => self.raw_create_constraint(def),
             Change::DropConstraint { name } => self.raw_drop_constraint(name),
@@ -429,7 +458,7 @@ impl TxGraph {
     pub(crate) fn tx_drop_index(&mut self, name: &str, if_exists: bool) -> Result<()> {
         match self.graph.indexes.get(name) {
             Some(ix) if ix.def.owning_constraint.is_none() => {}
-            None if self.graph.vector_indexes.contains_key(name) => {}
+            None if self.graph.is_index_named(name) => {}
             Some(_) => {
                 return Err(Error::new(
                     Code::IndexDropFailed,

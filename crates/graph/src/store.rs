@@ -312,7 +312,7 @@ impl Graph {
         self.next_node = self.next_node.max(id.saturating_add(1));
         self.index_add_node(id, &rec, None);
         self.nodes.insert(id, Arc::new(rec));
-        self.vector_touch_node(id, None);
+        self.search_touch_node(id, None);
     }
 
     pub(crate) fn raw_create_rel(
@@ -361,7 +361,7 @@ impl Graph {
         self.node_mut(end)?.inc.insert(ty.clone(), id, start);
         self.types.entry(ty.clone()).or_default().insert(id);
         self.rel_index_update(id, &ty, None, Some(&p));
-        self.vector_touch(EntityType::Relationship, id, [&*ty], None);
+        self.search_touch(EntityType::Relationship, id, [&*ty], None);
         self.rels.insert(
             id,
             Arc::new(RelRec {
@@ -399,7 +399,7 @@ impl Graph {
                 .ok_or_else(|| node_not_found(id))?;
             self.index_update(id, &rec, &affected, old_keys);
         }
-        self.vector_touch_node(id, Some(key));
+        self.search_touch_node(id, Some(key));
         Ok(prev)
     }
 
@@ -430,9 +430,9 @@ impl Graph {
                 .ok_or_else(|| rel_not_found(id))?;
             self.rel_index_update(id, &rec.ty, Some(&before), Some(&rec.props));
         }
-        if !self.vector_indexes.is_empty() {
+        if self.has_search_indexes() {
             if let Some(ty) = self.rel_rec(id).map(|r| r.ty.clone()) {
-                self.vector_touch(EntityType::Relationship, id, [&*ty], Some(key));
+                self.search_touch(EntityType::Relationship, id, [&*ty], Some(key));
             }
         }
         Ok(prev)
@@ -452,7 +452,7 @@ impl Graph {
             .cloned()
             .ok_or_else(|| node_not_found(id))?;
         self.index_add_node(id, &rec, Some(label));
-        self.vector_touch(EntityType::Node, id, [label], None);
+        self.search_touch(EntityType::Node, id, [label], None);
         Ok(true)
     }
 
@@ -471,17 +471,17 @@ impl Graph {
         let rec = self.node_mut(id)?;
         rec.labels.retain(|l| &**l != label);
         self.remove_from_label_index(label, id);
-        self.vector_touch(EntityType::Node, id, [label], None);
+        self.search_touch(EntityType::Node, id, [label], None);
         Ok(true)
     }
 
-    /// `vector_touch` for a node, with the labels it has now.
-    fn vector_touch_node(&mut self, id: NodeId, key: Option<&str>) {
-        if self.vector_indexes.is_empty() {
+    /// `search_touch` for a node, with the labels it has now.
+    fn search_touch_node(&mut self, id: NodeId, key: Option<&str>) {
+        if !self.has_search_indexes() {
             return;
         }
         if let Some(rec) = self.nodes.get(&id).cloned() {
-            self.vector_touch(EntityType::Node, id, rec.labels.iter().map(|l| &**l), key);
+            self.search_touch(EntityType::Node, id, rec.labels.iter().map(|l| &**l), key);
         }
     }
 
@@ -501,7 +501,7 @@ impl Graph {
     pub(crate) fn raw_delete_rel(&mut self, id: RelId) -> Result<()> {
         let rec = self.rels.remove(&id).ok_or_else(|| rel_not_found(id))?;
         self.rel_index_update(id, &rec.ty, Some(&rec.props), None);
-        self.vector_touch(EntityType::Relationship, id, [&*rec.ty], None);
+        self.search_touch(EntityType::Relationship, id, [&*rec.ty], None);
         if let Ok(n) = self.node_mut(rec.start) {
             n.out.remove(&rec.ty, id);
         }
@@ -531,7 +531,7 @@ impl Graph {
             return Err(connected_node(id));
         }
         self.index_remove_node(id, &rec, None);
-        self.vector_touch_node(id, None);
+        self.search_touch_node(id, None);
         for l in &rec.labels {
             self.remove_from_label_index(l, id);
         }

@@ -1486,8 +1486,8 @@ fn approximate_search_agrees_with_exact_search() {
     // Before the builder has seen the graph, queries are exact.
     let q = points(1, 24, 77).remove(0);
     assert_eq!(query(&g, &q, 10, false), query(&g, &q, 10, true));
-    g.feed_vector_builder();
-    assert!(g.wait_vector_builder(std::time::Duration::from_secs(60)));
+    g.feed_index_builders();
+    assert!(g.wait_index_builders(std::time::Duration::from_secs(60)));
     let mut hits = 0;
     for q in points(30, 24, 99) {
         let exact = query(&g, &q, 10, true);
@@ -1512,8 +1512,8 @@ fn approximate_search_agrees_with_exact_search() {
 fn approximate_search_sees_its_snapshot_and_no_other() {
     let _serial = EXACT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (g, ids) = vector_graph(2000, 8);
-    g.feed_vector_builder();
-    assert!(g.wait_vector_builder(std::time::Duration::from_secs(60)));
+    g.feed_index_builders();
+    assert!(g.wait_index_builders(std::time::Duration::from_secs(60)));
     let target = points(1, 8, 1234).remove(0);
     let mut near = target.clone();
     near[0] += 0.01;
@@ -1540,8 +1540,8 @@ fn approximate_search_sees_its_snapshot_and_no_other() {
 
     // Once the builder has indexed g2, the old snapshot still answers from
     // its own data: nothing it does not hold, its own vectors' scores.
-    g2.feed_vector_builder();
-    assert!(g2.wait_vector_builder(std::time::Duration::from_secs(60)));
+    g2.feed_index_builders();
+    assert!(g2.wait_index_builders(std::time::Duration::from_secs(60)));
     let old = query(&g, &target, 3, false);
     assert!(old.iter().all(|(id, _)| *id != fresh));
     assert_eq!(old, before);
@@ -1555,18 +1555,153 @@ fn approximate_search_sees_its_snapshot_and_no_other() {
         tx.create_node(&s(&["Doc"]), props(&[("e", vec_value(&v))]))
             .unwrap();
         g3 = tx.finish().0;
-        g3.feed_vector_builder();
-        assert!(g3.wait_vector_builder(std::time::Duration::from_secs(60)));
+        g3.feed_index_builders();
+        assert!(g3.wait_index_builders(std::time::Duration::from_secs(60)));
     }
-    assert_eq!(g3.vector_live["emb"].ids.len(), 1);
+    assert_eq!(g3.search_live["emb"].ids.len(), 1);
     assert_eq!(query(&g3, &target, 3, false)[..2], got[..2]);
 
     // A dropped and re-created index starts a new HNSW.
     let mut tx = TxGraph::new(g3);
     tx.drop_index("emb", false).unwrap();
     let (g4, _) = tx.finish();
-    g4.feed_vector_builder();
+    g4.feed_index_builders();
     assert!(g4
         .vector_query("emb", EntityType::Node, 3, &vec_value(&target))
         .is_err());
+}
+
+fn fulltext_def(name: &str, labels: &[&str], properties: &[&str]) -> FulltextIndexDef {
+    FulltextIndexDef {
+        name: name.into(),
+        entity: EntityType::Node,
+        labels: s(labels),
+        properties: s(properties),
+        analyzer: "standard-no-stop-words".into(),
+        eventually_consistent: false,
+    }
+}
+
+fn text_ids(g: &Graph, q: &str) -> Vec<NodeId> {
+    g.fulltext_query("docs", EntityType::Node, q, None, 0, None)
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
+#[test]
+fn fulltext_sees_its_snapshot_before_and_after_the_builder() {
+    let mut tx = TxGraph::new(Graph::new());
+    tx.create_fulltext_index(fulltext_def("docs", &["A", "B"], &["title", "body"]), false)
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        let label = if i % 2 == 0 { "A" } else { "B" };
+        let title = format!("title number {i}");
+        let body = if i % 5 == 0 {
+            "graph databases"
+        } else {
+            "other text"
+        };
+        ids.push(
+            tx.create_node(
+                &s(&[label]),
+                props(&[("title", Value::from(title)), ("body", Value::from(body))]),
+            )
+            .unwrap(),
+        );
+    }
+    // Not indexed: another label, or no text.
+    tx.create_node(&s(&["C"]), props(&[("title", Value::from("graph"))]))
+        .unwrap();
+    tx.create_node(&s(&["A"]), props(&[("title", Value::Int(7))]))
+        .unwrap();
+    let (g, _) = tx.finish();
+    // Before the builder, the snapshot itself is searched.
+    let before = text_ids(&g, "graph");
+    assert_eq!(before.len(), 10);
+    assert_eq!(text_ids(&g, "body:graph AND title:number"), before);
+    g.feed_index_builders();
+    assert!(g.wait_index_builders(std::time::Duration::from_secs(60)));
+    assert_eq!(text_ids(&g, "graph"), before);
+
+    // A transaction's own writes count at once: a new match, a changed
+    // one, a deleted one, a label removed.
+    let mut tx = TxGraph::new(g.clone());
+    let fresh = tx
+        .create_node(
+            &s(&["B"]),
+            props(&[("body", Value::from("graph graph graph"))]),
+        )
+        .unwrap();
+    tx.set_node_prop(ids[1], "body", Value::from("a graph"))
+        .unwrap();
+    tx.delete_node(ids[0], false).unwrap();
+    tx.remove_label(ids[5], "B").unwrap();
+    tx.set_node_prop(
+        ids[10],
+        "body",
+        Value::List(vec![Value::from("no"), Value::from("match")]),
+    )
+    .unwrap();
+    let (g2, _) = tx.finish();
+    let got = text_ids(&g2, "graph");
+    assert_eq!(got[0], fresh, "the most frequent match ranks first");
+    assert!(got.contains(&ids[1]));
+    for gone in [ids[0], ids[5], ids[10]] {
+        assert!(!got.contains(&gone));
+    }
+    assert_eq!(got.len(), 10 - 3 + 2);
+    // The old snapshot is untouched, before and after the builder sees g2.
+    assert_eq!(text_ids(&g, "graph"), before);
+    g2.feed_index_builders();
+    assert!(g2.wait_index_builders(std::time::Duration::from_secs(60)));
+    assert_eq!(text_ids(&g, "graph"), before);
+    assert_eq!(text_ids(&g2, "graph"), got);
+    // Skip and limit apply after ordering.
+    let page = g2
+        .fulltext_query("docs", EntityType::Node, "graph", None, 1, Some(2))
+        .unwrap();
+    assert_eq!(page.iter().map(|h| h.0).collect::<Vec<_>>(), got[1..3]);
+
+    // The rule survives a snapshot and a change set; the index is rebuilt.
+    let g3 = Graph::decode(&g2.encode()).unwrap();
+    assert_eq!(g3.fulltext_indexes(), g2.fulltext_indexes());
+    assert_eq!(text_ids(&g3, "graph"), got);
+    let mut tx = TxGraph::new(Graph::new());
+    tx.create_fulltext_index(fulltext_def("docs", &["A"], &["t"]), false)
+        .unwrap();
+    let (_, cs) = tx.finish();
+    assert_eq!(ChangeSet::decode(&cs.encode()).unwrap(), cs);
+}
+
+#[test]
+fn fulltext_rules_clash_and_drop_like_other_indexes() {
+    let mut tx = TxGraph::new(Graph::new());
+    tx.create_fulltext_index(fulltext_def("docs", &["A"], &["t"]), false)
+        .unwrap();
+    let again = tx.create_fulltext_index(fulltext_def("other", &["A"], &["t"]), false);
+    assert_eq!(
+        again.unwrap_err().code,
+        Code::EquivalentSchemaRuleAlreadyExists
+    );
+    let named = tx.create_fulltext_index(fulltext_def("docs", &["B"], &["t"]), false);
+    assert_eq!(named.unwrap_err().code, Code::IndexAlreadyExists);
+    assert!(tx
+        .create_fulltext_index(fulltext_def("docs", &["B"], &["t"]), true)
+        .is_ok());
+    let mut bad = fulltext_def("x", &["B"], &["t"]);
+    bad.analyzer = "klingon".into();
+    assert!(tx.create_fulltext_index(bad, false).is_err());
+    tx.drop_index("docs", false).unwrap();
+    let (g, _) = tx.finish();
+    assert!(g.fulltext_indexes().is_empty());
+    let err = g
+        .fulltext_query("docs", EntityType::Node, "x", None, 0, None)
+        .unwrap_err();
+    assert_eq!(err.code, Code::ProcedureCallFailed);
+    assert!(err
+        .message
+        .contains("There is no such fulltext schema index: docs"));
 }

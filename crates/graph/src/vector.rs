@@ -259,7 +259,7 @@ impl Graph {
             ));
         }
         Arc::make_mut(&mut self.vector_indexes).insert(def.name.clone(), def.clone());
-        Arc::make_mut(&mut self.vector_live)
+        Arc::make_mut(&mut self.search_live)
             .insert(def.name.clone(), Pending::new(self.version + 1));
         Ok(())
     }
@@ -296,19 +296,10 @@ impl TxGraph {
             self.graph.vector_indexes.values().find(|d| {
                 d.entity == def.entity && d.label == def.label && d.property == def.property
             });
-        if let Some(d) = same {
-            if if_not_exists {
-                return Ok(());
-            }
-            return Err(Error::new(
-                Code::EquivalentSchemaRuleAlreadyExists,
-                format!(
-                    "An equivalent index already exists, '{}'.",
-                    vector_index_desc(d)
-                ),
-            ));
-        }
-        if let Some(outcome) = self.graph.name_clash(&def.name, if_not_exists, true) {
+        if let Some(outcome) =
+            self.graph
+                .index_clash(same.map(vector_index_desc), &def.name, if_not_exists)
+        {
             return outcome;
         }
         self.graph.raw_create_vector_index(&def)?;

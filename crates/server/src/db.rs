@@ -128,7 +128,7 @@ impl Data for GraphState {
         let changes = causeway_graph::ChangeSet::decode(changes).map_err(|e| e.message)?;
         self.0.apply(&changes).map_err(|e| e.message)?;
         // Only committed graphs reach this member's vector-index builder.
-        self.0.feed_vector_builder();
+        self.0.feed_index_builders();
         Ok(true)
     }
     fn encode(&self) -> Vec<u8> {
@@ -136,7 +136,7 @@ impl Data for GraphState {
     }
     fn decode(bytes: &[u8]) -> Result<Self, String> {
         let g = Graph::decode(bytes).map_err(|e| e.message)?;
-        g.feed_vector_builder();
+        g.feed_index_builders();
         Ok(GraphState(g))
     }
 }
