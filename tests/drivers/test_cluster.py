@@ -287,7 +287,8 @@ def test_every_member_answers_vector_queries_from_its_own_approximate_index(auth
     """With the exact threshold at 0, each member serves vector queries from
     the HNSW it builds from the log (or from a snapshot, after catching up):
     recall stays high, scores are exact, and a write is found at once on a
-    follower that holds its bookmark."""
+    follower that holds its bookmark. Fulltext indexes are built the same
+    way and checked the same way, exactly."""
     import random
     rnd = random.Random(11)
     dim, n, k = 16, 1500, 10
@@ -302,12 +303,14 @@ def test_every_member_answers_vector_queries_from_its_own_approximate_index(auth
         with GraphDatabase.driver(leader.bolt_uri, auth=auth) as d:
             d.execute_query("CREATE VECTOR INDEX ann_vectors FOR (n:Ann) ON n.v "
                             "OPTIONS {indexConfig: {`vector.dimensions`: 16}}")
+            d.execute_query("CREATE FULLTEXT INDEX ann_text FOR (n:Ann) ON EACH [n.txt]")
             with d.session() as s:
                 keys = list(vectors)
                 for at in range(0, n, 100):
                     rows = [{"k": i, "v": vectors[i]} for i in keys[at:at + 100]]
                     s.execute_write(lambda tx: tx.run(
-                        "UNWIND $rows AS r CREATE (:Ann {k: r.k, v: r.v})", rows=rows).consume())
+                        "UNWIND $rows AS r CREATE (:Ann {k: r.k, v: r.v, txt: 'w' + (r.k % 50)})",
+                        rows=rows).consume())
                 bookmarks = s.last_bookmarks()
         # The stopped member comes back behind a snapshot and installs it.
         lagging.start()
@@ -328,6 +331,10 @@ def test_every_member_answers_vector_queries_from_its_own_approximate_index(auth
                             assert abs(r["score"] - scores[r["k"]]) < 1e-6
                         hits += len(set(top) & {r["k"] for r in rows})
                     assert hits >= 0.95 * k * len(queries), f"{core.data_dir}: recall {hits}"
+                    got = {r["k"] for r in s.run(
+                        "CALL db.index.fulltext.queryNodes('ann_text', 'w7 OR w13') "
+                        "YIELD node RETURN node.k AS k")}
+                    assert got == {i for i in vectors if i % 50 in (7, 13)}, core.data_dir
         # A moved vector, a new one and a deletion are seen by a follower at
         # once, through the bookmark, before any builder catches up.
         target = queries[0]
@@ -338,13 +345,18 @@ def test_every_member_answers_vector_queries_from_its_own_approximate_index(auth
                 s.execute_write(lambda tx: tx.run(
                     "MATCH (n:Ann {k: $gone}) DETACH DELETE n "
                     "WITH 1 AS x MATCH (m:Ann {k: 5}) SET m.v = $t "
-                    "CREATE (:Ann {k: -1, v: [x IN $t | x * 2]})",
+                    "CREATE (:Ann {k: -1, v: [x IN $t | x * 2], txt: 'fresh'})",
                     gone=top[0], t=target).consume())
                 bookmarks = s.last_bookmarks()
         with GraphDatabase.driver(follower.bolt_uri, auth=auth) as d:
             with d.session(bookmarks=bookmarks, default_access_mode="READ") as s:
                 rows = s.run("CALL db.index.vector.queryNodes('ann_vectors', 3, $q) "
                              "YIELD node RETURN node.k AS k", q=target).data()
+                words = s.run("CALL db.index.fulltext.queryNodes('ann_text', $q) "
+                              "YIELD node RETURN node.k AS k",
+                              q=f"fresh OR w{top[0] % 50}").data()
+        assert {r["k"] for r in words} == {
+            i for i in vectors if i % 50 == top[0] % 50 and i != top[0]} | {-1}
         got = [r["k"] for r in rows]
         assert got[:2] == [-1, 5] or got[:2] == [5, -1]
         assert top[0] not in got
