@@ -4,8 +4,9 @@ that hydrate into the driver's temporal classes, and chronological sorting.
 
 Each test runs over Bolt 5 and over Bolt 4.4, where the driver asks for the
 `utc` patch and the server must switch both directions to UTC date-times.
-Named time zones (Europe/Berlin) need a time-zone database the server does
-not have: they are refused with a client error, while UTC works.
+Named time zones (Europe/Berlin) come from the IANA database compiled into
+the server: they travel as zone-id structures in both Bolt forms and follow
+their zone's rules; an unknown zone is refused with a client error.
 """
 import datetime as dt
 import zoneinfo
@@ -220,15 +221,32 @@ def test_sorting_by_stored_datetime(driver):
     assert native(rec["lo"]) == min(stamps) and native(rec["hi"]) == max(stamps)
 
 
-def test_named_zones_are_refused_cleanly(driver):
+def test_named_zones_round_trip_and_follow_their_rules(driver):
     berlin = pytz.timezone("Europe/Berlin").localize(dt.datetime(2024, 7, 1, 12, 0))
-    tokyo = pytz.timezone("Asia/Tokyo").localize(dt.datetime(2024, 7, 1, 12, 0))
-    # (zoneinfo zones are left out: driver 5.28 fails on them locally, over
-    # Bolt 4.4, before anything is sent.)
+    tokyo = pytz.timezone("Asia/Tokyo").localize(dt.datetime(2024, 1, 1, 9, 30))
     for v in (berlin, tokyo):
-        with pytest.raises(ClientError) as e:
-            driver.execute_query("RETURN $v AS v", v=v)
-        assert "time zone" in e.value.message
+        rec = one(driver, "RETURN $v AS v, $v.timezone AS z", v=v)
+        got = native(rec["v"])
+        assert got == v and got.utcoffset() == v.utcoffset()
+        assert rec["z"] == v.tzinfo.zone
+    rec = one(driver, "RETURN toString($v) AS s", v=berlin)
+    assert rec["s"] == "2024-07-01T12:00+02:00[Europe/Berlin]"
+    driver.execute_query("MATCH (n:Zoned) DELETE n")
+    driver.execute_query("CREATE (:Zoned {t: $v})", v=berlin)
+    rec = one(driver, "MATCH (n:Zoned) RETURN n.t AS t, n.t.offset AS o, "
+                      "n.t + duration({months: 6}) AS winter")
+    assert native(rec["t"]) == berlin and rec["o"] == "+02:00"
+    winter = native(rec["winter"])
+    assert (winter.month, winter.hour, winter.utcoffset()) == (1, 12, dt.timedelta(hours=1))
+    # Made on the server: a wall clock in the spring-forward gap moves on.
+    rec = one(driver, "RETURN datetime({year: 2024, month: 3, day: 31, hour: 2, minute: 30, "
+                      "timezone: 'Europe/Berlin'}) AS gap")
+    gap = native(rec["gap"])
+    assert (gap.hour, gap.minute, gap.utcoffset()) == (3, 30, dt.timedelta(hours=2))
+    assert "Europe/Berlin" in str(gap.tzinfo)
+    with pytest.raises(ClientError) as e:
+        driver.execute_query("RETURN datetime({year: 2024, timezone: 'Mars/Olympus'}) AS d")
+    assert e.value.code == "Neo.ClientError.Statement.ArgumentError"
     # The connection pool is still healthy afterwards.
     assert one(driver, "RETURN 1 AS x")["x"] == 1
 

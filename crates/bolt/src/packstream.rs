@@ -5,7 +5,7 @@
 //! anything is allocated, and recursion is bounded by an explicit depth limit
 //! so that a deeply nested list cannot overflow the stack.
 
-use causeway_value::temporal::{self, fixed_zone_offset};
+use causeway_value::temporal;
 use causeway_value::{
     element_id, rel_element_id, Code, DateTime, Duration, Error, LocalDateTime, Map, Node, Path,
     Relationship, Time, Tz, Value,
@@ -789,20 +789,27 @@ impl<'a> Unpacker<'a> {
                     }
                     _ => {
                         let zone = self.string_field(d)?;
-                        // Without a time-zone database only zones with one
-                        // fixed offset can be placed on the time line.
-                        let o = fixed_zone_offset(&zone).ok_or_else(|| {
-                            bad(format!(
-                                "time zone '{zone}' is not supported; use a fixed offset or UTC"
-                            ))
-                        })?;
+                        // Legacy structures carry the wall clock, the others
+                        // the instant; either way the zone gives the offset.
+                        let found = if legacy {
+                            temporal::zone_from_local(&zone, seconds)
+                        } else {
+                            temporal::zone_offset_at(&zone, seconds).map(|o| (seconds, o))
+                        };
+                        let (_, o) =
+                            found.ok_or_else(|| bad(format!("unknown time zone '{zone}'")))?;
                         (Tz::Zone(zone), o)
                     }
                 };
                 let seconds = if legacy {
-                    seconds
-                        .checked_sub(i64::from(offset))
-                        .ok_or_else(|| bad("seconds out of range".into()))?
+                    match &tz {
+                        Tz::Zone(z) => temporal::zone_from_local(z, seconds)
+                            .map(|(utc, _)| utc)
+                            .unwrap_or(seconds),
+                        Tz::Offset(_) => seconds
+                            .checked_sub(i64::from(offset))
+                            .ok_or_else(|| bad("seconds out of range".into()))?,
+                    }
                 } else {
                     seconds
                 };

@@ -209,13 +209,15 @@ fn rejected(bytes: &[u8], what: &str) {
     }
 }
 
+/// A short PackStream string.
+fn zone(s: &str) -> Vec<u8> {
+    let mut b = vec![0x80 | s.len() as u8];
+    b.extend_from_slice(s.as_bytes());
+    b
+}
+
 #[test]
 fn malformed_temporals_are_rejected() {
-    let zone = |s: &str| {
-        let mut b = vec![0x80 | s.len() as u8];
-        b.extend_from_slice(s.as_bytes());
-        b
-    };
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (strukt(0x44, &[]), "date without fields"),
         (strukt(0x44, &[int(0), int(0)]), "date with two fields"),
@@ -253,12 +255,12 @@ fn malformed_temporals_are_rejected() {
             "offset in zone form",
         ),
         (
-            strukt(0x69, &[int(0), int(0), zone("Europe/Berlin")]),
-            "named zone",
+            strukt(0x69, &[int(0), int(0), zone("Mars/Olympus")]),
+            "unknown zone",
         ),
         (
-            strukt(0x66, &[int(0), int(0), zone("America/New_York")]),
-            "legacy named zone",
+            strukt(0x66, &[int(0), int(0), zone("Mars/Olympus")]),
+            "legacy unknown zone",
         ),
         (strukt(0x49, &[int(0), int(1_000_000_000), int(0)]), "nanos"),
         (strukt(0x49, &[int(0), int(0), int(-65_000)]), "offset"),
@@ -303,12 +305,28 @@ fn truncations_never_panic() {
 }
 
 #[test]
-fn zones_without_a_fixed_offset_cannot_go_to_legacy_clients() {
+fn named_zones_travel_in_both_date_time_forms() {
+    // 2024-07-01T12:00+02:00[Europe/Berlin]: 10:00 UTC.
     let v = Value::DateTime(DateTime {
-        seconds: 0,
+        seconds: 1_719_828_000,
         nanos: 0,
         tz: Tz::Zone("Europe/Berlin".into()),
     });
-    assert!(encode_value(&v, GraphShape::V5).is_ok());
-    assert!(encode_value(&v, GraphShape::V4).is_err());
+    for (shape, utc) in [(GraphShape::V4, false), (GraphShape::V5, true)] {
+        let bytes = encode(&v, shape, utc);
+        assert_eq!(decode_value(&bytes, opts(shape, utc)).unwrap(), v);
+    }
+    // The legacy form carries the wall clock: 12:00 local.
+    let legacy = strukt(0x66, &[int(1_719_835_200), int(0), zone("Europe/Berlin")]);
+    assert_eq!(
+        decode_value(&legacy, opts(GraphShape::V4, false)).unwrap(),
+        v
+    );
+    // A zone the database does not know cannot be placed on the time line.
+    let unknown = Value::DateTime(DateTime {
+        seconds: 0,
+        nanos: 0,
+        tz: Tz::Zone("Mars/Olympus".into()),
+    });
+    assert!(encode_value(&unknown, GraphShape::V4).is_err());
 }

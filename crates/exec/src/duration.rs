@@ -1,7 +1,9 @@
 //! Durations: months, days and a time part kept apart, as Cypher defines
 //! them (a month has no fixed length, nor a day across zone changes).
 
-use crate::temporal::{civil_from_days, days_from_civil, Kind, Temporal};
+use crate::temporal::{
+    civil_from_days, days_from_civil, has_date, has_time, has_zone, Kind, Temporal,
+};
 use crate::val::{arg_error, overflow, type_error, Val, ValMap};
 use causeway_value::Result;
 
@@ -208,10 +210,6 @@ impl Duration {
     }
 }
 
-fn has_date(k: Kind) -> bool {
-    matches!(k, Kind::Date | Kind::LocalDateTime | Kind::DateTime)
-}
-
 fn add_months(days: i64, months: i64) -> Result<i64> {
     let (y, m, d) = civil_from_days(days);
     let total = (y as i128) * 12 + (m as i128 - 1) + months as i128;
@@ -242,6 +240,13 @@ pub fn add_to(t: &Temporal, d: &Duration) -> Result<Temporal> {
                 .ok_or_else(overflow)?;
             return crate::temporal::check_range(r);
         }
+        if r.zone.is_some() {
+            // In a named zone, months and days move the wall clock and the
+            // rest moves the instant, as Java's ZonedDateTime does.
+            r.settle();
+            r.add_instant_nanos(d.nanos).ok_or_else(overflow)?;
+            return crate::temporal::check_range(r);
+        }
         let total = (r.nanos as i128)
             .checked_add(d.nanos)
             .ok_or_else(overflow)?;
@@ -261,12 +266,34 @@ pub fn add_to(t: &Temporal, d: &Duration) -> Result<Temporal> {
     Ok(r)
 }
 
+/// `t` (without a zone) as a date-time in zone `z`, on `other`'s date when
+/// it has none of its own.
+fn in_zone(t: &Temporal, other: &Temporal, z: causeway_value::temporal::NamedZone) -> Temporal {
+    let mut r = Temporal {
+        kind: Kind::DateTime,
+        days: if has_date(t.kind) { t.days } else { other.days },
+        nanos: if has_time(t.kind) { t.nanos } else { 0 },
+        offset: 0,
+        zone: Some(z),
+    };
+    r.settle();
+    r
+}
+
 fn local(t: &Temporal) -> i128 {
     t.days as i128 * NANOS_PER_DAY + t.nanos as i128
 }
 
 /// `duration.between(a, b)` and its `inMonths`/`inDays`/`inSeconds` forms.
 pub fn between(a: &Temporal, b: &Temporal, unit: &str) -> Result<Duration> {
+    // A value without a zone, against a date-time in a named zone, is read
+    // in that zone (on its date, when it has none): DST days then count
+    // their real length.
+    match (a.zone, b.zone) {
+        (Some(z), None) if !has_zone(b.kind) => return between(a, &in_zone(b, a, z), unit),
+        (None, Some(z)) if !has_zone(a.kind) => return between(&in_zone(a, b, z), b, unit),
+        _ => {}
+    }
     let zoned = |k: Kind| matches!(k, Kind::Time | Kind::DateTime);
     let both_zoned = zoned(a.kind) && zoned(b.kind);
     // Compare in a's offset when both carry one, else on the wall clock.

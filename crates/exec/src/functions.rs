@@ -805,6 +805,7 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
                     days,
                     nanos: total.rem_euclid(day) as i64,
                     offset: 0,
+                    zone: None,
                 },
             )?))
         }

@@ -5,6 +5,7 @@
 //! carry UTC instants as Bolt does) where they enter and leave a query.
 
 use crate::val::{arg_error, type_error, Val};
+use causeway_value::temporal::NamedZone;
 use causeway_value::Result;
 use std::cmp::Ordering;
 
@@ -26,6 +27,29 @@ pub struct Temporal {
     pub nanos: i64,
     /// Offset from UTC in seconds.
     pub offset: i32,
+    /// A named zone (date-times only): `offset` is then the zone's offset
+    /// at this instant, kept in step by `settle` after every change.
+    pub zone: Option<NamedZone>,
+}
+
+/// A `timezone` given as text: a fixed offset, or a zone of the IANA
+/// database (`UTC` and `Etc/GMT+5` included, shown with their name as
+/// Neo4j shows them).
+enum ZoneSpec {
+    Fixed(i32),
+    Named(NamedZone),
+}
+
+fn zone_spec(s: &str) -> Result<ZoneSpec> {
+    if let Ok(o) = parse_offset(s) {
+        return Ok(ZoneSpec::Fixed(o));
+    }
+    NamedZone::parse(s).map(ZoneSpec::Named).ok_or_else(|| {
+        arg_error(
+            "InvalidArgumentValue",
+            format!("Unsupported time zone '{s}'"),
+        )
+    })
 }
 
 const NANOS_PER_DAY: i64 = 86_400_000_000_000;
@@ -51,19 +75,70 @@ pub fn check_range(t: Temporal) -> Result<Temporal> {
     }
 }
 
-fn has_date(k: Kind) -> bool {
+pub(crate) fn has_date(k: Kind) -> bool {
     matches!(k, Kind::Date | Kind::LocalDateTime | Kind::DateTime)
 }
 
-fn has_time(k: Kind) -> bool {
+pub(crate) fn has_time(k: Kind) -> bool {
     !matches!(k, Kind::Date)
 }
 
-fn has_zone(k: Kind) -> bool {
+pub(crate) fn has_zone(k: Kind) -> bool {
     matches!(k, Kind::Time | Kind::DateTime)
 }
 
 impl Temporal {
+    /// Local wall clock in whole seconds, and the nanoseconds within.
+    fn local_seconds(&self) -> (i64, i64) {
+        (
+            self.days.saturating_mul(86_400) + self.nanos.div_euclid(1_000_000_000),
+            self.nanos.rem_euclid(1_000_000_000),
+        )
+    }
+
+    fn set_local_seconds(&mut self, secs: i64, frac: i64) {
+        self.days = secs.div_euclid(86_400);
+        self.nanos = secs.rem_euclid(86_400) * 1_000_000_000 + frac;
+    }
+
+    /// Places the wall clock in the named zone: sets the offset in force
+    /// there, moving a time in a DST gap forward by the gap's length.
+    pub fn settle(&mut self) {
+        if let (Some(z), Kind::DateTime) = (self.zone, self.kind) {
+            let (local, frac) = self.local_seconds();
+            let (utc, offset) = z.from_local(local);
+            self.offset = offset;
+            self.set_local_seconds(utc + i64::from(offset), frac);
+        }
+    }
+
+    /// Moves to another zone or offset, keeping the instant.
+    pub fn move_to(&mut self, target: Option<NamedZone>, fixed: i32) {
+        let (local, frac) = self.local_seconds();
+        let utc = local - i64::from(self.offset);
+        let offset = target.map_or(fixed, |z| z.offset_at(utc));
+        self.offset = offset;
+        self.zone = target.filter(|_| self.kind == Kind::DateTime);
+        self.set_local_seconds(utc + i64::from(offset), frac);
+        if !has_date(self.kind) {
+            self.days = 0;
+        }
+    }
+
+    /// Adds nanoseconds to the instant of a zoned date-time (the wall
+    /// clock follows the zone's offset there).
+    pub fn add_instant_nanos(&mut self, n: i128) -> Option<()> {
+        let z = self.zone?;
+        let local = self.days as i128 * NANOS_PER_DAY as i128 + self.nanos as i128;
+        let utc = local - self.offset as i128 * 1_000_000_000 + n;
+        let utc_secs = i64::try_from(utc.div_euclid(1_000_000_000)).ok()?;
+        self.offset = z.offset_at(utc_secs);
+        let local = utc + self.offset as i128 * 1_000_000_000;
+        self.days = i64::try_from(local.div_euclid(NANOS_PER_DAY as i128)).ok()?;
+        self.nanos = local.rem_euclid(NANOS_PER_DAY as i128) as i64;
+        Some(())
+    }
+
     /// A totally ordered key within one kind: instants for zoned values.
     fn key(&self) -> i128 {
         let local = self.days as i128 * NANOS_PER_DAY as i128 + self.nanos as i128;
@@ -126,6 +201,11 @@ impl Temporal {
         if has_zone(self.kind) {
             s.push_str(&render_offset(self.offset));
         }
+        if let Some(z) = self.zone {
+            s.push('[');
+            s.push_str(z.name());
+            s.push(']');
+        }
         s
     }
 
@@ -150,8 +230,10 @@ impl Temporal {
             "millisecond" if timed => Val::Int(n % 1_000_000_000 / 1_000_000),
             "microsecond" if timed => Val::Int(n % 1_000_000_000 / 1000),
             "nanosecond" if timed => Val::Int(n % 1_000_000_000),
+            "timezone" if self.zone.is_some() => Val::Str(self.zone?.name().to_string()),
             "timezone" | "offset" if has_zone(self.kind) => Val::Str(render_offset(self.offset)),
             "offsetSeconds" if has_zone(self.kind) => Val::Int(self.offset as i64),
+            "offsetMinutes" if has_zone(self.kind) => Val::Int(self.offset as i64 / 60),
             "epochSeconds" if self.kind == Kind::DateTime => {
                 Val::Int(i64::try_from(self.key().div_euclid(1_000_000_000)).ok()?)
             }
@@ -206,6 +288,14 @@ fn parse_offset(s: &str) -> Result<i32> {
     Ok(sign * secs)
 }
 
+/// Seconds since the epoch, now.
+pub fn now_seconds() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_secs()).unwrap_or(0)
+}
+
 pub fn now() -> (i64, i64, i64) {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -248,6 +338,7 @@ pub fn construct(kind: Kind, args: &[Val], clock: (i64, i64, i64)) -> Result<Val
             days,
             nanos: if has_time(kind) { nanos } else { 0 },
             offset: 0,
+            zone: None,
         }));
     };
     let t = match arg {
@@ -275,6 +366,7 @@ fn convert(kind: Kind, t: &Temporal) -> Temporal {
             0
         },
         offset: if has_zone(kind) { t.offset } else { 0 },
+        zone: if kind == Kind::DateTime { t.zone } else { None },
     }
 }
 
@@ -350,7 +442,6 @@ fn from_map(kind: Kind, m: &crate::val::ValMap) -> Result<Temporal> {
         }
     }
     let mut nanos = 0;
-    let mut offset = 0;
     let source_offset = base_time.filter(|t| has_zone(t.kind)).map(|t| t.offset);
     if has_time(kind) {
         let bn = base_time.map(|t| t.nanos).unwrap_or(0);
@@ -398,30 +489,54 @@ fn from_map(kind: Kind, m: &crate::val::ValMap) -> Result<Temporal> {
         let frac = msc * 1_000_000 + usc * 1000 + nsc;
         nanos = ((h * 60 + mi) * 60 + s) * 1_000_000_000 + frac;
     }
-    if has_zone(kind) {
-        match m.get("timezone") {
-            Some(Val::Str(z)) => {
-                offset = parse_offset(z)?;
-                if let Some(src) = source_offset {
-                    // Selecting a zoned time into another zone keeps the
-                    // instant and moves the wall clock.
-                    let shifted = nanos + (offset as i64 - src as i64) * 1_000_000_000;
-                    days += shifted.div_euclid(NANOS_PER_DAY);
-                    nanos = shifted.rem_euclid(NANOS_PER_DAY);
-                    if !has_date(kind) {
-                        days = 0;
-                    }
-                }
-            }
-            _ => offset = source_offset.unwrap_or(0),
-        }
-    }
-    Ok(Temporal {
+    let mut t = Temporal {
         kind,
         days,
         nanos,
-        offset,
-    })
+        offset: 0,
+        zone: None,
+    };
+    if has_zone(kind) {
+        let source_zone = base_time.filter(|t| has_zone(t.kind)).and_then(|t| t.zone);
+        match m.get("timezone") {
+            Some(Val::Str(z)) => {
+                let (target, fixed) = match zone_spec(z)? {
+                    ZoneSpec::Fixed(o) => (None, o),
+                    ZoneSpec::Named(nz) => (Some(nz), 0),
+                };
+                match source_offset {
+                    // Selecting a zoned time into another zone keeps the
+                    // instant and moves the wall clock.
+                    Some(src) => {
+                        t.offset = src;
+                        t.zone = source_zone.filter(|_| kind == Kind::DateTime);
+                        if kind == Kind::DateTime {
+                            t.settle();
+                        }
+                        t.move_to(target, fixed);
+                    }
+                    None => match target {
+                        Some(nz) if kind == Kind::DateTime => {
+                            t.zone = Some(nz);
+                            t.settle();
+                        }
+                        // A time has no date to place a named zone's rules
+                        // on: the zone's offset at this moment.
+                        Some(nz) => t.offset = nz.offset_at(crate::temporal::now_seconds()),
+                        None => t.offset = fixed,
+                    },
+                }
+            }
+            _ => {
+                t.offset = source_offset.unwrap_or(0);
+                if kind == Kind::DateTime {
+                    t.zone = source_zone;
+                    t.settle();
+                }
+            }
+        }
+    }
+    Ok(t)
 }
 
 /// Monday of ISO week 1 of `week_year`.
@@ -531,6 +646,20 @@ fn parse(kind: Kind, s: &str) -> Result<Temporal> {
     }
     let mut nanos = 0;
     let mut offset = 0;
+    // `...[Europe/Berlin]`: the zone names the offset.
+    let (rest, named) = match rest.find('[') {
+        Some(i) if rest.ends_with(']') => {
+            let id = &rest[i + 1..rest.len() - 1];
+            let z = NamedZone::parse(id).ok_or_else(|| {
+                arg_error(
+                    "InvalidArgumentValue",
+                    format!("Unsupported time zone '{id}'"),
+                )
+            })?;
+            (&rest[..i], Some(z))
+        }
+        _ => (rest, None),
+    };
     if has_time(kind) && !rest.is_empty() {
         let zone_at = rest.find(['Z', 'z', '+', '-']);
         let (tpart, zpart) = match zone_at {
@@ -562,18 +691,27 @@ fn parse(kind: Kind, s: &str) -> Result<Temporal> {
         let fr: i64 = f.parse().unwrap_or(0);
         nanos = ((h * 60 + mi) * 60 + sec) * 1_000_000_000 + fr;
         if let Some(z) = zpart {
-            let z = z.split('[').next().unwrap_or(z);
             if has_zone(kind) {
                 offset = parse_offset(z)?;
             }
         }
     }
-    Ok(Temporal {
+    let mut t = Temporal {
         kind,
         days,
         nanos,
         offset,
-    })
+        zone: None,
+    };
+    if let Some(z) = named.filter(|_| has_zone(kind)) {
+        if kind == Kind::DateTime {
+            t.zone = Some(z);
+            t.settle();
+        } else {
+            t.offset = z.offset_at(now_seconds());
+        }
+    }
+    Ok(t)
 }
 
 pub fn truncate_kind(name: &str) -> Option<Kind> {
@@ -669,7 +807,17 @@ pub fn truncate(kind: Kind, args: &[Val]) -> Result<Val> {
             if has_zone(kind) {
                 if let Some(Val::Str(z)) = over.get("timezone") {
                     // An override zone relabels the truncated wall clock.
-                    t.offset = parse_offset(z)?;
+                    match zone_spec(z)? {
+                        ZoneSpec::Fixed(o) => {
+                            t.offset = o;
+                            t.zone = None;
+                        }
+                        ZoneSpec::Named(nz) => {
+                            t.zone = Some(nz);
+                            t.offset = nz.offset_at(now_seconds());
+                            t.settle();
+                        }
+                    }
                     merged.insert(key.to_owned(), Val::Temporal(t));
                     merged.remove("timezone");
                 }

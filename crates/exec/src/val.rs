@@ -129,8 +129,8 @@ impl Val {
 
 /// The engine's form of a client temporal value. Zoned date-times live on
 /// their wall clock in the engine, so the UTC instant is shifted by the
-/// offset; a zone id without a fixed offset (rejected earlier, at the Bolt
-/// decoder and by [`check_params`]) would be read as UTC.
+/// offset; an unknown zone id (rejected earlier, at the Bolt decoder and by
+/// [`check_params`]) would be read as UTC.
 fn temporal_from_value(v: &Value) -> Val {
     let t = |kind, days, nanos, offset| {
         Val::Temporal(Temporal {
@@ -138,6 +138,7 @@ fn temporal_from_value(v: &Value) -> Val {
             days,
             nanos,
             offset,
+            zone: None,
         })
     };
     match v {
@@ -150,7 +151,16 @@ fn temporal_from_value(v: &Value) -> Val {
         }
         Value::DateTime(dt) => {
             let (days, nanos) = dt.local();
-            t(Kind::DateTime, days, nanos, dt.offset().unwrap_or(0))
+            Val::Temporal(Temporal {
+                kind: Kind::DateTime,
+                days,
+                nanos,
+                offset: dt.offset().unwrap_or(0),
+                zone: match &dt.tz {
+                    causeway_value::Tz::Zone(z) => causeway_value::temporal::NamedZone::parse(z),
+                    causeway_value::Tz::Offset(_) => None,
+                },
+            })
         }
         Value::Duration(d) => Val::Duration(Box::new(crate::duration::Duration {
             months: d.months,
@@ -191,7 +201,10 @@ pub fn temporal_to_value(t: &Temporal) -> Value {
             Value::DateTime(causeway_value::DateTime {
                 seconds: local.saturating_sub(i64::from(t.offset)),
                 nanos,
-                tz: causeway_value::Tz::Offset(t.offset),
+                tz: match t.zone {
+                    Some(z) => causeway_value::Tz::Zone(z.name().to_string()),
+                    None => causeway_value::Tz::Offset(t.offset),
+                },
             })
         }
     }
@@ -212,8 +225,8 @@ pub fn duration_to_value(d: &crate::duration::Duration) -> Value {
     }
 }
 
-/// Parameters the engine cannot represent faithfully: date-times in a named
-/// zone whose offset needs a time-zone database.
+/// Parameters the engine cannot represent faithfully: date-times in a zone
+/// that is neither a fixed offset nor in the time-zone database.
 pub fn check_params(params: &Map) -> Result<(), Error> {
     let mut stack: Vec<&Value> = params.values().collect();
     while let Some(v) = stack.pop() {
@@ -224,7 +237,7 @@ pub fn check_params(params: &Map) -> Result<(), Error> {
                 if let causeway_value::Tz::Zone(z) = &dt.tz {
                     return Err(arg_error(
                         "InvalidArgumentValue",
-                        format!("Time zone '{z}' is not supported; use a fixed offset or UTC"),
+                        format!("Unknown time zone '{z}'"),
                     ));
                 }
             }
@@ -297,7 +310,7 @@ pub fn cypher_eq(a: &Val, b: &Val) -> Option<bool> {
         (Val::Rel(x), Val::Rel(y)) => Some(x == y),
         (Val::Path(x), Val::Path(y)) => Some(x == y),
         (Val::Temporal(x), Val::Temporal(y)) => {
-            Some(x.cmp_same(y) == Some(Ordering::Equal) && x.offset == y.offset)
+            Some(x.cmp_same(y) == Some(Ordering::Equal) && x.offset == y.offset && x.zone == y.zone)
         }
         (Val::Duration(x), Val::Duration(y)) => Some(x == y),
         (Val::List(x), Val::List(y)) => {

@@ -91,9 +91,83 @@ pub fn days_in_range(days: i64) -> bool {
     (-MAX_YEAR..=MAX_YEAR).contains(&civil_from_days(days).0)
 }
 
+/// A named zone of the IANA time-zone database (compiled in, through
+/// chrono-tz), for zones whose offset changes over time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NamedZone(chrono_tz::Tz);
+
+impl NamedZone {
+    /// The zone of that IANA id (exact case, as Java's ZoneId).
+    pub fn parse(id: &str) -> Option<NamedZone> {
+        id.parse::<chrono_tz::Tz>().ok().map(NamedZone)
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// The offset in force at an instant (seconds since the epoch, UTC).
+    pub fn offset_at(&self, utc_seconds: i64) -> i32 {
+        use chrono::{Offset, TimeZone};
+        match chrono::DateTime::from_timestamp(utc_seconds, 0) {
+            Some(t) => self
+                .0
+                .offset_from_utc_datetime(&t.naive_utc())
+                .fix()
+                .local_minus_utc(),
+            // Outside chrono's range (about ±262,000 years) no rule
+            // applies: the zone's standard offset at the range's edge.
+            None => {
+                let edge = if utc_seconds < 0 {
+                    -8_000_000_000_000
+                } else {
+                    8_000_000_000_000
+                };
+                self.offset_at(edge)
+            }
+        }
+    }
+
+    /// The instant a wall-clock time names in this zone, and the offset it
+    /// has there, as Java's `ZonedDateTime.ofLocal`: in an overlap the
+    /// earlier offset; in a gap the offset before it, so the wall clock
+    /// moves forward by the gap's length.
+    pub fn from_local(&self, local_seconds: i64) -> (i64, i32) {
+        let before = self.offset_at(local_seconds.saturating_sub(2 * SECONDS_PER_DAY));
+        let after = self.offset_at(local_seconds.saturating_add(2 * SECONDS_PER_DAY));
+        // Each candidate offset is consistent if the instant it gives has
+        // that very offset; the earlier (larger) one wins an overlap.
+        let mut candidates = [before, after];
+        candidates.sort_unstable_by(|a, b| b.cmp(a));
+        for o in candidates {
+            let utc = local_seconds.saturating_sub(i64::from(o));
+            if self.offset_at(utc) == o {
+                return (utc, o);
+            }
+        }
+        // A gap: read the wall clock with the offset before it.
+        let utc = local_seconds.saturating_sub(i64::from(before));
+        (utc, self.offset_at(utc))
+    }
+}
+
+/// The offset of a zone at an instant: fixed zones (below) and named ones.
+pub fn zone_offset_at(id: &str, utc_seconds: i64) -> Option<i32> {
+    fixed_zone_offset(id).or_else(|| NamedZone::parse(id).map(|z| z.offset_at(utc_seconds)))
+}
+
+/// The instant and offset of a wall-clock time in a zone (see
+/// `NamedZone::from_local`).
+pub fn zone_from_local(id: &str, local_seconds: i64) -> Option<(i64, i32)> {
+    if let Some(o) = fixed_zone_offset(id) {
+        return Some((local_seconds.saturating_sub(i64::from(o)), o));
+    }
+    NamedZone::parse(id).map(|z| z.from_local(local_seconds))
+}
+
 /// The offset of a zone id that denotes a fixed offset (UTC and its
-/// aliases, `Etc/GMT±h`, `+hh:mm`, `UTC+hh:mm`). Named regional zones need a
-/// time-zone database, which Causeway does not carry, so they give `None`.
+/// aliases, `Etc/GMT±h`, `+hh:mm`, `UTC+hh:mm`); `None` for regional zones,
+/// whose offset depends on the date (`zone_offset_at`).
 pub fn fixed_zone_offset(id: &str) -> Option<i32> {
     const UTC_ALIASES: [&str; 16] = [
         "Z",
@@ -162,11 +236,12 @@ pub fn parse_offset(s: &str) -> Option<i32> {
 }
 
 impl DateTime {
-    /// The offset in force, when the zone is a fixed one.
+    /// The offset in force at this instant; `None` for a zone id that is
+    /// neither fixed nor in the time-zone database.
     pub fn offset(&self) -> Option<i32> {
         match &self.tz {
             Tz::Offset(o) => Some(*o),
-            Tz::Zone(z) => fixed_zone_offset(z),
+            Tz::Zone(z) => zone_offset_at(z, self.seconds),
         }
     }
 

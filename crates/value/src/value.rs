@@ -356,6 +356,23 @@ mod tests {
         assert_eq!(temporal::fixed_zone_offset("+05:30"), Some(19_800));
         assert_eq!(temporal::fixed_zone_offset("UTC-03:00"), Some(-10_800));
         assert_eq!(temporal::fixed_zone_offset("Europe/Berlin"), None);
+        // 2024-01-15 and 2024-07-15, noon UTC.
+        assert_eq!(
+            temporal::zone_offset_at("Europe/Berlin", 1_705_320_000),
+            Some(3600)
+        );
+        assert_eq!(
+            temporal::zone_offset_at("Europe/Berlin", 1_721_044_800),
+            Some(7200)
+        );
+        assert_eq!(temporal::zone_offset_at("Mars/Olympus", 0), None);
+        let berlin = temporal::NamedZone::parse("Europe/Berlin").unwrap();
+        // 2024-03-31 02:30 does not exist there: it reads as 03:30+02:00.
+        let gap = 1_711_852_200; // 2024-03-31T02:30 as a wall clock
+        assert_eq!(berlin.from_local(gap), (gap - 3600, 7200));
+        // 2024-10-27 02:30 happens twice: the first, at +02:00.
+        let overlap = 1_729_996_200;
+        assert_eq!(berlin.from_local(overlap), (overlap - 7200, 7200));
         assert_eq!(temporal::fixed_zone_offset("+19:00"), None);
         assert_eq!(temporal::fixed_zone_offset("Etc/GMT+"), None);
     }
