@@ -59,6 +59,28 @@ def test_errors(graph):
     assert graph.run("RETURN 1").evaluate() == 1
 
 
+def test_schema_api(graph):
+    """py2neo's Graph.schema speaks Neo4j 4: CREATE INDEX ON, the db.indexes
+    procedure, DROP INDEX ON and DROP CONSTRAINT ON ... ASSERT."""
+    s = graph.schema
+    label = "Py2neoSchema"
+    s.create_index(label, "name")
+    s.create_index(label, "a", "b")
+    assert sorted(s.get_indexes(label)) == [("a", "b"), ("name",)]
+    s.drop_index(label, "name")
+    assert s.get_indexes(label) == [("a", "b")]
+    s.drop_index(label, "a", "b")
+    s.create_uniqueness_constraint(label, "email")
+    assert s.get_uniqueness_constraints(label) == ["email"]
+    # The constraint's own index is unique; plain ones are not listed here.
+    assert s.get_indexes(label) == [("email",)]
+    s.drop_uniqueness_constraint(label, "email")
+    assert s.get_uniqueness_constraints(label) == []
+    with pytest.raises(Exception) as e:
+        s.drop_index(label, "missing")
+    assert "IndexDropFailed" in str(e.value) or "no such index" in str(e.value)
+
+
 def test_routing_uri(server, auth):
     """py2neo routes with the dbms.routing procedures over neo4j://."""
     g = Graph(server.neo4j_uri, auth=auth)

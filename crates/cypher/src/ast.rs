@@ -491,6 +491,18 @@ pub enum SchemaCommand {
         name: SchemaName,
         if_exists: bool,
     },
+    /// Neo4j 4's `DROP INDEX ON :Label(p, ...)`, as py2neo sends it.
+    DropIndexOn {
+        label: String,
+        properties: Vec<String>,
+    },
+    /// Neo4j 4's `DROP CONSTRAINT ON (n:L) ASSERT ...`, by its rule.
+    DropConstraintOn {
+        entity: EntityKind,
+        label: String,
+        properties: Vec<String>,
+        kind: ConstraintKind,
+    },
     /// `CREATE CONSTRAINT [name] [IF NOT EXISTS] FOR (n:L) REQUIRE n.p IS UNIQUE`;
     /// also the old `ON (n:L) ASSERT n.p IS UNIQUE`.
     CreateConstraint {

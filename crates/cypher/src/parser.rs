@@ -1306,15 +1306,7 @@ impl<'a> Parser<'a> {
         self.expect_kw("INDEX")?;
         // Old form: CREATE INDEX ON :Label(prop, ...)
         if plain && self.at_kw("ON") && self.at_n(1, &Tok::Colon) {
-            self.bump();
-            self.bump();
-            let label = self.name("a label name")?;
-            self.expect(&Tok::LParen, "'('")?;
-            let mut properties = vec![self.name("a property name")?];
-            while self.eat(&Tok::Comma) {
-                properties.push(self.name("a property name")?);
-            }
-            self.expect(&Tok::RParen, "')'")?;
+            let (label, properties) = self.old_index_target()?;
             return Ok(SchemaCommand::CreateIndex {
                 name: None,
                 if_not_exists: false,
@@ -1511,6 +1503,20 @@ impl<'a> Parser<'a> {
         Ok(None)
     }
 
+    /// Neo4j 4's index target after `INDEX`: `ON :Label(prop, ...)`.
+    fn old_index_target(&mut self) -> Result<(String, Vec<String>)> {
+        self.expect_kw("ON")?;
+        self.expect(&Tok::Colon, "':'")?;
+        let label = self.name("a label name")?;
+        self.expect(&Tok::LParen, "'('")?;
+        let mut properties = vec![self.name("a property name")?];
+        while self.eat(&Tok::Comma) {
+            properties.push(self.name("a property name")?);
+        }
+        self.expect(&Tok::RParen, "')'")?;
+        Ok((label, properties))
+    }
+
     fn create_constraint(&mut self) -> Result<SchemaCommand> {
         let (name, if_not_exists) = self.schema_name_and_if_not_exists()?;
         let old = if self.eat_kw("ON") {
@@ -1519,6 +1525,25 @@ impl<'a> Parser<'a> {
             self.expect_kw("FOR")?;
             false
         };
+        let (entity, label, properties, kind) = self.constraint_rule(old)?;
+        let options = self.schema_options()?;
+        Ok(SchemaCommand::CreateConstraint {
+            name,
+            if_not_exists,
+            entity,
+            label,
+            properties,
+            kind,
+            options,
+        })
+    }
+
+    /// A constraint's rule after `FOR` (or the old `ON`): the pattern, then
+    /// `REQUIRE` (old: `ASSERT`) and what it requires.
+    fn constraint_rule(
+        &mut self,
+        old: bool,
+    ) -> Result<(EntityKind, String, Vec<String>, ConstraintKind)> {
         let (var, entity, label) = self.schema_entity()?;
         if old {
             self.expect_kw("ASSERT")?;
@@ -1532,16 +1557,7 @@ impl<'a> Parser<'a> {
             self.bump();
             properties.push(self.schema_property(&var)?);
             self.expect(&Tok::RParen, "')'")?;
-            let options = self.schema_options()?;
-            return Ok(SchemaCommand::CreateConstraint {
-                name,
-                if_not_exists,
-                entity,
-                label,
-                properties,
-                kind: ConstraintKind::NotNull,
-                options,
-            });
+            return Ok((entity, label, properties, ConstraintKind::NotNull));
         }
         if self.eat(&Tok::LParen) {
             loop {
@@ -1593,16 +1609,7 @@ impl<'a> Parser<'a> {
         } else {
             return Err(self.unexpected("'UNIQUE', 'NOT NULL' or 'NODE KEY'"));
         };
-        let options = self.schema_options()?;
-        Ok(SchemaCommand::CreateConstraint {
-            name,
-            if_not_exists,
-            entity,
-            label,
-            properties,
-            kind,
-            options,
-        })
+        Ok((entity, label, properties, kind))
     }
 
     fn schema_drop(&mut self) -> Result<SchemaCommand> {
@@ -1613,6 +1620,21 @@ impl<'a> Parser<'a> {
         } else {
             return Err(self.unexpected("'INDEX' or 'CONSTRAINT'"));
         };
+        // Neo4j 4's forms name the rule instead of the index or constraint.
+        if index && self.at_kw("ON") && self.at_n(1, &Tok::Colon) {
+            let (label, properties) = self.old_index_target()?;
+            return Ok(SchemaCommand::DropIndexOn { label, properties });
+        }
+        if !index && self.at_kw("ON") && self.at_n(1, &Tok::LParen) {
+            self.bump();
+            let (entity, label, properties, kind) = self.constraint_rule(true)?;
+            return Ok(SchemaCommand::DropConstraintOn {
+                entity,
+                label,
+                properties,
+                kind,
+            });
+        }
         let name = self.schema_name()?;
         let mut if_exists = false;
         if self.at_kw("IF") {

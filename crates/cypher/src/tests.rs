@@ -658,6 +658,29 @@ fn index_kinds_options_and_parameter_names() {
             options: None,
         }
     );
+    assert_eq!(
+        schema("DROP INDEX ON :Person(name, age)"),
+        SchemaCommand::DropIndexOn {
+            label: "Person".into(),
+            properties: vec!["name".into(), "age".into()],
+        }
+    );
+    assert_eq!(
+        schema("DROP CONSTRAINT ON (p:Person) ASSERT p.email IS UNIQUE"),
+        SchemaCommand::DropConstraintOn {
+            entity: EntityKind::Node,
+            label: "Person".into(),
+            properties: vec!["email".into()],
+            kind: ConstraintKind::Unique,
+        }
+    );
+    assert!(matches!(
+        schema("DROP CONSTRAINT ON (p:Person) ASSERT exists(p.email)"),
+        SchemaCommand::DropConstraintOn {
+            kind: ConstraintKind::NotNull,
+            ..
+        }
+    ));
     assert!(matches!(
         schema("CREATE FULLTEXT INDEX ft FOR ()-[r:T|U]-() ON EACH [r.x]"),
         SchemaCommand::CreateFulltextIndex { entity: EntityKind::Relationship, ref labels, .. }

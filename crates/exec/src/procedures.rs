@@ -237,6 +237,25 @@ pub const BUILTINS: &[Builtin] = &[
             "Query the given vector index for the relationships closest to a query vector.",
     },
     Builtin {
+        name: "db.indexes",
+        inputs: &[],
+        outputs: &[
+            ("id", "INTEGER"),
+            ("name", "STRING"),
+            ("state", "STRING"),
+            ("populationPercent", "FLOAT"),
+            ("uniqueness", "STRING"),
+            ("type", "STRING"),
+            ("entityType", "STRING"),
+            ("labelsOrTypes", "LIST<STRING>"),
+            ("properties", "LIST<STRING>"),
+            ("provider", "STRING"),
+        ],
+        mode: "READ",
+        description: "List all indexes in the database (Neo4j 4's form of SHOW INDEXES, \
+                      which py2neo reads).",
+    },
+    Builtin {
         name: "db.index.fulltext.queryNodes",
         inputs: FULLTEXT_QUERY_INPUTS,
         outputs: &[("node", "NODE"), ("score", "FLOAT")],
@@ -343,6 +362,7 @@ fn builtin_call(
             .map(|v| vec![vec![v]]),
         "db.index.vector.queryNodes" => vector_query(g, EntityType::Node, argv),
         "db.index.vector.queryRelationships" => vector_query(g, EntityType::Relationship, argv),
+        "db.indexes" => legacy_index_rows(g),
         "db.index.fulltext.queryNodes" => fulltext_query(g, EntityType::Node, argv),
         "db.index.fulltext.queryRelationships" => fulltext_query(g, EntityType::Relationship, argv),
         "db.index.fulltext.listAvailableAnalyzers" => Ok(causeway_fts::ANALYZERS
@@ -426,6 +446,49 @@ fn scored_rows(g: &Graph, entity: EntityType, hits: Vec<(u64, f64)>) -> Vec<Vec<
             Some(vec![entity, Value::Float(score)])
         })
         .collect()
+}
+
+/// `db.indexes()`: SHOW INDEXES' rows in Neo4j 4's ten columns.
+fn legacy_index_rows(g: &Graph) -> Result<Vec<Vec<Value>>> {
+    let (cols, rows) = show_rows(g, &ShowKind::Indexes, None)?;
+    let at = |name: &str| cols.iter().position(|c| c == name);
+    let unique: std::collections::HashSet<String> = g
+        .constraints()
+        .into_iter()
+        .filter(|c| c.kind != ConstraintType::NotNull)
+        .map(|c| c.name)
+        .collect();
+    let mut out = Vec::new();
+    for row in rows {
+        let get = |name: &str| {
+            at(name)
+                .and_then(|i| row.get(i))
+                .map(|v| v.to_value(g))
+                .unwrap_or(Value::Null)
+        };
+        let owner = match get("owningConstraint") {
+            Value::String(s) => Some(s),
+            _ => None,
+        };
+        let uniqueness = if owner.is_some_and(|o| unique.contains(&o)) {
+            "UNIQUE"
+        } else {
+            "NONUNIQUE"
+        };
+        out.push(vec![
+            get("id"),
+            get("name"),
+            get("state"),
+            get("populationPercent"),
+            Value::from(uniqueness),
+            get("type"),
+            get("entityType"),
+            get("labelsOrTypes"),
+            get("properties"),
+            get("indexProvider"),
+        ]);
+    }
+    Ok(out)
 }
 
 fn fulltext_query(g: &Graph, entity: EntityType, argv: &[Value]) -> Result<Vec<Vec<Value>>> {

@@ -89,6 +89,56 @@ pub(crate) fn run(tx: &mut TxGraph, cmd: &SchemaCommand, sh: &Arc<Shared>) -> Re
         SchemaCommand::DropIndex { name, if_exists } => {
             tx.drop_index(&resolve(name, sh)?, *if_exists)
         }
+        SchemaCommand::DropIndexOn { label, properties } => {
+            let g = tx.snapshot();
+            let found = g.indexes().into_iter().find(|d| {
+                d.entity == EntityType::Node
+                    && d.owning_constraint.is_none()
+                    && d.label == *label
+                    && d.properties == *properties
+            });
+            match found {
+                Some(d) => tx.drop_index(&d.name, false),
+                None => Err(Error::new(
+                    Code::IndexDropFailed,
+                    format!(
+                        "Unable to drop index on (:{label} {{{}}}). There is no such index.",
+                        properties.join(", ")
+                    ),
+                )),
+            }
+        }
+        SchemaCommand::DropConstraintOn {
+            entity,
+            label,
+            properties,
+            kind,
+        } => {
+            let kind = constraint_type(*kind);
+            let entity = entity_type(*entity);
+            let g = tx.snapshot();
+            let found = g.constraints().into_iter().find(|c| {
+                c.entity == entity
+                    && c.kind == kind
+                    && c.label == *label
+                    && c.properties == *properties
+            });
+            match found {
+                Some(c) => tx.drop_constraint(&c.name, false),
+                None => Err(Error::new(
+                    Code::ConstraintDropFailed,
+                    format!(
+                        "Unable to drop constraint on ({}{label} {{{}}}): No such constraint.",
+                        if entity == EntityType::Node {
+                            ":"
+                        } else {
+                            "()-[:"
+                        },
+                        properties.join(", ")
+                    ),
+                )),
+            }
+        }
         SchemaCommand::CreateConstraint {
             name,
             if_not_exists,
@@ -99,11 +149,7 @@ pub(crate) fn run(tx: &mut TxGraph, cmd: &SchemaCommand, sh: &Arc<Shared>) -> Re
             options,
         } => {
             let name = resolve_optional(name, sh)?;
-            let kind = match kind {
-                ConstraintKind::Unique => ConstraintType::Unique,
-                ConstraintKind::NotNull => ConstraintType::NotNull,
-                ConstraintKind::NodeKey => ConstraintType::NodeKey,
-            };
+            let kind = constraint_type(*kind);
             if kind == ConstraintType::NotNull {
                 no_options(tx, options.as_ref(), sh)?;
             } else {
@@ -121,6 +167,14 @@ pub(crate) fn run(tx: &mut TxGraph, cmd: &SchemaCommand, sh: &Arc<Shared>) -> Re
         SchemaCommand::DropConstraint { name, if_exists } => {
             tx.drop_constraint(&resolve(name, sh)?, *if_exists)
         }
+    }
+}
+
+fn constraint_type(k: ConstraintKind) -> ConstraintType {
+    match k {
+        ConstraintKind::Unique => ConstraintType::Unique,
+        ConstraintKind::NotNull => ConstraintType::NotNull,
+        ConstraintKind::NodeKey => ConstraintType::NodeKey,
     }
 }
 

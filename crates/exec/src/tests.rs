@@ -1213,6 +1213,7 @@ fn builtin_procedure_listing() {
             "apoc.create.setProperty",
             "db.index.vector.queryNodes",
             "db.index.vector.queryRelationships",
+            "db.indexes",
             "db.index.fulltext.queryNodes",
             "db.index.fulltext.queryRelationships",
             "db.index.fulltext.listAvailableAnalyzers",
