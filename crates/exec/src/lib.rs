@@ -35,6 +35,7 @@
 mod aggregate;
 mod apoc;
 mod apoc_functions;
+mod apoc_path;
 mod cache;
 mod duration;
 mod eval;

@@ -237,6 +237,52 @@ pub const BUILTINS: &[Builtin] = &[
             "Query the given vector index for the relationships closest to a query vector.",
     },
     Builtin {
+        name: "apoc.path.expand",
+        inputs: &[
+            ("startNode", "ANY"),
+            ("relationshipFilter", "STRING"),
+            ("labelFilter", "STRING"),
+            ("minDepth", "INTEGER"),
+            ("maxDepth", "INTEGER"),
+        ],
+        outputs: &[("path", "PATH")],
+        mode: "READ",
+        description: "Returns paths expanded from the start node following the given \
+                      relationship types from min-depth to max-depth.",
+    },
+    Builtin {
+        name: "apoc.path.expandConfig",
+        inputs: &[("startNode", "ANY"), ("config", "MAP")],
+        outputs: &[("path", "PATH")],
+        mode: "READ",
+        description: "Returns paths expanded from the start node, following the given \
+                      relationship types from min-depth to max-depth.",
+    },
+    Builtin {
+        name: "apoc.path.subgraphNodes",
+        inputs: &[("startNode", "ANY"), ("config", "MAP")],
+        outputs: &[("node", "NODE")],
+        mode: "READ",
+        description: "Returns the nodes in the sub-graph reachable from the start node \
+                      following the given relationship types to max-depth.",
+    },
+    Builtin {
+        name: "apoc.path.subgraphAll",
+        inputs: &[("startNode", "ANY"), ("config", "MAP")],
+        outputs: &[("nodes", "LIST<NODE>"), ("relationships", "LIST<RELATIONSHIP>")],
+        mode: "READ",
+        description: "Returns the sub-graph reachable from the start node following the \
+                      given relationship types to max-depth.",
+    },
+    Builtin {
+        name: "apoc.path.spanningTree",
+        inputs: &[("startNode", "ANY"), ("config", "MAP")],
+        outputs: &[("path", "PATH")],
+        mode: "READ",
+        description: "Returns spanning tree paths expanded from the start node following \
+                      the given relationship types to max-depth.",
+    },
+    Builtin {
         name: "db.indexes",
         inputs: &[],
         outputs: &[
@@ -363,6 +409,11 @@ fn builtin_call(
         "db.index.vector.queryNodes" => vector_query(g, EntityType::Node, argv),
         "db.index.vector.queryRelationships" => vector_query(g, EntityType::Relationship, argv),
         "db.indexes" => legacy_index_rows(g),
+        "apoc.path.expand" => crate::apoc_path::expand(g, argv),
+        "apoc.path.expandConfig" => crate::apoc_path::expand_config(g, argv),
+        "apoc.path.subgraphNodes" => crate::apoc_path::subgraph_nodes(g, argv),
+        "apoc.path.subgraphAll" => crate::apoc_path::subgraph_all(g, argv),
+        "apoc.path.spanningTree" => crate::apoc_path::spanning_tree(g, argv),
         "db.index.fulltext.queryNodes" => fulltext_query(g, EntityType::Node, argv),
         "db.index.fulltext.queryRelationships" => fulltext_query(g, EntityType::Relationship, argv),
         "db.index.fulltext.listAvailableAnalyzers" => Ok(causeway_fts::ANALYZERS

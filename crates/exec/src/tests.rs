@@ -1213,6 +1213,11 @@ fn builtin_procedure_listing() {
             "apoc.create.setProperty",
             "db.index.vector.queryNodes",
             "db.index.vector.queryRelationships",
+            "apoc.path.expand",
+            "apoc.path.expandConfig",
+            "apoc.path.subgraphNodes",
+            "apoc.path.subgraphAll",
+            "apoc.path.spanningTree",
             "db.indexes",
             "db.index.fulltext.queryNodes",
             "db.index.fulltext.queryRelationships",
@@ -2448,4 +2453,78 @@ fn apoc_meta_graph_returns_virtual_nodes_and_relationships() {
         ),
         vec![vec![m(&[("a", Value::Int(1))])]]
     );
+}
+
+#[test]
+fn apoc_path_expanders_follow_filters_levels_and_uniqueness() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE (a:P {n: 'a'})-[:KNOWS]->(b:P {n: 'b'})-[:KNOWS]->(c:P {n: 'c'}), \
+         (c)-[:LIKES]->(d:Q {n: 'd'}), (e:P {n: 'e'})-[:KNOWS]->(a), \
+         (b)-[:KNOWS]->(x:P:Banned {n: 'x'}), (c)-[:KNOWS]->(a)",
+    );
+    let names = |tx: &mut TxGraph, q: &str| -> Vec<String> {
+        let mut v: Vec<String> = run(tx, q)
+            .into_iter()
+            .map(|r| match &r[0] {
+                Value::String(s) => s.clone(),
+                other => panic!("{q}: {other:?}"),
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    // Outgoing KNOWS only, 1 to 2 hops, relationship-path uniqueness.
+    assert_eq!(
+        names(
+            &mut tx,
+            "MATCH (a {n: 'a'}) CALL apoc.path.expand(a, 'KNOWS>', '', 1, 2) YIELD path \
+             RETURN reduce(s = '', n IN nodes(path) | s + n.n) AS p"
+        ),
+        ["ab", "abc", "abx"]
+    );
+    // Blacklist, and any direction.
+    assert_eq!(
+        names(
+            &mut tx,
+            "MATCH (a {n: 'a'}) CALL apoc.path.subgraphNodes(a, {relationshipFilter: 'KNOWS', \
+             labelFilter: '-Banned'}) YIELD node RETURN node.n AS n"
+        ),
+        ["a", "b", "c", "e"]
+    );
+    // Termination label: paths end at the first Q, start not returned.
+    assert_eq!(
+        names(
+            &mut tx,
+            "MATCH (a {n: 'a'}) CALL apoc.path.expandConfig(a, {labelFilter: '/Q', \
+             relationshipFilter: 'KNOWS>|LIKES>'}) YIELD path \
+             RETURN reduce(s = '', n IN nodes(path) | s + n.n) AS p"
+        ),
+        ["abcd"]
+    );
+    // maxLevel bounds, and subgraphAll returns the relationships between.
+    let rows = run(
+        &mut tx,
+        "MATCH (a {n: 'a'}) CALL apoc.path.subgraphAll(a, {maxLevel: 1, \
+         relationshipFilter: 'KNOWS'}) YIELD nodes, relationships \
+         RETURN size(nodes), size(relationships)",
+    );
+    // a, b, e, c; and b-c counts too, though no walk of one step used it.
+    assert_eq!(rows, vec![vec![Value::Int(4), Value::Int(4)]]);
+    // A spanning tree reaches every node once.
+    assert_eq!(
+        run(
+            &mut tx,
+            "MATCH (a {n: 'a'}) CALL apoc.path.spanningTree(a, {}) YIELD path \
+             RETURN count(path)"
+        ),
+        vec![vec![Value::Int(6)]]
+    );
+    let e = err(
+        &mut tx,
+        "MATCH (a {n: 'a'}) CALL apoc.path.expandConfig(a, {uniqueness: 'SIDEWAYS'}) \
+         YIELD path RETURN path",
+    );
+    assert_eq!(e.code, Code::ProcedureCallFailed);
 }
