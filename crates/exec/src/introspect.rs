@@ -781,3 +781,46 @@ pub(crate) fn apoc_meta_graph(g: &Graph, config: &Map) -> causeway_value::Result
         .collect();
     Ok(vec![vec![Value::List(nodes), Value::List(relationships)]])
 }
+
+/// `db.schema.visualization()`: one virtual node per label (`name`, the
+/// properties it has indexes on, and its constraints) and one virtual
+/// relationship per (label, type, label) that occurs (`name`).
+pub(crate) fn schema_visualization(g: &Graph) -> causeway_value::Result<Vec<Vec<Value>>> {
+    let mut rows = apoc_meta_graph(g, &Map::new())?;
+    let Some(row) = rows.first_mut() else {
+        return Ok(rows);
+    };
+    let indexes = g.indexes();
+    let constraints = g.constraints();
+    if let Some(Value::List(nodes)) = row.get_mut(0) {
+        for n in nodes.iter_mut() {
+            let Value::Node(node) = n else { continue };
+            let Some(label) = node.labels.first().cloned() else {
+                continue;
+            };
+            let indexed: Vec<Value> = indexes
+                .iter()
+                .filter(|d| d.entity == causeway_graph::EntityType::Node && d.label == label)
+                .map(|d| Value::String(d.properties.join(",")))
+                .collect();
+            let constrained: Vec<Value> = constraints
+                .iter()
+                .filter(|c| c.entity == causeway_graph::EntityType::Node && c.label == label)
+                .map(|c| Value::String(Graph::constraint_description(c)))
+                .collect();
+            node.props = Map::from([
+                ("name".to_owned(), Value::String(label)),
+                ("indexes".to_owned(), Value::List(indexed)),
+                ("constraints".to_owned(), Value::List(constrained)),
+            ]);
+        }
+    }
+    if let Some(Value::List(rels)) = row.get_mut(1) {
+        for r in rels.iter_mut() {
+            if let Value::Relationship(rel) = r {
+                rel.props = Map::from([("name".to_owned(), Value::from(rel.rel_type.as_str()))]);
+            }
+        }
+    }
+    Ok(rows)
+}

@@ -283,6 +283,13 @@ pub const BUILTINS: &[Builtin] = &[
                       the given relationship types to max-depth.",
     },
     Builtin {
+        name: "db.schema.visualization",
+        inputs: &[],
+        outputs: &[("nodes", "LIST<NODE>"), ("relationships", "LIST<RELATIONSHIP>")],
+        mode: "READ",
+        description: "Visualizes the schema of the data based on available statistics.",
+    },
+    Builtin {
         name: "db.indexes",
         inputs: &[],
         outputs: &[
@@ -409,6 +416,7 @@ fn builtin_call(
         "db.index.vector.queryNodes" => vector_query(g, EntityType::Node, argv),
         "db.index.vector.queryRelationships" => vector_query(g, EntityType::Relationship, argv),
         "db.indexes" => legacy_index_rows(g),
+        "db.schema.visualization" => crate::introspect::schema_visualization(g),
         "apoc.path.expand" => crate::apoc_path::expand(g, argv),
         "apoc.path.expandConfig" => crate::apoc_path::expand_config(g, argv),
         "apoc.path.subgraphNodes" => crate::apoc_path::subgraph_nodes(g, argv),

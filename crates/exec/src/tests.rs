@@ -1218,6 +1218,7 @@ fn builtin_procedure_listing() {
             "apoc.path.subgraphNodes",
             "apoc.path.subgraphAll",
             "apoc.path.spanningTree",
+            "db.schema.visualization",
             "db.indexes",
             "db.index.fulltext.queryNodes",
             "db.index.fulltext.queryRelationships",
@@ -2527,4 +2528,29 @@ fn apoc_path_expanders_follow_filters_levels_and_uniqueness() {
          YIELD path RETURN path",
     );
     assert_eq!(e.code, Code::ProcedureCallFailed);
+}
+
+#[test]
+fn schema_visualization_lists_labels_and_relationship_shapes() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE (:Person {name: 'a'})-[:WORKS_AT]->(:Company {name: 'c'}), (:Person)",
+    );
+    run(&mut tx, "CREATE INDEX FOR (p:Person) ON (p.name)");
+    let rows = run(
+        &mut tx,
+        "CALL db.schema.visualization() YIELD nodes, relationships \
+         UNWIND nodes AS n WITH n, relationships ORDER BY n.name \
+         RETURN collect(n.name) AS names, collect(size(n.indexes)) AS ix, \
+         [r IN relationships | r.name] AS rels",
+    );
+    assert_eq!(
+        rows,
+        vec![vec![
+            Value::List(vec![Value::from("Company"), Value::from("Person")]),
+            Value::List(vec![Value::Int(0), Value::Int(1)]),
+            Value::List(vec![Value::from("WORKS_AT")]),
+        ]]
+    );
 }
