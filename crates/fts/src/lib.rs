@@ -54,6 +54,17 @@ const WRITER_BUDGET: usize = 15_000_000;
 /// Memory for the small index of one search's pending documents.
 const PENDING_BUDGET: usize = 4_000_000;
 
+/// The longest wildcard or regular expression a query may hold, in
+/// characters (Lucene refuses patterns too complex to determinize).
+pub const MAX_PATTERN_CHARS: usize = 1_000;
+/// tantivy-fst builds a pattern's automaton recursively, as deep as the
+/// pattern's chains of optional parts (`(a?){0,100000}`): it runs on a thread
+/// with this much stack, never on a query's worker.
+const PATTERN_STACK: usize = 512 << 20;
+/// The largest counted repetition a pattern may ask for: each copy is
+/// compiled out.
+pub const MAX_REPEAT: u64 = 100;
+
 /// tantivy's BM25 keeps Lucene's old `(k1 + 1)` factor, which Lucene 8
 /// dropped; scaling by its inverse brings scores to Neo4j's.
 const LUCENE_SCALE: f32 = 1.0 / 2.2;
@@ -364,11 +375,7 @@ fn lower(q: &Query, fields: &[(&str, Field)], an: &Analyzer) -> Result<Lowered, 
             }
             query::TermKind::Wildcard => {
                 let pattern = wildcard_regex(&an.normalize(text));
-                per_field(field, &|f| {
-                    Ok(Some(Box::new(
-                        RegexQuery::from_pattern(&pattern, f).map_err(err)?,
-                    )))
-                })?
+                per_field(field, &|f| Ok(Some(regex_query(&pattern, f)?)))?
             }
             query::TermKind::Fuzzy(edits) => {
                 let t = an.normalize(text);
@@ -417,9 +424,7 @@ fn lower(q: &Query, fields: &[(&str, Field)], an: &Analyzer) -> Result<Lowered, 
                 };
                 if lower.is_none() && upper.is_none() {
                     // `[* TO *]`: any term at all.
-                    return Ok(Some(Box::new(
-                        RegexQuery::from_pattern(".*", f).map_err(err)?,
-                    )));
+                    return Ok(Some(regex_query(".*", f)?));
                 }
                 Ok(Some(Box::new(RangeQuery::new(
                     bound(&lower, *lower_inclusive),
@@ -428,10 +433,9 @@ fn lower(q: &Query, fields: &[(&str, Field)], an: &Analyzer) -> Result<Lowered, 
             })?
         }
         Query::Regex { field, pattern } => per_field(field, &|f| {
-            Ok(Some(Box::new(
-                RegexQuery::from_pattern(pattern, f)
-                    .map_err(|e| format!("Invalid regular expression /{pattern}/: {e}"))?,
-            )))
+            regex_query(pattern, f)
+                .map(Some)
+                .map_err(|e| format!("Invalid regular expression /{pattern}/: {e}"))
         })?,
         Query::Boost(inner, b) => {
             lower(inner, fields, an)?.map(|q| Box::new(BoostQuery::new(q, *b)) as Box<dyn TQuery>)
@@ -454,6 +458,47 @@ fn lower(q: &Query, fields: &[(&str, Field)], an: &Analyzer) -> Result<Lowered, 
             Some(Box::new(BooleanQuery::new(out)))
         }
     })
+}
+
+/// A regular-expression query over whole terms, its automaton built on a
+/// thread of its own (see `PATTERN_STACK`) and its length bounded.
+fn regex_query(pattern: &str, f: Field) -> Result<Box<dyn TQuery>, String> {
+    if pattern.chars().count() > MAX_PATTERN_CHARS {
+        return Err(format!(
+            "the pattern is longer than {MAX_PATTERN_CHARS} characters"
+        ));
+    }
+    if max_repeat(pattern) > MAX_REPEAT {
+        return Err(format!(
+            "a counted repetition in the pattern exceeds {MAX_REPEAT}"
+        ));
+    }
+    let p = pattern.to_string();
+    let built = std::thread::Builder::new()
+        .name("fts-pattern".into())
+        .stack_size(PATTERN_STACK)
+        .spawn(move || RegexQuery::from_pattern(&p, f).map_err(err))
+        .map_err(err)?
+        .join()
+        .map_err(|_| "the pattern could not be compiled".to_string())??;
+    Ok(Box::new(built))
+}
+
+/// The largest number in a `{n}`, `{n,}` or `{n,m}` of a pattern (escaped
+/// braces count too: the bound only needs to be safe).
+fn max_repeat(pattern: &str) -> u64 {
+    let mut max = 0;
+    let mut rest = pattern;
+    while let Some(i) = rest.find('{') {
+        rest = &rest[i + 1..];
+        for part in rest.split('}').next().unwrap_or("").split(',') {
+            let digits: String = part.trim().chars().take(20).collect();
+            if let Ok(n) = digits.parse::<u64>() {
+                max = max.max(n);
+            }
+        }
+    }
+    max
 }
 
 fn term_query(f: Field, text: &str) -> Box<dyn TQuery> {

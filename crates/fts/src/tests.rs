@@ -246,3 +246,29 @@ fn writer_replaces_and_removes_by_id() {
     assert!(run(&g2, "other").is_empty());
     assert_eq!(g2.docs(), 1);
 }
+
+#[test]
+fn hostile_patterns_are_refused_or_bounded_not_fatal() {
+    let an = Analyzer::named(DEFAULT_ANALYZER).unwrap();
+    let props = props();
+    let run = |q: &str| {
+        let parsed = parse(q).unwrap();
+        Search {
+            query: &parsed,
+            properties: &props,
+            analyzer: &an,
+            query_analyzer: &an,
+        }
+        .run(None, |_| false, &corpus())
+    };
+    // Chains of optional parts recurse deeply while the automaton is built:
+    // that happens on a thread with room for it, never on the caller's.
+    assert!(run("/(?:a?){0,20000}/").is_err());
+    // Nested repetitions within the bounds: answered or refused by the
+    // automaton's size limit; what this checks is that the process lives.
+    let _ = run("/((?:a?){0,100}){0,100}/");
+    let stars = format!("a{}", "*".repeat(400));
+    assert!(run(&stars).is_ok());
+    assert!(run(&format!("a{}", "*".repeat(2_000))).is_err());
+    assert!(run(&format!("/{}/", "a?".repeat(600))).is_err());
+}

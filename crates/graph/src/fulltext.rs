@@ -130,7 +130,8 @@ impl Registry {
                 }
             }
             let Some(w) = slot.as_mut() else { return };
-            for chunk in ids.chunks(BUILD_BATCH) {
+            let mut broken = false;
+            'build: for chunk in ids.chunks(BUILD_BATCH) {
                 // Two references are this thread's own: with no other, the
                 // database is gone.
                 if alive.strong_count() <= 2 || self.gone(&t.def.name, t.since) {
@@ -138,11 +139,19 @@ impl Registry {
                 }
                 for &id in chunk {
                     if w.put(id, g.fulltext_doc(&t.def, id).as_ref()).is_err() {
-                        return;
+                        broken = true;
+                        break 'build;
                     }
                 }
             }
-            let Ok(generation) = w.commit() else { return };
+            let committed = if broken { None } else { w.commit().ok() };
+            let Some(generation) = committed else {
+                // Uncommitted puts must not reach a later commit: the next
+                // round rebuilds from scratch.
+                *slot = None;
+                t.through.store(0, Ordering::Release);
+                return;
+            };
             let version = g.version().max(1);
             if let Ok(mut gens) = t.generations.write() {
                 gens.push_back((version, generation));
