@@ -268,7 +268,18 @@ def test_write_procedures_through_a_follower_and_vector_reads_on_it(cluster, aut
             rows = s.run("CALL db.index.vector.queryNodes('routed_vectors', 1, [1.0, 2.0]) "
                          "YIELD node RETURN node.k AS k").data()
             assert rows == [{"k": 2}]
+        # An auto-commit query with inner transactions, routed to the leader,
+        # is still implicit there; under ON ERROR FAIL the batch before the
+        # failing one stays committed.
+        with fd.session() as s:
+            s.run("UNWIND range(1, 5) AS k CALL (k) { CREATE (:RoutedBatch {k: k}) } "
+                  "IN TRANSACTIONS OF 2 ROWS").consume()
+            with pytest.raises(neo4j.exceptions.ClientError):
+                s.run("UNWIND [6, 0] AS k CALL (k) { CREATE (:RoutedBatch {k: k, x: 1 / k}) } "
+                      "IN TRANSACTIONS OF 1 ROW").consume()
     assert_identical_with(cluster, auth, "RoutedVec", {0, 1, 2})
+    assert sorted(keys_on(leader, auth, "RoutedBatch")) == [1, 2, 3, 4, 5, 6]
+    assert_identical_with(cluster, auth, "RoutedBatch", {1, 2, 3, 4, 5, 6})
 
 
 def _exact_top(vectors, q, k):

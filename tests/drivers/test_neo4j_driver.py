@@ -458,3 +458,38 @@ def test_show_procedures_lists_signatures(driver):
     assert rows["db.index.vector.queryNodes"]["signature"] == (
         "db.index.vector.queryNodes(indexName :: STRING, numberOfNearestNeighbours :: INTEGER, "
         "query :: ANY) :: (node :: NODE, score :: FLOAT)")
+
+
+def test_call_in_transactions(driver):
+    """CALL { } IN TRANSACTIONS runs in an auto-commit query (session.run)
+    with Neo4j's batching clauses and status report, and is refused in an
+    explicit or managed transaction with Neo4j's code."""
+    with driver.session() as s:
+        s.run("MATCH (n:Batched) DETACH DELETE n").consume()
+        rows = s.run(
+            "UNWIND $xs AS x CALL (x) { CREATE (b:Batched {v: 12 / x}) RETURN b.v AS v } "
+            "IN TRANSACTIONS OF 2 ROWS ON ERROR CONTINUE REPORT STATUS AS st "
+            "RETURN x, v, st.committed AS ok, st.errorMessage IS NOT NULL AS failed",
+            xs=[1, 2, 3, 0, 4]).data()
+        assert [(r["x"], r["v"], r["ok"], r["failed"]) for r in rows] == [
+            (1, 12, True, False), (2, 6, True, False),
+            (3, None, False, True), (0, None, False, True),
+            (4, 3, True, False)]
+        summary = s.run("UNWIND range(1, 2500) AS i CALL (i) { CREATE (:Batched {i: i}) } "
+                        "IN TRANSACTIONS").consume()
+        assert summary.counters.nodes_created == 2500
+        with pytest.raises(neo4j.exceptions.ClientError) as e:
+            s.run("UNWIND [1, 0] AS x CALL (x) { CREATE (:Batched {v: 1 / x}) } "
+                  "IN TRANSACTIONS OF 1 ROW ON ERROR FAIL").consume()
+        assert e.value.code == "Neo.ClientError.Statement.ArithmeticError"
+        # The batch before the failing one stays committed, as in Neo4j.
+        count = s.run("MATCH (b:Batched) RETURN count(b) AS c").single()["c"]
+        assert count == 3 + 2500 + 1
+
+        def batched(tx):
+            tx.run("CALL { CREATE (:Batched) } IN TRANSACTIONS").consume()
+        with pytest.raises(neo4j.exceptions.DatabaseError) as e:
+            s.execute_write(batched)
+        assert e.value.code == "Neo.DatabaseError.Transaction.TransactionStartFailed"
+        assert "implicit transaction" in e.value.message
+        s.run("MATCH (n:Batched) DETACH DELETE n").consume()

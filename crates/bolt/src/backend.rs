@@ -102,6 +102,9 @@ pub struct Forward {
     pub command_id: u64,
     pub term: u64,
     pub origin: u64,
+    /// The client sent an auto-commit query, which the routing member runs
+    /// on the leader as BEGIN, RUN, COMMIT: it still counts as implicit.
+    pub auto_commit: bool,
 }
 
 /// Rows of one query, produced lazily.

@@ -379,7 +379,8 @@ fn auth_token(mut m: Map) -> Result<AuthToken, DecodeError> {
     })
 }
 
-const FORWARD_SHAPE: &str = "causeway_forward must be [command id, term, routing member]";
+const FORWARD_SHAPE: &str =
+    "causeway_forward must be [command id, term, routing member, auto-commit?]";
 
 const AUTH_KEYS: [&str; 5] = ["scheme", "principal", "credentials", "realm", "parameters"];
 
@@ -449,11 +450,16 @@ fn tx_extra(mut m: Map) -> Result<TxExtra, DecodeError> {
     let forward = match m.remove(FORWARD_KEY) {
         None | Some(Value::Null) => None,
         Some(Value::List(l)) => match l.as_slice() {
-            [Value::Int(id), Value::Int(term), Value::Int(origin)] => Some(Forward {
-                command_id: *id as u64,
-                term: *term as u64,
-                origin: *origin as u64,
-            }),
+            [Value::Int(id), Value::Int(term), Value::Int(origin), rest @ ..]
+                if rest.len() <= 1 =>
+            {
+                Some(Forward {
+                    command_id: *id as u64,
+                    term: *term as u64,
+                    origin: *origin as u64,
+                    auto_commit: matches!(rest, [Value::Bool(true)]),
+                })
+            }
             _ => return Err(bad_value(FORWARD_SHAPE)),
         },
         Some(_) => return Err(bad_value(FORWARD_SHAPE)),

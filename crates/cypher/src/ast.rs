@@ -82,7 +82,32 @@ pub enum Clause {
     CallSubquery {
         query: Query,
         scope: Option<CallScope>,
+        /// `IN [n CONCURRENT] TRANSACTIONS ...`: the body runs in batches
+        /// of input rows, each its own inner transaction.
+        in_transactions: Option<Box<InTransactions>>,
     },
+}
+
+/// The batching clause of `CALL { } IN TRANSACTIONS`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InTransactions {
+    /// `IN n CONCURRENT TRANSACTIONS`: `Some(None)` when `n` is left out.
+    pub concurrency: Option<Option<Expr>>,
+    /// `OF n ROWS`; 1000 rows when absent.
+    pub batch_size: Option<Expr>,
+    pub on_error: OnError,
+    /// `ON ERROR RETRY [FOR n SECONDS]`: `Some(None)` when RETRY has no
+    /// duration; `on_error` is then what follows THEN (FAIL by default).
+    pub retry: Option<Option<Expr>>,
+    /// `REPORT STATUS AS var`
+    pub report_status: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    Fail,
+    Continue,
+    Break,
 }
 
 /// The scope clause of `CALL (...) { }`: what the subquery imports.

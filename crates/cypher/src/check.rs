@@ -259,6 +259,23 @@ fn check_query_with(
             "Invalid combination of UNION and UNION ALL",
         ));
     }
+    let batched = |part: &SingleQuery| {
+        part.clauses.iter().any(|c| {
+            matches!(
+                c,
+                Clause::CallSubquery {
+                    in_transactions: Some(_),
+                    ..
+                }
+            )
+        })
+    };
+    if q.parts.len() > 1 && q.parts.iter().any(batched) {
+        return Err(err(
+            "InvalidClauseComposition",
+            "CALL { ... } IN TRANSACTIONS in a UNION is not supported",
+        ));
+    }
     let mut first: Columns = None;
     for (i, part) in q.parts.iter().enumerate() {
         let cols = check_clauses(&part.clauses, start(part)?, mode)?;
@@ -377,6 +394,38 @@ fn clause_name(c: &Clause) -> &'static str {
     }
 }
 
+/// What Neo4j refuses at compile time in `IN TRANSACTIONS`: a status
+/// report on a failing batch that ends the query anyway, and batch sizes or
+/// concurrencies written as literals that are not positive integers.
+fn check_in_transactions(spec: &InTransactions) -> Result<()> {
+    if spec.report_status.is_some() && spec.on_error == OnError::Fail {
+        return Err(err(
+            "InvalidClauseComposition",
+            "REPORT STATUS can only be used when specifying ON ERROR CONTINUE or ON ERROR BREAK",
+        ));
+    }
+    let literals = [
+        spec.batch_size.as_ref(),
+        spec.concurrency.as_ref().and_then(|c| c.as_ref()),
+    ];
+    for e in literals.into_iter().flatten() {
+        let shown = match e {
+            Expr::Literal(Literal::Int(n)) if *n > 0 => continue,
+            Expr::Literal(Literal::Int(n)) => n.to_string(),
+            Expr::Literal(Literal::Float(f)) => f.to_string(),
+            Expr::Literal(Literal::String(s)) => s.clone(),
+            Expr::Literal(Literal::Bool(b)) => b.to_string(),
+            Expr::Literal(Literal::Null) => "NULL".into(),
+            _ => continue,
+        };
+        return Err(err(
+            "InvalidArgument",
+            format!("Invalid input. '{shown}' is not a valid value. Must be a positive integer."),
+        ));
+    }
+    Ok(())
+}
+
 fn check_clauses(clauses: &[Clause], mut scope: Scope, mode: QueryMode) -> Result<Columns> {
     let standalone_call = mode == QueryMode::Top && clauses.len() == 1;
     for (i, c) in clauses.iter().enumerate() {
@@ -417,6 +466,18 @@ fn check_clauses(clauses: &[Clause], mut scope: Scope, mode: QueryMode) -> Resul
         }
         if let Clause::Return(p) = c {
             return check_projection(p, &mut scope, true).map(Some);
+        }
+        if let Clause::CallSubquery {
+            in_transactions: Some(_),
+            ..
+        } = c
+        {
+            if mode != QueryMode::Top {
+                return Err(err(
+                    "InvalidClauseComposition",
+                    "Nested CALL { ... } IN TRANSACTIONS is not supported",
+                ));
+            }
         }
         check_clause(c, &mut scope, standalone_call)?;
     }
@@ -561,19 +622,26 @@ fn check_clause(c: &Clause, scope: &mut Scope, standalone_call: bool) -> Result<
         Clause::CallSubquery {
             query,
             scope: clause,
+            in_transactions,
         } => {
             let outer = scope.flattened();
             let start = |part: &SingleQuery| call_body_scope(part, clause.as_ref(), &outer);
-            if let Some(cols) = check_query_with(query, QueryMode::Call, &start)? {
-                for (name, kind) in cols {
-                    if scope.get(&name).is_some() {
-                        return Err(err(
-                            "VariableAlreadyBound",
-                            format!("Variable `{name}` already declared in outer scope"),
-                        ));
-                    }
-                    scope.declare(&name, kind, false);
+            let mut declared =
+                check_query_with(query, QueryMode::Call, &start)?.unwrap_or_default();
+            if let Some(spec) = in_transactions {
+                check_in_transactions(spec)?;
+                if let Some(s) = &spec.report_status {
+                    declared.push((s.clone(), Kind::Map));
                 }
+            }
+            for (name, kind) in declared {
+                if scope.get(&name).is_some() {
+                    return Err(err(
+                        "VariableAlreadyBound",
+                        format!("Variable `{name}` already declared in outer scope"),
+                    ));
+                }
+                scope.declare(&name, kind, false);
             }
         }
     }

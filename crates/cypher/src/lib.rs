@@ -20,8 +20,8 @@
 //! - chains of AND / OR / XOR are balanced trees; `-<integer>` is a literal;
 //! - `shortestPath(...)` used as an expression is a `Function` of that name
 //!   whose single argument is a `PatternPredicate`;
-//! - planner hints (`USING ...`), `CYPHER` options and `IN TRANSACTIONS`
-//!   batching are accepted and dropped.
+//! - planner hints (`USING ...`) and `CYPHER` options are accepted and
+//!   dropped.
 //!
 //! ORDER BY and WITH ... WHERE may repeat a projected expression verbatim
 //! even when its variables are no longer in scope (`WITH DISTINCT a.x AS y

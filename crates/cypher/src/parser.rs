@@ -897,10 +897,10 @@ impl<'a> Parser<'a> {
         if self.eat(&Tok::LBrace) {
             let q = self.query()?;
             self.expect(&Tok::RBrace, "'}'")?;
-            self.skip_in_transactions()?;
             return Ok(Clause::CallSubquery {
                 query: q,
                 scope: None,
+                in_transactions: self.in_transactions()?,
             });
         }
         let mut procedure = self.name("a procedure name")?;
@@ -959,25 +959,98 @@ impl<'a> Parser<'a> {
         self.expect(&Tok::LBrace, "'{'")?;
         let q = self.query()?;
         self.expect(&Tok::RBrace, "'}'")?;
-        self.skip_in_transactions()?;
         Ok(Clause::CallSubquery {
             query: q,
             scope: Some(scope),
+            in_transactions: self.in_transactions()?,
         })
     }
 
-    /// `CALL { ... } IN TRANSACTIONS [OF n ROWS]` batches writes; the batching
-    /// is an execution hint we accept and ignore.
-    fn skip_in_transactions(&mut self) -> Result<()> {
-        if self.at_kw("IN") && self.kw_at(1, "TRANSACTIONS") {
-            self.bump();
-            self.bump();
+    /// `IN [n] CONCURRENT TRANSACTIONS` or `IN TRANSACTIONS`, then `OF n
+    /// ROWS`, `ON ERROR ...` and `REPORT STATUS AS s`, each at most once, in
+    /// any order.
+    fn in_transactions(&mut self) -> Result<Option<Box<InTransactions>>> {
+        if !self.eat_kw("IN") {
+            return Ok(None);
+        }
+        let concurrency = if self.eat_kw("TRANSACTIONS") {
+            None
+        } else if self.eat_kw("CONCURRENT") {
+            self.expect_kw("TRANSACTIONS")?;
+            Some(None)
+        } else {
+            let n = self.expr()?;
+            self.expect_kw("CONCURRENT")?;
+            self.expect_kw("TRANSACTIONS")?;
+            Some(Some(n))
+        };
+        let mut spec = InTransactions {
+            concurrency,
+            batch_size: None,
+            on_error: OnError::Fail,
+            retry: None,
+            report_status: None,
+        };
+        let (mut of, mut on_error) = (false, false);
+        let twice = |p: &Self, what: &str| {
+            p.error_at(
+                p.peek(),
+                "InvalidClauseComposition",
+                format!("Duplicated {what} parameter"),
+            )
+        };
+        loop {
             if self.eat_kw("OF") {
-                self.expr()?;
-                let _ = self.eat_kw("ROWS") || self.eat_kw("ROW");
+                if std::mem::replace(&mut of, true) {
+                    return Err(twice(self, "OF ROWS"));
+                }
+                spec.batch_size = Some(self.expr()?);
+                if !(self.eat_kw("ROWS") || self.eat_kw("ROW")) {
+                    return Err(self.unexpected("ROW or ROWS"));
+                }
+            } else if self.eat_kw("ON") {
+                if std::mem::replace(&mut on_error, true) {
+                    return Err(twice(self, "ON ERROR"));
+                }
+                self.expect_kw("ERROR")?;
+                if self.eat_kw("RETRY") {
+                    let mut duration = None;
+                    if self.eat_kw("FOR") {
+                        duration = Some(self.expr()?);
+                        if !(self.eat_kw("SECONDS") || self.eat_kw("SECOND")) {
+                            return Err(self.unexpected("SECOND or SECONDS"));
+                        }
+                    }
+                    spec.retry = Some(duration);
+                    if self.eat_kw("THEN") {
+                        spec.on_error = self.on_error_behaviour()?;
+                    }
+                } else {
+                    spec.on_error = self.on_error_behaviour()?;
+                }
+            } else if self.eat_kw("REPORT") {
+                if spec.report_status.is_some() {
+                    return Err(twice(self, "REPORT STATUS"));
+                }
+                self.expect_kw("STATUS")?;
+                self.expect_kw("AS")?;
+                spec.report_status = Some(self.name("a variable name")?);
+            } else {
+                return Ok(Some(Box::new(spec)));
             }
         }
-        Ok(())
+    }
+
+    fn on_error_behaviour(&mut self) -> Result<OnError> {
+        if self.eat_kw("CONTINUE") {
+            Ok(OnError::Continue)
+        } else if self.eat_kw("BREAK") {
+            Ok(OnError::Break)
+        } else if self.eat_kw("FAIL") {
+            Ok(OnError::Fail)
+        } else {
+            Err(self.unexpected("CONTINUE, BREAK or FAIL"))
+        }
     }
 
     fn yield_spec(&mut self) -> Result<YieldSpec> {

@@ -1355,6 +1355,7 @@ fn scoped_call_subqueries() {
     let Clause::CallSubquery {
         query,
         scope: Some(scope),
+        in_transactions: None,
     } = &c[1]
     else {
         panic!("{c:?}")
@@ -1373,6 +1374,30 @@ fn scoped_call_subqueries() {
     assert!(
         matches!(&c[0], Clause::CallSubquery { scope: Some(CallScope::Vars(v)), .. } if v.is_empty())
     );
+    let c = clauses(
+        "CALL () { RETURN 1 AS x } IN 3 CONCURRENT TRANSACTIONS REPORT STATUS AS s \
+         ON ERROR RETRY FOR 2.5 SECONDS THEN BREAK OF $n ROWS RETURN x, s",
+    );
+    let Clause::CallSubquery {
+        in_transactions: Some(spec),
+        ..
+    } = &c[0]
+    else {
+        panic!("{c:?}")
+    };
+    assert_eq!(spec.concurrency, Some(Some(Expr::Literal(Literal::Int(3)))));
+    assert_eq!(spec.batch_size, Some(Expr::Parameter("n".into())));
+    assert_eq!(spec.on_error, OnError::Break);
+    assert_eq!(spec.retry, Some(Some(Expr::Literal(Literal::Float(2.5)))));
+    assert_eq!(spec.report_status.as_deref(), Some("s"));
+    let c = clauses("CALL () { CREATE () } IN CONCURRENT TRANSACTIONS ON ERROR CONTINUE");
+    assert!(matches!(
+        &c[0],
+        Clause::CallSubquery { in_transactions: Some(t), .. }
+            if t.concurrency == Some(None) && t.on_error == OnError::Continue && t.retry.is_none()
+    ));
+    syntax_error("CALL () { CREATE () } IN TRANSACTIONS ON ERROR IGNORE");
+    syntax_error("CALL () { CREATE () } IN 2 TRANSACTIONS");
     // The scope clause names variables, nothing else.
     syntax_error("MATCH (n) CALL (n.x) { RETURN 1 AS y } RETURN y");
     syntax_error("MATCH (n) CALL (n AS m) { RETURN 1 AS y } RETURN y");

@@ -18,6 +18,8 @@ pub struct Shared {
     pub now: (i64, i64, i64),
     /// When set, long-running work stops with `TransactionTimedOut`.
     pub deadline: Option<tokio::time::Instant>,
+    /// The database the statement runs in (names inner transactions).
+    pub database: String,
     ticks: std::sync::atomic::AtomicU32,
     /// Types of relationships deleted by this statement: `type(r)` still
     /// works on them, as in Neo4j.
@@ -32,6 +34,7 @@ impl Shared {
             params,
             now: crate::temporal::now(),
             deadline: None,
+            database: String::from("neo4j"),
             ticks: std::sync::atomic::AtomicU32::new(0),
             limits,
             deleted_rel_types: Mutex::new(HashMap::new()),

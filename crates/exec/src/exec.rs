@@ -108,6 +108,18 @@ pub fn too_many_rows() -> Error {
     )
 }
 
+/// `CALL { } IN TRANSACTIONS` without `OF n ROWS`.
+const DEFAULT_BATCH_ROWS: usize = 1000;
+
+/// Ids for inner transactions, as their status reports name them.
+static INNER_TX_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Errors that end the whole statement whatever ON ERROR says: the outer
+/// transaction ran out of time or was terminated.
+fn ends_statement(e: &Error) -> bool {
+    matches!(e.code, Code::TransactionTimedOut | Code::Terminated)
+}
+
 pub struct Runner<'t, 'c> {
     pub tx: Option<&'t mut TxGraph>,
     pub base: Option<Graph>,
@@ -270,7 +282,14 @@ impl Runner<'_, '_> {
                 Clause::CallSubquery {
                     query,
                     scope: clause,
-                } => self.call_subquery(it, query, clause.as_ref(), scope)?,
+                    in_transactions,
+                } => self.call_subquery(
+                    it,
+                    query,
+                    clause.as_ref(),
+                    in_transactions.as_deref(),
+                    scope,
+                )?,
                 Clause::Create(_)
                 | Clause::Merge { .. }
                 | Clause::Set(_)
@@ -306,14 +325,7 @@ impl Runner<'_, '_> {
         if let Clause::Foreach { var, list, clauses } = clause {
             for row in &rows {
                 let items = {
-                    let g = self.snapshot();
-                    let ctx = Ctx {
-                        g: &g,
-                        sh: &self.sh,
-                        aggs: None,
-                        joins: None,
-                    };
-                    match eval(&ctx, list, row)? {
+                    match self.eval_now(list, row)? {
                         Val::Null => Vec::new(),
                         Val::List(l) => l,
                         other => {
@@ -528,6 +540,7 @@ impl Runner<'_, '_> {
         it: RowIter,
         q: &Query,
         clause: Option<&CallScope>,
+        batched: Option<&InTransactions>,
         scope: &mut Vec<String>,
     ) -> Result<RowIter> {
         let rows = collect_rows(it, self.sh.limits.max_materialized_rows)?;
@@ -546,41 +559,24 @@ impl Runner<'_, '_> {
                 },
             })
             .collect();
-        let mut out = Vec::new();
         let mut new_cols: Vec<String> = Vec::new();
-        for row in rows {
-            let start = |i: usize| {
-                let names = imports.get(i).cloned().unwrap_or_default();
-                let mut inner = Row::default();
-                for n in &names {
-                    if let Some(v) = row.get(n) {
-                        inner.set(n, v.clone());
-                    }
-                }
-                (vec![inner], names)
-            };
-            let res = self.run_query_with(q, &start)?;
-            let returns = !res.fields.is_empty();
-            new_cols = res.fields.clone();
-            let inner = collect_rows(res.rows, self.sh.limits.max_materialized_rows)?;
-            if !returns {
-                out.push(row);
-                continue;
-            }
-            for ir in inner {
-                let mut r = row.clone();
-                for f in &res.fields {
-                    r.set(f, ir.get(f).cloned().unwrap_or(Val::Null));
-                }
-                out.push(r);
-                if out.len() > self.sh.limits.max_materialized_rows {
-                    return Err(too_many_rows());
-                }
+        if let Some(Clause::Return(p)) = q.parts.first().and_then(|p| p.clauses.last()) {
+            if !p.star {
+                new_cols = p.items.iter().map(|i| i.name().to_owned()).collect();
             }
         }
-        if new_cols.is_empty() {
-            if let Some(Clause::Return(p)) = q.parts.first().and_then(|p| p.clauses.last()) {
-                new_cols = p.items.iter().map(|i| i.name().to_owned()).collect();
+        let mut out = Vec::new();
+        match batched {
+            None => {
+                for row in rows {
+                    self.call_row(q, &imports, row, &mut out, &mut new_cols)?;
+                }
+            }
+            Some(spec) => {
+                self.call_in_transactions(q, &imports, rows, spec, &mut out, &mut new_cols)?;
+                if let Some(s) = &spec.report_status {
+                    new_cols.push(s.clone());
+                }
             }
         }
         for c in new_cols {
@@ -589,6 +585,171 @@ impl Runner<'_, '_> {
             }
         }
         Ok(from_vec(out))
+    }
+
+    /// The body of `CALL { }` for one input row: the row itself for a unit
+    /// subquery, else one row per row the body returns.
+    fn call_row(
+        &mut self,
+        q: &Query,
+        imports: &[Vec<String>],
+        row: Row,
+        out: &mut Vec<Row>,
+        new_cols: &mut Vec<String>,
+    ) -> Result<()> {
+        let start = |i: usize| {
+            let names = imports.get(i).cloned().unwrap_or_default();
+            let mut inner = Row::default();
+            for n in &names {
+                if let Some(v) = row.get(n) {
+                    inner.set(n, v.clone());
+                }
+            }
+            (vec![inner], names)
+        };
+        let res = self.run_query_with(q, &start)?;
+        if res.fields.is_empty() {
+            out.push(row);
+            return Ok(());
+        }
+        *new_cols = res.fields.clone();
+        let inner = collect_rows(res.rows, self.sh.limits.max_materialized_rows)?;
+        for ir in inner {
+            let mut r = row.clone();
+            for f in &res.fields {
+                r.set(f, ir.get(f).cloned().unwrap_or(Val::Null));
+            }
+            out.push(r);
+            if out.len() > self.sh.limits.max_materialized_rows {
+                return Err(too_many_rows());
+            }
+        }
+        Ok(())
+    }
+
+    /// `CALL { } IN TRANSACTIONS`: the input rows in batches, each batch an
+    /// inner transaction that ends at a savepoint of the statement's
+    /// transaction once its constraints hold. A failed batch is rolled back
+    /// to the savepoint and, under ON ERROR CONTINUE or BREAK, its rows go on
+    /// with the body's columns null. The batches commit together with the
+    /// statement (docs/decisions/0017-call-in-transactions.md); concurrency
+    /// is accepted and the batches run one after another, which is one of
+    /// the orders concurrent batches may take.
+    fn call_in_transactions(
+        &mut self,
+        q: &Query,
+        imports: &[Vec<String>],
+        rows: Vec<Row>,
+        spec: &InTransactions,
+        out: &mut Vec<Row>,
+        new_cols: &mut Vec<String>,
+    ) -> Result<()> {
+        let size = self.positive_int(spec.batch_size.as_ref(), DEFAULT_BATCH_ROWS)?;
+        if let Some(Some(n)) = &spec.concurrency {
+            self.positive_int(Some(n), 1)?;
+        }
+        let mut broken = false;
+        let mut finished_any = false;
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let batch: Vec<Row> = rows.by_ref().take(size).collect();
+            let status = |started: bool, id: Option<&str>, error: Option<&str>| {
+                let text = |t: Option<&str>| t.map_or(Val::Null, |s| Val::Str(s.into()));
+                let mut m = ValMap::new();
+                m.insert("started".into(), Val::Bool(started));
+                m.insert("committed".into(), Val::Bool(started && error.is_none()));
+                m.insert("transactionId".into(), text(id));
+                m.insert("errorMessage".into(), text(error));
+                Val::Map(m)
+            };
+            let failed_rows = |out: &mut Vec<Row>, new_cols: &[String], s: Val| {
+                for mut row in batch.iter().cloned() {
+                    for c in new_cols {
+                        row.set(c, Val::Null);
+                    }
+                    if let Some(name) = &spec.report_status {
+                        row.set(name, s.clone());
+                    }
+                    out.push(row);
+                }
+            };
+            if broken {
+                failed_rows(out, new_cols, status(false, None, None));
+                continue;
+            }
+            let id = format!(
+                "{}-transaction-{}",
+                self.sh.database,
+                INNER_TX_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let savepoint = self.tx.as_deref().cloned();
+            let mut done = Vec::new();
+            let ran = batch
+                .iter()
+                .try_for_each(|row| self.call_row(q, imports, row.clone(), &mut done, new_cols))
+                .and_then(|()| {
+                    self.tx
+                        .as_deref_mut()
+                        .map_or(Ok(()), TxGraph::validate_batch)
+                });
+            match ran {
+                Ok(()) => {
+                    finished_any = true;
+                    for mut row in done {
+                        if let Some(name) = &spec.report_status {
+                            row.set(name, status(true, Some(&id), None));
+                        }
+                        out.push(row);
+                    }
+                }
+                Err(e) => {
+                    let fatal = spec.on_error == OnError::Fail || ends_statement(&e);
+                    if let (Some(tx), Some(saved)) = (self.tx.as_deref_mut(), savepoint) {
+                        *tx = saved;
+                        if fatal && finished_any {
+                            tx.keep_finished_batches();
+                        }
+                    }
+                    if fatal {
+                        return Err(e);
+                    }
+                    failed_rows(out, new_cols, status(true, Some(&id), Some(&e.message)));
+                    broken = spec.on_error == OnError::Break;
+                }
+            }
+            if out.len() > self.sh.limits.max_materialized_rows {
+                return Err(too_many_rows());
+            }
+        }
+        Ok(())
+    }
+
+    /// A batch size or concurrency: a positive integer, from a literal or a
+    /// parameter.
+    fn positive_int(&self, e: Option<&Expr>, default: usize) -> Result<usize> {
+        let Some(e) = e else { return Ok(default) };
+        match self.eval_now(e, &Row::default())? {
+            Val::Int(n) if n > 0 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+            other => Err(Error::new(
+                Code::ArgumentError,
+                format!(
+                    "Invalid input. '{}' is not a valid value. Must be a positive integer.",
+                    other.to_value(&self.snapshot())
+                ),
+            )),
+        }
+    }
+
+    /// `e` over `row`, against the transaction's state at this moment.
+    fn eval_now(&self, e: &Expr, row: &Row) -> Result<Val> {
+        let g = self.snapshot();
+        let ctx = Ctx {
+            g: &g,
+            sh: &self.sh,
+            aggs: None,
+            joins: None,
+        };
+        eval(&ctx, e, row)
     }
 
     fn project(

@@ -163,6 +163,27 @@ pub fn classify(query: &str) -> Result<StatementClass> {
     })
 }
 
+/// Whether the statement holds `CALL { } IN TRANSACTIONS`, which Neo4j
+/// runs only in an auto-commit transaction (the checker allows it only at
+/// the top level of the query).
+pub fn runs_inner_transactions(query: &str) -> Result<bool> {
+    let stmt = cache::statement(query)?;
+    Ok(match &stmt.kind {
+        StatementKind::Query(q) => q.parts.iter().any(|p| {
+            p.clauses.iter().any(|c| {
+                matches!(
+                    c,
+                    causeway_cypher::ast::Clause::CallSubquery {
+                        in_transactions: Some(_),
+                        ..
+                    }
+                )
+            })
+        }),
+        _ => false,
+    })
+}
+
 /// Statements nesting deeper than this run on a dedicated thread with a
 /// large stack: evaluation recurses once per level, and server threads have
 /// small stacks.
@@ -257,6 +278,7 @@ fn execute_statement(
     val::check_params(params)?;
     let mut shared = eval::Shared::new(val::to_val_map(params), ctx.limits);
     shared.deadline = deadline;
+    shared.database = ctx.database.to_owned();
     let sh = Arc::new(shared);
     // Counters left over from earlier statements of the transaction are not
     // ours to report.

@@ -2554,3 +2554,179 @@ fn schema_visualization_lists_labels_and_relationship_shapes() {
         ]]
     );
 }
+
+/// `CALL { } IN TRANSACTIONS`: a failed batch is rolled back to its
+/// savepoint and, under CONTINUE, the other batches keep their writes; BREAK
+/// stops starting batches; FAIL (the default) fails the statement; the status
+/// map reports each batch.
+#[test]
+fn call_in_transactions_batches() {
+    let mut tx = TxGraph::new(Graph::new());
+    let rows = run(
+        &mut tx,
+        "UNWIND [1, 2, 5, 0, 10] AS i \
+         CALL (i) { CREATE (n:P {v: 10 / i}) RETURN n.v AS v } \
+         IN TRANSACTIONS OF 2 ROWS ON ERROR CONTINUE REPORT STATUS AS s \
+         RETURN i, v, s.started AS started, s.committed AS committed, \
+                s.errorMessage IS NULL AS ok, s.transactionId IS NOT NULL AS named",
+    );
+    let t = Value::Bool(true);
+    let f = Value::Bool(false);
+    let expected = vec![
+        vec![
+            Value::Int(1),
+            Value::Int(10),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+        ],
+        vec![
+            Value::Int(2),
+            Value::Int(5),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+        ],
+        vec![
+            Value::Int(5),
+            Value::Null,
+            t.clone(),
+            f.clone(),
+            f.clone(),
+            t.clone(),
+        ],
+        vec![
+            Value::Int(0),
+            Value::Null,
+            t.clone(),
+            f.clone(),
+            f.clone(),
+            t.clone(),
+        ],
+        vec![
+            Value::Int(10),
+            Value::Int(1),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+        ],
+    ];
+    assert_eq!(rows, expected);
+    // The batch [5, 0] left nothing behind: 5's node was rolled back with it.
+    assert_eq!(
+        ints(run(&mut tx, "MATCH (n:P) RETURN n.v ORDER BY n.v")),
+        vec![vec![1], vec![5], vec![10]]
+    );
+
+    let rows = run(
+        &mut tx,
+        "UNWIND [1, 0, 2] AS i CALL (i) { CREATE (:Q {v: 1 / i}) } \
+         IN TRANSACTIONS OF 1 ROW ON ERROR BREAK REPORT STATUS AS s \
+         RETURN i, s.started AS started, s.committed AS committed",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec![Value::Int(1), t.clone(), t.clone()],
+            vec![Value::Int(0), t.clone(), f.clone()],
+            vec![Value::Int(2), f.clone(), f.clone()],
+        ]
+    );
+    assert_eq!(
+        ints(run(&mut tx, "MATCH (q:Q) RETURN count(q)")),
+        vec![vec![1]]
+    );
+
+    // A failed batch under a constraint is caught at the batch's end.
+    run(
+        &mut tx,
+        "CREATE CONSTRAINT u FOR (k:K) REQUIRE k.id IS UNIQUE",
+    );
+    run(
+        &mut tx,
+        "UNWIND [1, 2, 2, 3] AS i CALL (i) { CREATE (:K {id: i}) } \
+         IN TRANSACTIONS OF 1 ROW ON ERROR CONTINUE",
+    );
+    assert_eq!(
+        ints(run(&mut tx, "MATCH (k:K) RETURN count(k)")),
+        vec![vec![3]]
+    );
+
+    // ON ERROR FAIL: the statement fails; batches finished before the
+    // failing one are marked to commit all the same, as Neo4j keeps them.
+    let mut failing = tx.clone();
+    let e = err(
+        &mut failing,
+        "UNWIND [1, 0] AS i CALL (i) { CREATE (:R {v: 1 / i}) } IN TRANSACTIONS OF 1 ROW",
+    );
+    assert_eq!(e.code, Code::ArithmeticError);
+    assert!(failing.keeps_finished_batches());
+    assert_eq!(
+        ints(run(&mut failing, "MATCH (r:R) RETURN count(r)")),
+        vec![vec![1]]
+    );
+    let mut failing = tx.clone();
+    err(
+        &mut failing,
+        "UNWIND [0, 1] AS i CALL (i) { CREATE (:R {v: 1 / i}) } IN TRANSACTIONS OF 1 ROW",
+    );
+    assert!(!failing.keeps_finished_batches());
+    // ON ERROR RETRY ... THEN CONTINUE: a deterministic failure is not
+    // retried and the batch is skipped.
+    run(
+        &mut tx,
+        "UNWIND [1, 0] AS i CALL (i) { CREATE (:S {v: 1 / i}) } \
+         IN 2 CONCURRENT TRANSACTIONS OF 1 ROW ON ERROR RETRY FOR 1 SECOND THEN CONTINUE",
+    );
+    assert_eq!(
+        ints(run(&mut tx, "MATCH (s:S) RETURN count(s)")),
+        vec![vec![1]]
+    );
+    let mut p = Map::new();
+    p.insert("n".into(), Value::Int(0));
+    let e = execute(
+        &mut tx.clone(),
+        "UNWIND [1] AS i CALL (i) { CREATE (:T) } IN TRANSACTIONS OF $n ROWS",
+        &p,
+        &ctx(),
+    )
+    .err()
+    .expect("a batch size of 0 is refused");
+    assert_eq!(e.code, Code::ArgumentError);
+}
+
+#[test]
+fn call_in_transactions_compile_errors() {
+    let tx = TxGraph::new(Graph::new());
+    let e = fails(
+        &tx,
+        "UNWIND [1] AS i CALL (i) { CREATE (:T) } IN TRANSACTIONS REPORT STATUS AS s RETURN s",
+    );
+    assert_eq!(e.code, Code::SyntaxError);
+    assert!(e.message.contains("REPORT STATUS can only be used"), "{e}");
+    let e = fails(
+        &tx,
+        "CALL { CALL { CREATE (:T) } IN TRANSACTIONS } IN TRANSACTIONS",
+    );
+    assert!(e.message.contains("Nested CALL"), "{e}");
+    let e = fails(
+        &tx,
+        "UNWIND [1] AS i CALL (i) { CREATE (:T) } IN TRANSACTIONS OF 0 ROWS",
+    );
+    assert!(e.message.contains("Must be a positive integer"), "{e}");
+    let e = fails(
+        &tx,
+        "UNWIND [1] AS s CALL (s) { CREATE (:T) } IN TRANSACTIONS ON ERROR CONTINUE REPORT STATUS AS s RETURN s",
+    );
+    assert!(e.message.contains("already declared"), "{e}");
+    let e = fails(
+        &tx,
+        "CALL { CREATE (:T) } IN TRANSACTIONS OF 1 ROW OF 2 ROWS",
+    );
+    assert_eq!(e.code, Code::SyntaxError);
+    assert!(runs_inner_transactions("CALL { CREATE (:T) } IN TRANSACTIONS").unwrap());
+    assert!(!runs_inner_transactions("CALL { CREATE (:T) }").unwrap());
+}

@@ -605,6 +605,9 @@ pub struct TxGraph {
     touched: OrdSet<NodeId>,
     /// Likewise for relationships.
     touched_rels: OrdSet<RelId>,
+    /// Set when a statement failed after some of its inner transactions
+    /// (`CALL { } IN TRANSACTIONS`) had finished: those commit anyway.
+    keeps_batches: bool,
 }
 
 impl std::ops::Deref for TxGraph {
@@ -622,6 +625,7 @@ impl TxGraph {
             counters: Counters::default(),
             touched: OrdSet::new(),
             touched_rels: OrdSet::new(),
+            keeps_batches: false,
         }
     }
     /// The working state as an independent snapshot (O(1)), for lazily
@@ -760,6 +764,29 @@ impl TxGraph {
     /// end of each statement and before commit.
     pub fn validate(&self) -> Result<()> {
         self.tx_validate()
+    }
+
+    /// Ends an inner transaction of `CALL { } IN TRANSACTIONS`: checks the
+    /// constraints over what the batch wrote, then forgets those entities.
+    /// A later batch that touches them again records them again, and each
+    /// check is against the whole graph, so validating every batch once
+    /// keeps an import linear instead of re-checking all earlier batches.
+    pub fn validate_batch(&mut self) -> Result<()> {
+        self.tx_validate()?;
+        self.touched = OrdSet::new();
+        self.touched_rels = OrdSet::new();
+        Ok(())
+    }
+
+    /// Marks that the statement failed after inner transactions finished,
+    /// this state being what they left: it is to be committed although the
+    /// statement reports its error, as Neo4j keeps such batches.
+    pub fn keep_finished_batches(&mut self) {
+        self.keeps_batches = true;
+    }
+
+    pub fn keeps_finished_batches(&self) -> bool {
+        self.keeps_batches
     }
 }
 

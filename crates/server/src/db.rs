@@ -301,6 +301,15 @@ impl Database {
             return Err(lock_lost(tx));
         }
         let class = causeway_exec::classify(query)?;
+        let implicit = !tx.explicit || tx.forward.is_some_and(|f| f.auto_commit);
+        if !implicit && causeway_exec::runs_inner_transactions(query)? {
+            tx.failed = true;
+            return Err(Error::new(
+                Code::TransactionStartFailed,
+                "A query with 'CALL { ... } IN TRANSACTIONS' can only be executed in an implicit \
+                 transaction, but tried to execute in an explicit transaction.",
+            ));
+        }
         // An explicit write-mode transaction takes the write lock with its
         // first statement, even a read: its later writes may depend on what
         // it read, and under the lock nothing can change in between. That
@@ -348,8 +357,15 @@ impl Database {
         // worker over with block_in_place costs more than a typical write.
         let result =
             causeway_exec::execute_until(&mut tx.graph, query, params, &ctx, Some(tx.deadline));
-        if result.is_err() {
+        if let Err(e) = result {
+            // Inner transactions (`CALL { } IN TRANSACTIONS`) that finished
+            // before the failing one stay committed, as in Neo4j; the
+            // client still gets the statement's error.
+            if implicit && tx.graph.keeps_finished_batches() {
+                self.commit_changes(tx).await?;
+            }
             tx.failed = true;
+            return Err(e);
         }
         result
     }
@@ -461,11 +477,17 @@ impl Database {
                 "The transaction has been terminated after an earlier error.",
             ));
         }
+        self.commit_changes(&mut tx).await
+    }
+
+    /// What `commit` does once the transaction may commit; leaves `tx`
+    /// without its changes and its lock.
+    async fn commit_changes(&self, tx: &mut Transaction) -> Result<String, Error> {
         let (Some(slot), Some(repl)) = (tx.lock.take(), &self.repl) else {
             return Ok(self.bookmark(self.applied_index()));
         };
         let Some(mut guard) = lock_slot(&slot).take() else {
-            return Err(lock_lost(&tx));
+            return Err(lock_lost(tx));
         };
         let graph = std::mem::replace(&mut tx.graph, TxGraph::new(Graph::default()));
         graph.validate()?;

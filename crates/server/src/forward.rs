@@ -280,6 +280,7 @@ impl Forwarder {
                     command_id: causeway_replication::random::u64(),
                     term: t.term,
                     origin: self.repl.node_id(),
+                    auto_commit: false,
                 };
                 Some((t, fence, after))
             }
@@ -398,6 +399,7 @@ impl Forwarder {
                 Value::Int(fence.command_id as i64),
                 Value::Int(fence.term as i64),
                 Value::Int(fence.origin as i64),
+                Value::Bool(req.auto_commit),
             ]),
         );
         m

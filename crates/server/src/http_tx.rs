@@ -600,13 +600,19 @@ async fn start(
     db: String,
     headers: &HeaderMap,
     body: Body,
+    one_shot: bool,
 ) -> Result<Started, Response> {
     let token = crate::health::authenticate(s, headers).await?;
     let statements = parse_request(body).map_err(IntoResponse::into_response)?;
     let principal = token.principal.clone();
     let mut session = BoltSession::for_http(s.sessions.clone(), token);
+    let mut req = begin_request(db, headers);
+    // A single statement committed in the same request runs as an
+    // auto-commit query, as Neo4j's implicit transactions do (so it may
+    // hold `CALL { } IN TRANSACTIONS`).
+    req.auto_commit = one_shot && statements.len() == 1;
     let mut tx = session
-        .begin(begin_request(db, headers))
+        .begin(req)
         .await
         .map_err(|e| Refusal(StatusCode::OK, e).into_response())?;
     let (results, failed) = run_statements(&mut session, &mut tx, statements).await;
@@ -647,7 +653,7 @@ async fn commit_in_one_request(
         tx,
         results,
         ..
-    } = match start(&s, db, &headers, body).await {
+    } = match start(&s, db, &headers, body, true).await {
         Ok(st) => st,
         Err(r) => return r,
     };
@@ -707,7 +713,7 @@ async fn open(
         tx,
         results,
         principal,
-    } = match start(&s, db.clone(), &headers, body).await {
+    } = match start(&s, db.clone(), &headers, body, false).await {
         Ok(st) => st,
         Err(r) => return r,
     };
@@ -1017,6 +1023,7 @@ async fn query_v2(
         Err(e) => return fail(StatusCode::BAD_REQUEST, &e),
     };
     let mut req = begin_request(db, &headers);
+    req.auto_commit = true;
     if let Some(JsonValue::String(m)) = body.get("accessMode") {
         req.mode = if m.eq_ignore_ascii_case("read") {
             AccessMode::Read

@@ -65,6 +65,8 @@ codes! {
     DatabaseUnavailable,
     // Database errors: our fault, or the outcome is unknown.
     TransactionCommitFailed,
+    /// `CALL { } IN TRANSACTIONS` inside an explicit transaction.
+    TransactionStartFailed,
     /// DROP INDEX / DROP CONSTRAINT of a rule that is not there (or not
     /// droppable): Neo4j 5 answers with these database errors, and
     /// libraries (LangChain) catch exactly that class.
@@ -126,6 +128,7 @@ impl Code {
             Terminated => "Neo.ClientError.Transaction.Terminated",
             DatabaseUnavailable => "Neo.TransientError.General.DatabaseUnavailable",
             TransactionCommitFailed => "Neo.DatabaseError.Transaction.TransactionCommitFailed",
+            TransactionStartFailed => "Neo.DatabaseError.Transaction.TransactionStartFailed",
             Unknown => "Neo.DatabaseError.General.UnknownError",
         }
     }
