@@ -446,6 +446,8 @@ def test_show_procedures_lists_signatures(driver):
         default = s.run("SHOW PROCEDURES").keys()
         assert default == ["name", "description", "mode", "worksOnSystem"]
         rows = {r["name"]: r for r in s.run("SHOW PROCEDURES YIELD *")}
+        assert s.run("SHOW FUNCTIONS").keys() == ["name", "category", "description"]
+        functions = {r["name"]: r for r in s.run("SHOW FUNCTIONS YIELD *")}
     for name in ["apoc.meta.data", "apoc.merge.node", "db.index.vector.queryNodes",
                  "db.create.setNodeVectorProperty", "db.labels", "dbms.components"]:
         assert name in rows, name
@@ -455,6 +457,12 @@ def test_show_procedures_lists_signatures(driver):
     assert meta["argumentDescription"][0]["type"] == "MAP"
     assert {"name": "label", "type": "STRING"}.items() <= meta["returnDescription"][0].items()
     assert rows["apoc.merge.node"]["mode"] == "WRITE"
+    for name in ["apoc.periodic.iterate", "apoc.util.sleep", "apoc.path.expand"]:
+        assert name in rows, name
+    assert functions["toUpper"]["signature"] == "toUpper(input :: STRING) :: STRING"
+    assert functions["collect"]["aggregating"] is True
+    assert functions["apoc.map.merge"]["isBuiltIn"] is False
+    assert functions["vector.similarity.cosine"]["category"] == "Vector"
     assert rows["db.index.vector.queryNodes"]["signature"] == (
         "db.index.vector.queryNodes(indexName :: STRING, numberOfNearestNeighbours :: INTEGER, "
         "query :: ANY) :: (node :: NODE, score :: FLOAT)")
@@ -493,3 +501,37 @@ def test_call_in_transactions(driver):
         assert e.value.code == "Neo.DatabaseError.Transaction.TransactionStartFailed"
         assert "implicit transaction" in e.value.message
         s.run("MATCH (n:Batched) DETACH DELETE n").consume()
+
+
+def test_apoc_util_sleep_and_periodic_iterate(driver):
+    """apoc.util.sleep holds its statement without holding up others, and
+    ends with the transaction's timeout; apoc.periodic.iterate reports its
+    batches as APOC does."""
+    import time
+    done = []
+
+    def sleeper():
+        with driver.session() as s:
+            s.run("CALL apoc.util.sleep(600)").consume()
+            done.append(time.monotonic())
+    t = threading.Thread(target=sleeper)
+    start = time.monotonic()
+    t.start()
+    time.sleep(0.1)
+    with driver.session() as s:
+        assert s.run("RETURN 1 AS x").single()["x"] == 1
+    answered = time.monotonic()
+    t.join()
+    assert answered < done[0] and done[0] - start >= 0.6
+    with driver.session() as s:
+        with pytest.raises(ClientError) as e:
+            s.run(neo4j.Query("CALL apoc.util.sleep(10000)", timeout=0.3)).consume()
+        assert e.value.code == "Neo.ClientError.Transaction.TransactionTimedOut"
+        s.run("MATCH (n:Iter) DETACH DELETE n").consume()
+        s.run("UNWIND range(1, 25) AS i CREATE (:Iter {i: i})").consume()
+        r = s.run("CALL apoc.periodic.iterate('MATCH (n:Iter) RETURN n', "
+                  "'SET n.seen = true', {batchSize: 10, parallel: true})").single()
+        assert (r["batches"], r["total"], r["failedBatches"]) == (3, 25, 0)
+        assert r["updateStatistics"]["propertiesSet"] == 25
+        assert s.run("MATCH (n:Iter {seen: true}) RETURN count(n) AS c").single()["c"] == 25
+        s.run("MATCH (n:Iter) DETACH DELETE n").consume()

@@ -150,6 +150,10 @@ const FUNCTIONS: &[(&str, usize, usize, bool)] = &[
     ("point.withinbbox", 3, 3, false),
 ];
 
+pub(crate) fn names() -> impl Iterator<Item = &'static str> {
+    FUNCTIONS.iter().map(|f| f.0)
+}
+
 pub(crate) fn lookup(name: &str) -> Option<&'static FunctionInfo> {
     use std::sync::OnceLock;
     static TABLE: OnceLock<Vec<(&'static str, FunctionInfo)>> = OnceLock::new();

@@ -58,5 +58,17 @@ pub fn check(statement: &ast::Statement) -> Result<()> {
     check::check_statement(statement)
 }
 
+/// `(min args, max args, aggregating)` of a function the checker knows
+/// (the built-in functions without a namespace, and temporal and spatial
+/// ones with theirs); case-insensitive.
+pub fn function_arity(name: &str) -> Option<(usize, usize, bool)> {
+    functions::lookup(name).map(|f| (f.min_args, f.max_args, f.aggregate))
+}
+
+/// Every function name the checker knows, in lower case.
+pub fn function_names() -> impl Iterator<Item = &'static str> {
+    functions::names()
+}
+
 #[cfg(test)]
 mod tests;

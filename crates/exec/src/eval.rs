@@ -45,19 +45,27 @@ impl Shared {
     /// Called once per unit of work (row, expansion, ...); looks at the
     /// clock only every few thousand calls.
     pub fn tick(&self) -> Result<()> {
-        let Some(deadline) = self.deadline else {
+        if self.deadline.is_none() {
             return Ok(());
-        };
+        }
         let n = self
             .ticks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if n.is_multiple_of(4096) && tokio::time::Instant::now() > deadline {
-            return Err(Error::new(
-                Code::TransactionTimedOut,
-                "The transaction has not completed within the specified timeout",
-            ));
+        if n.is_multiple_of(4096) {
+            self.check_deadline()?;
         }
         Ok(())
+    }
+
+    /// `TransactionTimedOut` once the deadline has passed.
+    pub fn check_deadline(&self) -> Result<()> {
+        match self.deadline {
+            Some(deadline) if tokio::time::Instant::now() > deadline => Err(Error::new(
+                Code::TransactionTimedOut,
+                "The transaction has not completed within the specified timeout",
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn regex(&self, pat: &str) -> Result<Arc<regex::Regex>> {

@@ -116,7 +116,7 @@ static INNER_TX_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64
 
 /// Errors that end the whole statement whatever ON ERROR says: the outer
 /// transaction ran out of time or was terminated.
-fn ends_statement(e: &Error) -> bool {
+pub fn ends_statement(e: &Error) -> bool {
     matches!(e.code, Code::TransactionTimedOut | Code::Terminated)
 }
 
@@ -682,16 +682,12 @@ impl Runner<'_, '_> {
                 self.sh.database,
                 INNER_TX_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             );
-            let savepoint = self.tx.as_deref().cloned();
             let mut done = Vec::new();
-            let ran = batch
-                .iter()
-                .try_for_each(|row| self.call_row(q, imports, row.clone(), &mut done, new_cols))
-                .and_then(|()| {
-                    self.tx
-                        .as_deref_mut()
-                        .map_or(Ok(()), TxGraph::validate_batch)
-                });
+            let ran = self.inner_transaction(|r| {
+                batch
+                    .iter()
+                    .try_for_each(|row| r.call_row(q, imports, row.clone(), &mut done, new_cols))
+            });
             match ran {
                 Ok(()) => {
                     finished_any = true;
@@ -703,14 +699,10 @@ impl Runner<'_, '_> {
                     }
                 }
                 Err(e) => {
-                    let fatal = spec.on_error == OnError::Fail || ends_statement(&e);
-                    if let (Some(tx), Some(saved)) = (self.tx.as_deref_mut(), savepoint) {
-                        *tx = saved;
-                        if fatal && finished_any {
+                    if spec.on_error == OnError::Fail || ends_statement(&e) {
+                        if let Some(tx) = self.tx.as_deref_mut().filter(|_| finished_any) {
                             tx.keep_finished_batches();
                         }
-                    }
-                    if fatal {
                         return Err(e);
                     }
                     failed_rows(out, new_cols, status(true, Some(&id), Some(&e.message)));
@@ -722,6 +714,24 @@ impl Runner<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// Runs `work` as an inner transaction of the statement: it ends at a
+    /// savepoint once the constraints over what it wrote hold, or, when it
+    /// fails, the transaction is restored to where it began.
+    pub fn inner_transaction(&mut self, work: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        let savepoint = self.tx.as_deref().cloned();
+        let ran = work(self).and_then(|()| {
+            self.tx
+                .as_deref_mut()
+                .map_or(Ok(()), TxGraph::validate_batch)
+        });
+        if ran.is_err() {
+            if let (Some(tx), Some(saved)) = (self.tx.as_deref_mut(), savepoint) {
+                *tx = saved;
+            }
+        }
+        ran
     }
 
     /// A batch size or concurrency: a positive integer, from a literal or a

@@ -162,6 +162,39 @@ pub const BUILTINS: &[Builtin] = &[
         description: "Returns all distinct node property values for the given key.",
     },
     Builtin {
+        name: "apoc.periodic.iterate",
+        inputs: &[
+            ("cypherIterate", "STRING"),
+            ("cypherAction", "STRING"),
+            ("config", "MAP"),
+        ],
+        outputs: &[
+            ("batches", "INTEGER"),
+            ("total", "INTEGER"),
+            ("timeTaken", "INTEGER"),
+            ("committedOperations", "INTEGER"),
+            ("failedOperations", "INTEGER"),
+            ("failedBatches", "INTEGER"),
+            ("retries", "INTEGER"),
+            ("errorMessages", "MAP"),
+            ("batch", "MAP"),
+            ("operations", "MAP"),
+            ("wasTerminated", "BOOLEAN"),
+            ("failedParams", "MAP"),
+            ("updateStatistics", "MAP"),
+        ],
+        mode: "WRITE",
+        description: "Runs the second statement for each item returned by the first statement. \
+                      Returns number of batches and total processed rows.",
+    },
+    Builtin {
+        name: "apoc.util.sleep",
+        inputs: &[("duration", "INTEGER")],
+        outputs: &[],
+        mode: "READ",
+        description: "Causes the current thread to sleep for the given duration in milliseconds.",
+    },
+    Builtin {
         name: "apoc.merge.node",
         inputs: &[
             ("labels", "LIST<STRING>"),
@@ -884,7 +917,12 @@ pub fn call_stage(
             })?;
             argv.push(v.to_value(&g));
         }
-        let (cols, res) = match builtin_call(runner.tx.as_deref_mut(), &g, name, &argv) {
+        let own = match sig.name.as_str() {
+            "apoc.periodic.iterate" => Some(crate::apoc_periodic::iterate(runner, &argv)),
+            "apoc.util.sleep" => Some(crate::apoc_periodic::sleep(&sh, &argv)),
+            _ => builtin_call(runner.tx.as_deref_mut(), &g, name, &argv),
+        };
+        let (cols, res) = match own {
             Some(r) => (outputs.clone(), r?),
             None => match runner.catalog.and_then(|c| c.call_procedure(name, &argv)) {
                 Some(r) => r?,
@@ -1218,6 +1256,13 @@ pub fn show_rows(
                 rows,
             ))
         }
+        ShowKind::Functions => Ok((
+            crate::function_list::COLUMNS
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            crate::function_list::rows(),
+        )),
         other => match catalog.and_then(|c| c.show(other)) {
             Some(r) => {
                 let (cols, rows) = r?;
@@ -1248,6 +1293,8 @@ pub fn run_show(runner: &mut Runner, cmd: &ShowCommand) -> Result<(RowIter, Vec<
             let n = match cmd.kind {
                 ShowKind::Indexes => INDEX_DEFAULT,
                 ShowKind::Constraints => CONSTRAINT_DEFAULT,
+                // name, category, description
+                ShowKind::Functions => 3,
                 // name, description, mode, worksOnSystem
                 ShowKind::Procedures => 4,
                 _ => cols.len(),

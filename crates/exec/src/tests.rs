@@ -1205,6 +1205,8 @@ fn builtin_procedure_listing() {
             "apoc.meta.graph",
             "apoc.meta.subGraph",
             "apoc.schema.properties.distinct",
+            "apoc.periodic.iterate",
+            "apoc.util.sleep",
             "apoc.merge.node",
             "apoc.merge.relationship",
             "apoc.create.node",
@@ -2729,4 +2731,129 @@ fn call_in_transactions_compile_errors() {
     assert_eq!(e.code, Code::SyntaxError);
     assert!(runs_inner_transactions("CALL { CREATE (:T) } IN TRANSACTIONS").unwrap());
     assert!(!runs_inner_transactions("CALL { CREATE (:T) }").unwrap());
+}
+
+/// `apoc.periodic.iterate`: the action per row (columns as variables and
+/// parameters) or per batch (`$_batch`); a failing batch is rolled back and
+/// counted, the others stay.
+#[test]
+fn apoc_periodic_iterate() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(&mut tx, "UNWIND range(1, 10) AS i CREATE (:It {i: i})");
+    let rows = run(
+        &mut tx,
+        "CALL apoc.periodic.iterate('MATCH (n:It) RETURN n', 'SET n.d = 12 / (n.i - 5)', \
+         {batchSize: 3}) YIELD batches, total, committedOperations, failedOperations, \
+         failedBatches, errorMessages, batch, operations, updateStatistics \
+         RETURN batches, total, committedOperations, failedOperations, failedBatches, \
+         size(keys(errorMessages)) AS errors, batch.failed AS bf, operations.committed AS oc, \
+         updateStatistics.propertiesSet AS set",
+    );
+    // Rows 4, 5, 6 form the failing batch (division by zero at 5).
+    assert_eq!(ints(rows), vec![vec![4, 10, 7, 3, 1, 1, 1, 7, 7]]);
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "MATCH (n:It) WHERE n.d IS NULL RETURN n.i ORDER BY n.i"
+        )),
+        vec![vec![4], vec![5], vec![6]]
+    );
+    let rows = run(
+        &mut tx,
+        "CALL apoc.periodic.iterate('UNWIND range(1, 5) AS x RETURN x', \
+         'UNWIND $_batch AS row CREATE (:Batch {x: row.x, k: $k})', \
+         {batchSize: 2, params: {k: 'v'}}) YIELD batches, total RETURN batches, total",
+    );
+    assert_eq!(ints(rows), vec![vec![3, 5]]);
+    assert_eq!(
+        ints(run(&mut tx, "MATCH (b:Batch {k: 'v'}) RETURN sum(b.x)")),
+        vec![vec![15]]
+    );
+    let e = fails(
+        &tx,
+        "CALL apoc.periodic.iterate('RETURN 1 AS x', 'CREATE (:Y)', {batchSize: 0})",
+    );
+    assert_eq!(e.code, Code::ProcedureCallFailed);
+    assert!(run(&mut tx, "CALL apoc.util.sleep(5)").is_empty());
+}
+
+/// SHOW FUNCTIONS lists exactly the functions a query can call, each with a
+/// signature whose argument count the checker accepts.
+#[test]
+fn show_functions_lists_every_callable_function() {
+    use crate::function_list::{parse, FUNCTIONS};
+    let listed: std::collections::HashSet<String> = FUNCTIONS
+        .iter()
+        .map(|f| parse(f.0).name.to_ascii_lowercase())
+        .collect();
+    assert_eq!(listed.len(), FUNCTIONS.len(), "a function is listed twice");
+    let apoc: Vec<&str> = crate::apoc_functions::NAMES
+        .iter()
+        .chain(crate::apoc::FUNCTIONS)
+        .copied()
+        .collect();
+    for n in causeway_cypher::function_names().chain(apoc.iter().copied()) {
+        assert!(listed.contains(n), "{n} is callable but not listed");
+    }
+    for &(sig, _, _) in FUNCTIONS {
+        let p = parse(sig);
+        let lower = p.name.to_ascii_lowercase();
+        match causeway_cypher::function_arity(&lower) {
+            Some((min, max, _)) => {
+                let n = p.args.len();
+                assert!(
+                    n == max || (max == usize::MAX && n >= min.max(1)),
+                    "{sig}: the checker takes {min}..{max} arguments"
+                );
+            }
+            None => assert!(
+                apoc.contains(&lower.as_str()) || lower.starts_with("vector.similarity."),
+                "{sig} is listed but not callable"
+            ),
+        }
+    }
+    let mut tx = TxGraph::new(Graph::new());
+    let r = execute(&mut tx, "SHOW FUNCTIONS", &Map::new(), &ctx()).unwrap();
+    assert_eq!(r.fields, vec!["name", "category", "description"]);
+    let rows = run(
+        &mut tx,
+        "SHOW FUNCTIONS YIELD name, signature, aggregating, isBuiltIn, argumentDescription \
+         WHERE name IN ['count', 'toUpper', 'apoc.text.join'] \
+         RETURN name, signature, aggregating, isBuiltIn, size(argumentDescription) AS args",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                Value::from("apoc.text.join"),
+                Value::from("apoc.text.join(lst :: LIST<STRING>, delimiter :: STRING) :: STRING"),
+                Value::Bool(false),
+                Value::Bool(false),
+                Value::Int(2),
+            ],
+            vec![
+                Value::from("count"),
+                Value::from("count(input :: ANY) :: INTEGER"),
+                Value::Bool(true),
+                Value::Bool(true),
+                Value::Int(1),
+            ],
+            vec![
+                Value::from("toUpper"),
+                Value::from("toUpper(input :: STRING) :: STRING"),
+                Value::Bool(false),
+                Value::Bool(true),
+                Value::Int(1),
+            ],
+        ]
+    );
+    let builtin = run(
+        &mut tx,
+        "SHOW BUILT IN FUNCTIONS YIELD name RETURN count(*) AS n",
+    );
+    let all = run(&mut tx, "SHOW FUNCTIONS YIELD name RETURN count(*) AS n");
+    assert_eq!(
+        ints(all)[0][0] - ints(builtin)[0][0],
+        i64::try_from(apoc.len()).unwrap()
+    );
 }

@@ -634,6 +634,10 @@ impl TxGraph {
         self.graph.clone()
     }
     /// Counters accumulated since the last `take_counters`.
+    /// The counters so far, left in place.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
     pub fn take_counters(&mut self) -> Counters {
         std::mem::take(&mut self.counters)
     }
