@@ -221,3 +221,30 @@ def test_query_api_v2(server, auth):
     assert status == 400 and body["errors"][0]["code"] == "Neo.ClientError.Statement.AccessMode"
     status, _, body = request(port, "POST", "/db/neo4j/query/v2", auth, {"statement": "NOT CYPHER"})
     assert status == 400 and body["errors"][0]["code"] == "Neo.ClientError.Statement.SyntaxError"
+
+
+def test_http_inner_transactions_and_points(server, auth):
+    """A single CALL { } IN TRANSACTIONS statement sent to /tx/commit runs
+    implicitly; beside another statement it is refused with Neo4j's code.
+    Points come back as GeoJSON with their coordinate system, and as
+    well-known text from the Query API."""
+    status, body = post(server.http_port, "/db/neo4j/tx/commit", {"statements": [
+        {"statement": "UNWIND range(1, 5) AS i CALL (i) { CREATE (:HttpBatch {i: i}) } "
+                      "IN TRANSACTIONS OF 2 ROWS ON ERROR CONTINUE REPORT STATUS AS s "
+                      "RETURN count(s) AS batches"}]}, auth)
+    assert status == 200 and body["errors"] == [], body
+    assert body["results"][0]["data"][0]["row"] == [5]
+    status, body = post(server.http_port, "/db/neo4j/tx/commit", {"statements": [
+        {"statement": "RETURN 1"},
+        {"statement": "CALL { CREATE (:HttpBatch) } IN TRANSACTIONS"}]}, auth)
+    assert body["errors"][0]["code"] == "Neo.DatabaseError.Transaction.TransactionStartFailed"
+    status, body = post(server.http_port, "/db/neo4j/tx/commit", {"statements": [
+        {"statement": "RETURN point({longitude: 13.0, latitude: 55.5}) AS p"}]}, auth)
+    [row] = body["results"][0]["data"]
+    assert row["row"][0]["type"] == "Point" and row["row"][0]["coordinates"] == [13.0, 55.5]
+    assert row["row"][0]["crs"]["srid"] == 4326 and row["meta"][0] == {"type": "point"}
+    status, body = post(server.http_port, "/db/neo4j/query/v2",
+                        {"statement": "RETURN point({x: 1.5, y: 2, z: 3}) AS p"}, auth)
+    assert body["data"]["values"] == [["SRID=9157;POINT Z (1.5 2.0 3.0)"]], body
+    status, body = post(server.http_port, "/db/neo4j/tx/commit", {"statements": [
+        {"statement": "MATCH (n:HttpBatch) DETACH DELETE n"}]}, auth)

@@ -535,3 +535,39 @@ def test_apoc_util_sleep_and_periodic_iterate(driver):
         assert r["updateStatistics"]["propertiesSet"] == 25
         assert s.run("MATCH (n:Iter {seen: true}) RETURN count(n) AS c").single()["c"] == 25
         s.run("MATCH (n:Iter) DETACH DELETE n").consume()
+
+
+def test_spatial_points(driver):
+    """Points travel both ways as the driver's own types (PackStream Point2D
+    and Point3D), are stored as properties and point arrays, and answer
+    point.distance, point.withinBBox and their components."""
+    from neo4j.spatial import CartesianPoint, WGS84Point
+    with driver.session() as s:
+        s.run("MATCH (n:Place) DETACH DELETE n").consume()
+        s.run("CREATE (:Place {name: 'malmo', at: $at, path: $path})",
+              at=WGS84Point((13.0, 55.6)),
+              path=[CartesianPoint((0.0, 0.0)), CartesianPoint((3.0, 4.0))]).consume()
+        s.run("CREATE (:Place {name: 'cph', at: point({longitude: 12.57, latitude: 55.68})})").consume()
+        r = s.run("MATCH (a:Place {name: 'malmo'}), (b:Place {name: 'cph'}) "
+                  "RETURN a.at AS at, a.path AS path, point.distance(a.at, b.at) AS d, "
+                  "point.distance(a.path[0], a.path[1]) AS flat, b.at.latitude AS lat, "
+                  "b.at.crs AS crs, point({x: 1, y: 2, z: 3}) AS p3").single()
+        assert isinstance(r["at"], WGS84Point)
+        assert (r["at"].longitude, r["at"].latitude) == (13.0, 55.6)
+        assert r["path"] == [CartesianPoint((0.0, 0.0)), CartesianPoint((3.0, 4.0))]
+        assert 27_000 < r["d"] < 29_000
+        assert r["flat"] == 5.0
+        assert (r["lat"], r["crs"]) == (55.68, "wgs-84")
+        assert tuple(r["p3"]) == (1.0, 2.0, 3.0) and r["p3"].srid == 9157
+        inside = s.run(
+            "MATCH (p:Place) WHERE point.withinBBox(p.at, "
+            "point({longitude: 12.9, latitude: 55.5}), point({longitude: 13.1, latitude: 55.7})) "
+            "RETURN p.name AS name").value()
+        assert inside == ["malmo"]
+        assert s.run("RETURN point.distance(point({x: 0, y: 0}), "
+                     "point({longitude: 0, latitude: 0})) AS d").single()["d"] is None
+        with pytest.raises(ClientError):
+            s.run("RETURN point({longitude: 0, latitude: 95}) AS p").consume()
+        with pytest.raises(ClientError):
+            s.run("CREATE (:Place {mixed: [point({x: 1, y: 2}), point({x: 1, y: 2, z: 3})]})").consume()
+        s.run("MATCH (n:Place) DETACH DELETE n").consume()

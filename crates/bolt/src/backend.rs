@@ -90,6 +90,11 @@ pub struct BeginRequest {
 /// transaction to the leader: `[command id, term, routing member's node id]`.
 pub const FORWARD_KEY: &str = "causeway_forward";
 
+/// Sent beside [`FORWARD_KEY`] when the routed transaction is a client's
+/// auto-commit query. A key of its own, so that a member that does not know
+/// it ignores it, as unknown BEGIN keys are ignored.
+pub const AUTO_COMMIT_KEY: &str = "causeway_auto_commit";
+
 /// How a routed transaction is fenced: it may only take the write lock
 /// while the leader is still in `term`, and its change set is proposed
 /// under `command_id`, so that the routing member can learn from its own

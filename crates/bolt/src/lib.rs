@@ -65,7 +65,7 @@ mod server;
 
 pub use backend::{
     AccessMode, AuthToken, Backend, BeginRequest, CommitInfo, Forward, RouteRequest, RoutingTable,
-    RowIter, RunResult, Session, FORWARD_KEY,
+    RowIter, RunResult, Session, AUTO_COMMIT_KEY, FORWARD_KEY,
 };
 pub use connection::{serve_connection, serve_connection_until};
 pub use handshake::{Version, SUPPORTED_VERSIONS};

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use causeway_value::{Code, Error, Map, Value};
 
-use crate::backend::{AccessMode, AuthToken, Forward, FORWARD_KEY};
+use crate::backend::{AccessMode, AuthToken, Forward, AUTO_COMMIT_KEY, FORWARD_KEY};
 use crate::chunk;
 use crate::handshake::Version;
 use crate::packstream::{
@@ -379,8 +379,7 @@ fn auth_token(mut m: Map) -> Result<AuthToken, DecodeError> {
     })
 }
 
-const FORWARD_SHAPE: &str =
-    "causeway_forward must be [command id, term, routing member, auto-commit?]";
+const FORWARD_SHAPE: &str = "causeway_forward must be [command id, term, routing member]";
 
 const AUTH_KEYS: [&str; 5] = ["scheme", "principal", "credentials", "realm", "parameters"];
 
@@ -450,20 +449,18 @@ fn tx_extra(mut m: Map) -> Result<TxExtra, DecodeError> {
     let forward = match m.remove(FORWARD_KEY) {
         None | Some(Value::Null) => None,
         Some(Value::List(l)) => match l.as_slice() {
-            [Value::Int(id), Value::Int(term), Value::Int(origin), rest @ ..]
-                if rest.len() <= 1 =>
-            {
-                Some(Forward {
-                    command_id: *id as u64,
-                    term: *term as u64,
-                    origin: *origin as u64,
-                    auto_commit: matches!(rest, [Value::Bool(true)]),
-                })
-            }
+            [Value::Int(id), Value::Int(term), Value::Int(origin)] => Some(Forward {
+                command_id: *id as u64,
+                term: *term as u64,
+                origin: *origin as u64,
+                auto_commit: false,
+            }),
             _ => return Err(bad_value(FORWARD_SHAPE)),
         },
         Some(_) => return Err(bad_value(FORWARD_SHAPE)),
     };
+    let auto_commit = matches!(m.remove(AUTO_COMMIT_KEY), Some(Value::Bool(true)));
+    let forward = forward.map(|f| Forward { auto_commit, ..f });
     // Remaining keys (notification filters, bolt 5.x extensions) are ignored
     // on purpose: unknown keys must not fail a request.
     Ok(TxExtra {

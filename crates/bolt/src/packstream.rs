@@ -7,8 +7,8 @@
 
 use causeway_value::temporal;
 use causeway_value::{
-    element_id, rel_element_id, Code, DateTime, Duration, Error, LocalDateTime, Map, Node, Path,
-    Relationship, Time, Tz, Value,
+    element_id, rel_element_id, spatial, Code, DateTime, Duration, Error, LocalDateTime, Map, Node,
+    Path, Relationship, Time, Tz, Value,
 };
 
 /// Default limit on how deeply lists, maps and structures may nest in a
@@ -291,6 +291,18 @@ impl<'a> Packer<'a> {
                 self.int(d.days);
                 self.int(d.seconds);
                 self.int(d.nanos);
+            }
+            Value::Point(p) => {
+                match p.z {
+                    None => self.struct_header(3, tag::POINT_2D),
+                    Some(_) => self.struct_header(4, tag::POINT_3D),
+                }
+                self.int(i64::from(p.srid));
+                self.float(p.x);
+                self.float(p.y);
+                if let Some(z) = p.z {
+                    self.float(z);
+                }
             }
         }
         Ok(())
@@ -707,12 +719,39 @@ impl<'a> Unpacker<'a> {
             | tag::DATE_TIME
             | tag::DATE_TIME_ZONE_ID
             | tag::DURATION => self.temporal(fields, t, depth + 1),
-            tag::POINT_2D | tag::POINT_3D => {
-                Err(format_error("spatial types are not supported yet"))
-            }
+            tag::POINT_2D | tag::POINT_3D => self.point(fields, t, depth + 1),
             tag::VECTOR => Err(format_error("vectors are not supported")),
             _ => Err(format_error(format!("unknown structure tag 0x{t:02X}"))),
         }
+    }
+
+    /// Point2D (srid, x, y) and Point3D (srid, x, y, z), checked against
+    /// the coordinate systems Cypher knows, as `point()` would check them.
+    fn point(&mut self, fields: usize, t: u8, d: usize) -> Result<Value, Error> {
+        let want = if t == tag::POINT_2D { 3 } else { 4 };
+        if fields != want {
+            return Err(format_error(format!(
+                "Point structure has {fields} fields, expected {want}"
+            )));
+        }
+        let srid = self.int_field("srid", d)?;
+        let mut coords = Vec::with_capacity(3);
+        for _ in 1..want {
+            coords.push(match self.value_at(d)? {
+                Value::Float(f) => f,
+                other => {
+                    return Err(format_error(format!(
+                        "point coordinates must be floats, found {}",
+                        other.type_name()
+                    )))
+                }
+            });
+        }
+        let crs = spatial::crs_by_srid(srid)
+            .ok_or_else(|| format_error(format!("unknown coordinate reference system {srid}")))?;
+        spatial::Point::new(crs, &coords)
+            .map(Value::Point)
+            .map_err(|e| format_error(e.message))
     }
 
     fn int_field(&mut self, what: &str, depth: usize) -> Result<i64, Error> {

@@ -302,11 +302,50 @@ fn malformed_temporal_and_spatial_rejected_cleanly() {
         assert_eq!(err.code, Code::RequestInvalidFormat);
         assert!(err.message.contains("fields"), "{}", err.message);
     }
+    // Points: the wrong number of fields, an unknown coordinate system,
+    // a coordinate that is not a float, a latitude out of range.
     for t in [0x58u8, 0x59] {
-        let err = params(&[0xB3, t, 0x01, 0xC1, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap_err();
-        assert!(err.message.contains("spatial"));
+        let err = params(&[0xB2, t, 0x01, 0x01]).unwrap_err();
+        assert!(err.message.contains("fields"), "{}", err.message);
     }
+    let float = |f: f64| {
+        let mut v = vec![0xC1];
+        v.extend_from_slice(&f.to_be_bytes());
+        v
+    };
+    let point = |srid: u8, coords: &[Vec<u8>]| {
+        let mut v = vec![0xB3, 0x58, 0xC9, 0x00, srid];
+        for c in coords {
+            v.extend_from_slice(c);
+        }
+        v
+    };
+    let err = params(&point(0x01, &[float(1.0), float(2.0)])).unwrap_err();
+    assert!(
+        err.message.contains("coordinate reference system"),
+        "{}",
+        err.message
+    );
+    let err = params(&[0xB3, 0x58, 0xC9, 0x1C, 0x23, 0x01, 0x01]).unwrap_err();
+    assert!(err.message.contains("float"), "{}", err.message);
+    // 4326 = 0x10E6; latitude 95 is out of range.
+    let mut bad = vec![0xB3, 0x58, 0xC9, 0x10, 0xE6];
+    bad.extend_from_slice(&float(10.0));
+    bad.extend_from_slice(&float(95.0));
+    assert_eq!(params(&bad).unwrap_err().code, Code::RequestInvalidFormat);
     assert!(params(&[0xB0, 0x01]).is_err());
+}
+
+#[test]
+fn points_round_trip() {
+    for p in [
+        causeway_value::Point::new(causeway_value::spatial::CARTESIAN, &[1.5, -2.0]).unwrap(),
+        causeway_value::Point::new(causeway_value::spatial::WGS84_3D, &[12.5, 56.0, 10.0]).unwrap(),
+    ] {
+        let bytes = encode_value(&Value::Point(p), GraphShape::V5).unwrap();
+        assert_eq!(bytes[1], if p.z.is_some() { 0x59 } else { 0x58 });
+        assert_eq!(params(&bytes).unwrap(), Value::Point(p));
+    }
 }
 
 #[test]

@@ -300,6 +300,7 @@ fn cypher_type(v: &Val) -> String {
         },
         Val::Path(_) => "PATH".into(),
         Val::Duration(_) => "DURATION".into(),
+        Val::Point(_) => "POINT".into(),
         Val::Temporal(t) => match t.kind {
             Kind::Date => "DATE",
             Kind::Time => "TIME",
@@ -452,6 +453,7 @@ fn json(ctx: &Ctx, v: &Val, out: &mut String) {
         Val::Path(p) => seq(out, &mut path_elements(p).iter()),
         Val::Temporal(t) => json_str(&t.render(), out),
         Val::Duration(d) => json_str(&d.render(), out),
+        Val::Point(p) => json_str(&p.text(), out),
         // Virtual entities: their own id, labels or type, and properties.
         Val::Virtual(v) => {
             let (id, kind, names, m) = match &**v {

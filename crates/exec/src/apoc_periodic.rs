@@ -40,6 +40,12 @@ fn run_text(runner: &mut Runner, text: &str, params: ValMap) -> Result<(Vec<Stri
         ));
     };
     crate::procedures::precheck(q, runner.catalog)?;
+    if crate::statement_info(text)?.inner_transactions {
+        return Err(failed(
+            "its statements cannot hold CALL { ... } IN TRANSACTIONS: its batches already are \
+             inner transactions",
+        ));
+    }
     let mut sh = Shared::new(params, runner.sh.limits);
     sh.deadline = runner.sh.deadline;
     sh.database = runner.sh.database.clone();
@@ -80,6 +86,10 @@ pub fn iterate(runner: &mut Runner, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
         Some(Value::Map(m)) => crate::val::to_val_map(m),
         Some(_) => return Err(failed("params must be a map")),
     };
+    let keeps = runner
+        .tx
+        .as_deref()
+        .is_some_and(|t| !t.changed_since_kept());
     let (columns, rows) = run_text(runner, &iterate_text, params.clone())?;
     // An action that names $_batch takes a whole batch as a list of maps;
     // any other runs once per row, the row's columns bound as variables
@@ -108,7 +118,14 @@ pub fn iterate(runner: &mut Runner, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
             run_batch(r, &columns, batch, n, per_batch, &action, &per_row, &params)
         });
         match ran {
-            Ok(()) => stats.committed(batch.len()),
+            Ok(()) => {
+                // Like APOC's own batch transactions, a finished batch stays
+                // if the calling statement fails later (auto-commit only).
+                if let Some(tx) = runner.tx.as_deref_mut().filter(|_| keeps) {
+                    tx.keep_finished_batches();
+                }
+                stats.committed(batch.len());
+            }
             Err(e) if crate::exec::ends_statement(&e) => return Err(e),
             Err(e) => stats.failed(batch.len(), e.message),
         }

@@ -774,6 +774,7 @@ pub fn property(g: &Graph, base: &Val, key: &str) -> Result<Val> {
             .map_or(Val::Null, Val::from_value)),
         Val::Temporal(t) => Ok(t.field(key).unwrap_or(Val::Null)),
         Val::Duration(d) => Ok(d.field(key).unwrap_or(Val::Null)),
+        Val::Point(p) => p.component(key).map(|v| Val::from_value(&v)),
         other => Err(type_error(format!(
             "Type mismatch: expected a map but was {}",
             other.type_name()

@@ -648,8 +648,28 @@ impl Runner<'_, '_> {
         if let Some(Some(n)) = &spec.concurrency {
             self.positive_int(Some(n), 1)?;
         }
+        if let Some(Some(seconds)) = &spec.retry {
+            match self.eval_now(seconds, &Row::default())? {
+                Val::Int(n) if n >= 0 => {}
+                Val::Float(f) if f >= 0.0 => {}
+                other => {
+                    return Err(Error::new(
+                        Code::ArgumentError,
+                        format!(
+                            "Invalid input. '{}' is not a valid retry duration. Must be a \
+                             non-negative number of seconds.",
+                            other.to_value(&self.snapshot())
+                        ),
+                    ))
+                }
+            }
+        }
+        // Finished batches survive a later failure only when everything
+        // written so far came from inner transactions: writes the outer
+        // query made before this clause belong to the outer transaction,
+        // which the failure rolls back.
+        let keeps = self.tx.as_deref().is_some_and(|t| !t.changed_since_kept());
         let mut broken = false;
-        let mut finished_any = false;
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
             let batch: Vec<Row> = rows.by_ref().take(size).collect();
@@ -690,7 +710,9 @@ impl Runner<'_, '_> {
             });
             match ran {
                 Ok(()) => {
-                    finished_any = true;
+                    if let Some(tx) = self.tx.as_deref_mut().filter(|_| keeps) {
+                        tx.keep_finished_batches();
+                    }
                     for mut row in done {
                         if let Some(name) = &spec.report_status {
                             row.set(name, status(true, Some(&id), None));
@@ -700,9 +722,6 @@ impl Runner<'_, '_> {
                 }
                 Err(e) => {
                     if spec.on_error == OnError::Fail || ends_statement(&e) {
-                        if let Some(tx) = self.tx.as_deref_mut().filter(|_| finished_any) {
-                            tx.keep_finished_batches();
-                        }
                         return Err(e);
                     }
                     failed_rows(out, new_cols, status(true, Some(&id), Some(&e.message)));

@@ -96,7 +96,6 @@ pub(crate) const FUNCTIONS: &[(&str, &str, &str)] = &[
     ("left(original :: STRING, length :: INTEGER) :: STRING", "String", "The first characters of a string."),
     ("lower(input :: STRING) :: STRING", "String", "A string in lower case."),
     ("ltrim(input :: STRING, trimCharacterString :: STRING) :: STRING", "String", "A string without leading characters (whitespace by default)."),
-    ("normalize(input :: STRING, normalForm :: STRING) :: STRING", "String", "A string in a Unicode normal form (NFC by default)."),
     ("replace(original :: STRING, search :: STRING, replace :: STRING) :: STRING", "String", "A string with every occurrence of one string replaced by another."),
     ("right(original :: STRING, length :: INTEGER) :: STRING", "String", "The last characters of a string."),
     ("rtrim(input :: STRING, trimCharacterString :: STRING) :: STRING", "String", "A string without trailing characters (whitespace by default)."),

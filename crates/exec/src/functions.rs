@@ -123,6 +123,10 @@ pub const KNOWN: &[&str] = &[
     "datetime.truncate",
     "vector.similarity.cosine",
     "vector.similarity.euclidean",
+    "point",
+    "point.distance",
+    "distance",
+    "point.withinbbox",
 ];
 
 pub fn call(ctx: &Ctx, name: &str, args: &[Expr], row: &Row) -> Result<Val> {
@@ -431,6 +435,7 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
                 }
                 Val::Temporal(t) => Ok(Val::Str(t.render())),
                 Val::Duration(d) => Ok(Val::Str(d.render())),
+                Val::Point(p) => Ok(Val::Str(p.text())),
                 other => {
                     if lname == "tostringornull" {
                         Ok(Val::Null)
@@ -545,6 +550,39 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
         "round" => {
             want(name, v, 1..=3)?;
             round(name, v)
+        }
+        "point" => {
+            want(name, v, 1..=1)?;
+            match a0 {
+                Val::Null => Ok(Val::Null),
+                Val::Map(_) => match a0.to_value(g) {
+                    causeway_value::Value::Map(m) => Ok(causeway_value::Point::from_map(&m)?
+                        .map_or(Val::Null, |p| Val::Point(Box::new(p)))),
+                    _ => Ok(Val::Null),
+                },
+                other => Err(bad_arg(name, other)),
+            }
+        }
+        "point.distance" | "distance" => {
+            want(name, v, 2..=2)?;
+            match (a0, a1) {
+                (Val::Point(a), Val::Point(b)) => Ok(a.distance(b).map_or(Val::Null, Val::Float)),
+                (Val::Null, _) | (_, Val::Null) => Ok(Val::Null),
+                (Val::Point(_), other) | (other, _) => Err(bad_arg(name, other)),
+            }
+        }
+        "point.withinbbox" => {
+            want(name, v, 3..=3)?;
+            match (a0, a1, a2) {
+                (Val::Point(p), Val::Point(lo), Val::Point(hi)) => {
+                    Ok(p.within_bbox(lo, hi).map_or(Val::Null, Val::Bool))
+                }
+                _ if v.iter().any(Val::is_null) => Ok(Val::Null),
+                _ => Err(bad_arg(
+                    name,
+                    v.iter().find(|x| !matches!(x, Val::Point(_))).unwrap_or(a0),
+                )),
+            }
         }
         "vector.similarity.cosine" | "vector.similarity.euclidean" => {
             want(name, v, 2..=2)?;
@@ -1069,6 +1107,7 @@ fn value_type(v: &Val) -> String {
         },
         Val::Path(_) => "PATH NOT NULL".into(),
         Val::Duration(_) => "DURATION NOT NULL".into(),
+        Val::Point(_) => "POINT NOT NULL".into(),
         Val::Temporal(t) => match t.kind {
             crate::temporal::Kind::Date => "DATE NOT NULL".into(),
             crate::temporal::Kind::LocalTime => "LOCAL TIME NOT NULL".into(),

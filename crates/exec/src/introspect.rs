@@ -23,6 +23,7 @@ fn stored_type(v: &Value) -> &'static str {
         Value::DateTime(_) => "DateTime",
         Value::LocalDateTime(_) => "LocalDateTime",
         Value::Duration(_) => "Duration",
+        Value::Point(_) => "Point",
         Value::List(items) => match items.first() {
             // Stored lists are homogeneous; an empty one has no element type.
             None | Some(Value::String(_)) => "StringArray",
@@ -35,6 +36,7 @@ fn stored_type(v: &Value) -> &'static str {
             Some(Value::DateTime(_)) => "DateTimeArray",
             Some(Value::LocalDateTime(_)) => "LocalDateTimeArray",
             Some(Value::Duration(_)) => "DurationArray",
+            Some(Value::Point(_)) => "PointArray",
             Some(_) => "List",
         },
         Value::Map(_) => "Map",
@@ -155,6 +157,7 @@ fn apoc_type(v: &Value) -> &'static str {
         Value::LocalTime(_) => "LOCAL_TIME",
         Value::Time(_) => "TIME",
         Value::Duration(_) => "DURATION",
+        Value::Point(_) => "POINT",
         Value::List(_) | Value::Bytes(_) => "LIST",
         Value::Map(_) => "MAP",
         Value::Null => "NULL",

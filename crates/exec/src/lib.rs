@@ -150,40 +150,62 @@ pub enum StatementClass {
     Schema,
 }
 
-pub fn classify(query: &str) -> Result<StatementClass> {
+/// What the server decides about a statement before running it, read once
+/// from its parse (cached, so running it later parses nothing again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatementInfo {
+    pub class: StatementClass,
+    /// `PROFILE`: the result carries a plan with row counts.
+    pub profile: bool,
+    /// SHOW commands and `CALL dbms.*` procedures, which describe the
+    /// member or cluster: the member a client talks to answers them, even
+    /// inside a write transaction that is otherwise routed to the leader.
+    pub answered_here: bool,
+    /// Holds `CALL { } IN TRANSACTIONS`, which runs only in an implicit
+    /// transaction (the checker allows it only at the top of the query).
+    pub inner_transactions: bool,
+}
+
+pub fn statement_info(query: &str) -> Result<StatementInfo> {
     let stmt = cache::statement(query)?;
-    Ok(match &stmt.kind {
-        StatementKind::Schema(_) => StatementClass::Schema,
-        StatementKind::Show(_) => StatementClass::Read,
-        StatementKind::Query(q) => {
+    let (class, inner_transactions) = match &stmt.kind {
+        StatementKind::Schema(_) => (StatementClass::Schema, false),
+        StatementKind::Show(_) => (StatementClass::Read, false),
+        StatementKind::Query(q) => (
             if exec::query_updates(q) {
                 StatementClass::Write
             } else {
                 StatementClass::Read
-            }
-        }
-    })
-}
-
-/// Whether the statement holds `CALL { } IN TRANSACTIONS`, which Neo4j
-/// runs only in an auto-commit transaction (the checker allows it only at
-/// the top level of the query).
-pub fn runs_inner_transactions(query: &str) -> Result<bool> {
-    let stmt = cache::statement(query)?;
-    Ok(match &stmt.kind {
-        StatementKind::Query(q) => q.parts.iter().any(|p| {
-            p.clauses.iter().any(|c| {
+            },
+            q.parts.iter().flat_map(|p| &p.clauses).any(|c| {
                 matches!(
                     c,
-                    causeway_cypher::ast::Clause::CallSubquery {
+                    Clause::CallSubquery {
                         in_transactions: Some(_),
                         ..
                     }
                 )
-            })
-        }),
+            }),
+        ),
+    };
+    let dbms_call = match &stmt.kind {
+        StatementKind::Query(q) if q.parts.len() == 1 => matches!(
+            q.parts[0].clauses.first(),
+            Some(Clause::Call { procedure, .. })
+                if procedure.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("dbms."))
+        ),
         _ => false,
+    };
+    Ok(StatementInfo {
+        class,
+        profile: stmt.explain == Some(ExplainMode::Profile),
+        answered_here: matches!(stmt.kind, StatementKind::Show(_)) || dbms_call,
+        inner_transactions,
     })
+}
+
+pub fn classify(query: &str) -> Result<StatementClass> {
+    statement_info(query).map(|i| i.class)
 }
 
 /// Statements nesting deeper than this run on a dedicated thread with a

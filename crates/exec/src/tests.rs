@@ -2659,21 +2659,48 @@ fn call_in_transactions_batches() {
 
     // ON ERROR FAIL: the statement fails; batches finished before the
     // failing one are marked to commit all the same, as Neo4j keeps them.
-    let mut failing = tx.clone();
+    // (Each statement from a committed state, as an auto-commit query.)
+    let committed = || TxGraph::new(tx.clone().finish().0);
+    let mut failing = committed();
     let e = err(
         &mut failing,
         "UNWIND [1, 0] AS i CALL (i) { CREATE (:R {v: 1 / i}) } IN TRANSACTIONS OF 1 ROW",
     );
     assert_eq!(e.code, Code::ArithmeticError);
-    assert!(failing.keeps_finished_batches());
+    let mut kept = failing
+        .take_finished_batches()
+        .expect("the first batch is kept");
     assert_eq!(
-        ints(run(&mut failing, "MATCH (r:R) RETURN count(r)")),
+        ints(run(&mut kept, "MATCH (r:R) RETURN count(r)")),
         vec![vec![1]]
     );
-    let mut failing = tx.clone();
+    let mut failing = committed();
     err(
         &mut failing,
         "UNWIND [0, 1] AS i CALL (i) { CREATE (:R {v: 1 / i}) } IN TRANSACTIONS OF 1 ROW",
+    );
+    assert!(!failing.keeps_finished_batches());
+    // A failure after the clause keeps the finished batches too ...
+    let mut failing = committed();
+    err(
+        &mut failing,
+        "UNWIND [1, 2] AS i CALL (i) { CREATE (:R {v: i}) } IN TRANSACTIONS OF 1 ROW \
+         WITH count(*) AS n RETURN 1 / (n - 2)",
+    );
+    let mut kept = failing
+        .take_finished_batches()
+        .expect("both batches are kept");
+    assert_eq!(
+        ints(run(&mut kept, "MATCH (r:R) RETURN count(r)")),
+        vec![vec![2]]
+    );
+    // ... but not when the outer query wrote before the clause: that write
+    // belongs to the outer transaction, which fails.
+    let mut failing = committed();
+    err(
+        &mut failing,
+        "CREATE (:Outer) WITH 1 AS x UNWIND [1, 0] AS i \
+         CALL (i) { CREATE (:R {v: 1 / i}) } IN TRANSACTIONS OF 1 ROW",
     );
     assert!(!failing.keeps_finished_batches());
     // ON ERROR RETRY ... THEN CONTINUE: a deterministic failure is not
@@ -2729,8 +2756,25 @@ fn call_in_transactions_compile_errors() {
         "CALL { CREATE (:T) } IN TRANSACTIONS OF 1 ROW OF 2 ROWS",
     );
     assert_eq!(e.code, Code::SyntaxError);
-    assert!(runs_inner_transactions("CALL { CREATE (:T) } IN TRANSACTIONS").unwrap());
-    assert!(!runs_inner_transactions("CALL { CREATE (:T) }").unwrap());
+    assert!(
+        statement_info("CALL { CREATE (:T) } IN TRANSACTIONS")
+            .unwrap()
+            .inner_transactions
+    );
+    assert!(
+        !statement_info("CALL { CREATE (:T) }")
+            .unwrap()
+            .inner_transactions
+    );
+    let info = statement_info("PROFILE MATCH (n) RETURN n").unwrap();
+    assert!(info.profile && !info.answered_here && info.class == StatementClass::Read);
+    assert!(
+        statement_info("call DBMS.components()")
+            .unwrap()
+            .answered_here
+    );
+    assert!(statement_info("SHOW PROCEDURES").unwrap().answered_here);
+    assert!(!statement_info("CALL db.labels()").unwrap().answered_here);
 }
 
 /// `apoc.periodic.iterate`: the action per row (columns as variables and
@@ -2792,24 +2836,25 @@ fn show_functions_lists_every_callable_function() {
         .chain(crate::apoc::FUNCTIONS)
         .copied()
         .collect();
-    for n in causeway_cypher::function_names().chain(apoc.iter().copied()) {
-        assert!(listed.contains(n), "{n} is callable but not listed");
-    }
+    // What the executor runs: its scalar functions, the aggregates and APOC's.
+    let aggregates = causeway_cypher::function_names()
+        .filter(|n| causeway_cypher::function_arity(n).is_some_and(|a| a.2));
+    let callable: std::collections::HashSet<String> = crate::functions::KNOWN
+        .iter()
+        .copied()
+        .chain(aggregates)
+        .chain(apoc.iter().copied())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(listed, callable, "SHOW FUNCTIONS and the executor disagree");
     for &(sig, _, _) in FUNCTIONS {
         let p = parse(sig);
-        let lower = p.name.to_ascii_lowercase();
-        match causeway_cypher::function_arity(&lower) {
-            Some((min, max, _)) => {
-                let n = p.args.len();
-                assert!(
-                    n == max || (max == usize::MAX && n >= min.max(1)),
-                    "{sig}: the checker takes {min}..{max} arguments"
-                );
-            }
-            None => assert!(
-                apoc.contains(&lower.as_str()) || lower.starts_with("vector.similarity."),
-                "{sig} is listed but not callable"
-            ),
+        if let Some((min, max, _)) = causeway_cypher::function_arity(p.name) {
+            let n = p.args.len();
+            assert!(
+                n == max || (max == usize::MAX && n >= min.max(1)),
+                "{sig}: the checker takes {min}..{max} arguments"
+            );
         }
     }
     let mut tx = TxGraph::new(Graph::new());
@@ -2856,4 +2901,76 @@ fn show_functions_lists_every_callable_function() {
         ints(all)[0][0] - ints(builtin)[0][0],
         i64::try_from(apoc.len()).unwrap()
     );
+}
+
+#[test]
+fn spatial_points() {
+    let mut tx = TxGraph::new(Graph::new());
+    let rows = run(
+        &mut tx,
+        "WITH point({x: 3, y: 4}) AS p, point({x: 0, y: 0}) AS o \
+         RETURN point.distance(p, o) AS d, p.x AS x, p.srid AS srid, p.crs AS crs, \
+                toString(p) AS s, valueType(p) AS t, p = point({x: 3.0, y: 4.0}) AS same, \
+                p < o AS lt, distance(p, o) AS legacy",
+    );
+    assert_eq!(
+        rows,
+        vec![vec![
+            Value::Float(5.0),
+            Value::Float(3.0),
+            Value::Int(7203),
+            Value::from("cartesian"),
+            Value::from("point({x: 3.0, y: 4.0, crs: 'cartesian'})"),
+            Value::from("POINT NOT NULL"),
+            Value::Bool(true),
+            Value::Null,
+            Value::Float(5.0),
+        ]]
+    );
+    run(
+        &mut tx,
+        "CREATE (:Pt {p: point({latitude: 55.6, longitude: 13.0}), \
+                      ps: [point({x: 1, y: 1}), point({x: 2, y: 2})]})",
+    );
+    let rows = run(
+        &mut tx,
+        "MATCH (n:Pt) WHERE n.p = point({longitude: 13.0, latitude: 55.6, crs: 'WGS-84'}) \
+         RETURN n.p.longitude AS lon, size(n.ps) AS k, \
+                point.withinBBox(n.ps[0], point({x: 0, y: 0}), point({x: 1, y: 1})) AS inside",
+    );
+    assert_eq!(
+        rows,
+        vec![vec![Value::Float(13.0), Value::Int(2), Value::Bool(true)]]
+    );
+    // Null coordinates give null; a bad coordinate system or range fails.
+    assert_eq!(
+        run(&mut tx, "RETURN point({x: null, y: 1}) AS p"),
+        vec![vec![Value::Null]]
+    );
+    assert_eq!(
+        fails(&tx, "RETURN point({x: 1, y: 1, crs: 'mars'})").code,
+        Code::ArgumentError
+    );
+    assert_eq!(
+        fails(&tx, "RETURN point({latitude: 91, longitude: 0})").code,
+        Code::ArgumentError
+    );
+    assert!(fails(&tx, "RETURN point({x: 1, y: 1}).latitude")
+        .message
+        .contains("latitude"));
+    assert_eq!(
+        fails(
+            &tx,
+            "CREATE (:Pt {q: [point({x: 1, y: 1}), point({latitude: 1, longitude: 1})]})"
+        )
+        .code,
+        Code::TypeError
+    );
+    // Ordering groups points together and keeps them apart from other types.
+    let rows = run(
+        &mut tx,
+        "UNWIND [point({x: 2, y: 0}), 1, point({x: 1, y: 5})] AS v RETURN v ORDER BY v",
+    );
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[2], vec![Value::Int(1)]);
 }

@@ -27,6 +27,8 @@ pub enum Val {
     Temporal(Temporal),
     /// Boxed: a duration is twice the size of any other variant.
     Duration(Box<crate::duration::Duration>),
+    /// Boxed, as durations are: a point is larger than any other variant.
+    Point(Box<causeway_value::Point>),
     /// A virtual node or relationship (`Value::Node` / `Value::Relationship`
     /// with an id at or above `VIRTUAL_IDS`), as APOC's meta procedures
     /// return: it lives in the result only, never in the graph.
@@ -63,6 +65,7 @@ impl Val {
             Val::Path(_) => "Path",
             Val::Temporal(_) => "Temporal",
             Val::Duration(_) => "Duration",
+            Val::Point(_) => "Point",
             Val::Virtual(v) => match **v {
                 Value::Relationship(_) => "Relationship",
                 _ => "Node",
@@ -98,6 +101,7 @@ impl Val {
             | Value::DateTime(_)
             | Value::LocalDateTime(_)
             | Value::Duration(_) => temporal_from_value(v),
+            Value::Point(p) => Val::Point(Box::new(*p)),
         }
     }
 
@@ -118,6 +122,7 @@ impl Val {
             Val::Rel(id) => Value::Relationship(rel_value(g, *id)),
             Val::Temporal(t) => temporal_to_value(t),
             Val::Duration(d) => duration_to_value(d),
+            Val::Point(p) => Value::Point(**p),
             Val::Virtual(v) => (**v).clone(),
             Val::Path(p) => Value::Path(causeway_value::Path {
                 nodes: p.nodes.iter().map(|n| node_value(g, *n)).collect(),
@@ -313,6 +318,7 @@ pub fn cypher_eq(a: &Val, b: &Val) -> Option<bool> {
             Some(x.cmp_same(y) == Some(Ordering::Equal) && x.offset == y.offset && x.zone == y.zone)
         }
         (Val::Duration(x), Val::Duration(y)) => Some(x == y),
+        (Val::Point(x), Val::Point(y)) => Some(x == y),
         (Val::List(x), Val::List(y)) => {
             if x.len() != y.len() {
                 return Some(false);
@@ -442,13 +448,14 @@ fn type_rank(v: &Val) -> u8 {
         },
         Val::List(_) => 3,
         Val::Path(_) => 4,
-        Val::Temporal(_) => 5,
-        Val::Duration(_) => 6,
-        Val::Bytes(_) => 7,
-        Val::Str(_) => 8,
-        Val::Bool(_) => 9,
-        Val::Int(_) | Val::Float(_) => 10,
-        Val::Null => 11,
+        Val::Point(_) => 5,
+        Val::Temporal(_) => 6,
+        Val::Duration(_) => 7,
+        Val::Bytes(_) => 8,
+        Val::Str(_) => 9,
+        Val::Bool(_) => 10,
+        Val::Int(_) | Val::Float(_) => 11,
+        Val::Null => 12,
     }
 }
 
@@ -483,6 +490,12 @@ pub fn total_cmp(a: &Val, b: &Val) -> Ordering {
         (Val::Duration(x), Val::Duration(y)) => {
             (x.months, x.days, x.nanos).cmp(&(y.months, y.days, y.nanos))
         }
+        (Val::Point(x), Val::Point(y)) => x
+            .srid
+            .cmp(&y.srid)
+            .then_with(|| float_total(x.x, y.x))
+            .then_with(|| float_total(x.y, y.y))
+            .then_with(|| float_total(x.z.unwrap_or(0.0), y.z.unwrap_or(0.0))),
         (Val::Node(x), Val::Node(y)) | (Val::Rel(x), Val::Rel(y)) => x.cmp(y),
         (Val::List(x), Val::List(y)) => {
             for (p, q) in x.iter().zip(y) {
@@ -565,6 +578,7 @@ pub fn key_of(v: &Val) -> Key {
         Val::Path(p) => Key::Path(p.nodes.clone(), p.rels.clone()),
         Val::Temporal(t) => Key::Temporal(format!("{:?}{}", t.kind, t.render())),
         Val::Duration(d) => Key::Temporal(format!("D{}", d.render())),
+        Val::Point(p) => Key::Temporal(p.text()),
     }
 }
 

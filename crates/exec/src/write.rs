@@ -39,6 +39,7 @@ pub fn to_prop(v: &Val) -> Result<Value> {
         Val::Bytes(b) => Value::Bytes(b.clone()),
         Val::Temporal(t) => temporal_to_value(t),
         Val::Duration(d) => duration_to_value(d),
+        Val::Point(p) => Value::Point(**p),
         Val::List(l) => {
             // Stored lists are homogeneous, as Neo4j's property arrays are
             // (integers and floats count as one kind here).
@@ -49,6 +50,8 @@ pub fn to_prop(v: &Val) -> Result<Value> {
                 Val::Str(_) => 2,
                 Val::Duration(_) => 3,
                 Val::Temporal(t) => 10 + t.kind as u8,
+                // One coordinate system per point array, as in Neo4j.
+                Val::Point(p) => 20 + u8::try_from(p.srid % 200).unwrap_or(0),
                 _ => 4,
             };
             if let Some(first) = l.first() {
@@ -68,7 +71,8 @@ pub fn to_prop(v: &Val) -> Result<Value> {
                     | Val::Float(_)
                     | Val::Str(_)
                     | Val::Temporal(_)
-                    | Val::Duration(_) => out.push(to_prop(x)?),
+                    | Val::Duration(_)
+                    | Val::Point(_) => out.push(to_prop(x)?),
                     other => return Err(invalid_prop(other)),
                 }
             }

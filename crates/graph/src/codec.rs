@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use causeway_value::{
-    Code, DateTime, Duration, Error, LocalDateTime, Map, Result, Time, Tz, Value,
+    spatial, Code, DateTime, Duration, Error, LocalDateTime, Map, Result, Time, Tz, Value,
 };
 
 use crate::store::{NodeRec, Props, Sym};
@@ -19,11 +19,13 @@ use crate::{
 
 const CHANGES_MAGIC: &[u8; 4] = b"CWC\x01";
 const GRAPH_MAGIC: &[u8; 4] = b"CWG\x01";
-/// Format 2 adds temporal value tags (9..=15) to format 1. Encodings that
-/// hold no temporal value are still written as format 1, so that a peer or
-/// an older binary that only knows format 1 keeps reading them.
+/// Format 2 adds temporal value tags (9..=15) to format 1, and format 3
+/// point tags (16, 17). An encoding is written in the lowest format that
+/// holds its values, so that a peer or an older binary keeps reading
+/// whatever it can represent, and refuses the rest as an unknown format.
 const FORMAT_V1: u8 = 1;
 const FORMAT_V2: u8 = 2;
+const FORMAT_V3: u8 = 3;
 /// Set in an index definition's option byte and in a constraint's kind
 /// byte for relationship schema. Node schema leaves it clear, so it encodes
 /// exactly as before relationship schema existed and older binaries keep
@@ -37,16 +39,18 @@ fn corrupt(what: &str) -> Error {
     Error::new(Code::Unknown, format!("corrupt encoding: {what}"))
 }
 
+/// The bytes so far, and the format they need (0 until a value needs more
+/// than format 1).
 #[derive(Default)]
-struct W(Vec<u8>, bool);
+struct W(Vec<u8>, u8);
 
 impl W {
-    /// The bytes, with the magic's format byte raised to 2 if a temporal
-    /// value was written.
+    /// The bytes, with the magic's format byte raised to what the values
+    /// written need.
     fn finish(mut self) -> Vec<u8> {
-        if self.1 {
+        if self.1 > FORMAT_V1 {
             if let Some(b) = self.0.get_mut(3) {
-                *b = FORMAT_V2;
+                *b = self.1;
             }
         }
         self.0
@@ -116,13 +120,24 @@ impl W {
             | Value::LocalTime(_)
             | Value::DateTime(_)
             | Value::LocalDateTime(_)
-            | Value::Duration(_)
-                if !self.1 =>
-            {
-                // Remember that format 2 is needed, then write the value.
-                self.1 = true;
-                self.value(v);
+            | Value::Duration(_) => {
+                self.1 = self.1.max(FORMAT_V2);
+                self.temporal(v);
             }
+            Value::Point(p) => {
+                self.1 = self.1.max(FORMAT_V3);
+                self.u8(if p.z.is_some() { 17 } else { 16 });
+                self.u64(u64::from(p.srid));
+                for c in [Some(p.x), Some(p.y), p.z].into_iter().flatten() {
+                    self.0.extend_from_slice(&c.to_bits().to_le_bytes());
+                }
+            }
+            // Not storable, so never part of a change set or graph.
+            Value::Null | Value::Node(_) | Value::Relationship(_) | Value::Path(_) => self.u8(0),
+        }
+    }
+    fn temporal(&mut self, v: &Value) {
+        match v {
             Value::Date(d) => {
                 self.u8(9);
                 self.i64(*d);
@@ -162,8 +177,7 @@ impl W {
                 self.i64(d.seconds);
                 self.i64(d.nanos);
             }
-            // Not storable, so never part of a change set or graph.
-            Value::Null | Value::Node(_) | Value::Relationship(_) | Value::Path(_) => self.u8(0),
+            _ => unreachable!("only temporal values are written here"),
         }
     }
     fn map(&mut self, m: &Map) {
@@ -273,6 +287,12 @@ impl<'a> R<'a> {
         self.pos += n;
         Ok(s)
     }
+    fn f64(&mut self) -> Result<f64> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(f64::from_bits(u64::from_le_bytes(a)))
+    }
     fn u64(&mut self) -> Result<u64> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
@@ -327,17 +347,15 @@ impl<'a> R<'a> {
         if t >= 9 && self.format < FORMAT_V2 {
             return Err(corrupt("temporal value in a format 1 encoding"));
         }
+        if t >= 16 && self.format < FORMAT_V3 {
+            return Err(corrupt("point in a format 1 or 2 encoding"));
+        }
         Ok(match t {
             0 => Value::Null,
             1 => Value::Bool(false),
             2 => Value::Bool(true),
             3 => Value::Int(self.i64()?),
-            4 => {
-                let b = self.take(8)?;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                Value::Float(f64::from_bits(u64::from_le_bytes(a)))
-            }
+            4 => Value::Float(self.f64()?),
             5 => Value::String(self.string()?),
             6 => Value::Bytes(self.bytes()?.to_vec()),
             7 => {
@@ -375,6 +393,16 @@ impl<'a> R<'a> {
                 seconds: self.i64()?,
                 nanos: self.i64()?,
             }),
+            16 | 17 => {
+                let srid = i64::try_from(self.u64()?).map_err(|_| corrupt("point srid"))?;
+                let crs = spatial::crs_by_srid(srid).ok_or_else(|| corrupt("point srid"))?;
+                let n = if t == 17 { 3 } else { 2 };
+                let mut coords = Vec::with_capacity(n);
+                for _ in 0..n {
+                    coords.push(self.f64()?);
+                }
+                Value::Point(spatial::Point::new(crs, &coords).map_err(|_| corrupt("point"))?)
+            }
             _ => return Err(corrupt("unknown value tag")),
         })
     }
@@ -491,7 +519,7 @@ impl<'a> R<'a> {
         if got[..3] != m[..3] {
             return Err(corrupt("bad magic"));
         }
-        if !(FORMAT_V1..=FORMAT_V2).contains(&got[3]) {
+        if !(FORMAT_V1..=FORMAT_V3).contains(&got[3]) {
             return Err(corrupt("unsupported format version"));
         }
         self.format = got[3];

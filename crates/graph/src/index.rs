@@ -186,11 +186,13 @@ impl Index {
         let (Ok(lo), Ok(hi)) = (conv(lower, true), conv(upper, false)) else {
             return Vec::new();
         };
-        // Durations are not ordered: every range comparison is null.
+        // Durations and points are not ordered: every range comparison is
+        // null.
         for b in [&lo, &hi] {
-            if let StdBound::Included(Key::Duration(..)) | StdBound::Excluded(Key::Duration(..)) = b
-            {
-                return Vec::new();
+            if let StdBound::Included(k) | StdBound::Excluded(k) = b {
+                if matches!(k, Key::Duration(..) | Key::Point(..)) {
+                    return Vec::new();
+                }
             }
         }
         let fam_of = |b: &StdBound<Key>| match b {

@@ -33,6 +33,9 @@ pub(crate) enum Key {
     },
     /// Months, days, time part: equality only, durations have no order.
     Duration(i64, i64, i128),
+    /// SRID and coordinates: equality only, points have no order in Cypher
+    /// (the order here only keeps equal points together).
+    Point(u32, Vec<Key>),
 }
 
 const NANOS: i128 = 1_000_000_000;
@@ -90,6 +93,14 @@ impl Key {
                 offset: dt.offset().unwrap_or(0),
             },
             Value::Duration(d) => Key::Duration(d.months, d.days, d.total_nanos()),
+            Value::Point(p) => Key::Point(
+                p.srid,
+                [Some(p.x), Some(p.y), p.z]
+                    .into_iter()
+                    .flatten()
+                    .map(|c| Key::Num(Num::Float(c)))
+                    .collect(),
+            ),
             _ => return None,
         })
     }
@@ -118,6 +129,7 @@ impl Key {
             Key::Tuple(_) => 5,
             Key::Temporal { kind, .. } => 6 + kind,
             Key::Duration(..) => 11,
+            Key::Point(..) => 12,
         }
     }
 
@@ -135,6 +147,7 @@ impl Key {
                 offset: i32::MIN,
             },
             11 => Key::Duration(i64::MIN, i64::MIN, i128::MIN),
+            12 => Key::Point(0, Vec::new()),
             _ => Key::Tuple(Vec::new()),
         }
     }
@@ -215,6 +228,7 @@ impl Ord for Key {
             (Key::Duration(ma, da, na), Key::Duration(mb, db, nb)) => {
                 (ma, da, na).cmp(&(mb, db, nb))
             }
+            (Key::Point(sa, a), Key::Point(sb, b)) => (sa, a).cmp(&(sb, b)),
             _ => self.family().cmp(&other.family()),
         }
     }

@@ -605,9 +605,10 @@ pub struct TxGraph {
     touched: OrdSet<NodeId>,
     /// Likewise for relationships.
     touched_rels: OrdSet<RelId>,
-    /// Set when a statement failed after some of its inner transactions
-    /// (`CALL { } IN TRANSACTIONS`) had finished: those commit anyway.
-    keeps_batches: bool,
+    /// The state after the last finished inner transaction of the statement
+    /// (`CALL { } IN TRANSACTIONS`): what commits if the statement then
+    /// fails.
+    kept: Option<Box<TxGraph>>,
 }
 
 impl std::ops::Deref for TxGraph {
@@ -625,7 +626,7 @@ impl TxGraph {
             counters: Counters::default(),
             touched: OrdSet::new(),
             touched_rels: OrdSet::new(),
-            keeps_batches: false,
+            kept: None,
         }
     }
     /// The working state as an independent snapshot (O(1)), for lazily
@@ -782,15 +783,33 @@ impl TxGraph {
         Ok(())
     }
 
-    /// Marks that the statement failed after inner transactions finished,
-    /// this state being what they left: it is to be committed although the
-    /// statement reports its error, as Neo4j keeps such batches.
+    /// Records this state as what the statement's finished inner
+    /// transactions leave, to be committed even if the statement later
+    /// fails, as Neo4j keeps such batches. O(1): a clone.
     pub fn keep_finished_batches(&mut self) {
-        self.keeps_batches = true;
+        let mut snapshot = self.clone();
+        snapshot.kept = None;
+        self.kept = Some(Box::new(snapshot));
     }
 
+    /// Whether anything was written since the last finished inner
+    /// transaction (or at all, before the first).
+    pub fn changed_since_kept(&self) -> bool {
+        match &self.kept {
+            None => self.has_changes(),
+            Some(k) => self.changes.len() != k.changes.len(),
+        }
+    }
+
+    /// The state the finished inner transactions left, if any.
+    pub fn take_finished_batches(&mut self) -> Option<TxGraph> {
+        self.kept.take().map(|k| *k)
+    }
+
+    /// Whether a failure now would still commit finished inner
+    /// transactions.
     pub fn keeps_finished_batches(&self) -> bool {
-        self.keeps_batches
+        self.kept.is_some()
     }
 }
 

@@ -1338,7 +1338,57 @@ fn temporal_properties_store_and_survive_the_codecs() {
     let mut old = cb.clone();
     old[3] = 1;
     assert!(ChangeSet::decode(&old).is_err());
-    old[3] = 3;
+    old[3] = 4;
+    assert!(ChangeSet::decode(&old).is_err());
+}
+
+#[test]
+fn points_store_index_and_survive_the_codecs() {
+    use causeway_value::{spatial, Point};
+    let p = Point::new(spatial::WGS84, &[13.0, 55.6]).unwrap();
+    let q = Point::new(spatial::CARTESIAN_3D, &[1.0, 2.0, 3.0]).unwrap();
+    let mut tx = TxGraph::new(Graph::new());
+    tx.create_index(None, "P", &s(&["at"]), false).unwrap();
+    let a = tx
+        .create_node(&s(&["P"]), props(&[("at", Value::Point(p))]))
+        .unwrap();
+    let b = tx
+        .create_node(
+            &s(&["P"]),
+            props(&[
+                ("at", Value::Point(q)),
+                ("l", Value::List(vec![Value::Point(q)])),
+            ]),
+        )
+        .unwrap();
+    // A point array holds one coordinate system.
+    let mixed = Value::List(vec![Value::Point(p), Value::Point(q)]);
+    assert_eq!(
+        tx.set_node_prop(a, "m", mixed).unwrap_err().code,
+        Code::TypeError
+    );
+    assert_eq!(tx.index_seek("P", "at", &Value::Point(p)), Some(vec![a]));
+    // Points have no order: a range over them is empty.
+    assert_eq!(
+        tx.index_range(
+            "P",
+            "at",
+            &Bound::Included(Value::Point(p)),
+            &Bound::Unbounded
+        ),
+        Some(Vec::new())
+    );
+    let (g, cs) = tx.finish();
+    let (gb, cb) = (g.encode(), cs.encode());
+    assert_eq!(&gb[..4], b"CWG\x03");
+    assert_eq!(&cb[..4], b"CWC\x03");
+    assert_eq!(ChangeSet::decode(&cb).unwrap(), cs);
+    let back = Graph::decode(&gb).unwrap();
+    assert_eq!(back.node_prop(b, "at"), Some(&Value::Point(q)));
+    assert_eq!(back.index_seek("P", "at", &Value::Point(q)), Some(vec![b]));
+    // An older format cannot hold a point.
+    let mut old = cb.clone();
+    old[3] = 2;
     assert!(ChangeSet::decode(&old).is_err());
 }
 

@@ -25,7 +25,8 @@ pub(crate) fn check_storable(v: &Value) -> Result<()> {
         | Value::LocalTime(_)
         | Value::DateTime(_)
         | Value::LocalDateTime(_)
-        | Value::Duration(_) => Ok(()),
+        | Value::Duration(_)
+        | Value::Point(_) => Ok(()),
         Value::List(items) => {
             let mut family = None;
             for it in items {
@@ -42,6 +43,8 @@ pub(crate) fn check_storable(v: &Value) -> Result<()> {
                         Value::DateTime(_) => 6,
                         Value::LocalDateTime(_) => 7,
                         Value::Duration(_) => 8,
+                        // Neo4j's point arrays hold one coordinate system.
+                        Value::Point(p) => 9 + i64::from(p.srid),
                         Value::Null => return Err(type_error(
                             "Collections containing null values can not be stored in properties.",
                         )),

@@ -300,9 +300,13 @@ impl Database {
             tx.lock = None;
             return Err(lock_lost(tx));
         }
-        let class = causeway_exec::classify(query)?;
-        let implicit = !tx.explicit || tx.forward.is_some_and(|f| f.auto_commit);
-        if !implicit && causeway_exec::runs_inner_transactions(query)? {
+        let info = causeway_exec::statement_info(query)?;
+        let class = info.class;
+        // A routed auto-commit query arrives as the first statement of a
+        // transaction marked so; nothing else counts as implicit.
+        let implicit =
+            !tx.explicit || (tx.statements == 0 && tx.forward.is_some_and(|f| f.auto_commit));
+        if !implicit && info.inner_transactions {
             tx.failed = true;
             return Err(Error::new(
                 Code::TransactionStartFailed,
@@ -358,13 +362,19 @@ impl Database {
         let result =
             causeway_exec::execute_until(&mut tx.graph, query, params, &ctx, Some(tx.deadline));
         if let Err(e) = result {
-            // Inner transactions (`CALL { } IN TRANSACTIONS`) that finished
-            // before the failing one stay committed, as in Neo4j; the
-            // client still gets the statement's error.
-            if implicit && tx.graph.keeps_finished_batches() {
-                self.commit_changes(tx).await?;
-            }
             tx.failed = true;
+            // Inner transactions (`CALL { } IN TRANSACTIONS`) that finished
+            // before the failure stay committed, as in Neo4j; the client
+            // still gets the statement's error.
+            if implicit {
+                if let Some(done) = tx.graph.take_finished_batches() {
+                    tx.graph = done;
+                    if let Err(c) = self.commit_changes(tx).await {
+                        tracing::warn!(db = %self.name, error = %c,
+                            "the finished inner transactions of a failed statement did not commit");
+                    }
+                }
+            }
             return Err(e);
         }
         result

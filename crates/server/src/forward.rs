@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use causeway_bolt::client::{Client, ClientError, Stream};
-use causeway_bolt::{AuthToken, BeginRequest, Forward, FORWARD_KEY};
+use causeway_bolt::{AuthToken, BeginRequest, Forward, AUTO_COMMIT_KEY, FORWARD_KEY};
 use causeway_replication::{Replicator, Role};
 use causeway_value::{Code, Counters, Error, Map, Value};
 
@@ -399,9 +399,11 @@ impl Forwarder {
                 Value::Int(fence.command_id as i64),
                 Value::Int(fence.term as i64),
                 Value::Int(fence.origin as i64),
-                Value::Bool(req.auto_commit),
             ]),
         );
+        if req.auto_commit {
+            m.insert(AUTO_COMMIT_KEY.into(), Value::Bool(true));
+        }
         m
     }
 

@@ -337,6 +337,15 @@ fn row_json(v: &Value) -> JsonValue {
         Value::Node(n) => props_json(&n.props),
         Value::Relationship(r) => props_json(&r.props),
         Value::Path(p) => JsonValue::Array(path_items(p).iter().map(row_json).collect()),
+        // GeoJSON with the coordinate system linked, as Neo4j's HTTP API
+        // writes points.
+        Value::Point(p) => {
+            let crs = p.crs();
+            let coords: Vec<f64> = [Some(p.x), Some(p.y), p.z].into_iter().flatten().collect();
+            json!({"type": "Point", "coordinates": coords, "crs": {
+                "srid": p.srid, "name": crs.name, "type": "link",
+                "properties": {"href": format!("{}ogcwkt/", crs.href), "type": "ogcwkt"}}})
+        }
         other => other
             .temporal_text()
             .map_or(JsonValue::Null, JsonValue::String),
@@ -400,6 +409,7 @@ fn meta_json(v: &Value) -> JsonValue {
         Value::DateTime(_) => json!({"type": "datetime"}),
         Value::LocalDateTime(_) => json!({"type": "localdatetime"}),
         Value::Duration(_) => json!({"type": "duration"}),
+        Value::Point(_) => json!({"type": "point"}),
         _ => JsonValue::Null,
     }
 }
@@ -607,10 +617,13 @@ async fn start(
     let principal = token.principal.clone();
     let mut session = BoltSession::for_http(s.sessions.clone(), token);
     let mut req = begin_request(db, headers);
-    // A single statement committed in the same request runs as an
-    // auto-commit query, as Neo4j's implicit transactions do (so it may
-    // hold `CALL { } IN TRANSACTIONS`).
-    req.auto_commit = one_shot && statements.len() == 1;
+    // A single statement with `CALL { } IN TRANSACTIONS` committed in the
+    // same request runs as an auto-commit query, as Neo4j runs it in an
+    // implicit transaction. Others stay explicit, so that a result too
+    // large to send can still roll the transaction back.
+    req.auto_commit = one_shot
+        && statements.len() == 1
+        && causeway_exec::statement_info(&statements[0].text).is_ok_and(|i| i.inner_transactions);
     let mut tx = session
         .begin(req)
         .await
@@ -959,6 +972,22 @@ fn plain_json(v: &Value) -> JsonValue {
         Value::Path(p) => JsonValue::Array(path_items(p).iter().map(plain_json).collect()),
         Value::List(l) => JsonValue::Array(l.iter().map(plain_json).collect()),
         Value::Map(m) => plain_map(m),
+        // Well-known text with the SRID, as the Query API writes points.
+        Value::Point(p) => {
+            let num =
+                |x: f64| serde_json::Number::from_f64(x).map_or(x.to_string(), |n| n.to_string());
+            let wkt = match p.z {
+                None => format!("SRID={};POINT ({} {})", p.srid, num(p.x), num(p.y)),
+                Some(z) => format!(
+                    "SRID={};POINT Z ({} {} {})",
+                    p.srid,
+                    num(p.x),
+                    num(p.y),
+                    num(z)
+                ),
+            };
+            JsonValue::String(wkt)
+        }
         other => row_json(other),
     }
 }
@@ -1023,7 +1052,7 @@ async fn query_v2(
         Err(e) => return fail(StatusCode::BAD_REQUEST, &e),
     };
     let mut req = begin_request(db, &headers);
-    req.auto_commit = true;
+    req.auto_commit = causeway_exec::statement_info(&statement).is_ok_and(|i| i.inner_transactions);
     if let Some(JsonValue::String(m)) = body.get("accessMode") {
         req.mode = if m.eq_ignore_ascii_case("read") {
             AccessMode::Read

@@ -226,7 +226,7 @@ fn run_result(result: causeway_exec::QueryResult, query: &str, db: &Database) ->
         rows: result.rows,
         query_type: result.query_type,
         counters: result.counters,
-        profile: result.plan.is_some() && starts_with_keyword(query, "PROFILE"),
+        profile: result.plan.is_some() && is_profile(query),
         plan: result.plan,
         db: db.name.clone(),
     }
@@ -248,8 +248,7 @@ fn routed_result(stream: Stream, query: &str, db: &str) -> RunResult {
             Some(Value::Map(m)) => Counters::from_stats(m),
             _ => Counters::default(),
         },
-        profile: s.contains_key("profile")
-            || (plan.is_some() && starts_with_keyword(query, "PROFILE")),
+        profile: s.contains_key("profile") || (plan.is_some() && is_profile(query)),
         plan,
         db: match s.get("db") {
             Some(Value::String(d)) => d.clone(),
@@ -261,16 +260,14 @@ fn routed_result(stream: Stream, query: &str, db: &str) -> RunResult {
 }
 
 /// Statements a member answers about itself even in a write-mode
-/// transaction: cluster and routing procedures, and SHOW commands.
+/// transaction: cluster and routing procedures, and SHOW commands. One that
+/// does not parse is sent on, to be refused where it runs.
 fn answered_here(query: &str) -> bool {
-    let q = query.trim_start();
-    if starts_with_keyword(q, "SHOW") {
-        return true;
-    }
-    starts_with_keyword(q, "CALL") && {
-        let name = q[4..].trim_start();
-        name.len() >= 5 && name.is_char_boundary(5) && name[..5].eq_ignore_ascii_case("dbms.")
-    }
+    causeway_exec::statement_info(query).is_ok_and(|i| i.answered_here)
+}
+
+fn is_profile(query: &str) -> bool {
+    causeway_exec::statement_info(query).is_ok_and(|i| i.profile)
 }
 
 impl Session for BoltSession {
@@ -443,12 +440,4 @@ impl Session for BoltSession {
             writers: routes.writers,
         })
     }
-}
-
-fn starts_with_keyword(query: &str, keyword: &str) -> bool {
-    let q = query.trim_start();
-    q.len() >= keyword.len()
-        && q.is_char_boundary(keyword.len())
-        && q[..keyword.len()].eq_ignore_ascii_case(keyword)
-        && q[keyword.len()..].starts_with(|c: char| c.is_whitespace())
 }

@@ -5,11 +5,13 @@
 //! the protocol, the engine and the TCK runner agree on one set of types.
 
 mod error;
+pub mod spatial;
 mod summary;
 pub mod temporal;
 mod value;
 
 pub use error::{Code, Error, Phase, Result};
+pub use spatial::Point;
 pub use summary::{Counters, QueryType};
 pub use temporal::{DateTime, Duration, LocalDateTime, Time, Tz};
 pub use value::{

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::spatial::Point;
 use crate::temporal::{self, DateTime, Duration, LocalDateTime, Time, Tz};
 
 /// Property maps and Cypher map values. Ordered so that output is stable,
@@ -29,6 +30,7 @@ pub enum Value {
     DateTime(DateTime),
     LocalDateTime(LocalDateTime),
     Duration(Duration),
+    Point(Point),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -98,6 +100,7 @@ impl Value {
             Value::DateTime(_) => "ZONED DATETIME",
             Value::LocalDateTime(_) => "LOCAL DATETIME",
             Value::Duration(_) => "DURATION",
+            Value::Point(_) => "POINT",
         }
     }
 
@@ -223,6 +226,7 @@ impl fmt::Display for Value {
                 // The TCK writes temporal results as quoted ISO strings.
                 write!(f, "'{}'", self.temporal_text().unwrap_or_default())
             }
+            Value::Point(p) => f.write_str(&p.text()),
             Value::Path(p) => {
                 f.write_str("<")?;
                 for (i, n) in p.nodes.iter().enumerate() {

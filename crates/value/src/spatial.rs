@@ -1,0 +1,398 @@
+//! Spatial points: the four coordinate reference systems Neo4j supports,
+//! building a point from Cypher's `point({...})` map, distances, bounding
+//! boxes and the text form. Geographic distances follow Neo4j: haversine
+//! on a sphere of radius 6,378,140 m, with the height difference added by
+//! Pythagoras in 3D.
+
+use crate::{Code, Error, Map, Result, Value};
+
+/// A point: a coordinate reference system (by SRID) and 2 or 3
+/// coordinates. For the geographic systems `x` is the longitude and `y` the
+/// latitude, in degrees, and `z` the height in metres.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    pub srid: u32,
+    pub x: f64,
+    pub y: f64,
+    pub z: Option<f64>,
+}
+
+/// A coordinate reference system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Crs {
+    pub srid: u32,
+    pub name: &'static str,
+    pub dimensions: usize,
+    pub geographic: bool,
+    /// Where the system is described, as Neo4j's HTTP API links it.
+    pub href: &'static str,
+}
+
+pub const CARTESIAN: Crs = Crs {
+    srid: 7203,
+    name: "cartesian",
+    dimensions: 2,
+    geographic: false,
+    href: "http://spatialreference.org/ref/sr-org/7203/",
+};
+pub const CARTESIAN_3D: Crs = Crs {
+    srid: 9157,
+    name: "cartesian-3d",
+    dimensions: 3,
+    geographic: false,
+    href: "http://spatialreference.org/ref/sr-org/9157/",
+};
+pub const WGS84: Crs = Crs {
+    srid: 4326,
+    name: "wgs-84",
+    dimensions: 2,
+    geographic: true,
+    href: "http://spatialreference.org/ref/epsg/4326/",
+};
+pub const WGS84_3D: Crs = Crs {
+    srid: 4979,
+    name: "wgs-84-3d",
+    dimensions: 3,
+    geographic: true,
+    href: "http://spatialreference.org/ref/epsg/4979/",
+};
+pub const SYSTEMS: [Crs; 4] = [CARTESIAN, CARTESIAN_3D, WGS84, WGS84_3D];
+
+/// The sphere geographic distances are measured on, in metres.
+const EARTH_RADIUS: f64 = 6_378_140.0;
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(Code::ArgumentError, msg)
+}
+
+pub fn crs_by_srid(srid: i64) -> Option<Crs> {
+    SYSTEMS.into_iter().find(|c| i64::from(c.srid) == srid)
+}
+
+pub fn crs_by_name(name: &str) -> Option<Crs> {
+    SYSTEMS
+        .into_iter()
+        .find(|c| c.name.eq_ignore_ascii_case(name))
+}
+
+impl Point {
+    /// A point in `crs` from its coordinates, checked as Neo4j checks them
+    /// (count, finiteness, geographic ranges).
+    pub fn new(crs: Crs, coords: &[f64]) -> Result<Point> {
+        if coords.len() != crs.dimensions {
+            return Err(invalid(format!(
+                "Cannot create point with {}D coordinate reference system and {} coordinates. \
+                 Please consider using equivalent {}D coordinate reference system",
+                crs.dimensions,
+                coords.len(),
+                coords.len()
+            )));
+        }
+        if coords.iter().any(|c| !c.is_finite()) {
+            return Err(invalid("Cannot create a point with non-finite coordinates"));
+        }
+        if crs.geographic {
+            if !(-180.0..=180.0).contains(&coords[0]) {
+                return Err(invalid(format!(
+                    "Cannot create WGS84 point with invalid coordinate: {coords:?}. \
+                     Valid range for X coordinate is [-180, 180]."
+                )));
+            }
+            if !(-90.0..=90.0).contains(&coords[1]) {
+                return Err(invalid(format!(
+                    "Cannot create WGS84 point with invalid coordinate: {coords:?}. \
+                     Valid range for Y coordinate is [-90, 90]."
+                )));
+            }
+        }
+        Ok(Point {
+            srid: crs.srid,
+            x: coords[0],
+            y: coords[1],
+            z: coords.get(2).copied(),
+        })
+    }
+
+    pub fn crs(&self) -> Crs {
+        crs_by_srid(i64::from(self.srid)).unwrap_or(CARTESIAN)
+    }
+
+    /// Cypher's `point({...})`: `x`, `y` (and `z`), or `longitude`,
+    /// `latitude` (and `height`), with an optional `crs` name or `srid`.
+    /// `Ok(None)` when a coordinate is null, as Neo4j returns null then.
+    pub fn from_map(m: &Map) -> Result<Option<Point>> {
+        let coords = |names: [&str; 3]| -> Result<Option<Vec<Option<f64>>>> {
+            let mut out = Vec::new();
+            for (i, n) in names.iter().enumerate() {
+                match m.get(*n) {
+                    None if i < 2 => return Ok(None),
+                    None => {}
+                    Some(Value::Null) => out.push(None),
+                    Some(Value::Int(v)) => out.push(Some(*v as f64)),
+                    Some(Value::Float(v)) => out.push(Some(*v)),
+                    Some(other) => {
+                        return Err(Error::new(
+                            Code::TypeError,
+                            format!(
+                                "Cannot assign {} to a point coordinate '{n}'",
+                                other.type_name()
+                            ),
+                        ))
+                    }
+                }
+            }
+            Ok(Some(out))
+        };
+        let cartesian = coords(["x", "y", "z"])?;
+        let geographic = coords(["longitude", "latitude", "height"])?;
+        let (given, geo) = match (cartesian, geographic) {
+            (Some(c), None) => (c, false),
+            (None, Some(g)) => (g, true),
+            (Some(_), Some(_)) => return Err(invalid(
+                "A point must contain either 'x' and 'y', or 'latitude' and 'longitude', not both",
+            )),
+            (None, None) => {
+                return Err(invalid(
+                    "A point must contain either 'x' and 'y', or 'latitude' and 'longitude'",
+                ))
+            }
+        };
+        let crs = match (m.get("crs"), m.get("srid")) {
+            (Some(Value::Null), _) | (_, Some(Value::Null)) => return Ok(None),
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "Cannot specify both coordinate reference system and SRID",
+                ))
+            }
+            (Some(Value::String(name)), None) => crs_by_name(name)
+                .ok_or_else(|| invalid(format!("Unknown coordinate reference system: {name}")))?,
+            (None, Some(Value::Int(srid))) => crs_by_srid(*srid).ok_or_else(|| {
+                invalid(format!("Unknown coordinate reference system code: {srid}"))
+            })?,
+            (Some(other), None) | (None, Some(other)) => {
+                return Err(Error::new(
+                    Code::TypeError,
+                    format!(
+                        "Cannot use {} as a coordinate reference system",
+                        other.type_name()
+                    ),
+                ))
+            }
+            (None, None) => match (geo, given.len()) {
+                (false, 2) => CARTESIAN,
+                (false, _) => CARTESIAN_3D,
+                (true, 2) => WGS84,
+                (true, _) => WGS84_3D,
+            },
+        };
+        if geo && !crs.geographic {
+            return Err(invalid(format!(
+                "Geographic points with latitude/longitude require a geographic coordinate \
+                 reference system, not {}",
+                crs.name
+            )));
+        }
+        let Some(coords) = given.into_iter().collect::<Option<Vec<f64>>>() else {
+            return Ok(None);
+        };
+        Point::new(crs, &coords).map(Some)
+    }
+
+    /// The distance to `other` in the system's unit (metres for the
+    /// geographic ones); `None` across coordinate systems.
+    pub fn distance(&self, other: &Point) -> Option<f64> {
+        if self.srid != other.srid {
+            return None;
+        }
+        let dz = match (self.z, other.z) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0.0,
+        };
+        if !self.crs().geographic {
+            let (dx, dy) = (other.x - self.x, other.y - self.y);
+            return Some((dx * dx + dy * dy + dz * dz).sqrt());
+        }
+        let (lat1, lat2) = (self.y.to_radians(), other.y.to_radians());
+        let dlat = lat2 - lat1;
+        let dlon = (other.x - self.x).to_radians();
+        let a = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+        let c = 2.0 * a.sqrt().atan2((1.0 - a).max(0.0).sqrt());
+        let surface = EARTH_RADIUS * c;
+        Some((surface * surface + dz * dz).sqrt())
+    }
+
+    /// Whether the point lies in the box from `lower_left` to
+    /// `upper_right`, edges included; `None` across coordinate systems. A
+    /// geographic box whose left edge lies east of its right edge crosses
+    /// the antimeridian.
+    pub fn within_bbox(&self, lower_left: &Point, upper_right: &Point) -> Option<bool> {
+        if self.srid != lower_left.srid || self.srid != upper_right.srid {
+            return None;
+        }
+        let x_in = if self.crs().geographic && lower_left.x > upper_right.x {
+            self.x >= lower_left.x || self.x <= upper_right.x
+        } else {
+            lower_left.x <= self.x && self.x <= upper_right.x
+        };
+        let y_in = lower_left.y <= self.y && self.y <= upper_right.y;
+        let z_in = match (self.z, lower_left.z, upper_right.z) {
+            (Some(z), Some(lo), Some(hi)) => lo <= z && z <= hi,
+            _ => true,
+        };
+        Some(x_in && y_in && z_in)
+    }
+
+    /// A component by Cypher's property name (`p.x`, `p.latitude`,
+    /// `p.crs`, ...); an error for a name the point's system lacks.
+    pub fn component(&self, key: &str) -> Result<Value> {
+        let crs = self.crs();
+        let missing = || {
+            invalid(format!(
+                "Field '{key}' is not available on a point in the {} coordinate reference system",
+                crs.name
+            ))
+        };
+        Ok(match key {
+            "x" => Value::Float(self.x),
+            "y" => Value::Float(self.y),
+            "z" => Value::Float(self.z.ok_or_else(missing)?),
+            "longitude" if crs.geographic => Value::Float(self.x),
+            "latitude" if crs.geographic => Value::Float(self.y),
+            "height" if crs.geographic => Value::Float(self.z.ok_or_else(missing)?),
+            "crs" => Value::String(crs.name.to_owned()),
+            "srid" => Value::Int(i64::from(self.srid)),
+            _ => return Err(missing()),
+        })
+    }
+
+    /// `point({x: 12.5, y: 56.0, crs: 'wgs-84'})`, Neo4j's `toString`
+    /// form.
+    pub fn text(&self) -> String {
+        let mut s = format!(
+            "point({{x: {}, y: {}",
+            float_text(self.x),
+            float_text(self.y)
+        );
+        if let Some(z) = self.z {
+            s.push_str(&format!(", z: {}", float_text(z)));
+        }
+        s.push_str(&format!(", crs: '{}'}})", self.crs().name));
+        s
+    }
+}
+
+fn float_text(x: f64) -> String {
+    if x == x.trunc() && x.abs() < 1e16 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, Value)]) -> Map {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn points_from_maps() {
+        let p = Point::from_map(&map(&[("x", Value::Int(1)), ("y", Value::Float(2.5))]))
+            .unwrap()
+            .unwrap();
+        assert_eq!((p.srid, p.x, p.y, p.z), (7203, 1.0, 2.5, None));
+        let p = Point::from_map(&map(&[
+            ("longitude", Value::Float(12.0)),
+            ("latitude", Value::Float(56.0)),
+            ("height", Value::Int(100)),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.srid, 4979);
+        let p = Point::from_map(&map(&[
+            ("x", Value::Int(1)),
+            ("y", Value::Int(2)),
+            ("crs", Value::from("WGS-84")),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.srid, 4326);
+        assert!(
+            Point::from_map(&map(&[("x", Value::Null), ("y", Value::Int(2))]))
+                .unwrap()
+                .is_none()
+        );
+        assert!(Point::from_map(&map(&[("x", Value::Int(1))])).is_err());
+        assert!(Point::from_map(&map(&[
+            ("longitude", Value::Int(1)),
+            ("latitude", Value::Int(91))
+        ]))
+        .is_err());
+        assert!(Point::from_map(&map(&[
+            ("x", Value::Int(1)),
+            ("y", Value::Int(2)),
+            ("srid", Value::Int(9157))
+        ]))
+        .is_err());
+        assert!(Point::from_map(&map(&[
+            ("x", Value::Int(1)),
+            ("y", Value::Int(2)),
+            ("srid", Value::Int(1234))
+        ]))
+        .is_err());
+    }
+
+    #[test]
+    fn distances_and_boxes() {
+        let a = Point::new(CARTESIAN, &[0.0, 0.0]).unwrap();
+        let b = Point::new(CARTESIAN, &[3.0, 4.0]).unwrap();
+        assert_eq!(a.distance(&b), Some(5.0));
+        let g = Point::new(WGS84, &[0.0, 0.0]).unwrap();
+        assert_eq!(a.distance(&g), None);
+        // A degree of longitude on the equator: R * pi / 180.
+        let h = Point::new(WGS84, &[1.0, 0.0]).unwrap();
+        let d = g.distance(&h).unwrap();
+        assert!(
+            (d - EARTH_RADIUS * std::f64::consts::PI / 180.0).abs() < 1e-6,
+            "{d}"
+        );
+        // Malmö to Copenhagen is about 28 km.
+        let malmo = Point::new(WGS84, &[13.0, 55.6]).unwrap();
+        let cph = Point::new(WGS84, &[12.57, 55.68]).unwrap();
+        let d = malmo.distance(&cph).unwrap();
+        assert!((27_000.0..29_000.0).contains(&d), "{d}");
+        let inside = Point::new(CARTESIAN, &[1.0, 1.0]).unwrap();
+        assert_eq!(inside.within_bbox(&a, &b), Some(true));
+        assert_eq!(b.within_bbox(&a, &b), Some(true));
+        let out = Point::new(CARTESIAN, &[4.0, 1.0]).unwrap();
+        assert_eq!(out.within_bbox(&a, &b), Some(false));
+        // A box across the antimeridian.
+        let ll = Point::new(WGS84, &[170.0, -10.0]).unwrap();
+        let ur = Point::new(WGS84, &[-170.0, 10.0]).unwrap();
+        let p = Point::new(WGS84, &[179.0, 0.0]).unwrap();
+        assert_eq!(p.within_bbox(&ll, &ur), Some(true));
+        assert_eq!(g.within_bbox(&ll, &ur), Some(false));
+    }
+
+    #[test]
+    fn components_and_text() {
+        let p = Point::new(WGS84_3D, &[12.5, 56.0, 100.0]).unwrap();
+        assert_eq!(p.component("latitude").unwrap(), Value::Float(56.0));
+        assert_eq!(p.component("height").unwrap(), Value::Float(100.0));
+        assert_eq!(p.component("crs").unwrap(), Value::from("wgs-84-3d"));
+        assert_eq!(p.component("srid").unwrap(), Value::Int(4979));
+        let c = Point::new(CARTESIAN, &[1.0, 2.0]).unwrap();
+        assert!(c.component("latitude").is_err());
+        assert!(c.component("z").is_err());
+        assert_eq!(c.text(), "point({x: 1.0, y: 2.0, crs: 'cartesian'})");
+        assert_eq!(
+            p.text(),
+            "point({x: 12.5, y: 56.0, z: 100.0, crs: 'wgs-84-3d'})"
+        );
+    }
+}
