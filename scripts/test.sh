@@ -21,6 +21,25 @@ fi
 cargo --version
 python3 --version
 
+# The Python venvs install while Rust builds: pip mostly waits on the
+# network and unpacking, so this takes their minutes off the wall clock.
+# Their log is shown, and the run stopped, if any of them fails.
+mkdir -p target
+(
+    set -e
+    for v in neo4j6 neo4j5 apps; do
+        venv=.venv/$v
+        req=tests/drivers/requirements-$v.txt
+        if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements.txt"; then
+            rm -rf "$venv"
+            python3 -m venv "$venv"
+            "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+            cp "$req" "$venv/requirements.txt"
+        fi
+    done
+) > target/venvs.log 2>&1 &
+venvs_pid=$!
+
 if [ -z "${CAUSEWAY_SKIP_LINT:-}" ]; then
     step "cargo fmt --check"
     cargo fmt --all -- --check
@@ -50,17 +69,13 @@ step "fuzzing (bounded)"
 if [ -n "${CAUSEWAY_LONG:-}" ]; then fuzz_seconds=300; else fuzz_seconds=10; fi
 FUZZ_SECONDS=$fuzz_seconds scripts/fuzz.sh
 
-step "Python driver venvs"
-for v in neo4j6 neo4j5 apps; do
-    venv=.venv/$v
-    req=tests/drivers/requirements-$v.txt
-    if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements.txt"; then
-        rm -rf "$venv"
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
-        cp "$req" "$venv/requirements.txt"
-    fi
-done
+step "Python driver venvs (installed in the background since the start)"
+if ! wait "$venvs_pid"; then
+    cat target/venvs.log
+    echo "installing the Python venvs failed"
+    exit 1
+fi
+cat target/venvs.log
 
 export CAUSEWAY_BIN=$ROOT/target/release/causeway
 step "neo4j Python driver 6.x and py2neo"

@@ -242,8 +242,11 @@ pub fn add_to(t: &Temporal, d: &Duration) -> Result<Temporal> {
         }
         if r.zone.is_some() {
             // In a named zone, months and days move the wall clock and the
-            // rest moves the instant, as Java's ZonedDateTime does.
-            r.settle();
+            // rest moves the instant, as Java's ZonedDateTime does (which
+            // leaves the value alone when no months or days are added).
+            if d.months != 0 || d.days != 0 {
+                r.settle();
+            }
             r.add_instant_nanos(d.nanos).ok_or_else(overflow)?;
             return crate::temporal::check_range(r);
         }
@@ -276,7 +279,7 @@ fn in_zone(t: &Temporal, other: &Temporal, z: causeway_value::temporal::NamedZon
         offset: 0,
         zone: Some(z),
     };
-    r.settle();
+    r.settle_new();
     r
 }
 

@@ -1069,25 +1069,31 @@ pub fn string_too_long() -> Error {
     )
 }
 
-/// The labels or types a `$(...)` term names: a string, or a list of
-/// strings; anything else (null included) is a type error, as in Neo4j.
+/// The labels or types a `$(...)` term names: a non-empty string, or a
+/// list of them; anything else (null and `''` included) is a type error, as
+/// in Neo4j, where a token name cannot be empty.
 pub fn dynamic_labels(v: Val) -> Result<Vec<String>> {
-    let bad = |what: &str| {
+    let bad = |v: &Val| {
+        let what = match v {
+            Val::Null => "NULL",
+            Val::Str(_) => "an empty String",
+            other => other.type_name(),
+        };
         type_error(format!(
-            "Expected a STRING or LIST<STRING> for a dynamic label or type, but got {what}"
+            "A dynamic label or type must be a non-empty String or a List of them, but was {what}"
         ))
     };
-    match v {
-        Val::Str(s) => Ok(vec![s]),
-        Val::List(items) => items
-            .into_iter()
-            .map(|x| match x {
-                Val::Str(s) => Ok(s),
-                other => Err(bad(other.type_name())),
-            })
-            .collect(),
-        other => Err(bad(other.type_name())),
-    }
+    let items = match v {
+        Val::List(items) => items,
+        single => vec![single],
+    };
+    items
+        .into_iter()
+        .map(|x| match x {
+            Val::Str(s) if !s.is_empty() => Ok(s),
+            other => Err(bad(&other)),
+        })
+        .collect()
 }
 
 pub fn list_too_long() -> Error {

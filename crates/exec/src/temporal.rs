@@ -104,8 +104,24 @@ impl Temporal {
     /// Places the wall clock in the named zone: sets the offset in force
     /// there, moving a time in a DST gap forward by the gap's length.
     pub fn settle(&mut self) {
+        self.settle_with(true);
+    }
+
+    /// `settle` for a wall clock that has no offset of its own yet: the
+    /// zone's rules alone choose (the earlier offset in an overlap).
+    pub fn settle_new(&mut self) {
+        self.settle_with(false);
+    }
+
+    fn settle_with(&mut self, keep_valid_offset: bool) {
         if let (Some(z), Kind::DateTime) = (self.zone, self.kind) {
             let (local, frac) = self.local_seconds();
+            // The current offset stays while it is valid for the wall clock
+            // (in an overlap either is, and Java keeps the one it had);
+            // otherwise the zone's rules choose.
+            if keep_valid_offset && z.offset_at(local - i64::from(self.offset)) == self.offset {
+                return;
+            }
             let (utc, offset) = z.from_local(local);
             self.offset = offset;
             self.set_local_seconds(utc + i64::from(offset), frac);
@@ -518,7 +534,7 @@ fn from_map(kind: Kind, m: &crate::val::ValMap) -> Result<Temporal> {
                     None => match target {
                         Some(nz) if kind == Kind::DateTime => {
                             t.zone = Some(nz);
-                            t.settle();
+                            t.settle_new();
                         }
                         // A time has no date to place a named zone's rules
                         // on: the zone's offset at this moment.
@@ -531,7 +547,11 @@ fn from_map(kind: Kind, m: &crate::val::ValMap) -> Result<Temporal> {
                 t.offset = source_offset.unwrap_or(0);
                 if kind == Kind::DateTime {
                     t.zone = source_zone;
-                    t.settle();
+                    if source_offset.is_some() {
+                        t.settle();
+                    } else {
+                        t.settle_new();
+                    }
                 }
             }
         }
@@ -646,6 +666,7 @@ fn parse(kind: Kind, s: &str) -> Result<Temporal> {
     }
     let mut nanos = 0;
     let mut offset = 0;
+    let mut offset_written = false;
     // `...[Europe/Berlin]`: the zone names the offset.
     let (rest, named) = match rest.find('[') {
         Some(i) if rest.ends_with(']') => {
@@ -693,6 +714,7 @@ fn parse(kind: Kind, s: &str) -> Result<Temporal> {
         if let Some(z) = zpart {
             if has_zone(kind) {
                 offset = parse_offset(z)?;
+                offset_written = true;
             }
         }
     }
@@ -706,7 +728,12 @@ fn parse(kind: Kind, s: &str) -> Result<Temporal> {
     if let Some(z) = named.filter(|_| has_zone(kind)) {
         if kind == Kind::DateTime {
             t.zone = Some(z);
-            t.settle();
+            // A written offset chooses between the two sides of an overlap.
+            if offset_written {
+                t.settle();
+            } else {
+                t.settle_new();
+            }
         } else {
             t.offset = z.offset_at(now_seconds());
         }
@@ -815,7 +842,7 @@ pub fn truncate(kind: Kind, args: &[Val]) -> Result<Val> {
                         ZoneSpec::Named(nz) => {
                             t.zone = Some(nz);
                             t.offset = nz.offset_at(now_seconds());
-                            t.settle();
+                            t.settle_new();
                         }
                     }
                     merged.insert(key.to_owned(), Val::Temporal(t));

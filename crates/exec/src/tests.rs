@@ -1512,6 +1512,22 @@ fn temporal_parameters_compute_and_compare() {
             Value::Int(25),
         ]]
     );
+    // In an overlap the offset a value has (or was written with) stays
+    // while it is valid, as Java keeps it; time-only durations move the
+    // instant and nothing else.
+    let rows = run(
+        &mut tx,
+        "RETURN toString(datetime('2021-10-31T02:00+01:00[Europe/Berlin]') + duration('PT1H')),          toString(datetime('2021-10-31T02:30+01:00[Europe/Berlin]')),          toString(datetime('2021-10-31T02:30[Europe/Berlin]')),          toString(datetime('2021-10-30T02:30+02:00[Europe/Berlin]') + duration('P1D'))",
+    );
+    assert_eq!(
+        rows,
+        vec![vec![
+            Value::from("2021-10-31T03:00+01:00[Europe/Berlin]"),
+            Value::from("2021-10-31T02:30+01:00[Europe/Berlin]"),
+            Value::from("2021-10-31T02:30+02:00[Europe/Berlin]"),
+            Value::from("2021-10-31T02:30+02:00[Europe/Berlin]"),
+        ]]
+    );
     // A zone we cannot place on the time line is refused, not guessed.
     let mut p = Map::new();
     p.insert(
@@ -2373,6 +2389,16 @@ fn dynamic_labels_and_types_in_create_and_merge() {
     assert_eq!(e.code, Code::SyntaxError);
     assert_eq!(fails(&tx, "CREATE (n:$any(['A']))").code, Code::SyntaxError);
     assert_eq!(fails(&tx, "CREATE (n:$(x))").code, Code::SyntaxError);
+    // A token name cannot be empty, wherever the term stands.
+    for q in [
+        "CREATE (:$(''))",
+        "CREATE (:$(['A', '']))",
+        "CREATE ()-[:$('')]->()",
+        "MERGE (:$('') {k: 1})",
+        "MATCH (n) SET n:$('')",
+    ] {
+        assert_eq!(fails(&tx, q).code, Code::TypeError, "{q}");
+    }
 }
 
 #[test]

@@ -405,8 +405,7 @@ pub fn set_items(tx: &mut TxGraph, sh: &Arc<Shared>, items: &[SetItem], row: &Ro
     Ok(())
 }
 
-/// The labels `:$(expr)` name for this row: each expression a non-empty
-/// string or a list of them.
+/// The labels `:$(expr)` name for this row, from every expression.
 fn dynamic_labels(
     tx: &TxGraph,
     sh: &Arc<Shared>,
@@ -415,29 +414,8 @@ fn dynamic_labels(
 ) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for e in exprs {
-        let v = {
-            let c = ctx(tx, sh);
-            eval(&c, e, row)?
-        };
-        let items = match v {
-            Val::List(items) => items,
-            single => vec![single],
-        };
-        for item in items {
-            match item {
-                Val::Str(s) if !s.is_empty() => out.push(s),
-                other => {
-                    return Err(type_error(format!(
-                        "A dynamic label must be a non-empty String or a List of them, but was {}",
-                        if other.is_null() {
-                            "NULL"
-                        } else {
-                            other.type_name()
-                        }
-                    )))
-                }
-            }
-        }
+        let v = eval(&ctx(tx, sh), e, row)?;
+        out.extend(crate::eval::dynamic_labels(v)?);
     }
     Ok(out)
 }
