@@ -455,12 +455,25 @@ fn tx_extra(mut m: Map) -> Result<TxExtra, DecodeError> {
                 origin: *origin as u64,
                 auto_commit: false,
             }),
+            // One build (ca18d09) sent the auto-commit flag as a fourth
+            // element; members running it may still route here.
+            [Value::Int(id), Value::Int(term), Value::Int(origin), Value::Bool(auto)] => {
+                Some(Forward {
+                    command_id: *id as u64,
+                    term: *term as u64,
+                    origin: *origin as u64,
+                    auto_commit: *auto,
+                })
+            }
             _ => return Err(bad_value(FORWARD_SHAPE)),
         },
         Some(_) => return Err(bad_value(FORWARD_SHAPE)),
     };
     let auto_commit = matches!(m.remove(AUTO_COMMIT_KEY), Some(Value::Bool(true)));
-    let forward = forward.map(|f| Forward { auto_commit, ..f });
+    let forward = forward.map(|f| Forward {
+        auto_commit: f.auto_commit || auto_commit,
+        ..f
+    });
     // Remaining keys (notification filters, bolt 5.x extensions) are ignored
     // on purpose: unknown keys must not fail a request.
     Ok(TxExtra {

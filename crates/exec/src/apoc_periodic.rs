@@ -86,11 +86,13 @@ pub fn iterate(runner: &mut Runner, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
         Some(Value::Map(m)) => crate::val::to_val_map(m),
         Some(_) => return Err(failed("params must be a map")),
     };
+    let (columns, rows) = run_text(runner, &iterate_text, params.clone())?;
+    // Decided after the iterate query ran: what it wrote, like any write of
+    // the outer query, belongs to the outer transaction.
     let keeps = runner
         .tx
         .as_deref()
         .is_some_and(|t| !t.changed_since_kept());
-    let (columns, rows) = run_text(runner, &iterate_text, params.clone())?;
     // An action that names $_batch takes a whole batch as a list of maps;
     // any other runs once per row, the row's columns bound as variables
     // and as parameters.

@@ -157,9 +157,9 @@ pub struct StatementInfo {
     pub class: StatementClass,
     /// `PROFILE`: the result carries a plan with row counts.
     pub profile: bool,
-    /// SHOW commands and `CALL dbms.*` procedures, which describe the
-    /// member or cluster: the member a client talks to answers them, even
-    /// inside a write transaction that is otherwise routed to the leader.
+    /// SHOW commands and read-only `CALL dbms.*` queries, which describe
+    /// the member or cluster: the member a client talks to answers them as
+    /// auto-commit queries instead of routing them to the leader.
     pub answered_here: bool,
     /// Holds `CALL { } IN TRANSACTIONS`, which runs only in an implicit
     /// transaction (the checker allows it only at the top of the query).
@@ -199,7 +199,8 @@ pub fn statement_info(query: &str) -> Result<StatementInfo> {
     Ok(StatementInfo {
         class,
         profile: stmt.explain == Some(ExplainMode::Profile),
-        answered_here: matches!(stmt.kind, StatementKind::Show(_)) || dbms_call,
+        answered_here: matches!(stmt.kind, StatementKind::Show(_))
+            || (dbms_call && class == StatementClass::Read),
         inner_transactions,
     })
 }

@@ -2799,6 +2799,12 @@ fn call_in_transactions_compile_errors() {
             .unwrap()
             .answered_here
     );
+    // A write that starts with a cluster procedure is routed like any write.
+    assert!(
+        !statement_info("CALL dbms.components() YIELD name CREATE (:C {name: name})")
+            .unwrap()
+            .answered_here
+    );
     assert!(statement_info("SHOW PROCEDURES").unwrap().answered_here);
     assert!(!statement_info("CALL db.labels()").unwrap().answered_here);
 }

@@ -318,7 +318,14 @@ pub fn cypher_eq(a: &Val, b: &Val) -> Option<bool> {
             Some(x.cmp_same(y) == Some(Ordering::Equal) && x.offset == y.offset && x.zone == y.zone)
         }
         (Val::Duration(x), Val::Duration(y)) => Some(x == y),
-        (Val::Point(x), Val::Point(y)) => Some(x == y),
+        // Coordinates compare as Neo4j compares them, bit for bit (so
+        // 0.0 and -0.0 differ), which keeps `=` and DISTINCT in agreement.
+        (Val::Point(x), Val::Point(y)) => Some(
+            x.srid == y.srid
+                && x.x.to_bits() == y.x.to_bits()
+                && x.y.to_bits() == y.y.to_bits()
+                && x.z.map(f64::to_bits) == y.z.map(f64::to_bits),
+        ),
         (Val::List(x), Val::List(y)) => {
             if x.len() != y.len() {
                 return Some(false);

@@ -93,12 +93,14 @@ impl Key {
                 offset: dt.offset().unwrap_or(0),
             },
             Value::Duration(d) => Key::Duration(d.months, d.days, d.total_nanos()),
+            // Bit patterns: points are equal when their coordinates are
+            // bit for bit (0.0 and -0.0 differ), as Cypher's `=` says.
             Value::Point(p) => Key::Point(
                 p.srid,
                 [Some(p.x), Some(p.y), p.z]
                     .into_iter()
                     .flatten()
-                    .map(|c| Key::Num(Num::Float(c)))
+                    .map(|c| Key::Num(Num::Int(c.to_bits() as i64)))
                     .collect(),
             ),
             _ => return None,

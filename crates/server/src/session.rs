@@ -259,9 +259,9 @@ fn routed_result(stream: Stream, query: &str, db: &str) -> RunResult {
     }
 }
 
-/// Statements a member answers about itself even in a write-mode
-/// transaction: cluster and routing procedures, and SHOW commands. One that
-/// does not parse is sent on, to be refused where it runs.
+/// Auto-commit statements a member answers about itself rather than routing
+/// them: read-only cluster and routing procedures, and SHOW commands. One
+/// that does not parse is sent on, to be refused where it runs.
 fn answered_here(query: &str) -> bool {
     causeway_exec::statement_info(query).is_ok_and(|i| i.answered_here)
 }

@@ -120,11 +120,21 @@ impl Point {
     /// Cypher's `point({...})`: `x`, `y` (and `z`), or `longitude`,
     /// `latitude` (and `height`), with an optional `crs` name or `srid`.
     /// `Ok(None)` when a coordinate is null, as Neo4j returns null then.
-    pub fn from_map(m: &Map) -> Result<Option<Point>> {
+    pub fn from_map(given: &Map) -> Result<Option<Point>> {
+        // Keys match whatever their case, as in Neo4j.
+        let m: Map = given
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect();
         let coords = |names: [&str; 3]| -> Result<Option<Vec<Option<f64>>>> {
             let mut out = Vec::new();
             for (i, n) in names.iter().enumerate() {
-                match m.get(*n) {
+                // A geographic point may name its height `z`.
+                let found = match m.get(*n) {
+                    None if *n == "height" => m.get("z"),
+                    other => other,
+                };
+                match found {
                     None if i < 2 => return Ok(None),
                     None => {}
                     Some(Value::Null) => out.push(None),
@@ -217,7 +227,12 @@ impl Point {
         let dlon = (other.x - self.x).to_radians();
         let a = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
         let c = 2.0 * a.sqrt().atan2((1.0 - a).max(0.0).sqrt());
-        let surface = EARTH_RADIUS * c;
+        // In 3D the arc is taken at the points' mean height.
+        let mean_height = match (self.z, other.z) {
+            (Some(a), Some(b)) => (a + b) / 2.0,
+            _ => 0.0,
+        };
+        let surface = (EARTH_RADIUS + mean_height) * c;
         Some((surface * surface + dz * dz).sqrt())
     }
 
@@ -314,6 +329,15 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(p.srid, 4979);
+        // Keys in any case; `z` as the height of a geographic point.
+        let p = Point::from_map(&map(&[
+            ("Longitude", Value::Float(12.0)),
+            ("LATITUDE", Value::Float(56.0)),
+            ("z", Value::Int(5)),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!((p.srid, p.z), (4979, Some(5.0)));
         let p = Point::from_map(&map(&[
             ("x", Value::Int(1)),
             ("y", Value::Int(2)),
@@ -366,6 +390,12 @@ mod tests {
         let cph = Point::new(WGS84, &[12.57, 55.68]).unwrap();
         let d = malmo.distance(&cph).unwrap();
         assert!((27_000.0..29_000.0).contains(&d), "{d}");
+        // In 3D the arc lies at the mean height, then the rise is added.
+        let low = Point::new(WGS84_3D, &[0.0, 0.0, 0.0]).unwrap();
+        let high = Point::new(WGS84_3D, &[1.0, 0.0, 1000.0]).unwrap();
+        let arc = (EARTH_RADIUS + 500.0) * std::f64::consts::PI / 180.0;
+        let d = low.distance(&high).unwrap();
+        assert!((d - (arc * arc + 1e6).sqrt()).abs() < 1e-6, "{d}");
         let inside = Point::new(CARTESIAN, &[1.0, 1.0]).unwrap();
         assert_eq!(inside.within_bbox(&a, &b), Some(true));
         assert_eq!(b.within_bbox(&a, &b), Some(true));
