@@ -1058,35 +1058,9 @@ pub fn to_string_repr(v: &Val) -> String {
         Val::Str(s) => s.clone(),
         Val::Int(i) => i.to_string(),
         Val::Bool(b) => b.to_string(),
-        Val::Float(f) => float_repr(*f),
+        Val::Float(f) => causeway_value::java_double(*f),
         Val::Null => "null".into(),
         other => format!("{other:?}"),
-    }
-}
-
-pub fn float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    let a = f.abs();
-    if a != 0.0 && !(1e-3..1e7).contains(&a) {
-        let s = format!("{f:e}");
-        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-        let m = if m.contains('.') {
-            m.to_owned()
-        } else {
-            format!("{m}.0")
-        };
-        return format!("{m}E{e}");
-    }
-    let s = format!("{f}");
-    if s.contains('.') {
-        s
-    } else {
-        format!("{s}.0")
     }
 }
 

@@ -15,6 +15,6 @@ pub use spatial::Point;
 pub use summary::{Counters, QueryType};
 pub use temporal::{DateTime, Duration, LocalDateTime, Time, Tz};
 pub use value::{
-    element_id, parse_element_id, parse_rel_element_id, rel_element_id, Map, Node, Path,
-    Relationship, Value,
+    element_id, java_double, parse_element_id, parse_rel_element_id, rel_element_id, Map, Node,
+    Path, Relationship, Value,
 };

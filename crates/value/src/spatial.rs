@@ -285,22 +285,14 @@ impl Point {
     pub fn text(&self) -> String {
         let mut s = format!(
             "point({{x: {}, y: {}",
-            float_text(self.x),
-            float_text(self.y)
+            crate::java_double(self.x),
+            crate::java_double(self.y)
         );
         if let Some(z) = self.z {
-            s.push_str(&format!(", z: {}", float_text(z)));
+            s.push_str(&format!(", z: {}", crate::java_double(z)));
         }
         s.push_str(&format!(", crs: '{}'}})", self.crs().name));
         s
-    }
-}
-
-fn float_text(x: f64) -> String {
-    if x == x.trunc() && x.abs() < 1e16 {
-        format!("{x:.1}")
-    } else {
-        format!("{x}")
     }
 }
 

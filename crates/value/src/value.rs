@@ -248,6 +248,35 @@ impl fmt::Display for Value {
     }
 }
 
+/// A float as Java's `Double.toString` writes it, which is what Cypher's
+/// `toString` gives: at least one decimal, and scientific notation below
+/// 10^-3 and from 10^7 on (`1.0E7`, `1.0E-4`).
+pub fn java_double(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let a = f.abs();
+    if a != 0.0 && !(1e-3..1e7).contains(&a) {
+        let s = format!("{f:e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let m = if m.contains('.') {
+            m.to_owned()
+        } else {
+            format!("{m}.0")
+        };
+        return format!("{m}E{e}");
+    }
+    let s = format!("{f}");
+    if s.contains('.') {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
 fn fmt_float(x: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     if x.is_nan() {
         f.write_str("NaN")
