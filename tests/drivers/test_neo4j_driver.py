@@ -571,3 +571,41 @@ def test_spatial_points(driver):
         with pytest.raises(ClientError):
             s.run("CREATE (:Place {mixed: [point({x: 1, y: 2}), point({x: 1, y: 2, z: 3})]})").consume()
         s.run("MATCH (n:Place) DETACH DELETE n").consume()
+
+
+def test_quantified_paths_and_path_selectors(driver):
+    """Cypher 5 path syntax through the official driver: quantified path
+    patterns with group variables, SHORTEST k / ALL SHORTEST / ANY with the
+    count as a parameter, and paths returned as the driver's Path type."""
+    with driver.session() as s:
+        s.run("MATCH (n:Stop) DETACH DELETE n").consume()
+        s.run("UNWIND range(0, 5) AS i CREATE (:Stop {i: i})").consume()
+        # A ring 0→1→…→5→0 and one shortcut 0→3.
+        s.run("MATCH (a:Stop), (b:Stop) WHERE b.i = (a.i + 1) % 6 CREATE (a)-[:NEXT {w: a.i}]->(b)").consume()
+        s.run("MATCH (a:Stop {i: 0}), (b:Stop {i: 3}) CREATE (a)-[:NEXT {w: 9}]->(b)").consume()
+
+        def read(tx):
+            groups = tx.run(
+                "MATCH (a:Stop {i: 0}) ((x)-[r:NEXT WHERE r.w < 9]->(y)){2,3} (b) "
+                "RETURN b.i AS end, [n IN x | n.i] AS xs, [n IN y | n.i] AS ys ORDER BY end").data()
+            shortest = tx.run(
+                "MATCH p = SHORTEST $k (a:Stop {i: 0})-[:NEXT]->+(b:Stop {i: 4}) "
+                "RETURN p ORDER BY length(p)", k=2).values()
+            all_shortest = tx.run(
+                "MATCH p = ALL SHORTEST (a:Stop {i: 1})-[:NEXT]-+(b:Stop {i: 4}) "
+                "RETURN [n IN nodes(p) | n.i] AS ids ORDER BY ids").values()
+            anyone = tx.run(
+                "MATCH p = ANY (a:Stop {i: 2})-[:NEXT]->{1,10}(b:Stop {i: 2}) RETURN length(p)").values()
+            return groups, shortest, all_shortest, anyone
+
+        groups, shortest, all_shortest, anyone = s.execute_read(read)
+        assert groups == [{"end": 2, "xs": [0, 1], "ys": [1, 2]},
+                          {"end": 3, "xs": [0, 1, 2], "ys": [1, 2, 3]}]
+        assert [len(p) for (p,) in shortest] == [2, 4]
+        assert isinstance(shortest[0][0], neo4j.graph.Path)
+        assert [n["i"] for n in shortest[0][0].nodes] == [0, 3, 4]
+        assert all_shortest == [[[1, 0, 3, 4]], [[1, 0, 5, 4]], [[1, 2, 3, 4]]]
+        assert anyone == [[6]]
+        with pytest.raises(neo4j.exceptions.ClientError) as e:
+            s.run("MATCH p = SHORTEST 1 (a)-->+(b), (c) RETURN p").consume()
+        assert e.value.code == "Neo.ClientError.Statement.SyntaxError"

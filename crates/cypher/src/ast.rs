@@ -229,12 +229,74 @@ pub struct Pattern {
 }
 
 /// One path pattern, optionally named (`p = (a)-->(b)`) and optionally wrapped
-/// in `shortestPath(...)` / `allShortestPaths(...)`.
+/// in `shortestPath(...)` / `allShortestPaths(...)`, or led by a path
+/// selector (`SHORTEST 2`, `ANY`, ...) and a path mode (`ACYCLIC`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PatternPart {
     pub var: Option<String>,
     pub shortest: Option<Shortest>,
+    pub selector: Option<PathSelector>,
+    pub mode: PathMode,
+    /// Under a selector only: the pattern's own predicates (inline `WHERE`s
+    /// and that of a parenthesized path), applied before paths are selected.
+    /// Elsewhere they are merged into the clause's WHERE.
+    pub where_: Option<Expr>,
     pub element: PatternElement,
+}
+
+impl PatternPart {
+    pub fn new(var: Option<String>, element: PatternElement) -> Self {
+        PatternPart {
+            var,
+            shortest: None,
+            selector: None,
+            mode: PathMode::Trail,
+            where_: None,
+            element,
+        }
+    }
+}
+
+impl PathSelector {
+    pub fn count(&self) -> &Expr {
+        match self {
+            PathSelector::Any(k) | PathSelector::Shortest(k) | PathSelector::ShortestGroups(k) => k,
+        }
+    }
+}
+
+impl PatternPart {
+    /// The element's expressions, then the part's own predicate and the
+    /// selector's count.
+    pub fn expressions(&self) -> Vec<&Expr> {
+        let mut out = self.element.expressions();
+        out.extend(self.where_.iter());
+        out.extend(self.selector.as_ref().map(PathSelector::count));
+        out
+    }
+}
+
+/// Which of the paths matched between one start node and one end node are
+/// kept. `count` is an integer literal or a parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PathSelector {
+    /// `ANY k`: any k paths.
+    Any(Expr),
+    /// `SHORTEST k` (`ANY SHORTEST` is k = 1): k paths, shortest first.
+    Shortest(Expr),
+    /// `SHORTEST k GROUPS` (`ALL SHORTEST` is k = 1): every path whose
+    /// length is one of the k smallest.
+    ShortestGroups(Expr),
+}
+
+/// GQL path modes. TRAIL (no relationship twice) is what Cypher matches
+/// anyway, and WALK cannot loosen that within a MATCH, so only ACYCLIC
+/// changes a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PathMode {
+    Walk,
+    Trail,
+    Acyclic,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -262,6 +324,18 @@ pub struct NodePattern {
     pub props: Option<Expr>,
 }
 
+impl NodePattern {
+    /// `()`.
+    pub fn anonymous() -> Self {
+        NodePattern {
+            var: None,
+            labels: Vec::new(),
+            dynamic_labels: Vec::new(),
+            props: None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     /// `-[]->`
@@ -284,6 +358,117 @@ pub struct RelPattern {
     /// `*2` is `(Some(2), Some(2))`, `*1..3`, `*..3`, `*2..`.
     pub length: Option<(Option<u64>, Option<u64>)>,
     pub props: Option<Expr>,
+    /// A quantified path pattern (`((x)-[r]->(y) WHERE ...){1,3}`, or a
+    /// quantified relationship `-[r]->+`) standing where this relationship
+    /// would: it joins the node before it to the node after it, and every
+    /// other field is empty.
+    pub quantified: Option<Box<QuantifiedPath>>,
+    /// A type expression beyond a list of alternatives (`[:!A]`, `[:%]`,
+    /// `[:(A|B)&!C]`); `types` is empty then.
+    pub type_expr: Option<TypeExpr>,
+}
+
+/// A relationship type expression, tested against the one type a
+/// relationship has.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TypeExpr {
+    Name(String),
+    /// `%`: any type.
+    Any,
+    Not(Box<TypeExpr>),
+    And(Vec<TypeExpr>),
+    Or(Vec<TypeExpr>),
+}
+
+impl TypeExpr {
+    pub fn matches(&self, t: &str) -> bool {
+        match self {
+            TypeExpr::Name(n) => n == t,
+            TypeExpr::Any => true,
+            TypeExpr::Not(x) => !x.matches(t),
+            TypeExpr::And(xs) => xs.iter().all(|x| x.matches(t)),
+            TypeExpr::Or(xs) => xs.iter().any(|x| x.matches(t)),
+        }
+    }
+}
+
+impl RelPattern {
+    /// An anonymous relationship of any type, in either direction.
+    pub fn any() -> Self {
+        RelPattern {
+            var: None,
+            types: Vec::new(),
+            dynamic_type: None,
+            direction: Direction::Both,
+            length: None,
+            props: None,
+            quantified: None,
+            type_expr: None,
+        }
+    }
+}
+
+/// The repeated part of a quantified path pattern. Its first node is the
+/// node before it in the enclosing pattern (or the last node of the previous
+/// iteration), its last node the node after it. Inside `element` and
+/// `where_` a variable is one element of one iteration; after the pattern it
+/// is the list of them, one per iteration (a group variable).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantifiedPath {
+    /// Fixed length, at least one relationship, no nested quantifiers.
+    pub element: PatternElement,
+    /// The iteration's own predicates: its `WHERE` and inline `WHERE`s.
+    pub where_: Option<Expr>,
+    pub min: u64,
+    pub max: Option<u64>,
+}
+
+impl PatternElement {
+    /// Every variable the element binds, group variables included.
+    pub fn variables(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.collect_variables(&mut out);
+        out
+    }
+
+    fn collect_variables<'a>(&'a self, out: &mut Vec<&'a str>) {
+        out.extend(self.start.var.as_deref());
+        for (r, n) in &self.chain {
+            out.extend(r.var.as_deref());
+            if let Some(q) = &r.quantified {
+                q.element.collect_variables(out);
+            }
+            out.extend(n.var.as_deref());
+        }
+    }
+
+    /// Every expression held in the pattern (property maps, dynamic labels
+    /// and types, the predicates of quantified parts), outermost first.
+    pub fn expressions(&self) -> Vec<&Expr> {
+        let mut out = Vec::new();
+        self.collect_expressions(&mut out);
+        out
+    }
+
+    fn collect_expressions<'a>(&'a self, out: &mut Vec<&'a Expr>) {
+        let node = |n: &'a NodePattern, out: &mut Vec<&'a Expr>| {
+            out.extend(n.props.iter().chain(&n.dynamic_labels));
+        };
+        node(&self.start, out);
+        for (r, n) in &self.chain {
+            out.extend(r.props.iter().chain(&r.dynamic_type));
+            if let Some(q) = &r.quantified {
+                q.element.collect_expressions(out);
+                out.extend(q.where_.iter());
+            }
+            node(n, out);
+        }
+    }
+
+    /// Whether any step is a quantified path pattern.
+    pub fn has_quantified(&self) -> bool {
+        self.chain.iter().any(|(r, _)| r.quantified.is_some())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

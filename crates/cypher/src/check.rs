@@ -102,9 +102,42 @@ struct Scope {
     locals: Vec<(String, Kind)>,
     /// Any name resolves (SHOW ... YIELD *: columns come from the executor).
     open: bool,
+    /// The names the graph pattern being bound introduces: a quantified
+    /// path pattern's predicates may not read them (Neo4j 5 allows only
+    /// variables bound by earlier clauses there, and the matcher may reach
+    /// the QPP before them).
+    pattern_new: Vec<String>,
 }
 
 impl Scope {
+    /// Records which names the pattern elements introduce (see
+    /// `pattern_new`), returning what was recorded before.
+    fn enter_pattern<'e>(
+        &mut self,
+        elements: impl Iterator<Item = &'e PatternElement>,
+    ) -> Vec<String> {
+        let mut new = Vec::new();
+        for el in elements {
+            for v in el.variables() {
+                if self.get(v).is_none() && !new.iter().any(|n| n == v) {
+                    new.push(v.to_string());
+                }
+            }
+        }
+        std::mem::replace(&mut self.pattern_new, new)
+    }
+
+    /// This scope without the names the current pattern introduces.
+    fn before_pattern(&self) -> Scope {
+        let mut s = self.clone();
+        for v in &self.pattern_new {
+            s.vars.remove(v);
+            s.order.retain(|n| n != v);
+            s.locals.retain(|(n, _)| n != v);
+        }
+        s
+    }
+
     fn get(&self, name: &str) -> Option<Kind> {
         if let Some((_, k)) = self.locals.iter().rev().find(|(n, _)| n == name) {
             return Some(*k);
@@ -135,6 +168,7 @@ impl Scope {
             order: self.order.clone(),
             locals: Vec::new(),
             open: self.open,
+            pattern_new: Vec::new(),
         };
         for (n, k) in &self.locals {
             s.declare(n, *k, false);
@@ -490,10 +524,15 @@ fn check_clause(c: &Clause, scope: &mut Scope, standalone_call: bool) -> Result<
         Clause::Match {
             pattern, where_, ..
         } => {
+            check_graph_pattern(pattern)?;
+            let saved = scope.enter_pattern(pattern.parts.iter().map(|p| &p.element));
             let mut declared = HashSet::new();
-            for part in &pattern.parts {
-                bind_part(part, scope, PatMode::Match, false, &mut declared)?;
-            }
+            let bound = pattern
+                .parts
+                .iter()
+                .try_for_each(|part| bind_part(part, scope, PatMode::Match, false, &mut declared));
+            scope.pattern_new = saved;
+            bound?;
             if let Some(w) = where_ {
                 check_expr(w, scope, WHERE_CTX)?;
             }
@@ -691,6 +730,41 @@ enum PatMode {
     Predicate,
 }
 
+/// The rules that span the path patterns of one MATCH (or subquery
+/// pattern): a selective pattern stands alone, and old-style variable length
+/// relationships do not mix with quantified path patterns.
+fn check_graph_pattern(pattern: &Pattern) -> Result<()> {
+    if pattern.parts.len() > 1 && pattern.parts.iter().any(|p| p.selector.is_some()) {
+        return Err(err(
+            "UnexpectedSyntax",
+            "Multiple path patterns cannot be used in the same clause in combination with a \
+             selective path selector",
+        ));
+    }
+    let steps = || {
+        pattern
+            .parts
+            .iter()
+            .flat_map(|p| p.element.chain.iter().map(|(r, _)| r))
+    };
+    if steps().any(|r| r.length.is_some()) && steps().any(|r| r.quantified.is_some()) {
+        return Err(err(
+            "UnexpectedSyntax",
+            "Mixing variable-length relationships ('-[*]-') with quantified relationships \
+             ('()-->*()') or quantified path patterns ('(()-->())*') is not allowed",
+        ));
+    }
+    let modes: HashSet<PathMode> = pattern.parts.iter().map(|p| p.mode).collect();
+    if modes.len() > 1 {
+        return Err(err(
+            "UnexpectedSyntax",
+            "Mixing different path modes in the same graph pattern is not supported; \
+             split the pattern into separate MATCH clauses instead",
+        ));
+    }
+    Ok(())
+}
+
 fn bind_part(
     part: &PatternPart,
     scope: &mut Scope,
@@ -701,6 +775,13 @@ fn bind_part(
     if part.shortest.is_some() {
         check_shortest(&part.element, mode)?;
     }
+    let special = part.selector.is_some() || part.mode != PathMode::Trail;
+    if special && matches!(mode, PatMode::Create | PatMode::Merge) {
+        return Err(err(
+            "UnexpectedSyntax",
+            "Path selectors and path modes can only be used to match, not in CREATE or MERGE",
+        ));
+    }
     bind_chain(
         part.var.as_deref(),
         &part.element,
@@ -708,7 +789,21 @@ fn bind_part(
         mode,
         local,
         declared,
-    )
+    )?;
+    if let Some(w) = &part.where_ {
+        check_expr(w, scope, WHERE_CTX)?;
+    }
+    if let Some(selector) = &part.selector {
+        if let Expr::Literal(Literal::Int(n)) = selector.count() {
+            if *n < 1 {
+                return Err(err(
+                    "InvalidArgument",
+                    format!("The number of paths to select must be a positive integer, got {n}"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A shortest-path search is over one relationship pattern, found by
@@ -726,6 +821,12 @@ fn check_shortest(element: &PatternElement, mode: PatMode) -> Result<()> {
             "shortestPath(...) requires a pattern containing a single relationship",
         ));
     };
+    if rel.quantified.is_some() {
+        return Err(err(
+            "UnexpectedSyntax",
+            "shortestPath(...) cannot hold a quantified path pattern; use SHORTEST 1 instead",
+        ));
+    }
     if let Some((Some(min), _)) = rel.length {
         if min > 1 {
             return Err(err(
@@ -759,7 +860,10 @@ fn bind_chain(
     let single_node = element.chain.is_empty();
     bind_node(&element.start, single_node, scope, mode, local)?;
     for (rel, node) in &element.chain {
-        bind_rel(rel, scope, mode, local, declared)?;
+        match &rel.quantified {
+            Some(q) => bind_quantified(q, scope, mode, local, declared)?,
+            None => bind_rel(rel, scope, mode, local, declared)?,
+        }
         bind_node(node, false, scope, mode, local)?;
     }
     if let Some(p) = path_var {
@@ -767,6 +871,55 @@ fn bind_chain(
             return Err(already_bound(p));
         }
         scope.declare(p, Kind::Path, local);
+    }
+    Ok(())
+}
+
+/// Inside a quantified path pattern its variables are single elements of
+/// one iteration; after it, lists. They are all new names.
+fn bind_quantified(
+    q: &QuantifiedPath,
+    scope: &mut Scope,
+    mode: PatMode,
+    local: bool,
+    declared: &mut HashSet<String>,
+) -> Result<()> {
+    if matches!(mode, PatMode::Create | PatMode::Merge) {
+        return Err(err(
+            "UnexpectedSyntax",
+            "Quantified path patterns cannot be used in CREATE or MERGE",
+        ));
+    }
+    let names = q.element.variables();
+    for v in &names {
+        if scope.get(v).is_some() || declared.contains(*v) {
+            return Err(err(
+                "VariableAlreadyBound",
+                format!(
+                    "The variable `{v}` is already defined; a variable of a quantified path \
+                     pattern must be new"
+                ),
+            ));
+        }
+        if mode == PatMode::Predicate {
+            return Err(undefined(v));
+        }
+    }
+    let mut inner = scope.before_pattern();
+    bind_chain(
+        None,
+        &q.element,
+        &mut inner,
+        PatMode::Local,
+        true,
+        &mut HashSet::new(),
+    )?;
+    if let Some(w) = &q.where_ {
+        check_expr(w, &mut inner, WHERE_CTX)?;
+    }
+    for v in names {
+        declared.insert(v.to_string());
+        scope.declare(v, Kind::List, local);
     }
     Ok(())
 }
@@ -1495,6 +1648,7 @@ fn check_pattern_comprehension(e: &Expr, scope: &mut Scope, cx: Ctx) -> Result<(
         return Ok(());
     };
     let mark = scope.locals.len();
+    let saved = scope.enter_pattern(std::iter::once(&**pattern));
     let r = (|| {
         bind_element(path_var.as_deref(), pattern, scope, PatMode::Local)?;
         if let Some(f) = filter {
@@ -1503,6 +1657,7 @@ fn check_pattern_comprehension(e: &Expr, scope: &mut Scope, cx: Ctx) -> Result<(
         check_expr(map, scope, cx.pred(false))
     })();
     scope.locals.truncate(mark);
+    scope.pattern_new = saved;
     r
 }
 
@@ -1544,7 +1699,9 @@ fn check_subquery_body(body: &SubqueryPattern, scope: &mut Scope) -> Result<()> 
     match body {
         SubqueryPattern::Pattern { pattern, where_ } => {
             let mark = scope.locals.len();
+            let saved = scope.enter_pattern(pattern.parts.iter().map(|p| &p.element));
             let r = (|| {
+                check_graph_pattern(pattern)?;
                 let mut declared = HashSet::new();
                 for part in &pattern.parts {
                     bind_part(part, scope, PatMode::Local, true, &mut declared)?;
@@ -1555,6 +1712,7 @@ fn check_subquery_body(body: &SubqueryPattern, scope: &mut Scope) -> Result<()> 
                 Ok(())
             })();
             scope.locals.truncate(mark);
+            scope.pattern_new = saved;
             r
         }
         SubqueryPattern::Query(q) => {

@@ -43,6 +43,9 @@ pub(crate) struct Parser<'a> {
     /// Set while parsing the pattern of a CREATE or MERGE, where `$(expr)`
     /// labels and types are kept in the pattern to be evaluated per row.
     pub creating: bool,
+    /// The path variable declared inside a parenthesized path pattern,
+    /// passed from the element up to its part.
+    pub paren_path_var: Option<String>,
 }
 
 /// A label expression (`:A|B`, `:A&!B`, `:(A|B)&C`), before it is lowered to
@@ -54,6 +57,8 @@ pub(crate) enum LabelExpr {
     Or(Vec<LabelExpr>),
     /// `$(expr)` / `$all(expr)` (`any: false`) or `$any(expr)`.
     Dynamic(Expr, bool),
+    /// `%`: any label (a node with at least one), any type.
+    Wildcard,
 }
 
 impl LabelExpr {
@@ -114,6 +119,52 @@ impl LabelExpr {
                 labels: Box::new(labels.clone()),
                 any: *any,
             },
+            LabelExpr::Wildcard => {
+                let call = |name: &str, arg: Expr| Expr::Function {
+                    name: name.to_string(),
+                    distinct: false,
+                    args: vec![arg],
+                };
+                Expr::Binary(
+                    BinaryOp::Gt,
+                    Box::new(call("size", call("labels", target.clone()))),
+                    Box::new(Expr::Literal(Literal::Int(0))),
+                )
+            }
+        }
+    }
+
+    /// A relationship's types: a list of alternatives when the expression
+    /// is one, else the expression to test each type against.
+    fn relationship_types(self) -> Option<(Vec<String>, Option<TypeExpr>)> {
+        fn lower(e: LabelExpr) -> Option<TypeExpr> {
+            Some(match e {
+                LabelExpr::Name(n) => TypeExpr::Name(n),
+                LabelExpr::Wildcard => TypeExpr::Any,
+                LabelExpr::Not(x) => TypeExpr::Not(Box::new(lower(*x)?)),
+                LabelExpr::And(xs) => {
+                    TypeExpr::And(xs.into_iter().map(lower).collect::<Option<_>>()?)
+                }
+                LabelExpr::Or(xs) => {
+                    TypeExpr::Or(xs.into_iter().map(lower).collect::<Option<_>>()?)
+                }
+                LabelExpr::Dynamic(..) => return None,
+            })
+        }
+        let names = match &self {
+            LabelExpr::Name(n) => Some(vec![n.clone()]),
+            LabelExpr::Or(xs) => xs
+                .iter()
+                .map(|x| match x {
+                    LabelExpr::Name(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        };
+        match names {
+            Some(names) => Some((names, None)),
+            None => Some((Vec::new(), Some(lower(self)?))),
         }
     }
 }
@@ -129,6 +180,7 @@ pub(crate) fn parse_statement(src: &str) -> Result<Statement> {
         stack_base: stack_position(),
         paren_match,
         inline_where: Vec::new(),
+        paren_path_var: None,
         pipe_ends_expr: 0,
         creating: false,
     };
@@ -795,6 +847,9 @@ impl<'a> Parser<'a> {
             self.expect(&Tok::RParen, "')'")?;
             return Ok(inner);
         }
+        if self.eat(&Tok::Percent) {
+            return Ok(LabelExpr::Wildcard);
+        }
         if let Some(any) = self.dynamic_label_start() {
             self.expect(&Tok::LParen, "'('")?;
             let saved = std::mem::take(&mut self.pipe_ends_expr);
@@ -1097,20 +1152,120 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
-        let element = if shortest.is_some() {
+        if shortest.is_some() {
             self.bump();
             self.bump();
-            let e = self.pattern_element()?;
+            let element = self.pattern_element()?;
             self.expect(&Tok::RParen, "')'")?;
-            e
-        } else {
-            self.pattern_element()?
+            return Ok(PatternPart {
+                shortest,
+                ..PatternPart::new(var, element)
+            });
+        }
+        let selector = self.path_selector()?;
+        let mode = self.path_mode();
+        let mark = self.inline_where.len();
+        self.paren_path_var = None;
+        let element = self.pattern_element()?;
+        let var = match (var, self.paren_path_var.take()) {
+            (Some(_), Some(inner)) => {
+                return Err(self.unexpected(&format!(
+                    "one path variable, not a second one (`{inner}`) inside the parentheses"
+                )))
+            }
+            (a, b) => a.or(b),
+        };
+        // A selective pattern keeps its own predicates: they choose among
+        // paths before the selection, while the clause's WHERE comes after.
+        let where_ = match selector {
+            Some(_) => self.merge_inline_where(mark, None),
+            None => None,
         };
         Ok(PatternPart {
-            var,
-            shortest,
-            element,
+            selector,
+            mode: mode.unwrap_or(PathMode::Trail),
+            where_,
+            ..PatternPart::new(var, element)
         })
+    }
+
+    /// `ANY [k]`, `ALL`, `ANY SHORTEST`, `ALL SHORTEST`, `SHORTEST k`,
+    /// `SHORTEST [k] GROUPS`, each optionally followed by PATH or PATHS.
+    fn path_selector(&mut self) -> Result<Option<PathSelector>> {
+        let one = || Expr::Literal(Literal::Int(1));
+        let selector = if self.at_kw("ANY") && !self.at_n(1, &Tok::Eq) {
+            self.bump();
+            if self.eat_kw("SHORTEST") {
+                Some(PathSelector::Shortest(one()))
+            } else {
+                let k = self.path_count()?;
+                Some(PathSelector::Any(k.unwrap_or_else(one)))
+            }
+        } else if self.at_kw("ALL") && !self.at_n(1, &Tok::Eq) {
+            self.bump();
+            if self.eat_kw("SHORTEST") {
+                Some(PathSelector::ShortestGroups(one()))
+            } else {
+                self.path_or_paths();
+                return Ok(None);
+            }
+        } else if self.at_kw("SHORTEST") && !self.at_n(1, &Tok::Eq) {
+            self.bump();
+            let k = self.path_count()?;
+            self.path_or_paths();
+            if self.eat_kw("GROUPS") || self.eat_kw("GROUP") {
+                return Ok(Some(PathSelector::ShortestGroups(k.unwrap_or_else(one))));
+            }
+            match k {
+                Some(k) => Some(PathSelector::Shortest(k)),
+                None => return Err(self.unexpected("a number of paths or GROUPS")),
+            }
+        } else {
+            return Ok(None);
+        };
+        self.path_or_paths();
+        Ok(selector)
+    }
+
+    fn path_or_paths(&mut self) {
+        let _ = self.eat_kw("PATHS") || self.eat_kw("PATH");
+    }
+
+    /// A selector's count: an integer literal or a parameter.
+    fn path_count(&mut self) -> Result<Option<Expr>> {
+        match self.peek().tok.clone() {
+            Tok::Int(_) => {
+                let t = self.peek().clone();
+                let v = self.opt_unsigned()?.and_then(|v| i64::try_from(v).ok());
+                let v = v.ok_or_else(|| {
+                    self.error_at(
+                        &t,
+                        "IntegerOverflow",
+                        format!("Invalid input '{}': integer is too large", self.text(&t)),
+                    )
+                })?;
+                Ok(Some(Expr::Literal(Literal::Int(v))))
+            }
+            Tok::Param(name) => {
+                self.bump();
+                Ok(Some(Expr::Parameter(name)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn path_mode(&mut self) -> Option<PathMode> {
+        let mode = if self.eat_kw("WALK") {
+            PathMode::Walk
+        } else if self.eat_kw("TRAIL") {
+            PathMode::Trail
+        } else if self.eat_kw("ACYCLIC") {
+            PathMode::Acyclic
+        } else {
+            return None;
+        };
+        self.path_or_paths();
+        Some(mode)
     }
 
     pub fn pattern_element(&mut self) -> Result<PatternElement> {
@@ -1120,22 +1275,244 @@ impl<'a> Parser<'a> {
         r
     }
 
+    /// Node patterns joined by relationships, and quantified path patterns
+    /// juxtaposed with the nodes around them: `(a) ((x)-->(y)){2} (b)`.
     fn pattern_element_inner(&mut self) -> Result<PatternElement> {
-        // A parenthesised element `((a)-->(b))` is the same element.
-        if self.at(&Tok::LParen) && self.at_n(1, &Tok::LParen) {
-            self.bump();
-            let e = self.pattern_element()?;
-            self.expect(&Tok::RParen, "')'")?;
-            return Ok(e);
+        let mut start: Option<NodePattern> = None;
+        let mut chain: Vec<(RelPattern, NodePattern)> = Vec::new();
+        // After a quantified part, the node that ends it is implicit until a
+        // node pattern juxtaposed to it names it.
+        let mut open_end = false;
+        loop {
+            if self.at_paren_path() {
+                let at = self.peek().clone();
+                self.bump();
+                let mark = self.inline_where.len();
+                // `(p = (a)-->+(b) WHERE length(p) > 2)`: a path variable
+                // declared inside, so that the WHERE can read it.
+                let inner_var = if Self::is_name_token(&self.peek().tok) && self.at_n(1, &Tok::Eq) {
+                    let v = self.name("a variable name")?;
+                    self.bump();
+                    Some(v)
+                } else {
+                    None
+                };
+                let inner = self.pattern_element()?;
+                let nested_var = self.paren_path_var.take();
+                let where_ = self.opt_where()?;
+                self.expect(&Tok::RParen, "')'")?;
+                let Some((min, max)) = self.quantifier()? else {
+                    // A parenthesized path: the whole element, its WHERE
+                    // joining the pattern's predicates.
+                    if start.is_some() || self.at(&Tok::LParen) || self.at_rel_start() {
+                        return Err(self.error_at(
+                            &at,
+                            "UnexpectedSyntax",
+                            "Invalid input '(': a parenthesized path pattern inside a longer \
+                             pattern needs a quantifier, such as {1,3} or +",
+                        ));
+                    }
+                    self.inline_where.extend(where_);
+                    self.paren_path_var = inner_var.or(nested_var);
+                    return Ok(inner);
+                };
+                if inner_var.is_some() || nested_var.is_some() {
+                    return Err(self.error_at(
+                        &at,
+                        "UnexpectedSyntax",
+                        "A path variable cannot be declared inside a quantified path pattern",
+                    ));
+                }
+                let where_ = self.merge_inline_where(mark, where_);
+                if inner.chain.is_empty() {
+                    return Err(self.error_at(
+                        &at,
+                        "UnexpectedSyntax",
+                        "A quantified path pattern needs to have at least one relationship",
+                    ));
+                }
+                if inner
+                    .chain
+                    .iter()
+                    .any(|(r, _)| r.length.is_some() || r.quantified.is_some())
+                {
+                    return Err(self.error_at(
+                        &at,
+                        "UnexpectedSyntax",
+                        "Quantified path patterns are not allowed to be nested, \
+                         nor to hold a variable length relationship",
+                    ));
+                }
+                let q = QuantifiedPath {
+                    element: inner,
+                    where_,
+                    min,
+                    max,
+                };
+                start.get_or_insert_with(NodePattern::anonymous);
+                chain.push((
+                    RelPattern {
+                        quantified: Some(Box::new(q)),
+                        ..RelPattern::any()
+                    },
+                    NodePattern::anonymous(),
+                ));
+                open_end = true;
+                continue;
+            }
+            if self.at(&Tok::LParen) {
+                let node = self.node_pattern()?;
+                match (&start, open_end) {
+                    (None, _) => start = Some(node),
+                    (Some(_), true) => {
+                        if let Some(last) = chain.last_mut() {
+                            last.1 = node;
+                        }
+                    }
+                    (Some(_), false) => {
+                        let t = self.peek().clone();
+                        return Err(self.error_at(
+                            &t,
+                            "UnexpectedSyntax",
+                            "Concatenation is currently only supported for quantified path patterns",
+                        ));
+                    }
+                }
+            } else if start.is_none() || !open_end || self.at_rel_start() {
+                // After a quantified part comes a node pattern, another
+                // quantified part, or the end of the pattern.
+                return Err(self.unexpected("'('"));
+            }
+            open_end = false;
+            if !self.at_rel_start() {
+                if self.at_paren_path() {
+                    continue;
+                }
+                if self.at(&Tok::LParen) {
+                    let t = self.peek().clone();
+                    return Err(self.error_at(
+                        &t,
+                        "UnexpectedSyntax",
+                        "Concatenation is currently only supported for quantified path patterns",
+                    ));
+                }
+                break;
+            }
+            while self.at_rel_start() {
+                let mark = self.inline_where.len();
+                let rel = self.rel_pattern()?;
+                let step = match self.quantifier()? {
+                    None => rel,
+                    Some((min, max)) => {
+                        if rel.length.is_some() {
+                            let t = self.peek().clone();
+                            return Err(self.error_at(
+                                &t,
+                                "UnexpectedSyntax",
+                                "A variable length relationship cannot be quantified",
+                            ));
+                        }
+                        let where_ = self.merge_inline_where(mark, None);
+                        let element = PatternElement {
+                            start: NodePattern::anonymous(),
+                            chain: vec![(rel, NodePattern::anonymous())],
+                        };
+                        RelPattern {
+                            quantified: Some(Box::new(QuantifiedPath {
+                                element,
+                                where_,
+                                min,
+                                max,
+                            })),
+                            ..RelPattern::any()
+                        }
+                    }
+                };
+                let node = self.node_pattern()?;
+                chain.push((step, node));
+            }
+            if !self.at_paren_path() {
+                break;
+            }
         }
-        let start = self.node_pattern()?;
-        let mut chain = Vec::new();
-        while self.at_rel_start() {
-            let rel = self.rel_pattern()?;
-            let node = self.node_pattern()?;
-            chain.push((rel, node));
+        let start = start.ok_or_else(|| self.unexpected("'('"))?;
+        let only_optional_parts = start == NodePattern::anonymous()
+            && chain.iter().all(|(r, n)| {
+                *n == NodePattern::anonymous() && r.quantified.as_ref().is_some_and(|q| q.min == 0)
+            });
+        if only_optional_parts && !chain.is_empty() {
+            return Err(self.unexpected(
+                "a node pattern: a path pattern must be written such that it always \
+                 evaluates to at least one node pattern",
+            ));
         }
         Ok(PatternElement { start, chain })
+    }
+
+    /// An unsigned integer literal, when one comes next.
+    fn opt_unsigned(&mut self) -> Result<Option<u64>> {
+        let Tok::Int(v) = self.peek().tok else {
+            return Ok(None);
+        };
+        let t = self.next_token();
+        v.map(Some).ok_or_else(|| {
+            self.error_at(
+                &t,
+                "IntegerOverflow",
+                format!("Invalid input '{}': integer is too large", self.text(&t)),
+            )
+        })
+    }
+
+    /// `{n}`, `{m,n}`, `{m,}`, `{,n}`, `+` or `*` after a parenthesized path
+    /// or a relationship pattern.
+    fn quantifier(&mut self) -> Result<Option<(u64, Option<u64>)>> {
+        if self.eat(&Tok::Plus) {
+            return Ok(Some((1, None)));
+        }
+        if self.eat(&Tok::Star) {
+            return Ok(Some((0, None)));
+        }
+        if !self.at(&Tok::LBrace) {
+            return Ok(None);
+        }
+        let at = self.next_token();
+        let min = self.opt_unsigned()?;
+        let (min, max) = if self.eat(&Tok::Comma) {
+            (min.unwrap_or(0), self.opt_unsigned()?)
+        } else {
+            match min {
+                Some(n) => (n, Some(n)),
+                None => return Err(self.unexpected("an integer")),
+            }
+        };
+        self.expect(&Tok::RBrace, "'}'")?;
+        if max == Some(0) {
+            return Err(self.error_at(
+                &at,
+                "InvalidQuantifier",
+                "A quantifier for a path pattern must not be limited by 0",
+            ));
+        }
+        if max.is_some_and(|max| max < min) {
+            return Err(self.error_at(
+                &at,
+                "InvalidQuantifier",
+                format!(
+                    "A quantifier for a path pattern must not have a lower bound greater than \
+                     the upper bound, got {{{min},{}}}",
+                    max.unwrap_or_default()
+                ),
+            ));
+        }
+        Ok(Some((min, max)))
+    }
+
+    /// `((` or `(p =`: a parenthesized path pattern.
+    fn at_paren_path(&self) -> bool {
+        self.at(&Tok::LParen)
+            && (self.at_n(1, &Tok::LParen)
+                || (Self::is_name_token(&self.peek_at(1).tok) && self.at_n(2, &Tok::Eq)))
     }
 
     pub fn at_rel_start(&self) -> bool {
@@ -1223,11 +1600,33 @@ impl<'a> Parser<'a> {
         let mut dynamic_type = None;
         let mut length = None;
         let mut props = None;
+        let mut type_expr = None;
         if self.eat(&Tok::LBracket) {
             if Self::is_name_token(&self.peek().tok) {
                 var = Some(self.name("a variable name")?);
             }
-            if self.eat(&Tok::Colon) {
+            let dynamic = self.at(&Tok::Colon)
+                && (self.at_n(1, &Tok::Dollar)
+                    || matches!(&self.peek_at(1).tok, Tok::Param(n)
+                        if (n.eq_ignore_ascii_case("all") || n.eq_ignore_ascii_case("any"))
+                            && self.at_n(2, &Tok::LParen)));
+            if self.at(&Tok::Colon) && !dynamic {
+                let at = self.peek_at(1).clone();
+                // Inside the brackets `|` always joins types, even in a
+                // pattern comprehension.
+                let saved = std::mem::take(&mut self.pipe_ends_expr);
+                let expr = self.label_expression();
+                self.pipe_ends_expr = saved;
+                let (names, expr) = expr?.relationship_types().ok_or_else(|| {
+                    self.error_at(
+                        &at,
+                        "UnexpectedSyntax",
+                        "Invalid input: a dynamic type can only stand alone in a relationship pattern",
+                    )
+                })?;
+                types = names;
+                type_expr = expr;
+            } else if self.eat(&Tok::Colon) {
                 let at = self.peek().clone();
                 if let Some(any) = self.dynamic_label_start() {
                     // `[r:$(expr)]`: any type, then a predicate on `r`;
@@ -1260,6 +1659,14 @@ impl<'a> Parser<'a> {
                 }
             }
             if self.at(&Tok::Star) {
+                if type_expr.is_some() {
+                    let t = self.peek().clone();
+                    return Err(self.error_at(
+                        &t,
+                        "UnexpectedSyntax",
+                        "Variable length relationships must not use relationship type expressions",
+                    ));
+                }
                 length = Some(self.rel_length()?);
             } else if self.at(&Tok::DotDot) {
                 let t = self.peek().clone();
@@ -1287,6 +1694,8 @@ impl<'a> Parser<'a> {
             direction,
             length,
             props,
+            quantified: None,
+            type_expr,
         })
     }
 
@@ -1294,16 +1703,6 @@ impl<'a> Parser<'a> {
         self.bump();
         let bound = |p: &mut Self| -> Result<Option<u64>> {
             match p.peek().tok.clone() {
-                Tok::Int(v) => {
-                    let t = p.next_token();
-                    v.map(Some).ok_or_else(|| {
-                        p.error_at(
-                            &t,
-                            "IntegerOverflow",
-                            format!("Invalid input '{}': integer is too large", p.text(&t)),
-                        )
-                    })
-                }
                 Tok::Minus | Tok::Float(_) => {
                     let t = p.peek().clone();
                     Err(p.error_at(
@@ -1315,7 +1714,7 @@ impl<'a> Parser<'a> {
                         ),
                     ))
                 }
-                _ => Ok(None),
+                _ => p.opt_unsigned(),
             }
         };
         let min = bound(self)?;

@@ -302,17 +302,7 @@ pub fn variables(e: &Expr, out: &mut Vec<String>) {
 }
 
 fn pattern_vars(p: &PatternElement, out: &mut Vec<String>) {
-    if let Some(v) = &p.start.var {
-        out.push(v.clone());
-    }
-    for (r, n) in &p.chain {
-        if let Some(v) = &r.var {
-            out.push(v.clone());
-        }
-        if let Some(v) = &n.var {
-            out.push(v.clone());
-        }
-    }
+    out.extend(p.variables().into_iter().map(String::from));
 }
 
 pub fn truthy(v: &Val) -> Result<Option<bool>> {
@@ -677,11 +667,7 @@ pub fn eval(ctx: &Ctx, e: &Expr, row: &Row) -> Result<Val> {
             filter,
             map,
         } => {
-            let part = PatternPart {
-                var: path_var.clone(),
-                shortest: None,
-                element: (**pattern).clone(),
-            };
+            let part = PatternPart::new(path_var.clone(), (**pattern).clone());
             let mut out = Vec::new();
             pattern::match_parts(ctx, std::slice::from_ref(&part), row, &mut |r| {
                 if let Some(f) = filter {
@@ -695,11 +681,7 @@ pub fn eval(ctx: &Ctx, e: &Expr, row: &Row) -> Result<Val> {
             Ok(Val::List(out))
         }
         Expr::PatternPredicate(p) => {
-            let part = PatternPart {
-                var: None,
-                shortest: None,
-                element: (**p).clone(),
-            };
+            let part = PatternPart::new(None, (**p).clone());
             let mut found = false;
             pattern::match_parts(ctx, std::slice::from_ref(&part), row, &mut |_| {
                 found = true;

@@ -1235,18 +1235,7 @@ pub fn pattern_vars(p: &Pattern, out: &mut Vec<String>) {
         if let Some(v) = &part.var {
             out.push(v.clone());
         }
-        let el = &part.element;
-        if let Some(v) = &el.start.var {
-            out.push(v.clone());
-        }
-        for (r, n) in &el.chain {
-            if let Some(v) = &r.var {
-                out.push(v.clone());
-            }
-            if let Some(v) = &n.var {
-                out.push(v.clone());
-            }
-        }
+        out.extend(part.element.variables().into_iter().map(String::from));
     }
     let mut seen = HashSet::new();
     out.retain(|v| seen.insert(v.clone()));

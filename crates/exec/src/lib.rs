@@ -54,6 +54,8 @@ mod visit;
 mod write;
 
 #[cfg(test)]
+mod path_tests;
+#[cfg(test)]
 mod tests;
 
 use causeway_cypher::ast::{Clause, ExplainMode, Query, Statement, StatementKind};

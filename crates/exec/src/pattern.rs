@@ -24,6 +24,18 @@ pub enum Hint<'e> {
     Prefix(&'e str, &'e str, &'e Expr),
 }
 
+impl Hint<'_> {
+    fn var(&self) -> &str {
+        match self {
+            Hint::Id { var, .. }
+            | Hint::Eq(var, ..)
+            | Hint::In(var, ..)
+            | Hint::Range(var, ..)
+            | Hint::Prefix(var, ..) => var,
+        }
+    }
+}
+
 /// Splits a WHERE into index-usable predicates on `var.prop`.
 pub fn hints(where_: Option<&Expr>) -> Vec<Hint<'_>> {
     let mut out = Vec::new();
@@ -216,7 +228,7 @@ pub fn first_anchor(
     let Some(first) = parts.first() else {
         return Ok(None);
     };
-    if first.shortest.is_some() {
+    if first.shortest.is_some() || first.selector.is_some() {
         return Ok(None);
     }
     let m = Matcher {
@@ -468,6 +480,9 @@ impl Matcher<'_, '_> {
         let el = &part.element;
         if let Some(kind) = part.shortest {
             return self.shortest(part, kind, row, emit);
+        }
+        if let Some(selector) = &part.selector {
+            return self.selective(part, selector, row, force, emit);
         }
         let k = el.chain.len();
         let node_at = |i: usize| -> &NodePattern {
@@ -740,10 +755,13 @@ impl Matcher<'_, '_> {
     /// Whether the WHERE conjuncts that just became evaluable (they read
     /// one of `new` and everything they read is bound) all hold.
     fn early_ok(&self, row: &Row, new: [&Option<String>; 2]) -> Result<bool> {
+        let new: Vec<&str> = new.iter().filter_map(|v| v.as_deref()).collect();
+        self.fresh_ok(row, &new)
+    }
+
+    fn fresh_ok(&self, row: &Row, new: &[&str]) -> Result<bool> {
         for f in self.filters {
-            let fresh = new
-                .iter()
-                .any(|v| v.as_deref().is_some_and(|v| f.vars.iter().any(|x| x == v)));
+            let fresh = new.iter().any(|v| f.vars.iter().any(|x| x == v));
             if fresh && f.vars.iter().all(|v| row.contains(v)) && !eval_pred(self.ctx, f.expr, row)?
             {
                 return Ok(false);
@@ -806,7 +824,19 @@ impl Matcher<'_, '_> {
         Ok(true)
     }
 
+    /// The type expression of `[:!A]`, `[:%]` and the like; plain lists
+    /// of types are filtered by the graph's expansion already.
+    fn type_ok(&self, rp: &RelPattern, rid: u64) -> bool {
+        match &rp.type_expr {
+            Some(te) => self.ctx.g.rel(rid).is_some_and(|r| te.matches(r.rel_type)),
+            None => true,
+        }
+    }
+
     fn rel_ok(&self, rp: &RelPattern, rid: u64, row: &Row) -> Result<bool> {
+        if !self.type_ok(rp, rid) {
+            return Ok(false);
+        }
         if let Some(p) = &rp.props {
             let g = self.ctx.g;
             return self.props_ok(p, row, |k| g.rel_prop(rid, k));
@@ -846,6 +876,11 @@ impl Matcher<'_, '_> {
             (pos - 1, pos - 1, true)
         };
         let (rp, _) = &el.chain[rel_idx];
+        // A bare quantified relationship (`-[r:R]->{1,3}`) is exactly the
+        // variable length relationship `-[r:R*1..3]->`, which has its own
+        // quicker expansion.
+        let as_var_length = rp.quantified.as_deref().and_then(plain_repetition);
+        let rp = as_var_length.as_ref().unwrap_or(rp);
         let np = if next_pos == 0 {
             &el.start
         } else {
@@ -857,6 +892,38 @@ impl Matcher<'_, '_> {
         }
         let from = nodes[pos];
         let g = self.ctx.g;
+        if let Some(q) = &rp.quantified {
+            let names = q.element.variables();
+            let end = match np.var.as_deref().and_then(|v| row.get(v)) {
+                Some(Val::Node(id)) => Some(*id),
+                Some(_) => return Ok(true),
+                None => None,
+            };
+            for m in self.quantified(q, from, end, dir_flip, &row)? {
+                let mut r = row.clone();
+                if !self.node_ok(np, m.end, &mut r)? {
+                    continue;
+                }
+                for (name, vals) in names.iter().zip(m.groups) {
+                    r.set(name, Val::List(vals));
+                }
+                let mut fresh = names.clone();
+                fresh.extend(np.var.as_deref());
+                if !self.fresh_ok(&r, &fresh)? {
+                    continue;
+                }
+                let n_used = self.used.len();
+                self.used.extend(m.rels.iter().copied());
+                nodes[next_pos] = m.end;
+                rels[rel_idx] = Some(RelBind::Many(m.rels));
+                let go = self.step(part, anchor, next_pos, rightwards, nodes, rels, r, emit)?;
+                self.used.truncate(n_used);
+                if !go {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
+        }
         if let Some((min, max)) = rp.length {
             let min = min.unwrap_or(1);
             let max = max.unwrap_or(u64::MAX);
@@ -883,7 +950,9 @@ impl Matcher<'_, '_> {
                     let Some(rel) = g.rel(*rid) else {
                         return Ok(true);
                     };
-                    if !rp.types.is_empty() && !rp.types.iter().any(|t| t == rel.rel_type) {
+                    if !rp.types.is_empty() && !rp.types.iter().any(|t| t == rel.rel_type)
+                        || !self.type_ok(rp, *rid)
+                    {
                         return Ok(true);
                     }
                     cur = match dir {
@@ -954,7 +1023,7 @@ impl Matcher<'_, '_> {
         let want_rel = self.want(&rp.props, &row)?;
         let want_node = self.want(&np.props, &row)?;
         for (rid, other) in expansions {
-            if self.used.contains(&rid) {
+            if self.used.contains(&rid) || !self.type_ok(rp, rid) {
                 continue;
             }
             if !want_rel.matches(|k| g.rel_prop(rid, k)) {
@@ -1047,7 +1116,8 @@ impl Matcher<'_, '_> {
         mut row: Row,
         emit: &mut dyn FnMut(Row, &[u64]) -> Result<bool>,
     ) -> Result<bool> {
-        if let Some(pv) = &part.var {
+        let acyclic = part.mode == PathMode::Acyclic;
+        if part.var.is_some() || acyclic {
             let g = self.ctx.g;
             let mut pn = vec![nodes[0]];
             let mut pr = Vec::new();
@@ -1070,15 +1140,551 @@ impl Matcher<'_, '_> {
                     None => {}
                 }
             }
-            row.set(
-                pv,
-                Val::Path(Box::new(PathVal {
-                    nodes: pn,
-                    rels: pr,
-                })),
-            );
+            if acyclic && has_repeats(&pn) {
+                return Ok(true);
+            }
+            if let Some(pv) = &part.var {
+                row.set(
+                    pv,
+                    Val::Path(Box::new(PathVal {
+                        nodes: pn,
+                        rels: pr,
+                    })),
+                );
+            }
         }
         emit(row, &self.used)
+    }
+
+    /// The ways through a quantified path pattern from `from`, each with
+    /// its end node, relationships (left to right) and group variable
+    /// values (one list per name of `q.element.variables()`). Leftwards,
+    /// the iterations are matched on the reversed pattern and the results
+    /// turned back. Relationships stay unique across iterations and with
+    /// the rest of the MATCH.
+    fn quantified(
+        &mut self,
+        q: &QuantifiedPath,
+        from: u64,
+        end: Option<u64>,
+        leftwards: bool,
+        row: &Row,
+    ) -> Result<Vec<QuantifiedMatch>> {
+        let names = q.element.variables();
+        let element = if leftwards {
+            reversed(&q.element)
+        } else {
+            q.element.clone()
+        };
+        let iteration = PatternPart::new(Some(ITERATION_PATH.to_string()), element);
+        // The clause's WHERE reads group variables as lists: it must not
+        // see the single elements bound inside an iteration.
+        let filters = std::mem::take(&mut self.filters);
+        let hints = std::mem::take(&mut self.hints);
+        let r = self.iterate(q, &iteration, &names, from, end, row);
+        self.filters = filters;
+        self.hints = hints;
+        let mut found = r?;
+        if leftwards {
+            for m in &mut found {
+                m.rels.reverse();
+                m.groups.iter_mut().for_each(|g| g.reverse());
+            }
+        }
+        Ok(found)
+    }
+
+    fn iterate(
+        &mut self,
+        q: &QuantifiedPath,
+        iteration: &PatternPart,
+        names: &[&str],
+        from: u64,
+        end: Option<u64>,
+        row: &Row,
+    ) -> Result<Vec<QuantifiedMatch>> {
+        let limit = self.ctx.sh.limits.max_materialized_rows;
+        // Only ways that end on `end`, when the node after the pattern is
+        // already bound, are kept.
+        let wanted = |n: u64| end.is_none_or(|e| e == n);
+        let max = q.max.unwrap_or(u64::MAX);
+        let mut found = Vec::new();
+        let mut current = QuantifiedMatch {
+            end: from,
+            rels: Vec::new(),
+            groups: vec![Vec::new(); names.len()],
+        };
+        if q.min == 0 && wanted(from) {
+            found.push(current.clone());
+        }
+        let used_base = self.used.len();
+        // Depth-first over iterations on an explicit stack: frame i holds
+        // the ways to match iteration i + 1 from where iteration i ended.
+        let mut stack: Vec<(Vec<Iteration>, usize)> =
+            vec![(self.iterations(q, iteration, names, from, row)?, 0)];
+        let mut applied: Vec<usize> = Vec::new();
+        while let Some((ways, idx)) = stack.last_mut() {
+            if *idx >= ways.len() {
+                stack.pop();
+                if let Some(n) = applied.pop() {
+                    undo(&mut current, &mut self.used, n);
+                }
+                continue;
+            }
+            let way = ways[*idx].clone();
+            *idx += 1;
+            self.ctx.sh.tick()?;
+            current.end = way.end;
+            current.rels.extend(&way.rels);
+            self.used.extend(&way.rels);
+            for (g, v) in current.groups.iter_mut().zip(way.values) {
+                g.push(v);
+            }
+            applied.push(way.rels.len());
+            let depth = applied.len() as u64;
+            if depth >= q.min && wanted(way.end) {
+                found.push(current.clone());
+                if found.len() > limit {
+                    self.used.truncate(used_base);
+                    return Err(Error::new(
+                        Code::MemoryPoolOutOfMemory,
+                        "Quantified path pattern expansion exceeded the row limit",
+                    ));
+                }
+            }
+            if depth < max {
+                let next = self.iterations(q, iteration, names, way.end, row)?;
+                stack.push((next, 0));
+            } else if let Some(n) = applied.pop() {
+                undo(&mut current, &mut self.used, n);
+            }
+        }
+        self.used.truncate(used_base);
+        Ok(found)
+    }
+
+    /// The ways to match one iteration starting at node `at`.
+    fn iterations(
+        &mut self,
+        q: &QuantifiedPath,
+        iteration: &PatternPart,
+        names: &[&str],
+        at: u64,
+        row: &Row,
+    ) -> Result<Vec<Iteration>> {
+        let ctx = self.ctx;
+        let mut ways = Vec::new();
+        self.part(iteration, row, Some((0, vec![at])), &mut |r, _| {
+            if let Some(w) = &q.where_ {
+                if !eval_pred(ctx, w, &r)? {
+                    return Ok(true);
+                }
+            }
+            let Some(Val::Path(p)) = r.get(ITERATION_PATH) else {
+                return Ok(true);
+            };
+            let end = p.nodes.last().copied().unwrap_or(at);
+            let values = names
+                .iter()
+                .map(|n| r.get(n).cloned().unwrap_or(Val::Null))
+                .collect();
+            ways.push(Iteration {
+                end,
+                rels: p.rels.clone(),
+                values,
+            });
+            Ok(true)
+        })?;
+        Ok(ways)
+    }
+
+    /// A pattern under a path selector: its matches, filtered by the
+    /// pattern's own predicates, grouped by start and end node and cut
+    /// down to the selected paths. The clause's WHERE comes afterwards.
+    fn selective(
+        &mut self,
+        part: &PatternPart,
+        selector: &PathSelector,
+        row: &Row,
+        force: Option<(usize, Vec<u64>)>,
+        emit: &mut dyn FnMut(Row, &[u64]) -> Result<bool>,
+    ) -> Result<bool> {
+        let ctx = self.ctx;
+        let k = match eval(ctx, selector.count(), row)? {
+            Val::Int(k) if k >= 1 => k as u64,
+            other => {
+                return Err(Error::new(
+                    Code::ArgumentError,
+                    format!(
+                        "The number of paths to select must be a positive integer, got {}",
+                        other.type_name()
+                    ),
+                ))
+            }
+        };
+        let path_var = part
+            .var
+            .clone()
+            .unwrap_or_else(|| SELECTED_PATH.to_string());
+        let plain = PatternPart {
+            var: Some(path_var.clone()),
+            selector: None,
+            where_: None,
+            ..part.clone()
+        };
+        // Only the end nodes' index hints apply before selection: paths
+        // are chosen per pair of end nodes.
+        let el = &part.element;
+        let ends = [
+            el.start.var.as_deref(),
+            el.chain.last().and_then(|(_, n)| n.var.as_deref()),
+        ];
+        let hints: Vec<Hint> = self
+            .hints
+            .iter()
+            .filter(|h| ends.contains(&Some(h.var())))
+            .cloned()
+            .collect();
+        let limit = ctx.sh.limits.max_materialized_rows;
+        let mut found: Vec<(Row, Vec<u64>)> = Vec::new();
+        // The clause's WHERE filters after the selection, so the search
+        // runs without it.
+        let mut search = Matcher {
+            ctx,
+            hints: &hints,
+            filters: &[],
+            used: self.used.clone(),
+            force_first: None,
+        };
+        let all_shortest = matches!(selector, PathSelector::ShortestGroups(_));
+        // A predicate over the whole path can only be checked on paths
+        // enumerated whole.
+        let quick = match part.where_ {
+            None => search.breadth_first(&plain, all_shortest, k, force.is_some(), row)?,
+            Some(_) => None,
+        };
+        match quick {
+            Some(rows) => found = rows,
+            None => {
+                search.part(&plain, row, force, &mut |r, used| {
+                    found.push((r, used.to_vec()));
+                    if found.len() > limit {
+                        return Err(Error::new(
+                            Code::MemoryPoolOutOfMemory,
+                            "Path selection exceeded the row limit",
+                        ));
+                    }
+                    Ok(true)
+                })?;
+            }
+        }
+        let mut groups: Vec<Vec<(usize, Row, Vec<u64>)>> = Vec::new();
+        let mut index: std::collections::HashMap<(u64, u64), usize> =
+            std::collections::HashMap::new();
+        for (r, used) in found {
+            if let Some(w) = &part.where_ {
+                if !eval_pred(ctx, w, &r)? {
+                    continue;
+                }
+            }
+            let Some(Val::Path(p)) = r.get(&path_var) else {
+                continue;
+            };
+            let key = (
+                p.nodes.first().copied().unwrap_or(0),
+                p.nodes.last().copied().unwrap_or(0),
+            );
+            let len = p.rels.len();
+            let slot = *index.entry(key).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[slot].push((len, r, used));
+        }
+        for mut group in groups {
+            group.sort_by_key(|(len, ..)| *len);
+            let keep = select(selector, k, &group);
+            for (_, mut r, used) in group.into_iter().take(keep) {
+                if part.var.is_none() {
+                    r.0.retain(|(n, _)| &**n != SELECTED_PATH);
+                }
+                if !emit(r, &used)? {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// The common selective pattern, one repeated hop between two nodes
+    /// (`(a)-[:R]-+(b)`, `(a) (()-[r]->(x:L) WHERE ...){1,5} (b)`, or
+    /// `-[:R*]-`) with one path, or every shortest path, per pair: found by
+    /// a breadth-first search from one end instead of enumerating trails.
+    /// `None` when the pattern is not of that shape. A shortest walk never
+    /// repeats a node (cutting the loop out would leave a shorter walk
+    /// whose every hop still qualifies), so it is the shortest trail too.
+    fn breadth_first(
+        &mut self,
+        part: &PatternPart,
+        all_shortest: bool,
+        k: u64,
+        forced: bool,
+        row: &Row,
+    ) -> Result<Option<Vec<(Row, Vec<u64>)>>> {
+        let el = &part.element;
+        let [(step, end_np)] = el.chain.as_slice() else {
+            return Ok(None);
+        };
+        if k != 1 || forced {
+            return Ok(None);
+        }
+        let hop = match (&step.quantified, step.length) {
+            (Some(q), _) => {
+                let [(rel, right)] = q.element.chain.as_slice() else {
+                    return Ok(None);
+                };
+                let checked =
+                    |n: &NodePattern| n.var.is_some() || !n.labels.is_empty() || n.props.is_some();
+                Hop {
+                    rel,
+                    left: &q.element.start,
+                    right,
+                    where_: q.where_.as_ref(),
+                    plain: !checked(&q.element.start) && !checked(right) && q.where_.is_none(),
+                    min: q.min,
+                    max: q.max.unwrap_or(u64::MAX),
+                }
+            }
+            (None, Some((min, max))) => Hop {
+                rel: step,
+                left: &el.start,
+                right: end_np,
+                where_: None,
+                plain: true,
+                min: min.unwrap_or(1),
+                max: max.unwrap_or(u64::MAX),
+            },
+            (None, None) => return Ok(None),
+        };
+        if hop.min > 1 {
+            return Ok(None);
+        }
+        // A relationship list bound before must be walked exactly, which
+        // the general matcher does.
+        if step.var.as_deref().is_some_and(|v| row.contains(v)) {
+            return Ok(None);
+        }
+        let anchor = self.choose_anchor(part, row);
+        let backward = anchor.index == 1;
+        let (root_np, other_np) = if backward {
+            (end_np, &el.start)
+        } else {
+            (&el.start, end_np)
+        };
+        let limit = self.ctx.sh.limits.max_materialized_rows;
+        let want = if all_shortest { limit + 1 } else { 1 };
+        let mut out = Vec::new();
+        for root in self.candidates(root_np, row)? {
+            let mut r0 = row.clone();
+            if !self.node_ok(root_np, root, &mut r0)? {
+                continue;
+            }
+            // With the far end known to be one node, the search can stop
+            // when it gets there.
+            let far = match self.access_for(other_np, &r0) {
+                Access::Bound | Access::ById | Access::IndexSeek { unique: true, .. } => {
+                    match self.candidates(other_np, &r0)?.as_slice() {
+                        [one] => Some(*one),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            let search = self.bfs_from(&hop, root, backward, None, far, &r0)?;
+            let mut ends: Vec<u64> = Vec::new();
+            if hop.min == 0 || part.mode != PathMode::Acyclic {
+                ends.push(root);
+            }
+            ends.extend(&search.order);
+            for other in ends {
+                let mut r1 = r0.clone();
+                if !self.node_ok(other_np, other, &mut r1)? {
+                    continue;
+                }
+                let paths = if other != root {
+                    search.paths_to(root, other, want, self.ctx)?
+                } else if hop.min == 0 {
+                    vec![(vec![root], Vec::new())]
+                } else {
+                    self.cycles(&hop, root, backward, &search, want, &r0)?
+                };
+                for (mut nodes, mut rels) in paths {
+                    if backward {
+                        nodes.reverse();
+                        rels.reverse();
+                    }
+                    let mut r = r1.clone();
+                    hop.bind(step, &nodes, &rels, &mut r);
+                    if let Some(pv) = &part.var {
+                        r.set(
+                            pv,
+                            Val::Path(Box::new(PathVal {
+                                nodes,
+                                rels: rels.clone(),
+                            })),
+                        );
+                    }
+                    let mut used = self.used.clone();
+                    used.extend(rels);
+                    out.push((r, used));
+                    if out.len() > limit {
+                        return Err(Error::new(
+                            Code::MemoryPoolOutOfMemory,
+                            "Path selection exceeded the row limit",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Whether one hop from `left` over `rid` to `right` (in the pattern's
+    /// own direction) satisfies the repeated part.
+    fn hop_ok(&self, hop: &Hop, left: u64, rid: u64, right: u64, row: &Row) -> Result<bool> {
+        if self.used.contains(&rid) {
+            return Ok(false);
+        }
+        if hop.plain {
+            return self.rel_ok(hop.rel, rid, row);
+        }
+        let mut r = row.clone();
+        if !self.node_ok(hop.left, left, &mut r)? {
+            return Ok(false);
+        }
+        if let Some(v) = &hop.rel.var {
+            r.set(v, Val::Rel(rid));
+        }
+        if !self.rel_ok(hop.rel, rid, &r)? || !self.node_ok(hop.right, right, &mut r)? {
+            return Ok(false);
+        }
+        match hop.where_ {
+            Some(w) => eval_pred(self.ctx, w, &r),
+            None => Ok(true),
+        }
+    }
+
+    /// Levels and shortest-path predecessors of everything reachable from
+    /// `root` in at most `hop.max` hops, skipping relationship `exclude`,
+    /// stopping once `stop_at` is reached. Backward, hops are followed
+    /// against the pattern's direction.
+    fn bfs_from(
+        &self,
+        hop: &Hop,
+        root: u64,
+        backward: bool,
+        exclude: Option<u64>,
+        stop_at: Option<u64>,
+        row: &Row,
+    ) -> Result<Search> {
+        use std::collections::HashMap;
+        let g = self.ctx.g;
+        let mut dir = dir_of(hop.rel.direction);
+        if backward {
+            dir = flip(dir);
+        }
+        let mut s = Search {
+            order: Vec::new(),
+            level: HashMap::new(),
+            preds: HashMap::new(),
+            closing: Vec::new(),
+        };
+        s.level.insert(root, 0);
+        let mut frontier = vec![root];
+        let mut depth = 0u64;
+        while !frontier.is_empty() && depth < hop.max {
+            depth += 1;
+            let mut next = Vec::new();
+            for &n in &frontier {
+                self.ctx.sh.tick()?;
+                for (rid, o) in g.expand(n, dir, &hop.rel.types) {
+                    if Some(rid) == exclude {
+                        continue;
+                    }
+                    let (left, right) = if backward { (o, n) } else { (n, o) };
+                    if !self.hop_ok(hop, left, rid, right, row)? {
+                        continue;
+                    }
+                    if o == root {
+                        s.closing.push((n, rid));
+                        continue;
+                    }
+                    match s.level.get(&o) {
+                        Some(&l) if l < depth => continue,
+                        Some(_) => {}
+                        None => {
+                            s.level.insert(o, depth);
+                            s.order.push(o);
+                            next.push(o);
+                        }
+                    }
+                    s.preds.entry(o).or_default().push((n, rid));
+                }
+            }
+            if s.level.len() > self.ctx.sh.limits.max_materialized_rows {
+                return Err(Error::new(
+                    Code::MemoryPoolOutOfMemory,
+                    "Shortest path search exceeded the row limit",
+                ));
+            }
+            if stop_at.is_some_and(|t| s.level.contains_key(&t)) {
+                break;
+            }
+            frontier = next;
+        }
+        Ok(s)
+    }
+
+    /// The shortest paths from `root` back to itself: over each hop that
+    /// closes into the root, the shortest way to its far node without
+    /// that hop's relationship.
+    fn cycles(
+        &self,
+        hop: &Hop,
+        root: u64,
+        backward: bool,
+        search: &Search,
+        want: usize,
+        row: &Row,
+    ) -> Result<Vec<(Vec<u64>, Vec<u64>)>> {
+        let mut best: Option<u64> = None;
+        let mut out: Vec<(Vec<u64>, Vec<u64>)> = Vec::new();
+        for &(n, rid) in &search.closing {
+            let (level, paths) = if n == root {
+                (0, vec![(vec![root], Vec::new())])
+            } else {
+                let s = self.bfs_from(hop, root, backward, Some(rid), Some(n), row)?;
+                let Some(&level) = s.level.get(&n) else {
+                    continue;
+                };
+                (level, s.paths_to(root, n, want, self.ctx)?)
+            };
+            let len = level + 1;
+            if len > hop.max || best.is_some_and(|b| len > b) {
+                continue;
+            }
+            if best.is_some_and(|b| len < b) {
+                out.clear();
+            }
+            best = Some(len);
+            for (mut nodes, mut rels) in paths {
+                nodes.push(root);
+                rels.push(rid);
+                out.push((nodes, rels));
+            }
+        }
+        out.truncate(want);
+        Ok(out)
     }
 
     fn shortest(
@@ -1322,4 +1928,194 @@ pub fn access_for(ctx: &Ctx, hints: &[Hint], np: &NodePattern, row: &Row) -> Acc
         Some(l) => Access::LabelScan(l.clone()),
         None => Access::AllNodes,
     }
+}
+
+/// Hidden variables: the path of one iteration of a quantified path pattern,
+/// and that of a selective pattern without a path variable. A NUL cannot be
+/// written in a Cypher name.
+const ITERATION_PATH: &str = "\u{0}iteration";
+const SELECTED_PATH: &str = "\u{0}selected";
+
+/// One way through a quantified path pattern.
+#[derive(Clone)]
+struct QuantifiedMatch {
+    end: u64,
+    rels: Vec<u64>,
+    groups: Vec<Vec<Val>>,
+}
+
+/// One match of a single iteration.
+#[derive(Clone)]
+struct Iteration {
+    end: u64,
+    rels: Vec<u64>,
+    values: Vec<Val>,
+}
+
+/// Takes the last iteration (of `n` relationships) back off `m`.
+fn undo(m: &mut QuantifiedMatch, used: &mut Vec<u64>, n: usize) {
+    m.rels.truncate(m.rels.len() - n);
+    used.truncate(used.len() - n);
+    m.groups.iter_mut().for_each(|g| {
+        g.pop();
+    });
+    // The end is only read right after an iteration is applied.
+}
+
+/// The element read right to left: same nodes and relationships, each
+/// direction turned round.
+fn reversed(el: &PatternElement) -> PatternElement {
+    let mut nodes: Vec<NodePattern> = std::iter::once(el.start.clone())
+        .chain(el.chain.iter().map(|(_, n)| n.clone()))
+        .collect();
+    nodes.reverse();
+    let mut rels: Vec<RelPattern> = el.chain.iter().map(|(r, _)| r.clone()).collect();
+    rels.reverse();
+    for r in &mut rels {
+        r.direction = match r.direction {
+            Direction::Outgoing => Direction::Incoming,
+            Direction::Incoming => Direction::Outgoing,
+            Direction::Both => Direction::Both,
+        };
+    }
+    let mut nodes = nodes.into_iter();
+    let start = nodes.next().unwrap_or_else(NodePattern::anonymous);
+    PatternElement {
+        start,
+        chain: rels.into_iter().zip(nodes).collect(),
+    }
+}
+
+/// How many of a partition's paths, sorted by length, a selector keeps.
+fn select<T>(selector: &PathSelector, k: u64, sorted: &[(usize, T, Vec<u64>)]) -> usize {
+    let k = usize::try_from(k).unwrap_or(usize::MAX);
+    match selector {
+        PathSelector::Any(_) | PathSelector::Shortest(_) => k.min(sorted.len()),
+        PathSelector::ShortestGroups(_) => {
+            let mut lengths = 0;
+            let mut last = None;
+            for (i, (len, ..)) in sorted.iter().enumerate() {
+                if last != Some(*len) {
+                    lengths += 1;
+                    if lengths > k {
+                        return i;
+                    }
+                    last = Some(*len);
+                }
+            }
+            sorted.len()
+        }
+    }
+}
+
+fn has_repeats(nodes: &[u64]) -> bool {
+    let mut seen = std::collections::HashSet::with_capacity(nodes.len());
+    !nodes.iter().all(|n| seen.insert(*n))
+}
+
+/// The repeated hop of a pattern searched breadth first.
+struct Hop<'p> {
+    rel: &'p RelPattern,
+    /// The nodes either side of one hop (for `-[*]-`, the pattern's ends,
+    /// which are not checked per hop: `plain` is set).
+    left: &'p NodePattern,
+    right: &'p NodePattern,
+    where_: Option<&'p Expr>,
+    /// Only the relationship's own properties need checking.
+    plain: bool,
+    min: u64,
+    max: u64,
+}
+
+impl Hop<'_> {
+    /// Binds the group variables (or the variable length relationship
+    /// list) of a path found, given left to right.
+    fn bind(&self, step: &RelPattern, nodes: &[u64], rels: &[u64], row: &mut Row) {
+        let list = |ids: &[u64], node: bool| {
+            Val::List(
+                ids.iter()
+                    .map(|&i| if node { Val::Node(i) } else { Val::Rel(i) })
+                    .collect(),
+            )
+        };
+        if step.quantified.is_none() {
+            if let Some(v) = &step.var {
+                row.set(v, list(rels, false));
+            }
+            return;
+        }
+        let n = rels.len();
+        if let Some(v) = &self.left.var {
+            row.set(v, list(&nodes[..n], true));
+        }
+        if let Some(v) = &self.rel.var {
+            row.set(v, list(rels, false));
+        }
+        if let Some(v) = &self.right.var {
+            row.set(v, list(&nodes[1..=n], true));
+        }
+    }
+}
+
+/// What a breadth-first search from one root found.
+struct Search {
+    /// Nodes in the order first reached.
+    order: Vec<u64>,
+    level: std::collections::HashMap<u64, u64>,
+    /// For each node, every (previous node, relationship) on a shortest
+    /// way to it.
+    preds: std::collections::HashMap<u64, Vec<(u64, u64)>>,
+    /// Hops back into the root: (far node, relationship).
+    closing: Vec<(u64, u64)>,
+}
+
+impl Search {
+    /// Up to `want` shortest paths from the root to `target`, root first.
+    fn paths_to(
+        &self,
+        root: u64,
+        target: u64,
+        want: usize,
+        ctx: &Ctx,
+    ) -> Result<Vec<(Vec<u64>, Vec<u64>)>> {
+        let mut out = Vec::new();
+        let mut stack: Vec<(u64, Vec<u64>, Vec<u64>)> = vec![(target, vec![target], Vec::new())];
+        while let Some((n, nodes, rels)) = stack.pop() {
+            ctx.sh.tick()?;
+            if n == root {
+                let (mut nodes, mut rels) = (nodes, rels);
+                nodes.reverse();
+                rels.reverse();
+                out.push((nodes, rels));
+                if out.len() >= want {
+                    break;
+                }
+                continue;
+            }
+            for &(p, rid) in self.preds.get(&n).map(Vec::as_slice).unwrap_or(&[]) {
+                let mut nodes = nodes.clone();
+                nodes.push(p);
+                let mut rels = rels.clone();
+                rels.push(rid);
+                stack.push((p, nodes, rels));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The variable length relationship a quantified path pattern equals, when
+/// it repeats one hop between anonymous, unconstrained nodes with no WHERE.
+fn plain_repetition(q: &QuantifiedPath) -> Option<RelPattern> {
+    let [(rel, end)] = q.element.chain.as_slice() else {
+        return None;
+    };
+    let bare = |n: &NodePattern| *n == NodePattern::anonymous();
+    if !bare(&q.element.start) || !bare(end) || q.where_.is_some() {
+        return None;
+    }
+    Some(RelPattern {
+        length: Some((Some(q.min), q.max)),
+        ..rel.clone()
+    })
 }

@@ -250,13 +250,20 @@ fn clause(ctx: &Ctx, c: &Clause, scope: &mut Vec<String>, child: Option<Op>) -> 
                 };
                 for (rp, np) in &el.chain {
                     let into = np.var.as_ref().map(|v| bound.contains(v)).unwrap_or(false);
-                    for v in [&rp.var, &np.var].into_iter().flatten() {
-                        if !scope.contains(v) {
-                            scope.push(v.clone());
+                    let group = rp.quantified.as_ref().map(|q| q.element.variables());
+                    let vars = [rp.var.as_deref(), np.var.as_deref()];
+                    for v in vars
+                        .into_iter()
+                        .flatten()
+                        .chain(group.into_iter().flatten())
+                    {
+                        if !scope.iter().any(|s| s == v) {
+                            scope.push(v.to_string());
                         }
                         bound.set(v, Val::Null);
                     }
-                    let name = match (rp.length.is_some(), into) {
+                    let name = match (rp.length.is_some() || rp.quantified.is_some(), into) {
+                        _ if rp.quantified.is_some() && part.selector.is_none() => "Repeat(Trail)",
                         (true, true) => "VarLengthExpand(Into)",
                         (true, false) => "VarLengthExpand(All)",
                         (false, true) => "Expand(Into)",
@@ -272,6 +279,9 @@ fn clause(ctx: &Ctx, c: &Clause, scope: &mut Vec<String>, child: Option<Op>) -> 
                     if part.shortest.is_some() {
                         node = Some(chain("ShortestPath", scope, "", node));
                     }
+                }
+                if part.selector.is_some() {
+                    node = Some(chain("StatefulShortestPath(All)", scope, "", node));
                 }
                 inner = node;
             }

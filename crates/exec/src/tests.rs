@@ -2,7 +2,7 @@ use super::*;
 use causeway_graph::{ChangeSet, Graph, TxGraph};
 use causeway_value::Code;
 
-fn ctx() -> ExecContext<'static> {
+pub(crate) fn ctx() -> ExecContext<'static> {
     ExecContext {
         database: "neo4j",
         catalog: None,
@@ -10,7 +10,7 @@ fn ctx() -> ExecContext<'static> {
     }
 }
 
-fn run(tx: &mut TxGraph, q: &str) -> Vec<Vec<Value>> {
+pub(crate) fn run(tx: &mut TxGraph, q: &str) -> Vec<Vec<Value>> {
     let r = execute(tx, q, &Map::new(), &ctx()).unwrap_or_else(|e| panic!("{q}: {e}"));
     r.rows.map(|r| r.unwrap()).collect()
 }

@@ -56,7 +56,7 @@ pub fn clause(c: &Clause, f: &mut dyn FnMut(&Expr)) {
             on_create,
             on_match,
         } => {
-            element(&part.element, f);
+            part.expressions().into_iter().for_each(|e| expr(e, f));
             for s in on_create.iter().chain(on_match) {
                 set_item(s, f);
             }
@@ -91,32 +91,18 @@ pub fn clause(c: &Clause, f: &mut dyn FnMut(&Expr)) {
 
 pub fn pattern(p: &Pattern, f: &mut dyn FnMut(&Expr)) {
     for part in &p.parts {
-        element(&part.element, f);
-    }
-}
-
-fn element(el: &PatternElement, f: &mut dyn FnMut(&Expr)) {
-    let node = |n: &NodePattern, f: &mut dyn FnMut(&Expr)| {
-        n.props
-            .iter()
-            .chain(&n.dynamic_labels)
-            .for_each(|p| expr(p, f));
-    };
-    node(&el.start, f);
-    for (r, n) in &el.chain {
-        r.props
-            .iter()
-            .chain(&r.dynamic_type)
-            .for_each(|p| expr(p, f));
-        node(n, f);
+        for e in part.expressions() {
+            expr(e, f);
+        }
     }
 }
 
 pub fn expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(e);
     match e {
-        Expr::PatternPredicate(p) => element(p, f),
-        Expr::PatternComprehension { pattern: p, .. } => element(p, f),
+        Expr::PatternPredicate(p) | Expr::PatternComprehension { pattern: p, .. } => {
+            p.expressions().into_iter().for_each(|e| expr(e, f))
+        }
         Expr::Exists(sq) | Expr::CountSubquery(sq) | Expr::CollectSubquery(sq) => match &**sq {
             SubqueryPattern::Pattern { pattern: p, where_ } => {
                 pattern(p, f);
@@ -172,27 +158,19 @@ fn clauses_depth(cs: &[Clause]) -> usize {
 }
 
 fn clause_top_exprs<'a>(c: &'a Clause, out: &mut Vec<&'a Expr>) {
-    let pat = |p: &'a PatternElement, out: &mut Vec<&'a Expr>| {
-        if let Some(e) = &p.start.props {
-            out.push(e);
-        }
-        for (r, n) in &p.chain {
-            out.extend(r.props.iter());
-            out.extend(n.props.iter());
-        }
-    };
+    let pat = |p: &'a PatternPart, out: &mut Vec<&'a Expr>| out.extend(p.expressions());
     match c {
         Clause::Match {
             pattern, where_, ..
         } => {
             for part in &pattern.parts {
-                pat(&part.element, out);
+                pat(part, out);
             }
             out.extend(where_.iter());
         }
         Clause::Create(pattern) => {
             for part in &pattern.parts {
-                pat(&part.element, out);
+                pat(part, out);
             }
         }
         Clause::Merge {
@@ -200,7 +178,7 @@ fn clause_top_exprs<'a>(c: &'a Clause, out: &mut Vec<&'a Expr>) {
             on_create,
             on_match,
         } => {
-            pat(&part.element, out);
+            pat(part, out);
             for s in on_create.iter().chain(on_match) {
                 set_exprs(s, out);
             }
@@ -267,12 +245,12 @@ pub fn expr_depth(e: &Expr) -> usize {
 
 fn element_depth(p: &PatternElement) -> usize {
     let mut d = p.chain.len();
-    for e in p.start.props.iter() {
+    for e in p.expressions() {
         d = d.max(expr_depth(e));
     }
-    for (r, n) in &p.chain {
-        for e in r.props.iter().chain(n.props.iter()) {
-            d = d.max(expr_depth(e));
+    for (r, _) in &p.chain {
+        if let Some(q) = &r.quantified {
+            d = d.max(element_depth(&q.element));
         }
     }
     d + 1
