@@ -457,3 +457,47 @@ fn relationship_type_expressions() {
         assert!(e.contains(text), "{q}: {e}");
     }
 }
+
+/// A chain of diamonds has 2^n shortest paths end to end: asking for all
+/// of them ends in the memory limit's error, not in exhausted memory.
+#[test]
+fn exponentially_many_shortest_paths_hit_the_limit() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "UNWIND range(0, 40) AS i CREATE (d:D {i: i}), (d)-[:E]->(:M {i: i}), (d)-[:E]->(:M {i: i})",
+    );
+    run(
+        &mut tx,
+        "MATCH (m:M) MATCH (n:D {i: m.i + 1}) CREATE (m)-[:E]->(n)",
+    );
+    let small = ExecContext {
+        limits: Limits {
+            max_materialized_rows: 10_000,
+            ..Limits::default()
+        },
+        ..ctx()
+    };
+    let starts = run(&mut tx, "MATCH (d:D) RETURN count(d)");
+    assert_eq!(starts, vec![vec![Value::Int(41)]]);
+    for q in [
+        "MATCH p = ALL SHORTEST (a:D {i: 0})-[:E]->+(b:D {i: 40}) RETURN count(p)",
+        "MATCH p = SHORTEST 3 GROUPS (a:D {i: 0})-[:E]->+(b:D {i: 40}) RETURN count(p)",
+        "MATCH (a:D {i: 0}) ((x)-[:E]->(y)){1,90} (b:D {i: 40}) RETURN count(*)",
+    ] {
+        let e = match execute(&mut tx, q, &Map::new(), &small) {
+            Err(e) => e,
+            Ok(r) => r.rows.into_iter().find_map(|r| r.err()).expect(q),
+        };
+        assert_eq!(
+            e.code,
+            causeway_value::Code::MemoryPoolOutOfMemory,
+            "{q}: {e}"
+        );
+    }
+    let one = run(
+        &mut tx,
+        "MATCH p = SHORTEST 1 (a:D {i: 0})-[:E]->+(b:D {i: 40}) RETURN length(p)",
+    );
+    assert_eq!(one, vec![vec![Value::Int(80)]]);
+}

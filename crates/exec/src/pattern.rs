@@ -1069,6 +1069,8 @@ impl Matcher<'_, '_> {
 
         let g = self.ctx.g;
         let mut stack: Vec<(u64, Vec<(u64, u64)>, usize)> = Vec::new();
+        // Relationships held across the paths found.
+        let mut held = 0usize;
         if min == 0 {
             found.push((from, Vec::new()));
         }
@@ -1092,8 +1094,10 @@ impl Matcher<'_, '_> {
             let depth = path.len() as u64;
             if depth >= min {
                 found.push((other, path.clone()));
+                held += path.len();
             }
-            if found.len() > self.ctx.sh.limits.max_materialized_rows {
+            let limit = self.ctx.sh.limits.max_materialized_rows;
+            if found.len() > limit || held > limit {
                 return Err(Error::new(
                     Code::MemoryPoolOutOfMemory,
                     "Variable-length expansion exceeded the row limit",
@@ -1207,6 +1211,8 @@ impl Matcher<'_, '_> {
         // Only ways that end on `end`, when the node after the pattern is
         // already bound, are kept.
         let wanted = |n: u64| end.is_none_or(|e| e == n);
+        // Relationships held across the ways found.
+        let mut held = 0usize;
         let max = q.max.unwrap_or(u64::MAX);
         let mut found = Vec::new();
         let mut current = QuantifiedMatch {
@@ -1244,7 +1250,8 @@ impl Matcher<'_, '_> {
             let depth = applied.len() as u64;
             if depth >= q.min && wanted(way.end) {
                 found.push(current.clone());
-                if found.len() > limit {
+                held += current.rels.len() + 1;
+                if found.len() > limit || held > limit {
                     self.used.truncate(used_base);
                     return Err(Error::new(
                         Code::MemoryPoolOutOfMemory,
@@ -1366,9 +1373,14 @@ impl Matcher<'_, '_> {
         match quick {
             Some(rows) => found = rows,
             None => {
+                // Rows, and path elements across them, held at once.
+                let mut held = 0usize;
                 search.part(&plain, row, force, &mut |r, used| {
+                    if let Some(Val::Path(p)) = r.get(&path_var) {
+                        held += p.nodes.len();
+                    }
                     found.push((r, used.to_vec()));
-                    if found.len() > limit {
+                    if found.len() > limit || held > limit {
                         return Err(Error::new(
                             Code::MemoryPoolOutOfMemory,
                             "Path selection exceeded the row limit",
@@ -1438,7 +1450,7 @@ impl Matcher<'_, '_> {
         if k != 1 || forced {
             return Ok(None);
         }
-        let hop = match (&step.quantified, step.length) {
+        let mut hop = match (&step.quantified, step.length) {
             (Some(q), _) => {
                 let [(rel, right)] = q.element.chain.as_slice() else {
                     return Ok(None);
@@ -1453,6 +1465,7 @@ impl Matcher<'_, '_> {
                     plain: !checked(&q.element.start) && !checked(right) && q.where_.is_none(),
                     min: q.min,
                     max: q.max.unwrap_or(u64::MAX),
+                    backward: false,
                 }
             }
             (None, Some((min, max))) => Hop {
@@ -1463,6 +1476,7 @@ impl Matcher<'_, '_> {
                 plain: true,
                 min: min.unwrap_or(1),
                 max: max.unwrap_or(u64::MAX),
+                backward: false,
             },
             (None, None) => return Ok(None),
         };
@@ -1476,6 +1490,7 @@ impl Matcher<'_, '_> {
         }
         let anchor = self.choose_anchor(part, row);
         let backward = anchor.index == 1;
+        hop.backward = backward;
         let (root_np, other_np) = if backward {
             (end_np, &el.start)
         } else {
@@ -1483,6 +1498,8 @@ impl Matcher<'_, '_> {
         };
         let limit = self.ctx.sh.limits.max_materialized_rows;
         let want = if all_shortest { limit + 1 } else { 1 };
+        // Path elements held at once, across all the paths found.
+        let mut budget = limit;
         let mut out = Vec::new();
         for root in self.candidates(root_np, row)? {
             let mut r0 = row.clone();
@@ -1500,7 +1517,7 @@ impl Matcher<'_, '_> {
                 }
                 _ => None,
             };
-            let search = self.bfs_from(&hop, root, backward, None, far, &r0)?;
+            let search = self.bfs_from(&hop, root, None, far, &r0)?;
             let mut ends: Vec<u64> = Vec::new();
             if hop.min == 0 || part.mode != PathMode::Acyclic {
                 ends.push(root);
@@ -1512,11 +1529,11 @@ impl Matcher<'_, '_> {
                     continue;
                 }
                 let paths = if other != root {
-                    search.paths_to(root, other, want, self.ctx)?
+                    search.paths_to(root, other, want, &mut budget, self.ctx)?
                 } else if hop.min == 0 {
                     vec![(vec![root], Vec::new())]
                 } else {
-                    self.cycles(&hop, root, backward, &search, want, &r0)?
+                    self.cycles(&hop, root, &search, want, &mut budget, &r0)?
                 };
                 for (mut nodes, mut rels) in paths {
                     if backward {
@@ -1582,7 +1599,6 @@ impl Matcher<'_, '_> {
         &self,
         hop: &Hop,
         root: u64,
-        backward: bool,
         exclude: Option<u64>,
         stop_at: Option<u64>,
         row: &Row,
@@ -1590,7 +1606,7 @@ impl Matcher<'_, '_> {
         use std::collections::HashMap;
         let g = self.ctx.g;
         let mut dir = dir_of(hop.rel.direction);
-        if backward {
+        if hop.backward {
             dir = flip(dir);
         }
         let mut s = Search {
@@ -1611,7 +1627,7 @@ impl Matcher<'_, '_> {
                     if Some(rid) == exclude {
                         continue;
                     }
-                    let (left, right) = if backward { (o, n) } else { (n, o) };
+                    let (left, right) = if hop.backward { (o, n) } else { (n, o) };
                     if !self.hop_ok(hop, left, rid, right, row)? {
                         continue;
                     }
@@ -1652,9 +1668,9 @@ impl Matcher<'_, '_> {
         &self,
         hop: &Hop,
         root: u64,
-        backward: bool,
         search: &Search,
         want: usize,
+        budget: &mut usize,
         row: &Row,
     ) -> Result<Vec<(Vec<u64>, Vec<u64>)>> {
         let mut best: Option<u64> = None;
@@ -1663,11 +1679,11 @@ impl Matcher<'_, '_> {
             let (level, paths) = if n == root {
                 (0, vec![(vec![root], Vec::new())])
             } else {
-                let s = self.bfs_from(hop, root, backward, Some(rid), Some(n), row)?;
+                let s = self.bfs_from(hop, root, Some(rid), Some(n), row)?;
                 let Some(&level) = s.level.get(&n) else {
                     continue;
                 };
-                (level, s.paths_to(root, n, want, self.ctx)?)
+                (level, s.paths_to(root, n, want, budget, self.ctx)?)
             };
             let len = level + 1;
             if len > hop.max || best.is_some_and(|b| len > b) {
@@ -2025,6 +2041,9 @@ struct Hop<'p> {
     plain: bool,
     min: u64,
     max: u64,
+    /// The search runs from the pattern's last node, against the
+    /// direction of its hops.
+    backward: bool,
 }
 
 impl Hop<'_> {
@@ -2070,34 +2089,58 @@ struct Search {
 }
 
 impl Search {
-    /// Up to `want` shortest paths from the root to `target`, root first.
+    /// Up to `want` shortest paths from the root to `target`, root first,
+    /// walked back through the predecessors one choice per level (no
+    /// partial path is copied). Every node of every path found is charged
+    /// to `budget`: the number of shortest paths can grow exponentially
+    /// with their length.
     fn paths_to(
         &self,
         root: u64,
         target: u64,
         want: usize,
+        budget: &mut usize,
         ctx: &Ctx,
     ) -> Result<Vec<(Vec<u64>, Vec<u64>)>> {
         let mut out = Vec::new();
-        let mut stack: Vec<(u64, Vec<u64>, Vec<u64>)> = vec![(target, vec![target], Vec::new())];
-        while let Some((n, nodes, rels)) = stack.pop() {
+        let mut nodes = vec![target];
+        let mut rels: Vec<u64> = Vec::new();
+        let mut choice: Vec<usize> = vec![0];
+        while let Some(&n) = nodes.last() {
             ctx.sh.tick()?;
             if n == root {
-                let (mut nodes, mut rels) = (nodes, rels);
-                nodes.reverse();
-                rels.reverse();
-                out.push((nodes, rels));
+                *budget = budget.checked_sub(nodes.len()).ok_or_else(|| {
+                    Error::new(
+                        Code::MemoryPoolOutOfMemory,
+                        "Shortest path search found more paths than the memory limit allows",
+                    )
+                })?;
+                out.push((
+                    nodes.iter().rev().copied().collect(),
+                    rels.iter().rev().copied().collect(),
+                ));
                 if out.len() >= want {
                     break;
                 }
+                nodes.pop();
+                rels.pop();
+                choice.pop();
                 continue;
             }
-            for &(p, rid) in self.preds.get(&n).map(Vec::as_slice).unwrap_or(&[]) {
-                let mut nodes = nodes.clone();
-                nodes.push(p);
-                let mut rels = rels.clone();
-                rels.push(rid);
-                stack.push((p, nodes, rels));
+            let preds = self.preds.get(&n).map(Vec::as_slice).unwrap_or(&[]);
+            let Some(i) = choice.last_mut() else { break };
+            match preds.get(*i) {
+                Some(&(p, rid)) => {
+                    *i += 1;
+                    nodes.push(p);
+                    rels.push(rid);
+                    choice.push(0);
+                }
+                None => {
+                    nodes.pop();
+                    rels.pop();
+                    choice.pop();
+                }
             }
         }
         Ok(out)
