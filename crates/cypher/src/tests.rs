@@ -1577,3 +1577,101 @@ fn expression_subquery_scoping() {
     // `collect(...)` is still the aggregate.
     accepts("MATCH (n) RETURN collect(n) AS l");
 }
+
+fn first_part(src: &str) -> PatternPart {
+    match clauses(src).remove(0) {
+        Clause::Match { mut pattern, .. } => pattern.parts.remove(0),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn quantified_path_patterns_parse() {
+    // A quantified relationship is a one-hop QPP between anonymous nodes,
+    // its inline WHERE the iteration's own.
+    let part = first_part("MATCH (a)-[r:R WHERE r.w > 1]->{2,5}(b) RETURN a");
+    let (step, end) = &part.element.chain[0];
+    assert_eq!(end.var.as_deref(), Some("b"));
+    let q = step.quantified.as_deref().expect("quantified");
+    assert_eq!((q.min, q.max), (2, Some(5)));
+    assert_eq!(q.element.chain[0].0.var.as_deref(), Some("r"));
+    assert_eq!(q.element.chain[0].0.types, vec!["R".to_string()]);
+    assert!(q.where_.is_some());
+    for (src, bounds) in [
+        ("MATCH (a)-->+(b) RETURN a", (1, None)),
+        ("MATCH (a)-->*(b) RETURN a", (0, None)),
+        ("MATCH (a)-->{3}(b) RETURN a", (3, Some(3))),
+        ("MATCH (a)-->{,4}(b) RETURN a", (0, Some(4))),
+        ("MATCH (a)-->{2,}(b) RETURN a", (2, None)),
+        ("MATCH (a) ((x)-->(y)){1,3} (b) RETURN a", (1, Some(3))),
+    ] {
+        let part = first_part(src);
+        let q = part.element.chain[0].0.quantified.as_deref().expect(src);
+        assert_eq!((q.min, q.max), bounds, "{src}");
+    }
+    // Juxtaposed parts share their boundary nodes; a pattern may start and
+    // end with one.
+    let part = first_part("MATCH ((x)-->(y)){2} ((u)<--(v))+ (b:B) RETURN b");
+    assert_eq!(part.element.start, NodePattern::anonymous());
+    assert_eq!(part.element.chain.len(), 2);
+    assert_eq!(part.element.chain[1].1.labels, vec!["B".to_string()]);
+    assert_eq!(part.element.variables(), vec!["x", "y", "u", "v", "b"]);
+    // Old-style variable names stay names.
+    accepts("MATCH any = (a)-->(b) RETURN any");
+    accepts("WITH [1] AS all MATCH (shortest) RETURN all, shortest");
+    accepts("RETURN [(a)-[:A|B]->(b) | b] AS l, any(x IN [1] WHERE x = 1) AS t");
+}
+
+#[test]
+fn path_selectors_and_modes_parse() {
+    let cases = [
+        (
+            "MATCH p = ANY SHORTEST (a)-->+(b) RETURN p",
+            PathSelector::Shortest(int(1)),
+        ),
+        (
+            "MATCH p = ALL SHORTEST PATHS (a)-->+(b) RETURN p",
+            PathSelector::ShortestGroups(int(1)),
+        ),
+        (
+            "MATCH p = SHORTEST 3 (a)-->+(b) RETURN p",
+            PathSelector::Shortest(int(3)),
+        ),
+        (
+            "MATCH p = SHORTEST 2 PATH GROUPS (a)-->+(b) RETURN p",
+            PathSelector::ShortestGroups(int(2)),
+        ),
+        (
+            "MATCH p = SHORTEST GROUP (a)-->+(b) RETURN p",
+            PathSelector::ShortestGroups(int(1)),
+        ),
+        (
+            "MATCH p = ANY 4 PATHS (a)-->+(b) RETURN p",
+            PathSelector::Any(int(4)),
+        ),
+        (
+            "MATCH p = ANY (a)-->+(b) RETURN p",
+            PathSelector::Any(int(1)),
+        ),
+        (
+            "MATCH p = SHORTEST $k (a)-->+(b) RETURN p",
+            PathSelector::Shortest(Expr::Parameter("k".into())),
+        ),
+    ];
+    for (src, want) in cases {
+        assert_eq!(first_part(src).selector, Some(want), "{src}");
+    }
+    assert_eq!(
+        first_part("MATCH p = ALL (a)-->+(b) RETURN p").selector,
+        None
+    );
+    let part = first_part("MATCH p = SHORTEST 1 ACYCLIC (a)-->+(b) RETURN p");
+    assert_eq!(part.mode, PathMode::Acyclic);
+    // Under a selector the pattern keeps its own WHERE; the path variable
+    // may be declared inside the parentheses.
+    let part = first_part("MATCH SHORTEST 1 (p = (a)-->+(b) WHERE length(p) > 1) RETURN p");
+    assert_eq!(part.var.as_deref(), Some("p"));
+    assert!(part.where_.is_some());
+    syntax_error("MATCH p = SHORTEST (a)-->+(b) RETURN p");
+    syntax_error("MATCH (a)-->{0}(b) RETURN a");
+}

@@ -37,6 +37,9 @@ fn small() -> TxGraph {
 /// types R and T, some parallel, some loops.
 fn random(n: u64, m: u64, seed: u64) -> TxGraph {
     let mut tx = TxGraph::new(Graph::new());
+    // Indexed, so that `(b:N {i: 2})` at the far end of a selective pattern
+    // lets the breadth-first search stop once it is reached.
+    run(&mut tx, "CREATE INDEX FOR (n:N) ON (n.i)");
     run(
         &mut tx,
         &format!("UNWIND range(0, {}) AS i CREATE (:N {{i: i}})", n - 1),
@@ -262,6 +265,9 @@ fn breadth_first_selection_agrees_with_enumeration() {
             ("ALL SHORTEST", "(a:N {i: 4})-[:R*0..5]-(b)"),
             ("ANY SHORTEST", "(a:N {i: 0})-[:R|T]->{0,6}(b)"),
             ("ALL SHORTEST", "(a:N {i: 5})-[]-{1,3}(b)"),
+            ("ALL SHORTEST", "(a:N {i: 3})-[:R|T]-{1,5}(b:N {i: 7})"),
+            ("ANY SHORTEST", "(a:N)-[:R]->{1,6}(b:N {i: 6})"),
+            ("ALL SHORTEST", "(a:N {i: 6})-[:R]->{1,8}(b:N {i: 6})"),
         ] {
             let fast = format!(
                 "MATCH p = {sel} {pat} RETURN a.i, b.i, length(p), [r IN relationships(p) | id(r)]"

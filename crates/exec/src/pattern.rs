@@ -1506,23 +1506,37 @@ impl Matcher<'_, '_> {
             if !self.node_ok(root_np, root, &mut r0)? {
                 continue;
             }
-            // With the far end known to be one node, the search can stop
-            // when it gets there.
+            // With the far end found through an index or an id, the
+            // search can stop once it has reached all of its candidates.
             let far = match self.access_for(other_np, &r0) {
-                Access::Bound | Access::ById | Access::IndexSeek { unique: true, .. } => {
-                    match self.candidates(other_np, &r0)?.as_slice() {
-                        [one] => Some(*one),
-                        _ => None,
+                Access::Bound
+                | Access::ById
+                | Access::IndexSeek { .. }
+                | Access::CompositeSeek { .. } => {
+                    let c = self.candidates(other_np, &r0)?;
+                    if c.len() <= MAX_SEARCH_TARGETS {
+                        c
+                    } else {
+                        Vec::new()
                     }
                 }
-                _ => None,
+                _ => Vec::new(),
             };
-            let search = self.bfs_from(&hop, root, None, far, &r0)?;
+            let search = self.bfs_from(&hop, root, None, &far, &r0)?;
             let mut ends: Vec<u64> = Vec::new();
             if hop.min == 0 || part.mode != PathMode::Acyclic {
                 ends.push(root);
             }
-            ends.extend(&search.order);
+            if far.is_empty() {
+                ends.extend(&search.order);
+            } else {
+                // Only the candidates can match: no need to test every
+                // node reached against the far end's pattern.
+                ends.extend(
+                    far.iter()
+                        .filter(|&&n| n != root && search.level.contains_key(&n)),
+                );
+            }
             for other in ends {
                 let mut r1 = r0.clone();
                 if !self.node_ok(other_np, other, &mut r1)? {
@@ -1593,14 +1607,15 @@ impl Matcher<'_, '_> {
 
     /// Levels and shortest-path predecessors of everything reachable from
     /// `root` in at most `hop.max` hops, skipping relationship `exclude`,
-    /// stopping once `stop_at` is reached. Backward, hops are followed
-    /// against the pattern's direction.
+    /// stopping after the level that reaches the last of `targets` (when
+    /// there are any). Backward, hops are followed against the pattern's
+    /// direction.
     fn bfs_from(
         &self,
         hop: &Hop,
         root: u64,
         exclude: Option<u64>,
-        stop_at: Option<u64>,
+        targets: &[u64],
         row: &Row,
     ) -> Result<Search> {
         use std::collections::HashMap;
@@ -1653,7 +1668,7 @@ impl Matcher<'_, '_> {
                     "Shortest path search exceeded the row limit",
                 ));
             }
-            if stop_at.is_some_and(|t| s.level.contains_key(&t)) {
+            if !targets.is_empty() && targets.iter().all(|t| s.level.contains_key(t)) {
                 break;
             }
             frontier = next;
@@ -1679,7 +1694,7 @@ impl Matcher<'_, '_> {
             let (level, paths) = if n == root {
                 (0, vec![(vec![root], Vec::new())])
             } else {
-                let s = self.bfs_from(hop, root, Some(rid), Some(n), row)?;
+                let s = self.bfs_from(hop, root, Some(rid), &[n], row)?;
                 let Some(&level) = s.level.get(&n) else {
                     continue;
                 };
@@ -1945,6 +1960,10 @@ pub fn access_for(ctx: &Ctx, hints: &[Hint], np: &NodePattern, row: &Row) -> Acc
         None => Access::AllNodes,
     }
 }
+
+/// A breadth-first search stops early once it has reached every candidate
+/// for the far end, when an index or id gives at most this many.
+const MAX_SEARCH_TARGETS: usize = 64;
 
 /// Hidden variables: the path of one iteration of a quantified path pattern,
 /// and that of a selective pattern without a path variable. A NUL cannot be
