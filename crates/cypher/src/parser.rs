@@ -1137,14 +1137,18 @@ impl<'a> Parser<'a> {
         Ok(Pattern { parts })
     }
 
+    /// `p =` before a path pattern.
+    fn opt_path_var(&mut self) -> Result<Option<String>> {
+        if !(Self::is_name_token(&self.peek().tok) && self.at_n(1, &Tok::Eq)) {
+            return Ok(None);
+        }
+        let v = self.name("a variable name")?;
+        self.bump();
+        Ok(Some(v))
+    }
+
     pub fn pattern_part(&mut self) -> Result<PatternPart> {
-        let var = if Self::is_name_token(&self.peek().tok) && self.at_n(1, &Tok::Eq) {
-            let v = self.name("a variable name")?;
-            self.bump();
-            Some(v)
-        } else {
-            None
-        };
+        let var = self.opt_path_var()?;
         let shortest = if self.at_kw("shortestPath") && self.at_n(1, &Tok::LParen) {
             Some(Shortest::One)
         } else if self.at_kw("allShortestPaths") && self.at_n(1, &Tok::LParen) {
@@ -1290,13 +1294,7 @@ impl<'a> Parser<'a> {
                 let mark = self.inline_where.len();
                 // `(p = (a)-->+(b) WHERE length(p) > 2)`: a path variable
                 // declared inside, so that the WHERE can read it.
-                let inner_var = if Self::is_name_token(&self.peek().tok) && self.at_n(1, &Tok::Eq) {
-                    let v = self.name("a variable name")?;
-                    self.bump();
-                    Some(v)
-                } else {
-                    None
-                };
+                let inner_var = self.opt_path_var()?;
                 let inner = self.pattern_element()?;
                 let nested_var = self.paren_path_var.take();
                 let where_ = self.opt_where()?;
