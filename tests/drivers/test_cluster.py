@@ -298,8 +298,8 @@ def test_every_member_answers_vector_queries_from_its_own_approximate_index(auth
     """With the exact threshold at 0, each member serves vector queries from
     the HNSW it builds from the log (or from a snapshot, after catching up):
     recall stays high, scores are exact, and a write is found at once on a
-    follower that holds its bookmark. Fulltext indexes are built the same
-    way and checked the same way, exactly."""
+    follower that holds its bookmark. Fulltext and point indexes are built
+    the same way and checked the same way, exactly."""
     import random
     rnd = random.Random(11)
     dim, n, k = 16, 1500, 10
@@ -315,12 +315,14 @@ def test_every_member_answers_vector_queries_from_its_own_approximate_index(auth
             d.execute_query("CREATE VECTOR INDEX ann_vectors FOR (n:Ann) ON n.v "
                             "OPTIONS {indexConfig: {`vector.dimensions`: 16}}")
             d.execute_query("CREATE FULLTEXT INDEX ann_text FOR (n:Ann) ON EACH [n.txt]")
+            d.execute_query("CREATE POINT INDEX ann_at FOR (n:Ann) ON (n.at)")
             with d.session() as s:
                 keys = list(vectors)
                 for at in range(0, n, 100):
                     rows = [{"k": i, "v": vectors[i]} for i in keys[at:at + 100]]
                     s.execute_write(lambda tx: tx.run(
-                        "UNWIND $rows AS r CREATE (:Ann {k: r.k, v: r.v, txt: 'w' + (r.k % 50)})",
+                        "UNWIND $rows AS r CREATE (:Ann {k: r.k, v: r.v, txt: 'w' + (r.k % 50), "
+                        "at: point({x: r.k, y: r.k % 7})})",
                         rows=rows).consume())
                 bookmarks = s.last_bookmarks()
         # The stopped member comes back behind a snapshot and installs it.
@@ -346,6 +348,11 @@ def test_every_member_answers_vector_queries_from_its_own_approximate_index(auth
                         "CALL db.index.fulltext.queryNodes('ann_text', 'w7 OR w13') "
                         "YIELD node RETURN node.k AS k")}
                     assert got == {i for i in vectors if i % 50 in (7, 13)}, core.data_dir
+                    near = "MATCH (n:Ann) WHERE point.distance(n.at, point({x: 100, y: 3})) <= 5 RETURN n.k AS k"
+                    assert "POINT INDEX" in str(s.run("EXPLAIN " + near).consume().plan), core.data_dir
+                    got = {r["k"] for r in s.run(near)}
+                    assert got == {i for i in vectors
+                                   if (i - 100) ** 2 + (i % 7 - 3) ** 2 <= 25}, core.data_dir
         # A moved vector, a new one and a deletion are seen by a follower at
         # once, through the bookmark, before any builder catches up.
         target = queries[0]

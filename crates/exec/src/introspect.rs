@@ -594,7 +594,7 @@ pub(crate) fn apoc_schema_nodes(
                 Value::from(ix.label.as_str()),
                 strs(&ix.properties),
                 Value::from("ONLINE"),
-                Value::from("RANGE"),
+                Value::from(index_type(&ix)),
                 Value::from("NO FAILURE"),
                 Value::Float(100.0),
                 Value::Int(size as i64),
@@ -683,7 +683,7 @@ pub(crate) fn apoc_schema_relationships(
         }
         rows.push(vec![
             Value::String(rule_name(&ix.label, &ix.properties)),
-            Value::from("RANGE"),
+            Value::from(index_type(&ix)),
             strs(&ix.properties),
             Value::from("ONLINE"),
             Value::from(ix.label.as_str()),
@@ -826,4 +826,12 @@ pub(crate) fn schema_visualization(g: &Graph) -> causeway_value::Result<Vec<Vec<
         }
     }
     Ok(rows)
+}
+
+/// Neo4j's name for a property index's type.
+fn index_type(ix: &causeway_graph::IndexDef) -> &'static str {
+    match ix.kind {
+        causeway_graph::IndexType::Range => "RANGE",
+        causeway_graph::IndexType::Point(_) => "POINT",
+    }
 }

@@ -56,6 +56,8 @@ mod write;
 #[cfg(test)]
 mod path_tests;
 #[cfg(test)]
+mod point_tests;
+#[cfg(test)]
 mod tests;
 
 use causeway_cypher::ast::{Clause, ExplainMode, Query, Statement, StatementKind};

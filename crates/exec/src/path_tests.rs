@@ -293,6 +293,53 @@ fn breadth_first_selection_agrees_with_enumeration() {
     assert!(total > 100, "{total}");
 }
 
+/// `shortestPath` and `allShortestPaths` find what ALL SHORTEST finds by
+/// enumeration, with the far end bound, unbound (one search towards all
+/// its candidates) or one of a few.
+#[test]
+fn shortest_path_functions_agree_with_enumeration() {
+    let mut total = 0;
+    for seed in [4, 5, 6] {
+        let mut tx = random(14, 26, seed);
+        // (start, end, types, upper bound, arrow)
+        for (start, end, types, max, arrow) in [
+            ("a:N {i: 0}", "b:N", ":R", 6, "->"),
+            ("a:N {i: 2}", "b", ":R|T", 4, "-"),
+            ("a:N", "b:N {i: 5}", ":R", 7, "->"),
+            ("a:N {i: 3}", "b:N", "", 3, "-"),
+        ] {
+            let rel = format!("{types}*1..{max}");
+            let qpp_rel = format!("{types}]{arrow}{{1,{max}}}");
+            let old = format!(
+                "MATCH ({start}), ({end}) WHERE a <> b \
+                 MATCH p = allShortestPaths((a)-[{rel}]{arrow}(b)) \
+                 RETURN a.i, b.i, [r IN relationships(p) | id(r)]"
+            );
+            let new = format!(
+                "MATCH ALL SHORTEST (p = ({start})-[{qpp_rel}({end}) WHERE true) WITH * WHERE a <> b \
+                 RETURN a.i, b.i, [r IN relationships(p) | id(r)]"
+            );
+            let (o, n) = (sorted(&mut tx, &old), sorted(&mut tx, &new));
+            assert_eq!(o, n, "{seed}: {old}");
+            let one = format!(
+                "MATCH ({start}), ({end}) WHERE a <> b \
+                 MATCH p = shortestPath((a)-[{rel}]{arrow}(b)) RETURN a.i, b.i, length(p)"
+            );
+            let lengths = format!(
+                "MATCH ALL SHORTEST (p = ({start})-[{qpp_rel}({end}) WHERE true) WITH * WHERE a <> b \
+                 RETURN DISTINCT a.i, b.i, length(p)"
+            );
+            assert_eq!(
+                sorted(&mut tx, &one),
+                sorted(&mut tx, &lengths),
+                "{seed}: {one}"
+            );
+            total += o.len();
+        }
+    }
+    assert!(total > 100, "{total}");
+}
+
 #[test]
 fn acyclic_paths_repeat_no_node() {
     let mut tx = small();
@@ -490,6 +537,8 @@ fn exponentially_many_shortest_paths_hit_the_limit() {
         "MATCH p = ALL SHORTEST (a:D {i: 0})-[:E]->+(b:D {i: 40}) RETURN count(p)",
         "MATCH p = SHORTEST 3 GROUPS (a:D {i: 0})-[:E]->+(b:D {i: 40}) RETURN count(p)",
         "MATCH (a:D {i: 0}) ((x)-[:E]->(y)){1,90} (b:D {i: 40}) RETURN count(*)",
+        "MATCH (a:D {i: 0}), (b:D {i: 40}) \
+         MATCH p = allShortestPaths((a)-[:E*]->(b)) RETURN count(p)",
     ] {
         let e = match execute(&mut tx, q, &Map::new(), &small) {
             Err(e) => e,
@@ -506,4 +555,23 @@ fn exponentially_many_shortest_paths_hit_the_limit() {
         "MATCH p = SHORTEST 1 (a:D {i: 0})-[:E]->+(b:D {i: 40}) RETURN length(p)",
     );
     assert_eq!(one, vec![vec![Value::Int(80)]]);
+    // shortestPath takes one path; allShortestPaths over a few diamonds
+    // finds every one of them, from one search towards all the ends.
+    let one = run(
+        &mut tx,
+        "MATCH (a:D {i: 0}), (b:D {i: 40}) MATCH p = shortestPath((a)-[:E*]->(b)) RETURN length(p)",
+    );
+    assert_eq!(one, vec![vec![Value::Int(80)]]);
+    let few = run(
+        &mut tx,
+        "MATCH (a:D {i: 0}), (b:D) WHERE b.i IN [3, 5] \
+         MATCH p = allShortestPaths((a)-[:E*]->(b)) RETURN b.i, count(p), min(length(p)) ORDER BY b.i",
+    );
+    assert_eq!(
+        few,
+        vec![
+            vec![Value::Int(3), Value::Int(8), Value::Int(6)],
+            vec![Value::Int(5), Value::Int(32), Value::Int(10)]
+        ]
+    );
 }

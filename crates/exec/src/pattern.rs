@@ -4,7 +4,7 @@
 use crate::eval::{eval, eval_pred, variables, Ctx};
 use crate::val::*;
 use causeway_cypher::ast::*;
-use causeway_graph::{Bound, Dir};
+use causeway_graph::{Bound, Dir, EntityType};
 use causeway_value::{Code, Error, Result};
 
 /// A predicate from WHERE that can drive an index lookup.
@@ -22,6 +22,11 @@ pub enum Hint<'e> {
     In(&'e str, &'e str, &'e Expr),
     Range(&'e str, &'e str, BinaryOp, &'e Expr),
     Prefix(&'e str, &'e str, &'e Expr),
+    /// `point.withinBBox(v.k, lowerLeft, upperRight)`.
+    Within(&'e str, &'e str, &'e Expr, &'e Expr),
+    /// `point.distance(v.k, centre) < radius` (or `<=`, either argument
+    /// order, either side).
+    Distance(&'e str, &'e str, &'e Expr, &'e Expr),
 }
 
 impl Hint<'_> {
@@ -31,7 +36,9 @@ impl Hint<'_> {
             | Hint::Eq(var, ..)
             | Hint::In(var, ..)
             | Hint::Range(var, ..)
-            | Hint::Prefix(var, ..) => var,
+            | Hint::Prefix(var, ..)
+            | Hint::Within(var, ..)
+            | Hint::Distance(var, ..) => var,
         }
     }
 }
@@ -45,21 +52,56 @@ pub fn hints(where_: Option<&Expr>) -> Vec<Hint<'_>> {
     out
 }
 
+/// `v.k`, as `(v, k)`.
+fn prop_of(x: &Expr) -> Option<(&str, &str)> {
+    if let Expr::Property(base, key) = x {
+        if let Expr::Variable(v) = &**base {
+            return Some((v.as_str(), key.as_str()));
+        }
+    }
+    None
+}
+
+/// `point.distance(v.k, centre)` or `point.distance(centre, v.k)`, as
+/// `(v, k, centre)`.
+fn distance_of(x: &Expr) -> Option<(&str, &str, &Expr)> {
+    let Expr::Function { name, args, .. } = x else {
+        return None;
+    };
+    if !name.eq_ignore_ascii_case("point.distance") {
+        return None;
+    }
+    match args.as_slice() {
+        [a, c] if prop_of(a).is_some() => prop_of(a).map(|(v, k)| (v, k, c)),
+        [c, a] => prop_of(a).map(|(v, k)| (v, k, c)),
+        _ => None,
+    }
+}
+
 fn collect_hints<'e>(e: &'e Expr, out: &mut Vec<Hint<'e>>) {
     match e {
         Expr::Binary(BinaryOp::And, a, b) => {
             collect_hints(a, out);
             collect_hints(b, out);
         }
-        Expr::Binary(op, a, b) => {
-            let prop = |x: &'e Expr| -> Option<(&'e str, &'e str)> {
-                if let Expr::Property(base, key) = x {
-                    if let Expr::Variable(v) = &**base {
-                        return Some((v.as_str(), key.as_str()));
-                    }
+        Expr::Function { name, args, .. } if name.eq_ignore_ascii_case("point.withinBBox") => {
+            if let [p, lo, hi] = args.as_slice() {
+                if let Some((v, k)) = prop_of(p) {
+                    out.push(Hint::Within(v, k, lo, hi));
                 }
-                None
-            };
+            }
+        }
+        Expr::Binary(op, a, b) => {
+            let prop = prop_of;
+            match (op, distance_of(a), distance_of(b)) {
+                (BinaryOp::Lt | BinaryOp::Le, Some((v, k, c)), _) => {
+                    out.push(Hint::Distance(v, k, c, b))
+                }
+                (BinaryOp::Gt | BinaryOp::Ge, None, Some((v, k, c))) => {
+                    out.push(Hint::Distance(v, k, c, a))
+                }
+                _ => {}
+            }
             let id_of = |x: &'e Expr| -> Option<(&'e str, bool)> {
                 if let Expr::Function { name, args, .. } = x {
                     let element = name.eq_ignore_ascii_case("elementId");
@@ -148,6 +190,12 @@ pub enum Access {
         prop: String,
     },
     IndexPrefix {
+        label: String,
+        prop: String,
+    },
+    /// A point index searched with the boxes of a `point.withinBBox` or
+    /// `point.distance` predicate.
+    PointSeek {
         label: String,
         prop: String,
     },
@@ -294,7 +342,7 @@ pub fn choose_anchor(ctx: &Ctx, hints: &[Hint], part: &PatternPart, row: &Row) -
         let mut score = match &access {
             Access::Bound | Access::ById => 0,
             Access::IndexSeek { .. } | Access::CompositeSeek { .. } => 1,
-            Access::IndexRange { .. } | Access::IndexPrefix { .. } => 2,
+            Access::IndexRange { .. } | Access::IndexPrefix { .. } | Access::PointSeek { .. } => 2,
             Access::LabelScan(l) => 10u64.saturating_add(g.label_count(l) as u64),
             Access::AllNodes => 11u64.saturating_add(g.node_count() as u64),
         };
@@ -612,6 +660,7 @@ impl Matcher<'_, '_> {
                 Ok(g.index_range(&label, &prop, &lower, &upper)
                     .unwrap_or_else(|| g.nodes_with_label(&label)))
             }
+            Access::PointSeek { label, prop } => self.point_seek(np, &label, &prop, row),
             Access::CompositeSeek { label, props } => {
                 let mut values = Vec::with_capacity(props.len());
                 for p in &props {
@@ -1468,16 +1517,7 @@ impl Matcher<'_, '_> {
                     backward: false,
                 }
             }
-            (None, Some((min, max))) => Hop {
-                rel: step,
-                left: &el.start,
-                right: end_np,
-                where_: None,
-                plain: true,
-                min: min.unwrap_or(1),
-                max: max.unwrap_or(u64::MAX),
-                backward: false,
-            },
+            (None, Some((min, max))) => Hop::var_length(step, &el.start, end_np, min, max),
             (None, None) => return Ok(None),
         };
         if hop.min > 1 {
@@ -1718,6 +1758,53 @@ impl Matcher<'_, '_> {
         Ok(out)
     }
 
+    /// The nodes a point index gives for the first spatial predicate on
+    /// `np`'s variable whose arguments are points (and a number). Other
+    /// arguments fall back to the label, so that the predicate itself
+    /// raises its type error.
+    fn point_seek(&self, np: &NodePattern, label: &str, prop: &str, row: &Row) -> Result<Vec<u64>> {
+        let g = self.ctx.g;
+        let var = np.var.as_deref().unwrap_or("");
+        for h in self.hints {
+            // The system searched, and the boxes within it.
+            let (srid, boxes) = match h {
+                Hint::Within(v, k, lo, hi) if *v == var && *k == prop => {
+                    match (eval(self.ctx, lo, row)?, eval(self.ctx, hi, row)?) {
+                        (Val::Point(lo), Val::Point(hi)) => {
+                            (lo.srid, causeway_value::Point::bbox_boxes(&lo, &hi))
+                        }
+                        (Val::Null, _) | (_, Val::Null) => return Ok(Vec::new()),
+                        _ => continue,
+                    }
+                }
+                Hint::Distance(v, k, c, r) if *v == var && *k == prop => {
+                    match (eval(self.ctx, c, row)?, eval(self.ctx, r, row)?) {
+                        (Val::Point(c), Val::Float(r)) => (c.srid, c.distance_boxes(r)),
+                        (Val::Point(c), Val::Int(r)) => (c.srid, c.distance_boxes(r as f64)),
+                        (Val::Null, _) | (_, Val::Null) => return Ok(Vec::new()),
+                        _ => continue,
+                    }
+                }
+                _ => continue,
+            };
+            let mut ids = Vec::new();
+            for (lo, hi) in boxes {
+                ids.extend(
+                    g.point_index_within(EntityType::Node, label, prop, srid, &lo, &hi)
+                        .unwrap_or_default(),
+                );
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            return Ok(ids);
+        }
+        Ok(g.nodes_with_label(label))
+    }
+
+    /// `shortestPath` and `allShortestPaths`: one breadth-first search per
+    /// start node towards its end candidates (all of them at once when
+    /// there are few), then the shortest paths walked back through the
+    /// predecessors, each path charged to the row limit.
     fn shortest(
         &mut self,
         part: &PatternPart,
@@ -1730,22 +1817,62 @@ impl Matcher<'_, '_> {
             return Ok(true);
         };
         let (min, max) = rp.length.unwrap_or((Some(1), Some(1)));
-        let min = min.unwrap_or(1);
-        let max = max.unwrap_or(u64::MAX);
-        let starts = self.candidates(&el.start, row)?;
-        let dir = dir_of(rp.direction);
-        for s in starts {
+        let hop = Hop::var_length(rp, &el.start, end_np, min, max);
+        let limit = self.ctx.sh.limits.max_materialized_rows;
+        let want = match kind {
+            Shortest::One => 1,
+            Shortest::All => limit + 1,
+        };
+        for s in self.candidates(&el.start, row)? {
             let mut r0 = row.clone();
             if !self.node_ok(&el.start, s, &mut r0)? {
                 continue;
             }
-            let ends = self.candidates(end_np, &r0)?;
-            for e in ends {
+            let mut ends = Vec::new();
+            for e in self.candidates(end_np, &r0)? {
                 let mut r1 = r0.clone();
-                if !self.node_ok(end_np, e, &mut r1)? {
-                    continue;
+                if self.node_ok(end_np, e, &mut r1)? {
+                    ends.push((e, r1));
                 }
-                let paths = self.bfs(rp, s, e, dir, min, max, kind, &r1)?;
+            }
+            let targets: Vec<u64> = ends.iter().map(|(e, _)| *e).filter(|&e| e != s).collect();
+            // Relationship properties may read the end node, which only
+            // a search per end has bound.
+            let shared =
+                if !targets.is_empty() && targets.len() <= MAX_SEARCH_TARGETS && rp.props.is_none()
+                {
+                    Some(self.bfs_from(&hop, s, None, &targets, &r0)?)
+                } else {
+                    None
+                };
+            for (e, r1) in ends {
+                let paths = if e == s {
+                    // A path from a node to itself is the empty one, and
+                    // only where length zero is allowed.
+                    if hop.min == 0 {
+                        vec![(vec![s], Vec::new())]
+                    } else {
+                        Vec::new()
+                    }
+                } else {
+                    let own;
+                    let search = match &shared {
+                        Some(search) => search,
+                        None => {
+                            own = self.bfs_from(&hop, s, None, &[e], &r1)?;
+                            &own
+                        }
+                    };
+                    match search.level.get(&e) {
+                        Some(&l) if l >= hop.min => {
+                            // Each pair's paths are emitted before the
+                            // next pair's are found.
+                            let mut budget = limit;
+                            search.paths_to(s, e, want, &mut budget, self.ctx)?
+                        }
+                        _ => Vec::new(),
+                    }
+                };
                 for (pn, pr) in paths {
                     let mut r = r1.clone();
                     if let Some(v) = &rp.var {
@@ -1756,7 +1883,7 @@ impl Matcher<'_, '_> {
                             pv,
                             Val::Path(Box::new(PathVal {
                                 nodes: pn,
-                                rels: pr.clone(),
+                                rels: pr,
                             })),
                         );
                     }
@@ -1767,98 +1894,6 @@ impl Matcher<'_, '_> {
             }
         }
         Ok(true)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn bfs(
-        &self,
-        rp: &RelPattern,
-        s: u64,
-        e: u64,
-        dir: Dir,
-        min: u64,
-        max: u64,
-        kind: Shortest,
-        row: &Row,
-    ) -> Result<Vec<(Vec<u64>, Vec<u64>)>> {
-        use std::collections::HashMap;
-        if s == e && min == 0 {
-            return Ok(vec![(vec![s], Vec::new())]);
-        }
-        let g = self.ctx.g;
-        // Predecessors per node at the level it was first reached.
-        let mut preds: HashMap<u64, Vec<(u64, u64)>> = HashMap::new();
-        let mut level: HashMap<u64, u64> = HashMap::new();
-        level.insert(s, 0);
-        let mut frontier = vec![s];
-        let mut depth = 0u64;
-        let mut reached = false;
-        while !frontier.is_empty() && depth < max && !reached {
-            depth += 1;
-            let mut next = Vec::new();
-            for &n in &frontier {
-                self.ctx.sh.tick()?;
-                for (rid, o) in g.expand(n, dir, &rp.types) {
-                    if !self.rel_ok(rp, rid, row)? || self.used.contains(&rid) {
-                        continue;
-                    }
-                    match level.get(&o) {
-                        Some(&l) if l < depth => continue,
-                        Some(_) => {}
-                        None => {
-                            level.insert(o, depth);
-                            next.push(o);
-                        }
-                    }
-                    if o == s {
-                        continue;
-                    }
-                    preds.entry(o).or_default().push((n, rid));
-                    if o == e {
-                        reached = true;
-                    }
-                }
-            }
-            if preds.len() > self.ctx.sh.limits.max_materialized_rows {
-                return Err(Error::new(
-                    Code::MemoryPoolOutOfMemory,
-                    "shortestPath search exceeded the row limit",
-                ));
-            }
-            frontier = next;
-        }
-        if !reached || depth < min {
-            return Ok(Vec::new());
-        }
-        // Enumerate paths back from the end node.
-        let mut out = Vec::new();
-        let mut stack: Vec<(u64, Vec<u64>, Vec<u64>)> = vec![(e, vec![e], Vec::new())];
-        while let Some((n, pn, pr)) = stack.pop() {
-            if n == s {
-                let mut pn = pn;
-                let mut pr = pr;
-                pn.reverse();
-                pr.reverse();
-                out.push((pn, pr));
-                if kind == Shortest::One {
-                    break;
-                }
-                continue;
-            }
-            if let Some(ps) = preds.get(&n) {
-                for (p, rid) in ps {
-                    if pr.contains(rid) {
-                        continue;
-                    }
-                    let mut pn2 = pn.clone();
-                    pn2.push(*p);
-                    let mut pr2 = pr.clone();
-                    pr2.push(*rid);
-                    stack.push((*p, pn2, pr2));
-                }
-            }
-        }
-        Ok(out)
     }
 }
 
@@ -1952,6 +1987,21 @@ pub fn access_for(ctx: &Ctx, hints: &[Hint], np: &NodePattern, row: &Row) -> Acc
                     };
                 }
                 _ => {}
+            }
+        }
+    }
+    for l in &np.labels {
+        for h in hints {
+            let (v, k, ready) = match h {
+                Hint::Within(v, k, lo, hi) => (v, k, expr_ready(lo, row) && expr_ready(hi, row)),
+                Hint::Distance(v, k, c, r) => (v, k, expr_ready(c, row) && expr_ready(r, row)),
+                _ => continue,
+            };
+            if *v == var && ready && g.find_point_index(EntityType::Node, l, k).is_some() {
+                return Access::PointSeek {
+                    label: l.clone(),
+                    prop: (*k).to_owned(),
+                };
             }
         }
     }
@@ -2065,7 +2115,28 @@ struct Hop<'p> {
     backward: bool,
 }
 
-impl Hop<'_> {
+impl<'p> Hop<'p> {
+    /// `(left)-[rel*min..max]-(right)`: only the relationship is checked
+    /// per hop.
+    fn var_length(
+        rel: &'p RelPattern,
+        left: &'p NodePattern,
+        right: &'p NodePattern,
+        min: Option<u64>,
+        max: Option<u64>,
+    ) -> Self {
+        Hop {
+            rel,
+            left,
+            right,
+            where_: None,
+            plain: true,
+            min: min.unwrap_or(1),
+            max: max.unwrap_or(u64::MAX),
+            backward: false,
+        }
+    }
+
     /// Binds the group variables (or the variable length relationship
     /// list) of a path found, given left to right.
     fn bind(&self, step: &RelPattern, nodes: &[u64], rels: &[u64], row: &mut Row) {

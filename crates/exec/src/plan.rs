@@ -228,6 +228,15 @@ fn clause(ctx: &Ctx, c: &Clause, scope: &mut Vec<String>, child: Option<Op>) -> 
                             );
                             Some(join(inner.take(), leaf, scope))
                         }
+                        Access::PointSeek { label, prop } => {
+                            let leaf = op(
+                                "NodeIndexSeekByRange",
+                                std::slice::from_ref(&var),
+                                format!("POINT INDEX {var}:{label}({prop})"),
+                                Vec::new(),
+                            );
+                            Some(join(inner.take(), leaf, scope))
+                        }
                         Access::LabelScan(l) => {
                             let leaf = op(
                                 "NodeByLabelScan",

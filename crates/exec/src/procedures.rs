@@ -7,7 +7,7 @@ use crate::functions::KNOWN;
 use crate::val::*;
 use crate::{ProcedureSignature, SystemCatalog};
 use causeway_cypher::ast::*;
-use causeway_graph::{ConstraintType, EntityType, Graph, TxGraph};
+use causeway_graph::{ConstraintType, EntityType, Graph, IndexType, TxGraph};
 use causeway_value::{Code, Error, Result, Value};
 
 /// A procedure this crate implements itself.
@@ -1084,6 +1084,17 @@ fn search_index_row(
             Val::Str(s) => format!("`{k}`: '{s}'"),
             Val::Int(i) => format!("`{k}`: {i}"),
             Val::Bool(b) => format!("`{k}`: {b}"),
+            Val::List(items) => format!(
+                "`{k}`: [{}]",
+                items
+                    .iter()
+                    .map(|x| match x {
+                        Val::Float(f) => causeway_value::java_double(*f),
+                        _ => String::new(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             _ => String::new(),
         })
         .collect::<Vec<_>>()
@@ -1163,6 +1174,27 @@ pub fn show_rows(
             let mut named: Vec<(String, Vec<Val>)> = Vec::new();
             for ix in g.indexes() {
                 let (entity, pattern, var) = entity_parts(ix.entity, &ix.label);
+                if let IndexType::Point(settings) = &ix.kind {
+                    let config: ValMap = settings
+                        .0
+                        .iter()
+                        .map(|(k, v)| {
+                            let list = v.iter().map(|f| Val::Float(*f)).collect();
+                            (k.as_str().into(), Val::List(list))
+                        })
+                        .collect();
+                    let row = search_index_row(
+                        &ix.name,
+                        ("POINT", "point-1.0"),
+                        entity,
+                        std::slice::from_ref(&ix.label),
+                        &ix.properties,
+                        config,
+                        format!("FOR {pattern} ON ({})", prop_list(var, &ix.properties)),
+                    );
+                    named.push((ix.name.clone(), row));
+                    continue;
+                }
                 named.push((
                     ix.name.clone(),
                     vec![

@@ -10,7 +10,8 @@ use causeway_cypher::ast::{
     ConstraintKind, EntityKind, Expr, IndexKind, SchemaCommand, SchemaName,
 };
 use causeway_graph::{
-    ConstraintType, EntityType, FulltextIndexDef, Similarity, TxGraph, VectorIndexDef,
+    ConstraintType, EntityType, FulltextIndexDef, IndexType, PointSettings, Similarity, TxGraph,
+    VectorIndexDef,
 };
 use causeway_value::{Code, Error, Result};
 
@@ -53,6 +54,17 @@ pub(crate) fn run(tx: &mut TxGraph, cmd: &SchemaCommand, sh: &Arc<Shared>) -> Re
                     },
                 )?;
                 return tx.create_vector_index(def, *if_not_exists);
+            }
+            if *kind == IndexKind::Point {
+                let settings = point_options(tx, options.as_ref(), sh)?;
+                return tx.create_index_of(
+                    IndexType::Point(settings),
+                    entity_type(*entity),
+                    name,
+                    label,
+                    properties,
+                    *if_not_exists,
+                );
             }
             if *kind != IndexKind::Range {
                 return Err(unsupported_index(kind_name(*kind)));
@@ -294,6 +306,78 @@ fn range_options(tx: &TxGraph, options: Option<&Expr>, sh: &Arc<Shared>, what: &
     Ok(())
 }
 
+/// The OPTIONS of an index with settings: `indexProvider`, which must be
+/// `provider`, and `indexConfig`, a map whose entries go to `setting` one
+/// by one (its message becomes an `ArgumentError`).
+fn settings_options(
+    tx: &TxGraph,
+    options: Option<&Expr>,
+    sh: &Arc<Shared>,
+    (what, provider): (&str, &str),
+    mut setting: impl FnMut(&str, &Val) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let bad = |msg: String| Error::new(Code::ArgumentError, msg);
+    for (key, value) in options_map(tx, options, sh)? {
+        match (key.as_str(), value) {
+            ("indexProvider", Val::Str(p)) if p == provider => {}
+            ("indexProvider", v) => {
+                return Err(bad(format!(
+                    "Could not create {what} with specified index provider '{}'. \
+                     To create a {what}, please use '{provider}'.",
+                    shown(&v)
+                )))
+            }
+            ("indexConfig", Val::Map(config)) => {
+                for (k, v) in config {
+                    setting(&k, &v).map_err(bad)?;
+                }
+            }
+            ("indexConfig", v) => {
+                return Err(bad(format!(
+                    "Could not create {what} with specified index config '{}': \
+                     it must be a map.",
+                    shown(&v)
+                )))
+            }
+            _ => {
+                return Err(bad(format!(
+                    "Failed to create {what}: Invalid option provided, valid options \
+                     are `indexProvider` and `indexConfig`."
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A point index's OPTIONS: `indexProvider: 'point-1.0'` and the
+/// `indexConfig` settings `spatial.<crs>.min|max`, each a list of numbers.
+fn point_options(tx: &TxGraph, options: Option<&Expr>, sh: &Arc<Shared>) -> Result<PointSettings> {
+    let mut settings = PointSettings::default();
+    settings_options(tx, options, sh, ("point index", "point-1.0"), |k, v| {
+        let numbers = match v {
+            Val::List(items) => items
+                .iter()
+                .map(|x| match x {
+                    Val::Int(i) => Some(*i as f64),
+                    Val::Float(f) => Some(*f),
+                    _ => None,
+                })
+                .collect::<Option<Vec<f64>>>(),
+            _ => None,
+        };
+        let numbers = numbers.ok_or_else(|| {
+            format!(
+                "Invalid index config value for '{k}': '{}' is not a list of numbers.",
+                shown(v)
+            )
+        })?;
+        settings.set(k, numbers).map_err(|e| e.message)
+    })?;
+    settings.check()?;
+    Ok(settings)
+}
+
 /// A fulltext index's OPTIONS: `indexProvider: 'fulltext-1.0'` and the
 /// `indexConfig` settings `fulltext.analyzer` and
 /// `fulltext.eventually_consistent`.
@@ -303,62 +387,36 @@ fn fulltext_options(
     sh: &Arc<Shared>,
     def: &mut FulltextIndexDef,
 ) -> Result<()> {
-    let bad = |msg: String| Error::new(Code::ArgumentError, msg);
-    for (key, value) in options_map(tx, options, sh)? {
-        match (key.as_str(), value) {
-            ("indexProvider", Val::Str(p)) if p == "fulltext-1.0" => {}
-            ("indexProvider", v) => {
-                return Err(bad(format!(
-                    "Could not create fulltext index with specified index provider '{}'. \
-                     To create a fulltext index, please use 'fulltext-1.0'.",
-                    shown(&v)
-                )))
-            }
-            ("indexConfig", Val::Map(config)) => {
-                for (k, v) in config {
-                    match (&*k, &v) {
-                        ("fulltext.analyzer", Val::Str(a)) => {
-                            if causeway_fts::Analyzer::named(a).is_none() {
-                                return Err(bad(format!(
-                                    "Could not create fulltext index with specified index \
-                                     config '{{fulltext.analyzer: {a}}}': no such analyzer \
-                                     '{a}'; db.index.fulltext.listAvailableAnalyzers() lists \
-                                     them."
-                                )));
-                            }
-                            def.analyzer = a.clone();
-                        }
-                        ("fulltext.eventually_consistent", Val::Bool(b)) => {
-                            def.eventually_consistent = *b
-                        }
-                        _ => {
-                            return Err(bad(format!(
-                                "Invalid index config key '{k}' or value '{}': a fulltext index \
-                                 takes `fulltext.analyzer` (a string) and \
-                                 `fulltext.eventually_consistent` (a boolean).",
-                                shown(&v)
-                            )))
-                        }
+    settings_options(
+        tx,
+        options,
+        sh,
+        ("fulltext index", "fulltext-1.0"),
+        |k, v| {
+            match (k, v) {
+                ("fulltext.analyzer", Val::Str(a)) => {
+                    if causeway_fts::Analyzer::named(a).is_none() {
+                        return Err(format!(
+                            "Could not create fulltext index with specified index config \
+                         '{{fulltext.analyzer: {a}}}': no such analyzer '{a}'; \
+                         db.index.fulltext.listAvailableAnalyzers() lists them."
+                        ));
                     }
+                    def.analyzer = a.clone();
+                }
+                ("fulltext.eventually_consistent", Val::Bool(b)) => def.eventually_consistent = *b,
+                _ => {
+                    return Err(format!(
+                        "Invalid index config key '{k}' or value '{}': a fulltext index takes \
+                     `fulltext.analyzer` (a string) and `fulltext.eventually_consistent` (a \
+                     boolean).",
+                        shown(v)
+                    ))
                 }
             }
-            ("indexConfig", v) => {
-                return Err(bad(format!(
-                    "Could not create fulltext index with specified index config '{}': \
-                     it must be a map.",
-                    shown(&v)
-                )))
-            }
-            _ => {
-                return Err(bad(
-                    "Failed to create fulltext index: Invalid option provided, valid options \
-                     are `indexProvider` and `indexConfig`."
-                        .into(),
-                ))
-            }
-        }
-    }
-    Ok(())
+            Ok(())
+        },
+    )
 }
 
 /// A vector index's OPTIONS: `indexProvider: 'vector-2.0'` and the
@@ -369,38 +427,9 @@ fn vector_index(
     sh: &Arc<Shared>,
     mut def: VectorIndexDef,
 ) -> Result<VectorIndexDef> {
-    let bad = |msg: String| Error::new(Code::ArgumentError, msg);
-    for (key, value) in options_map(tx, options, sh)? {
-        match (key.as_str(), value) {
-            ("indexProvider", Val::Str(p)) if p == "vector-2.0" => {}
-            ("indexProvider", v) => {
-                return Err(bad(format!(
-                    "Could not create vector index with specified index provider '{}'. \
-                     To create a vector index, please use 'vector-2.0'.",
-                    shown(&v)
-                )))
-            }
-            ("indexConfig", Val::Map(config)) => {
-                for (k, v) in config {
-                    vector_setting(&mut def, &k, &v).map_err(bad)?;
-                }
-            }
-            ("indexConfig", v) => {
-                return Err(bad(format!(
-                    "Could not create vector index with specified index config '{}': \
-                     it must be a map.",
-                    shown(&v)
-                )))
-            }
-            _ => {
-                return Err(bad(
-                    "Failed to create vector index: Invalid option provided, valid options \
-                     are `indexProvider` and `indexConfig`."
-                        .into(),
-                ))
-            }
-        }
-    }
+    settings_options(tx, options, sh, ("vector index", "vector-2.0"), |k, v| {
+        vector_setting(&mut def, k, v)
+    })?;
     Ok(def)
 }
 

@@ -28,7 +28,7 @@ fn run_params(tx: &mut TxGraph, q: &str, params: Map) -> Vec<Vec<Value>> {
     r.rows.map(|r| r.unwrap()).collect()
 }
 
-fn err(tx: &mut TxGraph, q: &str) -> causeway_value::Error {
+pub(crate) fn err(tx: &mut TxGraph, q: &str) -> causeway_value::Error {
     match execute(tx, q, &Map::new(), &ctx()) {
         Err(e) => e,
         Ok(r) => {
@@ -208,7 +208,6 @@ fn index_types_and_options_not_implemented_are_refused() {
     let mut tx = TxGraph::new(Graph::new());
     for q in [
         "CREATE TEXT INDEX FOR (n:A) ON (n.x)",
-        "CREATE POINT INDEX FOR (n:A) ON (n.x)",
         "CREATE LOOKUP INDEX FOR (n) ON EACH labels(n)",
     ] {
         let e = fails(&tx, q);

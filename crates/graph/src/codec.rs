@@ -14,7 +14,7 @@ use causeway_value::{
 use crate::store::{NodeRec, Props, Sym};
 use crate::{
     Change, ChangeSet, ConstraintDef, ConstraintType, EntityType, FulltextIndexDef, Graph,
-    IndexDef, Similarity, VectorIndexDef, MAX_DIMENSIONS,
+    IndexDef, IndexType, PointSettings, Similarity, VectorIndexDef, MAX_DIMENSIONS,
 };
 
 const CHANGES_MAGIC: &[u8; 4] = b"CWC\x01";
@@ -94,7 +94,7 @@ impl W {
             }
             Value::Float(f) => {
                 self.u8(4);
-                self.0.extend_from_slice(&f.to_bits().to_le_bytes());
+                self.f64(*f);
             }
             Value::String(s) => {
                 self.u8(5);
@@ -198,14 +198,30 @@ impl W {
         self.str(&d.name);
         self.str(&d.label);
         self.strs(&d.properties);
-        let flag = entity_flag(d.entity);
-        match &d.owning_constraint {
-            None => self.u8(flag),
-            Some(c) => {
-                self.u8(1 | flag);
-                self.str(c);
+        // Bit 1: owned by a constraint, its name follows. Bit 2: a point
+        // index, its settings follow (a tag older binaries refuse).
+        let point = match &d.kind {
+            IndexType::Range => None,
+            IndexType::Point(s) => Some(s),
+        };
+        let flags = u8::from(d.owning_constraint.is_some()) | if point.is_some() { 2 } else { 0 };
+        self.u8(flags | entity_flag(d.entity));
+        if let Some(c) = &d.owning_constraint {
+            self.str(c);
+        }
+        if let Some(settings) = point {
+            self.len(settings.0.len());
+            for (key, values) in &settings.0 {
+                self.str(key);
+                self.len(values.len());
+                for v in values {
+                    self.f64(*v);
+                }
             }
         }
+    }
+    fn f64(&mut self, f: f64) {
+        self.0.extend_from_slice(&f.to_bits().to_le_bytes());
     }
     fn vector_index_def(&mut self, d: &VectorIndexDef) {
         self.str(&d.name);
@@ -424,10 +440,29 @@ impl<'a> R<'a> {
         let label = self.string()?;
         let properties = self.strs()?;
         let (entity, tag) = split_entity(self.u8()?);
-        let owning_constraint = match tag {
-            0 => None,
-            1 => Some(self.string()?),
-            _ => return Err(corrupt("bad option tag")),
+        if tag & !3 != 0 {
+            return Err(corrupt("bad option tag"));
+        }
+        let owning_constraint = if tag & 1 != 0 {
+            Some(self.string()?)
+        } else {
+            None
+        };
+        let kind = if tag & 2 != 0 {
+            let n = self.count(2)?;
+            let mut settings = Vec::with_capacity(n);
+            for _ in 0..n {
+                let key = self.string()?;
+                let m = self.count(8)?;
+                let mut values = Vec::with_capacity(m);
+                for _ in 0..m {
+                    values.push(self.f64()?);
+                }
+                settings.push((key, values));
+            }
+            IndexType::Point(PointSettings(settings))
+        } else {
+            IndexType::Range
         };
         Ok(IndexDef {
             name,
@@ -435,6 +470,7 @@ impl<'a> R<'a> {
             label,
             properties,
             owning_constraint,
+            kind,
         })
     }
     fn vector_index_def(&mut self) -> Result<VectorIndexDef> {

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use imbl::{OrdMap, OrdSet};
 
 use crate::key::Key;
+use crate::spatial;
 use crate::store::{NodeRec, Props};
-use crate::{Bound, EntityType, Graph, IndexDef, NodeId, RelId};
+use crate::{Bound, EntityType, Graph, IndexDef, IndexType, NodeId, RelId};
 
 /// The nodes under one key. Most keys of a typical index (and every key of
 /// a unique one) hold a single node, which needs no set allocation.
@@ -108,7 +109,14 @@ impl Index {
     ) -> Option<Key> {
         let props = &self.def.properties;
         if props.len() == 1 {
-            return Key::from_value(get(&props[0])?);
+            let v = get(&props[0])?;
+            // A point index holds points only, as in Neo4j.
+            if matches!(self.def.kind, IndexType::Point(_))
+                && !matches!(v, causeway_value::Value::Point(_))
+            {
+                return None;
+            }
+            return Key::from_value(v);
         }
         let mut parts = Vec::with_capacity(props.len());
         for p in props {
@@ -165,6 +173,51 @@ impl Index {
             }
         }
         out.sort_unstable();
+        out
+    }
+
+    /// Entities whose point, of system `srid`, lies in the box `lo..=hi`
+    /// (one bound per coordinate, edges included). Ascending ids.
+    pub(crate) fn within(&self, srid: u32, lo: &[f64], hi: &[f64]) -> Vec<NodeId> {
+        let d = lo.len();
+        // NaN bounds compare false with everything: an empty box.
+        if d != hi.len()
+            || d == 0
+            || lo
+                .iter()
+                .zip(hi)
+                .any(|(a, b)| a.partial_cmp(b).is_none_or(|o| o.is_gt()))
+        {
+            return Vec::new();
+        }
+        let bits = spatial::bits(d);
+        let cells = |b: &[f64]| -> Vec<u64> { b.iter().map(|&c| spatial::cell(c, bits)).collect() };
+        let inside = |coords: &[u64]| {
+            coords.len() == d
+                && coords.iter().zip(lo.iter().zip(hi)).all(|(&c, (l, h))| {
+                    let c = f64::from_bits(c);
+                    *l <= c && c <= *h
+                })
+        };
+        let mut out = Vec::new();
+        for (zlo, zhi) in spatial::z_intervals(&cells(lo), &cells(hi), bits) {
+            let start = Key::Point(srid, zlo, Box::default());
+            for (k, ids) in self
+                .entries
+                .range((StdBound::Included(start), StdBound::Unbounded))
+            {
+                match k {
+                    Key::Point(s, z, coords) if *s == srid && *z <= zhi => {
+                        if inside(coords) {
+                            out.extend(ids.iter());
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
         out
     }
 
@@ -424,6 +477,7 @@ impl Graph {
             .values()
             .filter(|ix| {
                 ix.on_nodes()
+                    && ix.def.kind == IndexType::Range
                     && ix.def.label == label
                     && ix.def.properties.len() == 1
                     && ix.def.properties[0] == property
@@ -439,7 +493,26 @@ impl Graph {
         props: &[String],
     ) -> Option<&Index> {
         self.indexes.values().find(|ix| {
-            ix.def.entity == entity && ix.def.label == label && ix.def.properties == props
+            ix.def.kind == IndexType::Range
+                && ix.def.entity == entity
+                && ix.def.label == label
+                && ix.def.properties == props
+        })
+    }
+
+    /// The point index on `label(property)` (or `type(property)`).
+    pub(crate) fn point_index_on(
+        &self,
+        entity: EntityType,
+        label: &str,
+        property: &str,
+    ) -> Option<&Index> {
+        self.indexes.values().find(|ix| {
+            matches!(ix.def.kind, IndexType::Point(_))
+                && ix.def.entity == entity
+                && ix.def.label == label
+                && ix.def.properties.len() == 1
+                && ix.def.properties[0] == property
         })
     }
 }

@@ -33,9 +33,11 @@ pub(crate) enum Key {
     },
     /// Months, days, time part: equality only, durations have no order.
     Duration(i64, i64, i128),
-    /// SRID and coordinates: equality only, points have no order in Cypher
-    /// (the order here only keeps equal points together).
-    Point(u32, Vec<Key>),
+    /// SRID, position on the Z-order curve, coordinate bit patterns.
+    /// Cypher gives points no order; this one keeps equal points together
+    /// and lays each coordinate system out along the curve, so a point
+    /// index answers a bounding box with a few key ranges.
+    Point(u32, u64, Box<[u64]>),
 }
 
 const NANOS: i128 = 1_000_000_000;
@@ -95,14 +97,14 @@ impl Key {
             Value::Duration(d) => Key::Duration(d.months, d.days, d.total_nanos()),
             // Bit patterns: points are equal when their coordinates are
             // bit for bit (0.0 and -0.0 differ), as Cypher's `=` says.
-            Value::Point(p) => Key::Point(
-                p.srid,
-                [Some(p.x), Some(p.y), p.z]
-                    .into_iter()
-                    .flatten()
-                    .map(|c| Key::Num(Num::Int(c.to_bits() as i64)))
-                    .collect(),
-            ),
+            Value::Point(p) => {
+                let coords: Vec<f64> = [Some(p.x), Some(p.y), p.z].into_iter().flatten().collect();
+                Key::Point(
+                    p.srid,
+                    crate::spatial::z_value(&coords),
+                    coords.iter().map(|c| c.to_bits()).collect(),
+                )
+            }
             _ => return None,
         })
     }
@@ -149,7 +151,7 @@ impl Key {
                 offset: i32::MIN,
             },
             11 => Key::Duration(i64::MIN, i64::MIN, i128::MIN),
-            12 => Key::Point(0, Vec::new()),
+            12 => Key::Point(0, 0, Box::default()),
             _ => Key::Tuple(Vec::new()),
         }
     }
@@ -230,7 +232,7 @@ impl Ord for Key {
             (Key::Duration(ma, da, na), Key::Duration(mb, db, nb)) => {
                 (ma, da, na).cmp(&(mb, db, nb))
             }
-            (Key::Point(sa, a), Key::Point(sb, b)) => (sa, a).cmp(&(sb, b)),
+            (Key::Point(sa, za, a), Key::Point(sb, zb, b)) => (sa, za, a).cmp(&(sb, zb, b)),
             _ => self.family().cmp(&other.family()),
         }
     }

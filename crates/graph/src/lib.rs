@@ -46,12 +46,14 @@ mod fulltext;
 mod index;
 mod key;
 mod schema;
+mod spatial;
 mod store;
 mod tx;
 mod vector;
 
 pub use ann::{set_vector_exact_below, VectorBuildStatus, DEFAULT_EXACT_BELOW};
 pub use fulltext::FulltextIndexDef;
+pub use spatial::PointSettings;
 pub use vector::{to_vector, Similarity, VectorIndexDef, MAX_DIMENSIONS};
 
 use std::collections::BTreeMap;
@@ -101,6 +103,17 @@ pub struct IndexDef {
     pub properties: Vec<String>,
     /// Set for indexes that back a uniqueness constraint.
     pub owning_constraint: Option<String>,
+    pub kind: IndexType,
+}
+
+/// What a property index holds and answers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum IndexType {
+    /// Every storable value: equality, ranges, prefixes.
+    #[default]
+    Range,
+    /// Point values only, on one property: bounding boxes and distances.
+    Point(PointSettings),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -425,6 +438,34 @@ impl Graph {
             None => Vec::new(),
         })
     }
+    /// The point index on `label(property)` (a relationship type's, for
+    /// relationships), if one exists.
+    pub fn find_point_index(
+        &self,
+        entity: EntityType,
+        label: &str,
+        property: &str,
+    ) -> Option<&IndexDef> {
+        self.point_index_on(entity, label, property)
+            .map(|ix| &*ix.def)
+    }
+    /// Entities whose `property` is a point of system `srid` inside the
+    /// box `lo..=hi` (one bound per coordinate, edges included), via the
+    /// point index; `None` if there is none. Ascending ids.
+    pub fn point_index_within(
+        &self,
+        entity: EntityType,
+        label: &str,
+        property: &str,
+        srid: u32,
+        lo: &[f64],
+        hi: &[f64],
+    ) -> Option<Vec<u64>> {
+        Some(
+            self.point_index_on(entity, label, property)?
+                .within(srid, lo, hi),
+        )
+    }
     /// Sorted by name.
     pub fn indexes(&self) -> Vec<IndexDef> {
         self.indexes.values().map(|ix| (*ix.def).clone()).collect()
@@ -717,7 +758,7 @@ impl TxGraph {
         properties: &[String],
         if_not_exists: bool,
     ) -> Result<()> {
-        self.tx_create_index(EntityType::Node, name, label, properties, if_not_exists)
+        self.create_index_for(EntityType::Node, name, label, properties, if_not_exists)
     }
     /// `create_index` for nodes of a label or relationships of a type.
     pub fn create_index_for(
@@ -728,7 +769,21 @@ impl TxGraph {
         properties: &[String],
         if_not_exists: bool,
     ) -> Result<()> {
-        self.tx_create_index(entity, name, label, properties, if_not_exists)
+        let kind = IndexType::Range;
+        self.create_index_of(kind, entity, name, label, properties, if_not_exists)
+    }
+    /// `create_index_for` with the index's kind: a point index takes one
+    /// property.
+    pub fn create_index_of(
+        &mut self,
+        kind: IndexType,
+        entity: EntityType,
+        name: Option<String>,
+        label: &str,
+        properties: &[String],
+        if_not_exists: bool,
+    ) -> Result<()> {
+        self.tx_create_index(entity, name, label, properties, kind, if_not_exists)
     }
     pub fn drop_index(&mut self, name: &str, if_exists: bool) -> Result<()> {
         self.tx_drop_index(name, if_exists)

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use causeway_value::{Code, Error, Result, Value};
 
 use crate::index::Index;
-use crate::{Change, ConstraintDef, ConstraintType, EntityType, Graph, IndexDef, TxGraph};
+use crate::{
+    Change, ConstraintDef, ConstraintType, EntityType, Graph, IndexDef, IndexType, TxGraph,
+};
 
 /// FNV-1a: stable across platforms and releases, unlike std's hasher, so
 /// every replica derives the same default name.
@@ -45,14 +47,10 @@ fn entity_words(entity: EntityType) -> (&'static str, &'static str) {
     }
 }
 
-// The hashed text of a node rule is what it was before relationship rules
-// existed, so that default names of existing node rules do not change.
-fn default_index_name(entity: EntityType, label: &str, props: &[String]) -> String {
-    default_named("index", entity, label, props)
-}
-
 /// `index_<hash>`, the hash over the index kind and its schema, so that
-/// indexes of different kinds on one property get different names.
+/// indexes of different kinds on one property get different names. The
+/// hashed text of a node rule is what it was before relationship rules
+/// existed, so that default names of existing node rules do not change.
 pub(crate) fn default_named(
     kind: &str,
     entity: EntityType,
@@ -82,8 +80,12 @@ fn default_constraint_name(
 }
 
 pub(crate) fn index_desc(d: &IndexDef) -> String {
+    let (kind, provider) = match d.kind {
+        IndexType::Range => ("RANGE", "range-1.0"),
+        IndexType::Point(_) => ("POINT", "point-1.0"),
+    };
     format!(
-        "Index( name='{}', type='RANGE', schema={}, indexProvider='range-1.0' )",
+        "Index( name='{}', type='{kind}', schema={}, indexProvider='{provider}' )",
         d.name,
         schema_desc(d.entity, &d.label, &d.properties)
     )
@@ -290,6 +292,7 @@ impl Graph {
                     label: def.label.clone(),
                     properties: def.properties.clone(),
                     owning_constraint: Some(def.name.clone()),
+                    kind: IndexType::Range,
                 };
                 self.build_index(idef, true)
             });
@@ -408,6 +411,7 @@ impl TxGraph {
         name: Option<String>,
         label: &str,
         properties: &[String],
+        kind: IndexType,
         if_not_exists: bool,
     ) -> Result<()> {
         if properties.is_empty() {
@@ -416,8 +420,25 @@ impl TxGraph {
                 "An index needs at least one property",
             ));
         }
-        let name = name.unwrap_or_else(|| default_index_name(entity, label, properties));
-        if let Some(ix) = self.graph.index_on_schema(entity, label, properties) {
+        let point = matches!(kind, IndexType::Point(_));
+        if point && properties.len() != 1 {
+            return Err(Error::new(
+                Code::SyntaxError,
+                "Only single property point indexes are supported",
+            ));
+        }
+        // Indexes of different kinds may share a schema, and get different
+        // default names.
+        let name = name.unwrap_or_else(|| {
+            let what = if point { "point" } else { "index" };
+            default_named(what, entity, label, properties)
+        });
+        let existing = if point {
+            self.graph.point_index_on(entity, label, &properties[0])
+        } else {
+            self.graph.index_on_schema(entity, label, properties)
+        };
+        if let Some(ix) = existing {
             if if_not_exists {
                 return Ok(());
             }
@@ -448,6 +469,7 @@ impl TxGraph {
             label: label.to_owned(),
             properties: properties.to_vec(),
             owning_constraint: None,
+            kind,
         };
         self.graph.raw_create_index(&def)?;
         self.changes.push_back(Change::CreateIndex { def });
@@ -560,6 +582,7 @@ impl TxGraph {
                     label: label.to_owned(),
                     properties: properties.to_vec(),
                     owning_constraint: Some(name.clone()),
+                    kind: IndexType::Range,
                 },
                 true,
             ))

@@ -1349,6 +1349,19 @@ fn points_store_index_and_survive_the_codecs() {
     let q = Point::new(spatial::CARTESIAN_3D, &[1.0, 2.0, 3.0]).unwrap();
     let mut tx = TxGraph::new(Graph::new());
     tx.create_index(None, "P", &s(&["at"]), false).unwrap();
+    let mut settings = PointSettings::default();
+    settings
+        .set("spatial.wgs-84.min", vec![-20.0, -10.0])
+        .unwrap();
+    tx.create_index_of(
+        IndexType::Point(settings),
+        EntityType::Node,
+        Some("where".into()),
+        "P",
+        &s(&["at"]),
+        false,
+    )
+    .unwrap();
     let a = tx
         .create_node(&s(&["P"]), props(&[("at", Value::Point(p))]))
         .unwrap();
@@ -1386,6 +1399,40 @@ fn points_store_index_and_survive_the_codecs() {
     let back = Graph::decode(&gb).unwrap();
     assert_eq!(back.node_prop(b, "at"), Some(&Value::Point(q)));
     assert_eq!(back.index_seek("P", "at", &Value::Point(q)), Some(vec![b]));
+    // The point index and its settings come back from a snapshot and from
+    // replaying the change set.
+    let mut replayed = Graph::new();
+    replayed.apply(&ChangeSet::decode(&cb).unwrap()).unwrap();
+    for g in [&back, &replayed] {
+        let ix = g.find_point_index(EntityType::Node, "P", "at").unwrap();
+        assert_eq!(ix.name, "where");
+        let IndexType::Point(kept) = &ix.kind else {
+            panic!("{ix:?}")
+        };
+        assert!(kept
+            .0
+            .contains(&("spatial.wgs-84.min".to_string(), vec![-20.0, -10.0])));
+        let near = g.point_index_within(
+            EntityType::Node,
+            "P",
+            "at",
+            4326,
+            &[13.0, 55.0],
+            &[14.0, 56.0],
+        );
+        assert_eq!(near, Some(vec![a]));
+        let far = g.point_index_within(
+            EntityType::Node,
+            "P",
+            "at",
+            4326,
+            &[14.0, 55.0],
+            &[15.0, 56.0],
+        );
+        assert_eq!(far, Some(Vec::new()));
+        let other = g.point_index_within(EntityType::Node, "P", "at", 9157, &[0.0; 3], &[5.0; 3]);
+        assert_eq!(other, Some(vec![b]));
+    }
     // An older format cannot hold a point.
     let mut old = cb.clone();
     old[3] = 2;

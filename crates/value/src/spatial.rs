@@ -58,6 +58,9 @@ pub const WGS84_3D: Crs = Crs {
 };
 pub const SYSTEMS: [Crs; 4] = [CARTESIAN, CARTESIAN_3D, WGS84, WGS84_3D];
 
+/// A box's lower and upper corner, one bound per coordinate.
+pub type Corners = (Vec<f64>, Vec<f64>);
+
 /// The sphere geographic distances are measured on, in metres.
 const EARTH_RADIUS: f64 = 6_378_140.0;
 
@@ -257,6 +260,91 @@ impl Point {
         Some(x_in && y_in && z_in)
     }
 
+    fn coords(&self) -> Vec<f64> {
+        [Some(self.x), Some(self.y), self.z]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Boxes (lower and upper corner, one bound per coordinate, edges
+    /// included) that together hold every point of this system within
+    /// `r` of this one: what a point index searches for
+    /// `point.distance(p, centre) <= r`. A little larger than needed,
+    /// never smaller, since rounding must not lose a point; the distance
+    /// itself is checked afterwards.
+    pub fn distance_boxes(&self, r: f64) -> Vec<Corners> {
+        // NaN or negative: no point is that close.
+        if r.is_nan() || r < 0.0 {
+            return Vec::new();
+        }
+        let widen = |v: f64| v * (1.0 + 1e-9) + 1e-9;
+        let c = self.coords();
+        if !self.crs().geographic {
+            let lo = c.iter().map(|x| x - widen(r) - x.abs() * 1e-12).collect();
+            let hi = c.iter().map(|x| x + widen(r) + x.abs() * 1e-12).collect();
+            return vec![(lo, hi)];
+        }
+        // The arc is measured at the mean height of the two points, which
+        // in 3D lies above `h - r` for every point within reach.
+        let radius = EARTH_RADIUS + self.z.map_or(0.0, |h| (h - r).min(0.0));
+        let theta = if radius > 1.0 {
+            widen(r / radius)
+        } else {
+            std::f64::consts::PI
+        };
+        let dlat = theta.to_degrees();
+        let (lat_lo, lat_hi) = (self.y - dlat, self.y + dlat);
+        let heights = self.z.map(|h| (h - widen(r), h + widen(r)));
+        let make = |lon_lo: f64, lon_hi: f64| {
+            let mut lo = vec![lon_lo, lat_lo];
+            let mut hi = vec![lon_hi, lat_hi];
+            if let Some((a, b)) = heights {
+                lo.push(a);
+                hi.push(b);
+            }
+            (lo, hi)
+        };
+        // Over a pole every longitude is within reach; elsewhere the
+        // widest longitude difference at angular distance theta.
+        let spread = theta.sin() / self.y.to_radians().cos();
+        if theta >= std::f64::consts::PI
+            || lat_hi >= 90.0
+            || lat_lo <= -90.0
+            || spread.is_nan()
+            || spread >= 1.0
+        {
+            return vec![make(-180.0, 180.0)];
+        }
+        let dlon = widen(spread.asin().to_degrees());
+        let (a, b) = (self.x - dlon, self.x + dlon);
+        if a < -180.0 {
+            vec![make(a + 360.0, 180.0), make(-180.0, b)]
+        } else if b > 180.0 {
+            vec![make(a, 180.0), make(-180.0, b - 360.0)]
+        } else {
+            vec![make(a, b)]
+        }
+    }
+
+    /// The boxes `point.withinBBox(p, lower_left, upper_right)` accepts,
+    /// as `distance_boxes` gives them: one, two for a geographic box
+    /// across the antimeridian, none across coordinate systems.
+    pub fn bbox_boxes(lower_left: &Point, upper_right: &Point) -> Vec<Corners> {
+        if lower_left.srid != upper_right.srid {
+            return Vec::new();
+        }
+        let (lo, hi) = (lower_left.coords(), upper_right.coords());
+        if lower_left.crs().geographic && lower_left.x > upper_right.x {
+            let mut east = (lo.clone(), hi.clone());
+            east.1[0] = f64::INFINITY;
+            let mut west = (lo, hi);
+            west.0[0] = f64::NEG_INFINITY;
+            return vec![east, west];
+        }
+        vec![(lo, hi)]
+    }
+
     /// A component by Cypher's property name (`p.x`, `p.latitude`,
     /// `p.crs`, ...); an error for a name the point's system lacks.
     pub fn component(&self, key: &str) -> Result<Value> {
@@ -399,6 +487,80 @@ mod tests {
         let p = Point::new(WGS84, &[179.0, 0.0]).unwrap();
         assert_eq!(p.within_bbox(&ll, &ur), Some(true));
         assert_eq!(g.within_bbox(&ll, &ur), Some(false));
+    }
+
+    /// Every point within the distance lies in one of the boxes, near
+    /// the poles and the antimeridian too: checked on a pseudo-random
+    /// sample around each centre.
+    #[test]
+    fn distance_boxes_hold_every_point_in_reach() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let inside = |p: &Point, boxes: &[Corners]| {
+            let c = p.coords();
+            boxes.iter().any(|(lo, hi)| {
+                c.iter()
+                    .zip(lo.iter().zip(hi))
+                    .all(|(x, (l, h))| l <= x && x <= h)
+            })
+        };
+        let centres = [
+            Point::new(WGS84, &[0.0, 0.0]).unwrap(),
+            Point::new(WGS84, &[179.5, 10.0]).unwrap(),
+            Point::new(WGS84, &[-179.9, -60.0]).unwrap(),
+            Point::new(WGS84, &[20.0, 89.0]).unwrap(),
+            Point::new(WGS84_3D, &[-179.0, 45.0, 500.0]).unwrap(),
+            Point::new(CARTESIAN, &[0.1, -3.0]).unwrap(),
+            Point::new(CARTESIAN_3D, &[1e6, 2.0, -7.5]).unwrap(),
+        ];
+        for c in centres {
+            for r in [10.0, 150_000.0, 2_000_000.0] {
+                let boxes = c.distance_boxes(r);
+                assert!(!boxes.is_empty());
+                let mut near = 0;
+                for _ in 0..4000 {
+                    let coords: Vec<f64> = if c.crs().geographic {
+                        let mut v = vec![next() * 360.0 - 180.0, next() * 180.0 - 90.0];
+                        // Most samples close to the centre.
+                        if next() < 0.8 {
+                            let k = r / 50_000.0;
+                            v[0] = (c.x + (next() - 0.5) * k).clamp(-180.0, 180.0);
+                            v[1] = (c.y + (next() - 0.5) * k).clamp(-90.0, 90.0);
+                        }
+                        if let Some(h) = c.z {
+                            v.push(h + (next() - 0.5) * 2.0 * r);
+                        }
+                        v
+                    } else {
+                        let v: Vec<f64> = c
+                            .coords()
+                            .iter()
+                            .map(|x| x + (next() - 0.5) * 2.2 * r)
+                            .collect();
+                        v
+                    };
+                    let p = Point::new(c.crs(), &coords).unwrap();
+                    if c.distance(&p).unwrap() <= r {
+                        near += 1;
+                        assert!(inside(&p, &boxes), "{p:?} near {c:?} at {r}: {boxes:?}");
+                    }
+                }
+                assert!(near > 0, "{c:?} {r}");
+            }
+        }
+        assert!(Point::new(CARTESIAN, &[0.0, 0.0])
+            .unwrap()
+            .distance_boxes(-1.0)
+            .is_empty());
+        assert!(Point::new(CARTESIAN, &[0.0, 0.0])
+            .unwrap()
+            .distance_boxes(f64::NAN)
+            .is_empty());
     }
 
     #[test]
