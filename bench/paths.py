@@ -1,7 +1,8 @@
 """Path searches through the official Python driver: the Cypher 5 forms
 (SHORTEST 1, ALL SHORTEST, quantified relationships and path patterns)
 against the older forms they replace (shortestPath, -[*1..3]->), on one
-generated graph, in one run, so the ratios compare like with like.
+generated graph, in one run, so the ratios compare like with like; and
+SHORTEST k and SHORTEST k GROUPS, which have no older form.
 
 The graph: --nodes people with an indexed id and --rels KNOWS relationships
 between pseudo-random pairs (a fixed seed). Each query runs --repeat times
@@ -45,6 +46,11 @@ FORMS = [
     ("ALL SHORTEST",
      "MATCH p = ALL SHORTEST (a:P {id: $a})-[:KNOWS]-+(b:P {id: $b}) RETURN count(p) AS n",
      "allShortestPaths()"),
+    ("SHORTEST 3",
+     "MATCH p = SHORTEST 3 (a:P {id: $a})-[:KNOWS]-+(b:P {id: $b}) RETURN count(p) AS n", None),
+    ("SHORTEST 2 GROUPS",
+     "MATCH p = SHORTEST 2 GROUPS (a:P {id: $a})-[:KNOWS]-+(b:P {id: $b}) RETURN count(p) AS n",
+     None),
     ("-[*1..3]->",
      "MATCH (a:P {id: $a})-[:KNOWS*1..3]->(b) RETURN count(b) AS n", None),
     ("-[]->{1,3}",

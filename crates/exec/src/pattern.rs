@@ -1286,7 +1286,8 @@ impl Matcher<'_, '_> {
                 }
                 continue;
             }
-            let way = ways[*idx].clone();
+            // Each way is applied once: it can be moved out.
+            let way = std::mem::take(&mut ways[*idx]);
             *idx += 1;
             self.ctx.sh.tick()?;
             current.end = way.end;
@@ -1479,11 +1480,15 @@ impl Matcher<'_, '_> {
 
     /// The common selective pattern, one repeated hop between two nodes
     /// (`(a)-[:R]-+(b)`, `(a) (()-[r]->(x:L) WHERE ...){1,5} (b)`, or
-    /// `-[:R*]-`) with one path, or every shortest path, per pair: found by
-    /// a breadth-first search from one end instead of enumerating trails.
-    /// `None` when the pattern is not of that shape. A shortest walk never
-    /// repeats a node (cutting the loop out would leave a shorter walk
-    /// whose every hop still qualifies), so it is the shortest trail too.
+    /// `-[:R*]-`), searched breadth first from one end instead of
+    /// enumerating trails: one path or every shortest path per pair from
+    /// the shortest-path predecessors (a shortest walk never repeats a
+    /// node, since cutting the loop out would leave a shorter walk whose
+    /// every hop still qualifies, so it is the shortest trail too);
+    /// several paths per pair, or paths above a lower bound of one, level
+    /// by level (`layered`). The caller's selection then keeps exactly
+    /// what the selector asks for. `None` when the pattern is not of that
+    /// shape.
     fn breadth_first(
         &mut self,
         part: &PatternPart,
@@ -1496,7 +1501,7 @@ impl Matcher<'_, '_> {
         let [(step, end_np)] = el.chain.as_slice() else {
             return Ok(None);
         };
-        if k != 1 || forced {
+        if forced {
             return Ok(None);
         }
         let mut hop = match (&step.quantified, step.length) {
@@ -1520,9 +1525,9 @@ impl Matcher<'_, '_> {
             (None, Some((min, max))) => Hop::var_length(step, &el.start, end_np, min, max),
             (None, None) => return Ok(None),
         };
-        if hop.min > 1 {
-            return Ok(None);
-        }
+        // Several paths per pair, or a lower bound above one, need the
+        // paths themselves rather than the predecessors of the shortest.
+        let layered = k > 1 || hop.min > 1;
         // A relationship list bound before must be walked exactly, which
         // the general matcher does.
         if step.var.as_deref().is_some_and(|v| row.contains(v)) {
@@ -1562,6 +1567,19 @@ impl Matcher<'_, '_> {
                 }
                 _ => Vec::new(),
             };
+            if layered {
+                let by_end = self.layered(&hop, part.mode, root, &far, (k, all_shortest), &r0)?;
+                for (other, paths) in by_end {
+                    let mut r1 = r0.clone();
+                    if !self.node_ok(other_np, other, &mut r1)? {
+                        continue;
+                    }
+                    for (nodes, rels) in paths {
+                        self.push_selected(part, step, &hop, &r1, nodes, rels, &mut out)?;
+                    }
+                }
+                continue;
+            }
             let search = self.bfs_from(&hop, root, None, &far, &r0)?;
             let mut ends: Vec<u64> = Vec::new();
             if hop.min == 0 || part.mode != PathMode::Acyclic {
@@ -1589,35 +1607,284 @@ impl Matcher<'_, '_> {
                 } else {
                     self.cycles(&hop, root, &search, want, &mut budget, &r0)?
                 };
-                for (mut nodes, mut rels) in paths {
-                    if backward {
-                        nodes.reverse();
-                        rels.reverse();
+                for (nodes, rels) in paths {
+                    self.push_selected(part, step, &hop, &r1, nodes, rels, &mut out)?;
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// One selected path (found from the search's root) as a row.
+    #[allow(clippy::too_many_arguments)]
+    fn push_selected(
+        &self,
+        part: &PatternPart,
+        step: &RelPattern,
+        hop: &Hop,
+        row: &Row,
+        mut nodes: Vec<u64>,
+        mut rels: Vec<u64>,
+        out: &mut Vec<(Row, Vec<u64>)>,
+    ) -> Result<()> {
+        if hop.backward {
+            nodes.reverse();
+            rels.reverse();
+        }
+        let mut r = row.clone();
+        hop.bind(step, &nodes, &rels, &mut r);
+        if let Some(pv) = &part.var {
+            r.set(
+                pv,
+                Val::Path(Box::new(PathVal {
+                    nodes,
+                    rels: rels.clone(),
+                })),
+            );
+        }
+        let mut used = self.used.clone();
+        used.extend(rels);
+        out.push((r, used));
+        if out.len() > self.ctx.sh.limits.max_materialized_rows {
+            return Err(Error::new(
+                Code::MemoryPoolOutOfMemory,
+                "Path selection exceeded the row limit",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The paths a selector keeps from `root`, by end node, found level by
+    /// level (shortest first): `k` paths per end, or with `groups` every
+    /// path of the `k` shortest lengths. Partial paths share their
+    /// prefixes in one arena, which the row limit bounds.
+    ///
+    /// With `targets` (the far end's few candidates), a partial path is
+    /// only extended while it can still reach a target within a length
+    /// budget: the budget starts at the shortest conceivable length (a
+    /// breadth-first search back from the targets, ignoring predicates and
+    /// uniqueness, so it never overestimates) and grows by one until every
+    /// target has what the selector needs, or nothing was cut.
+    fn layered(
+        &self,
+        hop: &Hop,
+        mode: PathMode,
+        root: u64,
+        targets: &[u64],
+        select: (u64, bool),
+        row: &Row,
+    ) -> Result<Vec<(u64, Vec<(Vec<u64>, Vec<u64>)>)>> {
+        let mut dir = dir_of(hop.rel.direction);
+        if hop.backward {
+            dir = flip(dir);
+        }
+        if targets.is_empty() {
+            let (found, _) =
+                self.layered_within(hop, dir, mode, root, targets, select, None, row)?;
+            return Ok(found);
+        }
+        let near = self.distances_to(targets, flip(dir), &hop.rel.types, hop.max)?;
+        let Some(mut budget) = near.get(root) else {
+            return Ok(Vec::new());
+        };
+        budget = budget.max(hop.min);
+        loop {
+            let bound = Some((&near, budget));
+            let (found, cut) =
+                self.layered_within(hop, dir, mode, root, targets, select, bound, row)?;
+            let satisfied = targets.iter().all(|t| {
+                found.iter().any(|(end, paths)| {
+                    *end == *t && {
+                        let lengths: std::collections::BTreeSet<usize> =
+                            paths.iter().map(|(_, rels)| rels.len()).collect();
+                        if select.1 {
+                            lengths.len() as u64 >= select.0
+                        } else {
+                            paths.len() as u64 >= select.0
+                        }
                     }
-                    let mut r = r1.clone();
-                    hop.bind(step, &nodes, &rels, &mut r);
-                    if let Some(pv) = &part.var {
-                        r.set(
-                            pv,
-                            Val::Path(Box::new(PathVal {
-                                nodes,
-                                rels: rels.clone(),
-                            })),
-                        );
+                })
+            });
+            if satisfied || !cut || budget >= hop.max {
+                return Ok(found);
+            }
+            budget += 1;
+        }
+    }
+
+    /// `layered`'s search with a length budget: partial paths that cannot
+    /// reach a target within it (by `bound`'s distances) are cut, and the
+    /// flag says whether any was.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn layered_within(
+        &self,
+        hop: &Hop,
+        dir: Dir,
+        mode: PathMode,
+        root: u64,
+        targets: &[u64],
+        (k, groups): (u64, bool),
+        bound: Option<(&Distances, u64)>,
+        row: &Row,
+    ) -> Result<(Vec<(u64, Vec<(Vec<u64>, Vec<u64>)>)>, bool)> {
+        use std::collections::BTreeMap;
+        let g = self.ctx.g;
+        let limit = self.ctx.sh.limits.max_materialized_rows;
+        // (node, relationship into it, previous entry); entry 0 is the root.
+        let mut arena: Vec<(u64, u64, usize)> = vec![(root, 0, usize::MAX)];
+        // Per end node: paths kept (arena entries), lengths seen, last length.
+        let mut kept: BTreeMap<u64, (Vec<usize>, u64, u64)> = BTreeMap::new();
+        let keep =
+            |kept: &mut BTreeMap<u64, (Vec<usize>, u64, u64)>, end: u64, at: usize, len: u64| {
+                let e = kept.entry(end).or_insert((Vec::new(), 0, u64::MAX));
+                let new_length = e.2 != len;
+                let room = if groups {
+                    e.1 < k || !new_length
+                } else {
+                    (e.0.len() as u64) < k
+                };
+                if room {
+                    if new_length {
+                        e.1 += 1;
+                        e.2 = len;
                     }
-                    let mut used = self.used.clone();
-                    used.extend(rels);
-                    out.push((r, used));
-                    if out.len() > limit {
+                    e.0.push(at);
+                }
+            };
+        let is_end = |n: u64| targets.is_empty() || targets.contains(&n);
+        if hop.min == 0 && is_end(root) {
+            keep(&mut kept, root, 0, 0);
+        }
+        // Whether the path at entry `at` already holds `rid` (or, acyclic,
+        // the node `n`).
+        let on_path = |arena: &[(u64, u64, usize)], mut at: usize, rid: u64, n: u64| {
+            while at != usize::MAX {
+                let (node, rel, prev) = arena[at];
+                let hit = match mode {
+                    PathMode::Acyclic => node == n,
+                    PathMode::Trail => at != 0 && rel == rid,
+                    PathMode::Walk => false,
+                };
+                if hit {
+                    return true;
+                }
+                at = prev;
+            }
+            false
+        };
+        let done = |kept: &BTreeMap<u64, (Vec<usize>, u64, u64)>| {
+            !targets.is_empty()
+                && targets.iter().all(|t| {
+                    kept.get(t).is_some_and(|e| {
+                        if groups {
+                            e.1 >= k
+                        } else {
+                            e.0.len() as u64 >= k
+                        }
+                    })
+                })
+        };
+        let mut cut = false;
+        let mut frontier = vec![0usize];
+        let mut depth = 0u64;
+        while !frontier.is_empty() && depth < hop.max && !done(&kept) {
+            depth += 1;
+            let mut next = Vec::new();
+            for at in frontier {
+                self.ctx.sh.tick()?;
+                let n = arena[at].0;
+                for (rid, o) in g.expand(n, dir, &hop.rel.types) {
+                    if let Some((near, budget)) = bound {
+                        if near.get(o).is_none_or(|d| depth.saturating_add(d) > budget) {
+                            cut = true;
+                            continue;
+                        }
+                    }
+                    let (left, right) = if hop.backward { (o, n) } else { (n, o) };
+                    if on_path(&arena, at, rid, o) || !self.hop_ok(hop, left, rid, right, row)? {
+                        continue;
+                    }
+                    arena.push((o, rid, at));
+                    if arena.len() > limit {
                         return Err(Error::new(
                             Code::MemoryPoolOutOfMemory,
                             "Path selection exceeded the row limit",
                         ));
                     }
+                    let entry = arena.len() - 1;
+                    if depth >= hop.min && is_end(o) {
+                        keep(&mut kept, o, entry, depth);
+                    }
+                    next.push(entry);
                 }
             }
+            frontier = next;
         }
-        Ok(Some(out))
+        let path = |mut at: usize| {
+            let (mut nodes, mut rels) = (Vec::new(), Vec::new());
+            while at != usize::MAX {
+                let (n, rid, prev) = arena[at];
+                nodes.push(n);
+                if prev != usize::MAX {
+                    rels.push(rid);
+                }
+                at = prev;
+            }
+            nodes.reverse();
+            rels.reverse();
+            (nodes, rels)
+        };
+        let found = kept
+            .into_iter()
+            .map(|(end, (entries, ..))| (end, entries.into_iter().map(path).collect()))
+            .collect();
+        Ok((found, cut))
+    }
+
+    /// Hops from each node to the nearest of `targets`, following `dir`
+    /// from the targets (so the search's own direction towards them), by
+    /// type only: a lower bound on any qualifying path's remaining length.
+    fn distances_to(
+        &self,
+        targets: &[u64],
+        dir: Dir,
+        types: &[String],
+        max: u64,
+    ) -> Result<Distances> {
+        let g = self.ctx.g;
+        let limit = self.ctx.sh.limits.max_materialized_rows;
+        let mut level: std::collections::HashMap<u64, u64> =
+            targets.iter().map(|&t| (t, 0)).collect();
+        let mut frontier: Vec<u64> = targets.to_vec();
+        let mut depth = 0u64;
+        while !frontier.is_empty() && depth < max {
+            // Past the memory budget the search stops: every node not yet
+            // reached is then at least one level further away.
+            if level.len() > limit {
+                return Ok(Distances {
+                    level,
+                    beyond: Some(depth + 1),
+                });
+            }
+            depth += 1;
+            let mut next = Vec::new();
+            for n in frontier {
+                self.ctx.sh.tick()?;
+                for (_, o) in g.expand(n, dir, types) {
+                    if let std::collections::hash_map::Entry::Vacant(v) = level.entry(o) {
+                        v.insert(depth);
+                        next.push(o);
+                    }
+                }
+            }
+            frontier = next;
+        }
+        // A search cut short by `max` leaves nodes further than it, which
+        // no allowed path reaches anyway.
+        Ok(Distances {
+            level,
+            beyond: None,
+        })
     }
 
     /// Whether one hop from `left` over `rid` to `right` (in the pattern's
@@ -2030,7 +2297,7 @@ struct QuantifiedMatch {
 }
 
 /// One match of a single iteration.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Iteration {
     end: u64,
     rels: Vec<u64>,
@@ -2163,6 +2430,20 @@ impl<'p> Hop<'p> {
         if let Some(v) = &self.right.var {
             row.set(v, list(&nodes[1..=n], true));
         }
+    }
+}
+
+/// Lower bounds on the hops from nodes to the nearest search target.
+struct Distances {
+    level: std::collections::HashMap<u64, u64>,
+    /// The bound for nodes not reached, when the search was cut short;
+    /// `None` when it was complete (they cannot reach a target at all).
+    beyond: Option<u64>,
+}
+
+impl Distances {
+    fn get(&self, n: u64) -> Option<u64> {
+        self.level.get(&n).copied().or(self.beyond)
     }
 }
 

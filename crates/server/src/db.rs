@@ -364,14 +364,23 @@ impl Database {
         if let Err(e) = result {
             tx.failed = true;
             // Inner transactions (`CALL { } IN TRANSACTIONS`) that finished
-            // before the failure stay committed, as in Neo4j; the client
-            // still gets the statement's error.
+            // before the failure stay committed, as in Neo4j, and the client
+            // gets the statement's error. If they could not be committed,
+            // the client must learn that instead (a transient error to
+            // retry, or an unknown outcome): it would otherwise take them
+            // for committed.
             if implicit {
                 if let Some(done) = tx.graph.take_finished_batches() {
                     tx.graph = done;
-                    if let Err(c) = self.commit_changes(tx).await {
+                    if let Err(mut c) = self.commit_changes(tx).await {
                         tracing::warn!(db = %self.name, error = %c,
                             "the finished inner transactions of a failed statement did not commit");
+                        c.message = format!(
+                            "{} (committing the inner transactions that finished before the \
+                             statement failed with: {})",
+                            c.message, e.message
+                        );
+                        return Err(c);
                     }
                 }
             }
