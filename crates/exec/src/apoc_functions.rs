@@ -453,7 +453,27 @@ fn json(ctx: &Ctx, v: &Val, out: &mut String) {
         Val::Path(p) => seq(out, &mut path_elements(p).iter()),
         Val::Temporal(t) => json_str(&t.render(), out),
         Val::Duration(d) => json_str(&d.render(), out),
-        Val::Point(p) => json_str(&p.text(), out),
+        // APOC writes a point as an object: its system, then x, y, z, or
+        // latitude, longitude, height; the third is null in 2D.
+        Val::Point(p) => {
+            let num = |f: Option<f64>| {
+                f.and_then(serde_json::Number::from_f64)
+                    .map_or_else(|| "null".to_owned(), |n| n.to_string())
+            };
+            let crs = p.crs();
+            out.push_str("{\"crs\":");
+            json_str(crs.name, out);
+            let fields = if crs.geographic {
+                [("latitude", p.y), ("longitude", p.x)]
+            } else {
+                [("x", p.x), ("y", p.y)]
+            };
+            for (name, value) in fields {
+                out.push_str(&format!(",\"{name}\":{}", num(Some(value))));
+            }
+            let third = if crs.geographic { "height" } else { "z" };
+            out.push_str(&format!(",\"{third}\":{}}}", num(p.z)));
+        }
         // Virtual entities: their own id, labels or type, and properties.
         Val::Virtual(v) => {
             let (id, kind, names, m) = match &**v {

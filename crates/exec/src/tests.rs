@@ -2202,6 +2202,13 @@ fn apoc_text_convert_and_type_functions() {
         ),
         ("apoc.convert.toJson({a: [1, 2.5, 'x', null, true]})", Value::from("{\"a\":[1,2.5,\"x\",null,true]}")),
         ("apoc.convert.toJson(date('2020-01-02'))", Value::from("\"2020-01-02\"")),
+        (
+            "apoc.convert.toJson([point({x: 1, y: 2}), point({longitude: 2, latitude: 1, height: 3})])",
+            Value::from(
+                "[{\"crs\":\"cartesian\",\"x\":1.0,\"y\":2.0,\"z\":null},\
+                 {\"crs\":\"wgs-84-3d\",\"latitude\":1.0,\"longitude\":2.0,\"height\":3.0}]",
+            ),
+        ),
         ("apoc.convert.fromJsonMap('{\"a\": 42, \"b\": \"foo\", \"c\": [1, 2]}').c", Value::List(vec![Value::Int(1), Value::Int(2)])),
         ("apoc.convert.fromJsonList('[1, 2.5, \"x\"]')", Value::List(vec![Value::Int(1), Value::Float(2.5), Value::from("x")])),
         ("apoc.convert.toList(1)", Value::List(vec![Value::Int(1)])),
