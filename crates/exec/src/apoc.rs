@@ -9,7 +9,7 @@
 use causeway_graph::{Dir, Graph, TxGraph};
 use causeway_value::{Code, Error, Map, Result, Value};
 
-use crate::val::{cypher_eq, key_of, Val, ValMap};
+use crate::val::{cypher_eq, key_of, total_cmp, Val, ValMap};
 
 pub(crate) fn failed(procedure: &str, why: &str) -> Error {
     Error::new(
@@ -375,6 +375,147 @@ pub(crate) fn function(ctx: &crate::eval::Ctx, name: &str, args: &[Val]) -> Opti
             }
             Val::Float(sum)
         }
+        // Nulls are skipped; mixed types order as ORDER BY orders them.
+        "apoc.coll.max" | "apoc.coll.min" => {
+            let items = list(arg(0)).unwrap_or_default();
+            let values = items.into_iter().filter(|v| !v.is_null());
+            let best = if name == "apoc.coll.max" {
+                values.max_by(total_cmp)
+            } else {
+                values.min_by(total_cmp)
+            };
+            best.unwrap_or(Val::Null)
+        }
+        "apoc.coll.sort" => match list(arg(0)) {
+            None => Val::Null,
+            Some(mut items) => {
+                items.retain(|v| !v.is_null());
+                items.sort_by(total_cmp);
+                Val::List(items)
+            }
+        },
+        "apoc.coll.union" => match (list(arg(0)), list(arg(1))) {
+            (Some(mut a), Some(b)) => {
+                a.extend(b);
+                Val::List(distinct(a))
+            }
+            _ => Val::Null,
+        },
+        "apoc.coll.intersection" | "apoc.coll.subtract" => match (list(arg(0)), list(arg(1))) {
+            (Some(a), Some(b)) => {
+                let keep_common = name == "apoc.coll.intersection";
+                let kept = a
+                    .into_iter()
+                    .filter(|x| b.iter().any(|y| equal(x, y)) == keep_common)
+                    .collect();
+                Val::List(distinct(kept))
+            }
+            _ => Val::Null,
+        },
+        "apoc.coll.indexof" => match list(arg(0)) {
+            None => Val::Int(-1),
+            Some(items) => Val::Int(
+                items
+                    .iter()
+                    .position(|x| equal(x, arg(1)))
+                    .map_or(-1, |i| i as i64),
+            ),
+        },
+        "apoc.coll.containsall" | "apoc.coll.containsany" => match (list(arg(0)), list(arg(1))) {
+            (Some(a), Some(b)) => {
+                let found = |y: &Val| a.iter().any(|x| equal(x, y));
+                Val::Bool(if name == "apoc.coll.containsall" {
+                    b.iter().all(found)
+                } else {
+                    b.iter().any(found)
+                })
+            }
+            _ => Val::Bool(false),
+        },
+        // Each element with the next one, the last with null.
+        "apoc.coll.pairs" => match list(arg(0)) {
+            None => Val::Null,
+            Some(items) => Val::List(
+                (0..items.len())
+                    .map(|i| {
+                        let next = items.get(i + 1).cloned().unwrap_or(Val::Null);
+                        Val::List(vec![items[i].clone(), next])
+                    })
+                    .collect(),
+            ),
+        },
+        "apoc.coll.zip" => match (list(arg(0)), list(arg(1))) {
+            (Some(a), Some(b)) => Val::List(
+                a.into_iter()
+                    .enumerate()
+                    .map(|(i, x)| Val::List(vec![x, b.get(i).cloned().unwrap_or(Val::Null)]))
+                    .collect(),
+            ),
+            _ => Val::Null,
+        },
+        // `{item, count}` per distinct value, in order of first occurrence.
+        "apoc.coll.frequencies" | "apoc.coll.duplicates" => {
+            let items = list(arg(0)).unwrap_or_default();
+            let mut order: Vec<(Val, i64)> = Vec::new();
+            let mut at: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
+            for v in items {
+                match at.get(&key_of(&v)) {
+                    Some(&i) => order[i].1 += 1,
+                    None => {
+                        at.insert(key_of(&v), order.len());
+                        order.push((v, 1));
+                    }
+                }
+            }
+            if name == "apoc.coll.duplicates" {
+                Val::List(
+                    order
+                        .into_iter()
+                        .filter(|(_, n)| *n > 1)
+                        .map(|(v, _)| v)
+                        .collect(),
+                )
+            } else {
+                Val::List(
+                    order
+                        .into_iter()
+                        .map(|(v, n)| {
+                            let mut m = ValMap::new();
+                            m.insert("item".into(), v);
+                            m.insert("count".into(), Val::Int(n));
+                            Val::Map(m)
+                        })
+                        .collect(),
+                )
+            }
+        }
+        "apoc.coll.remove" | "apoc.coll.insert" => {
+            let Some(mut items) = list(arg(0)) else {
+                return Some(Ok(Val::Null));
+            };
+            let Val::Int(index) = arg(1) else {
+                return Some(Ok(Val::List(items)));
+            };
+            let bad = |what: String| Some(Err(Error::new(Code::ArgumentError, what)));
+            let Some(index) = usize::try_from(*index).ok().filter(|i| *i <= items.len()) else {
+                return bad(format!(
+                    "Invalid input for function '{name}()': index {index} is out of bounds for \
+                     a list of {}",
+                    items.len()
+                ));
+            };
+            if name == "apoc.coll.insert" {
+                items.insert(index, arg(2).clone());
+            } else {
+                let length = match arg(2) {
+                    Val::Int(n) => usize::try_from(*n).unwrap_or(0),
+                    _ => 1,
+                };
+                let end = index.saturating_add(length).min(items.len());
+                items.drain(index..end);
+            }
+            Val::List(items)
+        }
         "apoc.text.join" => match (list(arg(0)), arg(1)) {
             (Some(items), Val::Str(sep)) => Val::Str(
                 items
@@ -439,6 +580,21 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "apoc.coll.flatten",
     "apoc.coll.sum",
     "apoc.coll.avg",
+    "apoc.coll.max",
+    "apoc.coll.min",
+    "apoc.coll.sort",
+    "apoc.coll.union",
+    "apoc.coll.intersection",
+    "apoc.coll.subtract",
+    "apoc.coll.indexof",
+    "apoc.coll.containsall",
+    "apoc.coll.containsany",
+    "apoc.coll.pairs",
+    "apoc.coll.zip",
+    "apoc.coll.frequencies",
+    "apoc.coll.duplicates",
+    "apoc.coll.remove",
+    "apoc.coll.insert",
     "apoc.text.join",
     // Answered by `randomUUID`'s code in functions.rs.
     "apoc.create.uuid",

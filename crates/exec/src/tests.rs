@@ -786,6 +786,49 @@ fn apoc_functions() {
         fails(&tx, "RETURN apoc.coll.nope([1])").code,
         Code::SyntaxError
     );
+    // The rest of the collection basics, each as a (query, expected JSON)
+    // pair: APOC's results and its edge cases (nulls, empty lists).
+    for (expr, want) in [
+        ("apoc.coll.max([3, null, 'a', 7, 2.5])", "7"),
+        ("apoc.coll.min([3, 1.5, 7])", "1.5"),
+        ("apoc.coll.max([])", "null"),
+        ("apoc.coll.sort([3, 1, null, 2])", "[1,2,3]"),
+        ("apoc.coll.union([1, 2, 2], [2, 3])", "[1,2,3]"),
+        ("apoc.coll.intersection([1, 2, 2, 3], [2.0, 3, 4])", "[2,3]"),
+        ("apoc.coll.subtract([1, 2, 2, 3], [3])", "[1,2]"),
+        ("apoc.coll.indexOf(['a', 'b', 'c'], 'b')", "1"),
+        ("apoc.coll.indexOf(['a'], 'z')", "-1"),
+        ("apoc.coll.containsAll([1, 2, 3], [3, 1])", "true"),
+        ("apoc.coll.containsAll([1, 2], [1, 4])", "false"),
+        ("apoc.coll.containsAny([1, 2], [4, 2])", "true"),
+        ("apoc.coll.containsAny(null, [1])", "false"),
+        ("apoc.coll.pairs([1, 2, 3])", "[[1,2],[2,3],[3,null]]"),
+        (
+            "apoc.coll.zip([1, 2, 3], ['a', 'b'])",
+            "[[1,\"a\"],[2,\"b\"],[3,null]]",
+        ),
+        (
+            "apoc.coll.frequencies(['a', 'b', 'a', 1, 1.0])",
+            "[{\"count\":2,\"item\":\"a\"},{\"count\":1,\"item\":\"b\"},{\"count\":2,\"item\":1}]",
+        ),
+        ("apoc.coll.duplicates([1, 2, 1, 3, 2, 1])", "[1,2]"),
+        ("apoc.coll.remove([1, 2, 3, 4], 1)", "[1,3,4]"),
+        ("apoc.coll.remove([1, 2, 3, 4], 1, 2)", "[1,4]"),
+        ("apoc.coll.insert([1, 3], 1, 2)", "[1,2,3]"),
+    ] {
+        let rows = run(&mut tx, &format!("RETURN apoc.convert.toJson({expr}) AS j"));
+        // toJson(null) is null itself.
+        let want = if want == "null" {
+            Value::Null
+        } else {
+            Value::from(want)
+        };
+        assert_eq!(rows, vec![vec![want]], "{expr}");
+    }
+    assert_eq!(
+        fails(&tx, "RETURN apoc.coll.insert([1], 5, 2)").code,
+        Code::ArgumentError
+    );
 }
 
 #[test]
