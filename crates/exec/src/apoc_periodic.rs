@@ -62,6 +62,80 @@ fn run_text(runner: &mut Runner, text: &str, params: ValMap) -> Result<(Vec<Stri
     Ok((fields, collect_rows(out.rows, limit)?))
 }
 
+/// The rest of APOC's config: whether the action runs once per batch
+/// (`batchMode: 'BATCH_SINGLE'`) and how often a failed batch is retried.
+/// `parallel` and `concurrency` are accepted: the batches of one statement
+/// run one after another, which is one of the schedules parallel batches
+/// may take. What would change the outcome and is not built (`batchMode:
+/// 'SINGLE'`, `iterateList: false`, `failedParams`) is refused.
+fn modes(config: &Map) -> Result<(bool, u32)> {
+    let mut per_batch = false;
+    match config.get("batchMode") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(m)) if m.eq_ignore_ascii_case("BATCH") => {}
+        Some(Value::String(m)) if m.eq_ignore_ascii_case("BATCH_SINGLE") => per_batch = true,
+        Some(Value::String(m)) if m.eq_ignore_ascii_case("SINGLE") => {
+            return Err(failed(
+                "batchMode 'SINGLE' (a transaction per row) is not supported by Causeway; use \
+                 'BATCH' or 'BATCH_SINGLE'",
+            ))
+        }
+        Some(other) => {
+            return Err(failed(format!(
+                "batchMode must be 'BATCH', 'BATCH_SINGLE' or 'SINGLE', not {other}"
+            )))
+        }
+    }
+    match config.get("iterateList") {
+        None | Some(Value::Null) | Some(Value::Bool(true)) => {}
+        Some(Value::Bool(false)) => {
+            return Err(failed(
+                "iterateList: false (a transaction per row) is not supported by Causeway",
+            ))
+        }
+        Some(other) => {
+            return Err(failed(format!(
+                "iterateList must be a boolean, not {other}"
+            )))
+        }
+    }
+    match config.get("parallel") {
+        None | Some(Value::Null) | Some(Value::Bool(_)) => {}
+        Some(other) => return Err(failed(format!("parallel must be a boolean, not {other}"))),
+    }
+    match config.get("concurrency") {
+        None | Some(Value::Null) => {}
+        Some(Value::Int(n)) if *n > 0 => {}
+        Some(other) => {
+            return Err(failed(format!(
+                "concurrency must be a positive integer, not {other}"
+            )))
+        }
+    }
+    match config.get("failedParams") {
+        None | Some(Value::Null) => {}
+        Some(Value::Int(n)) if *n < 0 => {}
+        Some(_) => {
+            return Err(failed(
+                "failedParams (the parameters of failed batches) is not supported by Causeway",
+            ))
+        }
+    }
+    let retries = match config.get("retries") {
+        None | Some(Value::Null) => 0,
+        Some(Value::Int(n)) if *n >= 0 => u32::try_from(*n).unwrap_or(u32::MAX).min(MAX_RETRIES),
+        Some(other) => {
+            return Err(failed(format!(
+                "retries must be a non-negative integer, not {other}"
+            )))
+        }
+    };
+    Ok((per_batch, retries))
+}
+
+/// The most retries of one failed batch.
+const MAX_RETRIES: u32 = 100;
+
 /// `apoc.periodic.iterate(cypherIterate, cypherAction, config)`.
 pub fn iterate(runner: &mut Runner, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
     let started = Instant::now();
@@ -81,6 +155,7 @@ pub fn iterate(runner: &mut Runner, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
         }
     };
     let batch_size = usize::try_from(batch_size).unwrap_or(usize::MAX);
+    let (force_per_batch, retries) = modes(&config)?;
     let params = match config.get("params") {
         None | Some(Value::Null) => ValMap::new(),
         Some(Value::Map(m)) => crate::val::to_val_map(m),
@@ -96,7 +171,7 @@ pub fn iterate(runner: &mut Runner, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
     // An action that names $_batch takes a whole batch as a list of maps;
     // any other runs once per row, the row's columns bound as variables
     // and as parameters.
-    let per_batch = action.contains("$_batch");
+    let per_batch = force_per_batch || action.contains("$_batch");
     let per_row = if columns.is_empty() {
         action.clone()
     } else {
@@ -116,9 +191,19 @@ pub fn iterate(runner: &mut Runner, argv: &[Value]) -> Result<Vec<Vec<Value>>> {
         .unwrap_or_default();
     let mut stats = Tally::default();
     for (n, batch) in rows.chunks(batch_size).enumerate() {
-        let ran = runner.inner_transaction(|r| {
-            run_batch(r, &columns, batch, n, per_batch, &action, &per_row, &params)
-        });
+        let mut attempt = 0;
+        let ran = loop {
+            let ran = runner.inner_transaction(|r| {
+                run_batch(r, &columns, batch, n, per_batch, &action, &per_row, &params)
+            });
+            match ran {
+                Err(e) if attempt < retries && !crate::exec::ends_statement(&e) => {
+                    attempt += 1;
+                    stats.retries += 1;
+                }
+                other => break other,
+            }
+        };
         match ran {
             Ok(()) => {
                 // Like APOC's own batch transactions, a finished batch stays
@@ -193,6 +278,7 @@ struct Tally {
     committed_ops: i64,
     failed_ops: i64,
     failed_batches: i64,
+    retries: i64,
     errors: BTreeMap<String, i64>,
 }
 
@@ -269,7 +355,7 @@ impl Tally {
             Value::Int(self.committed_ops),
             Value::Int(self.failed_ops),
             Value::Int(self.failed_batches),
-            Value::Int(0),
+            Value::Int(self.retries),
             errors(),
             part(self.batches, committed_batches, self.failed_batches),
             part(self.total, self.committed_ops, self.failed_ops),

@@ -2900,6 +2900,45 @@ fn apoc_periodic_iterate() {
     );
     assert_eq!(e.code, Code::ProcedureCallFailed);
     assert!(run(&mut tx, "CALL apoc.util.sleep(5)").is_empty());
+    // BATCH_SINGLE hands the action each batch; a deterministic failure is
+    // retried as often as asked and still fails; parallel batches may run
+    // one after another; modes not built are refused, not ignored.
+    let rows = run(
+        &mut tx,
+        "CALL apoc.periodic.iterate('UNWIND range(1, 6) AS x RETURN x', \
+         'UNWIND $_batch AS b CREATE (:Single {x: b.x, n: size($_batch)})', \
+         {batchSize: 4, batchMode: 'BATCH_SINGLE', parallel: true, concurrency: 4}) \
+         YIELD batches, total RETURN batches, total",
+    );
+    assert_eq!(ints(rows), vec![vec![2, 6]]);
+    assert_eq!(
+        ints(run(
+            &mut tx,
+            "MATCH (s:Single) RETURN s.n, count(*) ORDER BY s.n"
+        )),
+        vec![vec![2, 2], vec![4, 4]]
+    );
+    let rows = run(
+        &mut tx,
+        "CALL apoc.periodic.iterate('UNWIND [1, 0, 2] AS x RETURN x', 'CREATE (:R {v: 1 / x})', \
+         {batchSize: 1, retries: 2}) YIELD batches, failedBatches, retries \
+         RETURN batches, failedBatches, retries",
+    );
+    assert_eq!(ints(rows), vec![vec![3, 1, 2]]);
+    for config in [
+        "{batchMode: 'SINGLE'}",
+        "{batchMode: 'EACH'}",
+        "{iterateList: false}",
+        "{failedParams: 5}",
+        "{retries: -1}",
+        "{parallel: 'yes'}",
+    ] {
+        let e = fails(
+            &tx,
+            &format!("CALL apoc.periodic.iterate('RETURN 1 AS x', 'CREATE (:Y)', {config})"),
+        );
+        assert_eq!(e.code, Code::ProcedureCallFailed, "{config}: {e}");
+    }
 }
 
 /// SHOW FUNCTIONS lists exactly the functions a query can call, each with a
