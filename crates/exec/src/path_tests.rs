@@ -353,6 +353,26 @@ fn shortest_path_functions_agree_with_enumeration() {
     assert!(total > 100, "{total}");
 }
 
+/// A far end with fewer paths than asked for ends the search (the
+/// budget stops growing once nothing more can be reached), and WALK
+/// repeats no relationship, as everywhere in a MATCH.
+#[test]
+fn k_shortest_with_too_few_paths_ends() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE (a:A)-[:R]->(b:B), (a)-[:R]->(:C), (:D)-[:R]->(b)",
+    );
+    for q in [
+        "MATCH (a:A), (b:B) MATCH p = SHORTEST 2 (a)-[:R]->+(b) RETURN count(p)",
+        "MATCH (a:A), (b:B) MATCH p = SHORTEST 2 GROUPS (a)-[:R]->+(b) RETURN count(p)",
+        "MATCH (b:B) MATCH p = SHORTEST 3 (a:A)-[:R]->+(b) RETURN count(p)",
+        "MATCH p = SHORTEST 2 WALK (a:A)-[:R]-+(b:B) RETURN count(p)",
+    ] {
+        assert_eq!(run(&mut tx, q), vec![vec![Value::Int(1)]], "{q}");
+    }
+}
+
 #[test]
 fn acyclic_paths_repeat_no_node() {
     let mut tx = small();

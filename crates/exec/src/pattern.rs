@@ -1762,8 +1762,9 @@ impl Matcher<'_, '_> {
                 let (node, rel, prev) = arena[at];
                 let hit = match mode {
                     PathMode::Acyclic => node == n,
-                    PathMode::Trail => at != 0 && rel == rid,
-                    PathMode::Walk => false,
+                    // Relationships never repeat within a MATCH, WALK
+                    // included, as everywhere else in the matcher.
+                    PathMode::Trail | PathMode::Walk => at != 0 && rel == rid,
                 };
                 if hit {
                     return true;
@@ -1795,9 +1796,15 @@ impl Matcher<'_, '_> {
                 let n = arena[at].0;
                 for (rid, o) in g.expand(n, dir, &hop.rel.types) {
                     if let Some((near, budget)) = bound {
-                        if near.get(o).is_none_or(|d| depth.saturating_add(d) > budget) {
-                            cut = true;
-                            continue;
+                        match near.get(o) {
+                            // No target can be reached from here at all:
+                            // a larger budget would not help either.
+                            None => continue,
+                            Some(d) if depth.saturating_add(d) > budget => {
+                                cut = true;
+                                continue;
+                            }
+                            Some(_) => {}
                         }
                     }
                     let (left, right) = if hop.backward { (o, n) } else { (n, o) };
@@ -2035,7 +2042,9 @@ impl Matcher<'_, '_> {
         for h in self.hints {
             // The system searched, and the boxes within it.
             let (srid, boxes) = match h {
-                Hint::Within(v, k, lo, hi) if *v == var && *k == prop => {
+                Hint::Within(v, k, lo, hi)
+                    if *v == var && *k == prop && expr_ready(lo, row) && expr_ready(hi, row) =>
+                {
                     match (eval(self.ctx, lo, row)?, eval(self.ctx, hi, row)?) {
                         (Val::Point(lo), Val::Point(hi)) => {
                             (lo.srid, causeway_value::Point::bbox_boxes(&lo, &hi))
@@ -2044,7 +2053,9 @@ impl Matcher<'_, '_> {
                         _ => continue,
                     }
                 }
-                Hint::Distance(v, k, c, r) if *v == var && *k == prop => {
+                Hint::Distance(v, k, c, r)
+                    if *v == var && *k == prop && expr_ready(c, row) && expr_ready(r, row) =>
+                {
                     match (eval(self.ctx, c, row)?, eval(self.ctx, r, row)?) {
                         (Val::Point(c), Val::Float(r)) => (c.srid, c.distance_boxes(r)),
                         (Val::Point(c), Val::Int(r)) => (c.srid, c.distance_boxes(r as f64)),
