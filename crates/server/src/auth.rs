@@ -1,10 +1,12 @@
 //! Users and password checks. Passwords are stored only as argon2id hashes
 //! (slow and salted on purpose), and repeated failures lock a user out for a
 //! while, as Neo4j does, so that guessing is slow even on a fast machine.
+//! Every login, whatever the protocol, goes through one [`Door`], which
+//! bounds how many hashes run at once and remembers verified credentials.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -129,8 +131,7 @@ impl Auth {
         if user.len() > MAX_PRINCIPAL_BYTES || password.len() > MAX_CREDENTIAL_BYTES {
             return Err(unauthorized());
         }
-        let stored = lock(&self.users).users.get(user).cloned();
-        let Some(hash) = stored else {
+        let Some(hash) = self.stored_hash(user) else {
             // Spend the same time as for a real user, so that timing does
             // not reveal which names exist. Unknown names are not tracked:
             // they cannot log in anyway, and tracking them would let a
@@ -161,6 +162,17 @@ impl Auth {
         }
     }
 
+    fn stored_hash(&self, user: &str) -> Option<String> {
+        lock(&self.users).users.get(user).cloned()
+    }
+
+    /// Whether `user` is locked out after failed attempts right now.
+    fn locked_out(&self, user: &str) -> bool {
+        lock(&self.failures)
+            .get(user)
+            .is_some_and(|f| f.count >= self.max_failed && f.last.elapsed() < self.lock_for)
+    }
+
     fn begin_attempt(&self, user: &str) -> Result<(), Error> {
         let mut failures = lock(&self.failures);
         let f = failures.entry(user.to_owned()).or_insert(Failures {
@@ -177,13 +189,153 @@ impl Auth {
         // count (and the caller bounds how many run at once).
         let pending = if f.count > 0 { f.in_flight } else { 0 };
         if f.count + pending >= self.max_failed {
-            return Err(Error::new(
-                Code::AuthenticationRateLimit,
-                "The client has provided incorrect authentication details too many times in a row.",
-            ));
+            return Err(rate_limited());
         }
         f.in_flight += 1;
         Ok(())
+    }
+}
+
+/// How long verified credentials are remembered: a connection pool opening
+/// connections, or a probe every few seconds, then pays for one hash.
+pub const VERIFIED_TTL: Duration = Duration::from_secs(60);
+/// Verified credentials remembered at most; when full, the memory starts
+/// over.
+pub const VERIFIED_ENTRIES: usize = 1_024;
+
+/// The one way in: Bolt's HELLO and LOGON, HTTP Basic auth on the
+/// transactional endpoint and on the health endpoints all log in here.
+/// Each argon2 check takes about 19 MiB and a core for tens of
+/// milliseconds, so at most `slots` run at once, off the async workers;
+/// the rest wait their turn. Credentials that passed are remembered (as a
+/// keyed hash, never in clear) for [`VERIFIED_TTL`], as long as the user's
+/// stored hash is unchanged, so a changed password or a dropped user
+/// invalidates them at once.
+pub struct Door {
+    auth: Arc<Auth>,
+    slots: tokio::sync::Semaphore,
+    key: [u8; 32],
+    verified: Mutex<HashMap<[u8; 32], Verified>>,
+    /// Password checks run so far.
+    hashed: std::sync::atomic::AtomicU64,
+}
+
+struct Verified {
+    user: String,
+    /// The stored hash the credentials were checked against.
+    hash: String,
+    at: Instant,
+}
+
+impl Door {
+    pub fn new(auth: Arc<Auth>, slots: usize) -> Door {
+        use rand::RngCore;
+        let mut key = [0; 32];
+        rand::thread_rng().fill_bytes(&mut key);
+        Door {
+            auth,
+            slots: tokio::sync::Semaphore::new(slots.max(1)),
+            key,
+            verified: Mutex::new(HashMap::new()),
+            hashed: Default::default(),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.auth.enabled
+    }
+
+    /// Checks a Bolt-shaped auth token (HTTP's Basic header becomes one).
+    pub async fn admit(&self, token: &causeway_bolt::AuthToken) -> Result<String, Error> {
+        self.login(
+            &token.scheme,
+            token.principal.as_deref(),
+            token.credentials.as_deref(),
+        )
+        .await
+    }
+
+    /// Checks credentials; returns the authenticated user name.
+    pub async fn login(
+        &self,
+        scheme: &str,
+        principal: Option<&str>,
+        credentials: Option<&str>,
+    ) -> Result<String, Error> {
+        if !self.auth.enabled {
+            return Ok(principal.unwrap_or("").to_owned());
+        }
+        let (Some(user), Some(password)) = (principal, credentials) else {
+            return Err(unauthorized());
+        };
+        if scheme != "basic"
+            || user.len() > MAX_PRINCIPAL_BYTES
+            || password.len() > MAX_CREDENTIAL_BYTES
+        {
+            return Err(unauthorized());
+        }
+        // A locked-out user stays locked out, even with the right password
+        // remembered from before, as in Neo4j.
+        if self.auth.locked_out(user) {
+            return Err(rate_limited());
+        }
+        let key = self.fingerprint(user, password);
+        if let Some(user) = self.remembered(&key) {
+            return Ok(user);
+        }
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| Error::new(Code::Unknown, "the server is shutting down"))?;
+        self.hashed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let auth = self.auth.clone();
+        let (u, p) = (user.to_owned(), password.to_owned());
+        let checked = causeway_replication::blocking(move || {
+            let hash = auth.stored_hash(&u);
+            auth.authenticate("basic", Some(&u), Some(&p))
+                .map(|name| (name, hash))
+        })
+        .await
+        .map_err(|e| Error::new(Code::Unknown, format!("authentication task failed: {e}")))?;
+        let (name, hash) = checked?;
+        if let Some(hash) = hash {
+            let mut verified = lock(&self.verified);
+            if verified.len() >= VERIFIED_ENTRIES {
+                verified.clear();
+            }
+            verified.insert(
+                key,
+                Verified {
+                    user: name.clone(),
+                    hash,
+                    at: Instant::now(),
+                },
+            );
+        }
+        Ok(name)
+    }
+
+    fn fingerprint(&self, user: &str, password: &str) -> [u8; 32] {
+        use blake2::Digest;
+        let mut h = blake2::Blake2s256::new();
+        h.update(self.key);
+        h.update((user.len() as u64).to_le_bytes());
+        h.update(user.as_bytes());
+        h.update(password.as_bytes());
+        h.finalize().into()
+    }
+
+    fn remembered(&self, key: &[u8; 32]) -> Option<String> {
+        let mut verified = lock(&self.verified);
+        let v = verified.get(key)?;
+        let current = self.auth.stored_hash(&v.user);
+        if v.at.elapsed() < VERIFIED_TTL && current.as_deref() == Some(v.hash.as_str()) {
+            return Some(v.user.clone());
+        }
+        verified.remove(key);
+        None
     }
 }
 
@@ -198,6 +350,13 @@ fn verify(hash: &str, password: &str) -> bool {
             .verify_password(password.as_bytes(), &h)
             .is_ok()
     })
+}
+
+fn rate_limited() -> Error {
+    Error::new(
+        Code::AuthenticationRateLimit,
+        "The client has provided incorrect authentication details too many times in a row.",
+    )
 }
 
 fn unauthorized() -> Error {
@@ -266,6 +425,36 @@ mod tests {
         assert!(again
             .authenticate("basic", Some("neo4j"), Some("secret"))
             .is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_door_remembers_until_the_password_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let auth =
+            Arc::new(Auth::open(dir.path(), "neo4j/secret", 3, Duration::from_secs(60)).unwrap());
+        let door = Door::new(auth.clone(), 2);
+        let login = |p: &'static str| door.login("basic", Some("neo4j"), Some(p));
+        assert_eq!(login("secret").await.unwrap(), "neo4j");
+        // Remembered: later logins do not hash.
+        for _ in 0..100 {
+            login("secret").await.unwrap();
+        }
+        assert_eq!(door.hashed.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(lock(&door.verified).len(), 1);
+        assert!(lock(&door.verified)
+            .keys()
+            .all(|k| !k.windows(6).any(|w| w == b"secret")));
+        auth.set_password("neo4j", "other").unwrap();
+        assert_eq!(login("secret").await.unwrap_err().code, Code::Unauthorized);
+        assert_eq!(login("other").await.unwrap(), "neo4j");
+        // A lock-out holds for remembered credentials too.
+        for _ in 0..3 {
+            let _ = login("wrong").await;
+        }
+        assert_eq!(
+            login("other").await.unwrap_err().code,
+            Code::AuthenticationRateLimit
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@ use crate::db::GraphState;
 /// An HTTP request body, as the transactional endpoint and the Query API
 /// read it.
 pub fn http_body(data: &[u8]) {
-    let _ = crate::http_tx::request_statements(data);
-    let _ = crate::http_tx::query_body(data);
+    let _ = crate::http::tx::request_statements(data);
+    let _ = crate::http::tx::query_body(data);
 }
 
 /// A write-ahead log segment's bytes: its records, each decoded as a log

@@ -14,7 +14,7 @@ use causeway_replication::{ClusterConfig, Discover, Member, Replicator, Replicat
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Door};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::db::{Database, DbConfig, GraphState, DEFAULT_DB, SYSTEM_DB};
@@ -151,10 +151,8 @@ pub async fn run_with(
         Arc::new(Database::new(SYSTEM_DB, None, db_config(), catalog.clone())),
     );
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let auth_for_http = auth.clone();
     let shared = Arc::new(Shared {
-        auth,
-        auth_slots: tokio::sync::Semaphore::new(cores),
+        door: Arc::new(Door::new(auth, cores)),
         databases,
         catalog: catalog.clone(),
         forwarder: (config.mode != "single" && config.server_side_routing)
@@ -194,7 +192,7 @@ pub async fn run_with(
         bolt_config,
         stop_rx.clone(),
     ));
-    let open_txs = Arc::new(crate::http_tx::OpenTransactions::default());
+    let open_txs = Arc::new(crate::http::tx::OpenTransactions::default());
     // Idle HTTP transactions are rolled back, so an abandoned client cannot
     // hold the write lock or memory for long.
     let sweeper = {
@@ -212,9 +210,7 @@ pub async fn run_with(
         open_txs: open_txs.clone(),
         node_id: repl.status().node_id,
         http_advertised,
-        auth: auth_for_http,
         status_auth: config.cluster_status_auth,
-        auth_cache: Default::default(),
         leader_silence: Duration::from_millis(config.election_timeout_max_ms * 4)
             .max(Duration::from_secs(1)),
         faults: config.fault_injection.then(|| faults.clone()),

@@ -13,7 +13,7 @@ use causeway_bolt::client::Stream;
 use causeway_exec::StatementClass;
 use causeway_value::{Code, Counters, Error, Map, QueryType, Value};
 
-use crate::auth::Auth;
+use crate::auth::Door;
 use crate::catalog::{database_not_found, Catalog};
 use crate::db::{Database, Mode, Transaction, DEFAULT_DB};
 use crate::forward::{Digest, Forwarder, RemoteTx, ROUTED_MARK};
@@ -23,11 +23,8 @@ use crate::forward::{Digest, Forwarder, RemoteTx, ROUTED_MARK};
 const REROUTE_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 pub struct Shared {
-    pub auth: Arc<Auth>,
-    /// Password checks allowed to run at once. Each argon2 check takes
-    /// about 19 MiB and a core for tens of milliseconds; without a bound, a
-    /// flood of logins could exhaust memory.
-    pub auth_slots: tokio::sync::Semaphore,
+    /// Every login passes here, Bolt's and HTTP's alike.
+    pub door: Arc<Door>,
     pub databases: HashMap<String, Arc<Database>>,
     pub catalog: Arc<Catalog>,
     /// Server-side routing of write transactions to the leader (cluster
@@ -103,24 +100,7 @@ impl Backend for BoltBackend {
         token: &AuthToken,
         peer: SocketAddr,
     ) -> Result<BoltSession, Error> {
-        let auth = self.0.auth.clone();
-        let (scheme, principal, credentials) = (
-            token.scheme.clone(),
-            token.principal.clone(),
-            token.credentials.clone(),
-        );
-        let _slot = self
-            .0
-            .auth_slots
-            .acquire()
-            .await
-            .map_err(|_| Error::new(Code::Unknown, "the server is shutting down"))?;
-        // Password hashing is deliberately slow; keep it off the async workers.
-        let user = causeway_replication::blocking(move || {
-            auth.authenticate(&scheme, principal.as_deref(), credentials.as_deref())
-        })
-        .await
-        .map_err(|e| Error::new(Code::Unknown, format!("authentication task failed: {e}")))?;
+        let user = self.0.door.admit(token).await;
         match user {
             Ok(user) => {
                 tracing::debug!(%peer, %user, "authenticated");

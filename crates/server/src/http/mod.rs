@@ -3,30 +3,36 @@
 //! fault switch.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use base64ct::Encoding;
+use causeway_bolt::AuthToken;
 use causeway_replication::network::Faults;
 use causeway_replication::Replicator;
+use causeway_value::{Code, Map};
 use serde_json::json;
 use std::sync::Arc;
 
 use crate::db::GraphState;
+
+pub mod client;
+pub mod health;
+pub mod tx;
 
 pub struct HttpState {
     pub bolt_advertised: String,
     /// What HTTP transactions run through, as Bolt sessions do.
     pub sessions: Arc<crate::session::Shared>,
     /// Transactions opened by `POST /db/{db}/tx`, held by this member.
-    pub open_txs: Arc<crate::http_tx::OpenTransactions>,
+    pub open_txs: Arc<crate::http::tx::OpenTransactions>,
     /// This member's Raft node id (open transaction ids carry its tag).
     pub node_id: u64,
     pub http_advertised: String,
-    pub auth: Arc<crate::auth::Auth>,
     /// Require Basic auth on the cluster status endpoints, as Neo4j does by
     /// default (`cluster_status_auth`).
     pub status_auth: bool,
-    pub auth_cache: crate::health::AuthCache,
     /// How long a follower may go without hearing from its leader and still
     /// call itself ready.
     pub leader_silence: std::time::Duration,
@@ -41,8 +47,8 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/health/live", get(|| async { "OK" }))
         .route("/causeway/status", get(status))
         .route("/causeway/faults", put(set_faults))
-        .merge(crate::health::routes())
-        .merge(crate::http_tx::routes())
+        .merge(crate::http::health::routes())
+        .merge(crate::http::tx::routes())
         .with_state(state)
 }
 
@@ -130,4 +136,72 @@ async fn discovery(State(s): State<Arc<HttpState>>) -> Json<serde_json::Value> {
         "neo4j_version": crate::catalog::NEO4J_VERSION,
         "neo4j_edition": "enterprise",
     }))
+}
+
+fn unauthorized(code: Code, message: &str) -> Response {
+    let status = if code == Code::AuthenticationRateLimit {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    (
+        status,
+        [(header::WWW_AUTHENTICATE, "Basic realm=\"Neo4j\"")],
+        Json(json!({"errors": [{
+            "code": code.as_str(),
+            "message": message
+        }]})),
+    )
+        .into_response()
+}
+
+/// The credentials of an HTTP request (Basic auth), checked at the same
+/// door as a Bolt logon, as the token a session presents (a routed
+/// transaction shows it to the leader).
+pub async fn authenticate(s: &HttpState, headers: &HeaderMap) -> Result<AuthToken, Response> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let token = match value.map(basic_credentials) {
+        Some(Some((user, password))) => AuthToken {
+            scheme: "basic".into(),
+            principal: Some(user),
+            credentials: Some(password),
+            extra: Map::new(),
+        },
+        Some(None) => {
+            return Err(unauthorized(
+                Code::Unauthorized,
+                "Invalid authentication header.",
+            ))
+        }
+        None => AuthToken {
+            scheme: "none".into(),
+            principal: None,
+            credentials: None,
+            extra: Map::new(),
+        },
+    };
+    let checked = s.sessions.door.admit(&token).await;
+    match checked {
+        Ok(_) => Ok(token),
+        Err(e) if e.code == Code::AuthenticationRateLimit => Err(unauthorized(e.code, &e.message)),
+        Err(_) if value.is_none() => Err(unauthorized(
+            Code::Unauthorized,
+            "No authentication header supplied.",
+        )),
+        Err(_) => Err(unauthorized(
+            Code::Unauthorized,
+            "Invalid username or password.",
+        )),
+    }
+}
+
+/// `Basic base64(user:password)`.
+pub fn basic_credentials(header: &str) -> Option<(String, String)> {
+    let encoded = header.strip_prefix("Basic ")?.trim();
+    let decoded = base64ct::Base64::decode_vec(encoded).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
 }

@@ -4,19 +4,15 @@
 //! Kubernetes that, unlike Neo4j's `isHealthy`, is false while the cluster
 //! has no leader or this member lags behind it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use base64ct::Encoding;
-use causeway_bolt::AuthToken;
 use causeway_replication::{Role, Status};
-use causeway_value::Map;
 use serde_json::{json, Value};
 
 use crate::catalog::server_id;
@@ -26,14 +22,6 @@ use crate::http::HttpState;
 /// A follower is ready while its applied index is at most this many entries
 /// behind the commit index it has heard of.
 pub const READY_MAX_LAG: u64 = 1_000;
-/// Verified `Authorization` headers are remembered this long, so that
-/// probes every few seconds do not each pay for a password hash.
-const AUTH_CACHE_TTL: Duration = Duration::from_secs(60);
-const AUTH_CACHE_ENTRIES: usize = 1_024;
-
-#[derive(Default)]
-pub struct AuthCache(Mutex<HashMap<String, Instant>>);
-
 pub fn routes() -> Router<Arc<HttpState>> {
     Router::new()
         .route("/db/:db/cluster/:which", get(cluster_endpoint))
@@ -67,81 +55,7 @@ async fn denied(s: &HttpState, headers: &HeaderMap) -> Option<Response> {
     if !s.status_auth {
         return None;
     }
-    authenticate(s, headers).await.err()
-}
-
-fn unauthorized(message: &str) -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Basic realm=\"Neo4j\"")],
-        Json(json!({"errors": [{
-            "code": "Neo.ClientError.Security.Unauthorized",
-            "message": message
-        }]})),
-    )
-        .into_response()
-}
-
-/// The credentials of an HTTP request (Basic auth), checked like a Bolt
-/// logon, as the token a session presents (a routed transaction shows it
-/// to the leader). Verified headers are remembered for a while, so that
-/// frequent requests do not each pay for a password hash.
-pub async fn authenticate(s: &HttpState, headers: &HeaderMap) -> Result<AuthToken, Response> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let token = match value.map(basic_credentials) {
-        Some(Some((user, password))) => AuthToken {
-            scheme: "basic".into(),
-            principal: Some(user),
-            credentials: Some(password),
-            extra: Map::new(),
-        },
-        Some(None) => return Err(unauthorized("Invalid authentication header.")),
-        None => AuthToken {
-            scheme: "none".into(),
-            principal: None,
-            credentials: None,
-            extra: Map::new(),
-        },
-    };
-    let key = value.unwrap_or("").to_owned();
-    {
-        let cache = s.auth_cache.0.lock().unwrap_or_else(|p| p.into_inner());
-        if cache
-            .get(&key)
-            .is_some_and(|t| t.elapsed() < AUTH_CACHE_TTL)
-        {
-            return Ok(token);
-        }
-    }
-    let auth = s.auth.clone();
-    let t = token.clone();
-    let checked = tokio::task::spawn_blocking(move || {
-        auth.authenticate(&t.scheme, t.principal.as_deref(), t.credentials.as_deref())
-    })
-    .await;
-    match checked {
-        Ok(Ok(_)) => {
-            let mut cache = s.auth_cache.0.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.len() >= AUTH_CACHE_ENTRIES {
-                cache.clear();
-            }
-            cache.insert(key, Instant::now());
-            Ok(token)
-        }
-        _ if value.is_none() => Err(unauthorized("No authentication header supplied.")),
-        _ => Err(unauthorized("Invalid username or password.")),
-    }
-}
-
-/// `Basic base64(user:password)`.
-pub fn basic_credentials(header: &str) -> Option<(String, String)> {
-    let encoded = header.strip_prefix("Basic ")?.trim();
-    let decoded = base64ct::Base64::decode_vec(encoded).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some((user.to_owned(), password.to_owned()))
+    crate::http::authenticate(s, headers).await.err()
 }
 
 /// `/db/{db}/cluster/{writable,read-only,available,status}`.

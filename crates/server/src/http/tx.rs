@@ -612,7 +612,7 @@ async fn start(
     body: Body,
     one_shot: bool,
 ) -> Result<Started, Response> {
-    let token = crate::health::authenticate(s, headers).await?;
+    let token = crate::http::authenticate(s, headers).await?;
     let statements = parse_request(body).map_err(IntoResponse::into_response)?;
     let principal = token.principal.clone();
     let mut session = BoltSession::for_http(s.sessions.clone(), token);
@@ -780,7 +780,7 @@ async fn follow_up(
     if owner_tag != tag_of(s.node_id) {
         return pass_on(&s, owner_tag, &db, &id_text, &headers, body, step).await;
     }
-    let token = match crate::health::authenticate(&s, &headers).await {
+    let token = match crate::http::authenticate(&s, &headers).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -863,7 +863,7 @@ async fn pass_on(
         Step::Commit => ("POST", format!("/db/{db}/tx/{id}/commit")),
         Step::Rollback => ("DELETE", format!("/db/{db}/tx/{id}")),
     };
-    match crate::http_client::request(&owner.member.http_routing, method, &path, headers, &body)
+    match crate::http::client::request(&owner.member.http_routing, method, &path, headers, &body)
         .await
     {
         Ok(resp) => resp,
@@ -1039,7 +1039,7 @@ async fn query_v2(
     let fail = |code: StatusCode, e: &Error| {
         (code, Json(json!({"errors": [error_json(e)]}))).into_response()
     };
-    let token = match crate::health::authenticate(&s, &headers).await {
+    let token = match crate::http::authenticate(&s, &headers).await {
         Ok(t) => t,
         Err(r) => return r,
     };
