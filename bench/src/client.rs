@@ -6,8 +6,11 @@ use anyhow::{anyhow, bail, Context};
 use causeway_bolt::chunk::{write_message, Dechunker};
 use causeway_bolt::packstream::{DecodeOptions, GraphShape, Packer, Unpacker};
 use causeway_value::{Map, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 const SUCCESS: u8 = 0x70;
 const RECORD: u8 = 0x71;
@@ -15,7 +18,7 @@ const IGNORED: u8 = 0x7E;
 const FAILURE: u8 = 0x7F;
 
 pub struct Client {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     input: Vec<u8>,
     dechunker: Dechunker,
     out: Vec<u8>,
@@ -39,11 +42,25 @@ fn map(pairs: &[(&str, Value)]) -> Map {
 }
 
 impl Client {
-    pub async fn connect(addr: &str, user: &str, password: &str) -> anyhow::Result<Client> {
-        let mut stream = TcpStream::connect(addr)
+    /// With `tls`, over TLS taking any certificate (what a benchmark
+    /// measures is the cost of the encryption, not of trust).
+    pub async fn connect(
+        addr: &str,
+        user: &str,
+        password: &str,
+        tls: bool,
+    ) -> anyhow::Result<Client> {
+        let tcp = TcpStream::connect(addr)
             .await
             .with_context(|| format!("connecting to {addr}"))?;
-        stream.set_nodelay(true)?;
+        tcp.set_nodelay(true)?;
+        let mut stream: Box<dyn Stream> = if tls {
+            let connector = tokio_rustls::TlsConnector::from(causeway_server::tls::probe_client());
+            let name = rustls::pki_types::ServerName::try_from("localhost")?;
+            Box::new(connector.connect(name, tcp).await?)
+        } else {
+            Box::new(tcp)
+        };
         let mut hs = vec![0x60, 0x60, 0xB0, 0x17];
         hs.extend_from_slice(&[0, 0, 0, 5]);
         hs.extend_from_slice(&[0; 12]);
@@ -104,6 +121,8 @@ impl Client {
 
     pub async fn flush(&mut self) -> anyhow::Result<()> {
         self.stream.write_all(&self.out).await?;
+        // TLS holds written records until flushed.
+        self.stream.flush().await?;
         self.out.clear();
         Ok(())
     }

@@ -32,6 +32,8 @@ struct Args {
     /// Where read workloads send their clients, round robin (default:
     /// `addr`); reads go in read mode so that each member answers itself.
     readers: Vec<String>,
+    /// Connect over TLS (the server needs `tls_mode` optional or required).
+    tls: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -46,6 +48,7 @@ fn parse_args() -> anyhow::Result<Args> {
         seconds: 10,
         follower: None,
         readers: Vec::new(),
+        tls: false,
     };
     while let Some(flag) = it.next() {
         let v = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -57,6 +60,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--seconds" => a.seconds = v.parse()?,
             "--follower" => a.follower = Some(v),
             "--readers" => a.readers = v.split(',').map(str::to_owned).collect(),
+            "--tls" => a.tls = v.parse()?,
             _ => anyhow::bail!("unknown flag {flag}"),
         }
     }
@@ -111,7 +115,8 @@ where
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let mut client = Client::connect(&addrs[c % addrs.len()], &a.user, &a.password).await?;
+        let mut client =
+            Client::connect(&addrs[c % addrs.len()], &a.user, &a.password, a.tls).await?;
         client.read = read;
         let op = op.clone();
         tasks.push(tokio::spawn(async move {
@@ -161,7 +166,7 @@ async fn write_load(a: &Args, clients: usize) -> anyhow::Result<Stats> {
 const READ_NODES: i64 = 100_000;
 
 async fn setup_reads(a: &Args) -> anyhow::Result<()> {
-    let mut c = Client::connect(&a.addr, &a.user, &a.password).await?;
+    let mut c = Client::connect(&a.addr, &a.user, &a.password, a.tls).await?;
     c.query(
         "CREATE INDEX bench_id IF NOT EXISTS FOR (n:BenchRead) ON (n.id)",
         params(&[]),
@@ -245,7 +250,7 @@ async fn expand_load(a: &Args, clients: usize) -> anyhow::Result<Stats> {
 /// follower until the marker is visible there. The lag is the time from the
 /// leader's acknowledgement to the follower's first answer that includes it.
 async fn lag_load(a: &Args, follower: &str, clients: usize) -> anyhow::Result<Stats> {
-    let mut setup = Client::connect(&a.addr, &a.user, &a.password).await?;
+    let mut setup = Client::connect(&a.addr, &a.user, &a.password, a.tls).await?;
     setup
         .query(
             "CREATE INDEX bench_lag IF NOT EXISTS FOR (n:BenchLag) ON (n.id)",
@@ -256,8 +261,8 @@ async fn lag_load(a: &Args, follower: &str, clients: usize) -> anyhow::Result<St
         let a = a.clone();
         tokio::spawn(async move { write_load(&a, clients).await })
     };
-    let mut leader = Client::connect(&a.addr, &a.user, &a.password).await?;
-    let mut reader = Client::connect(follower, &a.user, &a.password).await?;
+    let mut leader = Client::connect(&a.addr, &a.user, &a.password, a.tls).await?;
+    let mut reader = Client::connect(follower, &a.user, &a.password, a.tls).await?;
     reader.read = true;
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let mut s = Stats::default();
@@ -347,6 +352,87 @@ async fn rtt_baseline() -> anyhow::Result<Stats> {
     Ok(s)
 }
 
+/// Opens a connection per operation: handshake (TLS too, with `--tls`),
+/// HELLO, one `RETURN 1`, close.
+async fn connect_load(a: &Args, clients: usize) -> anyhow::Result<Stats> {
+    let target = a.clone();
+    load(a, clients, move |c, _| {
+        let a = target.clone();
+        async move {
+            let r = async {
+                let mut fresh = Client::connect(&a.addr, &a.user, &a.password, a.tls).await?;
+                fresh.query("RETURN 1", params(&[])).await.map(|_| ())
+            }
+            .await;
+            (c, r)
+        }
+    })
+    .await
+}
+
+impl Stats {
+    fn merge(&mut self, other: Stats) {
+        self.ops += other.ops;
+        self.errors += other.errors;
+        self.lat_us.extend(other.lat_us);
+        self.elapsed += other.elapsed;
+    }
+}
+
+/// The cost of TLS: each workload over plaintext and over TLS against the
+/// same server (`tls_mode = optional`), alternating within each round and
+/// swapping which goes first every round, so drift on a shared machine
+/// falls on both. Prints the merged figures and the TLS/plaintext rate
+/// ratio of every round.
+async fn tls_cost(a: &Args, rounds: usize, out: &mut Vec<String>) -> anyhow::Result<()> {
+    setup_reads(a).await?;
+    let names = [
+        ("indexed point read, 64 clients", "reads/s"),
+        ("tiny write tx (auto-commit CREATE), 64 clients", "tx/s"),
+        ("new connection + HELLO + RETURN 1, 16 clients", "conn/s"),
+    ];
+    let mut merged: Vec<[Stats; 2]> = (0..names.len()).map(|_| Default::default()).collect();
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for round in 0..rounds {
+        for (w, _) in names.iter().enumerate() {
+            let mut rates = [0.0; 2];
+            let order = if round % 2 == 0 {
+                [false, true]
+            } else {
+                [true, false]
+            };
+            for tls in order {
+                let args = Args { tls, ..a.clone() };
+                let s = match w {
+                    0 => read_load(&args, 64).await?,
+                    1 => write_load(&args, 64).await?,
+                    _ => connect_load(&args, 16).await?,
+                };
+                rates[usize::from(tls)] = s.rate();
+                merged[w][usize::from(tls)].merge(s);
+            }
+            ratios[w].push(rates[1] / rates[0]);
+        }
+    }
+    for (w, (name, unit)) in names.iter().enumerate() {
+        let [plain, tls] = &mut merged[w];
+        out.push(row(&format!("{name}, plaintext"), plain, unit));
+        out.push(row(&format!("{name}, TLS"), tls, unit));
+    }
+    out.push(String::new());
+    for (w, (name, _)) in names.iter().enumerate() {
+        let mut r = ratios[w].clone();
+        r.sort_by(f64::total_cmp);
+        let each: Vec<String> = ratios[w].iter().map(|x| format!("{x:.2}")).collect();
+        out.push(format!(
+            "TLS / plaintext rate, {name}: median {:.2} (rounds: {})",
+            r[r.len() / 2],
+            each.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 fn row(name: &str, s: &mut Stats, unit: &str) -> String {
     format!(
         "| {name} | {:.0} {unit} | {:.2} | {:.2} | {:.2} | {} |",
@@ -414,6 +500,9 @@ async fn main() -> anyhow::Result<()> {
             &mut s,
             "probes/s",
         ));
+    }
+    if a.cmd == "tls" {
+        tls_cost(&a, 3, &mut out).await?;
     }
     if a.cmd == "point-reads" {
         setup_reads(&a).await?;

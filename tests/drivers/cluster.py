@@ -28,6 +28,12 @@ class Core(Server):
         self.discovery = "list"
         self.secret = SECRET
         self.mode = "core"
+        # An ssl.SSLContext when the member's HTTP port takes only TLS.
+        self.http_tls = None
+
+    def url(self, path):
+        scheme = "https" if self.http_tls else "http"
+        return f"{scheme}://127.0.0.1:{self.http_port}{path}"
 
     def start(self, timeout=60):
         base = list(self.extra_args)
@@ -56,18 +62,18 @@ class Core(Server):
         return self.proc is not None and self.proc.poll() is None
 
     def status(self):
-        url = f"http://127.0.0.1:{self.http_port}/causeway/status"
-        with urllib.request.urlopen(url, timeout=2) as r:
+        with urllib.request.urlopen(self.url("/causeway/status"), timeout=2,
+                                    context=self.http_tls) as r:
             return json.loads(r.read())
 
     def block(self, ids, mute=()):
         req = urllib.request.Request(
-            f"http://127.0.0.1:{self.http_port}/causeway/faults",
+            self.url("/causeway/faults"),
             data=json.dumps({"blocked": list(ids), "mute": list(mute)}).encode(),
             method="PUT",
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(req, timeout=2) as r:
+        with urllib.request.urlopen(req, timeout=2, context=self.http_tls) as r:
             return json.loads(r.read())
 
     def wipe(self):

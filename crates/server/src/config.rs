@@ -122,6 +122,29 @@ pub struct Config {
     /// Require Basic auth on `/db/{db}/cluster/*` and
     /// `/dbms/cluster/status`, as Neo4j does by default.
     pub cluster_status_auth: bool,
+    /// PEM files (certificate chain, private key) that the Bolt and HTTP
+    /// ports present to clients (docs/decisions/0020-tls.md). Read again
+    /// when they change.
+    pub tls_certificate: String,
+    pub tls_private_key: String,
+    /// `off`: plaintext only. `optional`: TLS and plaintext on the same
+    /// ports. `required`: TLS only, plaintext connections are closed.
+    pub tls_mode: String,
+    /// PEM files for mutual TLS between members: this member's certificate
+    /// and key, and the CA that members' certificates must chain to. Set
+    /// all three or none; once set, the cluster port takes only members
+    /// presenting a certificate of that CA.
+    pub cluster_tls_certificate: String,
+    pub cluster_tls_private_key: String,
+    pub cluster_tls_ca: String,
+    /// Also require a member's certificate to name the address it was
+    /// dialled at (off by default, like Neo4j's cluster policy: members are
+    /// often dialled by addresses no certificate foresees).
+    pub cluster_tls_verify_hostname: bool,
+    /// How often the TLS files are looked at for changes.
+    pub tls_reload_interval_ms: u64,
+    /// HTTP connections open at once; more are closed at once.
+    pub http_max_connections: usize,
     /// Serve `PUT /causeway/faults`, which drops cluster traffic to and from
     /// chosen members (a network partition on demand). For tests only.
     pub fault_injection: bool,
@@ -172,6 +195,15 @@ impl Default for Config {
             server_side_routing: true,
             default_router: "client".into(),
             cluster_status_auth: true,
+            tls_certificate: String::new(),
+            tls_private_key: String::new(),
+            tls_mode: "off".into(),
+            cluster_tls_certificate: String::new(),
+            cluster_tls_private_key: String::new(),
+            cluster_tls_ca: String::new(),
+            cluster_tls_verify_hostname: false,
+            tls_reload_interval_ms: 5_000,
+            http_max_connections: 1_000,
             fault_injection: false,
         }
     }
@@ -276,6 +308,10 @@ impl Config {
         }
         if self.routing_ttl_secs == 0 {
             bail!("routing_ttl_secs must be positive");
+        }
+        crate::tls::Mode::parse(&self.tls_mode)?;
+        if self.tls_reload_interval_ms == 0 || self.http_max_connections == 0 {
+            bail!("tls_reload_interval_ms and http_max_connections must be positive");
         }
         Ok(())
     }

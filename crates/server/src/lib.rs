@@ -13,3 +13,4 @@ pub mod fuzzing;
 pub mod http;
 pub mod server;
 pub mod session;
+pub mod tls;

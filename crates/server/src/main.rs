@@ -45,6 +45,10 @@ struct HealthcheckArgs {
     /// Seconds to wait for the answer.
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     timeout: u64,
+    /// Ask over TLS (HTTPS); by default when the member's `tls_mode` is
+    /// `required`.
+    #[arg(long)]
+    tls: bool,
 }
 
 /// Every flag is also a config-file key and a `CAUSEWAY_*` environment
@@ -113,13 +117,10 @@ fn main() -> ExitCode {
 fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<bool> {
     use std::io::{Read, Write};
     use std::net::ToSocketAddrs;
-    let addr = match args.http {
-        Some(a) => a,
-        None => {
-            let env = |k: &str| std::env::var(k).ok();
-            config::Config::load(args.config.as_deref(), env, &[])?.http_listen
-        }
-    };
+    let env = |k: &str| std::env::var(k).ok();
+    let config = config::Config::load(args.config.as_deref(), env, &[])?;
+    let tls = args.tls || config.tls_mode == "required";
+    let addr = args.http.unwrap_or(config.http_listen);
     // A member listening on every interface is asked on loopback.
     let addr = match addr.rsplit_once(':') {
         Some((host, port)) if config::unspecified_host(host) => {
@@ -142,22 +143,39 @@ fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<bool> {
     } else {
         "/health/ready"
     };
-    let mut conn = std::net::TcpStream::connect_timeout(&target, timeout)?;
-    conn.set_read_timeout(Some(timeout))?;
-    conn.set_write_timeout(Some(timeout))?;
+    let tcp = std::net::TcpStream::connect_timeout(&target, timeout)?;
+    tcp.set_read_timeout(Some(timeout))?;
+    tcp.set_write_timeout(Some(timeout))?;
+    let mut conn: Box<dyn ReadWrite> = if tls {
+        let name = rustls::pki_types::ServerName::try_from("localhost")?;
+        let client = rustls::ClientConnection::new(causeway_server::tls::probe_client(), name)?;
+        Box::new(rustls::StreamOwned::new(client, tcp))
+    } else {
+        Box::new(tcp)
+    };
     write!(
         conn,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )?;
+    conn.flush()?;
     // A health answer is a few hundred bytes; read no more than a page.
     let mut answer = Vec::new();
-    conn.take(64 << 10).read_to_end(&mut answer)?;
+    match conn.take(64 << 10).read_to_end(&mut answer) {
+        Ok(_) => {}
+        // A TLS peer that closes without a close_notify has still said
+        // everything once the answer is in.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !answer.is_empty() => {}
+        Err(e) => return Err(e.into()),
+    }
     let answer = String::from_utf8_lossy(&answer);
     let ok = answer.starts_with("HTTP/1.1 200");
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     println!("{}", body.trim());
     Ok(ok)
 }
+
+trait ReadWrite: std::io::Read + std::io::Write {}
+impl<T: std::io::Read + std::io::Write> ReadWrite for T {}
 
 fn report(r: anyhow::Result<()>) -> ExitCode {
     match r {

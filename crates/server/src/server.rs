@@ -11,7 +11,6 @@ use causeway_bolt::BoltConfig;
 use causeway_exec::Limits;
 use causeway_replication::network::Faults;
 use causeway_replication::{ClusterConfig, Discover, Member, Replicator, ReplicatorConfig, Timing};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth::{Auth, Door};
@@ -61,6 +60,13 @@ pub async fn run_with(
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let _lock = lock_data_dir(&config.data_dir)?;
     check_data_format(&config.data_dir)?;
+    let tls = crate::tls::Tls::from_config(&config)?;
+    // Member-to-member connections: the cluster port, and routing to
+    // another member's Bolt and HTTP ports.
+    let members = match &tls {
+        Some(t) => t.member_net(env.net.clone()),
+        None => env.net.clone(),
+    };
     let auth = Arc::new(Auth::open(
         &config.data_dir.join("system"),
         &config.auth,
@@ -106,7 +112,7 @@ pub async fn run_with(
                 },
                 secret: config.cluster_secret.clone().into_bytes(),
                 faults: faults.clone(),
-                net: env.net.clone(),
+                net: members.clone(),
             }),
         })
         .await
@@ -156,7 +162,7 @@ pub async fn run_with(
         databases,
         catalog: catalog.clone(),
         forwarder: (config.mode != "single" && config.server_side_routing)
-            .then(|| Arc::new(Forwarder::new(repl.clone(), env.net.clone()))),
+            .then(|| Arc::new(Forwarder::new(repl.clone(), members.clone()))),
     });
     let backend = Arc::new(BoltBackend(shared.clone()));
 
@@ -167,13 +173,26 @@ pub async fn run_with(
         .with_context(|| format!("binding Bolt to {}", config.bolt_listen))?;
     let http_listener = if env.http {
         Some(
-            TcpListener::bind(&config.http_listen)
+            causeway_net::tcp()
+                .bind(&config.http_listen)
                 .await
                 .with_context(|| format!("binding HTTP to {}", config.http_listen))?,
         )
     } else {
         None
     };
+    // Clients' ports sniff TLS when TLS is on for clients, or for members
+    // routing to them.
+    let (bolt_listener, http_listener) = match &tls {
+        Some(t) => (
+            t.clients_port(bolt_listener),
+            http_listener.map(|l| t.clients_port(l)),
+        ),
+        None => (bolt_listener, http_listener),
+    };
+    let tls_watch = tls
+        .as_ref()
+        .map(|t| t.watch(Duration::from_millis(config.tls_reload_interval_ms)));
     let bolt_config = BoltConfig {
         server_agent: config.server_agent.clone(),
         max_message_size: config.max_message_bytes,
@@ -215,22 +234,23 @@ pub async fn run_with(
             .max(Duration::from_secs(1)),
         faults: config.fault_injection.then(|| faults.clone()),
         repl: repl.clone(),
+        members,
     }));
-    let mut http_stop = stop_rx.clone();
-    let http = tokio::spawn(async move {
-        let Some(listener) = http_listener else {
-            return Ok(());
-        };
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            })
-            .await
+    let http = tokio::spawn({
+        let stop = stop_rx.clone();
+        let max = config.http_max_connections;
+        async move {
+            if let Some(listener) = http_listener {
+                http::serve::serve(listener, app, max, stop).await;
+            }
+        }
     });
     tracing::info!(
         bolt = %config.bolt_listen,
         advertised = %bolt_advertised,
         http = %config.http_listen,
+        tls = %config.tls_mode,
+        member_tls = tls.as_ref().is_some_and(|t| t.members()),
         data = %config.data_dir.display(),
         "Causeway {} ready",
         env!("CARGO_PKG_VERSION")
@@ -248,6 +268,9 @@ pub async fn run_with(
         Ok(Ok(())) => {}
     }
     let _ = http.await;
+    if let Some(w) = tls_watch {
+        w.abort();
+    }
     // Open HTTP transactions end (roll back) before the log closes.
     sweeper.abort();
     drop(open_txs);

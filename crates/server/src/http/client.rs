@@ -7,7 +7,6 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Connecting to the other member.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,13 +25,14 @@ const FORWARDED: [HeaderName; 5] = [
 ];
 
 pub async fn request(
+    net: &dyn causeway_net::Network,
     addr: &str,
     method: &str,
     path: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> io::Result<Response> {
-    let mut sock = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+    let mut sock = tokio::time::timeout(CONNECT_TIMEOUT, net.connect(addr))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect"))??;
     let exchange = async {

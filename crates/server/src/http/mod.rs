@@ -19,6 +19,7 @@ use crate::db::GraphState;
 
 pub mod client;
 pub mod health;
+pub mod serve;
 pub mod tx;
 
 pub struct HttpState {
@@ -39,6 +40,9 @@ pub struct HttpState {
     /// Present only with `fault_injection = true`.
     pub faults: Option<Arc<Faults>>,
     pub repl: Arc<Replicator<GraphState>>,
+    /// How this member dials another one (the owner of an open
+    /// transaction): over mutual TLS when member certificates are set.
+    pub members: causeway_net::Net,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {

@@ -863,8 +863,15 @@ async fn pass_on(
         Step::Commit => ("POST", format!("/db/{db}/tx/{id}/commit")),
         Step::Rollback => ("DELETE", format!("/db/{db}/tx/{id}")),
     };
-    match crate::http::client::request(&owner.member.http_routing, method, &path, headers, &body)
-        .await
+    match crate::http::client::request(
+        &*s.members,
+        &owner.member.http_routing,
+        method,
+        &path,
+        headers,
+        &body,
+    )
+    .await
     {
         Ok(resp) => resp,
         Err(e) => {

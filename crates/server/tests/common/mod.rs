@@ -61,6 +61,8 @@ pub fn stop(child: &mut Child, what: &str) {
     );
 }
 
+// Not every test binary that includes this module connects this way.
+#[allow(dead_code)]
 pub async fn connect(bolt: &str, fetch_size: usize) -> Graph {
     let config = ConfigBuilder::new()
         .uri(bolt)
