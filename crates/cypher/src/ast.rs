@@ -21,6 +21,159 @@ pub enum StatementKind {
     Schema(SchemaCommand),
     /// `SHOW INDEXES`, `SHOW DATABASES`, ... with optional YIELD/WHERE/RETURN.
     Show(ShowCommand),
+    /// User, role and privilege management, run against `system`.
+    Admin(AdminCommand),
+}
+
+/// A user, role or privilege command. Names may be parameters; passwords
+/// are string literals or parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AdminCommand {
+    CreateUser(UserSpec),
+    AlterUser(UserSpec),
+    AlterCurrentUser {
+        old: Expr,
+        new: Expr,
+    },
+    RenameUser {
+        from: SchemaName,
+        to: SchemaName,
+        if_exists: bool,
+    },
+    DropUser {
+        name: SchemaName,
+        if_exists: bool,
+    },
+    CreateRole {
+        name: SchemaName,
+        replace: bool,
+        if_not_exists: bool,
+        copy_of: Option<SchemaName>,
+    },
+    RenameRole {
+        from: SchemaName,
+        to: SchemaName,
+        if_exists: bool,
+    },
+    DropRole {
+        name: SchemaName,
+        if_exists: bool,
+    },
+    GrantRoles {
+        roles: Vec<SchemaName>,
+        users: Vec<SchemaName>,
+    },
+    RevokeRoles {
+        roles: Vec<SchemaName>,
+        users: Vec<SchemaName>,
+    },
+    Privilege {
+        op: PrivilegeOp,
+        privilege: PrivilegeKind,
+        scope: PrivilegeScope,
+        /// For graph privileges, the segments named (`NODE(*)`,
+        /// `RELATIONSHIP(*)`); empty for database and DBMS privileges.
+        segments: Vec<&'static str>,
+        roles: Vec<SchemaName>,
+    },
+}
+
+impl AdminCommand {
+    /// Neo4j's name for the command, as errors quote it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AdminCommand::CreateUser(u) if u.replace => "CREATE OR REPLACE USER",
+            AdminCommand::CreateUser(_) => "CREATE USER",
+            AdminCommand::AlterUser(_) => "ALTER USER",
+            AdminCommand::AlterCurrentUser { .. } => "ALTER CURRENT USER SET PASSWORD",
+            AdminCommand::RenameUser { .. } => "RENAME USER",
+            AdminCommand::DropUser { .. } => "DROP USER",
+            AdminCommand::CreateRole { replace: true, .. } => "CREATE OR REPLACE ROLE",
+            AdminCommand::CreateRole { .. } => "CREATE ROLE",
+            AdminCommand::RenameRole { .. } => "RENAME ROLE",
+            AdminCommand::DropRole { .. } => "DROP ROLE",
+            AdminCommand::GrantRoles { .. } => "GRANT ROLE",
+            AdminCommand::RevokeRoles { .. } => "REVOKE ROLE",
+            AdminCommand::Privilege { op, .. } => match op {
+                PrivilegeOp::Grant => "GRANT PRIVILEGE",
+                PrivilegeOp::Deny => "DENY PRIVILEGE",
+                PrivilegeOp::Revoke(_) => "REVOKE PRIVILEGE",
+            },
+        }
+    }
+}
+
+/// `CREATE USER` / `ALTER USER` settings; `None` leaves a setting as it is
+/// (or at its default, for a new user).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserSpec {
+    pub name: SchemaName,
+    pub replace: bool,
+    pub if_not_exists: bool,
+    pub if_exists: bool,
+    /// The password expression and whether it is `ENCRYPTED`.
+    pub password: Option<(Expr, bool)>,
+    pub change_required: Option<bool>,
+    pub suspended: Option<bool>,
+    /// `Some(None)`: `REMOVE HOME DATABASE`.
+    pub home: Option<Option<SchemaName>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrivilegeOp {
+    Grant,
+    Deny,
+    /// `REVOKE [GRANT | DENY]`: `Some(true)` revokes denials only,
+    /// `Some(false)` grants only, `None` both.
+    Revoke(Option<bool>),
+}
+
+/// The privileges Causeway parses. Graph privileges (`MATCH`, `TRAVERSE`,
+/// `READ`, `WRITE`) take a graph scope and segments; the rest a database
+/// or the DBMS.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PrivilegeKind {
+    Access,
+    Start,
+    Stop,
+    Traverse,
+    /// `READ {*}` (only every property can be named).
+    Read,
+    /// `MATCH {*}`.
+    Match,
+    Write,
+    NameManagement,
+    IndexManagement,
+    ConstraintManagement,
+    ShowIndex,
+    ShowConstraint,
+    TransactionManagement,
+    /// `ALL [DATABASE] PRIVILEGES`.
+    AllDatabase,
+    /// `ALL [DBMS] PRIVILEGES ON DBMS`.
+    AllDbms,
+    /// Anything else Neo4j has (fine-grained and DBMS privileges), by its
+    /// words, refused when run.
+    Other(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PrivilegeScope {
+    /// `ON HOME DATABASE` / `ON HOME GRAPH`.
+    Home,
+    /// `ON DATABASE[S] *` (`None`) or named ones; likewise `GRAPH[S]`.
+    Named(Option<Vec<SchemaName>>),
+    /// `ON DBMS`.
+    Dbms,
+}
+
+/// Whose privileges `SHOW ... PRIVILEGES` lists.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PrivilegesOf {
+    All,
+    Roles(Vec<SchemaName>),
+    /// `SHOW USER PRIVILEGES` (`None`: the current user).
+    Users(Option<Vec<SchemaName>>),
 }
 
 /// A query is one or more single queries joined by UNION / UNION ALL.
@@ -745,6 +898,17 @@ pub enum ShowKind {
     Transactions,
     Users,
     CurrentUser,
+    /// `SHOW [ALL | POPULATED] ROLES [WITH USERS]`.
+    Roles {
+        populated: bool,
+        with_users: bool,
+    },
+    /// `SHOW ... PRIVILEGES [AS [REVOKE] COMMANDS]`.
+    Privileges {
+        of: PrivilegesOf,
+        /// `Some(revoke)` for `AS [REVOKE] COMMANDS`.
+        as_commands: Option<bool>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -240,7 +240,7 @@ fn check_statement_kind(s: &Statement) -> Result<()> {
             check_query(q, Scope::default(), QueryMode::Top)?;
             Ok(())
         }
-        StatementKind::Schema(_) => Ok(()),
+        StatementKind::Schema(_) | StatementKind::Admin(_) => Ok(()),
         StatementKind::Show(show) => check_show(show),
     }
 }

@@ -32,6 +32,7 @@
 //! threads need a little over that much free stack. Trees handed to the
 //! executor are therefore at most about `MAX_NESTING` levels deep.
 
+mod admin;
 pub mod ast;
 mod check;
 mod expr;

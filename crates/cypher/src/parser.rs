@@ -373,7 +373,9 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        let kind = if self.at_kw("CREATE") && self.schema_create_ahead() {
+        let kind = if self.admin_ahead() {
+            StatementKind::Admin(self.admin()?)
+        } else if self.at_kw("CREATE") && self.schema_create_ahead() {
             self.bump();
             StatementKind::Schema(self.schema_create()?)
         } else if self.at_kw("DROP") {
@@ -1890,7 +1892,7 @@ impl<'a> Parser<'a> {
         Ok((name, if_not_exists))
     }
 
-    fn schema_name(&mut self) -> Result<SchemaName> {
+    pub(crate) fn schema_name(&mut self) -> Result<SchemaName> {
         if let Tok::Param(p) = &self.peek().tok {
             let p = p.clone();
             self.bump();
@@ -2146,6 +2148,7 @@ impl<'a> Parser<'a> {
             "IN",
             "USER",
             "DEFINED",
+            "POPULATED",
             "LOCAL",
             "REMOTE",
         ];
@@ -2164,6 +2167,13 @@ impl<'a> Parser<'a> {
         } else {
             String::new()
         };
+        let security_qualified = qualifiers.iter().all(|q| q == "ALL" || q == "POPULATED");
+        if security_qualified {
+            let populated = qualifiers.iter().any(|q| q == "POPULATED");
+            if let Some(kind) = self.show_security(&word, populated)? {
+                return self.show_tail(kind);
+            }
+        }
         let kind = match word.as_str() {
             "INDEX" | "INDEXES" => ShowKind::Indexes,
             "CONSTRAINT" | "CONSTRAINTS" => ShowKind::Constraints,

@@ -152,6 +152,9 @@ pub enum StatementClass {
     Read,
     Write,
     Schema,
+    /// User, role and privilege management, which the server runs itself
+    /// (the query engine refuses it).
+    Admin,
 }
 
 /// What the server decides about a statement before running it, read once
@@ -174,6 +177,7 @@ pub fn statement_info(query: &str) -> Result<StatementInfo> {
     let stmt = cache::statement(query)?;
     let (class, inner_transactions) = match &stmt.kind {
         StatementKind::Schema(_) => (StatementClass::Schema, false),
+        StatementKind::Admin(_) => (StatementClass::Admin, false),
         StatementKind::Show(_) => (StatementClass::Read, false),
         StatementKind::Query(q) => (
             if exec::query_updates(q) {
@@ -249,7 +253,7 @@ pub fn execute_until(
                     union_all: Vec::new(),
                 }) > DEEP_STATEMENT
         }
-        StatementKind::Schema(_) => false,
+        StatementKind::Schema(_) | StatementKind::Admin(_) => false,
     };
     if !deep {
         return execute_statement(tx, &stmt, params, ctx, deadline);
@@ -313,6 +317,10 @@ fn execute_statement(
     // ours to report.
     let _ = tx.take_counters();
     match &stmt.kind {
+        StatementKind::Admin(cmd) => Err(causeway_value::Error::new(
+            causeway_value::Code::UnsupportedAdministrationCommand,
+            format!("Unsupported administration command: {}", cmd.name()),
+        )),
         StatementKind::Schema(cmd) => {
             if stmt.explain.is_some() {
                 return Ok(QueryResult {

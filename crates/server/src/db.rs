@@ -302,6 +302,16 @@ impl Database {
         }
         let info = causeway_exec::statement_info(query)?;
         let class = info.class;
+        if class == StatementClass::Admin {
+            // Parsed (crates/cypher/src/admin.rs) and modelled
+            // (security.rs), not yet run: refused as Neo4j refuses a
+            // command it does not support, never half-applied.
+            tx.failed = true;
+            return Err(Error::new(
+                Code::UnsupportedAdministrationCommand,
+                "User, role and privilege management is not available on this server yet.",
+            ));
+        }
         // A routed auto-commit query arrives as the first statement of a
         // transaction marked so; nothing else counts as implicit.
         let implicit =

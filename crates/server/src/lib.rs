@@ -11,6 +11,7 @@ pub mod db;
 pub mod forward;
 pub mod fuzzing;
 pub mod http;
+pub mod security;
 pub mod server;
 pub mod session;
 pub mod tls;

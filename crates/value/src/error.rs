@@ -34,6 +34,8 @@ codes! {
     ParameterMissing,
     EntityNotFound,
     NotSystemDatabaseError,
+    /// An administration command this server does not run.
+    UnsupportedAdministrationCommand,
     ConstraintValidationFailed,
     IndexAlreadyExists,
     EquivalentSchemaRuleAlreadyExists,
@@ -43,6 +45,7 @@ codes! {
     DatabaseNotFound,
     Unauthorized,
     AuthenticationRateLimit,
+    CredentialsExpired,
     Forbidden,
     ForbiddenReadOnly,
     RequestInvalid,
@@ -93,6 +96,9 @@ impl Code {
             ParameterMissing => "Neo.ClientError.Statement.ParameterMissing",
             EntityNotFound => "Neo.ClientError.Statement.EntityNotFound",
             NotSystemDatabaseError => "Neo.ClientError.Statement.NotSystemDatabaseError",
+            UnsupportedAdministrationCommand => {
+                "Neo.ClientError.Statement.UnsupportedAdministrationCommand"
+            }
             ConstraintValidationFailed => "Neo.ClientError.Schema.ConstraintValidationFailed",
             IndexAlreadyExists => "Neo.ClientError.Schema.IndexAlreadyExists",
             IndexDropFailed => "Neo.DatabaseError.Schema.IndexDropFailed",
@@ -107,6 +113,7 @@ impl Code {
             Unauthorized => "Neo.ClientError.Security.Unauthorized",
             AuthenticationRateLimit => "Neo.ClientError.Security.AuthenticationRateLimit",
             Forbidden => "Neo.ClientError.Security.Forbidden",
+            CredentialsExpired => "Neo.ClientError.Security.CredentialsExpired",
             ForbiddenReadOnly => "Neo.ClientError.General.ForbiddenOnReadOnlyDatabase",
             RequestInvalid => "Neo.ClientError.Request.Invalid",
             RequestInvalidFormat => "Neo.ClientError.Request.InvalidFormat",
@@ -144,7 +151,8 @@ impl Code {
             ArithmeticError => "22012",
             ConstraintValidationFailed => "22N77",
             DatabaseNotFound => "22N51",
-            Unauthorized => "42NFF",
+            Unauthorized | Forbidden => "42NFF",
+            CredentialsExpired => "42NFD",
             ProcedureNotFound => "42N08",
             // "not supported in this version"
             UnsupportedOperation => "51N26",
