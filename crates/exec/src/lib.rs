@@ -171,6 +171,12 @@ pub struct StatementInfo {
     /// Holds `CALL { } IN TRANSACTIONS`, which runs only in an implicit
     /// transaction (the checker allows it only at the top of the query).
     pub inner_transactions: bool,
+    /// The privilege action a schema command or a schema listing needs
+    /// (`create_index`, `drop_constraint`, `show_index`, ...).
+    pub schema_action: Option<&'static str>,
+    /// `ALTER CURRENT USER SET PASSWORD`: the one statement a user whose
+    /// password must change may run.
+    pub changes_own_password: bool,
 }
 
 pub fn statement_info(query: &str) -> Result<StatementInfo> {
@@ -204,8 +210,27 @@ pub fn statement_info(query: &str) -> Result<StatementInfo> {
         ),
         _ => false,
     };
+    use causeway_cypher::ast::{AdminCommand, SchemaCommand as S, ShowKind};
+    let schema_action = match &stmt.kind {
+        StatementKind::Schema(
+            S::CreateIndex { .. } | S::CreateFulltextIndex { .. } | S::CreateLookupIndex { .. },
+        ) => Some("create_index"),
+        StatementKind::Schema(S::DropIndex { .. } | S::DropIndexOn { .. }) => Some("drop_index"),
+        StatementKind::Schema(S::CreateConstraint { .. }) => Some("create_constraint"),
+        StatementKind::Schema(S::DropConstraint { .. } | S::DropConstraintOn { .. }) => {
+            Some("drop_constraint")
+        }
+        StatementKind::Show(s) if s.kind == ShowKind::Indexes => Some("show_index"),
+        StatementKind::Show(s) if s.kind == ShowKind::Constraints => Some("show_constraint"),
+        _ => None,
+    };
     Ok(StatementInfo {
         class,
+        schema_action,
+        changes_own_password: matches!(
+            stmt.kind,
+            StatementKind::Admin(AdminCommand::AlterCurrentUser { .. })
+        ),
         profile: stmt.explain == Some(ExplainMode::Profile),
         answered_here: matches!(stmt.kind, StatementKind::Show(_))
             || (dbms_call && class == StatementClass::Read),

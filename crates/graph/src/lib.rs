@@ -497,6 +497,17 @@ impl Graph {
     pub fn rel_types(&self) -> Vec<String> {
         self.types.keys().map(|l| l.to_string()).collect()
     }
+    /// Whether a label is in use (a name Neo4j would have a token for).
+    pub fn knows_label(&self, label: &str) -> bool {
+        self.labels.contains_key(label)
+    }
+    pub fn knows_rel_type(&self, rel_type: &str) -> bool {
+        self.types.contains_key(rel_type)
+    }
+    pub fn knows_property_key(&self, key: &str) -> bool {
+        self.prop_keys.contains(key)
+    }
+
     /// Every property key ever written, sorted.
     pub fn property_keys(&self) -> Vec<String> {
         self.prop_keys.iter().map(|l| l.to_string()).collect()
@@ -701,6 +712,10 @@ impl TxGraph {
     /// Number of primitive changes recorded so far.
     pub fn change_count(&self) -> usize {
         self.changes.len()
+    }
+    /// The changes recorded after the first `n`.
+    pub fn changes_since(&self, n: usize) -> impl Iterator<Item = &Change> {
+        self.changes.iter().skip(n)
     }
 
     pub fn create_node(&mut self, labels: &[String], props: Map) -> Result<NodeId> {

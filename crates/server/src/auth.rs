@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use causeway_value::{Code, Error};
 use serde::{Deserialize, Serialize};
+
+use crate::security::Security;
 
 const USERS_FILE: &str = "users.json";
 
@@ -25,8 +25,16 @@ struct UserFile {
     users: HashMap<String, String>,
 }
 
+/// Reads the replicated security state (users, roles, privileges).
+pub type SecuritySource = Arc<dyn Fn() -> Arc<Security> + Send + Sync>;
+
 pub struct Auth {
     enabled: bool,
+    /// The user the `auth` setting names (`neo4j` when it names none).
+    configured_user: String,
+    /// Once set, users come from the replicated state as soon as it has
+    /// been initialised; `users.json` only bootstraps it.
+    replicated: Mutex<Option<SecuritySource>>,
     path: PathBuf,
     users: Mutex<UserFile>,
     failures: Mutex<HashMap<String, Failures>>,
@@ -66,6 +74,11 @@ impl Auth {
         };
         let auth = Auth {
             enabled: setting != "none",
+            configured_user: setting
+                .split_once('/')
+                .map_or("neo4j", |(u, _)| u)
+                .to_owned(),
+            replicated: Mutex::new(None),
             path,
             users: Mutex::new(file),
             failures: Mutex::new(HashMap::new()),
@@ -100,11 +113,7 @@ impl Auth {
             !user.is_empty() && !password.is_empty(),
             "user name and password must not be empty"
         );
-        let salt = SaltString::generate(&mut OsRng);
-        let hash = Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| anyhow::anyhow!("hashing password: {e}"))?
-            .to_string();
+        let hash = hash_password(password).map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let mut users = lock(&self.users);
         users.users.insert(user.to_owned(), hash);
         let bytes = serde_json::to_vec_pretty(&*users)?;
@@ -162,7 +171,54 @@ impl Auth {
         }
     }
 
+    /// Takes users from the replicated state from now on (once it is
+    /// initialised).
+    pub fn follow(&self, source: SecuritySource) {
+        *lock(&self.replicated) = Some(source);
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The replicated security state, once initialised.
+    pub fn security(&self) -> Option<Arc<Security>> {
+        let source = lock(&self.replicated).clone()?;
+        Some(source()).filter(|s| s.initialized)
+    }
+
+    /// The first user of a new DBMS and its hash: the user the `auth`
+    /// setting names, with the password stored for it locally (a random
+    /// one nobody knows when there is none, as with `--auth none`).
+    pub fn bootstrap_identity(&self) -> Result<(String, String), Error> {
+        let user = self.configured_user.clone();
+        if !self.enabled {
+            return Ok((user, UNSET_HASH.to_owned()));
+        }
+        let hash = match lock(&self.users).users.get(&user).cloned() {
+            Some(h) => h,
+            None => {
+                use rand::RngCore;
+                let mut bytes = [0u8; 24];
+                rand::thread_rng().fill_bytes(&mut bytes);
+                let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                hash_password(&random)?
+            }
+        };
+        Ok((user, hash))
+    }
+
+    /// The hash a login is checked against: from the replicated state once
+    /// it is initialised (a suspended user has none), else from the local
+    /// file.
     fn stored_hash(&self, user: &str) -> Option<String> {
+        if let Some(security) = self.security() {
+            return security
+                .users
+                .get(user)
+                .filter(|u| !u.suspended)
+                .map(|u| u.hash.clone());
+        }
         lock(&self.users).users.get(user).cloned()
     }
 
@@ -245,6 +301,10 @@ impl Door {
         self.auth.enabled
     }
 
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
     /// Checks a Bolt-shaped auth token (HTTP's Basic header becomes one).
     pub async fn admit(&self, token: &causeway_bolt::AuthToken) -> Result<String, Error> {
         self.login(
@@ -292,13 +352,12 @@ impl Door {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let auth = self.auth.clone();
         let (u, p) = (user.to_owned(), password.to_owned());
-        let checked = causeway_replication::blocking(move || {
+        let checked = hashing(move || {
             let hash = auth.stored_hash(&u);
             auth.authenticate("basic", Some(&u), Some(&p))
                 .map(|name| (name, hash))
         })
-        .await
-        .map_err(|e| Error::new(Code::Unknown, format!("authentication task failed: {e}")))?;
+        .await?;
         let (name, hash) = checked?;
         if let Some(hash) = hash {
             let mut verified = lock(&self.verified);
@@ -344,12 +403,211 @@ impl Door {
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0d6pWcbqiq2M7dUXcD9l3hHXe0zcPUvzVHRvKrVBL1s";
 
-fn verify(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs `f` (a password hash or check) on the hashing threads: one per
+/// core, started on first use. argon2 takes about 19 MiB per hash, and the
+/// allocator keeps a thread's freed memory for that thread; run on any
+/// blocking thread, a flood of logins would leave every one of hundreds of
+/// pool threads holding its 19 MiB. On a few threads of their own, the
+/// memory hashing holds is bounded by their number.
+pub async fn hashing<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
+    static POOL: std::sync::OnceLock<Mutex<std::sync::mpsc::Sender<Job>>> =
+        std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for i in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("hasher-{i}"))
+                .spawn(move || loop {
+                    let job = lock(&rx).recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a password hashing thread");
+            }
+        }
+        Mutex::new(tx)
+    });
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = tx.send(f());
+    });
+    lock(pool)
+        .send(job)
+        .map_err(|_| Error::new(Code::Unknown, "the password hashing threads have stopped"))?;
+    rx.await
+        .map_err(|_| Error::new(Code::Unknown, "a password hashing task failed"))
+}
+
+/// The stored "hash" of a first user created while authentication was off:
+/// no password matches it. A member started later with authentication on
+/// replaces it with the configured password.
+pub const UNSET_HASH: &str = "!unset";
+
+/// An argon2id hash of `password` (slow on purpose: call it off the async
+/// workers).
+pub fn hash_password(password: &str) -> Result<String, Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::new(Code::Unknown, format!("hashing a password: {e}")))
+}
+
+/// Whether `password` matches a stored hash: argon2id, or the SHA-256
+/// form a password given `ENCRYPTED` in Neo4j's format is kept in.
+pub fn verify(hash: &str, password: &str) -> bool {
+    if let Some(rest) = hash.strip_prefix("SHA-256,") {
+        return verify_sha256(rest, password);
+    }
+    verify_argon2(hash, password)
+}
+
+/// The largest argon2 memory a stored hash may ask for (64 MiB, in 1 KiB
+/// blocks); the default asks for 19 MiB.
+const MAX_ARGON2_BLOCKS: usize = 64 * 1024;
+
+thread_local! {
+    /// argon2's working memory, kept by each hashing thread from one check
+    /// to the next: allocating 19 MiB per check left the allocator holding
+    /// a new 19 MiB block for each of the first dozen checks of a thread.
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn verify_argon2(hash: &str, password: &str) -> bool {
+    use argon2::{Algorithm, Params, Version};
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if blocks > MAX_ARGON2_BLOCKS {
+        return false;
+    }
+    let mut out = vec![0u8; expected.len()];
+    let computed = ARGON2_MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, argon2::Block::default());
+        }
+        Argon2::new(algorithm, version, params)
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt,
+                &mut out,
+                &mut memory[..blocks],
+            )
             .is_ok()
-    })
+    });
+    computed
+        && out.len() == expected.len()
+        && out
+            .iter()
+            .zip(expected.as_bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// Neo4j's iteration counts for its encrypted-password versions.
+const ENCRYPTION_VERSIONS: [u32; 2] = [1, 1024];
+
+/// Takes a password given `SET ENCRYPTED PASSWORD` in Neo4j's format,
+/// `<version>,<hex hash>,<hex salt>`, as the hash to store. Version 0 is
+/// SHA-256 once, version 1 SHA-256 1024 times (salt first); others are
+/// refused, as Neo4j refuses them.
+pub fn import_encrypted(text: &str) -> Result<String, Error> {
+    let format = || {
+        Error::new(
+            Code::ArgumentError,
+            "Incorrect format of encrypted password. Correct format is '<encryption-version>,<hash>,<salt>'.",
+        )
+    };
+    let mut parts = text.splitn(3, ',');
+    let (Some(version), Some(hash), Some(salt)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format());
+    };
+    let hex =
+        |s: &str| !s.is_empty() && s.len() <= 1024 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if version.len() != 1 || !version.as_bytes()[0].is_ascii_digit() || !hex(hash) || !hex(salt) {
+        return Err(format());
+    }
+    let iterations = ENCRYPTION_VERSIONS
+        .get(usize::from(version.as_bytes()[0] - b'0'))
+        .ok_or_else(|| {
+            Error::new(
+                Code::ArgumentError,
+                "The encryption version specified is not available.",
+            )
+        })?;
+    Ok(format!(
+        "SHA-256,{},{},{iterations}",
+        hash.to_ascii_lowercase(),
+        salt.to_ascii_lowercase()
+    ))
+}
+
+fn verify_sha256(stored: &str, password: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let mut parts = stored.split(',');
+    let (Some(hash), Some(salt), Some(iterations)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Some(salt), Ok(iterations)) = (decode_hex(salt), iterations.parse::<u32>()) else {
+        return false;
+    };
+    let mut h = Sha256::new();
+    h.update(&salt);
+    h.update(password.as_bytes());
+    let mut digest = h.finalize();
+    for _ in 1..iterations.clamp(1, ENCRYPTION_VERSIONS[1]) {
+        digest = Sha256::digest(digest);
+    }
+    let computed: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    // Both sides are public-length hex; compare without an early exit.
+    computed.len() == hash.len()
+        && computed
+            .bytes()
+            .zip(hash.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() & 1 == 1 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn rate_limited() -> Error {

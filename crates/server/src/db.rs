@@ -19,6 +19,9 @@ use causeway_exec::{ExecContext, Limits, QueryResult, StatementClass, SystemCata
 use causeway_graph::{Graph, TxGraph};
 use causeway_replication::{Data, Replicator, WriteLeader};
 use causeway_value::{Code, Error, Map};
+
+use crate::admin::{Caller, ScopedCatalog};
+use crate::security::{Allowed, Command, Security};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub const DEFAULT_DB: &str = "neo4j";
@@ -85,15 +88,23 @@ pub struct Head {
     queued: Option<(u64, u64)>,
 }
 
-/// The replicated state of a database: its graph. Change sets are applied
-/// exactly as the transaction that produced them left them, and only onto
-/// the graph version they were built on.
+/// The replicated state of a database: its graph, and the users, roles
+/// and privileges of the DBMS (held by the group until the `system`
+/// database has a group of its own). Change sets are applied exactly as the
+/// transaction that produced them left them, and only onto the graph
+/// version they were built on.
 #[derive(Clone, Default)]
-pub struct GraphState(pub Graph);
+pub struct GraphState(pub Graph, pub Arc<Security>);
 
 /// Marks a log payload that names the graph version its change set was
 /// built on.
 const BASED_MAGIC: &[u8; 4] = b"CWB1";
+/// Marks a log payload of security commands (JSON), applied together or
+/// not at all.
+const SECURITY_MAGIC: &[u8; 4] = b"CWU1";
+/// Marks a snapshot that starts with the security state: the magic, its
+/// length (u32, little-endian), its JSON, then the graph.
+const SECURITY_SNAPSHOT_MAGIC: &[u8; 4] = b"CWS\x01";
 
 impl GraphState {
     /// A change set built on graph version `base`. A writer builds on the
@@ -102,6 +113,13 @@ impl GraphState {
     /// when the leader's lease lapses or a hand-over starts, and may accept
     /// the next one once that passes), a change set built on it must not
     /// apply either: it carries that entry's effects and its reads saw them.
+    /// A log payload of security commands, applied in order, all or none.
+    pub fn security_payload(commands: &[Command]) -> Vec<u8> {
+        let mut out = SECURITY_MAGIC.to_vec();
+        out.extend(serde_json::to_vec(commands).expect("commands serialise"));
+        out
+    }
+
     pub fn based_payload(base: u64, changes: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(12 + changes.len());
         out.extend_from_slice(BASED_MAGIC);
@@ -113,6 +131,20 @@ impl GraphState {
 
 impl Data for GraphState {
     fn apply(&mut self, payload: &[u8]) -> Result<bool, String> {
+        if let Some(json) = payload.strip_prefix(SECURITY_MAGIC.as_slice()) {
+            let commands: Vec<Command> =
+                serde_json::from_slice(json).map_err(|e| format!("security commands: {e}"))?;
+            let mut next = (*self.1).clone();
+            for c in &commands {
+                // Refused the same way on every member: the entry changes
+                // nothing and its writer is told.
+                if next.apply(c).is_err() {
+                    return Ok(false);
+                }
+            }
+            self.1 = Arc::new(next);
+            return Ok(true);
+        }
         let changes = match payload.strip_prefix(BASED_MAGIC.as_slice()) {
             Some(rest) => {
                 let (base, changes) = rest
@@ -132,18 +164,47 @@ impl Data for GraphState {
         Ok(true)
     }
     fn encode(&self) -> Vec<u8> {
-        self.0.encode()
+        let graph = self.0.encode();
+        if *self.1 == Security::default() {
+            return graph;
+        }
+        let security = serde_json::to_vec(&*self.1).expect("the security state serialises");
+        let mut out = Vec::with_capacity(8 + security.len() + graph.len());
+        out.extend_from_slice(SECURITY_SNAPSHOT_MAGIC);
+        out.extend_from_slice(&(security.len() as u32).to_le_bytes());
+        out.extend_from_slice(&security);
+        out.extend_from_slice(&graph);
+        out
     }
     fn decode(bytes: &[u8]) -> Result<Self, String> {
-        let g = Graph::decode(bytes).map_err(|e| e.message)?;
+        let (security, graph) = match bytes.strip_prefix(SECURITY_SNAPSHOT_MAGIC.as_slice()) {
+            Some(rest) => {
+                let (len, rest) = rest
+                    .split_first_chunk::<4>()
+                    .ok_or_else(|| "snapshot: short security header".to_owned())?;
+                let len = u32::from_le_bytes(*len) as usize;
+                if rest.len() < len {
+                    return Err("snapshot: truncated security state".into());
+                }
+                let (json, graph) = rest.split_at(len);
+                let security: Security = serde_json::from_slice(json)
+                    .map_err(|e| format!("snapshot: security state: {e}"))?;
+                (security, graph)
+            }
+            None => (Security::default(), bytes),
+        };
+        let g = Graph::decode(graph).map_err(|e| e.message)?;
         g.feed_index_builders();
-        Ok(GraphState(g))
+        Ok(GraphState(g, Arc::new(security)))
     }
 }
 
 pub struct Database {
     pub name: String,
     repl: Option<Arc<Replicator<GraphState>>>,
+    /// The group that holds the users, roles and privileges, for a database
+    /// without a group of its own (`system`).
+    security: Option<Arc<Replicator<GraphState>>>,
     head: Arc<Mutex<Head>>,
     config: DbConfig,
     catalog: Arc<dyn SystemCatalog>,
@@ -169,6 +230,16 @@ pub struct Transaction {
     orphaned: Arc<std::sync::atomic::AtomicBool>,
     /// Set when another member routed this transaction here.
     forward: Option<Forward>,
+    /// Who runs it, with the privileges they had when it began.
+    caller: Box<Caller>,
+    /// The caller may not see this database's graph: it reads an empty one
+    /// and may not write.
+    blind: bool,
+    /// The security state as this transaction's administration commands
+    /// left it (taken from the applied state at the first one).
+    security: Option<Box<Security>>,
+    /// Those commands, committed as one log entry.
+    pending: Vec<Command>,
 }
 
 impl Drop for Transaction {
@@ -193,6 +264,7 @@ impl Database {
         Database {
             name: name.to_owned(),
             repl,
+            security: None,
             head: Arc::new(Mutex::new(Head {
                 graph,
                 leader: None,
@@ -203,14 +275,32 @@ impl Database {
         }
     }
 
-    /// Whether writes to this database go through the Raft group (the
-    /// `system` database is answered by each member itself).
+    /// The `system` database: no graph of its own, its users, roles and
+    /// privileges in `group`'s replicated state.
+    pub fn with_security(mut self, group: Arc<Replicator<GraphState>>) -> Self {
+        self.security = Some(group);
+        self
+    }
+
+    /// The Raft group this database commits through: its own, or for
+    /// `system` the one that holds the security state.
+    fn group(&self) -> Option<&Arc<Replicator<GraphState>>> {
+        self.repl.as_ref().or(self.security.as_ref())
+    }
+
+    /// Whether writes to this database go through a Raft group (and so,
+    /// on a member that is not the leader, are routed to it).
     pub fn is_replicated(&self) -> bool {
-        self.repl.is_some()
+        self.group().is_some()
     }
 
     pub fn applied_index(&self) -> u64 {
-        self.repl.as_ref().map_or(0, |r| r.applied_index())
+        self.group().map_or(0, |r| r.applied_index())
+    }
+
+    /// The users, roles and privileges as this member has applied them.
+    pub fn security(&self) -> Arc<Security> {
+        self.group().map(|r| r.state().1).unwrap_or_default()
     }
 
     pub fn bookmark(&self, index: u64) -> String {
@@ -226,12 +316,27 @@ impl Database {
         bookmarks: &[String],
         timeout: Option<Duration>,
         forward: Option<Forward>,
+        caller: Caller,
     ) -> Result<Transaction, Error> {
         let mut wanted = 0;
         for b in bookmarks {
             wanted = wanted.max(self.parse_bookmark(b)?);
         }
-        if let Some(repl) = &self.repl {
+        // `system` holds no data; what may be done there is checked per
+        // command.
+        let mut blind = false;
+        if let (Some(rights), false) = (&caller.rights, self.name == SYSTEM_DB) {
+            if rights.allows("access", &self.name, DEFAULT_DB) != Allowed::Granted {
+                return Err(Error::new(
+                    Code::Forbidden,
+                    format!("Database access is not allowed for {}.", rights.describe()),
+                ));
+            }
+            // Without MATCH the graph is invisible, as in Neo4j: reads see
+            // nothing, and no error.
+            blind = rights.allows("match", &self.name, DEFAULT_DB) != Allowed::Granted;
+        }
+        if let Some(repl) = self.group() {
             if wanted > repl.applied_index() {
                 let _slow = SlowWarning::start("waiting for bookmarks", wanted);
                 repl.wait_applied(wanted, self.config.bookmark_timeout)
@@ -247,7 +352,10 @@ impl Database {
                     })?;
             }
         }
-        let base = self.repl.as_ref().map(|r| r.state().0).unwrap_or_default();
+        let base = match &self.repl {
+            Some(r) if !blind => r.state().0,
+            _ => Graph::default(),
+        };
         let timeout = timeout
             .unwrap_or(self.config.transaction_timeout)
             .min(self.config.transaction_timeout);
@@ -262,6 +370,10 @@ impl Database {
             failed: false,
             orphaned: Arc::default(),
             forward,
+            caller: Box::new(caller),
+            blind,
+            security: None,
+            pending: Vec::new(),
         })
     }
 
@@ -302,15 +414,37 @@ impl Database {
         }
         let info = causeway_exec::statement_info(query)?;
         let class = info.class;
-        if class == StatementClass::Admin {
-            // Parsed (crates/cypher/src/admin.rs) and modelled
-            // (security.rs), not yet run: refused as Neo4j refuses a
-            // command it does not support, never half-applied.
+        if tx.caller.expired && !info.changes_own_password {
             tx.failed = true;
-            return Err(Error::new(
-                Code::UnsupportedAdministrationCommand,
-                "User, role and privilege management is not available on this server yet.",
-            ));
+            return Err(credentials_expired());
+        }
+        if let (Some(action), Some(rights)) = (info.schema_action, &tx.caller.rights) {
+            let needs = match action {
+                "create_index" | "drop_index" => "index",
+                "create_constraint" | "drop_constraint" => "constraint",
+                other => other,
+            };
+            if rights.allows(needs, &self.name, DEFAULT_DB) != Allowed::Granted {
+                tx.failed = true;
+                let message = match action {
+                    "show_index" => format!(
+                        "Show indexes on database '{}' is not allowed for {}.",
+                        self.name,
+                        rights.describe()
+                    ),
+                    "show_constraint" => format!(
+                        "Show constraints on database '{}' is not allowed for {}.",
+                        self.name,
+                        rights.describe()
+                    ),
+                    _ => format!(
+                        "Schema operation '{action}' on database '{}' is not allowed for {}.",
+                        self.name,
+                        rights.describe()
+                    ),
+                };
+                return Err(Error::new(Code::Forbidden, message));
+            }
         }
         // A routed auto-commit query arrives as the first statement of a
         // transaction marked so; nothing else counts as implicit.
@@ -328,12 +462,21 @@ impl Database {
         // first statement, even a read: its later writes may depend on what
         // it read, and under the lock nothing can change in between. That
         // makes write-write conflicts impossible instead of retried.
-        let needs_lock = class != StatementClass::Read || (tx.explicit && tx.mode == Mode::Write);
+        let needs_lock = class != StatementClass::Admin
+            && !tx.blind
+            && (class != StatementClass::Read || (tx.explicit && tx.mode == Mode::Write));
         if class != StatementClass::Read && tx.mode == Mode::Read {
             return Err(Error::new(
                 Code::AccessMode,
                 "Writing in read access mode not allowed.",
             ));
+        }
+        if class == StatementClass::Admin {
+            return self.run_admin(tx, query, params).await;
+        }
+        if !tx.pending.is_empty() && class != StatementClass::Read {
+            tx.failed = true;
+            return Err(mixed_admin());
         }
         if needs_lock {
             match self.lock_for_write(tx).await {
@@ -361,16 +504,30 @@ impl Database {
             ));
         }
         tx.statements += 1;
+        let applied = || self.security();
+        let scoped = ScopedCatalog {
+            base: &*self.catalog,
+            view: tx.security.as_deref(),
+            applied: &applied,
+            caller: &tx.caller,
+        };
         let ctx = ExecContext {
             database: &self.name,
-            catalog: Some(&*self.catalog),
+            catalog: Some(&scoped),
             limits: self.config.limits,
         };
+        let before = (tx.graph.change_count(), tx.graph.snapshot());
         // Inline on the async worker: read statements only plan here (their
         // rows are pulled later, see the Bolt connection), and handing the
         // worker over with block_in_place costs more than a typical write.
-        let result =
+        let mut result =
             causeway_exec::execute_until(&mut tx.graph, query, params, &ctx, Some(tx.deadline));
+        // Writes run eagerly: what they changed is known now.
+        if result.is_ok() && class == StatementClass::Write {
+            if let Err(e) = self.check_writes(tx, &before.1, before.0) {
+                result = Err(e);
+            }
+        }
         if let Err(e) = result {
             tx.failed = true;
             // Inner transactions (`CALL { } IN TRANSACTIONS`) that finished
@@ -382,6 +539,10 @@ impl Database {
             if implicit {
                 if let Some(done) = tx.graph.take_finished_batches() {
                     tx.graph = done;
+                    // What the finished batches wrote must be allowed too.
+                    if class == StatementClass::Write {
+                        self.check_writes(tx, &before.1, before.0)?;
+                    }
                     if let Err(mut c) = self.commit_changes(tx).await {
                         tracing::warn!(db = %self.name, error = %c,
                             "the finished inner transactions of a failed statement did not commit");
@@ -397,6 +558,188 @@ impl Database {
             return Err(e);
         }
         result
+    }
+
+    /// Checks what a statement wrote against the caller's privileges: new
+    /// labels, types and property keys need NAME MANAGEMENT, any change
+    /// WRITE, and a caller who cannot see the graph may not change it.
+    fn check_writes(&self, tx: &Transaction, before: &Graph, from: usize) -> Result<(), Error> {
+        use causeway_graph::Change;
+        let Some(rights) = &tx.caller.rights else {
+            return Ok(());
+        };
+        let db = &self.name;
+        let who = rights.describe();
+        // A caller who cannot see the graph read an empty one; the names
+        // that exist are the real graph's.
+        let applied;
+        let before = match (&self.repl, tx.blind) {
+            (Some(r), true) => {
+                applied = r.state().0;
+                &applied
+            }
+            _ => before,
+        };
+        let may = |action: &str| rights.allows(action, db, DEFAULT_DB) == Allowed::Granted;
+        let (token, write) = (may("token"), may("write"));
+        let new_token = |kind: &str, grant: &str| {
+            Error::new(
+                Code::Forbidden,
+                format!(
+                    "Creating new {kind} on database '{db}' is not allowed for {who}. See GRANT CREATE NEW {grant} ON DATABASE `{db}`..."
+                ),
+            )
+        };
+        let mut first = None;
+        for change in tx.graph.changes_since(from) {
+            first.get_or_insert(change);
+            if token {
+                continue;
+            }
+            let (labels, rel_type, keys): (Vec<&str>, Option<&str>, Vec<&str>) = match change {
+                Change::CreateNode { labels, props, .. } => (
+                    labels.iter().map(String::as_str).collect(),
+                    None,
+                    props.keys().map(String::as_str).collect(),
+                ),
+                Change::CreateRel {
+                    rel_type, props, ..
+                } => (
+                    Vec::new(),
+                    Some(rel_type.as_str()),
+                    props.keys().map(String::as_str).collect(),
+                ),
+                Change::SetNodeProp { key, .. } | Change::SetRelProp { key, .. } => {
+                    (Vec::new(), None, vec![key.as_str()])
+                }
+                Change::AddLabel { label, .. } => (vec![label.as_str()], None, Vec::new()),
+                _ => (Vec::new(), None, Vec::new()),
+            };
+            if labels.iter().any(|l| !before.knows_label(l)) {
+                return Err(new_token("node label", "NODE LABEL"));
+            }
+            if rel_type.is_some_and(|t| !before.knows_rel_type(t)) {
+                return Err(new_token("relationship type", "RELATIONSHIP TYPE"));
+            }
+            if keys.iter().any(|k| !before.knows_property_key(k)) {
+                return Err(new_token("property name", "PROPERTY NAME"));
+            }
+        }
+        let Some(first) = first else {
+            return Ok(());
+        };
+        if write && !tx.blind {
+            return Ok(());
+        }
+        if write {
+            // Granted WRITE without MATCH: the graph this transaction read
+            // is not the real one, so nothing it wrote can stand.
+            return Err(Error::new(Code::Forbidden, "Permission denied."));
+        }
+        let what = match first {
+            Change::CreateNode { labels, .. } => {
+                format!("Create node with labels '{}'", labels.join(","))
+            }
+            Change::CreateRel { rel_type, .. } => {
+                format!("Create relationship with type '{rel_type}'")
+            }
+            Change::SetNodeProp { key, .. } | Change::SetRelProp { key, .. } => {
+                format!("Set property for property '{key}'")
+            }
+            Change::AddLabel { label, .. } => format!("Set label for label '{label}'"),
+            Change::RemoveLabel { label, .. } => format!("Remove label for label '{label}'"),
+            Change::DeleteNode { id } => format!(
+                "Delete node with labels '{}'",
+                before
+                    .node_value(*id)
+                    .map(|n| n.labels.join(","))
+                    .unwrap_or_default()
+            ),
+            Change::DeleteRel { id } => format!(
+                "Delete relationship with type '{}'",
+                before
+                    .rel_value(*id)
+                    .map(|r| r.rel_type)
+                    .unwrap_or_default()
+            ),
+            _ => "Write".to_owned(),
+        };
+        Err(Error::new(
+            Code::Forbidden,
+            format!("{what} on database '{db}' is not allowed for {who}."),
+        ))
+    }
+
+    /// Runs a user, role or privilege command: checked now against the
+    /// transaction's view of the security state, committed with it.
+    async fn run_admin(
+        &self,
+        tx: &mut Transaction,
+        query: &str,
+        params: &Map,
+    ) -> Result<QueryResult, Error> {
+        let stmt = causeway_cypher::parse(query)?;
+        let causeway_cypher::ast::StatementKind::Admin(cmd) = &stmt.kind else {
+            return Err(Error::new(Code::Unknown, "not an administration command"));
+        };
+        if tx.graph.has_changes() {
+            tx.failed = true;
+            return Err(mixed_admin());
+        }
+        if self.group().is_none() {
+            tx.failed = true;
+            return Err(Error::new(
+                Code::UnsupportedAdministrationCommand,
+                "This database has no replicated security state.",
+            ));
+        }
+        let mut view = match tx.security.take() {
+            Some(v) => v,
+            None => Box::new((*self.security()).clone()),
+        };
+        let planned = crate::admin::plan(cmd, params, &mut view, &tx.caller).await;
+        match planned {
+            Ok(commands) => {
+                tx.security = Some(view);
+                tx.statements += 1;
+                let updates = commands.len() as i64;
+                tx.pending.extend(commands);
+                Ok(QueryResult {
+                    fields: Vec::new(),
+                    rows: Box::new(std::iter::empty()),
+                    query_type: causeway_value::QueryType::Schema,
+                    counters: causeway_value::Counters {
+                        system_updates: updates,
+                        ..Default::default()
+                    },
+                    plan: None,
+                })
+            }
+            Err(e) => {
+                tx.failed = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits a transaction's administration commands as one log entry.
+    async fn commit_security(&self, tx: &mut Transaction) -> Result<String, Error> {
+        let Some(group) = self.group() else {
+            return Err(Error::new(Code::Unknown, "no replicated security state"));
+        };
+        let leader = group.write_leader().map_err(|mut e| {
+            e.message = format!(
+                "Administration commands must be executed on the LEADER server. ({})",
+                e.message
+            );
+            e
+        })?;
+        let id = tx
+            .forward
+            .map_or_else(causeway_replication::random::u64, |f| f.command_id);
+        let payload = GraphState::security_payload(&std::mem::take(&mut tx.pending));
+        let index = group.submit_as(leader, id, payload).await?.await?;
+        Ok(self.bookmark(index))
     }
 
     async fn lock_for_write(&self, tx: &mut Transaction) -> Result<(), Error> {
@@ -505,6 +848,9 @@ impl Database {
                 Code::Terminated,
                 "The transaction has been terminated after an earlier error.",
             ));
+        }
+        if !tx.pending.is_empty() {
+            return self.commit_security(&mut tx).await;
         }
         self.commit_changes(&mut tx).await
     }
@@ -633,6 +979,20 @@ impl Database {
         }
         Ok(())
     }
+}
+
+fn credentials_expired() -> Error {
+    Error::new(
+        Code::CredentialsExpired,
+        "Permission denied.\n\nThe credentials you provided were valid, but must be changed before you can use this instance. If this is the first time you are using Neo4j, this is to ensure you are not using the default credentials in production. If you are not using default credentials, you are getting this message because an administrator requires a password change.\nTo change your password, issue an `ALTER CURRENT USER SET PASSWORD FROM 'current password' TO 'new password'` statement against the system database.",
+    )
+}
+
+fn mixed_admin() -> Error {
+    Error::new(
+        Code::Forbidden,
+        "Administration commands cannot be combined with data or schema writes in one transaction.",
+    )
 }
 
 /// Splits a bookmark into the database it names and its log index.

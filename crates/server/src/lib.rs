@@ -3,6 +3,7 @@
 //! The `causeway` binary (`main.rs`) is a thin command line over it; the
 //! library form lets fuzz targets and tests reach the parts directly.
 
+pub mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod cluster;

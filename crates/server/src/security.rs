@@ -733,6 +733,16 @@ fn covering(action: &str) -> &'static [&'static str] {
 }
 
 impl Rights {
+    /// No privileges at all: a user dropped or suspended since logging in.
+    pub fn none(user: &str) -> Rights {
+        Rights {
+            user: user.to_owned(),
+            roles: Vec::new(),
+            home: None,
+            rows: Vec::new(),
+        }
+    }
+
     /// Whether the action is allowed on database `db` (`default` being the
     /// DBMS's default database, the home of users without one).
     pub fn allows(&self, action: &str, db: &str, default: &str) -> Allowed {

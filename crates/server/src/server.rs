@@ -119,6 +119,13 @@ pub async fn run_with(
         .context("opening database `neo4j`")?,
     );
     tracing::info!(applied = repl.applied_index(), "database `neo4j` open");
+    // Users, roles and privileges live in the replicated state; the local
+    // users file only bootstraps it.
+    {
+        let repl = repl.clone();
+        auth.follow(Arc::new(move || repl.state().1));
+    }
+    let bootstrap = tokio::spawn(bootstrap_security(repl.clone(), auth.clone()));
     if let Some(observe) = &env.observe {
         observe(&repl);
     }
@@ -154,11 +161,14 @@ pub async fn run_with(
     );
     databases.insert(
         SYSTEM_DB.to_owned(),
-        Arc::new(Database::new(SYSTEM_DB, None, db_config(), catalog.clone())),
+        Arc::new(
+            Database::new(SYSTEM_DB, None, db_config(), catalog.clone())
+                .with_security(repl.clone()),
+        ),
     );
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let shared = Arc::new(Shared {
-        door: Arc::new(Door::new(auth, cores)),
+        door: Arc::new(Door::new(auth.clone(), cores)),
         databases,
         catalog: catalog.clone(),
         forwarder: (config.mode != "single" && config.server_side_routing)
@@ -271,12 +281,63 @@ pub async fn run_with(
     if let Some(w) = tls_watch {
         w.abort();
     }
+    bootstrap.abort();
     // Open HTTP transactions end (roll back) before the log closes.
     sweeper.abort();
     drop(open_txs);
     repl.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Creates the first user and the built-in roles in the replicated state
+/// once this member leads a cluster whose state has none: the leader
+/// proposes, every member applies. A proposal that loses a race with
+/// another member's changes nothing (the command does nothing once the
+/// state is initialised).
+async fn bootstrap_security(repl: Arc<Replicator<GraphState>>, auth: Arc<Auth>) {
+    use crate::security::Command;
+    loop {
+        let state = repl.state().1;
+        let commands = match auth.bootstrap_identity() {
+            Err(e) => {
+                tracing::warn!(error = %e, "bootstrapping users");
+                Vec::new()
+            }
+            Ok((user, hash)) if !state.initialized => vec![Command::Bootstrap { user, hash }],
+            // The first user was made while authentication was off: it
+            // takes the password configured now.
+            Ok((user, hash))
+                if auth.enabled()
+                    && state
+                        .users
+                        .get(&user)
+                        .is_some_and(|u| u.hash == crate::auth::UNSET_HASH) =>
+            {
+                vec![Command::AlterUser {
+                    name: user,
+                    if_exists: true,
+                    hash: Some(hash),
+                    change_required: None,
+                    suspended: None,
+                    home: None,
+                    by: None,
+                }]
+            }
+            Ok(_) => return,
+        };
+        if let (Ok(leader), false) = (repl.write_leader(), commands.is_empty()) {
+            let payload = GraphState::security_payload(&commands);
+            match repl.submit(leader, payload).await {
+                Ok(pending) => match pending.await {
+                    Ok(_) => tracing::info!("created the first user and the built-in roles"),
+                    Err(e) => tracing::debug!(error = %e, "bootstrapping users: retrying"),
+                },
+                Err(e) => tracing::debug!(error = %e, "bootstrapping users: retrying"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The cores' cluster addresses, as formation re-reads them: the list as

@@ -13,6 +13,7 @@ use causeway_bolt::client::Stream;
 use causeway_exec::StatementClass;
 use causeway_value::{Code, Counters, Error, Map, QueryType, Value};
 
+use crate::admin::Caller;
 use crate::auth::Door;
 use crate::catalog::{database_not_found, Catalog};
 use crate::db::{Database, Mode, Transaction, DEFAULT_DB};
@@ -75,6 +76,8 @@ pub struct BoltSession {
     /// The connection comes from another member routing to us: never route
     /// it onwards.
     routed: bool,
+    /// The authenticated user (`None` with authentication off).
+    user: Option<String>,
 }
 
 pub enum BoltTx {
@@ -108,6 +111,7 @@ impl Backend for BoltBackend {
                     shared: self.0.clone(),
                     routed: token.extra.contains_key(ROUTED_MARK),
                     token: token.clone(),
+                    user: Some(user),
                 })
             }
             Err(e) => {
@@ -135,9 +139,15 @@ impl BoltSession {
     pub fn for_http(shared: Arc<Shared>, token: AuthToken) -> BoltSession {
         BoltSession {
             shared,
+            user: token.principal.clone(),
             token,
             routed: false,
         }
+    }
+
+    /// Who runs this session's transactions, with their privileges now.
+    fn caller(&self) -> Caller {
+        Caller::resolve(self.shared.door.auth(), self.user.as_deref())
     }
 
     /// The member that should run a transaction: write-mode transactions
@@ -165,7 +175,9 @@ impl BoltSession {
     async fn replay_here(&self, remote: &RemoteTx) -> Option<(Arc<Database>, Transaction)> {
         let record = remote.replay_record()?;
         let db = self.shared.database(Some(&remote.db)).ok()?;
-        let mut tx = Self::begin_local(&db, remote.request()).await.ok()?;
+        let mut tx = Self::begin_local(&db, remote.request(), self.caller())
+            .await
+            .ok()?;
         for (query, params, expected) in record {
             let r = db.run(&mut tx, query, params).await.ok()?;
             // Digested row by row: a result that differs may be any size.
@@ -184,7 +196,11 @@ impl BoltSession {
         Some((db, tx))
     }
 
-    async fn begin_local(db: &Database, req: &BeginRequest) -> Result<Transaction, Error> {
+    async fn begin_local(
+        db: &Database,
+        req: &BeginRequest,
+        caller: Caller,
+    ) -> Result<Transaction, Error> {
         let mode = match req.mode {
             AccessMode::Read => Mode::Read,
             AccessMode::Write => Mode::Write,
@@ -195,6 +211,7 @@ impl BoltSession {
             &req.bookmarks,
             req.tx_timeout,
             req.forward,
+            caller,
         )
         .await
     }
@@ -268,7 +285,7 @@ impl Session for BoltSession {
                 return Ok(BoltTx::Remote(remote));
             }
         }
-        let tx = Self::begin_local(&db, &req).await?;
+        let tx = Self::begin_local(&db, &req, self.caller()).await?;
         Ok(BoltTx::Local { db, tx })
     }
 
@@ -313,7 +330,7 @@ impl Session for BoltSession {
                             return Ok(result);
                         }
                     }
-                    let mut local = Self::begin_local(&db, &req).await?;
+                    let mut local = Self::begin_local(&db, &req, self.caller()).await?;
                     let result = db.run(&mut local, &query, &params).await;
                     // Leadership moved between choosing this member and
                     // writing: nothing was applied, so route it again, after
