@@ -353,3 +353,33 @@ def test_encrypted_passwords_in_neo4j_s_format(server):
         assert "The encryption version specified is not available" in msg
         code, msg = attempt(admin, "CREATE USER enc_bad SET ENCRYPTED PASSWORD 'plain'", db="system")
         assert "Incorrect format of encrypted password" in msg
+
+
+def test_refusals_instead_of_wider_or_narrower_rights(server):
+    with GraphDatabase.driver(server.bolt_uri, auth=ADMIN) as admin:
+        # Impersonation is not granted: refused, never run as the login.
+        with pytest.raises(neo4j.exceptions.Neo4jError) as e:
+            admin.execute_query("RETURN 1", impersonated_user_=USER)
+        assert e.value.code == "Neo.ClientError.Security.Forbidden"
+        role = fresh_name("part")
+        system(admin, f"CREATE ROLE {role}")
+        for q in (f"GRANT MATCH {{*}} ON GRAPH * NODES * TO {role}",
+                  f"REVOKE MATCH {{*}} ON GRAPH * RELATIONSHIPS * FROM {role}",
+                  f"GRANT WRITE ON GRAPH * NODES * TO {role}"):
+            code, _ = attempt(admin, q, db="system")
+            assert code == "Neo.ClientError.Statement.UnsupportedAdministrationCommand", q
+        assert [r for r in system(admin, f"SHOW ROLE {role} PRIVILEGES")] == []
+        # A session of a user who was dropped and made again under the same
+        # name has none of the new user's rights.
+        name, pw = make_user(admin, "reader")
+        with GraphDatabase.driver(server.bolt_uri, auth=(name, pw), max_connection_pool_size=1) as d:
+            with d.session(database="neo4j") as s:
+                s.run("RETURN 1").consume()
+                system(admin, f"DROP USER {name}")
+                system(admin, f"CREATE USER {name} SET PASSWORD 'other-password' CHANGE NOT REQUIRED")
+                system(admin, f"GRANT ROLE admin TO {name}")
+                with pytest.raises((neo4j.exceptions.Neo4jError, AuthError)):
+                    s.run("CREATE (:ShouldNotExist)").consume()
+        system(admin, f"DROP USER {name}")
+        system(admin, f"DROP ROLE {role}")
+        assert admin.execute_query("MATCH (n:ShouldNotExist) RETURN count(n) AS c").records[0]["c"] == 0

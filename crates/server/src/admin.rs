@@ -38,7 +38,7 @@ pub struct Caller {
 
 impl Caller {
     /// The caller as the replicated state knows them now.
-    pub fn resolve(auth: &auth::Auth, user: Option<&str>) -> Caller {
+    pub fn resolve(auth: &auth::Auth, user: Option<&str>, id: Option<u64>) -> Caller {
         let (true, Some(user)) = (auth.enabled(), user) else {
             return Caller::default();
         };
@@ -48,9 +48,20 @@ impl Caller {
                 ..Caller::default()
             };
         };
+        // Logged in as another user of that name (dropped and made again
+        // since): no rights.
+        let same = security
+            .users
+            .get(user)
+            .is_some_and(|u| id.is_none_or(|id| id == u.id));
         Caller {
             user: Some(user.to_owned()),
-            rights: Some(security.rights(user).unwrap_or_else(|| Rights::none(user))),
+            rights: Some(
+                security
+                    .rights(user)
+                    .filter(|_| same)
+                    .unwrap_or_else(|| Rights::none(user)),
+            ),
             expired: security.users.get(user).is_some_and(|u| u.change_required),
         }
     }
@@ -168,6 +179,13 @@ fn privilege_rows(
         PrivilegeKind::Access => ("access", "database", vec!["database"]),
         PrivilegeKind::Start => ("start_database", "database", vec!["database"]),
         PrivilegeKind::Stop => ("stop_database", "database", vec!["database"]),
+        // Causeway shows or hides a graph whole: nodes without their
+        // relationships (or the reverse) would be a partial view.
+        PrivilegeKind::Match | PrivilegeKind::Write if segments.len() != 2 => {
+            return Err(unsupported(&format!(
+                "{privilege:?} on nodes or relationships alone (grant on ELEMENTS *)"
+            )))
+        }
         PrivilegeKind::Match => ("match", "all_properties", segments.to_vec()),
         PrivilegeKind::Write => ("write", "graph", vec!["NODE(*)", "RELATIONSHIP(*)"]),
         PrivilegeKind::NameManagement => ("token", "database", vec!["database"]),
@@ -608,15 +626,15 @@ fn show_privileges(
     caller: &Caller,
 ) -> Result<Rows> {
     let params = Map::new();
-    // (role, user) pairs whose privileges are listed.
-    let (roles, user): (Vec<String>, Option<String>) = match of {
+    // Groups of (roles, the user they are listed for).
+    let groups: Vec<(Vec<String>, Option<String>)> = match of {
         PrivilegesOf::All => {
             caller.require_dbms("SHOW PRIVILEGE")?;
-            (security.roles.keys().cloned().collect(), None)
+            vec![(security.roles.keys().cloned().collect(), None)]
         }
         PrivilegesOf::Roles(rs) => {
             caller.require_dbms("SHOW PRIVILEGE")?;
-            (names(rs, &params)?, None)
+            vec![(names(rs, &params)?, None)]
         }
         PrivilegesOf::Users(users) => {
             let users = match users {
@@ -627,18 +645,18 @@ fn show_privileges(
             if users.iter().any(|u| Some(u) != caller.user.as_ref()) {
                 caller.require_dbms("SHOW PRIVILEGE and/or SHOW USER")?;
             }
-            let mut roles = BTreeSet::new();
-            for u in &users {
-                if let Some(rec) = security.users.get(u) {
-                    roles.extend(rec.roles.iter().cloned());
-                    roles.insert(PUBLIC.to_owned());
-                }
-            }
-            // One user at a time is what drivers and tools ask for; with
-            // several, rows carry the first's name.
-            (roles.into_iter().collect(), users.first().cloned())
+            users
+                .into_iter()
+                .filter_map(|u| {
+                    let rec = security.users.get(&u)?;
+                    let mut roles: Vec<String> = rec.roles.iter().cloned().collect();
+                    roles.push(PUBLIC.to_owned());
+                    Some((roles, Some(u)))
+                })
+                .collect()
         }
     };
+    let for_user = matches!(of, PrivilegesOf::Users(_));
     match as_commands {
         None => {
             let mut columns = cols(&[
@@ -650,24 +668,27 @@ fn show_privileges(
                 "role",
                 "immutable",
             ]);
-            if user.is_some() {
+            if for_user {
                 columns.push("user".into());
             }
-            Ok((
-                columns,
-                privilege_rows_of(security, &roles, user.as_deref()),
-            ))
+            let rows = groups
+                .iter()
+                .flat_map(|(roles, user)| privilege_rows_of(security, roles, user.as_deref()))
+                .collect();
+            Ok((columns, rows))
         }
         Some(revoke) => {
             let mut commands = BTreeSet::new();
-            for role in &roles {
-                for p in security.roles.get(role).into_iter().flatten() {
-                    let shown = if user.is_some() {
-                        "$role".to_owned()
-                    } else {
-                        format!("`{role}`")
-                    };
-                    commands.insert(as_command(p, &shown, revoke));
+            for (roles, _) in &groups {
+                for role in roles {
+                    for p in security.roles.get(role).into_iter().flatten() {
+                        let shown = if for_user {
+                            "$role".to_owned()
+                        } else {
+                            format!("`{role}`")
+                        };
+                        commands.insert(as_command(p, &shown, revoke));
+                    }
                 }
             }
             Ok((

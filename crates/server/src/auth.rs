@@ -187,6 +187,11 @@ impl Auth {
         Some(source()).filter(|s| s.initialized)
     }
 
+    /// A user's id in the replicated state, once it is initialised.
+    pub fn user_id(&self, user: &str) -> Option<u64> {
+        self.security()?.users.get(user).map(|u| u.id)
+    }
+
     /// The first user of a new DBMS and its hash: the user the `auth`
     /// setting names, with the password stored for it locally (a random
     /// one nobody knows when there is none, as with `--auth none`).
@@ -269,7 +274,7 @@ pub const VERIFIED_ENTRIES: usize = 1_024;
 /// invalidates them at once.
 pub struct Door {
     auth: Arc<Auth>,
-    slots: tokio::sync::Semaphore,
+    slots: Arc<tokio::sync::Semaphore>,
     key: [u8; 32],
     verified: Mutex<HashMap<[u8; 32], Verified>>,
     /// Password checks run so far.
@@ -290,7 +295,7 @@ impl Door {
         rand::thread_rng().fill_bytes(&mut key);
         Door {
             auth,
-            slots: tokio::sync::Semaphore::new(slots.max(1)),
+            slots: Arc::new(tokio::sync::Semaphore::new(slots.max(1))),
             key,
             verified: Mutex::new(HashMap::new()),
             hashed: Default::default(),
@@ -343,9 +348,12 @@ impl Door {
         if let Some(user) = self.remembered(&key) {
             return Ok(user);
         }
-        let _slot = self
+        // The slot travels with the hash: a client that gives up waiting
+        // does not free it before the hash it started has run.
+        let slot = self
             .slots
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| Error::new(Code::Unknown, "the server is shutting down"))?;
         self.hashed
@@ -353,6 +361,7 @@ impl Door {
         let auth = self.auth.clone();
         let (u, p) = (user.to_owned(), password.to_owned());
         let checked = hashing(move || {
+            let _slot = slot;
             let hash = auth.stored_hash(&u);
             auth.authenticate("basic", Some(&u), Some(&p))
                 .map(|name| (name, hash))

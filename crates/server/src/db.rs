@@ -135,12 +135,10 @@ impl Data for GraphState {
             let commands: Vec<Command> =
                 serde_json::from_slice(json).map_err(|e| format!("security commands: {e}"))?;
             let mut next = (*self.1).clone();
-            for c in &commands {
-                // Refused the same way on every member: the entry changes
-                // nothing and its writer is told.
-                if next.apply(c).is_err() {
-                    return Ok(false);
-                }
+            // Refused the same way on every member: the entry changes
+            // nothing and its writer is told.
+            if next.apply_all(&commands).is_err() {
+                return Ok(false);
             }
             self.1 = Arc::new(next);
             return Ok(true);
@@ -474,6 +472,17 @@ impl Database {
         if class == StatementClass::Admin {
             return self.run_admin(tx, query, params).await;
         }
+        if class == StatementClass::Schema && tx.blind {
+            tx.failed = true;
+            return Err(Error::new(
+                Code::Forbidden,
+                format!(
+                    "Schema operations on database '{}' need MATCH on it here: Causeway runs them \
+                     against the graph the caller can see.",
+                    self.name
+                ),
+            ));
+        }
         if !tx.pending.is_empty() && class != StatementClass::Read {
             tx.failed = true;
             return Err(mixed_admin());
@@ -699,6 +708,15 @@ impl Database {
         };
         let planned = crate::admin::plan(cmd, params, &mut view, &tx.caller).await;
         match planned {
+            Ok(commands) if tx.pending.len() + commands.len() > MAX_PENDING_COMMANDS => {
+                tx.failed = true;
+                Err(Error::new(
+                    Code::TransactionCommitFailed,
+                    format!(
+                        "A transaction may hold at most {MAX_PENDING_COMMANDS} administration commands."
+                    ),
+                ))
+            }
             Ok(commands) => {
                 tx.security = Some(view);
                 tx.statements += 1;
@@ -737,9 +755,31 @@ impl Database {
         let id = tx
             .forward
             .map_or_else(causeway_replication::random::u64, |f| f.command_id);
-        let payload = GraphState::security_payload(&std::mem::take(&mut tx.pending));
-        let index = group.submit_as(leader, id, payload).await?.await?;
-        Ok(self.bookmark(index))
+        let commands = std::mem::take(&mut tx.pending);
+        let payload = GraphState::security_payload(&commands);
+        if payload.len() > self.config.max_transaction_bytes {
+            return Err(Error::new(
+                Code::TransactionCommitFailed,
+                "The transaction's administration commands are larger than max_transaction_bytes.",
+            ));
+        }
+        let committed = match group.submit_as(leader, id, payload).await {
+            Ok(pending) => pending.await,
+            Err(e) => Err(e),
+        };
+        match committed {
+            Ok(index) => Ok(self.bookmark(index)),
+            Err(e) => {
+                // Refused on apply: another transaction changed what these
+                // commands were checked against. Checking them again says
+                // what, in Neo4j's words.
+                let mut now = (*self.security()).clone();
+                match now.apply_all(&commands) {
+                    Err(precise) => Err(precise),
+                    Ok(_) => Err(e),
+                }
+            }
+        }
     }
 
     async fn lock_for_write(&self, tx: &mut Transaction) -> Result<(), Error> {
@@ -980,6 +1020,9 @@ impl Database {
         Ok(())
     }
 }
+
+/// Administration commands one transaction may hold.
+const MAX_PENDING_COMMANDS: usize = 1_000;
 
 fn credentials_expired() -> Error {
     Error::new(

@@ -44,6 +44,9 @@ pub const MAX_PRIVILEGES_PER_ROLE: usize = 1_000;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
+    /// Unique for the life of the DBMS: a user dropped and made again
+    /// under the same name gets a new one (a rename keeps it).
+    pub id: u64,
     /// An argon2id PHC string, or `SHA-256,<hash>,<salt>,<iterations>`
     /// for a password given `ENCRYPTED` in Neo4j's format.
     pub hash: String,
@@ -84,6 +87,8 @@ pub struct Security {
     /// Whether the first user and the built-in roles exist. Until then a
     /// member checks logins against its own `auth` setting.
     pub initialized: bool,
+    /// The id the next new user gets.
+    pub next_user_id: u64,
     pub users: BTreeMap<String, User>,
     /// Every role, PUBLIC and the built-in ones included, with its
     /// privileges.
@@ -320,8 +325,17 @@ fn built_in_privileges(role: &str) -> BTreeSet<Privilege> {
 impl Security {
     /// Runs `cmd` against the state. An error leaves the state unchanged.
     pub fn apply(&mut self, cmd: &Command) -> Result<Outcome, Error> {
+        self.apply_all(std::slice::from_ref(cmd))
+    }
+
+    /// Runs the commands in order, all or none (one copy of the state,
+    /// however many there are).
+    pub fn apply_all(&mut self, cmds: &[Command]) -> Result<Outcome, Error> {
         let mut next = self.clone();
-        let outcome = next.change(cmd)?;
+        let mut outcome = Outcome { no_effect: true };
+        for cmd in cmds {
+            outcome.no_effect &= next.change(cmd)?.no_effect;
+        }
         *self = next;
         Ok(outcome)
     }
@@ -345,9 +359,11 @@ impl Security {
                 for role in BUILT_IN_ROLES {
                     self.roles.insert(role.into(), built_in_privileges(role));
                 }
+                self.next_user_id += 1;
                 self.users.insert(
                     user.clone(),
                     User {
+                        id: self.next_user_id,
                         hash: hash.clone(),
                         roles: [ADMIN.to_owned()].into(),
                         ..User::default()
@@ -394,9 +410,11 @@ impl Security {
                         what()
                     )));
                 }
+                self.next_user_id += 1;
                 self.users.insert(
                     name.clone(),
                     User {
+                        id: self.next_user_id,
                         hash: hash.clone(),
                         change_required: *change_required,
                         suspended: *suspended,

@@ -78,6 +78,9 @@ pub struct BoltSession {
     routed: bool,
     /// The authenticated user (`None` with authentication off).
     user: Option<String>,
+    /// The id the user had at login: a user dropped and made again under
+    /// the same name is another user, and this session is not theirs.
+    user_id: Option<u64>,
 }
 
 pub enum BoltTx {
@@ -111,6 +114,7 @@ impl Backend for BoltBackend {
                     shared: self.0.clone(),
                     routed: token.extra.contains_key(ROUTED_MARK),
                     token: token.clone(),
+                    user_id: self.0.door.auth().user_id(&user),
                     user: Some(user),
                 })
             }
@@ -137,9 +141,15 @@ impl Backend for BoltBackend {
 impl BoltSession {
     /// A session for one HTTP request, with the request's credentials.
     pub fn for_http(shared: Arc<Shared>, token: AuthToken) -> BoltSession {
+        // Each HTTP request logs in anew, so the user is the current one.
+        let user_id = token
+            .principal
+            .as_deref()
+            .and_then(|u| shared.door.auth().user_id(u));
         BoltSession {
             shared,
             user: token.principal.clone(),
+            user_id,
             token,
             routed: false,
         }
@@ -147,7 +157,7 @@ impl BoltSession {
 
     /// Who runs this session's transactions, with their privileges now.
     fn caller(&self) -> Caller {
-        Caller::resolve(self.shared.door.auth(), self.user.as_deref())
+        Caller::resolve(self.shared.door.auth(), self.user.as_deref(), self.user_id)
     }
 
     /// The member that should run a transaction: write-mode transactions
@@ -256,6 +266,22 @@ fn routed_result(stream: Stream, query: &str, db: &str) -> RunResult {
     }
 }
 
+/// Impersonation (`impersonated_user` in the drivers) would run a
+/// transaction with another user's rights; Causeway does not grant the
+/// IMPERSONATE privilege, so it refuses rather than run with the login's.
+fn refuse_impersonation(imp_user: Option<&str>) -> Result<(), Error> {
+    match imp_user {
+        Some(u) if !u.is_empty() => Err(Error::new(
+            Code::Forbidden,
+            format!(
+                "Impersonating user '{}' is not supported by this server.",
+                u.chars().take(64).collect::<String>()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Auto-commit statements a member answers about itself rather than routing
 /// them: read-only cluster and routing procedures, and SHOW commands. One
 /// that does not parse is sent on, to be refused where it runs.
@@ -271,6 +297,7 @@ impl Session for BoltSession {
     type Tx = BoltTx;
 
     async fn begin(&mut self, mut req: BeginRequest) -> Result<BoltTx, Error> {
+        refuse_impersonation(req.imp_user.as_deref())?;
         let db = self.shared.database(req.db.as_deref())?;
         self.shared.check_bookmarks(&req.bookmarks)?;
         // From here on the database is named, so that every bookmark made
@@ -422,6 +449,7 @@ impl Session for BoltSession {
     }
 
     async fn route(&mut self, req: RouteRequest) -> Result<RoutingTable, Error> {
+        refuse_impersonation(req.imp_user.as_deref())?;
         let db = self.shared.database(req.db.as_deref())?;
         self.shared.check_bookmarks(&req.bookmarks)?;
         let routes = self

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{ready, Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use causeway_net::{BoxFuture, BoxStream, Listener, Net, Network};
@@ -106,8 +106,10 @@ pub struct Tls {
     files: Files,
     verify_member_hostname: bool,
     current: RwLock<Arc<Configs>>,
-    /// (modified time, length) of each file at the last reading.
-    stamps: Mutex<Vec<Option<(SystemTime, u64)>>>,
+    /// A digest of each file's contents at the last reading (a renewed
+    /// certificate can have the same length and, rewritten in place, the
+    /// same modification time).
+    stamps: Mutex<Vec<Option<u64>>>,
 }
 
 fn path(setting: &str) -> Option<PathBuf> {
@@ -247,12 +249,15 @@ impl Tls {
     }
 }
 
-fn stamps(files: &Files) -> Vec<Option<(SystemTime, u64)>> {
+fn stamps(files: &Files) -> Vec<Option<u64>> {
+    use std::hash::{Hash, Hasher};
     files
         .all()
         .map(|p| {
-            let m = std::fs::metadata(p).ok()?;
-            Some((m.modified().ok()?, m.len()))
+            let bytes = read_pem(p).ok()?;
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut h);
+            Some(h.finish())
         })
         .collect()
 }
