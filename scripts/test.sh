@@ -112,10 +112,11 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
     command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl)
     scripts/compose-v2.sh
     scripts/image.sh
-    # deploy/compose.yaml under both Compose tools; they share the scenarios.
+    # deploy/compose.yaml under both Compose tools; they share the scenarios,
+    # and the v1 half runs with deploy/compose.tls.yaml added.
     .venv/neo4j6/bin/python tests/containers/run.py --compose "docker compose" \
         --scenarios kill,image,full-stop --json target/containers-compose-v2.json
-    .venv/neo4j6/bin/python tests/containers/run.py --compose docker-compose \
+    .venv/neo4j6/bin/python tests/containers/run.py --compose docker-compose --tls \
         --scenarios disconnect,rolling --json target/containers-compose-v1.json
     .venv/neo4j6/bin/python tests/containers/kubernetes.py --json target/kubernetes.json
 else

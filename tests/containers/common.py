@@ -3,23 +3,35 @@ standing in for a Kubernetes Service, a managed-transaction write load and
 the check that every acknowledged write is on every member exactly once.
 
 Members are named by a dict: name -> (published Bolt port, published HTTP
-port), both on 127.0.0.1."""
+port), both on 127.0.0.1. With use_tls(ca), every client here (health
+checks, drivers, the final check) speaks TLS and trusts only that CA."""
 import collections
 import json
 import logging
 import os
 import socket
+import ssl
 import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
 
-from neo4j import GraphDatabase
+from neo4j import GraphDatabase, TrustCustomCAs
 
 READY_TIMEOUT = 90
 
 logging.getLogger("neo4j").setLevel(logging.CRITICAL)
+
+
+# The CA file clients trust when the members require TLS; None for plaintext.
+TLS_CA = None
+
+
+def use_tls(ca):
+    """Clients from now on trust only this CA file (None: plaintext)."""
+    global TLS_CA
+    TLS_CA = None if ca is None else str(ca)
 
 
 def log(*a):
@@ -35,9 +47,10 @@ def sh(*args, env=None, check=True):
 
 def health(http_port, timeout=1.0):
     """A member's /health/ready answer, or None if it does not answer."""
+    scheme, ctx = ("https", ssl.create_default_context(cafile=TLS_CA)) if TLS_CA else ("http", None)
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/health/ready",
-                                    timeout=timeout) as r:
+        with urllib.request.urlopen(f"{scheme}://127.0.0.1:{http_port}/health/ready",
+                                    timeout=timeout, context=ctx) as r:
             return json.loads(r.read())
     except urllib.error.HTTPError as e:
         return json.loads(e.read() or b"null")
@@ -136,9 +149,13 @@ class Relay:
         self.sock.close()
 
 
+def tls_options():
+    return dict(encrypted=True, trusted_certificates=TrustCustomCAs(TLS_CA)) if TLS_CA else {}
+
+
 def driver_options(auth):
     return dict(auth=auth, connection_timeout=2, max_transaction_retry_time=30,
-                liveness_check_timeout=0)
+                liveness_check_timeout=0, **tls_options())
 
 
 class Load:
@@ -195,7 +212,7 @@ class Load:
 
 def read_ids(bolt_port, auth, bookmarks):
     """Every :W id on one member, read there with the bookmarks given."""
-    with GraphDatabase.driver(f"bolt://127.0.0.1:{bolt_port}", auth=auth) as d:
+    with GraphDatabase.driver(f"bolt://127.0.0.1:{bolt_port}", auth=auth, **tls_options()) as d:
         with d.session(bookmarks=bookmarks, default_access_mode="READ") as s:
             return [r["id"] for r in s.run("MATCH (n:W) RETURN n.id AS id")]
 
@@ -204,7 +221,7 @@ def check(members, writer_uri, auth, load, allow_failures):
     """Every acknowledged write on every member exactly once, no duplicate
     anywhere, members identical; failures only where allowed. Returns
     (acknowledged, nodes on each member)."""
-    with GraphDatabase.driver(writer_uri, auth=auth) as d:
+    with GraphDatabase.driver(writer_uri, auth=auth, **tls_options()) as d:
         with d.session() as s:
             s.execute_write(lambda tx: tx.run("MERGE (:Barrier)").consume())
             bookmarks = s.last_bookmarks()

@@ -14,7 +14,10 @@
    client Service's stand-in (a relay over every pod it selects) must take
    managed-transaction writes, and a pod terminated as Kubernetes does it
    (preStop, then SIGTERM with the grace period) must exit within that
-   grace with no client transaction failing. Anything the image does not
+   grace with no client transaction failing. An overlay that mounts the
+   TLS Secrets (components/tls) gets them as an operator would make them,
+   from scripts/tls-certs.sh for the pods' stable names, and every client
+   of the test then speaks TLS, trusting only that CA. Anything the image does not
    provide that the manifests rely on (a port it does not expose, another
    user, a missing volume, a missing binary) fails the test: manifests and
    image cannot drift apart.
@@ -35,6 +38,7 @@ import kubernetes_validate
 import yaml
 from neo4j import GraphDatabase
 
+import common
 from common import Load, Relay, check, driver_options, leader, log, sh, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,8 +213,40 @@ def cleanup(pods, network):
     sh("docker", "network", "rm", network, check=False)
 
 
+def tls_secrets(docs, tmp):
+    """The Secrets components/tls reads and the operator creates: made
+    here, for every pod's stable name and the client Service."""
+    wanted = {v["secret"]["secretName"] for d in docs if d["kind"] == "StatefulSet"
+              for v in d["spec"]["template"]["spec"].get("volumes", []) if "secret" in v}
+    have = {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}
+    missing = wanted - have
+    if not missing:
+        return []
+    assert missing == {"causeway-tls", "causeway-cluster-tls"}, f"Secrets nobody makes: {missing}"
+    hosts = ["causeway"]
+    for d in docs:
+        if d["kind"] == "StatefulSet":
+            svc = d["spec"]["serviceName"]
+            hosts += [f"{d['metadata']['name']}-{i}.{svc}" for i in range(d["spec"]["replicas"])]
+    certs = Path(tmp) / "certs"
+    sh(str(ROOT / "scripts" / "tls-certs.sh"), str(certs), *hosts)
+    common.use_tls(certs / "ca.crt")
+    files = lambda **kv: {k: (certs / v).read_text() for k, v in kv.items()}
+    secrets = [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": "causeway-tls"},
+                "stringData": files(**{"tls.crt": "tls.crt", "tls.key": "tls.key"})},
+               {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": "causeway-cluster-tls"},
+                "stringData": files(**{"tls.crt": "member.crt", "tls.key": "member.key",
+                                       "ca.crt": "ca.crt"})}]
+    for d in secrets:
+        kubernetes_validate.validate(d, KUBERNETES_VERSION, strict=True)
+    return secrets
+
+
 def run_overlay(overlay, keep):
     docs = render(overlay)
+    common.use_tls(None)
     image_names = {c["image"] for d in docs if d["kind"] == "StatefulSet"
                    for c in d["spec"]["template"]["spec"]["containers"]}
     (image,) = image_names
@@ -218,6 +254,8 @@ def run_overlay(overlay, keep):
     network = f"{PREFIX}-net"
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
+        docs += tls_secrets(docs, tmp)
+        figures["tls"] = common.TLS_CA is not None
         pods = [Pod(d, i, docs, tmp) for d in docs if d["kind"] == "StatefulSet"
                 for i in range(d["spec"]["replicas"])]
         cleanup(pods, network)
@@ -287,13 +325,16 @@ def run_overlay(overlay, keep):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--overlay", action="append",
-                    help="run this overlay's pods (repeatable; default: single and cores-replicas)")
+                    help="run this overlay's pods (repeatable; default: single and "
+                    "cores-replicas-tls)")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--keep", action="store_true", help="leave the containers running")
     args = ap.parse_args()
     validate_all()
     figures = {}
-    for overlay in args.overlay or ["single", "cores-replicas"]:
+    # cores-replicas-tls is cores-replicas with components/tls: the largest
+    # shape and the TLS wiring in one run.
+    for overlay in args.overlay or ["single", "cores-replicas-tls"]:
         figures[overlay] = run_overlay(overlay, args.keep)
         log(overlay, json.dumps(figures[overlay]))
     if args.json:

@@ -24,23 +24,33 @@ The compose file must work with both Compose tools users have: Debian's
 docker-compose 1.29 and Compose v2 (`docker compose`); --compose picks
 one, and --scenarios a subset, so CI can share the scenarios between them.
 
+--tls adds deploy/compose.tls.yaml, with certificates scripts/tls-certs.sh
+makes: members require TLS from clients and mutual TLS between themselves,
+and every client here trusts only that CA. Plaintext must then be refused
+on every member's Bolt and HTTP port.
+
     tests/containers/run.py [--compose "docker compose"] [--scenarios kill,image]
-                            [--json FILE] [--keep]
+                            [--tls] [--json FILE] [--keep]
 """
 import argparse
 import collections
 import json
+import os
 import socket
 import sys
+import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from neo4j import GraphDatabase
 
+import common
 from common import Load, Relay, all_ready, check, driver_options, leader, log, sh, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = ROOT / "deploy" / "compose.yaml"
+# compose.yaml, then any override files (--tls adds compose.tls.yaml).
+COMPOSE_FILES = [ROOT / "deploy" / "compose.yaml"]
 PROJECT = "causewayct"
 # Service name -> (published Bolt port, published HTTP port), as compose.yaml has them.
 MEMBERS = {
@@ -56,7 +66,8 @@ AUTH = (USER, PASSWORD)
 
 
 def compose(*args, env=None, check=True):
-    return sh(*COMPOSE_TOOL, "-f", str(COMPOSE), "-p", PROJECT, *args, env=env, check=check)
+    files = [w for f in COMPOSE_FILES for w in ("-f", str(f))]
+    return sh(*COMPOSE_TOOL, *files, "-p", PROJECT, *args, env=env, check=check)
 
 
 def container(service):
@@ -178,6 +189,26 @@ def full_stop():
     return {"stop_s": round(stopped, 2), "back_after_s": round(time.monotonic() - t, 2)}
 
 
+def refuses_plaintext():
+    """With TLS required, a plaintext Bolt or HTTP client gets nowhere on
+    any member."""
+    for service, (bolt, http) in MEMBERS.items():
+        with GraphDatabase.driver(f"bolt://127.0.0.1:{bolt}", auth=AUTH,
+                                  connection_timeout=2) as d:
+            try:
+                d.verify_connectivity()
+            except Exception:  # noqa: BLE001 - any refusal will do; success will not
+                pass
+            else:
+                raise AssertionError(f"{service} took a plaintext Bolt connection")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{http}/health/ready", timeout=2)
+        except OSError:
+            pass
+        else:
+            raise AssertionError(f"{service} answered plaintext HTTP")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", help="write the figures here")
@@ -186,7 +217,15 @@ def main():
                     help='the Compose command: "docker-compose" (v1) or "docker compose" (v2)')
     ap.add_argument("--scenarios", default=",".join(SCENARIOS),
                     help="comma-separated, run in the usual order")
+    ap.add_argument("--tls", action="store_true",
+                    help="add deploy/compose.tls.yaml with certificates made for this run")
     args = ap.parse_args()
+    if args.tls:
+        certs = Path(tempfile.mkdtemp(prefix="causeway-certs-"))
+        sh(str(ROOT / "scripts" / "tls-certs.sh"), str(certs))
+        os.environ["CAUSEWAY_TLS_DIR"] = str(certs)
+        COMPOSE_FILES.append(ROOT / "deploy" / "compose.tls.yaml")
+        common.use_tls(certs / "ca.crt")
     COMPOSE_TOOL[:] = args.compose.split()
     chosen = set(args.scenarios.split(","))
     unknown = chosen - set(SCENARIOS)
@@ -204,7 +243,7 @@ def main():
         sh("docker", "build", "-q", "-t", "causeway:next", "--label",
            f"causeway.rebuilt={time.time()}", str(ROOT))
     version = sh(*COMPOSE_TOOL, "version").stdout.strip().splitlines()[0]
-    figures = {"compose": version, "image_bytes": image["Size"]}
+    figures = {"compose": version, "image_bytes": image["Size"], "tls": args.tls}
     compose("down", "-v", check=False)
     relay = Relay(MEMBERS)
     try:
@@ -221,6 +260,8 @@ def main():
                    lambda: set(docker_health().values()) == {"healthy"}, timeout=60)
         figures["up_to_healthy_s"] = round(time.monotonic() - t, 2)
         log("cluster ready in", figures["up_to_ready_s"], "s; leader", leader(CORES))
+        if args.tls:
+            refuses_plaintext()
         if "kill" in chosen:
             scenario("kill", relay, figures, kill_leader, allow_failures=True)
             gap = figures["kill"]["longest_write_gap_s"]["any"]
