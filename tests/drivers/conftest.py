@@ -58,6 +58,8 @@ class Server:
         self.bolt_port = free_port()
         self.http_port = free_port()
         self.extra_args = list(extra_args)
+        # The --auth setting: USER/PASSWORD, or "none".
+        self.auth = f"{USER}/{PASSWORD}"
         self.proc = None
         self.log_path = Path(data_dir) / "server.log"
 
@@ -75,7 +77,7 @@ class Server:
             "--data-dir", str(self.data_dir),
             "--bolt-listen", f"127.0.0.1:{self.bolt_port}",
             "--http-listen", f"127.0.0.1:{self.http_port}",
-            "--auth", f"{USER}/{PASSWORD}",
+            "--auth", self.auth,
             *self.extra_args,
         ]
         self.log = open(self.log_path, "ab")

@@ -17,6 +17,7 @@ from neo4j import GraphDatabase
 from neo4j.exceptions import AuthError, ClientError, Forbidden
 
 from cluster import Cluster, Core, wait_until
+from test_bad_input import connect, hello_logon, recv_all
 from conftest import PASSWORD, USER, Server
 
 ADMIN = (USER, PASSWORD)
@@ -135,6 +136,11 @@ def test_users_roles_and_privileges_as_neo4j_lists_them(server):
             assert recs[0]["c"] == 0
         users = {r["user"]: r for r in system(admin, "SHOW USERS")}
         assert users[name]["roles"] == ["PUBLIC"] and users[name]["suspended"] is False
+        # Names may come as parameters, as tools send them.
+        rows = system(admin, "SHOW USER $u PRIVILEGES YIELD user, role", u=name)
+        assert {(r["user"], r["role"]) for r in rows} == {(name, "PUBLIC")}
+        rows = system(admin, "SHOW ROLE $r PRIVILEGES", r=role)
+        assert rows and {r["role"] for r in rows} == {role}
         # Refusals carry Neo4j's codes and messages.
         code, msg = attempt(admin, f"CREATE USER {name} SET PASSWORD 'password12'", db="system")
         assert code == "Neo.ClientError.Statement.ArgumentError" and "User already exists" in msg
@@ -169,6 +175,16 @@ def test_expired_suspended_and_changed_passwords(server):
             assert "must be changed before you can use this instance" in msg
             code, msg = attempt(d, "SHOW CURRENT USER", db="system")
             assert code == "Neo.ClientError.Security.CredentialsExpired"
+        # LOGON's SUCCESS says so, for tools that ask for a new password.
+        expired_flag = b"credentials_expired\xc3"
+        for who, flagged in (((name, pw), True), (ADMIN, False)):
+            sock = connect(server)
+            sock.sendall(hello_logon(who))
+            data, _ = recv_all(sock, timeout=1.0)
+            sock.close()
+            assert data.count(b"\xb1\x70") == 2, data  # two SUCCESS
+            assert (expired_flag in data) == flagged, (who[0], data)
+        with GraphDatabase.driver(server.bolt_uri, auth=(name, pw)) as d:
             code, msg = attempt(d, "ALTER CURRENT USER SET PASSWORD FROM $o TO $o", db="system", o=pw)
             assert "Old password and new password cannot be the same" in msg
             code, msg = attempt(d, "ALTER CURRENT USER SET PASSWORD FROM 'wrong-password' TO 'new-password-1'",
@@ -215,6 +231,50 @@ def test_lockout_after_failed_logins(fresh_server):
     time.sleep(3.2)
     with GraphDatabase.driver(fresh_server.bolt_uri, auth=(name, pw)) as d:
         d.verify_connectivity()
+        # Guessing the old password in ALTER CURRENT USER counts the same:
+        # an open session cannot be used to find the password.
+        guess = "ALTER CURRENT USER SET PASSWORD FROM 'guess-%d' TO 'new-password-1'"
+        for i in range(3):
+            code, msg = attempt(d, guess % i, db="system")
+            assert "Invalid principal or credentials" in msg, msg
+        code, msg = attempt(d, "ALTER CURRENT USER SET PASSWORD FROM $o TO 'new-password-1'",
+                            db="system", o=pw)
+        assert code == "Neo.ClientError.Security.AuthenticationRateLimit", msg
+    with GraphDatabase.driver(fresh_server.bolt_uri, auth=(name, pw)) as d:
+        with pytest.raises(ClientError) as e:
+            d.verify_connectivity()
+        assert e.value.code == "Neo.ClientError.Security.AuthenticationRateLimit"
+
+
+def test_auth_turned_on_later_with_another_user(fresh_server):
+    """Started with --auth none, then with --auth alice/...: alice is made
+    with admin, since no one else could administer the DBMS; data written
+    while auth was off is there."""
+    fresh_server.auth = "none"
+    fresh_server.start()
+    with GraphDatabase.driver(fresh_server.bolt_uri, auth=None) as d:
+        d.execute_query("CREATE (:BeforeAuth)")
+    fresh_server.stop()
+    fresh_server.auth = "alice/alice-password-1"
+    fresh_server.start()
+    alice = ("alice", "alice-password-1")
+    with GraphDatabase.driver(fresh_server.bolt_uri, auth=alice) as d:
+        users = []
+        wait_until(lambda: users.extend(try_records(lambda: system(d, "SHOW USERS")) or [])
+                   or users, what="alice to be made")
+        assert "admin" in {u["user"]: u for u in users}["alice"]["roles"]
+        assert d.execute_query("MATCH (n:BeforeAuth) RETURN count(n) AS c").records[0]["c"] == 1
+    # The user made while auth was off still has no password anyone knows.
+    with GraphDatabase.driver(fresh_server.bolt_uri, auth=(USER, "a-guess-1")) as d:
+        with pytest.raises(AuthError):
+            d.verify_connectivity()
+
+
+def try_records(f):
+    try:
+        return f()
+    except neo4j.exceptions.Neo4jError:
+        return None
 
 
 def http(port, path, user, password, body, method="POST"):

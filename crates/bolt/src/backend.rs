@@ -232,4 +232,11 @@ pub trait Session: Send + 'static {
         &mut self,
         req: RouteRequest,
     ) -> impl Future<Output = Result<RoutingTable, Error>> + Send;
+
+    /// Whether the user must change their password before anything else
+    /// runs; HELLO/LOGON SUCCESS then carries `credentials_expired: true`,
+    /// which tools read to ask for a new password.
+    fn credentials_expired(&self) -> bool {
+        false
+    }
 }

@@ -753,9 +753,20 @@ where
                 }
             }
         }
-        let meta = self.hello_metadata();
+        let mut meta = self.hello_metadata();
+        self.note_expired_credentials(&mut meta);
         self.success(meta);
         Flow::Continue
+    }
+
+    fn note_expired_credentials(&self, meta: &mut Map) {
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.credentials_expired())
+        {
+            meta.insert("credentials_expired".to_owned(), Value::Bool(true));
+        }
     }
 
     async fn logon(&mut self, token: AuthToken) -> Flow {
@@ -764,7 +775,9 @@ where
                 self.session = Some(session);
                 self.state = State::Ready;
                 self.auth_deadline = None;
-                self.success(Map::new());
+                let mut meta = Map::new();
+                self.note_expired_credentials(&mut meta);
+                self.success(meta);
                 Flow::Continue
             }
             Err(e) => {

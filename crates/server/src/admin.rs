@@ -31,9 +31,12 @@ pub struct Caller {
     /// authentication off, or before the first user exists in the
     /// replicated state (then the only one who can log in is the
     /// configured first user).
-    pub rights: Option<Rights>,
+    pub rights: Option<Arc<Rights>>,
     /// The user's password must change before anything else runs.
     pub expired: bool,
+    /// Where a wrong password given in ALTER CURRENT USER counts towards
+    /// the user's lock-out, as a failed login does.
+    pub attempts: Option<Arc<auth::Attempts>>,
 }
 
 impl Caller {
@@ -45,6 +48,7 @@ impl Caller {
         let Some(security) = auth.security() else {
             return Caller {
                 user: Some(user.to_owned()),
+                attempts: Some(auth.attempts().clone()),
                 ..Caller::default()
             };
         };
@@ -56,13 +60,13 @@ impl Caller {
             .is_some_and(|u| id.is_none_or(|id| id == u.id));
         Caller {
             user: Some(user.to_owned()),
-            rights: Some(
-                security
-                    .rights(user)
-                    .filter(|_| same)
-                    .unwrap_or_else(|| Rights::none(user)),
-            ),
+            rights: Some(if same {
+                auth.rights(&security, user)
+            } else {
+                Arc::new(Rights::none(user))
+            }),
             expired: security.users.get(user).is_some_and(|u| u.change_required),
+            attempts: Some(auth.attempts().clone()),
         }
     }
 
@@ -274,11 +278,23 @@ pub async fn plan(
                 .ok_or_else(|| {
                     Error::new(Code::ArgumentError, format!("{what}: User does not exist."))
                 })?;
-            if !verifies(stored, old.clone()).await? {
-                return Err(Error::new(
-                    Code::ArgumentError,
-                    format!("{what}: Invalid principal or credentials."),
-                ));
+            let (attempts, u, o) = (caller.attempts.clone(), user.clone(), old.clone());
+            let checked = auth::hashing(move || match attempts {
+                Some(attempts) => attempts.check(&u, &stored, &o),
+                None if auth::verify(&stored, &o) => Ok(()),
+                None => Err(Error::new(Code::Unauthorized, "")),
+            })
+            .await?;
+            match checked {
+                Ok(()) => {}
+                Err(e) if e.code == Code::Unauthorized => {
+                    return Err(Error::new(
+                        Code::ArgumentError,
+                        format!("{what}: Invalid principal or credentials."),
+                    ))
+                }
+                // Locked out: Neo4j's rate-limit error, as at login.
+                Err(e) => return Err(e),
             }
             if old == new {
                 return Err(Error::new(
@@ -559,7 +575,12 @@ fn as_command(p: &Privilege, role: &str, revoke: bool) -> String {
 }
 
 /// The SHOW commands about users, roles and privileges, for `caller`.
-pub fn show(kind: &ShowKind, security: &Security, caller: &Caller) -> Option<Result<Rows>> {
+pub fn show(
+    kind: &ShowKind,
+    security: &Security,
+    caller: &Caller,
+    params: &Map,
+) -> Option<Result<Rows>> {
     let rows = match kind {
         ShowKind::Users => caller.require_dbms("SHOW USER").map(|()| {
             let rows = security
@@ -612,7 +633,7 @@ pub fn show(kind: &ShowKind, security: &Security, caller: &Caller) -> Option<Res
             (columns, rows)
         }),
         ShowKind::Privileges { of, as_commands } => {
-            show_privileges(of, *as_commands, security, caller)
+            show_privileges(of, *as_commands, security, caller, params)
         }
         _ => return None,
     };
@@ -624,8 +645,8 @@ fn show_privileges(
     as_commands: Option<bool>,
     security: &Security,
     caller: &Caller,
+    params: &Map,
 ) -> Result<Rows> {
-    let params = Map::new();
     // Groups of (roles, the user they are listed for).
     let groups: Vec<(Vec<String>, Option<String>)> = match of {
         PrivilegesOf::All => {
@@ -634,12 +655,12 @@ fn show_privileges(
         }
         PrivilegesOf::Roles(rs) => {
             caller.require_dbms("SHOW PRIVILEGE")?;
-            vec![(names(rs, &params)?, None)]
+            vec![(names(rs, params)?, None)]
         }
         PrivilegesOf::Users(users) => {
             let users = match users {
                 None => caller.user.clone().into_iter().collect(),
-                Some(us) => names(us, &params)?,
+                Some(us) => names(us, params)?,
             };
             // A user may always list their own.
             if users.iter().any(|u| Some(u) != caller.user.as_ref()) {
@@ -711,6 +732,8 @@ pub struct ScopedCatalog<'a> {
     pub view: Option<&'a Security>,
     pub applied: &'a (dyn Fn() -> Arc<Security> + Sync),
     pub caller: &'a Caller,
+    /// The statement's parameters (`SHOW USER $name PRIVILEGES`).
+    pub params: &'a Map,
 }
 
 impl SystemCatalog for ScopedCatalog<'_> {
@@ -734,8 +757,8 @@ impl SystemCatalog for ScopedCatalog<'_> {
             return self.base.show(kind);
         }
         match self.view {
-            Some(view) => show(kind, view, self.caller),
-            None => show(kind, &(self.applied)(), self.caller),
+            Some(view) => show(kind, view, self.caller, self.params),
+            None => show(kind, &(self.applied)(), self.caller, self.params),
         }
     }
 }

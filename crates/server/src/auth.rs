@@ -37,9 +37,40 @@ pub struct Auth {
     replicated: Mutex<Option<SecuritySource>>,
     path: PathBuf,
     users: Mutex<UserFile>,
+    attempts: Arc<Attempts>,
+    rights: Mutex<RightsCache>,
+}
+
+/// Users' rights as one version of the security state gives them: every
+/// transaction begins by asking, and working them out copies every
+/// privilege row of every role the user holds.
+#[derive(Default)]
+struct RightsCache {
+    /// The version they were worked out from. Held weakly, which also
+    /// keeps its address from being reused by a later version.
+    of: std::sync::Weak<Security>,
+    by_user: HashMap<String, Arc<crate::security::Rights>>,
+}
+
+/// Users whose rights are remembered at most; when full, the memory starts
+/// over.
+const RIGHTS_ENTRIES: usize = 1_024;
+
+/// Failed password checks per user, wherever a password is checked (a
+/// login, or ALTER CURRENT USER's old password): after `max_failed` in a
+/// row the user is locked out for `lock_for`.
+pub struct Attempts {
     failures: Mutex<HashMap<String, Failures>>,
     max_failed: u32,
     lock_for: Duration,
+}
+
+impl std::fmt::Debug for Attempts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempts")
+            .field("max_failed", &self.max_failed)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Failures {
@@ -81,9 +112,12 @@ impl Auth {
             replicated: Mutex::new(None),
             path,
             users: Mutex::new(file),
-            failures: Mutex::new(HashMap::new()),
-            max_failed,
-            lock_for,
+            attempts: Arc::new(Attempts {
+                failures: Mutex::new(HashMap::new()),
+                max_failed,
+                lock_for,
+            }),
+            rights: Mutex::default(),
         };
         if let Some((user, password)) = setting.split_once('/') {
             auth.set_password(user, password)?;
@@ -148,27 +182,36 @@ impl Auth {
             verify(DUMMY_HASH, password);
             return Err(unauthorized());
         };
-        // Reserve the attempt before the slow hash, so that parallel
-        // guesses count against the limit too.
-        self.begin_attempt(user)?;
-        let ok = verify(&hash, password);
-        let mut failures = lock(&self.failures);
-        let Some(f) = failures.get_mut(user) else {
-            return Err(unauthorized());
-        };
-        f.in_flight = f.in_flight.saturating_sub(1);
-        if ok {
-            if f.in_flight == 0 {
-                failures.remove(user);
-            } else {
-                f.count = 0;
-            }
-            Ok(user.to_owned())
-        } else {
-            f.count += 1;
-            f.last = Instant::now();
-            Err(unauthorized())
+        self.attempts.check(user, &hash, password)?;
+        Ok(user.to_owned())
+    }
+
+    /// `user`'s rights in `security` (no rights if the user does not exist
+    /// or is suspended there).
+    pub fn rights(&self, security: &Arc<Security>, user: &str) -> Arc<crate::security::Rights> {
+        let mut cache = lock(&self.rights);
+        if !std::ptr::eq(cache.of.as_ptr(), Arc::as_ptr(security)) {
+            cache.of = Arc::downgrade(security);
+            cache.by_user.clear();
         }
+        if let Some(r) = cache.by_user.get(user) {
+            return r.clone();
+        }
+        let r = Arc::new(
+            security
+                .rights(user)
+                .unwrap_or_else(|| crate::security::Rights::none(user)),
+        );
+        if cache.by_user.len() >= RIGHTS_ENTRIES {
+            cache.by_user.clear();
+        }
+        cache.by_user.insert(user.to_owned(), r.clone());
+        r
+    }
+
+    /// The lock-out accounting, for checks of a password outside a login.
+    pub fn attempts(&self) -> &Arc<Attempts> {
+        &self.attempts
     }
 
     /// Takes users from the replicated state from now on (once it is
@@ -226,15 +269,44 @@ impl Auth {
         }
         lock(&self.users).users.get(user).cloned()
     }
+}
+
+impl Attempts {
+    /// Checks `password` against `user`'s stored `hash` (slow: call it off
+    /// the async workers), counting a failure; refused at once while the
+    /// user is locked out.
+    pub fn check(&self, user: &str, hash: &str, password: &str) -> Result<(), Error> {
+        // Reserve the attempt before the slow hash, so that parallel
+        // guesses count against the limit too.
+        self.begin(user)?;
+        let ok = verify(hash, password);
+        let mut failures = lock(&self.failures);
+        let Some(f) = failures.get_mut(user) else {
+            return Err(unauthorized());
+        };
+        f.in_flight = f.in_flight.saturating_sub(1);
+        if ok {
+            if f.in_flight == 0 {
+                failures.remove(user);
+            } else {
+                f.count = 0;
+            }
+            Ok(())
+        } else {
+            f.count += 1;
+            f.last = Instant::now();
+            Err(unauthorized())
+        }
+    }
 
     /// Whether `user` is locked out after failed attempts right now.
-    fn locked_out(&self, user: &str) -> bool {
+    pub fn locked_out(&self, user: &str) -> bool {
         lock(&self.failures)
             .get(user)
             .is_some_and(|f| f.count >= self.max_failed && f.last.elapsed() < self.lock_for)
     }
 
-    fn begin_attempt(&self, user: &str) -> Result<(), Error> {
+    fn begin(&self, user: &str) -> Result<(), Error> {
         let mut failures = lock(&self.failures);
         let f = failures.entry(user.to_owned()).or_insert(Failures {
             count: 0,
@@ -341,7 +413,7 @@ impl Door {
         }
         // A locked-out user stays locked out, even with the right password
         // remembered from before, as in Neo4j.
-        if self.auth.locked_out(user) {
+        if self.auth.attempts.locked_out(user) {
             return Err(rate_limited());
         }
         let key = self.fingerprint(user, password);

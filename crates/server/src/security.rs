@@ -323,6 +323,14 @@ fn built_in_privileges(role: &str) -> BTreeSet<Privilege> {
 }
 
 impl Security {
+    /// Whether some active user with a password anyone knows holds
+    /// `admin`.
+    pub fn has_usable_admin(&self) -> bool {
+        self.users
+            .values()
+            .any(|u| !u.suspended && u.hash != crate::auth::UNSET_HASH && u.roles.contains(ADMIN))
+    }
+
     /// Runs `cmd` against the state. An error leaves the state unchanged.
     pub fn apply(&mut self, cmd: &Command) -> Result<Outcome, Error> {
         self.apply_all(std::slice::from_ref(cmd))

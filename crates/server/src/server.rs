@@ -324,6 +324,26 @@ async fn bootstrap_security(repl: Arc<Replicator<GraphState>>, auth: Arc<Auth>) 
                     by: None,
                 }]
             }
+            // Made while authentication was off, and now started with
+            // another user name: nobody could administer the DBMS, so the
+            // user configured now is made, with `admin`. (The operator
+            // knows its password: configured, or logged when made.)
+            Ok((user, hash)) if auth.enabled() && !state.has_usable_admin() => vec![
+                Command::CreateUser {
+                    name: user.clone(),
+                    hash,
+                    change_required: false,
+                    suspended: false,
+                    home: None,
+                    replace: false,
+                    if_not_exists: true,
+                    by: None,
+                },
+                Command::GrantRoles {
+                    roles: vec![crate::security::ADMIN.to_owned()],
+                    users: vec![user],
+                },
+            ],
             Ok(_) => return,
         };
         if let (Ok(leader), false) = (repl.write_leader(), commands.is_empty()) {

@@ -448,6 +448,10 @@ impl Session for BoltSession {
         }
     }
 
+    fn credentials_expired(&self) -> bool {
+        self.caller().expired
+    }
+
     async fn route(&mut self, req: RouteRequest) -> Result<RoutingTable, Error> {
         refuse_impersonation(req.imp_user.as_deref())?;
         let db = self.shared.database(req.db.as_deref())?;
