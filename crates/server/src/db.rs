@@ -519,21 +519,25 @@ impl Database {
             view: tx.security.as_deref(),
             applied: &applied,
             caller: &tx.caller,
+            params,
         };
         let ctx = ExecContext {
             database: &self.name,
             catalog: Some(&scoped),
             limits: self.config.limits,
         };
-        let before = (tx.graph.change_count(), tx.graph.snapshot());
+        // What a write statement changed is checked against the caller's
+        // rights afterwards; reads need no "before".
+        let before = (class == StatementClass::Write)
+            .then(|| (tx.graph.change_count(), tx.graph.snapshot()));
         // Inline on the async worker: read statements only plan here (their
         // rows are pulled later, see the Bolt connection), and handing the
         // worker over with block_in_place costs more than a typical write.
         let mut result =
             causeway_exec::execute_until(&mut tx.graph, query, params, &ctx, Some(tx.deadline));
         // Writes run eagerly: what they changed is known now.
-        if result.is_ok() && class == StatementClass::Write {
-            if let Err(e) = self.check_writes(tx, &before.1, before.0) {
+        if let (Ok(_), Some((count, snapshot))) = (&result, &before) {
+            if let Err(e) = self.check_writes(tx, snapshot, *count) {
                 result = Err(e);
             }
         }
@@ -549,8 +553,8 @@ impl Database {
                 if let Some(done) = tx.graph.take_finished_batches() {
                     tx.graph = done;
                     // What the finished batches wrote must be allowed too.
-                    if class == StatementClass::Write {
-                        self.check_writes(tx, &before.1, before.0)?;
+                    if let Some((count, snapshot)) = &before {
+                        self.check_writes(tx, snapshot, *count)?;
                     }
                     if let Err(mut c) = self.commit_changes(tx).await {
                         tracing::warn!(db = %self.name, error = %c,
