@@ -22,3 +22,11 @@ for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/17687) 2>/dev/null && break; 
 echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d)"
 ./target/release/causeway-bench tls --addr 127.0.0.1:17687 --user neo4j --password bench-password \
     --dir "$dir" --seconds "$secs"
+# The same comparison through the official Python driver's managed
+# transactions, as applications run them (needs .venv/neo4j6, which
+# scripts/test.sh makes).
+if [ -x .venv/neo4j6/bin/python ]; then
+    kill $pid 2>/dev/null; wait $pid 2>/dev/null || true
+    CAUSEWAY_BIN=$PWD/target/release/causeway .venv/neo4j6/bin/python bench/tls_driver.py \
+        --seconds "$secs"
+fi
