@@ -155,6 +155,17 @@ def test_users_roles_and_privileges_as_neo4j_lists_them(server):
         assert code == "Neo.ClientError.Statement.UnsupportedAdministrationCommand"
         code, msg = attempt(admin, f"GRANT CREATE NEW NODE LABEL ON DATABASE * TO {role}", db="system")
         assert code == "Neo.ClientError.Statement.UnsupportedAdministrationCommand"
+        # Privileges over commands no one is served yet are refused too,
+        # but a built-in row of them may be revoked.
+        for p in ("TRANSACTION MANAGEMENT (*)", "START", "STOP"):
+            code, msg = attempt(admin, f"GRANT {p} ON DATABASE * TO {role}", db="system")
+            assert code == "Neo.ClientError.Statement.UnsupportedAdministrationCommand", (p, msg)
+        copy = fresh_name("copy")
+        system(admin, f"CREATE ROLE {copy} AS COPY OF admin")
+        system(admin, f"REVOKE TRANSACTION MANAGEMENT (*) ON DATABASE * FROM {copy}")
+        actions = {r["action"] for r in system(admin, "SHOW ROLE $r PRIVILEGES", r=copy)}
+        assert "transaction_management" not in actions and "access" in actions
+        system(admin, f"DROP ROLE {copy}")
         # A rolled-back transaction changes no user.
         ghost = fresh_name("ghost")
         with admin.session(database="system") as s:

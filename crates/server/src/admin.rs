@@ -158,15 +158,16 @@ fn privilege_rows(
     scope: &PrivilegeScope,
     segments: &[&'static str],
     params: &Map,
+    revoking: bool,
 ) -> Result<Vec<Privilege>> {
     let unsupported = |what: &str| {
         Error::new(
             Code::UnsupportedAdministrationCommand,
             format!(
-                "The privilege {what} is not supported by this server. Supported: ACCESS, START, \
-                 STOP, MATCH {{*}} and WRITE on whole graphs, NAME MANAGEMENT, INDEX MANAGEMENT, \
-                 CONSTRAINT MANAGEMENT, SHOW INDEX, SHOW CONSTRAINT, TRANSACTION MANAGEMENT (*), \
-                 ALL DATABASE PRIVILEGES and ALL DBMS PRIVILEGES."
+                "The privilege {what} is not supported by this server. Supported: ACCESS, \
+                 MATCH {{*}} and WRITE on whole graphs, NAME MANAGEMENT, INDEX MANAGEMENT, \
+                 CONSTRAINT MANAGEMENT, SHOW INDEX, SHOW CONSTRAINT, ALL DATABASE PRIVILEGES \
+                 and ALL DBMS PRIVILEGES."
             ),
         )
     };
@@ -181,8 +182,26 @@ fn privilege_rows(
         PrivilegeKind::AllDbms => return Err(unsupported("ALL DBMS PRIVILEGES on a database")),
         _ if dbms => return Err(unsupported(&format!("{privilege:?} ON DBMS"))),
         PrivilegeKind::Access => ("access", "database", vec!["database"]),
+        // The commands these govern (START/STOP DATABASE, SHOW/TERMINATE
+        // TRANSACTIONS) are not served to anyone yet: a grant or denial
+        // would promise what no one can do. The built-in roles still list
+        // them as Neo4j's do, so they may be revoked.
+        PrivilegeKind::Start if !revoking => {
+            return Err(unsupported("START (START DATABASE is not served)"))
+        }
+        PrivilegeKind::Stop if !revoking => {
+            return Err(unsupported("STOP (STOP DATABASE is not served)"))
+        }
+        PrivilegeKind::TransactionManagement if !revoking => {
+            return Err(unsupported(
+                "TRANSACTION MANAGEMENT (SHOW and TERMINATE TRANSACTIONS are not served)",
+            ))
+        }
         PrivilegeKind::Start => ("start_database", "database", vec!["database"]),
         PrivilegeKind::Stop => ("stop_database", "database", vec!["database"]),
+        PrivilegeKind::TransactionManagement => {
+            ("transaction_management", "database", vec!["USER(*)"])
+        }
         // Causeway shows or hides a graph whole: nodes without their
         // relationships (or the reverse) would be a partial view.
         PrivilegeKind::Match | PrivilegeKind::Write if segments.len() != 2 => {
@@ -197,9 +216,6 @@ fn privilege_rows(
         PrivilegeKind::ConstraintManagement => ("constraint", "database", vec!["database"]),
         PrivilegeKind::ShowIndex => ("show_index", "database", vec!["database"]),
         PrivilegeKind::ShowConstraint => ("show_constraint", "database", vec!["database"]),
-        PrivilegeKind::TransactionManagement => {
-            ("transaction_management", "database", vec!["USER(*)"])
-        }
         PrivilegeKind::AllDatabase => ("database_actions", "database", vec!["database"]),
         // Causeway shows a whole graph or nothing: reading without
         // traversing (or the reverse) would need a view it cannot give.
@@ -398,7 +414,13 @@ pub async fn plan(
             })?;
             vec![Command::Privileges {
                 op,
-                privileges: privilege_rows(privilege, scope, segments, params)?,
+                privileges: privilege_rows(
+                    privilege,
+                    scope,
+                    segments,
+                    params,
+                    matches!(op, PrivilegeOp::Revoke(_)),
+                )?,
                 roles: names(roles, params)?,
             }]
         }
