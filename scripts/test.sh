@@ -132,6 +132,8 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
         || (apt-get update -qq && apt-get install -y -qq kubectl) \
         || { echo "kubectl (for kustomize) is needed to render deploy/kubernetes"; exit 1; }
     command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl)
+    # scripts/tls-certs.sh makes the TLS runs' certificates.
+    command -v openssl >/dev/null || (apt-get update -qq && apt-get install -y -qq openssl)
     scripts/compose-v2.sh
     scripts/image.sh
     # deploy/compose.yaml under both Compose tools; they share the scenarios,

@@ -17,7 +17,9 @@
 # (0700): Compose mounts each file into a container running as uid 7474,
 # which must read it, while other users of this machine cannot reach it.
 # An existing ca.crt/ca.key in DIR is reused, so renewing keeps clients'
-# trust.
+# trust, and existing files are rewritten in place: Compose mounts a
+# secret file by its inode, so a file replaced by a rename would never
+# reach a running container.
 set -euo pipefail
 dir=${1:?usage: scripts/tls-certs.sh DIR [HOST ...]}
 shift
@@ -52,11 +54,18 @@ issue() {
             "extendedKeyUsage=$4" \
             "subjectAltName=$3") 2>/dev/null
     rm -f "$1.csr"
-    chmod 644 "$1.key.new" "$1.crt.new"
-    # Key first: a member reloading between the two renames sees a pair
-    # that does not match and keeps serving the old one until the next look.
-    mv "$1.key.new" "$1.key"
-    mv "$1.crt.new" "$1.crt"
+    # Key first: a member reading between the two writes (or in the middle
+    # of one) finds a pair that does not load and keeps serving the old
+    # one until its next look.
+    for f in "$1.key" "$1.crt"; do
+        if [ -f "$f" ]; then
+            cat "$f.new" > "$f"
+            rm -f "$f.new"
+        else
+            chmod 644 "$f.new"
+            mv "$f.new" "$f"
+        fi
+    done
 }
 
 issue tls localhost "DNS:localhost,IP:127.0.0.1$san" serverAuth

@@ -36,7 +36,9 @@ import argparse
 import collections
 import json
 import os
+import shutil
 import socket
+import ssl
 import sys
 import tempfile
 import time
@@ -209,6 +211,30 @@ def refuses_plaintext():
             raise AssertionError(f"{service} answered plaintext HTTP")
 
 
+def renewal_reaches_members(certs):
+    """Certificates renewed in place (scripts/tls-certs.sh again) are
+    served by every running member within a few reload intervals, with no
+    restart: Compose mounts secret files by inode."""
+    sh(str(ROOT / "scripts" / "tls-certs.sh"), str(certs))
+    renewed = ssl.PEM_cert_to_DER_cert((certs / "tls.crt").read_text())
+    t = time.monotonic()
+    for service, (bolt, http) in MEMBERS.items():
+        for port in (bolt, http):
+            wait_until(f"{service} to serve the renewed certificate on {port}",
+                       lambda: served_certificate(port) == renewed, timeout=30)
+    return round(time.monotonic() - t, 2)
+
+
+def served_certificate(port):
+    ctx = ssl.create_default_context(cafile=common.TLS_CA)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                return s.getpeercert(binary_form=True)
+    except OSError:
+        return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", help="write the figures here")
@@ -220,6 +246,7 @@ def main():
     ap.add_argument("--tls", action="store_true",
                     help="add deploy/compose.tls.yaml with certificates made for this run")
     args = ap.parse_args()
+    certs = None
     if args.tls:
         certs = Path(tempfile.mkdtemp(prefix="causeway-certs-"))
         sh(str(ROOT / "scripts" / "tls-certs.sh"), str(certs))
@@ -262,6 +289,7 @@ def main():
         log("cluster ready in", figures["up_to_ready_s"], "s; leader", leader(CORES))
         if args.tls:
             refuses_plaintext()
+            figures["renewed_certificate_served_after_s"] = renewal_reaches_members(certs)
         if "kill" in chosen:
             scenario("kill", relay, figures, kill_leader, allow_failures=True)
             gap = figures["kill"]["longest_write_gap_s"]["any"]
@@ -285,6 +313,8 @@ def main():
         relay.close()
         if not args.keep:
             compose("down", "-v", check=False)
+            if certs:
+                shutil.rmtree(certs, ignore_errors=True)
     print(json.dumps(figures, indent=1, default=str))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1, default=str))

@@ -390,6 +390,18 @@ impl Parser<'_> {
             } else {
                 PrivilegeKind::AllDatabase
             }
+        } else if self.at_kw("LOAD")
+            && self.kw_at(1, "ON")
+            && self.kw_at(2, "ALL")
+            && self.kw_at(3, "DATA")
+        {
+            self.bump();
+            PrivilegeKind::Load
+        } else if let Some((kind, words)) = self.execute_all() {
+            for _ in 0..words {
+                self.bump();
+            }
+            kind
         } else {
             // Every other privilege Neo4j knows: its words up to ON, kept
             // so the refusal can name it.
@@ -409,8 +421,39 @@ impl Parser<'_> {
         Ok((kind, false))
     }
 
+    /// `EXECUTE PROCEDURE[S] *` or `EXECUTE [USER [DEFINED]] FUNCTION[S] *`
+    /// (the forms the built-in roles hold), with how many tokens they take.
+    fn execute_all(&self) -> Option<(PrivilegeKind, usize)> {
+        if !self.at_kw("EXECUTE") {
+            return None;
+        }
+        let mut n = 1;
+        let kind = if self.kw_at(n, "PROCEDURE") || self.kw_at(n, "PROCEDURES") {
+            PrivilegeKind::ExecuteProcedures
+        } else {
+            if self.kw_at(n, "USER") {
+                n += 1;
+                if self.kw_at(n, "DEFINED") {
+                    n += 1;
+                }
+            }
+            if !(self.kw_at(n, "FUNCTION") || self.kw_at(n, "FUNCTIONS")) {
+                return None;
+            }
+            PrivilegeKind::ExecuteFunctions
+        };
+        n += 1;
+        (self.peek_at(n).tok == Tok::Star && self.kw_at(n + 1, "ON")).then_some((kind, n + 1))
+    }
+
     fn privilege_scope(&mut self, graph: bool) -> Result<PrivilegeScope> {
         if self.eat_kw("DBMS") {
+            return Ok(PrivilegeScope::Dbms);
+        }
+        // `LOAD ON ALL DATA`: the whole DBMS's data.
+        if self.at_kw("ALL") && self.kw_at(1, "DATA") {
+            self.bump();
+            self.bump();
             return Ok(PrivilegeScope::Dbms);
         }
         if self.eat_kw("HOME") {

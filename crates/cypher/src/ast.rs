@@ -152,6 +152,12 @@ pub enum PrivilegeKind {
     AllDatabase,
     /// `ALL [DBMS] PRIVILEGES ON DBMS`.
     AllDbms,
+    /// `LOAD ON ALL DATA` (its scope is read as `Dbms`).
+    Load,
+    /// `EXECUTE PROCEDURE[S] * ON DBMS`.
+    ExecuteProcedures,
+    /// `EXECUTE [USER [DEFINED]] FUNCTION[S] * ON DBMS`.
+    ExecuteFunctions,
     /// Anything else Neo4j has (fine-grained and DBMS privileges), by its
     /// words, refused when run.
     Other(String),

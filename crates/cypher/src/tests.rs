@@ -1820,6 +1820,21 @@ fn role_and_privilege_commands_parse() {
             "GRANT CREATE NEW NODE LABEL ON DATABASE * TO r",
             PrivilegeKind::Other("CREATE NEW NODE LABEL".into()),
         ),
+        // What the built-in roles hold, as SHOW PRIVILEGES AS COMMANDS
+        // prints it.
+        ("GRANT LOAD ON ALL DATA TO r", PrivilegeKind::Load),
+        (
+            "GRANT EXECUTE PROCEDURE * ON DBMS TO r",
+            PrivilegeKind::ExecuteProcedures,
+        ),
+        (
+            "GRANT EXECUTE USER DEFINED FUNCTIONS * ON DBMS TO r",
+            PrivilegeKind::ExecuteFunctions,
+        ),
+        (
+            "GRANT EXECUTE PROCEDURE db.* ON DBMS TO r",
+            PrivilegeKind::Other("EXECUTE PROCEDURE DB . *".into()),
+        ),
     ] {
         let AdminCommand::Privilege { privilege, .. } = admin(q) else {
             panic!("{q}")

@@ -152,14 +152,22 @@ async fn new_hash(pw: &(Expr, bool), params: &Map) -> Result<String> {
     hash(text).await
 }
 
-/// The privilege rows a GRANT, DENY or REVOKE names.
+/// Rows a GRANT or DENY may name only where already held: the refusal
+/// otherwise, and whether REVOKE may remove them.
+type HeldOnly = (Error, bool);
+
+/// The privilege rows a GRANT, DENY or REVOKE names, and, for rows
+/// Causeway holds only because the built-in roles have them (privileges
+/// over commands no one is served yet, MATCH on nodes or relationships
+/// alone), the refusal a GRANT or DENY gets unless every role named
+/// already holds the rows (replaying `SHOW PRIVILEGES AS COMMANDS`), with
+/// whether REVOKE may remove them.
 fn privilege_rows(
     privilege: &PrivilegeKind,
     scope: &PrivilegeScope,
     segments: &[&'static str],
     params: &Map,
-    revoking: bool,
-) -> Result<Vec<Privilege>> {
+) -> Result<(Vec<Privilege>, Option<HeldOnly>)> {
     let unsupported = |what: &str| {
         Error::new(
             Code::UnsupportedAdministrationCommand,
@@ -180,31 +188,25 @@ fn privilege_rows(
     let (action, resource, on): (&str, &str, Vec<&str>) = match privilege {
         PrivilegeKind::AllDbms if dbms => ("dbms_actions", "database", vec!["database"]),
         PrivilegeKind::AllDbms => return Err(unsupported("ALL DBMS PRIVILEGES on a database")),
+        PrivilegeKind::Load if dbms => ("load", "all_data", vec!["database"]),
+        PrivilegeKind::ExecuteProcedures if dbms => ("execute", "database", vec!["PROCEDURE(*)"]),
+        PrivilegeKind::ExecuteFunctions if dbms => ("execute", "database", vec!["FUNCTION(*)"]),
         _ if dbms => return Err(unsupported(&format!("{privilege:?} ON DBMS"))),
+        PrivilegeKind::Load
+        | PrivilegeKind::ExecuteProcedures
+        | PrivilegeKind::ExecuteFunctions => {
+            return Err(unsupported(&format!("{privilege:?} on a database")))
+        }
         PrivilegeKind::Access => ("access", "database", vec!["database"]),
-        // The commands these govern (START/STOP DATABASE, SHOW/TERMINATE
-        // TRANSACTIONS) are not served to anyone yet: a grant or denial
-        // would promise what no one can do. The built-in roles still list
-        // them as Neo4j's do, so they may be revoked.
-        PrivilegeKind::Start if !revoking => {
-            return Err(unsupported("START (START DATABASE is not served)"))
-        }
-        PrivilegeKind::Stop if !revoking => {
-            return Err(unsupported("STOP (STOP DATABASE is not served)"))
-        }
-        PrivilegeKind::TransactionManagement if !revoking => {
-            return Err(unsupported(
-                "TRANSACTION MANAGEMENT (SHOW and TERMINATE TRANSACTIONS are not served)",
-            ))
-        }
         PrivilegeKind::Start => ("start_database", "database", vec!["database"]),
         PrivilegeKind::Stop => ("stop_database", "database", vec!["database"]),
         PrivilegeKind::TransactionManagement => {
             ("transaction_management", "database", vec!["USER(*)"])
         }
         // Causeway shows or hides a graph whole: nodes without their
-        // relationships (or the reverse) would be a partial view.
-        PrivilegeKind::Match | PrivilegeKind::Write if segments.len() != 2 => {
+        // relationships (or the reverse) would be a partial view. (MATCH
+        // on one of them is read below, for rows a role already holds.)
+        PrivilegeKind::Write if segments.len() != 2 => {
             return Err(unsupported(&format!(
                 "{privilege:?} on nodes or relationships alone (grant on ELEMENTS *)"
             )))
@@ -223,6 +225,36 @@ fn privilege_rows(
         PrivilegeKind::Read => return Err(unsupported("READ {*} (grant MATCH {*})")),
         PrivilegeKind::Other(words) => return Err(unsupported(words)),
     };
+    // The commands these govern (START/STOP DATABASE, SHOW/TERMINATE
+    // TRANSACTIONS) are not served to anyone yet: a new grant or denial
+    // would promise what no one can do. The built-in roles list them as
+    // Neo4j's do, so they may be revoked, and granted again where held.
+    let unserved = match privilege {
+        PrivilegeKind::Start => Some(unsupported("START (START DATABASE is not served)")),
+        PrivilegeKind::Stop => Some(unsupported("STOP (STOP DATABASE is not served)")),
+        PrivilegeKind::TransactionManagement => Some(unsupported(
+            "TRANSACTION MANAGEMENT (SHOW and TERMINATE TRANSACTIONS are not served)",
+        )),
+        // Everyone may load and execute everything: there is nothing a
+        // grant or denial of these could change.
+        PrivilegeKind::Load => Some(unsupported("LOAD (loading is not restricted)")),
+        PrivilegeKind::ExecuteProcedures | PrivilegeKind::ExecuteFunctions => Some(unsupported(
+            "EXECUTE (procedures and functions are not restricted)",
+        )),
+        _ => None,
+    }
+    .map(|e| (e, true));
+    // `SHOW PRIVILEGES AS COMMANDS` lists a whole-graph MATCH as one
+    // command for nodes and one for relationships, as Neo4j does; revoking
+    // one of them would leave a partial view.
+    let unserved = unserved.or_else(|| {
+        (matches!(privilege, PrivilegeKind::Match) && segments.len() != 2).then(|| {
+            (
+                unsupported("Match on nodes or relationships alone (grant on ELEMENTS *)"),
+                false,
+            )
+        })
+    });
     let mut rows = Vec::new();
     for graph in &graphs {
         for segment in &on {
@@ -235,7 +267,7 @@ fn privilege_rows(
             });
         }
     }
-    Ok(rows)
+    Ok((rows, unserved))
 }
 
 /// The security commands `cmd` makes, checked against `view` (which they
@@ -412,16 +444,32 @@ pub async fn plan(
             } else {
                 "ASSIGN PRIVILEGE"
             })?;
+            let (privileges, unserved) = privilege_rows(privilege, scope, segments, params)?;
+            let roles = names(roles, params)?;
+            let revoking = matches!(op, PrivilegeOp::Revoke(_));
+            if let Some((refusal, revocable)) = unserved {
+                if revoking && !revocable {
+                    return Err(refusal);
+                }
+                let denied = op == PrivilegeOp::Deny;
+                let held = roles.iter().all(|r| {
+                    view.roles.get(r).is_some_and(|rows| {
+                        privileges.iter().all(|p| {
+                            rows.contains(&Privilege {
+                                denied,
+                                ..p.clone()
+                            })
+                        })
+                    })
+                });
+                if !revoking && !held {
+                    return Err(refusal);
+                }
+            }
             vec![Command::Privileges {
                 op,
-                privileges: privilege_rows(
-                    privilege,
-                    scope,
-                    segments,
-                    params,
-                    matches!(op, PrivilegeOp::Revoke(_)),
-                )?,
-                roles: names(roles, params)?,
+                privileges,
+                roles,
             }]
         }
     };

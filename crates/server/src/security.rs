@@ -114,6 +114,15 @@ pub enum Command {
         user: String,
         hash: String,
     },
+    /// A DBMS no one can log in to (every user was made while
+    /// authentication was off, or is suspended), started with
+    /// authentication on under a user name it does not have: that user is
+    /// made, with `admin`. Does nothing in any other state, so it can
+    /// neither bring back a dropped user nor raise an existing one.
+    RecoverAdmin {
+        user: String,
+        hash: String,
+    },
     CreateUser {
         name: String,
         hash: String,
@@ -323,12 +332,26 @@ fn built_in_privileges(role: &str) -> BTreeSet<Privilege> {
 }
 
 impl Security {
-    /// Whether some active user with a password anyone knows holds
-    /// `admin`.
-    pub fn has_usable_admin(&self) -> bool {
+    /// A new user holding `admin`.
+    fn add_admin(&mut self, user: &str, hash: &str) {
+        self.next_user_id += 1;
+        self.users.insert(
+            user.to_owned(),
+            User {
+                id: self.next_user_id,
+                hash: hash.to_owned(),
+                roles: [ADMIN.to_owned()].into(),
+                ..User::default()
+            },
+        );
+    }
+
+    /// Whether no user can log in: each has the unusable hash of a user
+    /// made while authentication was off, or is suspended.
+    pub fn nobody_can_log_in(&self) -> bool {
         self.users
             .values()
-            .any(|u| !u.suspended && u.hash != crate::auth::UNSET_HASH && u.roles.contains(ADMIN))
+            .all(|u| u.suspended || u.hash == crate::auth::UNSET_HASH)
     }
 
     /// Runs `cmd` against the state. An error leaves the state unchanged.
@@ -367,16 +390,18 @@ impl Security {
                 for role in BUILT_IN_ROLES {
                     self.roles.insert(role.into(), built_in_privileges(role));
                 }
-                self.next_user_id += 1;
-                self.users.insert(
-                    user.clone(),
-                    User {
-                        id: self.next_user_id,
-                        hash: hash.clone(),
-                        roles: [ADMIN.to_owned()].into(),
-                        ..User::default()
-                    },
-                );
+                self.add_admin(user, hash);
+                done
+            }
+            Command::RecoverAdmin { user, hash } => {
+                if !self.initialized || !self.nobody_can_log_in() || self.users.contains_key(user) {
+                    return nothing;
+                }
+                check_user_name(user)?;
+                self.roles
+                    .entry(ADMIN.to_owned())
+                    .or_insert_with(|| built_in_privileges(ADMIN));
+                self.add_admin(user, hash);
                 done
             }
             Command::CreateUser {
@@ -827,6 +852,40 @@ mod tests {
             if_not_exists: false,
             by: Some("neo4j".into()),
         }
+    }
+
+    #[test]
+    fn an_admin_is_recovered_only_where_no_one_can_log_in() {
+        let recover = |user: &str| Command::RecoverAdmin {
+            user: user.into(),
+            hash: "real".into(),
+        };
+        // A usable user exists: nothing happens.
+        let mut s = boot();
+        assert!(s.apply(&recover("alice")).unwrap().no_effect);
+        assert!(!s.users.contains_key("alice"));
+        // Made without authentication: alice is made, with admin.
+        let mut s = Security::default();
+        s.apply(&Command::Bootstrap {
+            user: "neo4j".into(),
+            hash: crate::auth::UNSET_HASH.into(),
+        })
+        .unwrap();
+        let mut plain = create("bob");
+        if let Command::CreateUser { hash, .. } = &mut plain {
+            *hash = crate::auth::UNSET_HASH.into();
+        }
+        s.apply(&plain).unwrap();
+        // An existing name is never raised, whatever its state.
+        assert!(s.apply(&recover("bob")).unwrap().no_effect);
+        assert!(!s.users["bob"].roles.contains(ADMIN));
+        s.roles.remove(ADMIN);
+        assert!(!s.apply(&recover("alice")).unwrap().no_effect);
+        assert!(s.users["alice"].roles.contains(ADMIN));
+        assert!(s.roles.contains_key(ADMIN));
+        assert!(s.rights("alice").is_some());
+        // Now someone can log in: a second recovery does nothing.
+        assert!(s.apply(&recover("carol")).unwrap().no_effect);
     }
 
     #[test]

@@ -325,25 +325,17 @@ async fn bootstrap_security(repl: Arc<Replicator<GraphState>>, auth: Arc<Auth>) 
                 }]
             }
             // Made while authentication was off, and now started with
-            // another user name: nobody could administer the DBMS, so the
-            // user configured now is made, with `admin`. (The operator
-            // knows its password: configured, or logged when made.)
-            Ok((user, hash)) if auth.enabled() && !state.has_usable_admin() => vec![
-                Command::CreateUser {
-                    name: user.clone(),
-                    hash,
-                    change_required: false,
-                    suspended: false,
-                    home: None,
-                    replace: false,
-                    if_not_exists: true,
-                    by: None,
-                },
-                Command::GrantRoles {
-                    roles: vec![crate::security::ADMIN.to_owned()],
-                    users: vec![user],
-                },
-            ],
+            // another user name: no one can log in, so the user configured
+            // now is made, with `admin` (its password is configured, or
+            // was logged when made). The state machine checks the same
+            // again when it applies, so a race makes it a no-op.
+            Ok((user, hash))
+                if auth.enabled()
+                    && state.nobody_can_log_in()
+                    && !state.users.contains_key(&user) =>
+            {
+                vec![Command::RecoverAdmin { user, hash }]
+            }
             Ok(_) => return,
         };
         if let (Ok(leader), false) = (repl.write_leader(), commands.is_empty()) {
