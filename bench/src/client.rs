@@ -27,6 +27,40 @@ pub struct Client {
     pub read: bool,
 }
 
+/// A FAILURE the server sent, with its Neo4j status code, so that a caller
+/// can tell a transient error (to retry) from any other.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl Failure {
+    fn from_map(m: &Map) -> Failure {
+        let text = |k: &str| match m.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        Failure {
+            code: text("code"),
+            message: text("message"),
+        }
+    }
+
+    /// Whether a driver would retry the transaction.
+    pub fn transient(&self) -> bool {
+        self.code.starts_with("Neo.TransientError.")
+    }
+}
+
 pub enum Reply {
     Success,
     Record(Vec<Value>),
@@ -179,9 +213,38 @@ impl Client {
             self.message(0x0F, &[])?;
             self.flush().await?;
             let _ = self.reply().await?;
-            bail!("query failed: {m:?}");
+            return Err(Failure::from_map(&m).into());
         }
         Ok(rows)
+    }
+
+    /// BEGIN of an explicit write transaction, waiting for its reply as
+    /// the drivers' managed transactions do.
+    pub async fn begin(&mut self) -> anyhow::Result<()> {
+        self.message(0x11, &[Value::Map(Map::new())])?;
+        self.flush().await?;
+        self.finish(1).await.map(|_| ())
+    }
+
+    /// RUN + PULL inside the open transaction.
+    pub async fn run_in_tx(&mut self, query: &str, params: Map) -> anyhow::Result<Vec<Vec<Value>>> {
+        self.message(
+            0x10,
+            &[
+                Value::from(query),
+                Value::Map(params),
+                Value::Map(Map::new()),
+            ],
+        )?;
+        self.pull_all()?;
+        self.flush().await?;
+        self.finish(2).await
+    }
+
+    pub async fn commit(&mut self) -> anyhow::Result<()> {
+        self.message(0x12, &[])?;
+        self.flush().await?;
+        self.finish(1).await.map(|_| ())
     }
 
     /// One auto-commit query, pipelined as drivers do (RUN + PULL in one

@@ -34,6 +34,13 @@ struct Args {
     readers: Vec<String>,
     /// Connect over TLS (the server needs `tls_mode` optional or required).
     tls: bool,
+    /// `cc`: a second server (another concurrency-control setting) to
+    /// compare with `addr`, alternating in every round.
+    addr_b: Option<String>,
+    /// `cc`: client counts and client times inside each transaction.
+    clients: Vec<usize>,
+    think_ms: Vec<u64>,
+    rounds: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -49,6 +56,10 @@ fn parse_args() -> anyhow::Result<Args> {
         follower: None,
         readers: Vec::new(),
         tls: false,
+        addr_b: None,
+        clients: vec![16, 64],
+        think_ms: vec![0, 1, 2],
+        rounds: 3,
     };
     while let Some(flag) = it.next() {
         let v = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -61,10 +72,21 @@ fn parse_args() -> anyhow::Result<Args> {
             "--follower" => a.follower = Some(v),
             "--readers" => a.readers = v.split(',').map(str::to_owned).collect(),
             "--tls" => a.tls = v.parse()?,
+            "--addr-b" => a.addr_b = Some(v),
+            "--clients" => a.clients = list(&v)?,
+            "--think-ms" => a.think_ms = list(&v)?,
+            "--rounds" => a.rounds = v.parse()?,
             _ => anyhow::bail!("unknown flag {flag}"),
         }
     }
     Ok(a)
+}
+
+fn list<T: std::str::FromStr>(v: &str) -> anyhow::Result<Vec<T>>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    Ok(v.split(',').map(str::parse).collect::<Result<_, _>>()?)
 }
 
 #[derive(Default)]
@@ -111,13 +133,19 @@ where
     Fut: std::future::Future<Output = (Client, anyhow::Result<()>)> + Send,
 {
     let op = Arc::new(op);
-    let deadline = Instant::now() + Duration::from_secs(a.seconds);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
+    // Every client connects before the clock starts, so that connection
+    // set-up (TLS handshakes, logins) is not charged to the workload.
+    let mut connected = Vec::with_capacity(clients);
     for c in 0..clients {
         let mut client =
             Client::connect(&addrs[c % addrs.len()], &a.user, &a.password, a.tls).await?;
         client.read = read;
+        connected.push(client);
+    }
+    let deadline = Instant::now() + Duration::from_secs(a.seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, mut client) in connected.into_iter().enumerate() {
         let op = op.clone();
         tasks.push(tokio::spawn(async move {
             let mut s = Stats::default();
@@ -161,6 +189,178 @@ async fn write_load(a: &Args, clients: usize) -> anyhow::Result<Stats> {
         (c, r)
     })
     .await
+}
+
+/// A managed write transaction as the drivers run one (`execute_write`):
+/// BEGIN, RUN + PULL of one tiny CREATE, `think` of client time (a round
+/// trip elsewhere, a little application logic), COMMIT; each step waits
+/// for its reply.
+async fn tx_write_load(a: &Args, clients: usize, think: Duration) -> anyhow::Result<Stats> {
+    load(a, clients, move |mut c, i| async move {
+        let r = async {
+            c.begin().await?;
+            c.run_in_tx(
+                "CREATE (:BenchTxWrite {id: $id})",
+                params(&[("id", Value::Int(i as i64))]),
+            )
+            .await?;
+            if !think.is_zero() {
+                tokio::time::sleep(think).await;
+            }
+            c.commit().await
+        }
+        .await;
+        (c, r)
+    })
+    .await
+}
+
+/// A hot counter: every client increments the same property in a managed
+/// write transaction, retrying at once on a transient error as a driver
+/// would (without its back-off). Returns the stats of committed
+/// increments and the number of retries; fails if the counter does not
+/// equal the increments committed (a lost or doubled update).
+async fn counter_load(a: &Args, clients: usize) -> anyhow::Result<(Stats, usize)> {
+    let mut setup = Client::connect(&a.addr, &a.user, &a.password, a.tls).await?;
+    setup
+        .query("MERGE (c:BenchCounter {id: 0}) SET c.n = 0", params(&[]))
+        .await?;
+    let retries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = retries.clone();
+    let s = load(a, clients, move |mut c, _| {
+        let retries = counted.clone();
+        async move {
+            let r = loop {
+                let attempt = async {
+                    c.begin().await?;
+                    c.run_in_tx(
+                        "MATCH (c:BenchCounter {id: 0}) SET c.n = c.n + 1",
+                        params(&[]),
+                    )
+                    .await?;
+                    c.commit().await
+                }
+                .await;
+                match attempt {
+                    Err(e)
+                        if e.downcast_ref::<client::Failure>()
+                            .is_some_and(client::Failure::transient) =>
+                    {
+                        retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    other => break other,
+                }
+            };
+            (c, r)
+        }
+    })
+    .await?;
+    let rows = setup
+        .query("MATCH (c:BenchCounter {id: 0}) RETURN c.n", params(&[]))
+        .await?;
+    let n = rows.first().and_then(|r| r.first()).cloned();
+    anyhow::ensure!(
+        n == Some(Value::Int(s.ops as i64)),
+        "the counter reads {n:?} after {} committed increments",
+        s.ops
+    );
+    Ok((s, retries.load(std::sync::atomic::Ordering::Relaxed)))
+}
+
+/// Concurrency control (issue 13): managed write transactions with client
+/// time inside them, the hot counter and 64-client auto-commit writes,
+/// against `addr` and, with `--addr-b`, against a second server in the
+/// same run, alternating within each round and swapping which goes first
+/// every round.
+async fn cc_compare(a: &Args, out: &mut Vec<String>) -> anyhow::Result<()> {
+    let servers: Vec<(&str, String)> = std::iter::once(("A", a.addr.clone()))
+        .chain(a.addr_b.clone().map(|b| ("B", b)))
+        .collect();
+    // (name, unit, workload)
+    let mut work: Vec<(String, &str, u8, usize, u64)> = Vec::new();
+    for &clients in &a.clients {
+        for &think in &a.think_ms {
+            work.push((
+                format!("execute_write tiny CREATE, {clients} clients, {think} ms inside"),
+                "tx/s",
+                0,
+                clients,
+                think,
+            ));
+        }
+    }
+    work.push((
+        "hot counter (execute_write +1), 64 clients".into(),
+        "tx/s",
+        1,
+        64,
+        0,
+    ));
+    work.push((
+        "tiny write tx (auto-commit CREATE), 64 clients".into(),
+        "tx/s",
+        2,
+        64,
+        0,
+    ));
+    let mut merged: Vec<Vec<Stats>> = work
+        .iter()
+        .map(|_| servers.iter().map(|_| Stats::default()).collect())
+        .collect();
+    let mut retries = vec![vec![0usize; servers.len()]; work.len()];
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); work.len()];
+    for round in 0..a.rounds {
+        for (w, (_, _, kind, clients, think)) in work.iter().enumerate() {
+            let mut order: Vec<usize> = (0..servers.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            let mut rates = vec![0.0; servers.len()];
+            for k in order {
+                let args = Args {
+                    addr: servers[k].1.clone(),
+                    ..a.clone()
+                };
+                let s = match kind {
+                    0 => tx_write_load(&args, *clients, Duration::from_millis(*think)).await?,
+                    1 => {
+                        let (s, r) = counter_load(&args, *clients).await?;
+                        retries[w][k] += r;
+                        s
+                    }
+                    _ => write_load(&args, *clients).await?,
+                };
+                rates[k] = s.rate();
+                merged[w][k].merge(s);
+            }
+            if rates.len() == 2 {
+                ratios[w].push(rates[1] / rates[0]);
+            }
+        }
+    }
+    for (w, (name, unit, kind, _, _)) in work.iter().enumerate() {
+        for (k, (label, _)) in servers.iter().enumerate() {
+            let mut name = format!("{name}, {label}");
+            if *kind == 1 {
+                name.push_str(&format!(", {} retries", retries[w][k]));
+            }
+            out.push(row(&name, &mut merged[w][k], unit));
+        }
+    }
+    if servers.len() == 2 {
+        out.push(String::new());
+        for (w, (name, ..)) in work.iter().enumerate() {
+            let mut r = ratios[w].clone();
+            r.sort_by(f64::total_cmp);
+            let each: Vec<String> = ratios[w].iter().map(|x| format!("{x:.2}")).collect();
+            out.push(format!(
+                "B / A rate, {name}: median {:.2} (rounds: {})",
+                r[r.len() / 2],
+                each.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 const READ_NODES: i64 = 100_000;
@@ -503,6 +703,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if a.cmd == "tls" {
         tls_cost(&a, 3, &mut out).await?;
+    }
+    if a.cmd == "cc" {
+        cc_compare(&a, &mut out).await?;
     }
     if a.cmd == "point-reads" {
         setup_reads(&a).await?;
