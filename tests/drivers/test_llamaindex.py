@@ -10,12 +10,25 @@ from llama_index.core.graph_stores.types import ChunkNode, EntityNode, Relation 
 from llama_index.core.vector_stores.types import VectorStoreQuery  # noqa: E402
 from llama_index.graph_stores.neo4j import Neo4jPropertyGraphStore  # noqa: E402
 
-from conftest import PASSWORD, USER  # noqa: E402
+import tempfile  # noqa: E402
+
+from conftest import PASSWORD, USER, Server  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def own_server():
+    """A server of its own: the store's constructor reads the schema of
+    whatever is there, and its own code fails on property types other
+    suites leave behind (a LOCAL_TIME property: the same on Neo4j)."""
+    with tempfile.TemporaryDirectory() as d:
+        s = Server(d).start()
+        yield s
+        s.stop()
 
 
 @pytest.fixture(params=["bolt", "neo4j"])
-def store(request, server):
-    url = f"{request.param}://127.0.0.1:{server.bolt_port}"
+def store(request, own_server):
+    url = f"{request.param}://127.0.0.1:{own_server.bolt_port}"
     s = Neo4jPropertyGraphStore(username=USER, password=PASSWORD, url=url)
     s.structured_query("MATCH (n) DETACH DELETE n")
     yield s
