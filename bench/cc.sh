@@ -12,7 +12,12 @@ set_b=${2:-}
 cargo build --release -p causeway-server -p causeway-bench
 dir=$(mktemp -d -p "${CAUSEWAY_BENCH_DIR:-$PWD/target}" bench-cc.XXXXXX)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+stop_all() {
+    if [ ${#pids[@]} -gt 0 ]; then kill "${pids[@]}" 2>/dev/null || true; fi
+    wait 2>/dev/null || true
+    pids=()
+}
+trap 'stop_all; rm -rf "$dir"' EXIT
 start() { # NAME BOLT_PORT HTTP_PORT [--set KEY=VALUE]
     local name=$1 bolt=$2 http=$3
     shift 3
@@ -30,8 +35,7 @@ fi
 echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d); A: defaults; B: ${set_b:-none}"
 ./target/release/causeway-bench cc --addr 127.0.0.1:17687 "${b_args[@]}" --user neo4j \
     --password bench-password --dir "$dir" --seconds "$secs"
-kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null || true
-pids=()
+stop_all
 if [ -x .venv/neo4j6/bin/python ]; then
     py_b=()
     [ -n "$set_b" ] && py_b=(--set-b "$set_b")

@@ -9,7 +9,7 @@ secs=${1:-5}
 command -v openssl >/dev/null || (apt-get update -qq && apt-get install -y -qq openssl)
 cargo build --release -p causeway-server -p causeway-bench
 dir=$(mktemp -d -p "${CAUSEWAY_BENCH_DIR:-$PWD/target}" bench-tls.XXXXXX)
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
     -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
@@ -26,7 +26,8 @@ echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d)"
 # transactions, as applications run them (needs .venv/neo4j6, which
 # scripts/test.sh makes).
 if [ -x .venv/neo4j6/bin/python ]; then
-    kill $pid 2>/dev/null; wait $pid 2>/dev/null || true
+    kill $pid 2>/dev/null || true
+    wait $pid 2>/dev/null || true
     CAUSEWAY_BIN=$PWD/target/release/causeway .venv/neo4j6/bin/python bench/tls_driver.py \
         --seconds "$secs"
 fi
