@@ -350,14 +350,7 @@ async fn cc_compare(a: &Args, out: &mut Vec<String>) -> anyhow::Result<()> {
     if servers.len() == 2 {
         out.push(String::new());
         for (w, (name, ..)) in work.iter().enumerate() {
-            let mut r = ratios[w].clone();
-            r.sort_by(f64::total_cmp);
-            let each: Vec<String> = ratios[w].iter().map(|x| format!("{x:.2}")).collect();
-            out.push(format!(
-                "B / A rate, {name}: median {:.2} (rounds: {})",
-                r[r.len() / 2],
-                each.join(", ")
-            ));
+            out.push(ratio_line("B / A", name, &ratios[w]));
         }
     }
     Ok(())
@@ -621,16 +614,21 @@ async fn tls_cost(a: &Args, rounds: usize, out: &mut Vec<String>) -> anyhow::Res
     }
     out.push(String::new());
     for (w, (name, _)) in names.iter().enumerate() {
-        let mut r = ratios[w].clone();
-        r.sort_by(f64::total_cmp);
-        let each: Vec<String> = ratios[w].iter().map(|x| format!("{x:.2}")).collect();
-        out.push(format!(
-            "TLS / plaintext rate, {name}: median {:.2} (rounds: {})",
-            r[r.len() / 2],
-            each.join(", ")
-        ));
+        out.push(ratio_line("TLS / plaintext", name, &ratios[w]));
     }
     Ok(())
+}
+
+/// The median of a comparison's per-round rate ratios, and each round's.
+fn ratio_line(what: &str, name: &str, ratios: &[f64]) -> String {
+    let mut r = ratios.to_vec();
+    r.sort_by(f64::total_cmp);
+    let each: Vec<String> = ratios.iter().map(|x| format!("{x:.2}")).collect();
+    format!(
+        "{what} rate, {name}: median {:.2} (rounds: {})",
+        r[r.len() / 2],
+        each.join(", ")
+    )
 }
 
 fn row(name: &str, s: &mut Stats, unit: &str) -> String {

@@ -24,14 +24,17 @@ READY_TIMEOUT = 90
 logging.getLogger("neo4j").setLevel(logging.CRITICAL)
 
 
-# The CA file clients trust when the members require TLS; None for plaintext.
+# The CA file clients trust when the members require TLS, and the SSL
+# context made from it once; None for plaintext.
 TLS_CA = None
+TLS_CONTEXT = None
 
 
 def use_tls(ca):
     """Clients from now on trust only this CA file (None: plaintext)."""
-    global TLS_CA
+    global TLS_CA, TLS_CONTEXT
     TLS_CA = None if ca is None else str(ca)
+    TLS_CONTEXT = None if ca is None else ssl.create_default_context(cafile=TLS_CA)
 
 
 def log(*a):
@@ -47,7 +50,7 @@ def sh(*args, env=None, check=True):
 
 def health(http_port, timeout=1.0):
     """A member's /health/ready answer, or None if it does not answer."""
-    scheme, ctx = ("https", ssl.create_default_context(cafile=TLS_CA)) if TLS_CA else ("http", None)
+    scheme, ctx = ("https", TLS_CONTEXT) if TLS_CA else ("http", None)
     try:
         with urllib.request.urlopen(f"{scheme}://127.0.0.1:{http_port}/health/ready",
                                     timeout=timeout, context=ctx) as r:

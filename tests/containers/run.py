@@ -226,10 +226,9 @@ def renewal_reaches_members(certs):
 
 
 def served_certificate(port):
-    ctx = ssl.create_default_context(cafile=common.TLS_CA)
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
-            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            with common.TLS_CONTEXT.wrap_socket(raw, server_hostname="localhost") as s:
                 return s.getpeercert(binary_form=True)
     except OSError:
         return None

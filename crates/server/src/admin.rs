@@ -230,31 +230,28 @@ fn privilege_rows(
     // would promise what no one can do. The built-in roles list them as
     // Neo4j's do, so they may be revoked, and granted again where held.
     let unserved = match privilege {
-        PrivilegeKind::Start => Some(unsupported("START (START DATABASE is not served)")),
-        PrivilegeKind::Stop => Some(unsupported("STOP (STOP DATABASE is not served)")),
-        PrivilegeKind::TransactionManagement => Some(unsupported(
-            "TRANSACTION MANAGEMENT (SHOW and TERMINATE TRANSACTIONS are not served)",
+        PrivilegeKind::Start => Some((unsupported("START (START DATABASE is not served)"), true)),
+        PrivilegeKind::Stop => Some((unsupported("STOP (STOP DATABASE is not served)"), true)),
+        PrivilegeKind::TransactionManagement => Some((
+            unsupported("TRANSACTION MANAGEMENT (SHOW and TERMINATE TRANSACTIONS are not served)"),
+            true,
         )),
         // Everyone may load and execute everything: there is nothing a
         // grant or denial of these could change.
-        PrivilegeKind::Load => Some(unsupported("LOAD (loading is not restricted)")),
-        PrivilegeKind::ExecuteProcedures | PrivilegeKind::ExecuteFunctions => Some(unsupported(
-            "EXECUTE (procedures and functions are not restricted)",
+        PrivilegeKind::Load => Some((unsupported("LOAD (loading is not restricted)"), true)),
+        PrivilegeKind::ExecuteProcedures | PrivilegeKind::ExecuteFunctions => Some((
+            unsupported("EXECUTE (procedures and functions are not restricted)"),
+            true,
+        )),
+        // `SHOW PRIVILEGES AS COMMANDS` lists a whole-graph MATCH as one
+        // command for nodes and one for relationships, as Neo4j does;
+        // revoking one of them would leave a partial view.
+        PrivilegeKind::Match if segments.len() != 2 => Some((
+            unsupported("Match on nodes or relationships alone (grant on ELEMENTS *)"),
+            false,
         )),
         _ => None,
-    }
-    .map(|e| (e, true));
-    // `SHOW PRIVILEGES AS COMMANDS` lists a whole-graph MATCH as one
-    // command for nodes and one for relationships, as Neo4j does; revoking
-    // one of them would leave a partial view.
-    let unserved = unserved.or_else(|| {
-        (matches!(privilege, PrivilegeKind::Match) && segments.len() != 2).then(|| {
-            (
-                unsupported("Match on nodes or relationships alone (grant on ELEMENTS *)"),
-                false,
-            )
-        })
-    });
+    };
     let mut rows = Vec::new();
     for graph in &graphs {
         for segment in &on {
@@ -311,7 +308,9 @@ pub async fn plan(
         }
         AdminCommand::AlterUser(spec) => vec![alter_user(spec, params, view, caller).await?],
         AdminCommand::AlterCurrentUser { old, new } => {
-            let Some(user) = caller.user.clone() else {
+            // A caller with a user always comes with the lock-out accounting.
+            let (Some(user), Some(attempts)) = (caller.user.clone(), caller.attempts.clone())
+            else {
                 return Err(Error::new(
                     Code::Unknown,
                     "User failed to alter their own password: Command not available with auth disabled.",
@@ -326,13 +325,8 @@ pub async fn plan(
                 .ok_or_else(|| {
                     Error::new(Code::ArgumentError, format!("{what}: User does not exist."))
                 })?;
-            let (attempts, u, o) = (caller.attempts.clone(), user.clone(), old.clone());
-            let checked = auth::hashing(move || match attempts {
-                Some(attempts) => attempts.check(&u, &stored, &o),
-                None if auth::verify(&stored, &o) => Ok(()),
-                None => Err(Error::new(Code::Unauthorized, "")),
-            })
-            .await?;
+            let (u, o) = (user.clone(), old.clone());
+            let checked = auth::hashing(move || attempts.check(&u, &stored, &o)).await?;
             match checked {
                 Ok(()) => {}
                 Err(e) if e.code == Code::Unauthorized => {

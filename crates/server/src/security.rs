@@ -346,12 +346,17 @@ impl Security {
         );
     }
 
-    /// Whether no user can log in: each has the unusable hash of a user
-    /// made while authentication was off, or is suspended.
-    pub fn nobody_can_log_in(&self) -> bool {
-        self.users
-            .values()
-            .all(|u| u.suspended || u.hash == crate::auth::UNSET_HASH)
+    /// Whether `RecoverAdmin` for `user` would do anything: the state is
+    /// initialised, no user can log in (each has the unusable hash of a
+    /// user made while authentication was off, or is suspended), and the
+    /// name is new.
+    pub fn admin_recovery_applies(&self, user: &str) -> bool {
+        self.initialized
+            && !self.users.contains_key(user)
+            && self
+                .users
+                .values()
+                .all(|u| u.suspended || u.hash == crate::auth::UNSET_HASH)
     }
 
     /// Runs `cmd` against the state. An error leaves the state unchanged.
@@ -394,7 +399,7 @@ impl Security {
                 done
             }
             Command::RecoverAdmin { user, hash } => {
-                if !self.initialized || !self.nobody_can_log_in() || self.users.contains_key(user) {
+                if !self.admin_recovery_applies(user) {
                     return nothing;
                 }
                 check_user_name(user)?;

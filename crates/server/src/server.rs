@@ -329,11 +329,7 @@ async fn bootstrap_security(repl: Arc<Replicator<GraphState>>, auth: Arc<Auth>) 
             // now is made, with `admin` (its password is configured, or
             // was logged when made). The state machine checks the same
             // again when it applies, so a race makes it a no-op.
-            Ok((user, hash))
-                if auth.enabled()
-                    && state.nobody_can_log_in()
-                    && !state.users.contains_key(&user) =>
-            {
+            Ok((user, hash)) if auth.enabled() && state.admin_recovery_applies(&user) => {
                 vec![Command::RecoverAdmin { user, hash }]
             }
             Ok(_) => return,
