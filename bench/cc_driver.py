@@ -3,7 +3,9 @@ Python driver's managed transactions (`execute_write`) of one tiny CREATE
 with 0, 1 and 2 ms of client time inside each transaction (a sleep between
 the statement's result and COMMIT: a round trip elsewhere, a little
 application logic), a hot counter (every client adds 1 to one node's
-property), and auto-commit tiny writes, with 16 and 64 clients.
+property), the same counter read in one statement and written in the next
+(any two such transactions at once conflict), and auto-commit tiny
+writes, with 16 and 64 clients.
 
 Clients are threads spread over several processes, each process with one
 driver (as a fleet of application processes would be), so that one
@@ -62,6 +64,9 @@ def worker(uri, kind, think, threads, base, start_at, seconds, out):
                             attempts[0] += 1
                         if kind == "counter":
                             tx.run("MATCH (c:CcCounter {id: 0}) SET c.n = c.n + 1").consume()
+                        elif kind == "rwcount":
+                            n = tx.run("MATCH (c:CcCounter {id: 1}) RETURN c.n AS n").single()["n"]
+                            tx.run("MATCH (c:CcCounter {id: 1}) SET c.n = $n", n=n + 1).consume()
                         else:
                             tx.run("CREATE (:CcWrite {id: $i})", i=i).consume()
                         if think:
@@ -118,9 +123,10 @@ def run(server, kind, clients, think, seconds):
             "errors": len(errors)}
 
 
-def check_counter(server):
+def check_counter(server, which):
     with GraphDatabase.driver(server.bolt_uri, auth=(USER, PASSWORD)) as d:
-        return d.execute_query("MATCH (c:CcCounter {id: 0}) RETURN c.n AS n").records[0]["n"]
+        return d.execute_query("MATCH (c:CcCounter {id: $id}) RETURN c.n AS n",
+                               id=which).records[0]["n"]
 
 
 def main():
@@ -134,7 +140,7 @@ def main():
     args = ap.parse_args()
     work = [("write", c, t) for c in map(int, args.clients.split(","))
             for t in map(float, args.think_ms.split(","))]
-    work += [("counter", 64, 0), ("auto", 64, 0)]
+    work += [("counter", 64, 0), ("rwcount", 64, 0), ("auto", 64, 0)]
     with tempfile.TemporaryDirectory(dir=ROOT / "target") as tmp:
         servers = {}
         for name, extra in (("A", []), ("B", ["--set", args.set_b] if args.set_b else None)):
@@ -146,7 +152,7 @@ def main():
         try:
             for s in servers.values():
                 with GraphDatabase.driver(s.bolt_uri, auth=(USER, PASSWORD)) as d:
-                    d.execute_query("MERGE (c:CcCounter {id: 0}) SET c.n = 0")
+                    d.execute_query("UNWIND [0, 1] AS i MERGE (c:CcCounter {id: i}) SET c.n = 0")
             results = {}
             for r in range(args.rounds):
                 for kind, clients, think in work:
@@ -157,10 +163,11 @@ def main():
                         print(f"round {r + 1} {kind:7} {clients:2} clients {think:g} ms "
                               f"{name} {fig}", flush=True)
             for name, s in servers.items():
-                n = check_counter(s)
-                commits = sum(f["commits"] for f in results[("counter", 64, 0, name)])
-                print(f"{name}: hot counter reads {n} after {commits} committed increments")
-                assert n == commits, "a lost or doubled update"
+                for which, kind in enumerate(("counter", "rwcount")):
+                    n = check_counter(s, which)
+                    commits = sum(f["commits"] for f in results[(kind, 64, 0, name)])
+                    print(f"{name}: {kind} reads {n} after {commits} committed increments")
+                    assert n == commits, "a lost or doubled update"
         finally:
             for s in servers.values():
                 s.stop()

@@ -217,10 +217,17 @@ async fn tx_write_load(a: &Args, clients: usize, think: Duration) -> anyhow::Res
 
 /// A hot counter: every client increments the same property in a managed
 /// write transaction, retrying at once on a transient error as a driver
-/// would (without its back-off). Returns the stats of committed
-/// increments and the number of retries; fails if the counter does not
-/// equal the increments committed (a lost or doubled update).
-async fn counter_load(a: &Args, clients: usize) -> anyhow::Result<(Stats, usize)> {
+/// would (without its back-off). With `read_first` the client reads the
+/// value in one statement and writes it plus one in another (the worst
+/// case for optimistic transactions: any two at once conflict). Returns
+/// the stats of committed increments and the number of retries; fails if
+/// the counter does not equal the increments committed (a lost or
+/// doubled update).
+async fn counter_load(
+    a: &Args,
+    clients: usize,
+    read_first: bool,
+) -> anyhow::Result<(Stats, usize)> {
     let mut setup = Client::connect(&a.addr, &a.user, &a.password, a.tls).await?;
     setup
         .query("MERGE (c:BenchCounter {id: 0}) SET c.n = 0", params(&[]))
@@ -233,11 +240,26 @@ async fn counter_load(a: &Args, clients: usize) -> anyhow::Result<(Stats, usize)
             let r = loop {
                 let attempt = async {
                     c.begin().await?;
-                    c.run_in_tx(
-                        "MATCH (c:BenchCounter {id: 0}) SET c.n = c.n + 1",
-                        params(&[]),
-                    )
-                    .await?;
+                    if read_first {
+                        let rows = c
+                            .run_in_tx("MATCH (c:BenchCounter {id: 0}) RETURN c.n", params(&[]))
+                            .await?;
+                        let n = match rows.first().and_then(|r| r.first()) {
+                            Some(Value::Int(n)) => *n,
+                            other => anyhow::bail!("the counter reads {other:?}"),
+                        };
+                        c.run_in_tx(
+                            "MATCH (c:BenchCounter {id: 0}) SET c.n = $n",
+                            params(&[("n", Value::Int(n + 1))]),
+                        )
+                        .await?;
+                    } else {
+                        c.run_in_tx(
+                            "MATCH (c:BenchCounter {id: 0}) SET c.n = c.n + 1",
+                            params(&[]),
+                        )
+                        .await?;
+                    }
                     c.commit().await
                 }
                 .await;
@@ -297,6 +319,13 @@ async fn cc_compare(a: &Args, out: &mut Vec<String>) -> anyhow::Result<()> {
         0,
     ));
     work.push((
+        "hot counter read, then write (execute_write), 64 clients".into(),
+        "tx/s",
+        3,
+        64,
+        0,
+    ));
+    work.push((
         "tiny write tx (auto-commit CREATE), 64 clients".into(),
         "tx/s",
         2,
@@ -323,8 +352,8 @@ async fn cc_compare(a: &Args, out: &mut Vec<String>) -> anyhow::Result<()> {
                 };
                 let s = match kind {
                     0 => tx_write_load(&args, *clients, Duration::from_millis(*think)).await?,
-                    1 => {
-                        let (s, r) = counter_load(&args, *clients).await?;
+                    1 | 3 => {
+                        let (s, r) = counter_load(&args, *clients, *kind == 3).await?;
                         retries[w][k] += r;
                         s
                     }
@@ -341,7 +370,7 @@ async fn cc_compare(a: &Args, out: &mut Vec<String>) -> anyhow::Result<()> {
     for (w, (name, unit, kind, _, _)) in work.iter().enumerate() {
         for (k, (label, _)) in servers.iter().enumerate() {
             let mut name = format!("{name}, {label}");
-            if *kind == 1 {
+            if matches!(kind, 1 | 3) {
                 name.push_str(&format!(", {} retries", retries[w][k]));
             }
             out.push(row(&name, &mut merged[w][k], unit));

@@ -11,6 +11,7 @@ fn main() {
         database: "neo4j",
         catalog: None,
         limits: Limits::default(),
+        inputs: None,
     };
     let mut g = Graph::new();
     for q in [

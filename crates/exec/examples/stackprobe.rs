@@ -29,6 +29,7 @@ fn main() {
                 database: "neo4j",
                 catalog: None,
                 limits: Limits::default(),
+                inputs: None,
             };
             let mut tx = TxGraph::new(Graph::new());
             execute(&mut tx, "CREATE ({x: 1})", &Map::new(), &ctx)

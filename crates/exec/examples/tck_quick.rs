@@ -318,6 +318,7 @@ fn ctx() -> ExecContext<'static> {
         database: "neo4j",
         catalog: None,
         limits: Limits::default(),
+        inputs: None,
     }
 }
 

@@ -10,6 +10,7 @@ fn main() {
         database: "neo4j",
         catalog: None,
         limits: Limits::default(),
+        inputs: None,
     };
     let mut g = Graph::new();
     for q in std::env::args().skip(1) {

@@ -48,6 +48,12 @@ fn run_text(runner: &mut Runner, text: &str, params: ValMap) -> Result<(Vec<Stri
     }
     let mut sh = Shared::new(params, runner.sh.limits);
     sh.deadline = runner.sh.deadline;
+    // Same clock, and a sequence drawn from the statement's, so a re-run
+    // of the calling statement draws the same values.
+    sh.now = runner.sh.now;
+    if runner.sh.rng.is_some() {
+        sh.rng = Some(std::sync::atomic::AtomicU64::new(runner.sh.random()));
+    }
     sh.database = runner.sh.database.clone();
     let limit = runner.sh.limits.max_materialized_rows;
     let mut inner = Runner {

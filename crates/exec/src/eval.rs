@@ -26,6 +26,9 @@ pub struct Shared {
     pub deleted_rel_types: Mutex<HashMap<u64, String>>,
     pub limits: Limits,
     regexes: Mutex<HashMap<String, Arc<regex::Regex>>>,
+    /// The statement's own random sequence (`Inputs::seed`); without it,
+    /// the process-wide one.
+    pub rng: Option<std::sync::atomic::AtomicU64>,
 }
 
 impl Shared {
@@ -39,6 +42,15 @@ impl Shared {
             limits,
             deleted_rel_types: Mutex::new(HashMap::new()),
             regexes: Mutex::new(HashMap::new()),
+            rng: None,
+        }
+    }
+
+    /// The next draw for `rand()` and `randomUUID()`.
+    pub fn random(&self) -> u64 {
+        match &self.rng {
+            Some(state) => functions::splitmix(state),
+            None => functions::shared_random(),
         }
     }
 

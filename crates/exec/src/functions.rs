@@ -624,7 +624,7 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
         "e" => Ok(Val::Float(std::f64::consts::E)),
         "pi" => Ok(Val::Float(std::f64::consts::PI)),
         "rand" => Ok(Val::Float(
-            (next_random() >> 11) as f64 / (1u64 << 53) as f64,
+            (ctx.sh.random() >> 11) as f64 / (1u64 << 53) as f64,
         )),
         "isnan" => match a0 {
             Val::Null => Ok(Val::Null),
@@ -772,8 +772,8 @@ pub fn apply(ctx: &Ctx, lname: &str, name: &str, v: &[Val]) -> Result<Val> {
         "timestamp" => Ok(Val::Int(ctx.sh.now.2)),
         // APOC's name for the same thing.
         "randomuuid" | "apoc.create.uuid" => {
-            let hi = next_random();
-            let lo = next_random();
+            let hi = ctx.sh.random();
+            let lo = ctx.sh.random();
             let mut b = [0u8; 16];
             b[..8].copy_from_slice(&hi.to_be_bytes());
             b[8..].copy_from_slice(&lo.to_be_bytes());
@@ -1109,18 +1109,23 @@ fn value_type(v: &Val) -> String {
 
 static RNG: AtomicU64 = AtomicU64::new(0);
 
-/// A splitmix64 generator: statistically fine for rand()/randomUUID(), and
-/// avoids a dependency. Seeded from the clock on first use.
-fn next_random() -> u64 {
-    let mut s = RNG.load(Ordering::Relaxed);
-    if s == 0 {
+/// A draw from the process-wide sequence, seeded from the clock on first
+/// use.
+pub(crate) fn shared_random() -> u64 {
+    if RNG.load(Ordering::Relaxed) == 0 {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0x9e37_79b9);
         let _ = RNG.compare_exchange(0, t | 1, Ordering::Relaxed, Ordering::Relaxed);
     }
-    s = RNG
+    splitmix(&RNG)
+}
+
+/// A splitmix64 step on `state`: statistically fine for rand() and
+/// randomUUID(), and avoids a dependency.
+pub(crate) fn splitmix(state: &AtomicU64) -> u64 {
+    let s = state
         .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
         .wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = s;

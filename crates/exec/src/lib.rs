@@ -113,6 +113,28 @@ pub struct ExecContext<'a> {
     /// Named limits: a statement exceeding them fails with
     /// `MemoryPoolOutOfMemory` instead of exhausting memory.
     pub limits: Limits,
+    /// The statement's clock and random seed, when the caller must be able
+    /// to run it again with the same ones (a transaction re-run at its
+    /// commit point); otherwise the clock is read and randomness shared.
+    pub inputs: Option<Inputs>,
+}
+
+/// What a statement draws from outside the graph and its parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inputs {
+    /// (days since epoch, nanoseconds of day, epoch millis)
+    pub clock: (i64, i64, i64),
+    pub seed: u64,
+}
+
+impl Inputs {
+    /// The current time and a fresh seed.
+    pub fn fresh() -> Self {
+        Inputs {
+            clock: temporal::now(),
+            seed: functions::shared_random(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -335,6 +357,10 @@ fn execute_statement(
     let stmt = stmt.clone();
     val::check_params(params)?;
     let mut shared = eval::Shared::new(val::to_val_map(params), ctx.limits);
+    if let Some(inputs) = ctx.inputs {
+        shared.now = inputs.clock;
+        shared.rng = Some(std::sync::atomic::AtomicU64::new(inputs.seed));
+    }
     shared.deadline = deadline;
     shared.database = ctx.database.to_owned();
     let sh = Arc::new(shared);

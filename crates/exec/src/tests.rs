@@ -7,6 +7,7 @@ pub(crate) fn ctx() -> ExecContext<'static> {
         database: "neo4j",
         catalog: None,
         limits: Limits::default(),
+        inputs: None,
     }
 }
 
@@ -73,6 +74,7 @@ fn materialisation_limit() {
             max_materialized_rows: 100,
             max_list_len: 1000,
         },
+        inputs: None,
     };
     let r = execute(
         &mut tx,
@@ -1023,6 +1025,7 @@ fn match_streams_past_the_materialisation_limit() {
             max_materialized_rows: 100,
             max_list_len: 100,
         },
+        inputs: None,
     };
     let r = execute(
         &mut tx,
@@ -3093,4 +3096,27 @@ fn spatial_points() {
     );
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[2], vec![Value::Int(1)]);
+}
+
+/// A statement given the same inputs draws the same random values and
+/// reads the same clock: how a transaction re-run at its commit point
+/// reproduces what its client was shown.
+#[test]
+fn the_same_inputs_give_the_same_random_and_clock_values() {
+    let q = "RETURN rand() AS r, randomUUID() AS u, datetime() AS d, timestamp() AS t, \
+             [x IN range(1, 3) | rand()] AS more";
+    let rows = |inputs: Option<Inputs>| {
+        let mut tx = TxGraph::new(Graph::new());
+        let c = ExecContext { inputs, ..ctx() };
+        let r = execute(&mut tx, q, &Map::new(), &c).unwrap();
+        r.rows.collect::<Result<Vec<_>>>().unwrap()
+    };
+    let inputs = Inputs::fresh();
+    assert_eq!(rows(Some(inputs)), rows(Some(inputs)));
+    let other = Inputs {
+        seed: inputs.seed.wrapping_add(1),
+        ..inputs
+    };
+    assert_ne!(rows(Some(inputs)), rows(Some(other)));
+    assert_ne!(rows(None), rows(None));
 }

@@ -13,9 +13,10 @@
 //!   log and for snapshots.
 //!
 //! Behaviour the callers can rely on:
-//! * Ids come from counters kept in the graph and are never reused, so a
-//!   replayed change set allocates nothing; `version()` counts non-empty
-//!   change sets.
+//! * Ids come from counters kept in the graph, or from a shared
+//!   `IdAllocator` when writers run side by side, and are never reused; a
+//!   replayed change set allocates nothing (a created id must be unused,
+//!   not above a counter); `version()` counts non-empty change sets.
 //! * Writes to a missing node or relationship fail with `EntityNotFound`;
 //!   deleting one that is already gone is a no-op. `Value::Null` as a
 //!   property value removes the property; maps, nested or mixed lists are a
@@ -43,6 +44,7 @@
 mod ann;
 mod codec;
 mod fulltext;
+mod ids;
 mod index;
 mod key;
 mod schema;
@@ -53,6 +55,7 @@ mod vector;
 
 pub use ann::{set_vector_exact_below, VectorBuildStatus, DEFAULT_EXACT_BELOW};
 pub use fulltext::FulltextIndexDef;
+pub use ids::IdAllocator;
 pub use spatial::PointSettings;
 pub use vector::{to_vector, Similarity, VectorIndexDef, MAX_DIMENSIONS};
 
@@ -206,6 +209,12 @@ impl fmt::Debug for Graph {
 impl Graph {
     pub fn new() -> Self {
         Graph::default()
+    }
+
+    /// The node and relationship ids the graph's own counters would hand
+    /// out next: every id it has used is below them.
+    pub fn next_ids(&self) -> (NodeId, RelId) {
+        (self.next_node, self.next_rel)
     }
 
     /// Number of change sets applied (or committed through a TxGraph) so far.
@@ -661,6 +670,9 @@ pub struct TxGraph {
     /// (`CALL { } IN TRANSACTIONS`): what commits if the statement then
     /// fails.
     kept: Option<Box<TxGraph>>,
+    /// Where new ids come from when writers run side by side (`ids.rs`);
+    /// without it, the graph's own counters.
+    ids: Option<Box<ids::Ids>>,
 }
 
 impl std::ops::Deref for TxGraph {
@@ -679,6 +691,7 @@ impl TxGraph {
             touched: OrdSet::new(),
             touched_rels: OrdSet::new(),
             kept: None,
+            ids: None,
         }
     }
     /// The working state as an independent snapshot (O(1)), for lazily

@@ -279,7 +279,9 @@ impl Graph {
         labels: &[String],
         props: &causeway_value::Map,
     ) -> Result<()> {
-        if id < self.next_node || self.nodes.contains_key(&id) {
+        // Any unused id: writers running side by side commit their ids out of
+        // order. The leader's allocator is what keeps ids from being reused.
+        if self.nodes.contains_key(&id) {
             return Err(Error::new(
                 Code::Unknown,
                 format!("node id {id} is already allocated"),
@@ -323,7 +325,7 @@ impl Graph {
         ty: &str,
         props: &causeway_value::Map,
     ) -> Result<()> {
-        if id < self.next_rel || self.rels.contains_key(&id) {
+        if self.rels.contains_key(&id) {
             return Err(Error::new(
                 Code::Unknown,
                 format!("relationship id {id} is already allocated"),

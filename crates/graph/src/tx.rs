@@ -134,7 +134,7 @@ impl TxGraph {
             check_storable(v)?;
         }
         props.retain(|_, v| !v.is_null());
-        let id = self.graph.next_node;
+        let id = self.mint_node()?;
         if self.has_unique(EntityType::Node) {
             self.check_unique(
                 EntityType::Node,
@@ -175,7 +175,7 @@ impl TxGraph {
             check_storable(v)?;
         }
         props.retain(|_, v| !v.is_null());
-        let id = self.graph.next_rel;
+        let id = self.mint_rel()?;
         if self.has_unique(EntityType::Relationship) {
             self.check_unique(
                 EntityType::Relationship,

@@ -53,6 +53,11 @@ pub struct Config {
     pub transaction_timeout_ms: u64,
     /// How long a writer waits for the write lock before a transient error.
     pub lock_timeout_ms: u64,
+    /// `optimistic`: explicit write transactions run on a snapshot and are
+    /// re-run at their commit point if anything committed meanwhile
+    /// (docs/decisions/0022); `lock`: they hold the write lock from their
+    /// first statement to COMMIT (0004).
+    pub concurrency_control: String,
     /// How long a transaction waits for the bookmarks it presents.
     pub bookmark_timeout_ms: u64,
     /// Log entries between snapshots; a restart replays at most this many.
@@ -169,6 +174,7 @@ impl Default for Config {
             max_transaction_bytes: 128 << 20,
             transaction_timeout_ms: 60_000,
             lock_timeout_ms: 10_000,
+            concurrency_control: "optimistic".into(),
             bookmark_timeout_ms: 30_000,
             snapshot_every: 20_000,
             snapshot_bytes: 256 << 20,
@@ -275,6 +281,9 @@ impl Config {
         // transaction timeout, so zero (Neo4j's "no timeout") is refused.
         if self.transaction_timeout_ms == 0 || self.lock_timeout_ms == 0 {
             bail!("transaction_timeout_ms and lock_timeout_ms must be positive");
+        }
+        if !matches!(self.concurrency_control.as_str(), "optimistic" | "lock") {
+            bail!("concurrency_control must be optimistic or lock");
         }
         match self.mode.as_str() {
             "single" => {}

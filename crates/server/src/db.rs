@@ -1,26 +1,34 @@
 //! Databases and their transactions.
 //!
 //! Concurrency model (see ARCHITECTURE.md): readers run on an O(1) snapshot of
-//! the applied state and never wait. Writers are serialised by one write lock
-//! per database, taken when a transaction runs its first updating statement;
-//! the lock guards the *head*, the applied state plus every change set that
-//! has been handed to the log but not yet applied. Because a writer always
-//! starts from the head while holding the lock, no update can be lost (the
-//! 64-client counter test) and no write-write conflict can arise. The lock is
-//! released as soon as the change set is queued in the log, so the fsync wait
-//! overlaps with the next writer's work: that is what lets many transactions
-//! share one fsync.
+//! the applied state and never wait. Commits are serialised by one write lock
+//! per database, which guards the *head*: the applied state plus every change
+//! set that has been handed to the log but not yet applied. A change set is
+//! always built on the head by its lock holder, so no update can be lost.
+//! The lock is released as soon as the change set is queued in the log, so
+//! the fsync wait overlaps with the next writer's work: that is what lets
+//! many transactions share one fsync.
+//!
+//! Who holds the lock, and for how long (docs/decisions/0022): auto-commit
+//! writes and schema commands while they execute; an explicit write
+//! transaction under `concurrency_control = lock` from its first statement
+//! to COMMIT. Under `optimistic` an explicit write transaction runs on a
+//! snapshot of the head with no lock, keeping its statements (`rerun.rs`);
+//! at COMMIT it takes the lock briefly and, if the head moved, runs them
+//! again there and commits that run only if its client would have seen the
+//! same results.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use causeway_bolt::Forward;
-use causeway_exec::{ExecContext, Limits, QueryResult, StatementClass, SystemCatalog};
-use causeway_graph::{Graph, TxGraph};
+use causeway_exec::{ExecContext, Inputs, Limits, QueryResult, StatementClass, SystemCatalog};
+use causeway_graph::{Graph, IdAllocator, TxGraph};
 use causeway_replication::{Data, Replicator, WriteLeader};
 use causeway_value::{Code, Error, Map};
 
 use crate::admin::{Caller, ScopedCatalog};
+use crate::rerun::{Hot, Journal};
 use crate::security::{Allowed, Command, Security};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -67,6 +75,9 @@ pub struct DbConfig {
     /// refuses bigger records, so bigger transactions fail alone here.
     pub max_transaction_bytes: usize,
     pub lock_timeout: Duration,
+    /// Explicit write transactions run without the lock until COMMIT
+    /// (`concurrency_control = optimistic`).
+    pub optimistic: bool,
     pub transaction_timeout: Duration,
     pub bookmark_timeout: Duration,
     pub limits: Limits,
@@ -86,6 +97,25 @@ pub struct Head {
     /// that read the head may be acknowledged only once that very change
     /// set is applied (another one could reach the same version).
     queued: Option<(u64, u64)>,
+    /// Changes whenever `graph` is rebuilt, so that (epoch, version) never
+    /// names two states: versions repeat when a head that held a change set
+    /// that never committed is rebuilt and others are built on it.
+    epoch: u64,
+    /// The graph's id counters when it was rebuilt: ids below them may have
+    /// been used under another leadership, so a re-run may not take them.
+    floor: (u64, u64),
+}
+
+/// The head as its last commit left it, readable while a writer holds the
+/// lock: where optimistic transactions take their snapshot.
+#[derive(Clone, Default)]
+struct View {
+    epoch: u64,
+    graph: Graph,
+    queued: Option<(u64, u64)>,
+    /// (term, node) of the leadership the head belongs to; `None` while the
+    /// head must be rebuilt before use.
+    leader: Option<(u64, u64)>,
 }
 
 /// The replicated state of a database: its graph, and the users, roles
@@ -204,6 +234,11 @@ pub struct Database {
     /// without a group of its own (`system`).
     security: Option<Arc<Replicator<GraphState>>>,
     head: Arc<Mutex<Head>>,
+    view: std::sync::Mutex<View>,
+    /// Node and relationship ids for every writer on this member while it
+    /// leads (`causeway_graph::IdAllocator`).
+    ids: Arc<IdAllocator>,
+    hot: Hot,
     config: DbConfig,
     catalog: Arc<dyn SystemCatalog>,
 }
@@ -238,6 +273,17 @@ pub struct Transaction {
     security: Option<Box<Security>>,
     /// Those commands, committed as one log entry.
     pending: Vec<Command>,
+    /// Optimistic (no lock yet): the statements so far, to run again at
+    /// the commit point.
+    journal: Option<Box<Journal>>,
+    /// The head the snapshot came from, as (epoch, version); epoch 0 for the
+    /// applied state.
+    snapshot: (u64, u64),
+    /// What a commit that wrote nothing waits to see applied: the version
+    /// read and the change set queued into it, if any.
+    seen: Option<(u64, Option<(u64, u64)>)>,
+    /// The first statement's key (`Hot::shape`).
+    shape: Option<u64>,
 }
 
 impl Drop for Transaction {
@@ -267,7 +313,12 @@ impl Database {
                 graph,
                 leader: None,
                 queued: None,
+                epoch: 0,
+                floor: (0, 0),
             })),
+            view: std::sync::Mutex::default(),
+            ids: Arc::default(),
+            hot: Hot::default(),
             config,
             catalog,
         }
@@ -360,7 +411,7 @@ impl Database {
         Ok(Transaction {
             mode,
             explicit,
-            graph: TxGraph::new(base),
+            graph: self.working_copy(base),
             lock: None,
             watchdog: None,
             statements: 0,
@@ -372,7 +423,51 @@ impl Database {
             blind,
             security: None,
             pending: Vec::new(),
+            journal: None,
+            snapshot: (0, 0),
+            seen: None,
+            shape: None,
         })
+    }
+
+    /// A transaction's working copy of `base`, taking ids from this
+    /// member's allocator.
+    fn working_copy(&self, base: Graph) -> TxGraph {
+        TxGraph::new(base).with_ids(self.ids.clone())
+    }
+
+    fn view(&self) -> std::sync::MutexGuard<'_, View> {
+        // Replaced whole under the lock; never left half-written.
+        self.view.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Publishes the head for optimistic transactions to start from.
+    fn publish(&self, head: &Head) {
+        *self.view() = View {
+            epoch: head.epoch,
+            graph: head.graph.clone(),
+            queued: head.queued,
+            leader: head.leader.map(|l| (l.term, l.node_id)),
+        };
+    }
+
+    /// Points an optimistic transaction's first statement at the newest
+    /// state: the published head where this member leads and has one,
+    /// otherwise the applied state it began on.
+    fn take_snapshot(&self, tx: &mut Transaction, repl: &Replicator<GraphState>) {
+        tx.journal = Some(Box::default());
+        let view = self.view().clone();
+        let leading = repl.write_leader().ok().map(|l| (l.term, l.node_id));
+        if view.leader.is_some()
+            && view.leader == leading
+            && view.graph.version() >= tx.graph.version()
+        {
+            tx.snapshot = (view.epoch, view.graph.version());
+            tx.seen = Some((view.graph.version(), view.queued));
+            tx.graph = self.working_copy(view.graph);
+        } else {
+            tx.snapshot = (0, tx.graph.version());
+        }
     }
 
     /// A bookmark's index for this database: bookmarks of the other
@@ -487,8 +582,30 @@ impl Database {
             tx.failed = true;
             return Err(mixed_admin());
         }
-        if needs_lock {
-            match self.lock_for_write(tx).await {
+        // Under `optimistic` an explicit write transaction holds no lock
+        // until COMMIT; schema commands, statements that keep conflicting
+        // and transactions too large to keep take the lock as before.
+        let optimistic = needs_lock
+            && !implicit
+            && self.config.optimistic
+            && tx.lock.is_none()
+            && class != StatementClass::Schema
+            && self.stays_optimistic(tx, query, params);
+        if let (true, Some(repl)) = (optimistic, &self.repl) {
+            if tx.journal.is_none() {
+                self.take_snapshot(tx, repl);
+            }
+            // A follower serves the reads of a write-mode transaction from
+            // its snapshot and refuses its first write; a routed one was
+            // meant for the leader and must fail, to be sent elsewhere.
+            if class != StatementClass::Read || tx.forward.is_some() {
+                if let Err(e) = leading_for(tx, repl) {
+                    tx.failed = true;
+                    return Err(e);
+                }
+            }
+        } else if needs_lock {
+            match self.lock_for_write(tx, true).await {
                 Ok(()) => {}
                 // A follower serves the reads of a write-mode transaction
                 // from its snapshot, and refuses its first write.
@@ -513,33 +630,21 @@ impl Database {
             ));
         }
         tx.statements += 1;
-        let applied = || self.security();
-        let scoped = ScopedCatalog {
-            base: &*self.catalog,
-            view: tx.security.as_deref(),
-            applied: &applied,
-            caller: &tx.caller,
+        let inputs = optimistic.then(Inputs::fresh);
+        let (mut result, before) = self.execute_checked(
+            &mut tx.graph,
+            Who {
+                caller: &tx.caller,
+                security: tx.security.as_deref(),
+                blind: tx.blind,
+            },
+            query,
             params,
-        };
-        let ctx = ExecContext {
-            database: &self.name,
-            catalog: Some(&scoped),
-            limits: self.config.limits,
-        };
-        // What a write statement changed is checked against the caller's
-        // rights afterwards; reads need no "before".
-        let before = (class == StatementClass::Write)
-            .then(|| (tx.graph.change_count(), tx.graph.snapshot()));
-        // Inline on the async worker: read statements only plan here (their
-        // rows are pulled later, see the Bolt connection), and handing the
-        // worker over with block_in_place costs more than a typical write.
-        let mut result =
-            causeway_exec::execute_until(&mut tx.graph, query, params, &ctx, Some(tx.deadline));
-        // Writes run eagerly: what they changed is known now.
-        if let (Ok(_), Some((count, snapshot))) = (&result, &before) {
-            if let Err(e) = self.check_writes(tx, snapshot, *count) {
-                result = Err(e);
-            }
+            inputs,
+            tx.deadline,
+        );
+        if let (Some(journal), Some(inputs)) = (tx.journal.as_mut(), inputs) {
+            result = result.map(|r| journal.record(query, params, inputs, r));
         }
         if let Err(e) = result {
             tx.failed = true;
@@ -554,7 +659,14 @@ impl Database {
                     tx.graph = done;
                     // What the finished batches wrote must be allowed too.
                     if let Some((count, snapshot)) = &before {
-                        self.check_writes(tx, snapshot, *count)?;
+                        check_writes(
+                            &self.name,
+                            &self.repl,
+                            tx.who(),
+                            &tx.graph,
+                            snapshot,
+                            *count,
+                        )?;
                     }
                     if let Err(mut c) = self.commit_changes(tx).await {
                         tracing::warn!(db = %self.name, error = %c,
@@ -573,116 +685,266 @@ impl Database {
         result
     }
 
-    /// Checks what a statement wrote against the caller's privileges: new
-    /// labels, types and property keys need NAME MANAGEMENT, any change
-    /// WRITE, and a caller who cannot see the graph may not change it.
-    fn check_writes(&self, tx: &Transaction, before: &Graph, from: usize) -> Result<(), Error> {
-        use causeway_graph::Change;
-        let Some(rights) = &tx.caller.rights else {
-            return Ok(());
-        };
-        let db = &self.name;
-        let who = rights.describe();
-        // A caller who cannot see the graph read an empty one; the names
-        // that exist are the real graph's.
-        let applied;
-        let before = match (&self.repl, tx.blind) {
-            (Some(r), true) => {
-                applied = r.state().0;
-                &applied
-            }
-            _ => before,
-        };
-        let may = |action: &str| rights.allows(action, db, DEFAULT_DB) == Allowed::Granted;
-        let (token, write) = (may("token"), may("write"));
-        let new_token = |kind: &str, grant: &str| {
-            Error::new(
-                Code::Forbidden,
-                format!(
-                    "Creating new {kind} on database '{db}' is not allowed for {who}. See GRANT CREATE NEW {grant} ON DATABASE `{db}`..."
-                ),
-            )
-        };
-        let mut first = None;
-        for change in tx.graph.changes_since(from) {
-            first.get_or_insert(change);
-            if token {
-                continue;
-            }
-            let (labels, rel_type, keys): (Vec<&str>, Option<&str>, Vec<&str>) = match change {
-                Change::CreateNode { labels, props, .. } => (
-                    labels.iter().map(String::as_str).collect(),
-                    None,
-                    props.keys().map(String::as_str).collect(),
-                ),
-                Change::CreateRel {
-                    rel_type, props, ..
-                } => (
-                    Vec::new(),
-                    Some(rel_type.as_str()),
-                    props.keys().map(String::as_str).collect(),
-                ),
-                Change::SetNodeProp { key, .. } | Change::SetRelProp { key, .. } => {
-                    (Vec::new(), None, vec![key.as_str()])
-                }
-                Change::AddLabel { label, .. } => (vec![label.as_str()], None, Vec::new()),
-                _ => (Vec::new(), None, Vec::new()),
-            };
-            if labels.iter().any(|l| !before.knows_label(l)) {
-                return Err(new_token("node label", "NODE LABEL"));
-            }
-            if rel_type.is_some_and(|t| !before.knows_rel_type(t)) {
-                return Err(new_token("relationship type", "RELATIONSHIP TYPE"));
-            }
-            if keys.iter().any(|k| !before.knows_property_key(k)) {
-                return Err(new_token("property name", "PROPERTY NAME"));
+    /// Whether an explicit write transaction's statement may run without
+    /// the lock: not if its first statement is hot, or if it has outgrown
+    /// what it may keep for a re-run.
+    fn stays_optimistic(&self, tx: &mut Transaction, query: &str, params: &Map) -> bool {
+        match &tx.journal {
+            Some(journal) => journal.fits(query, params),
+            None if tx.statements > 0 => false,
+            None => {
+                let shape = self.hot.shape(query, params);
+                tx.shape = Some(shape);
+                !self.hot.is_hot(shape)
             }
         }
-        let Some(first) = first else {
-            return Ok(());
-        };
-        if write && !tx.blind {
-            return Ok(());
-        }
-        if write {
-            // Granted WRITE without MATCH: the graph this transaction read
-            // is not the real one, so nothing it wrote can stand.
-            return Err(Error::new(Code::Forbidden, "Permission denied."));
-        }
-        let what = match first {
-            Change::CreateNode { labels, .. } => {
-                format!("Create node with labels '{}'", labels.join(","))
-            }
-            Change::CreateRel { rel_type, .. } => {
-                format!("Create relationship with type '{rel_type}'")
-            }
-            Change::SetNodeProp { key, .. } | Change::SetRelProp { key, .. } => {
-                format!("Set property for property '{key}'")
-            }
-            Change::AddLabel { label, .. } => format!("Set label for label '{label}'"),
-            Change::RemoveLabel { label, .. } => format!("Remove label for label '{label}'"),
-            Change::DeleteNode { id } => format!(
-                "Delete node with labels '{}'",
-                before
-                    .node_value(*id)
-                    .map(|n| n.labels.join(","))
-                    .unwrap_or_default()
-            ),
-            Change::DeleteRel { id } => format!(
-                "Delete relationship with type '{}'",
-                before
-                    .rel_value(*id)
-                    .map(|r| r.rel_type)
-                    .unwrap_or_default()
-            ),
-            _ => "Write".to_owned(),
-        };
-        Err(Error::new(
-            Code::Forbidden,
-            format!("{what} on database '{db}' is not allowed for {who}."),
-        ))
     }
 
+    /// Runs one statement on `graph` for `who`, then checks what it wrote
+    /// against their rights. Also returns what the check compared against
+    /// (the change count and graph before a write statement).
+    #[allow(clippy::too_many_arguments)]
+    fn execute_checked(
+        &self,
+        graph: &mut TxGraph,
+        who: Who<'_>,
+        query: &str,
+        params: &Map,
+        inputs: Option<Inputs>,
+        deadline: tokio::time::Instant,
+    ) -> (Result<QueryResult, Error>, Option<(usize, Graph)>) {
+        let applied = || self.security();
+        let scoped = ScopedCatalog {
+            base: &*self.catalog,
+            view: who.security,
+            applied: &applied,
+            caller: who.caller,
+            params,
+        };
+        let ctx = ExecContext {
+            database: &self.name,
+            catalog: Some(&scoped),
+            limits: self.config.limits,
+            inputs,
+        };
+        // What a write statement changed is checked against the caller's
+        // rights afterwards; reads need no "before".
+        let writes =
+            causeway_exec::statement_info(query).is_ok_and(|i| i.class == StatementClass::Write);
+        let before = writes.then(|| (graph.change_count(), graph.snapshot()));
+        // Inline on the async worker: read statements only plan here (their
+        // rows are pulled later, see the Bolt connection), and handing the
+        // worker over with block_in_place costs more than a typical write.
+        let mut result = causeway_exec::execute_until(graph, query, params, &ctx, Some(deadline));
+        // Writes run eagerly: what they changed is known now.
+        if let (Ok(_), Some((count, snapshot))) = (&result, &before) {
+            if let Err(e) = check_writes(&self.name, &self.repl, who, graph, snapshot, *count) {
+                result = Err(e);
+            }
+        }
+        (result, before)
+    }
+
+    /// Runs an optimistic transaction's statements again on the head, each
+    /// with its first run's clock, random seed and ids. The result stands
+    /// only if every statement gives its client what it already received.
+    fn rerun(&self, tx: &Transaction, head: &Head) -> Result<TxGraph, Error> {
+        let conflict = || {
+            Error::new(
+                Code::Outdated,
+                "The transaction read data that another transaction has since changed; retry it.",
+            )
+        };
+        let Some(journal) = &tx.journal else {
+            return Err(conflict());
+        };
+        if journal.failed() {
+            return Err(conflict());
+        }
+        let mut graph = TxGraph::rerun_of(&tx.graph, head.graph.clone(), head.floor);
+        for entry in &journal.entries {
+            let (result, _) = self.execute_checked(
+                &mut graph,
+                tx.who(),
+                &entry.query,
+                &entry.params,
+                Some(entry.inputs),
+                tx.deadline,
+            );
+            match result {
+                Ok(r) => {
+                    if !entry.same_as(r) {
+                        return Err(conflict());
+                    }
+                }
+                // Not a conflict: the same would happen on any retry.
+                Err(e) if matches!(e.code, Code::Forbidden | Code::TransactionTimedOut) => {
+                    return Err(e)
+                }
+                Err(_) => return Err(conflict()),
+            }
+        }
+        Ok(graph)
+    }
+}
+
+/// Who runs a statement: the caller, the security state as their
+/// transaction's administration commands left it, and whether they may
+/// see the graph.
+#[derive(Clone, Copy)]
+struct Who<'a> {
+    caller: &'a Caller,
+    security: Option<&'a Security>,
+    blind: bool,
+}
+
+impl Transaction {
+    fn who(&self) -> Who<'_> {
+        Who {
+            caller: &self.caller,
+            security: self.security.as_deref(),
+            blind: self.blind,
+        }
+    }
+}
+
+/// Fails unless this member leads, in the term a routed transaction was
+/// sent for.
+fn leading_for(
+    tx: &Transaction,
+    repl: &Replicator<GraphState>,
+) -> Result<causeway_replication::WriteLeader, Error> {
+    let leader = repl.write_leader()?;
+    if let Some(f) = tx.forward.filter(|f| f.term != leader.term) {
+        return Err(Error::new(
+            Code::NotALeader,
+            format!(
+                "This transaction was routed to the leader of term {}, but the term is now {}; \
+                 it was not applied. Retry it.",
+                f.term, leader.term
+            ),
+        ));
+    }
+    Ok(leader)
+}
+
+/// Checks what a statement wrote against the caller's privileges: new
+/// labels, types and property keys need NAME MANAGEMENT, any change
+/// WRITE, and a caller who cannot see the graph may not change it.
+fn check_writes(
+    db: &str,
+    repl: &Option<Arc<Replicator<GraphState>>>,
+    who: Who<'_>,
+    graph: &TxGraph,
+    before: &Graph,
+    from: usize,
+) -> Result<(), Error> {
+    use causeway_graph::Change;
+    let Some(rights) = &who.caller.rights else {
+        return Ok(());
+    };
+    let who_desc = rights.describe();
+    // A caller who cannot see the graph read an empty one; the names
+    // that exist are the real graph's.
+    let applied;
+    let before = match (repl, who.blind) {
+        (Some(r), true) => {
+            applied = r.state().0;
+            &applied
+        }
+        _ => before,
+    };
+    let may = |action: &str| rights.allows(action, db, DEFAULT_DB) == Allowed::Granted;
+    let (token, write) = (may("token"), may("write"));
+    let new_token = |kind: &str, grant: &str| {
+        Error::new(
+                Code::Forbidden,
+                format!(
+                    "Creating new {kind} on database '{db}' is not allowed for {who_desc}. See GRANT CREATE NEW {grant} ON DATABASE `{db}`..."
+                ),
+            )
+    };
+    let mut first = None;
+    for change in graph.changes_since(from) {
+        first.get_or_insert(change);
+        if token {
+            continue;
+        }
+        let (labels, rel_type, keys): (Vec<&str>, Option<&str>, Vec<&str>) = match change {
+            Change::CreateNode { labels, props, .. } => (
+                labels.iter().map(String::as_str).collect(),
+                None,
+                props.keys().map(String::as_str).collect(),
+            ),
+            Change::CreateRel {
+                rel_type, props, ..
+            } => (
+                Vec::new(),
+                Some(rel_type.as_str()),
+                props.keys().map(String::as_str).collect(),
+            ),
+            Change::SetNodeProp { key, .. } | Change::SetRelProp { key, .. } => {
+                (Vec::new(), None, vec![key.as_str()])
+            }
+            Change::AddLabel { label, .. } => (vec![label.as_str()], None, Vec::new()),
+            _ => (Vec::new(), None, Vec::new()),
+        };
+        if labels.iter().any(|l| !before.knows_label(l)) {
+            return Err(new_token("node label", "NODE LABEL"));
+        }
+        if rel_type.is_some_and(|t| !before.knows_rel_type(t)) {
+            return Err(new_token("relationship type", "RELATIONSHIP TYPE"));
+        }
+        if keys.iter().any(|k| !before.knows_property_key(k)) {
+            return Err(new_token("property name", "PROPERTY NAME"));
+        }
+    }
+    let Some(first) = first else {
+        return Ok(());
+    };
+    if write && !who.blind {
+        return Ok(());
+    }
+    if write {
+        // Granted WRITE without MATCH: the graph this transaction read
+        // is not the real one, so nothing it wrote can stand.
+        return Err(Error::new(Code::Forbidden, "Permission denied."));
+    }
+    let what = match first {
+        Change::CreateNode { labels, .. } => {
+            format!("Create node with labels '{}'", labels.join(","))
+        }
+        Change::CreateRel { rel_type, .. } => {
+            format!("Create relationship with type '{rel_type}'")
+        }
+        Change::SetNodeProp { key, .. } | Change::SetRelProp { key, .. } => {
+            format!("Set property for property '{key}'")
+        }
+        Change::AddLabel { label, .. } => format!("Set label for label '{label}'"),
+        Change::RemoveLabel { label, .. } => format!("Remove label for label '{label}'"),
+        Change::DeleteNode { id } => format!(
+            "Delete node with labels '{}'",
+            before
+                .node_value(*id)
+                .map(|n| n.labels.join(","))
+                .unwrap_or_default()
+        ),
+        Change::DeleteRel { id } => format!(
+            "Delete relationship with type '{}'",
+            before
+                .rel_value(*id)
+                .map(|r| r.rel_type)
+                .unwrap_or_default()
+        ),
+        _ => "Write".to_owned(),
+    };
+    Err(Error::new(
+        Code::Forbidden,
+        format!("{what} on database '{db}' is not allowed for {who_desc}."),
+    ))
+}
+
+impl Database {
     /// Runs a user, role or privilege command: checked now against the
     /// transaction's view of the security state, committed with it.
     async fn run_admin(
@@ -786,7 +1048,12 @@ impl Database {
         }
     }
 
-    async fn lock_for_write(&self, tx: &mut Transaction) -> Result<(), Error> {
+    /// Takes the write lock for `tx`, on the head of the current
+    /// leadership. An optimistic transaction is moved onto the head, run
+    /// again there if the head moved since its snapshot. `held`: the lock
+    /// stays with the transaction across client requests (not just to
+    /// commit), so a watchdog may take it back.
+    async fn lock_for_write(&self, tx: &mut Transaction, held: bool) -> Result<(), Error> {
         if tx.lock.is_some() {
             return Ok(());
         }
@@ -807,25 +1074,25 @@ impl Database {
             )
         };
         let until = tokio::time::Instant::now() + wait;
-        let mut guard = {
-            let _slow = SlowWarning::start("waiting for the write lock", 0);
-            tokio::time::timeout_at(until, while_leading(repl, self.head.clone().lock_owned()))
-                .await
-                .map_err(|_| lock_timeout())??
+        let mut guard = match self.head.clone().try_lock_owned() {
+            Ok(guard) => guard,
+            Err(_) => {
+                // A hot statement stays hot while its transactions queue.
+                if let Some(shape) = tx
+                    .shape
+                    .filter(|s| tx.journal.is_none() && self.hot.is_hot(*s))
+                {
+                    self.hot.mark(shape);
+                }
+                let _slow = SlowWarning::start("waiting for the write lock", 0);
+                tokio::time::timeout_at(until, while_leading(repl, self.head.clone().lock_owned()))
+                    .await
+                    .map_err(|_| lock_timeout())??
+            }
         };
         // Checked under the lock, so no writer queues under a leadership
         // that has ended without this one seeing it.
-        let leader = repl.write_leader()?;
-        if let Some(f) = tx.forward.filter(|f| f.term != leader.term) {
-            return Err(Error::new(
-                Code::NotALeader,
-                format!(
-                    "This transaction was routed to the leader of term {}, but the term is now {}; \
-                     it was not applied. Retry it.",
-                    f.term, leader.term
-                ),
-            ));
-        }
+        let leader = leading_for(tx, repl)?;
         if guard.leader.map(|l| (l.term, l.node_id)) != Some((leader.term, leader.node_id)) {
             let left = until.saturating_duration_since(tokio::time::Instant::now());
             let _slow =
@@ -836,8 +1103,28 @@ impl Database {
             guard.graph = repl.state().0;
             guard.leader = Some(leader);
             guard.queued = None;
+            guard.epoch += 1;
+            guard.floor = guard.graph.next_ids();
+            self.ids.seed(&guard.graph);
+            self.publish(&guard);
         }
-        if guard.graph.version() != tx.graph.version() {
+        if tx.journal.is_some() {
+            if tx.snapshot != (guard.epoch, guard.graph.version()) {
+                match self.rerun(tx, &guard) {
+                    Ok(graph) => tx.graph = graph,
+                    Err(e) => {
+                        if let Some(shape) = tx.shape.filter(|_| e.code == Code::Outdated) {
+                            self.hot.mark(shape);
+                        }
+                        tx.failed = true;
+                        return Err(e);
+                    }
+                }
+            }
+            if let Some(journal) = tx.journal.take() {
+                journal.seal();
+            }
+        } else if guard.graph.version() != tx.graph.version() {
             // Someone committed since this transaction's snapshot. Before it
             // has read anything the snapshot can simply move forward; after,
             // its earlier reads may be stale, so it must be retried.
@@ -847,9 +1134,14 @@ impl Database {
                     "The transaction read data that another transaction has since changed; retry it.",
                 ));
             }
-            tx.graph = TxGraph::new(guard.graph.clone());
+            tx.graph = self.working_copy(guard.graph.clone());
         }
+        tx.seen = Some((guard.graph.version(), guard.queued));
         let slot: LockSlot = Arc::new(std::sync::Mutex::new(Some(guard)));
+        if !held {
+            tx.lock = Some(slot);
+            return Ok(());
+        }
         let watched = Arc::downgrade(&slot);
         let deadline = tx.deadline;
         let db = self.name.clone();
@@ -902,24 +1194,37 @@ impl Database {
     /// What `commit` does once the transaction may commit; leaves `tx`
     /// without its changes and its lock.
     async fn commit_changes(&self, tx: &mut Transaction) -> Result<String, Error> {
-        let (Some(slot), Some(repl)) = (tx.lock.take(), &self.repl) else {
+        let Some(repl) = &self.repl else {
             return Ok(self.bookmark(self.applied_index()));
         };
-        let Some(mut guard) = lock_slot(&slot).take() else {
-            return Err(lock_lost(tx));
+        if tx.journal.is_some() {
+            if tokio::time::Instant::now() > tx.deadline {
+                return Err(timed_out());
+            }
+            if tx.graph.has_changes() {
+                self.lock_for_write(tx, false).await?;
+            }
+        }
+        let guard = match tx.lock.take() {
+            Some(slot) => match lock_slot(&slot).take() {
+                Some(guard) => Some(guard),
+                None => return Err(lock_lost(tx)),
+            },
+            None => None,
         };
         let graph = std::mem::replace(&mut tx.graph, TxGraph::new(Graph::default()));
         graph.validate()?;
         let (graph, changes) = graph.finish();
         if changes.is_empty() {
-            // Under the lock this transaction saw the head, which may hold
-            // change sets still on their way through the log. Acknowledge
-            // only once everything it saw is applied, with a bookmark that
-            // covers it; if the last of them never is, what it read was
-            // never committed.
-            let seen = guard.graph.version();
-            let queued = guard.queued;
             drop(guard);
+            let Some((seen, queued)) = tx.seen else {
+                return Ok(self.bookmark(self.applied_index()));
+            };
+            // This transaction read the head, which may hold change sets
+            // still on their way through the log. Acknowledge only once
+            // everything it saw is applied, with a bookmark that covers it;
+            // if the last of them never is, what it read was never
+            // committed.
             // A leader cut off from its majority may never apply them: its
             // client is told so, and retries elsewhere, instead of waiting
             // for the cut to heal.
@@ -953,6 +1258,12 @@ impl Database {
         // order; then let the next writer in while this one waits for fsync.
         // If queueing fails nothing reached the log and the head stays as it
         // was.
+        let Some(mut guard) = guard else {
+            return Err(Error::new(
+                Code::Unknown,
+                "a change set without the write lock",
+            ));
+        };
         let Some(leader) = guard.leader else {
             return Err(Error::new(
                 Code::NotALeader,
@@ -969,6 +1280,7 @@ impl Database {
         let (id, pending) = pending;
         guard.queued = Some((id, graph.version()));
         guard.graph = graph;
+        self.publish(&guard);
         drop(guard);
         let waited = {
             let _slow = SlowWarning::start("waiting for a commit", 0);
@@ -981,8 +1293,11 @@ impl Database {
             }
             Err(e) => {
                 // The head holds this change set, which never committed:
-                // make the next writer rebuild it from the applied state.
-                self.head.lock().await.leader = None;
+                // make the next writer rebuild it from the applied state,
+                // and optimistic ones start from the applied state.
+                let mut head = self.head.lock().await;
+                head.leader = None;
+                self.publish(&head);
                 tracing::warn!(db = %self.name, error = %e, "a queued commit failed");
                 Err(e)
             }
@@ -999,6 +1314,7 @@ impl Database {
             let applied = repl.state().0;
             if applied.version() == head.graph.version() {
                 head.graph = applied;
+                self.publish(&head);
             }
         }
     }
@@ -1139,6 +1455,7 @@ mod tests {
             database: DEFAULT_DB,
             catalog: None,
             limits: Limits::default(),
+            inputs: None,
         };
         causeway_exec::execute(&mut tx, query, &Map::new(), &ctx).unwrap();
         let (graph, changes) = tx.finish();

@@ -125,8 +125,7 @@ impl Replay {
         if self.overflowed {
             return;
         }
-        let mut size = query.len();
-        let _ = write!(Sink(|s: &str| size += s.len()), "{params:?}");
+        let size = text_size(query, params);
         if self.bytes + size > MAX_REPLAY_BYTES {
             self.overflowed = true;
             self.statements.clear();
@@ -138,9 +137,17 @@ impl Replay {
     }
 }
 
+/// What keeping a statement for a re-run costs: its text and its
+/// parameters as formatted.
+pub(crate) fn text_size(query: &str, params: &Map) -> usize {
+    let mut size = query.len();
+    let _ = write!(Sink(|s: &str| size += s.len()), "{params:?}");
+    size
+}
+
 /// Passes formatted text on piece by piece, so that nothing is built just
 /// to be measured or hashed (a result may be large).
-struct Sink<F: FnMut(&str)>(F);
+pub(crate) struct Sink<F: FnMut(&str)>(pub F);
 
 impl<F: FnMut(&str)> std::fmt::Write for Sink<F> {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {

@@ -142,6 +142,7 @@ pub async fn run_with(
     let db_config = || DbConfig {
         max_transaction_bytes: config.max_transaction_bytes,
         lock_timeout: Duration::from_millis(config.lock_timeout_ms),
+        optimistic: config.concurrency_control == "optimistic",
         transaction_timeout: Duration::from_millis(config.transaction_timeout_ms),
         bookmark_timeout: Duration::from_millis(config.bookmark_timeout_ms),
         limits: Limits {

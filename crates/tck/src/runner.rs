@@ -230,6 +230,7 @@ fn context(catalog: &TckCatalog) -> ExecContext<'_> {
             max_materialized_rows: MAX_ROWS,
             max_list_len: MAX_ROWS,
         },
+        inputs: None,
     }
 }
 
