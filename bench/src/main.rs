@@ -86,7 +86,10 @@ fn list<T: std::str::FromStr>(v: &str) -> anyhow::Result<Vec<T>>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
-    Ok(v.split(',').map(str::parse).collect::<Result<_, _>>()?)
+    Ok(v.split(',')
+        .filter(|s| !s.is_empty() && *s != "none")
+        .map(str::parse)
+        .collect::<Result<_, _>>()?)
 }
 
 #[derive(Default)]

@@ -106,12 +106,15 @@ pub struct Head {
     floor: (u64, u64),
 }
 
-/// The head as its last commit left it, readable while a writer holds the
-/// lock: where optimistic transactions take their snapshot.
+/// The head as it was when last published, readable while a writer holds
+/// the lock: where optimistic transactions take their snapshot. A commit
+/// only withdraws the graph (the next optimistic transaction publishes
+/// the head again if the lock is free), so that writers that never read it
+/// do not pay for copying it on every commit.
 #[derive(Clone, Default)]
 struct View {
     epoch: u64,
-    graph: Graph,
+    graph: Option<Graph>,
     queued: Option<(u64, u64)>,
     /// (term, node) of the leadership the head belongs to; `None` while the
     /// head must be rebuilt before use.
@@ -282,7 +285,7 @@ pub struct Transaction {
     /// What a commit that wrote nothing waits to see applied: the version
     /// read and the change set queued into it, if any.
     seen: Option<(u64, Option<(u64, u64)>)>,
-    /// The first statement's key (`Hot::shape`).
+    /// The first statement's key (`Hot::shape`), when it was needed.
     shape: Option<u64>,
 }
 
@@ -443,12 +446,26 @@ impl Database {
 
     /// Publishes the head for optimistic transactions to start from.
     fn publish(&self, head: &Head) {
-        *self.view() = View {
-            epoch: head.epoch,
-            graph: head.graph.clone(),
-            queued: head.queued,
-            leader: head.leader.map(|l| (l.term, l.node_id)),
-        };
+        if !self.config.optimistic {
+            return;
+        }
+        let old = std::mem::replace(
+            &mut *self.view(),
+            View {
+                epoch: head.epoch,
+                graph: Some(head.graph.clone()),
+                queued: head.queued,
+                leader: head.leader.map(|l| (l.term, l.node_id)),
+            },
+        );
+        drop(old);
+    }
+
+    /// Withdraws the published head, which the head under the lock has
+    /// left behind (dropped outside the view's lock).
+    fn withdraw(&self) {
+        let old = self.view().graph.take();
+        drop(old);
     }
 
     /// Points an optimistic transaction's first statement at the newest
@@ -456,17 +473,28 @@ impl Database {
     /// otherwise the applied state it began on.
     fn take_snapshot(&self, tx: &mut Transaction, repl: &Replicator<GraphState>) {
         tx.journal = Some(Box::default());
-        let view = self.view().clone();
+        let mut view = self.view().clone();
+        if view.graph.is_none() {
+            // Never waits: with the lock taken, the applied state serves.
+            if let Ok(head) = self.head.try_lock() {
+                if head.leader.is_some() {
+                    self.publish(&head);
+                    view = self.view().clone();
+                }
+            }
+        }
         let leading = repl.write_leader().ok().map(|l| (l.term, l.node_id));
-        if view.leader.is_some()
-            && view.leader == leading
-            && view.graph.version() >= tx.graph.version()
-        {
-            tx.snapshot = (view.epoch, view.graph.version());
-            tx.seen = Some((view.graph.version(), view.queued));
-            tx.graph = self.working_copy(view.graph);
-        } else {
-            tx.snapshot = (0, tx.graph.version());
+        match view.graph {
+            Some(graph)
+                if view.leader.is_some()
+                    && view.leader == leading
+                    && graph.version() >= tx.graph.version() =>
+            {
+                tx.snapshot = (view.epoch, graph.version());
+                tx.seen = Some((graph.version(), view.queued));
+                tx.graph = self.working_copy(graph);
+            }
+            _ => tx.snapshot = (0, tx.graph.version()),
         }
     }
 
@@ -638,8 +666,7 @@ impl Database {
                 security: tx.security.as_deref(),
                 blind: tx.blind,
             },
-            query,
-            params,
+            (query, params, class == StatementClass::Write),
             inputs,
             tx.deadline,
         );
@@ -692,6 +719,8 @@ impl Database {
         match &tx.journal {
             Some(journal) => journal.fits(query, params),
             None if tx.statements > 0 => false,
+            None if !Journal::default().fits(query, params) => false,
+            None if self.hot.is_empty() => true,
             None => {
                 let shape = self.hot.shape(query, params);
                 tx.shape = Some(shape);
@@ -700,16 +729,15 @@ impl Database {
         }
     }
 
-    /// Runs one statement on `graph` for `who`, then checks what it wrote
-    /// against their rights. Also returns what the check compared against
-    /// (the change count and graph before a write statement).
-    #[allow(clippy::too_many_arguments)]
+    /// Runs one statement (text, parameters, whether it writes) on `graph`
+    /// for `who`, then checks what it wrote against their rights. Also
+    /// returns what the check compared against (the change count and
+    /// graph before a write statement).
     fn execute_checked(
         &self,
         graph: &mut TxGraph,
         who: Who<'_>,
-        query: &str,
-        params: &Map,
+        (query, params, writes): (&str, &Map, bool),
         inputs: Option<Inputs>,
         deadline: tokio::time::Instant,
     ) -> (Result<QueryResult, Error>, Option<(usize, Graph)>) {
@@ -729,8 +757,6 @@ impl Database {
         };
         // What a write statement changed is checked against the caller's
         // rights afterwards; reads need no "before".
-        let writes =
-            causeway_exec::statement_info(query).is_ok_and(|i| i.class == StatementClass::Write);
         let before = writes.then(|| (graph.change_count(), graph.snapshot()));
         // Inline on the async worker: read statements only plan here (their
         // rows are pulled later, see the Bolt connection), and handing the
@@ -763,11 +789,12 @@ impl Database {
         }
         let mut graph = TxGraph::rerun_of(&tx.graph, head.graph.clone(), head.floor);
         for entry in &journal.entries {
+            let writes = causeway_exec::statement_info(&entry.query)
+                .is_ok_and(|i| i.class == StatementClass::Write);
             let (result, _) = self.execute_checked(
                 &mut graph,
                 tx.who(),
-                &entry.query,
-                &entry.params,
+                (&entry.query, &entry.params, writes),
                 Some(entry.inputs),
                 tx.deadline,
             );
@@ -1113,8 +1140,14 @@ impl Database {
                 match self.rerun(tx, &guard) {
                     Ok(graph) => tx.graph = graph,
                     Err(e) => {
-                        if let Some(shape) = tx.shape.filter(|_| e.code == Code::Outdated) {
-                            self.hot.mark(shape);
+                        if e.code == Code::Outdated {
+                            let first = tx.journal.as_ref().and_then(|j| j.entries.first());
+                            let shape = tx
+                                .shape
+                                .or_else(|| first.map(|f| self.hot.shape(&f.query, &f.params)));
+                            if let Some(shape) = shape {
+                                self.hot.mark(shape);
+                            }
                         }
                         tx.failed = true;
                         return Err(e);
@@ -1280,7 +1313,7 @@ impl Database {
         let (id, pending) = pending;
         guard.queued = Some((id, graph.version()));
         guard.graph = graph;
-        self.publish(&guard);
+        self.withdraw();
         drop(guard);
         let waited = {
             let _slow = SlowWarning::start("waiting for a commit", 0);
@@ -1297,7 +1330,7 @@ impl Database {
                 // and optimistic ones start from the applied state.
                 let mut head = self.head.lock().await;
                 head.leader = None;
-                self.publish(&head);
+                self.withdraw();
                 tracing::warn!(db = %self.name, error = %e, "a queued commit failed");
                 Err(e)
             }
@@ -1314,7 +1347,7 @@ impl Database {
             let applied = repl.state().0;
             if applied.version() == head.graph.version() {
                 head.graph = applied;
-                self.publish(&head);
+                self.withdraw();
             }
         }
     }

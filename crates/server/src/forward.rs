@@ -14,7 +14,6 @@
 //! a network round trip; its records precede the commit on the wire.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -137,12 +136,40 @@ impl Replay {
     }
 }
 
-/// What keeping a statement for a re-run costs: its text and its
-/// parameters as formatted.
+/// What keeping a statement for a re-run costs, about: its text and its
+/// parameters' sizes, walked rather than formatted (a batch parameter may
+/// hold megabytes).
 pub(crate) fn text_size(query: &str, params: &Map) -> usize {
-    let mut size = query.len();
-    let _ = write!(Sink(|s: &str| size += s.len()), "{params:?}");
-    size
+    query.len() + map_size(params)
+}
+
+fn map_size(m: &Map) -> usize {
+    m.iter()
+        .map(|(k, v)| k.len() + value_size(v))
+        .sum::<usize>()
+        + 2
+}
+
+fn value_size(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len() + 2,
+        Value::Bytes(b) => b.len() + 2,
+        Value::List(items) => items.iter().map(value_size).sum::<usize>() + 2,
+        Value::Map(m) => map_size(m),
+        Value::Node(n) => map_size(&n.props) + n.labels.iter().map(String::len).sum::<usize>() + 16,
+        Value::Relationship(r) => map_size(&r.props) + r.rel_type.len() + 32,
+        Value::Path(p) => {
+            p.nodes
+                .iter()
+                .map(|n| map_size(&n.props) + 16)
+                .sum::<usize>()
+                + p.rels
+                    .iter()
+                    .map(|r| map_size(&r.props) + 32)
+                    .sum::<usize>()
+        }
+        _ => 16,
+    }
 }
 
 /// Passes formatted text on piece by piece, so that nothing is built just

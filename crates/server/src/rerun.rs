@@ -196,6 +196,11 @@ impl Hot {
         h.finish()
     }
 
+    /// Whether no statement is hot: then nothing needs its key.
+    pub fn is_empty(&self) -> bool {
+        self.until().is_empty()
+    }
+
     pub fn is_hot(&self, shape: u64) -> bool {
         let until = self.until();
         !until.is_empty() && until.get(&shape).is_some_and(|t| *t > Instant::now())
