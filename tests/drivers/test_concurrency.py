@@ -90,37 +90,42 @@ def two_at_once(d, tx_fn):
     assert run_threads(2, work) == []
 
 
-def test_disjoint_writers_are_open_together_and_all_commit(optimistic_server):
-    """16 transactions each create a node, then wait inside the transaction
-    until all 16 are open at once (client time inside the transaction: a
-    round trip, application work), then write again through the id they
-    were shown. Under the single write lock the 16 could never all be open
-    together; here each commits on its first attempt, with the ids it saw."""
-    n = 16
-    barrier = threading.Barrier(n, timeout=20)
+def open_together(drivers, n=16):
+    """n transactions, spread over `drivers`, each create a node, then wait
+    inside the transaction until all n are open at once (client time inside
+    the transaction: a round trip, application work), then write again
+    through the id they were shown. Under the single write lock the n could
+    never all be open together; here each commits on its first attempt,
+    with the ids it saw."""
+    meet = threading.Barrier(n, timeout=20)
     attempts = [0] * n
     shown = [None] * n
-    with connect(optimistic_server, n) as d:
+    label = f"Disjoint{len(drivers)}"
 
-        def work(i):
-            def tx_fn(tx):
-                attempts[i] += 1
-                eid = tx.run("CREATE (n:Disjoint {k: $k}) RETURN elementId(n) AS e",
-                             k=i).single()["e"]
-                barrier.wait()
-                tx.run("MATCH (n) WHERE elementId(n) = $e SET n.done = true", e=eid).consume()
-                return eid
+    def work(i):
+        def tx_fn(tx):
+            attempts[i] += 1
+            eid = tx.run(f"CREATE (n:{label} {{k: $k}}) RETURN elementId(n) AS e",
+                         k=i).single()["e"]
+            meet.wait()
+            tx.run("MATCH (n) WHERE elementId(n) = $e SET n.done = true", e=eid).consume()
+            return eid
 
-            with d.session() as s:
-                shown[i] = s.execute_write(tx_fn)
+        with drivers[i % len(drivers)].session() as s:
+            shown[i] = s.execute_write(tx_fn)
 
-        assert run_threads(n, work) == []
-        assert attempts == [1] * n
-        rows, _, _ = d.execute_query(
-            "MATCH (n:Disjoint) RETURN n.k AS k, elementId(n) AS e, n.done AS done")
-        assert sorted(r["k"] for r in rows) == list(range(n))
-        assert all(r["done"] for r in rows)
-        assert {r["k"]: r["e"] for r in rows} == dict(enumerate(shown))
+    assert run_threads(n, work) == []
+    assert attempts == [1] * n
+    rows, _, _ = drivers[0].execute_query(
+        f"MATCH (n:{label}) RETURN n.k AS k, elementId(n) AS e, n.done AS done")
+    assert sorted(r["k"] for r in rows) == list(range(n))
+    assert all(r["done"] for r in rows)
+    assert {r["k"]: r["e"] for r in rows} == dict(enumerate(shown))
+
+
+def test_disjoint_writers_are_open_together_and_all_commit(optimistic_server):
+    with connect(optimistic_server, 16) as d:
+        open_together([d])
 
 
 def test_hot_counter_loses_no_update_and_every_value_is_seen_once(setting_server):
@@ -148,53 +153,78 @@ def test_hot_counter_loses_no_update_and_every_value_is_seen_once(setting_server
         assert rows[0]["n"] == total
 
 
+def bank_transfers(drivers, clients=16, each=15):
+    """Transfers, from clients spread over `drivers`, read both balances in
+    one statement, think for a moment, then write both in another: a lost
+    update or write skew would change the total or overdraw an account. A
+    reader checks the total, from its own snapshot, all along."""
+    accounts, start_balance = 8, 100
+    d = drivers[0]
+    d.execute_query("MATCH (a:Account) DELETE a")
+    d.execute_query("UNWIND range(0, $n - 1) AS i CREATE (:Account {id: i, balance: $b})",
+                    n=accounts, b=start_balance)
+    totals = []
+    stop = threading.Event()
+
+    def audit():
+        with d.session(default_access_mode=neo4j.READ_ACCESS) as s:
+            while not stop.is_set():
+                totals.append(s.execute_read(lambda tx: tx.run(
+                    "MATCH (a:Account) RETURN sum(a.balance) AS t").single()["t"]))
+
+    def transfer(tx, src, dst, amount):
+        r = tx.run("MATCH (a:Account {id: $s}), (b:Account {id: $d}) "
+                   "RETURN a.balance AS a, b.balance AS b", s=src, d=dst).single()
+        time.sleep(0.001)
+        if r["a"] < amount:
+            return False
+        tx.run("MATCH (a:Account {id: $s}), (b:Account {id: $d}) "
+               "SET a.balance = $a, b.balance = $b",
+               s=src, d=dst, a=r["a"] - amount, b=r["b"] + amount).consume()
+        return True
+
+    def work(i):
+        with drivers[i % len(drivers)].session() as s:
+            for j in range(each):
+                src = (i + j) % accounts
+                dst = (src + 1 + j % (accounts - 1)) % accounts
+                s.execute_write(transfer, src, dst, 7 + (i * j) % 30)
+
+    auditor = threading.Thread(target=audit)
+    auditor.start()
+    errors = run_threads(clients, work)
+    stop.set()
+    auditor.join()
+    assert errors == []
+    # In write mode this check runs on the leader, after every transfer.
+    rows, _, _ = d.execute_query("MATCH (a:Account) RETURN a.balance AS b")
+    assert sum(r["b"] for r in rows) == accounts * start_balance
+    assert min(r["b"] for r in rows) >= 0
+    assert totals and set(totals) == {accounts * start_balance}
+
+
 def test_bank_transfers_keep_the_total(setting_server):
-    """Transfers read both balances in one statement, think for a moment,
-    then write both in another: a lost update or write skew would change
-    the total or overdraw an account. A reader checks the total, from its
-    own snapshot, all along."""
-    accounts, start_balance, clients, each = 8, 100, 16, 15
-    with connect(setting_server, clients) as d:
-        d.execute_query("MATCH (a:Account) DELETE a")
-        d.execute_query("UNWIND range(0, $n - 1) AS i CREATE (:Account {id: i, balance: $b})",
-                        n=accounts, b=start_balance)
-        totals = []
-        stop = threading.Event()
+    with connect(setting_server, 16) as d:
+        bank_transfers([d])
 
-        def audit():
-            with d.session(default_access_mode=neo4j.READ_ACCESS) as s:
-                while not stop.is_set():
-                    totals.append(s.execute_read(lambda tx: tx.run(
-                        "MATCH (a:Account) RETURN sum(a.balance) AS t").single()["t"]))
 
-        def transfer(tx, src, dst, amount):
-            r = tx.run("MATCH (a:Account {id: $s}), (b:Account {id: $d}) "
-                       "RETURN a.balance AS a, b.balance AS b", s=src, d=dst).single()
-            time.sleep(0.001)
-            if r["a"] < amount:
-                return False
-            tx.run("MATCH (a:Account {id: $s}), (b:Account {id: $d}) "
-                   "SET a.balance = $a, b.balance = $b",
-                   s=src, d=dst, a=r["a"] - amount, b=r["b"] + amount).consume()
-            return True
+def test_through_server_side_routing(auth):
+    """The same on a 3-core cluster, half the clients on a follower over
+    `bolt://` (their transactions run on the leader for them, statement by
+    statement) and half on the leader: routed transactions also run side
+    by side and stay serializable."""
+    from cluster import temp_cluster
 
-        def work(i):
-            with d.session() as s:
-                for j in range(each):
-                    src = (i + j) % accounts
-                    dst = (src + 1 + j % (accounts - 1)) % accounts
-                    s.execute_write(transfer, src, dst, 7 + (i * j) % 30)
-
-        auditor = threading.Thread(target=audit)
-        auditor.start()
-        errors = run_threads(clients, work)
-        stop.set()
-        auditor.join()
-        assert errors == []
-        rows, _, _ = d.execute_query("MATCH (a:Account) RETURN a.balance AS b")
-        assert sum(r["b"] for r in rows) == accounts * start_balance
-        assert min(r["b"] for r in rows) >= 0
-        assert totals and set(totals) == {accounts * start_balance}
+    with temp_cluster() as cluster:
+        cluster.start()
+        leader = cluster.wait_leader()
+        follower = next(c for c in cluster.cores if c is not leader)
+        with GraphDatabase.driver(follower.bolt_uri, auth=auth,
+                                  max_connection_pool_size=20) as via, \
+                GraphDatabase.driver(leader.bolt_uri, auth=auth,
+                                     max_connection_pool_size=20) as direct:
+            open_together([via, direct])
+            bank_transfers([via, direct])
 
 
 def test_write_skew_is_prevented(setting_server):

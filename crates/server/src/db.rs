@@ -639,8 +639,11 @@ impl Database {
                 // from its snapshot, and refuses its first write.
                 Err(e) if e.code == Code::NotALeader => {
                     // A routed transaction was meant for a leader: it must
-                    // fail, so the routing member can send it elsewhere.
-                    if class != StatementClass::Read || tx.forward.is_some() {
+                    // fail, so the routing member can send it elsewhere. So
+                    // must an optimistic one: a read served here would not
+                    // be in its journal, so its commit could not check it.
+                    if class != StatementClass::Read || tx.forward.is_some() || tx.journal.is_some()
+                    {
                         tx.failed = true;
                         return Err(e);
                     }

@@ -179,12 +179,19 @@ const MAX_HOT: usize = 1_024;
 #[derive(Default)]
 pub struct Hot {
     keys: std::collections::hash_map::RandomState,
-    until: Mutex<HashMap<u64, Instant>>,
+    marks: Mutex<Marks>,
+}
+
+#[derive(Default)]
+struct Marks {
+    until: HashMap<u64, Instant>,
+    /// The latest of `until`: once past it, nothing is hot.
+    last: Option<Instant>,
 }
 
 impl Hot {
-    fn until(&self) -> MutexGuard<'_, HashMap<u64, Instant>> {
-        self.until.lock().unwrap_or_else(|e| e.into_inner())
+    fn marks(&self) -> MutexGuard<'_, Marks> {
+        self.marks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A statement's key: its text and parameters.
@@ -196,26 +203,32 @@ impl Hot {
         h.finish()
     }
 
-    /// Whether no statement is hot: then nothing needs its key.
+    /// Whether no statement is hot: then nothing needs its key. Forgets
+    /// every mark once the last has expired.
     pub fn is_empty(&self) -> bool {
-        self.until().is_empty()
+        let mut m = self.marks();
+        if m.last.is_some_and(|t| t <= Instant::now()) {
+            *m = Marks::default();
+        }
+        m.until.is_empty()
     }
 
     pub fn is_hot(&self, shape: u64) -> bool {
-        let until = self.until();
-        !until.is_empty() && until.get(&shape).is_some_and(|t| *t > Instant::now())
+        let m = self.marks();
+        !m.until.is_empty() && m.until.get(&shape).is_some_and(|t| *t > Instant::now())
     }
 
     pub fn mark(&self, shape: u64) {
         let now = Instant::now();
-        let mut until = self.until();
-        if until.len() >= MAX_HOT && !until.contains_key(&shape) {
-            until.retain(|_, t| *t > now);
-            if until.len() >= MAX_HOT {
-                until.clear();
+        let mut m = self.marks();
+        if m.until.len() >= MAX_HOT && !m.until.contains_key(&shape) {
+            m.until.retain(|_, t| *t > now);
+            if m.until.len() >= MAX_HOT {
+                m.until.clear();
             }
         }
-        until.insert(shape, now + HOT_FOR);
+        m.until.insert(shape, now + HOT_FOR);
+        m.last = Some(now + HOT_FOR);
     }
 }
 
@@ -253,6 +266,18 @@ mod tests {
         assert!(j.entries[1].same_as(result(&[1, 5, 6])));
         assert!(!j.entries[1].same_as(result(&[2])));
         assert!(!j.entries[1].same_as(result(&[])));
+    }
+
+    #[test]
+    fn a_hot_statement_cools_down() {
+        let hot = Hot::default();
+        assert!(hot.is_empty());
+        let k = hot.shape("MATCH (c) SET c.n = $n", &Map::new());
+        assert_ne!(k, hot.shape("MATCH (c) SET c.n = $m", &Map::new()));
+        hot.mark(k);
+        assert!(!hot.is_empty() && hot.is_hot(k));
+        hot.marks().last = Some(Instant::now());
+        assert!(hot.is_empty() && !hot.is_hot(k));
     }
 
     #[test]
