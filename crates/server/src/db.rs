@@ -28,7 +28,8 @@ use causeway_replication::{Data, Replicator, WriteLeader};
 use causeway_value::{Code, Error, Map};
 
 use crate::admin::{Caller, ScopedCatalog};
-use crate::rerun::{Hot, Journal};
+use crate::forward::text_size;
+use crate::rerun::{Hot, Journal, MAX_JOURNAL_BYTES};
 use crate::security::{Allowed, Command, Security};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -689,14 +690,7 @@ impl Database {
                     tx.graph = done;
                     // What the finished batches wrote must be allowed too.
                     if let Some((count, snapshot)) = &before {
-                        check_writes(
-                            &self.name,
-                            &self.repl,
-                            tx.who(),
-                            &tx.graph,
-                            snapshot,
-                            *count,
-                        )?;
+                        self.check_writes(tx.who(), &tx.graph, snapshot, *count)?;
                     }
                     if let Err(mut c) = self.commit_changes(tx).await {
                         tracing::warn!(db = %self.name, error = %c,
@@ -722,7 +716,7 @@ impl Database {
         match &tx.journal {
             Some(journal) => journal.fits(query, params),
             None if tx.statements > 0 => false,
-            None if !Journal::default().fits(query, params) => false,
+            None if text_size(query, params) > MAX_JOURNAL_BYTES => false,
             None if self.hot.is_empty() => true,
             None => {
                 let shape = self.hot.shape(query, params);
@@ -767,7 +761,7 @@ impl Database {
         let mut result = causeway_exec::execute_until(graph, query, params, &ctx, Some(deadline));
         // Writes run eagerly: what they changed is known now.
         if let (Ok(_), Some((count, snapshot))) = (&result, &before) {
-            if let Err(e) = check_writes(&self.name, &self.repl, who, graph, snapshot, *count) {
+            if let Err(e) = self.check_writes(who, graph, snapshot, *count) {
                 result = Err(e);
             }
         }
@@ -816,165 +810,123 @@ impl Database {
         }
         Ok(graph)
     }
-}
 
-/// Who runs a statement: the caller, the security state as their
-/// transaction's administration commands left it, and whether they may
-/// see the graph.
-#[derive(Clone, Copy)]
-struct Who<'a> {
-    caller: &'a Caller,
-    security: Option<&'a Security>,
-    blind: bool,
-}
-
-impl Transaction {
-    fn who(&self) -> Who<'_> {
-        Who {
-            caller: &self.caller,
-            security: self.security.as_deref(),
-            blind: self.blind,
-        }
-    }
-}
-
-/// Fails unless this member leads, in the term a routed transaction was
-/// sent for.
-fn leading_for(
-    tx: &Transaction,
-    repl: &Replicator<GraphState>,
-) -> Result<causeway_replication::WriteLeader, Error> {
-    let leader = repl.write_leader()?;
-    if let Some(f) = tx.forward.filter(|f| f.term != leader.term) {
-        return Err(Error::new(
-            Code::NotALeader,
-            format!(
-                "This transaction was routed to the leader of term {}, but the term is now {}; \
-                 it was not applied. Retry it.",
-                f.term, leader.term
-            ),
-        ));
-    }
-    Ok(leader)
-}
-
-/// Checks what a statement wrote against the caller's privileges: new
-/// labels, types and property keys need NAME MANAGEMENT, any change
-/// WRITE, and a caller who cannot see the graph may not change it.
-fn check_writes(
-    db: &str,
-    repl: &Option<Arc<Replicator<GraphState>>>,
-    who: Who<'_>,
-    graph: &TxGraph,
-    before: &Graph,
-    from: usize,
-) -> Result<(), Error> {
-    use causeway_graph::Change;
-    let Some(rights) = &who.caller.rights else {
-        return Ok(());
-    };
-    let who_desc = rights.describe();
-    // A caller who cannot see the graph read an empty one; the names
-    // that exist are the real graph's.
-    let applied;
-    let before = match (repl, who.blind) {
-        (Some(r), true) => {
-            applied = r.state().0;
-            &applied
-        }
-        _ => before,
-    };
-    let may = |action: &str| rights.allows(action, db, DEFAULT_DB) == Allowed::Granted;
-    let (token, write) = (may("token"), may("write"));
-    let new_token = |kind: &str, grant: &str| {
-        Error::new(
+    /// Checks what a statement wrote against the caller's privileges: new
+    /// labels, types and property keys need NAME MANAGEMENT, any change
+    /// WRITE, and a caller who cannot see the graph may not change it.
+    fn check_writes(
+        &self,
+        who: Who<'_>,
+        graph: &TxGraph,
+        before: &Graph,
+        from: usize,
+    ) -> Result<(), Error> {
+        use causeway_graph::Change;
+        let db = &self.name;
+        let Some(rights) = &who.caller.rights else {
+            return Ok(());
+        };
+        let who_desc = rights.describe();
+        // A caller who cannot see the graph read an empty one; the names
+        // that exist are the real graph's.
+        let applied;
+        let before = match (&self.repl, who.blind) {
+            (Some(r), true) => {
+                applied = r.state().0;
+                &applied
+            }
+            _ => before,
+        };
+        let may = |action: &str| rights.allows(action, db, DEFAULT_DB) == Allowed::Granted;
+        let (token, write) = (may("token"), may("write"));
+        let new_token = |kind: &str, grant: &str| {
+            Error::new(
                 Code::Forbidden,
                 format!(
                     "Creating new {kind} on database '{db}' is not allowed for {who_desc}. See GRANT CREATE NEW {grant} ON DATABASE `{db}`..."
                 ),
             )
-    };
-    let mut first = None;
-    for change in graph.changes_since(from) {
-        first.get_or_insert(change);
-        if token {
-            continue;
-        }
-        let (labels, rel_type, keys): (Vec<&str>, Option<&str>, Vec<&str>) = match change {
-            Change::CreateNode { labels, props, .. } => (
-                labels.iter().map(String::as_str).collect(),
-                None,
-                props.keys().map(String::as_str).collect(),
-            ),
-            Change::CreateRel {
-                rel_type, props, ..
-            } => (
-                Vec::new(),
-                Some(rel_type.as_str()),
-                props.keys().map(String::as_str).collect(),
-            ),
-            Change::SetNodeProp { key, .. } | Change::SetRelProp { key, .. } => {
-                (Vec::new(), None, vec![key.as_str()])
-            }
-            Change::AddLabel { label, .. } => (vec![label.as_str()], None, Vec::new()),
-            _ => (Vec::new(), None, Vec::new()),
         };
-        if labels.iter().any(|l| !before.knows_label(l)) {
-            return Err(new_token("node label", "NODE LABEL"));
+        let mut first = None;
+        for change in graph.changes_since(from) {
+            first.get_or_insert(change);
+            if token {
+                continue;
+            }
+            let (labels, rel_type, keys): (Vec<&str>, Option<&str>, Vec<&str>) = match change {
+                Change::CreateNode { labels, props, .. } => (
+                    labels.iter().map(String::as_str).collect(),
+                    None,
+                    props.keys().map(String::as_str).collect(),
+                ),
+                Change::CreateRel {
+                    rel_type, props, ..
+                } => (
+                    Vec::new(),
+                    Some(rel_type.as_str()),
+                    props.keys().map(String::as_str).collect(),
+                ),
+                Change::SetNodeProp { key, .. } | Change::SetRelProp { key, .. } => {
+                    (Vec::new(), None, vec![key.as_str()])
+                }
+                Change::AddLabel { label, .. } => (vec![label.as_str()], None, Vec::new()),
+                _ => (Vec::new(), None, Vec::new()),
+            };
+            if labels.iter().any(|l| !before.knows_label(l)) {
+                return Err(new_token("node label", "NODE LABEL"));
+            }
+            if rel_type.is_some_and(|t| !before.knows_rel_type(t)) {
+                return Err(new_token("relationship type", "RELATIONSHIP TYPE"));
+            }
+            if keys.iter().any(|k| !before.knows_property_key(k)) {
+                return Err(new_token("property name", "PROPERTY NAME"));
+            }
         }
-        if rel_type.is_some_and(|t| !before.knows_rel_type(t)) {
-            return Err(new_token("relationship type", "RELATIONSHIP TYPE"));
+        let Some(first) = first else {
+            return Ok(());
+        };
+        if write && !who.blind {
+            return Ok(());
         }
-        if keys.iter().any(|k| !before.knows_property_key(k)) {
-            return Err(new_token("property name", "PROPERTY NAME"));
+        if write {
+            // Granted WRITE without MATCH: the graph this transaction read
+            // is not the real one, so nothing it wrote can stand.
+            return Err(Error::new(Code::Forbidden, "Permission denied."));
         }
+        let what = match first {
+            Change::CreateNode { labels, .. } => {
+                format!("Create node with labels '{}'", labels.join(","))
+            }
+            Change::CreateRel { rel_type, .. } => {
+                format!("Create relationship with type '{rel_type}'")
+            }
+            Change::SetNodeProp { key, .. } | Change::SetRelProp { key, .. } => {
+                format!("Set property for property '{key}'")
+            }
+            Change::AddLabel { label, .. } => format!("Set label for label '{label}'"),
+            Change::RemoveLabel { label, .. } => format!("Remove label for label '{label}'"),
+            Change::DeleteNode { id } => format!(
+                "Delete node with labels '{}'",
+                before
+                    .node_value(*id)
+                    .map(|n| n.labels.join(","))
+                    .unwrap_or_default()
+            ),
+            Change::DeleteRel { id } => format!(
+                "Delete relationship with type '{}'",
+                before
+                    .rel_value(*id)
+                    .map(|r| r.rel_type)
+                    .unwrap_or_default()
+            ),
+            _ => "Write".to_owned(),
+        };
+        Err(Error::new(
+            Code::Forbidden,
+            format!("{what} on database '{db}' is not allowed for {who_desc}."),
+        ))
     }
-    let Some(first) = first else {
-        return Ok(());
-    };
-    if write && !who.blind {
-        return Ok(());
-    }
-    if write {
-        // Granted WRITE without MATCH: the graph this transaction read
-        // is not the real one, so nothing it wrote can stand.
-        return Err(Error::new(Code::Forbidden, "Permission denied."));
-    }
-    let what = match first {
-        Change::CreateNode { labels, .. } => {
-            format!("Create node with labels '{}'", labels.join(","))
-        }
-        Change::CreateRel { rel_type, .. } => {
-            format!("Create relationship with type '{rel_type}'")
-        }
-        Change::SetNodeProp { key, .. } | Change::SetRelProp { key, .. } => {
-            format!("Set property for property '{key}'")
-        }
-        Change::AddLabel { label, .. } => format!("Set label for label '{label}'"),
-        Change::RemoveLabel { label, .. } => format!("Remove label for label '{label}'"),
-        Change::DeleteNode { id } => format!(
-            "Delete node with labels '{}'",
-            before
-                .node_value(*id)
-                .map(|n| n.labels.join(","))
-                .unwrap_or_default()
-        ),
-        Change::DeleteRel { id } => format!(
-            "Delete relationship with type '{}'",
-            before
-                .rel_value(*id)
-                .map(|r| r.rel_type)
-                .unwrap_or_default()
-        ),
-        _ => "Write".to_owned(),
-    };
-    Err(Error::new(
-        Code::Forbidden,
-        format!("{what} on database '{db}' is not allowed for {who_desc}."),
-    ))
-}
 
-impl Database {
     /// Runs a user, role or privilege command: checked now against the
     /// transaction's view of the security state, committed with it.
     async fn run_admin(
@@ -1375,6 +1327,45 @@ impl Database {
         }
         Ok(())
     }
+}
+/// Who runs a statement: the caller, the security state as their
+/// transaction's administration commands left it, and whether they may
+/// see the graph.
+#[derive(Clone, Copy)]
+struct Who<'a> {
+    caller: &'a Caller,
+    security: Option<&'a Security>,
+    blind: bool,
+}
+
+impl Transaction {
+    fn who(&self) -> Who<'_> {
+        Who {
+            caller: &self.caller,
+            security: self.security.as_deref(),
+            blind: self.blind,
+        }
+    }
+}
+
+/// Fails unless this member leads, in the term a routed transaction was
+/// sent for.
+fn leading_for(
+    tx: &Transaction,
+    repl: &Replicator<GraphState>,
+) -> Result<causeway_replication::WriteLeader, Error> {
+    let leader = repl.write_leader()?;
+    if let Some(f) = tx.forward.filter(|f| f.term != leader.term) {
+        return Err(Error::new(
+            Code::NotALeader,
+            format!(
+                "This transaction was routed to the leader of term {}, but the term is now {}; \
+                 it was not applied. Retry it.",
+                f.term, leader.term
+            ),
+        ));
+    }
+    Ok(leader)
 }
 
 /// Administration commands one transaction may hold.

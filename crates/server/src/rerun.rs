@@ -59,10 +59,6 @@ pub struct Seen {
     sealed: bool,
 }
 
-fn seen_of(entry: &Entry) -> MutexGuard<'_, Seen> {
-    lock(&entry.seen)
-}
-
 fn lock(seen: &Mutex<Seen>) -> MutexGuard<'_, Seen> {
     // Updated only by whole assignments; a poisoned lock still holds a
     // consistent value.
@@ -113,12 +109,12 @@ impl Journal {
                 if over {
                     return None;
                 }
-                if lock(&seen).sealed {
+                let mut s = lock(&seen);
+                if s.sealed {
                     over = true;
                     return Some(Err(moved()));
                 }
                 let row = rows.next();
-                let mut s = lock(&seen);
                 match &row {
                     Some(Ok(record)) => {
                         s.digest.record(record);
@@ -135,14 +131,14 @@ impl Journal {
 
     /// Whether pulling some result failed.
     pub fn failed(&self) -> bool {
-        self.entries.iter().any(|e| seen_of(e).failed)
+        self.entries.iter().any(|e| lock(&e.seen).failed)
     }
 
     /// Ends every result still open: the transaction has moved onto the
     /// head, and their snapshot is no longer what it reads.
     pub fn seal(&self) {
         for e in &self.entries {
-            seen_of(e).sealed = true;
+            lock(&e.seen).sealed = true;
         }
     }
 }
@@ -153,7 +149,7 @@ impl Entry {
     /// as the client did.
     pub fn same_as(&self, result: QueryResult) -> bool {
         let (records, ended, first) = {
-            let s = seen_of(self);
+            let s = lock(&self.seen);
             (s.records, s.ended, s.digest.finish())
         };
         let mut again = Digest::new(&result.fields, &result.counters);
