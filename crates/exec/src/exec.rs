@@ -223,84 +223,27 @@ impl Runner<'_, '_> {
     ) -> Result<(RowIter, Vec<String>)> {
         let mut fields = Vec::new();
         let standalone_call = clauses.len() == 1;
-        for clause in clauses {
+        let mut pending = clauses.iter().enumerate();
+        while let Some((i, mut clause)) = pending.next() {
             fields.clear();
-            it = match clause {
-                Clause::Match {
-                    optional,
-                    pattern,
-                    where_,
-                } => {
-                    let mut new_vars = Vec::new();
-                    pattern_vars(pattern, &mut new_vars);
-                    new_vars.retain(|v| !scope.contains(v));
-                    new_vars.dedup();
-                    for v in &new_vars {
-                        if !scope.contains(v) {
-                            scope.push(v.clone());
-                        }
-                    }
-                    self.match_stage(it, pattern, where_.as_ref(), *optional, new_vars)
-                }
-                Clause::Unwind { expr, var } => {
-                    if !scope.contains(var) {
-                        scope.push(var.clone());
-                    }
-                    self.unwind_stage(it, expr, var)
-                }
-                Clause::With(p) => self.project(it, p, scope, false)?,
-                Clause::Return(p) => {
-                    let it = self.project(it, p, scope, true)?;
+            if let Some(t) = clauses
+                .get(i + 1)
+                .and_then(|next| crate::counts::tally(clause, next, scope))
+            {
+                // The MATCH and the projection after it become one stage.
+                clause = &clauses[i + 1];
+                pending.next();
+                let (Clause::With(p) | Clause::Return(p)) = clause else {
+                    unreachable!("a tally ends in a projection")
+                };
+                *scope = p.items.iter().map(|i| i.name().to_owned()).collect();
+                if matches!(clause, Clause::Return(_)) {
                     fields = scope.clone();
-                    it
                 }
-                Clause::Call {
-                    procedure,
-                    args,
-                    yield_items,
-                    where_,
-                } => {
-                    let (it, cols) = procedures::call_stage(
-                        self,
-                        it,
-                        procedure,
-                        args.as_deref(),
-                        yield_items.as_ref(),
-                        where_.as_ref(),
-                        standalone_call,
-                    )?;
-                    for c in &cols {
-                        if !scope.contains(c) {
-                            scope.push(c.clone());
-                        }
-                    }
-                    if standalone_call {
-                        fields = cols;
-                    }
-                    it
-                }
-                Clause::CallSubquery {
-                    query,
-                    scope: clause,
-                    in_transactions,
-                } => self.call_subquery(
-                    it,
-                    query,
-                    clause.as_ref(),
-                    in_transactions.as_deref(),
-                    scope,
-                )?,
-                Clause::Create(_)
-                | Clause::Merge { .. }
-                | Clause::Set(_)
-                | Clause::Remove(_)
-                | Clause::Delete { .. }
-                | Clause::Foreach { .. } => {
-                    let rows = collect_rows(it, self.sh.limits.max_materialized_rows)?;
-                    let out = self.write_clause(clause, rows, scope)?;
-                    from_vec(out)
-                }
-            };
+                it = self.tally_stage(it, t, p);
+            } else {
+                it = self.stage(clause, it, scope, &mut fields, standalone_call)?;
+            }
             if let Some(p) = &mut self.profile {
                 let c = p
                     .entry(clause as *const Clause as usize)
@@ -314,6 +257,114 @@ impl Runner<'_, '_> {
             }
         }
         Ok((it, fields))
+    }
+
+    /// One clause as a stage over the rows before it.
+    fn stage(
+        &mut self,
+        clause: &Clause,
+        it: RowIter,
+        scope: &mut Vec<String>,
+        fields: &mut Vec<String>,
+        standalone_call: bool,
+    ) -> Result<RowIter> {
+        Ok(match clause {
+            Clause::Match {
+                optional,
+                pattern,
+                where_,
+            } => {
+                let mut new_vars = Vec::new();
+                pattern_vars(pattern, &mut new_vars);
+                new_vars.retain(|v| !scope.contains(v));
+                new_vars.dedup();
+                for v in &new_vars {
+                    if !scope.contains(v) {
+                        scope.push(v.clone());
+                    }
+                }
+                self.match_stage(it, pattern, where_.as_ref(), *optional, new_vars)
+            }
+            Clause::Unwind { expr, var } => {
+                if !scope.contains(var) {
+                    scope.push(var.clone());
+                }
+                self.unwind_stage(it, expr, var)
+            }
+            Clause::With(p) => self.project(it, p, scope, false)?,
+            Clause::Return(p) => {
+                let it = self.project(it, p, scope, true)?;
+                *fields = scope.clone();
+                it
+            }
+            Clause::Call {
+                procedure,
+                args,
+                yield_items,
+                where_,
+            } => {
+                let (it, cols) = procedures::call_stage(
+                    self,
+                    it,
+                    procedure,
+                    args.as_deref(),
+                    yield_items.as_ref(),
+                    where_.as_ref(),
+                    standalone_call,
+                )?;
+                for c in &cols {
+                    if !scope.contains(c) {
+                        scope.push(c.clone());
+                    }
+                }
+                if standalone_call {
+                    *fields = cols;
+                }
+                it
+            }
+            Clause::CallSubquery {
+                query,
+                scope: clause,
+                in_transactions,
+            } => self.call_subquery(
+                it,
+                query,
+                clause.as_ref(),
+                in_transactions.as_deref(),
+                scope,
+            )?,
+            Clause::Create(_)
+            | Clause::Merge { .. }
+            | Clause::Set(_)
+            | Clause::Remove(_)
+            | Clause::Delete { .. }
+            | Clause::Foreach { .. } => {
+                let rows = collect_rows(it, self.sh.limits.max_materialized_rows)?;
+                let out = self.write_clause(clause, rows, scope)?;
+                from_vec(out)
+            }
+        })
+    }
+
+    /// A count answered from the graph's tallies, once per input row: as
+    /// any grouping-free aggregation, it yields one row however many rows
+    /// came in, each of which would have matched the same things.
+    fn tally_stage(&mut self, it: RowIter, t: crate::counts::Tally, p: &Projection) -> RowIter {
+        let env = self.env();
+        let names: Vec<Arc<str>> = p.items.iter().map(|i| Arc::from(i.name())).collect();
+        lazy(move || {
+            let mut inputs = 0i64;
+            for r in it {
+                r?;
+                inputs += 1;
+            }
+            let n = i64::try_from(t.count(env.ctx().g)).unwrap_or(i64::MAX);
+            let v = Val::Int(n.saturating_mul(inputs));
+            Ok(vec![Row(names
+                .into_iter()
+                .map(|k| (k, v.clone()))
+                .collect())])
+        })
     }
 
     pub fn write_clause(
@@ -834,8 +885,35 @@ impl Runner<'_, '_> {
         // Each row carries the projected row and, when ORDER BY or WHERE may
         // look at pre-projection variables, the combined row.
         let need_combined = !spec.order_by.is_empty() || spec.where_.is_some();
-        let mut stream: Box<dyn Iterator<Item = Result<(Row, Option<Row>)>> + Send> = if aggregating
-        {
+        let top = match (skip, limit) {
+            (s, Some(l)) => Some(s.unwrap_or(0).saturating_add(l)),
+            _ => None,
+        };
+        // ORDER BY ... LIMIT over rows it can sort as they come in: sort
+        // those, keep the best, and project only what is kept.
+        let late = !aggregating
+            && !spec.distinct
+            && spec.where_.is_none()
+            && top.is_some()
+            && !spec.order_by.is_empty()
+            && sorts_by_inputs(&spec);
+        let mut stream: Box<dyn Iterator<Item = Result<(Row, Option<Row>)>> + Send> = if late {
+            let keys = ProjSpec {
+                items: Vec::new(),
+                distinct: false,
+                order_by: spec.order_by.clone(),
+                where_: None,
+            };
+            let env2 = env.clone();
+            let input = Box::new(it.map(|r| r.map(|row| (row, None))));
+            let kept = lazy_pairs(move || sort_rows(&env2, &keys, input, max_rows, top));
+            let spec2 = spec.clone();
+            let env2 = env.clone();
+            Box::new(kept.map(move |r| {
+                let (row, _) = r?;
+                Ok((project_row(&env2.ctx(), &spec2.items, &row)?, None))
+            }))
+        } else if aggregating {
             let spec2 = spec.clone();
             let env2 = env.clone();
             let rows = lazy(move || aggregate(&env2, &spec2, it, max_rows));
@@ -856,12 +934,7 @@ impl Runner<'_, '_> {
             Box::new(it.map(move |r| {
                 let row = r?;
                 env2.sh.tick()?;
-                let ctx = env2.ctx();
-                let mut projected = Row(Vec::with_capacity(spec2.items.len()));
-                for (n, e) in &spec2.items {
-                    let v = eval(&ctx, e, &row)?;
-                    projected.0.push((n.clone(), v));
-                }
+                let projected = project_row(&env2.ctx(), &spec2.items, &row)?;
                 let combined = if need_combined {
                     let mut c = row;
                     for (n, v) in &projected.0 {
@@ -893,13 +966,9 @@ impl Runner<'_, '_> {
                 Err(e) => Some(Err(e)),
             }));
         }
-        if !spec.order_by.is_empty() {
+        if !spec.order_by.is_empty() && !late {
             let spec2 = spec.clone();
             let env2 = env.clone();
-            let top = match (skip, limit) {
-                (s, Some(l)) => Some(s.unwrap_or(0).saturating_add(l)),
-                _ => None,
-            };
             let sorted = lazy_pairs(move || sort_rows(&env2, &spec2, stream, max_rows, top));
             stream = sorted;
         }
@@ -932,6 +1001,32 @@ impl Runner<'_, '_> {
         };
         Ok(out)
     }
+}
+
+fn project_row(ctx: &Ctx, items: &[(Arc<str>, Expr)], row: &Row) -> Result<Row> {
+    let mut projected = Row(Vec::with_capacity(items.len()));
+    for (n, e) in items {
+        projected.0.push((n.clone(), eval(ctx, e, row)?));
+    }
+    Ok(projected)
+}
+
+/// Whether ORDER BY reads nothing the projection renames: every variable
+/// it mentions means the same before the projection as after it, so the
+/// rows can be sorted before they are projected.
+fn sorts_by_inputs(spec: &ProjSpec) -> bool {
+    let mut vars = Vec::new();
+    for s in &spec.order_by {
+        if contains_aggregate(&s.expr) {
+            return false;
+        }
+        variables(&s.expr, &mut vars);
+    }
+    vars.iter().all(|v| {
+        spec.items
+            .iter()
+            .all(|(n, e)| **n != **v || matches!(e, Expr::Variable(x) if x == v))
+    })
 }
 
 fn lazy_pairs(

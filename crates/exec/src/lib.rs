@@ -38,6 +38,7 @@ mod apoc_functions;
 mod apoc_path;
 mod apoc_periodic;
 mod cache;
+mod counts;
 mod duration;
 mod eval;
 mod exec;

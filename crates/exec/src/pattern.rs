@@ -1964,16 +1964,9 @@ impl Matcher<'_, '_> {
                         s.closing.push((n, rid));
                         continue;
                     }
-                    match s.level.get(&o) {
-                        Some(&l) if l < depth => continue,
-                        Some(_) => {}
-                        None => {
-                            s.level.insert(o, depth);
-                            s.order.push(o);
-                            next.push(o);
-                        }
+                    if s.reach(n, rid, o, depth) {
+                        next.push(o);
                     }
-                    s.preds.entry(o).or_default().push((n, rid));
                 }
             }
             if s.level.len() > self.ctx.sh.limits.max_materialized_rows {
@@ -1988,6 +1981,104 @@ impl Matcher<'_, '_> {
             frontier = next;
         }
         Ok(s)
+    }
+
+    /// Up to `want` shortest paths from `from` to a different node `to`,
+    /// from breadth-first searches run at both ends, a level at a time on
+    /// whichever side has the smaller frontier. The first level whose nodes
+    /// the other side has already reached is finished and ends the search:
+    /// every shortest path crosses that level at one of those nodes, and the
+    /// predecessors on both sides are complete up to them.
+    fn bidirectional(
+        &self,
+        hop: &Hop,
+        from: u64,
+        to: u64,
+        want: usize,
+        row: &Row,
+    ) -> Result<Vec<(Vec<u64>, Vec<u64>)>> {
+        use std::collections::HashMap;
+        let g = self.ctx.g;
+        let limit = self.ctx.sh.limits.max_materialized_rows;
+        let dir = dir_of(hop.rel.direction);
+        let side = |root: u64| Search {
+            order: Vec::new(),
+            level: HashMap::from([(root, 0)]),
+            preds: HashMap::new(),
+            closing: Vec::new(),
+        };
+        let mut sides = [side(from), side(to)];
+        let mut frontiers = [vec![from], vec![to]];
+        let mut depths = [0u64; 2];
+        let mut meeting = Vec::new();
+        while meeting.is_empty() {
+            if depths[0] + depths[1] >= hop.max || frontiers.iter().any(Vec::is_empty) {
+                return Ok(Vec::new());
+            }
+            // Forward (0) follows the pattern's direction; backward (1)
+            // goes against it, so its hops are seen from their far end.
+            let i = usize::from(frontiers[1].len() < frontiers[0].len());
+            let (mine, theirs) = if i == 0 {
+                let (a, b) = sides.split_at_mut(1);
+                (&mut a[0], &b[0])
+            } else {
+                let (a, b) = sides.split_at_mut(1);
+                (&mut b[0], &a[0])
+            };
+            let search_dir = if i == 0 { dir } else { flip(dir) };
+            depths[i] += 1;
+            let depth = depths[i];
+            let mut next = Vec::new();
+            for &n in &frontiers[i] {
+                self.ctx.sh.tick()?;
+                for (rid, o) in g.expand(n, search_dir, &hop.rel.types) {
+                    let (left, right) = if i == 0 { (n, o) } else { (o, n) };
+                    if !self.hop_ok(hop, left, rid, right, row)? {
+                        continue;
+                    }
+                    if mine.reach(n, rid, o, depth) {
+                        next.push(o);
+                        if theirs.level.contains_key(&o) {
+                            meeting.push(o);
+                        }
+                    }
+                }
+            }
+            if sides[0].level.len() + sides[1].level.len() > limit {
+                return Err(Error::new(
+                    Code::MemoryPoolOutOfMemory,
+                    "Shortest path search exceeded the row limit",
+                ));
+            }
+            frontiers[i] = next;
+        }
+        let mut out = Vec::new();
+        let mut budget = limit;
+        for m in meeting {
+            let heads = sides[0].paths_to(from, m, want - out.len(), &mut budget, self.ctx)?;
+            let tails = sides[1].paths_to(to, m, want - out.len(), &mut budget, self.ctx)?;
+            for (hn, hr) in &heads {
+                for (tn, tr) in &tails {
+                    budget = budget.checked_sub(hn.len() + tn.len()).ok_or_else(|| {
+                        Error::new(
+                            Code::MemoryPoolOutOfMemory,
+                            "Shortest path search found more paths than the memory limit allows",
+                        )
+                    })?;
+                    // The far side's path runs from `to` to `m`: reversed,
+                    // it continues the near side's past `m`.
+                    let mut nodes = hn.clone();
+                    nodes.extend(tn.iter().rev().skip(1));
+                    let mut rels = hr.clone();
+                    rels.extend(tr.iter().rev());
+                    out.push((nodes, rels));
+                    if out.len() >= want {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The shortest paths from `root` back to itself: over each hop that
@@ -2114,15 +2205,21 @@ impl Matcher<'_, '_> {
                 }
             }
             let targets: Vec<u64> = ends.iter().map(|(e, _)| *e).filter(|&e| e != s).collect();
+            // Between two nodes, searching from both ends meets in the
+            // middle and reaches far fewer nodes than one search does; it
+            // needs every path to be at least one hop long.
+            let both_ends = hop.min <= 1 && targets.len() == 1;
             // Relationship properties may read the end node, which only
             // a search per end has bound.
-            let shared =
-                if !targets.is_empty() && targets.len() <= MAX_SEARCH_TARGETS && rp.props.is_none()
-                {
-                    Some(self.bfs_from(&hop, s, None, &targets, &r0)?)
-                } else {
-                    None
-                };
+            let shared = if !both_ends
+                && !targets.is_empty()
+                && targets.len() <= MAX_SEARCH_TARGETS
+                && rp.props.is_none()
+            {
+                Some(self.bfs_from(&hop, s, None, &targets, &r0)?)
+            } else {
+                None
+            };
             for (e, r1) in ends {
                 let paths = if e == s {
                     // A path from a node to itself is the empty one, and
@@ -2132,6 +2229,8 @@ impl Matcher<'_, '_> {
                     } else {
                         Vec::new()
                     }
+                } else if both_ends {
+                    self.bidirectional(&hop, s, e, want, &r1)?
                 } else {
                     let own;
                     let search = match &shared {
@@ -2471,6 +2570,23 @@ struct Search {
 }
 
 impl Search {
+    /// Records that `node` was reached from `from` over `rel` at level
+    /// `depth`, and whether that was the first time. A node already reached
+    /// at a lower level keeps only the predecessors of its shortest ways.
+    fn reach(&mut self, from: u64, rel: u64, node: u64, depth: u64) -> bool {
+        let first = match self.level.get(&node) {
+            Some(&l) if l < depth => return false,
+            Some(_) => false,
+            None => {
+                self.level.insert(node, depth);
+                self.order.push(node);
+                true
+            }
+        };
+        self.preds.entry(node).or_default().push((from, rel));
+        first
+    }
+
     /// Up to `want` shortest paths from the root to `target`, root first,
     /// walked back through the predecessors one choice per level (no
     /// partial path is copied). Every node of every path found is charged

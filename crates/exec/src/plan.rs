@@ -123,8 +123,26 @@ fn single(
 ) -> Op {
     let mut scope: Vec<String> = Vec::new();
     let mut cur: Option<Op> = None;
-    for c in &sq.clauses {
-        let mut next = clause(ctx, c, &mut scope, cur.take());
+    let mut pending = sq.clauses.iter().enumerate();
+    while let Some((i, mut c)) = pending.next() {
+        let tally = sq
+            .clauses
+            .get(i + 1)
+            .and_then(|n| crate::counts::tally(c, n, &scope));
+        let mut next = match tally {
+            Some(t) => {
+                // As the executor does: the MATCH and its projection are
+                // one operator.
+                c = &sq.clauses[i + 1];
+                pending.next();
+                if let Clause::With(p) | Clause::Return(p) = c {
+                    scope = p.items.iter().map(|i| i.name().to_owned()).collect();
+                }
+                let (name, details) = t.describe();
+                chain(name, &scope, details, cur.take())
+            }
+            None => clause(ctx, c, &mut scope, cur.take()),
+        };
         next.rows = counts.and_then(|m| m.get(&(c as *const Clause as usize)).copied());
         cur = Some(next);
     }

@@ -3120,3 +3120,142 @@ fn the_same_inputs_give_the_same_random_and_clock_values() {
     assert_ne!(rows(Some(inputs)), rows(Some(other)));
     assert_ne!(rows(None), rows(None));
 }
+
+/// Counts answered from the graph's tallies agree with the same counts
+/// scanned (`WHERE true` keeps the planner from using the tallies), inside
+/// a transaction that has written, and for any number of input rows.
+#[test]
+fn counts_from_the_tallies_agree_with_scans() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "UNWIND range(1, 50) AS i CREATE (a:A {i: i})-[:R]->(b:B), (a)-[:S]->(a)",
+    );
+    run(&mut tx, "MATCH (a:A) WHERE a.i > 40 DETACH DELETE a");
+    run(&mut tx, "MATCH (b:B) WITH b LIMIT 5 SET b:A");
+    for (fast, slow) in [
+        (
+            "MATCH (n:A) RETURN count(n)",
+            "MATCH (n:A) WHERE true RETURN count(n)",
+        ),
+        (
+            "MATCH (n) RETURN count(*) AS c",
+            "MATCH (n) WHERE true RETURN count(*) AS c",
+        ),
+        (
+            "MATCH (n:Missing) RETURN count(n)",
+            "MATCH (n:Missing) WHERE true RETURN count(n)",
+        ),
+        (
+            "MATCH ()-[r:R]->() RETURN count(r)",
+            "MATCH ()-[r:R]->() WHERE true RETURN count(r)",
+        ),
+        (
+            "MATCH ()<-[r:S]-() RETURN count(r)",
+            "MATCH ()<-[r:S]-() WHERE true RETURN count(r)",
+        ),
+        (
+            "MATCH (a)-[r]->(b) RETURN count(*), count(a)",
+            "MATCH (a)-[r]->(b) WHERE true RETURN count(*), count(a)",
+        ),
+        (
+            "UNWIND [1, 2, 3] AS x MATCH (n:B) RETURN count(n) AS c",
+            "UNWIND [1, 2, 3] AS x MATCH (n:B) WHERE true RETURN count(n) AS c",
+        ),
+        (
+            "UNWIND [] AS x MATCH (n) RETURN count(n) AS c",
+            "UNWIND [] AS x MATCH (n) WHERE true RETURN count(n) AS c",
+        ),
+        (
+            "MATCH (n:A) WITH count(n) AS c RETURN c + 1 AS d",
+            "MATCH (n:A) WHERE true WITH count(n) AS c RETURN c + 1 AS d",
+        ),
+        // A bound variable makes the count depend on the row.
+        (
+            "MATCH (a:A) MATCH (a) RETURN count(a)",
+            "MATCH (a:A) MATCH (a) WHERE true RETURN count(a)",
+        ),
+        (
+            "MATCH (a)-[r]->(a) RETURN count(r)",
+            "MATCH (a)-[r]->(a) WHERE true RETURN count(r)",
+        ),
+    ] {
+        assert_eq!(run(&mut tx, fast), run(&mut tx, slow), "{fast}");
+    }
+    assert_eq!(
+        run(&mut tx, "MATCH (n:A) RETURN count(n)"),
+        vec![vec![Value::Int(45)]]
+    );
+    assert_eq!(
+        run(&mut tx, "MATCH ()-[r:S]->() RETURN count(r)"),
+        vec![vec![Value::Int(40)]]
+    );
+    let plan = |tx: &mut TxGraph, q: &str| {
+        let r = execute(tx, q, &Map::new(), &ctx()).unwrap();
+        format!("{:?}", r.plan.unwrap())
+    };
+    let p = plan(&mut tx, "EXPLAIN MATCH (n:A) RETURN count(n)");
+    assert!(p.contains("NodeCountFromCountStore@causeway"), "{p}");
+    let p = plan(&mut tx, "EXPLAIN MATCH ()-[r:R]->() RETURN count(r) AS c");
+    assert!(
+        p.contains("RelationshipCountFromCountStore@causeway"),
+        "{p}"
+    );
+    let p = plan(&mut tx, "EXPLAIN MATCH (n:A) RETURN count(DISTINCT n)");
+    assert!(!p.contains("CountStore"), "{p}");
+}
+
+/// ORDER BY ... LIMIT gives the first rows of the whole sort, whether the
+/// rows are sorted before they are projected (the sort keys read only
+/// what the projection keeps meaning) or after (they read a renamed or
+/// aggregated item).
+#[test]
+fn sorting_with_a_limit_keeps_the_first_rows_of_the_full_sort() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "UNWIND range(1, 300) AS i CREATE (:P {i: i, a: (i * 37) % 11, b: (i * 13) % 7, name: 'p' + i})",
+    );
+    for (limited, full, skip, limit) in [
+        (
+            "MATCH (p:P) RETURN p.name ORDER BY p.a DESC, p.i LIMIT 7",
+            "MATCH (p:P) RETURN p.name ORDER BY p.a DESC, p.i",
+            0,
+            7,
+        ),
+        (
+            "MATCH (p:P) RETURN p.name AS n, p.b AS b ORDER BY b, n SKIP 5 LIMIT 9",
+            "MATCH (p:P) RETURN p.name AS n, p.b AS b ORDER BY b, n",
+            5,
+            9,
+        ),
+        (
+            "MATCH (p:P) RETURN p.a AS p ORDER BY p DESC LIMIT 4",
+            "MATCH (p:P) RETURN p.a AS p ORDER BY p DESC",
+            0,
+            4,
+        ),
+        (
+            "MATCH (p:P) WITH p.i AS i, p.a AS a ORDER BY a, i DESC LIMIT 6 RETURN i, a",
+            "MATCH (p:P) WITH p.i AS i, p.a AS a ORDER BY a, i DESC RETURN i, a",
+            0,
+            6,
+        ),
+        (
+            "MATCH (p:P) WITH p, p.b AS q ORDER BY p.i DESC LIMIT 3 RETURN p.i, q",
+            "MATCH (p:P) WITH p, p.b AS q ORDER BY p.i DESC RETURN p.i, q",
+            0,
+            3,
+        ),
+        (
+            "UNWIND [3, 1, 2] AS x WITH x AS y, -x AS x ORDER BY x LIMIT 2 RETURN y, x",
+            "UNWIND [3, 1, 2] AS x WITH x AS y, -x AS x ORDER BY x RETURN y, x",
+            0,
+            2,
+        ),
+    ] {
+        let all = run(&mut tx, full);
+        let want: Vec<_> = all.into_iter().skip(skip).take(limit).collect();
+        assert_eq!(run(&mut tx, limited), want, "{limited}");
+    }
+}
