@@ -169,9 +169,11 @@ pub struct ReplicatorConfig {
     pub node_id: u64,
     pub address: String,
     pub fsync: bool,
-    /// Entries between snapshots.
+    /// Entries between snapshots, at most.
     pub snapshot_every: u64,
-    /// Log payload bytes between snapshots.
+    /// The most the log grows by between snapshots; below it, a snapshot is
+    /// taken once the log has grown by the last snapshot's size (sm.rs,
+    /// `Growth`).
     pub snapshot_bytes: u64,
     /// Log entries kept behind a snapshot (followers lagging by more catch
     /// up from the snapshot).
@@ -276,11 +278,6 @@ pub struct Replicator<S: Data> {
     node_id: u64,
     identity: Option<Arc<network::Identity>>,
     timing: Timing,
-    /// Payload bytes submitted since the last snapshot was requested.
-    /// openraft only counts entries; large entries must trigger snapshots
-    /// too, or the log (held in memory until purged) grows without bound.
-    bytes_since_snapshot: std::sync::atomic::AtomicU64,
-    snapshot_bytes: u64,
     tasks: Vec<tokio::task::AbortHandle>,
     heard: Heard,
 }
@@ -515,7 +512,8 @@ impl<S: Data> Replicator<S> {
         };
         let log = store::LogStore::open(&config.dir.join("log"), config.fsync)?;
         let last_log = log.last_index();
-        let (machine, shared) = sm::StateMachine::<S>::open(config.dir.join("snapshot"))?;
+        let (machine, shared) =
+            sm::StateMachine::<S>::open(config.dir.join("snapshot"), config.snapshot_bytes)?;
         let t = config.timing;
         let raft_config = Config {
             cluster_name: "causeway".into(),
@@ -570,11 +568,23 @@ impl<S: Data> Replicator<S> {
             node_id,
             identity,
             timing: t,
-            bytes_since_snapshot: std::sync::atomic::AtomicU64::new(0),
-            snapshot_bytes: config.snapshot_bytes.max(1),
             tasks: Vec::new(),
             heard: Heard::default(),
         };
+        let (growth, trigger) = (me.shared.clone(), raft.clone());
+        me.tasks.push(
+            tokio::spawn(async move {
+                loop {
+                    growth.growth.due.notified().await;
+                    if let Err(e) = trigger.trigger().snapshot().await {
+                        tracing::warn!(error = %e, "could not request a snapshot");
+                    }
+                    // At most a few requests a second while one is built.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+            .abort_handle(),
+        );
         let Some(cluster) = cluster else {
             if !raft.is_initialized().await.map_err(io::Error::other)? {
                 let member = Member {
@@ -805,15 +815,6 @@ impl<S: Data> Replicator<S> {
         id: u64,
         payload: Vec<u8>,
     ) -> Result<impl Future<Output = Result<u64, Error>> + Send + 'static, Error> {
-        use std::sync::atomic::Ordering;
-        let size = payload.len() as u64;
-        let since = self.bytes_since_snapshot.fetch_add(size, Ordering::Relaxed) + size;
-        if since >= self.snapshot_bytes {
-            self.bytes_since_snapshot.store(0, Ordering::Relaxed);
-            if let Err(e) = self.raft.trigger().snapshot().await {
-                tracing::warn!(error = %e, "could not request a snapshot");
-            }
-        }
         let (responder, rx) = ProgressResponder::complete_only();
         let expected = openraft::vote::leader_id_adv::LeaderId {
             term: leader.term,

@@ -40,6 +40,69 @@ pub struct Shared<S> {
     /// its predecessors committed.
     applied_term: std::sync::atomic::AtomicU64,
     outcomes: parking_lot::Mutex<Outcomes>,
+    pub(crate) growth: Growth,
+}
+
+/// What the log has grown by since the last snapshot, so that snapshots are
+/// taken as the log grows, in proportion to the state: once the entries
+/// applied since the last one would take about as many bytes as that
+/// snapshot did. A snapshot then costs at most about as much as the writes
+/// it follows, however large the state, and the log held in memory (and
+/// replayed at start-up) stays within about one snapshot's size.
+pub(crate) struct Growth {
+    since: std::sync::atomic::AtomicU64,
+    last_snapshot: std::sync::atomic::AtomicU64,
+    /// Never more than this between snapshots (`snapshot_bytes`).
+    cap: u64,
+    pub(crate) due: tokio::sync::Notify,
+}
+
+/// A small state is not snapshotted for every few writes: below this the
+/// log may always grow.
+pub const MIN_SNAPSHOT_LOG_BYTES: u64 = 8 << 20;
+
+/// What one log entry costs in memory besides its payload (the log store's
+/// map entry and openraft's bookkeeping), so that many tiny entries count
+/// for what they hold.
+const ENTRY_OVERHEAD: u64 = 256;
+
+impl Growth {
+    fn new(cap: u64, last_snapshot: u64) -> Self {
+        Growth {
+            since: 0.into(),
+            last_snapshot: last_snapshot.into(),
+            cap: cap.max(1),
+            due: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn applied(&self, payload: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let size = payload as u64 + ENTRY_OVERHEAD;
+        let since = self.since.fetch_add(size, Relaxed) + size;
+        let want = self
+            .last_snapshot
+            .load(Relaxed)
+            .max(MIN_SNAPSHOT_LOG_BYTES)
+            .min(self.cap);
+        // Every entry past the mark asks again (the asks collapse into one
+        // until it is taken): a request made while a snapshot was being
+        // built is dropped, and the log must not then grow unchecked.
+        if since >= want {
+            self.due.notify_one();
+        }
+    }
+
+    /// A snapshot is being built from (or installed at) the state as it is
+    /// now: the log counts again from here.
+    fn restart(&self) {
+        self.since.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn snapshot_size(&self, bytes: usize) {
+        self.last_snapshot
+            .store(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Applied command ids remembered for writers that must learn an outcome
@@ -268,14 +331,15 @@ pub struct StateMachine<S: Data> {
 }
 
 impl<S: Data> StateMachine<S> {
-    pub fn open(dir: PathBuf) -> io::Result<(Self, Arc<Shared<S>>)> {
+    /// `snapshot_bytes`: the most the log may grow by between snapshots.
+    pub fn open(dir: PathBuf, snapshot_bytes: u64) -> io::Result<(Self, Arc<Shared<S>>)> {
         std::fs::create_dir_all(&dir)?;
-        let (header, state, outcomes) = match read_snapshot(&dir.join(SNAPSHOT_FILE))? {
+        let (header, state, outcomes, size) = match read_snapshot(&dir.join(SNAPSHOT_FILE))? {
             Some((header, data)) => {
                 let (state, outcomes) = decode_state(&data, header.last_applied.as_ref())?;
-                (header, state, outcomes)
+                (header, state, outcomes, data.len())
             }
-            None => (Header::default(), S::default(), Outcomes::default()),
+            None => (Header::default(), S::default(), Outcomes::default(), 0),
         };
         let index = header.last_applied.as_ref().map_or(0, |l| l.index);
         let shared = Arc::new(Shared {
@@ -287,6 +351,7 @@ impl<S: Data> StateMachine<S> {
                 .map_or(0, |l| l.leader_id.term)
                 .into(),
             outcomes: parking_lot::Mutex::new(outcomes),
+            growth: Growth::new(snapshot_bytes, size as u64),
         });
         Ok((
             StateMachine {
@@ -382,6 +447,7 @@ pub struct Builder<S: Data> {
     outcomes: Outcomes,
     header: Header,
     dir: PathBuf,
+    shared: Arc<Shared<S>>,
 }
 
 impl<S: Data> RaftSnapshotBuilder<TypeConfig> for Builder<S> {
@@ -399,6 +465,7 @@ impl<S: Data> RaftSnapshotBuilder<TypeConfig> for Builder<S> {
             Ok(data)
         })
         .await??;
+        self.shared.growth.snapshot_size(data.len());
         tracing::info!(index = ?self.header.last_applied.as_ref().map(|l| l.index), bytes = data.len(), "snapshot written");
         Ok(to_snapshot(self.header.clone(), data))
     }
@@ -431,6 +498,7 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
                     })?;
                     refused = !applied;
                     self.shared.outcomes.lock().record(cmd.id, index, refused);
+                    self.shared.growth.applied(cmd.payload.len());
                 }
                 EntryPayload::Membership(m) => {
                     self.header.membership = Membership::new(Some(entry.log_id), m.clone());
@@ -447,11 +515,13 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.shared.growth.restart();
         Builder {
             state: self.shared.state(),
             outcomes: self.shared.outcomes.lock().window(),
             header: self.header.clone(),
             dir: self.dir.clone(),
+            shared: self.shared.clone(),
         }
     }
 
@@ -469,6 +539,8 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
         // that sees the new index also sees the outcomes that came with it.
         *self.shared.outcomes.lock() = outcomes;
         *self.shared.state.write() = state;
+        self.shared.growth.restart();
+        self.shared.growth.snapshot_size(snapshot.len());
         self.header = header;
         self.shared.set_applied(self.header.last_applied.as_ref());
         tracing::info!(index = ?self.header.last_applied.as_ref().map(|l| l.index), bytes = snapshot.len(), "installed a snapshot from the leader");

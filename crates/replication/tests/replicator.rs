@@ -452,3 +452,81 @@ async fn a_leader_that_catches_up_from_a_snapshot_reports_its_committed_entry() 
         m.shutdown().await;
     }
 }
+
+/// A state that keeps three copies of every payload, so that its snapshot
+/// outgrows the log that built it.
+#[derive(Clone, Default, Debug, PartialEq)]
+struct Blob(Vec<u8>);
+
+impl Data for Blob {
+    fn apply(&mut self, payload: &[u8]) -> Result<bool, String> {
+        for _ in 0..3 {
+            self.0.extend_from_slice(payload);
+        }
+        Ok(true)
+    }
+    fn encode(&self) -> Vec<u8> {
+        self.0.clone()
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, String> {
+        Ok(Blob(bytes.to_vec()))
+    }
+}
+
+/// Snapshots come as the log grows by the last snapshot's size (never
+/// below `MIN_SNAPSHOT_LOG_BYTES`), not every so many entries: their cost
+/// follows what was written, whatever the state's size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_follow_log_growth_in_proportion_to_the_state() {
+    const MIB: usize = 1 << 20;
+    let floor = causeway_replication::sm::MIN_SNAPSHOT_LOG_BYTES as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), 1_000_000);
+    cfg.snapshot_bytes = 1 << 30;
+    let r = Replicator::<Blob>::open(cfg).await.unwrap();
+    let write = |bytes: usize| {
+        let r = &r;
+        async move {
+            for _ in 0..bytes / (64 * 1024) {
+                r.submit(r.write_leader().unwrap(), vec![7; 64 * 1024])
+                    .await
+                    .unwrap()
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    let snapshot_after = |before: Option<u64>| {
+        let r = &r;
+        async move {
+            for _ in 0..100 {
+                if r.snapshot_index() != before {
+                    return r.snapshot_index();
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            None
+        }
+    };
+    write(floor - 2 * MIB).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(r.snapshot_index(), None, "a snapshot below the floor");
+    write(3 * MIB).await;
+    let first = snapshot_after(None).await;
+    assert!(first.is_some(), "no snapshot past the floor");
+    // The state is now three times the log that built it: the next
+    // snapshot waits until the log has grown by as much.
+    write(2 * floor).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        r.snapshot_index(),
+        first,
+        "a snapshot before the log grew by the state's size"
+    );
+    write(2 * floor).await;
+    assert!(
+        snapshot_after(first).await.is_some(),
+        "no snapshot once it had"
+    );
+    r.shutdown().await;
+}

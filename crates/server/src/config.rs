@@ -60,10 +60,13 @@ pub struct Config {
     pub concurrency_control: String,
     /// How long a transaction waits for the bookmarks it presents.
     pub bookmark_timeout_ms: u64,
-    /// Log entries between snapshots; a restart replays at most this many.
+    /// Log entries between snapshots, at most; a restart replays at most
+    /// this many. Snapshots usually come sooner, by size (`snapshot_bytes`).
     pub snapshot_every: u64,
-    /// Log bytes between snapshots, so that a few large transactions also
-    /// lead to a snapshot (the log stays in memory until purged behind one).
+    /// The most the log grows by between snapshots (it stays in memory until
+    /// purged behind one). Below it, a snapshot comes once the log has grown
+    /// by the last snapshot's size, so that snapshots cost in proportion to
+    /// what was written, not to the graph.
     pub snapshot_bytes: u64,
     /// Log entries kept behind a snapshot: a follower that lags by fewer
     /// catches up from the log, one that lags by more gets the snapshot.
@@ -176,7 +179,7 @@ impl Default for Config {
             lock_timeout_ms: 10_000,
             concurrency_control: "optimistic".into(),
             bookmark_timeout_ms: 30_000,
-            snapshot_every: 20_000,
+            snapshot_every: 1_000_000,
             snapshot_bytes: 256 << 20,
             snapshot_log_keep: 100,
             max_materialized_rows: 1_000_000,
