@@ -61,6 +61,10 @@ pub(crate) struct Growth {
 /// log may always grow.
 pub const MIN_SNAPSHOT_LOG_BYTES: u64 = 8 << 20;
 
+/// Below this much log since the last snapshot, a clean stop does not
+/// take one: replaying it is quick.
+const SHUTDOWN_SNAPSHOT_LOG_BYTES: u64 = 1 << 20;
+
 /// What one log entry costs in memory besides its payload (the log store's
 /// map entry and openraft's bookkeeping), so that many tiny entries count
 /// for what they hold.
@@ -91,6 +95,12 @@ impl Growth {
         if since >= want {
             self.due.notify_one();
         }
+    }
+
+    /// Whether the log since the last snapshot is long enough that a stop
+    /// should snapshot first: replaying it would take longer than loading.
+    pub(crate) fn worth_keeping(&self) -> bool {
+        self.since.load(std::sync::atomic::Ordering::Relaxed) >= SHUTDOWN_SNAPSHOT_LOG_BYTES
     }
 
     /// A snapshot is being built from (or installed at) the state as it is

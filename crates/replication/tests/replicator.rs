@@ -530,3 +530,41 @@ async fn snapshots_follow_log_growth_in_proportion_to_the_state() {
     );
     r.shutdown().await;
 }
+
+/// A clean stop with more than a little log behind the last snapshot
+/// leaves a snapshot of everything it applied; one with almost none does
+/// not pay for one. Either way the state comes back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_snapshots_a_long_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || Replicator::<Blob>::open(config(dir.path(), 1_000_000));
+    let r = open().await.unwrap();
+    for _ in 0..3 {
+        r.submit(r.write_leader().unwrap(), vec![1; 1024])
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let state = r.state();
+    r.shutdown().await;
+    drop(r);
+    assert!(!dir.path().join("snapshot/snapshot.bin").exists());
+    let r = open().await.unwrap();
+    assert_eq!(r.state(), state);
+    for _ in 0..40 {
+        r.submit(r.write_leader().unwrap(), vec![2; 64 * 1024])
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let (state, applied) = (r.state(), r.applied_index());
+    assert_eq!(r.snapshot_index(), None);
+    r.shutdown().await;
+    assert_eq!(r.snapshot_index(), Some(applied));
+    drop(r);
+    let r = open().await.unwrap();
+    assert_eq!(r.state(), state);
+    r.shutdown().await;
+}
