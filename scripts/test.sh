@@ -33,9 +33,10 @@ python3 --version
 mkdir -p target
 (
     set -e
-    for v in neo4j6 neo4j5 apps; do
+    for v in neo4j6 neo4j5 apps bench; do
         venv=.venv/$v
         req=tests/drivers/requirements-$v.txt
+        [ "$v" = bench ] && req=bench/requirements.txt
         if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements.txt"; then
             rm -rf "$venv"
             python3 -m venv "$venv"
@@ -146,6 +147,12 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
 else
     echo "skipped: no Docker Engine answers here"
 fi
+
+step "Engine against FalkorDB on one small generated graph (bench/engine.py --small)"
+# Fails if any of Causeway's answers differs from the generated data's;
+# the full-size comparison is bench/engine.sh.
+.venv/bench/bin/python bench/engine.py --small --json target/engine-small.json > target/engine-small.md
+cat target/engine-small.md
 
 step "openCypher TCK"
 ./target/release/tck "$SHARED/tck/features"

