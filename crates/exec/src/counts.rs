@@ -4,7 +4,7 @@
 //! but `count(*)` or `count(variable)` of it. Neo4j plans the same queries as
 //! `NodeCountFromCountStore` and `RelationshipCountFromCountStore`.
 
-use causeway_cypher::ast::{Clause, Direction, Expr, NodePattern, Pattern, Projection};
+use causeway_cypher::ast::{Clause, Direction, Expr, NodePattern, PathMode, Pattern, Projection};
 use causeway_graph::Graph;
 
 /// What is counted.
@@ -97,8 +97,11 @@ fn pattern_tally(pattern: &Pattern) -> Option<(Tally, Vec<&String>)> {
                 && rel.length.is_none()
                 && rel.quantified.is_none()
                 && rel.dynamic_type.is_none()
+                && rel.type_expr.is_none()
                 && rel.types.len() <= 1
-                && rel.direction != Direction::Both;
+                && rel.direction != Direction::Both
+                // ACYCLIC drops loops, which the tally counts.
+                && part.mode != PathMode::Acyclic;
             // `(a)-[r]->(a)` counts loops only.
             let distinct_ends = start.var.is_none() || start.var != end.var;
             if !simple || !distinct_ends {

@@ -1017,16 +1017,21 @@ fn project_row(ctx: &Ctx, items: &[(Arc<str>, Expr)], row: &Row) -> Result<Row> 
 fn sorts_by_inputs(spec: &ProjSpec) -> bool {
     let mut vars = Vec::new();
     for s in &spec.order_by {
-        if contains_aggregate(&s.expr) {
+        // A key that repeats an item must sort by that item's value (which
+        // `rand()` would not give twice).
+        if contains_aggregate(&s.expr) || spec.items.iter().any(|(_, e)| *e == s.expr) {
             return false;
         }
         variables(&s.expr, &mut vars);
     }
-    vars.iter().all(|v| {
-        spec.items
-            .iter()
-            .all(|(n, e)| **n != **v || matches!(e, Expr::Variable(x) if x == v))
-    })
+    // A subquery names no variables here (it shows as a hidden marker), and
+    // would read the projection's names from its outer row.
+    vars.iter().all(|v| !v.starts_with('\0'))
+        && vars.iter().all(|v| {
+            spec.items
+                .iter()
+                .all(|(n, e)| **n != **v || matches!(e, Expr::Variable(x) if x == v))
+        })
 }
 
 fn lazy_pairs(

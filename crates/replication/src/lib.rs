@@ -571,20 +571,7 @@ impl<S: Data> Replicator<S> {
             tasks: Vec::new(),
             heard: Heard::default(),
         };
-        let (growth, trigger) = (me.shared.clone(), raft.clone());
-        me.tasks.push(
-            tokio::spawn(async move {
-                loop {
-                    growth.growth.due.notified().await;
-                    if let Err(e) = trigger.trigger().snapshot().await {
-                        tracing::warn!(error = %e, "could not request a snapshot");
-                    }
-                    // At most a few requests a second while one is built.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            })
-            .abort_handle(),
-        );
+
         let Some(cluster) = cluster else {
             if !raft.is_initialized().await.map_err(io::Error::other)? {
                 let member = Member {
@@ -617,6 +604,7 @@ impl<S: Data> Replicator<S> {
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
+            me.request_snapshots_as_the_log_grows();
             return Ok(me);
         };
         let listener = cluster.net.bind(&cluster.listen).await.map_err(|e| {
@@ -637,7 +625,27 @@ impl<S: Data> Replicator<S> {
             };
             me.tasks.push(task.abort_handle());
         }
+        me.request_snapshots_as_the_log_grows();
         Ok(me)
+    }
+
+    /// Started once `open` succeeds, so that a failed open leaves no task
+    /// holding the Raft handle.
+    fn request_snapshots_as_the_log_grows(&mut self) {
+        let (shared, raft) = (self.shared.clone(), self.raft.clone());
+        self.tasks.push(
+            tokio::spawn(async move {
+                loop {
+                    shared.growth.due.notified().await;
+                    if let Err(e) = raft.trigger().snapshot().await {
+                        tracing::warn!(error = %e, "could not request a snapshot");
+                    }
+                    // At most a few requests a second while one is built.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+            .abort_handle(),
+        );
     }
 
     /// The applied state: an O(1) clone when `S` is persistent.
@@ -1014,18 +1022,24 @@ impl<S: Data> Replicator<S> {
         // A clean stop leaves a snapshot of what it applied, so the next
         // start loads that instead of replaying the log behind it (replay
         // runs every change set again, much slower than loading a snapshot).
-        if self.shared.growth.worth_keeping() {
+        // A leader of several members that could not hand over keeps the
+        // others from electing one while it snapshots; it stops at once.
+        let m = self.metrics();
+        let holds_others =
+            self.is_leader_in(&m) && m.membership_config.membership().voter_ids().count() > 1;
+        if self.shared.growth.worth_keeping() && !holds_others {
             let applied = self.applied_index();
-            match self.raft.trigger().snapshot().await {
-                Ok(()) => {
-                    let deadline = tokio::time::Instant::now() + SHUTDOWN_SNAPSHOT_WAIT;
-                    while self.snapshot_index().is_none_or(|i| i < applied)
-                        && tokio::time::Instant::now() < deadline
-                    {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
+            let deadline = tokio::time::Instant::now() + SHUTDOWN_SNAPSHOT_WAIT;
+            // Asked again while waiting: a request made while another
+            // snapshot is being built is dropped.
+            while self.snapshot_index().is_none_or(|i| i < applied)
+                && tokio::time::Instant::now() < deadline
+            {
+                if let Err(e) = self.raft.trigger().snapshot().await {
+                    tracing::warn!(error = %e, "could not request a snapshot at shutdown");
+                    break;
                 }
-                Err(e) => tracing::warn!(error = %e, "could not request a snapshot at shutdown"),
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
         if let Err(e) = self.raft.shutdown().await {
