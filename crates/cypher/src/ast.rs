@@ -458,6 +458,30 @@ pub enum PathMode {
     Acyclic,
 }
 
+/// The path variable of the COLLECT subquery that `shortestPath(...)` and
+/// `allShortestPaths(...)` become in an expression. A NUL cannot be written
+/// in a query, so it shadows nothing.
+pub const SHORTEST_EXPR_PATH: &str = "\u{0}shortest";
+
+impl SubqueryPattern {
+    /// The pattern of a `shortestPath(...)` expression, if this is one.
+    pub fn shortest_expr(&self) -> Option<&PatternElement> {
+        let SubqueryPattern::Query(q) = self else {
+            return None;
+        };
+        let [single] = q.parts.as_slice() else {
+            return None;
+        };
+        match single.clauses.as_slice() {
+            [Clause::Match { pattern, .. }, Clause::Return(_)] => match pattern.parts.as_slice() {
+                [part] if part.var.as_deref() == Some(SHORTEST_EXPR_PATH) => Some(&part.element),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shortest {
     One,

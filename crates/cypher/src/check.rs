@@ -1724,6 +1724,15 @@ fn check_subquery_body(body: &SubqueryPattern, scope: &mut Scope) -> Result<()> 
 
 /// Like EXISTS and COUNT, with one RETURN column to collect.
 fn check_collect_body(body: &SubqueryPattern, scope: &mut Scope) -> Result<()> {
+    if let Some(el) = body.shortest_expr() {
+        // A shortest-path search used as an expression; like any pattern in
+        // an expression it may only refer to variables already bound.
+        check_shortest(el, PatMode::Predicate)?;
+        let mark = scope.locals.len();
+        let r = bind_element(None, el, scope, PatMode::Predicate);
+        scope.locals.truncate(mark);
+        r?;
+    }
     let cols = match body {
         SubqueryPattern::Query(q) => check_query(q, scope.flattened(), QueryMode::Exists)?,
         SubqueryPattern::Pattern { .. } => None,
@@ -1760,21 +1769,12 @@ fn check_function(
 ) -> Result<()> {
     let lower = name.to_ascii_lowercase();
     if lower == "shortestpath" || lower == "allshortestpaths" {
-        // A shortest-path search used as an expression; its pattern may
-        // only refer to variables that are already bound.
-        return match args {
-            [Expr::PatternPredicate(el)] => {
-                check_shortest(el, PatMode::Predicate)?;
-                let mark = scope.locals.len();
-                let r = bind_element(None, el, scope, PatMode::Predicate);
-                scope.locals.truncate(mark);
-                r
-            }
-            _ => Err(err(
-                "InvalidArgumentType",
-                format!("{name}() requires a relationship pattern"),
-            )),
-        };
+        // The parser takes a pattern argument as the search itself, so
+        // anything reaching here is not one.
+        return Err(err(
+            "InvalidArgumentType",
+            format!("{name}() requires a relationship pattern"),
+        ));
     }
     let info: Option<&FunctionInfo> = functions::lookup(name);
     let mut arg_cx = cx;

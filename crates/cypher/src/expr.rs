@@ -33,6 +33,8 @@ enum Word {
     Quantifier(Quantifier),
     Reduce,
     CountStar,
+    /// `shortestPath(` or `allShortestPaths(` followed by a pattern.
+    ShortestPath(Shortest),
     Function,
     Name,
 }
@@ -461,6 +463,7 @@ impl<'a> Parser<'a> {
                 }
                 Ok(Expr::CountStar)
             }
+            Word::ShortestPath(kind) => self.shortest_path_expr(kind),
             Word::Function => self.function_call(),
             Word::Name => self.name_atom(),
         }
@@ -519,6 +522,14 @@ impl<'a> Parser<'a> {
             if kw("COUNT") && self.at_n(2, &Tok::Star) && self.at_n(3, &Tok::RParen) {
                 return Word::CountStar;
             }
+            if self.pattern_ahead(2) {
+                if kw("shortestPath") {
+                    return Word::ShortestPath(Shortest::One);
+                }
+                if kw("allShortestPaths") {
+                    return Word::ShortestPath(Shortest::All);
+                }
+            }
         }
         if self.function_ahead() {
             return Word::Function;
@@ -550,6 +561,56 @@ impl<'a> Parser<'a> {
         Ok(match kind {
             SubqueryKind::Exists => Expr::Exists(Box::new(body)),
             _ => Expr::CountSubquery(Box::new(body)),
+        })
+    }
+
+    /// `shortestPath(pattern)` as an expression is the path the MATCH form
+    /// would bind, or null; `allShortestPaths(pattern)` the list of them.
+    /// Both become a COLLECT subquery over that MATCH, so the search is the
+    /// MATCH's own; the checker holds its pattern to variables already bound
+    /// (`SubqueryPattern::shortest_expr`).
+    #[inline(never)]
+    fn shortest_path_expr(&mut self, kind: Shortest) -> Result<Expr> {
+        self.bump();
+        self.bump();
+        let mark = self.inline_where.len();
+        let element = self.pattern_element()?;
+        self.expect(&Tok::RParen, "')'")?;
+        let where_ = self.merge_inline_where(mark, None);
+        let path = SHORTEST_EXPR_PATH.to_string();
+        let part = PatternPart {
+            shortest: Some(kind),
+            ..PatternPart::new(Some(path.clone()), element)
+        };
+        let query = Query {
+            parts: vec![SingleQuery {
+                clauses: vec![
+                    Clause::Match {
+                        optional: false,
+                        pattern: Pattern { parts: vec![part] },
+                        where_,
+                    },
+                    Clause::Return(Projection {
+                        distinct: false,
+                        star: false,
+                        items: vec![ProjectionItem {
+                            expr: Expr::Variable(path.clone()),
+                            alias: None,
+                            text: path,
+                        }],
+                        order_by: Vec::new(),
+                        skip: None,
+                        limit: None,
+                        where_: None,
+                    }),
+                ],
+            }],
+            union_all: Vec::new(),
+        };
+        let paths = Expr::CollectSubquery(Box::new(SubqueryPattern::Query(query)));
+        Ok(match kind {
+            Shortest::All => paths,
+            Shortest::One => Expr::Index(Box::new(paths), Box::new(Expr::Literal(Literal::Int(0)))),
         })
     }
 

@@ -347,10 +347,53 @@ fn shortest_path_functions_agree_with_enumeration() {
                 sorted(&mut tx, &lengths),
                 "{seed}: {one}"
             );
+            // The expression forms give what the MATCH forms bind: the
+            // paths for every pair, null or an empty list where none.
+            let expr_all = format!(
+                "MATCH ({start}), ({end}) WHERE a <> b \
+                 UNWIND allShortestPaths((a)-[{rel}]{arrow}(b)) AS p \
+                 RETURN a.i, b.i, [r IN relationships(p) | id(r)]"
+            );
+            assert_eq!(sorted(&mut tx, &expr_all), o, "{seed}: {expr_all}");
+            let expr_one = format!(
+                "MATCH ({start}), ({end}) WHERE a <> b \
+                 WITH a, b, shortestPath((a)-[{rel}]{arrow}(b)) AS p WHERE p IS NOT NULL \
+                 RETURN a.i, b.i, length(p)"
+            );
+            assert_eq!(
+                sorted(&mut tx, &expr_one),
+                sorted(&mut tx, &one),
+                "{seed}: {expr_one}"
+            );
             total += o.len();
         }
     }
     assert!(total > 100, "{total}");
+}
+
+/// As an expression, `shortestPath` is null and `allShortestPaths` an empty
+/// list where no path exists; both see the outer row's variables, and a
+/// property map on an anonymous end constrains the search.
+#[test]
+fn shortest_path_expressions() {
+    let mut tx = TxGraph::new(Graph::new());
+    run(
+        &mut tx,
+        "CREATE (a:A {n: 1})-[:R]->(:M {n: 2})-[:R]->(b:B {n: 3}), (a)-[:R]->(:M {n: 4})-[:R]->(b), (:C)",
+    );
+    let q = "MATCH (a:A), (b:B) RETURN length(shortestPath((a)-[:R*]->(b))) AS l, \
+             size(allShortestPaths((a)-[:R*]->(b))) AS n";
+    assert_eq!(run(&mut tx, q), vec![vec![Value::Int(2), Value::Int(2)]]);
+    let q = "MATCH (a:A), (c:C) RETURN shortestPath((a)-[*]-(c)) AS p, \
+             allShortestPaths((a)-[*]-(c)) AS ps";
+    assert_eq!(
+        run(&mut tx, q),
+        vec![vec![Value::Null, Value::List(vec![])]]
+    );
+    let q = "MATCH (a:A) RETURN size(allShortestPaths((a)-[:R*]->(:M {n: 4}))) AS n";
+    assert_eq!(run(&mut tx, q), vec![vec![Value::Int(1)]]);
+    let q = "MATCH (a:A), (b:B) WHERE length(shortestPath((a)-[*]-(b))) = 2 RETURN count(*)";
+    assert_eq!(run(&mut tx, q), vec![vec![Value::Int(1)]]);
 }
 
 /// A far end with fewer paths than asked for ends the search (the
