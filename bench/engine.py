@@ -259,6 +259,20 @@ def rss(pid):
     return fields["VmRSS"], fields["VmHWM"]
 
 
+def settled_rss(pid, quiet=5, limit=90):
+    """(VmRSS once it has held within 1 % for `quiet` seconds, seconds waited):
+    what background work after the last write (a snapshot, Causeway's rebuild
+    from it) leaves, as a server that has been up a while would show."""
+    t = time.perf_counter()
+    last, steady = rss(pid)[0], 0
+    while steady < quiet and time.perf_counter() - t < limit:
+        time.sleep(1)
+        now = rss(pid)[0]
+        steady = steady + 1 if abs(now - last) <= last / 100 else 0
+        last = now
+    return last, time.perf_counter() - t
+
+
 def cpu_seconds(pid):
     # utime + stime, in clock ticks, after the command name (which may
     # hold spaces, hence the split at its closing parenthesis).
@@ -564,19 +578,22 @@ def report(f):
 
     lines += ["## Memory", "",
               "Resident set (VmRSS) of each server process, less its size when empty, "
-              f"per element ({elements:,} nodes and relationships); peak is VmHWM.", "",
-              "| system | empty | after load | peak | bytes/element after load | "
-              "after restart | bytes/element after restart |",
-              "|---|---|---|---|---|---|---|"]
+              f"per element ({elements:,} nodes and relationships): 2 s after the last "
+              "write of the load, then settled (once it has held within 1 % for 5 s, "
+              "before the queries), and after a restart; peak is VmHWM once settled.", "",
+              "| system | empty | after load | per element | settled (after) | per element | "
+              "peak | after restart | per element |",
+              "|---|---|---|---|---|---|---|---|---|"]
     per = {}
     for s in ("Causeway", "FalkorDB"):
         m = f["memory"][s]
-        per[s] = ((m["loaded"] - m["empty"]) / elements, (m["restarted"] - m["empty"]) / elements)
-        lines.append(f"| {s} | {mib(m['empty'])} | {mib(m['loaded'])} | {mib(m['peak'])} | "
-                     f"{per[s][0]:.0f} B | {mib(m['restarted'])} | {per[s][1]:.0f} B |")
-    lines += ["", f"Causeway / FalkorDB bytes per element: "
-              f"{per['Causeway'][0] / per['FalkorDB'][0]:.2f} after the load, "
-              f"{per['Causeway'][1] / per['FalkorDB'][1]:.2f} after a restart.", ""]
+        per[s] = [(m[k] - m["empty"]) / elements for k in ("loaded", "settled", "restarted")]
+        lines.append(f"| {s} | {mib(m['empty'])} | {mib(m['loaded'])} | {per[s][0]:.0f} B | "
+                     f"{mib(m['settled'])} ({m['settle_s']:.0f} s) | {per[s][1]:.0f} B | "
+                     f"{mib(m['peak'])} | {mib(m['restarted'])} | {per[s][2]:.0f} B |")
+    lines += ["", "Causeway / FalkorDB bytes per element: " + ", ".join(
+        f"{per['Causeway'][i] / per['FalkorDB'][i]:.2f} {when}"
+        for i, when in enumerate(("after the load", "settled", "after a restart"))) + ".", ""]
 
     lines += ["## Queries", "",
               "Medians over every run of every round (ms). Server: Causeway's Bolt "
@@ -705,6 +722,10 @@ def main():
         for s in systems:
             figures["memory"][s.label]["loaded"], figures["memory"][s.label]["peak"] = \
                 rss(s.pid)
+        for s in systems:
+            m = figures["memory"][s.label]
+            m["settled"], m["settle_s"] = settled_rss(s.pid)
+            m["peak"] = rss(s.pid)[1]
 
         log("answers")
         figures["mismatches"] = verify(systems, graph, params, "after the load")

@@ -558,6 +558,14 @@ impl Graph {
         Ok(())
     }
 
+    /// Takes over `live`'s member-local parts (search index builders and
+    /// what they have yet to see): for a graph decoded from `live`'s own
+    /// snapshot and caught up to it, about to replace it.
+    pub fn take_local(&mut self, live: &Graph) {
+        self.ann = live.ann.clone();
+        self.search_live = live.search_live.clone();
+    }
+
     /// Serialize the whole graph (data, schema, id counters, version).
     pub fn encode(&self) -> Vec<u8> {
         codec::encode_graph(self)

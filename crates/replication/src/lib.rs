@@ -102,6 +102,35 @@ pub trait Data: Clone + Default + Send + Sync + 'static {
     fn apply(&mut self, payload: &[u8]) -> Result<bool, String>;
     fn encode(&self) -> Vec<u8>;
     fn decode(bytes: &[u8]) -> Result<Self, String>;
+    /// Whether a state decoded from its own snapshot is worth swapping in
+    /// for the live one (it lays its data out afresh: denser, in id order,
+    /// free of what writes left behind). Off by default.
+    fn rebuild_from_snapshots() -> bool {
+        false
+    }
+    /// Decodes a state for that swap: `decode` without the side effects a
+    /// state that goes live at once may have.
+    fn decode_rebuilt(bytes: &[u8]) -> Result<Self, String> {
+        Self::decode(bytes)
+    }
+    /// Called on such a rebuilt state, equal to `live` in everything
+    /// replicated, just before it replaces `live`: takes over what only
+    /// this member keeps (caches, index builders).
+    fn take_local(&mut self, live: &Self) {
+        let _ = live;
+    }
+}
+
+/// Like `blocking`, without waiting for `f`: on a current-thread runtime
+/// (the simulation) it still runs in place, so that it finishes at a
+/// predictable moment.
+pub(crate) fn detached_blocking(f: impl FnOnce() + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            drop(tokio::task::spawn_blocking(f));
+        }
+        _ => f(),
+    }
 }
 
 /// Runs `f`, which blocks (hashing, encoding, a DNS lookup), off the async
@@ -632,11 +661,28 @@ impl<S: Data> Replicator<S> {
     /// Started once `open` succeeds, so that a failed open leaves no task
     /// holding the Raft handle.
     fn request_snapshots_as_the_log_grows(&mut self) {
+        /// How long writes must pause before an idle snapshot.
+        const IDLE_SNAPSHOT_AFTER: Duration = Duration::from_secs(2);
         let (shared, raft) = (self.shared.clone(), self.raft.clone());
         self.tasks.push(
             tokio::spawn(async move {
+                let mut applied = shared.applied_index();
                 loop {
-                    shared.growth.due.notified().await;
+                    // A state rebuilt from its snapshots is also snapshotted
+                    // once writes pause with a long log behind it, so that
+                    // what a bulk load wrote since its last snapshot is laid
+                    // out afresh too.
+                    let idle = tokio::select! {
+                        () = shared.growth.due.notified() => false,
+                        () = tokio::time::sleep(IDLE_SNAPSHOT_AFTER), if S::rebuild_from_snapshots() => true,
+                    };
+                    if idle {
+                        let now = shared.applied_index();
+                        let still = std::mem::replace(&mut applied, now) == now;
+                        if !still || !shared.growth.worth_keeping() {
+                            continue;
+                        }
+                    }
                     if let Err(e) = raft.trigger().snapshot().await {
                         tracing::warn!(error = %e, "could not request a snapshot");
                     }
@@ -653,6 +699,10 @@ impl<S: Data> Replicator<S> {
         self.shared.state()
     }
 
+    /// See `sm::Shared::rebuilt_watch`.
+    pub fn rebuilt_watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.rebuilt_watch()
+    }
     pub fn applied_index(&self) -> u64 {
         self.shared.applied_index()
     }
@@ -1019,6 +1069,10 @@ impl<S: Data> Replicator<S> {
         for t in &self.tasks {
             t.abort();
         }
+        // A state rebuilt now would only be thrown away.
+        self.shared
+            .closing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         // A clean stop leaves a snapshot of what it applied, so the next
         // start loads that instead of replaying the log behind it (replay
         // runs every change set again, much slower than loading a snapshot).

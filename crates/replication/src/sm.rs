@@ -41,7 +41,26 @@ pub struct Shared<S> {
     applied_term: std::sync::atomic::AtomicU64,
     outcomes: parking_lot::Mutex<Outcomes>,
     pub(crate) growth: Growth,
+    /// Entries applied since the snapshot being built, for the state
+    /// rebuilt from it (`Data::rebuild_from_snapshots`) to catch up on.
+    catch_up: parking_lot::Mutex<Option<CatchUp>>,
+    /// Set once the member is stopping.
+    pub(crate) closing: std::sync::atomic::AtomicBool,
+    /// Counts rebuilt states swapped in, for holders of older copies.
+    rebuilt: watch::Sender<u64>,
 }
+
+/// The log entries a rebuilt state still lacks: those applied after index
+/// `from`, where the snapshot it is decoded from was taken.
+struct CatchUp {
+    from: u64,
+    entries: Vec<(u64, Vec<u8>)>,
+    bytes: usize,
+}
+
+/// A rebuild is given up when the entries applied while it is decoded pass
+/// this: holding them costs more than the rebuild saves.
+const CATCH_UP_BYTES: usize = 64 << 20;
 
 /// What the log has grown by since the last snapshot, so that snapshots are
 /// taken as the log grows, in proportion to the state: once the entries
@@ -309,6 +328,12 @@ impl<S: Data> Shared<S> {
     pub fn applied_watch(&self) -> watch::Receiver<u64> {
         self.applied.subscribe()
     }
+    /// Changes each time a rebuilt state replaces the live one: whoever
+    /// keeps a copy of the state (equal to it) should take the new one, so
+    /// that the old one is freed.
+    pub fn rebuilt_watch(&self) -> watch::Receiver<u64> {
+        self.rebuilt.subscribe()
+    }
     /// Publishes a new last applied entry: its term first, so that whoever
     /// sees the index also sees the term.
     fn set_applied(&self, last: Option<&LogId>) {
@@ -362,6 +387,9 @@ impl<S: Data> StateMachine<S> {
                 .into(),
             outcomes: parking_lot::Mutex::new(outcomes),
             growth: Growth::new(snapshot_bytes, size as u64),
+            catch_up: parking_lot::Mutex::new(None),
+            closing: false.into(),
+            rebuilt: watch::Sender::new(0),
         });
         Ok((
             StateMachine {
@@ -458,6 +486,8 @@ pub struct Builder<S: Data> {
     header: Header,
     dir: PathBuf,
     shared: Arc<Shared<S>>,
+    /// Whether this snapshot's state is to be decoded and swapped in.
+    rebuild: bool,
 }
 
 impl<S: Data> RaftSnapshotBuilder<TypeConfig> for Builder<S> {
@@ -469,15 +499,111 @@ impl<S: Data> RaftSnapshotBuilder<TypeConfig> for Builder<S> {
         let header = self.header.clone();
         let path = self.dir.join(SNAPSHOT_FILE);
         // Encoding a large graph takes a while; keep it off the async workers.
-        let data = crate::blocking(move || -> io::Result<Vec<u8>> {
-            let data = encode_payload(&outcomes, &state.encode());
+        let built = crate::blocking(move || -> io::Result<_> {
+            let encoded = state.encode();
+            let data = encode_payload(&outcomes, &encoded);
             write_file_atomically(&path, &encode_snapshot(&header, &data)?)?;
-            Ok(data)
+            Ok((data, encoded))
         })
-        .await??;
+        .await
+        .and_then(|r| r);
+        let (data, encoded) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                if self.rebuild {
+                    *self.shared.catch_up.lock() = None;
+                }
+                return Err(e);
+            }
+        };
         self.shared.growth.snapshot_size(data.len());
-        tracing::info!(index = ?self.header.last_applied.as_ref().map(|l| l.index), bytes = data.len(), "snapshot written");
+        let index = self.header.last_applied.as_ref().map_or(0, |l| l.index);
+        tracing::info!(index, bytes = data.len(), "snapshot written");
+        if self.rebuild {
+            let shared = self.shared.clone();
+            crate::detached_blocking(move || rebuild(&shared, index, &encoded));
+        }
         Ok(to_snapshot(self.header.clone(), data))
+    }
+}
+
+/// Decodes the state from the snapshot just written at `index`, catches it
+/// up with the entries applied since, and swaps it in for the live state,
+/// which it equals in everything replicated. The live state was built one
+/// write at a time; the decoded one is laid out afresh, so it takes less
+/// memory and scans faster. Readers holding the old state keep it until
+/// they finish.
+fn rebuild<S: Data>(shared: &Shared<S>, index: u64, encoded: &[u8]) {
+    let started = std::time::Instant::now();
+    match caught_up(shared, index, encoded) {
+        Ok(Some(caught_up)) => tracing::info!(
+            index,
+            caught_up,
+            ms = started.elapsed().as_millis() as u64,
+            "state rebuilt from its snapshot"
+        ),
+        // Superseded by a snapshot from the leader, or stopping.
+        Ok(None) => tracing::debug!(index, "rebuild given up"),
+        Err(e) => {
+            // The live state stays, and is all that ever served: members
+            // never diverge over a rebuild.
+            let mut catch_up = shared.catch_up.lock();
+            if catch_up.as_ref().is_some_and(|c| c.from == index) {
+                *catch_up = None;
+            }
+            tracing::error!(index, error = %e, "could not rebuild the state from its snapshot");
+        }
+    }
+}
+
+/// The body of `rebuild`: how many entries the rebuilt state caught up on
+/// before it went live, or `None` when it was given up.
+fn caught_up<S: Data>(
+    shared: &Shared<S>,
+    index: u64,
+    encoded: &[u8],
+) -> Result<Option<u64>, String> {
+    let closing = || shared.closing.load(std::sync::atomic::Ordering::Relaxed);
+    if closing() {
+        return Ok(None);
+    }
+    let mut fresh = S::decode_rebuilt(encoded)?;
+    let mut entries = 0;
+    loop {
+        // The entries applied meanwhile, a batch at a time without the lock,
+        // then the last few with it, so the swap sees no entry in between.
+        let mut catch_up = shared.catch_up.lock();
+        let batch: Vec<(u64, Vec<u8>)> = match catch_up.as_mut() {
+            Some(c) if c.from == index => {
+                c.bytes = 0;
+                std::mem::take(&mut c.entries)
+            }
+            // A snapshot from the leader was installed since, or the
+            // entries meanwhile outgrew `CATCH_UP_BYTES`.
+            _ => return Ok(None),
+        };
+        if closing() {
+            *catch_up = None;
+            return Ok(None);
+        }
+        if batch.is_empty() {
+            *catch_up = None;
+            let mut live = shared.state.write();
+            fresh.take_local(&live);
+            let old = std::mem::replace(&mut *live, fresh);
+            drop(live);
+            drop(catch_up);
+            drop(old);
+            shared.rebuilt.send_modify(|n| *n += 1);
+            return Ok(Some(entries));
+        }
+        drop(catch_up);
+        for (i, payload) in batch {
+            fresh
+                .apply(&payload)
+                .map_err(|e| format!("entry {i}, which the live state applied: {e}"))?;
+            entries += 1;
+        }
     }
 }
 
@@ -498,6 +624,17 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
             let mut refused = false;
             match &entry.payload {
                 EntryPayload::Normal(cmd) => {
+                    // Held across the apply, so that a rebuild swapping in
+                    // its state sees either both or neither.
+                    let mut catch_up = self.shared.catch_up.lock();
+                    if let Some(c) = catch_up.as_mut() {
+                        c.bytes += cmd.payload.len();
+                        if c.bytes > CATCH_UP_BYTES {
+                            *catch_up = None;
+                        } else {
+                            c.entries.push((index, cmd.payload.clone()));
+                        }
+                    }
                     // A change set that fails to apply means members would
                     // diverge; stopping is the only safe answer.
                     let applied = self.shared.state.write().apply(&cmd.payload).map_err(|e| {
@@ -506,6 +643,7 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
                             format!("applying entry {index}: {e}"),
                         )
                     })?;
+                    drop(catch_up);
                     refused = !applied;
                     self.shared.outcomes.lock().record(cmd.id, index, refused);
                     self.shared.growth.applied(cmd.payload.len());
@@ -526,12 +664,27 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         self.shared.growth.restart();
+        // One rebuild at a time: a snapshot started while one is decoded
+        // gets none, so that under steady writes each still finishes.
+        let mut rebuild = false;
+        if S::rebuild_from_snapshots() {
+            let mut catch_up = self.shared.catch_up.lock();
+            if catch_up.is_none() {
+                *catch_up = Some(CatchUp {
+                    from: self.header.last_applied.as_ref().map_or(0, |l| l.index),
+                    entries: Vec::new(),
+                    bytes: 0,
+                });
+                rebuild = true;
+            }
+        }
         Builder {
             state: self.shared.state(),
             outcomes: self.shared.outcomes.lock().window(),
             header: self.header.clone(),
             dir: self.dir.clone(),
             shared: self.shared.clone(),
+            rebuild,
         }
     }
 
@@ -548,6 +701,7 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
         // The window goes in before the applied index moves, so a writer
         // that sees the new index also sees the outcomes that came with it.
         *self.shared.outcomes.lock() = outcomes;
+        *self.shared.catch_up.lock() = None;
         *self.shared.state.write() = state;
         self.shared.growth.restart();
         self.shared.growth.snapshot_size(snapshot.len());

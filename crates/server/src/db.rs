@@ -141,12 +141,6 @@ const SECURITY_MAGIC: &[u8; 4] = b"CWU1";
 const SECURITY_SNAPSHOT_MAGIC: &[u8; 4] = b"CWS\x01";
 
 impl GraphState {
-    /// A change set built on graph version `base`. A writer builds on the
-    /// head, which may hold change sets still on their way through the log;
-    /// should one of those never reach the log (openraft refuses a proposal
-    /// when the leader's lease lapses or a hand-over starts, and may accept
-    /// the next one once that passes), a change set built on it must not
-    /// apply either: it carries that entry's effects and its reads saw them.
     /// A log payload of security commands, applied in order, all or none.
     pub fn security_payload(commands: &[Command]) -> Vec<u8> {
         let mut out = SECURITY_MAGIC.to_vec();
@@ -154,6 +148,34 @@ impl GraphState {
         out
     }
 
+    /// A snapshot's security state, and the graph's bytes after it.
+    fn decode_security(bytes: &[u8]) -> Result<(Security, &[u8]), String> {
+        Ok(
+            match bytes.strip_prefix(SECURITY_SNAPSHOT_MAGIC.as_slice()) {
+                Some(rest) => {
+                    let (len, rest) = rest
+                        .split_first_chunk::<4>()
+                        .ok_or_else(|| "snapshot: short security header".to_owned())?;
+                    let len = u32::from_le_bytes(*len) as usize;
+                    if rest.len() < len {
+                        return Err("snapshot: truncated security state".into());
+                    }
+                    let (json, graph) = rest.split_at(len);
+                    let security: Security = serde_json::from_slice(json)
+                        .map_err(|e| format!("snapshot: security state: {e}"))?;
+                    (security, graph)
+                }
+                None => (Security::default(), bytes),
+            },
+        )
+    }
+
+    /// A change set built on graph version `base`. A writer builds on the
+    /// head, which may hold change sets still on their way through the log;
+    /// should one of those never reach the log (openraft refuses a proposal
+    /// when the leader's lease lapses or a hand-over starts, and may accept
+    /// the next one once that passes), a change set built on it must not
+    /// apply either: it carries that entry's effects and its reads saw them.
     pub fn based_payload(base: u64, changes: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(12 + changes.len());
         out.extend_from_slice(BASED_MAGIC);
@@ -209,25 +231,23 @@ impl Data for GraphState {
         out
     }
     fn decode(bytes: &[u8]) -> Result<Self, String> {
-        let (security, graph) = match bytes.strip_prefix(SECURITY_SNAPSHOT_MAGIC.as_slice()) {
-            Some(rest) => {
-                let (len, rest) = rest
-                    .split_first_chunk::<4>()
-                    .ok_or_else(|| "snapshot: short security header".to_owned())?;
-                let len = u32::from_le_bytes(*len) as usize;
-                if rest.len() < len {
-                    return Err("snapshot: truncated security state".into());
-                }
-                let (json, graph) = rest.split_at(len);
-                let security: Security = serde_json::from_slice(json)
-                    .map_err(|e| format!("snapshot: security state: {e}"))?;
-                (security, graph)
-            }
-            None => (Security::default(), bytes),
-        };
+        let state = Self::decode_rebuilt(bytes)?;
+        state.0.feed_index_builders();
+        Ok(state)
+    }
+    /// The graph as decoded from a snapshot is denser than one built a
+    /// write at a time (docs/decisions/0023-compact-graph-storage.md).
+    fn rebuild_from_snapshots() -> bool {
+        true
+    }
+    /// Not fed to the index builders: it takes over the live state's.
+    fn decode_rebuilt(bytes: &[u8]) -> Result<Self, String> {
+        let (security, graph) = Self::decode_security(bytes)?;
         let g = Graph::decode(graph).map_err(|e| e.message)?;
-        g.feed_index_builders();
         Ok(GraphState(g, Arc::new(security)))
+    }
+    fn take_local(&mut self, live: &Self) {
+        self.0.take_local(&live.0);
     }
 }
 
@@ -1290,6 +1310,30 @@ impl Database {
                 Err(e)
             }
         }
+    }
+
+    /// Once the applied state is rebuilt from a snapshot, the head takes it
+    /// too (when it holds nothing more), so the copy it replaced is freed.
+    pub fn follow_rebuilt_state(self: &Arc<Self>) {
+        let Some(repl) = self.repl.clone() else {
+            return;
+        };
+        let mut rebuilt = repl.rebuilt_watch();
+        let db = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while rebuilt.changed().await.is_ok() {
+                let Some(db) = db.upgrade() else {
+                    return;
+                };
+                db.share_head_with_applied(&repl);
+                drop(db);
+                // The allocator keeps what the old copy freed for reuse;
+                // give the whole pages back once the readers that held it
+                // are likely done, so the resident set shows the saving.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                crate::memory::return_free_pages();
+            }
+        });
     }
 
     /// The head and the applied state are built separately (the writer's

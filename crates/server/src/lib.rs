@@ -12,6 +12,7 @@ pub mod db;
 pub mod forward;
 pub mod fuzzing;
 pub mod http;
+mod memory;
 mod rerun;
 pub mod security;
 pub mod server;

@@ -151,15 +151,14 @@ pub async fn run_with(
         },
     };
     let mut databases = HashMap::new();
-    databases.insert(
-        DEFAULT_DB.to_owned(),
-        Arc::new(Database::new(
-            DEFAULT_DB,
-            Some(repl.clone()),
-            db_config(),
-            catalog.clone(),
-        )),
-    );
+    let default_db = Arc::new(Database::new(
+        DEFAULT_DB,
+        Some(repl.clone()),
+        db_config(),
+        catalog.clone(),
+    ));
+    default_db.follow_rebuilt_state();
+    databases.insert(DEFAULT_DB.to_owned(), default_db);
     databases.insert(
         SYSTEM_DB.to_owned(),
         Arc::new(
