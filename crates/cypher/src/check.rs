@@ -1725,9 +1725,26 @@ fn check_subquery_body(body: &SubqueryPattern, scope: &mut Scope) -> Result<()> 
 /// Like EXISTS and COUNT, with one RETURN column to collect.
 fn check_collect_body(body: &SubqueryPattern, scope: &mut Scope) -> Result<()> {
     if let Some(el) = body.shortest_expr() {
-        // A shortest-path search used as an expression; like any pattern in
-        // an expression it may only refer to variables already bound.
+        // A shortest-path search used as an expression runs between two
+        // given nodes, and like any pattern in an expression it may only
+        // refer to variables already bound.
         check_shortest(el, PatMode::Predicate)?;
+        let end = el.chain.last().map_or(&el.start, |(_, n)| n);
+        for node in [&el.start, end] {
+            match &node.var {
+                Some(v) if scope.get(v).is_some() => {}
+                v => {
+                    return Err(err(
+                        "UnexpectedSyntax",
+                        format!(
+                            "To find a shortest path, both ends of the path need to be \
+                             provided. Couldn't find `{}`",
+                            v.as_deref().unwrap_or("an unnamed node")
+                        ),
+                    ))
+                }
+            }
+        }
         let mark = scope.locals.len();
         let r = bind_element(None, el, scope, PatMode::Predicate);
         scope.locals.truncate(mark);

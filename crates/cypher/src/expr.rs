@@ -577,6 +577,10 @@ impl<'a> Parser<'a> {
         let element = self.pattern_element()?;
         self.expect(&Tok::RParen, "')'")?;
         let where_ = self.merge_inline_where(mark, None);
+        let ends = [
+            element.start.var.clone(),
+            element.chain.last().and_then(|(_, n)| n.var.clone()),
+        ];
         let path = SHORTEST_EXPR_PATH.to_string();
         let part = PatternPart {
             shortest: Some(kind),
@@ -608,9 +612,30 @@ impl<'a> Parser<'a> {
             union_all: Vec::new(),
         };
         let paths = Expr::CollectSubquery(Box::new(SubqueryPattern::Query(query)));
-        Ok(match kind {
+        let search = match kind {
             Shortest::All => paths,
             Shortest::One => Expr::Index(Box::new(paths), Box::new(Expr::Literal(Literal::Int(0)))),
+        };
+        // Both forms are null when an end is null. The checker requires
+        // both ends to be named; until then there is nothing to test.
+        let ends: Vec<Expr> = ends
+            .into_iter()
+            .flatten()
+            .map(|v| Expr::IsNull {
+                expr: Box::new(Expr::Variable(v)),
+                negated: false,
+            })
+            .collect();
+        let Some(either_null) = ends
+            .into_iter()
+            .reduce(|a, b| Expr::Binary(BinaryOp::Or, Box::new(a), Box::new(b)))
+        else {
+            return Ok(search);
+        };
+        Ok(Expr::Case {
+            subject: None,
+            whens: vec![(either_null, Expr::Literal(Literal::Null))],
+            else_: Some(Box::new(search)),
         })
     }
 

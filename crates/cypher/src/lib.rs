@@ -18,8 +18,9 @@
 //!   `transactionId`; YIELD ... ORDER BY/SKIP/LIMIT becomes a leading `WITH *`;
 //! - `EXISTS { MATCH p WHERE w }` becomes the pattern form;
 //! - chains of AND / OR / XOR are balanced trees; `-<integer>` is a literal;
-//! - `shortestPath(...)` used as an expression is a `Function` of that name
-//!   whose single argument is a `PatternPredicate`;
+//! - `shortestPath(...)` used as an expression is `COLLECT { MATCH p =
+//!   shortestPath(...) RETURN p }[0]` (the list itself for
+//!   `allShortestPaths`), null when either end is null;
 //! - planner hints (`USING ...`) and `CYPHER` options are accepted and
 //!   dropped.
 //!

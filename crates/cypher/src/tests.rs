@@ -1265,6 +1265,14 @@ fn shortest_path_expressions() {
         fails("MATCH (a) RETURN shortestPath((a)-[*]-(b)) AS p"),
         "UndefinedVariable"
     );
+    assert_eq!(
+        fails("MATCH (a) RETURN allShortestPaths((a)-[*]-(:B)) AS p"),
+        "UnexpectedSyntax"
+    );
+    assert_eq!(
+        fails("MATCH (a), (b) RETURN shortestPath((a)-[r*]-(b)) AS p"),
+        "UndefinedVariable"
+    );
 }
 
 #[test]

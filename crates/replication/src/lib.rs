@@ -113,6 +113,11 @@ pub trait Data: Clone + Default + Send + Sync + 'static {
     fn decode_rebuilt(bytes: &[u8]) -> Result<Self, String> {
         Self::decode(bytes)
     }
+    /// `apply`, for such a state catching up: likewise without side
+    /// effects.
+    fn apply_rebuilt(&mut self, payload: &[u8]) -> Result<bool, String> {
+        self.apply(payload)
+    }
     /// Called on such a rebuilt state, equal to `live` in everything
     /// replicated, just before it replaces `live`: takes over what only
     /// this member keeps (caches, index builders).
@@ -679,7 +684,7 @@ impl<S: Data> Replicator<S> {
                     if idle {
                         let now = shared.applied_index();
                         let still = std::mem::replace(&mut applied, now) == now;
-                        if !still || !shared.growth.worth_keeping() {
+                        if !still || !shared.growth.worth_an_idle_snapshot() {
                             continue;
                         }
                     }

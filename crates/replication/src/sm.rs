@@ -54,7 +54,8 @@ pub struct Shared<S> {
 /// `from`, where the snapshot it is decoded from was taken.
 struct CatchUp {
     from: u64,
-    entries: Vec<(u64, Vec<u8>)>,
+    /// (index, payload, whether the live state refused it)
+    entries: Vec<(u64, Vec<u8>, bool)>,
     bytes: usize,
 }
 
@@ -120,6 +121,15 @@ impl Growth {
     /// should snapshot first: replaying it would take longer than loading.
     pub(crate) fn worth_keeping(&self) -> bool {
         self.since.load(std::sync::atomic::Ordering::Relaxed) >= SHUTDOWN_SNAPSHOT_LOG_BYTES
+    }
+
+    /// Whether writes that pause should be followed by a snapshot: the log
+    /// since the last one is worth keeping and at least a quarter of that
+    /// snapshot's size, so that small bursts on a large state do not each
+    /// cost a whole one.
+    pub(crate) fn worth_an_idle_snapshot(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.worth_keeping() && self.since.load(Relaxed) >= self.last_snapshot.load(Relaxed) / 4
     }
 
     /// A snapshot is being built from (or installed at) the state as it is
@@ -498,6 +508,7 @@ impl<S: Data> RaftSnapshotBuilder<TypeConfig> for Builder<S> {
         let outcomes = std::mem::take(&mut self.outcomes);
         let header = self.header.clone();
         let path = self.dir.join(SNAPSHOT_FILE);
+        let index = self.header.last_applied.as_ref().map_or(0, |l| l.index);
         // Encoding a large graph takes a while; keep it off the async workers.
         let built = crate::blocking(move || -> io::Result<_> {
             let encoded = state.encode();
@@ -510,18 +521,18 @@ impl<S: Data> RaftSnapshotBuilder<TypeConfig> for Builder<S> {
         let (data, encoded) = match built {
             Ok(b) => b,
             Err(e) => {
-                if self.rebuild {
-                    *self.shared.catch_up.lock() = None;
+                let mut catch_up = self.shared.catch_up.lock();
+                if self.rebuild && catch_up.as_ref().is_some_and(|c| c.from == index) {
+                    *catch_up = None;
                 }
                 return Err(e);
             }
         };
         self.shared.growth.snapshot_size(data.len());
-        let index = self.header.last_applied.as_ref().map_or(0, |l| l.index);
         tracing::info!(index, bytes = data.len(), "snapshot written");
         if self.rebuild {
             let shared = self.shared.clone();
-            crate::detached_blocking(move || rebuild(&shared, index, &encoded));
+            crate::detached_blocking(move || rebuild(&shared, index, encoded));
         }
         Ok(to_snapshot(self.header.clone(), data))
     }
@@ -533,8 +544,14 @@ impl<S: Data> RaftSnapshotBuilder<TypeConfig> for Builder<S> {
 /// write at a time; the decoded one is laid out afresh, so it takes less
 /// memory and scans faster. Readers holding the old state keep it until
 /// they finish.
-fn rebuild<S: Data>(shared: &Shared<S>, index: u64, encoded: &[u8]) {
+fn rebuild<S: Data>(shared: &Shared<S>, index: u64, encoded: Vec<u8>) {
     let started = std::time::Instant::now();
+    let given_up = || {
+        let mut catch_up = shared.catch_up.lock();
+        if catch_up.as_ref().is_some_and(|c| c.from == index) {
+            *catch_up = None;
+        }
+    };
     match caught_up(shared, index, encoded) {
         Ok(Some(caught_up)) => tracing::info!(
             index,
@@ -543,14 +560,14 @@ fn rebuild<S: Data>(shared: &Shared<S>, index: u64, encoded: &[u8]) {
             "state rebuilt from its snapshot"
         ),
         // Superseded by a snapshot from the leader, or stopping.
-        Ok(None) => tracing::debug!(index, "rebuild given up"),
+        Ok(None) => {
+            given_up();
+            tracing::debug!(index, "rebuild given up");
+        }
         Err(e) => {
             // The live state stays, and is all that ever served: members
             // never diverge over a rebuild.
-            let mut catch_up = shared.catch_up.lock();
-            if catch_up.as_ref().is_some_and(|c| c.from == index) {
-                *catch_up = None;
-            }
+            given_up();
             tracing::error!(index, error = %e, "could not rebuild the state from its snapshot");
         }
     }
@@ -561,19 +578,20 @@ fn rebuild<S: Data>(shared: &Shared<S>, index: u64, encoded: &[u8]) {
 fn caught_up<S: Data>(
     shared: &Shared<S>,
     index: u64,
-    encoded: &[u8],
+    encoded: Vec<u8>,
 ) -> Result<Option<u64>, String> {
     let closing = || shared.closing.load(std::sync::atomic::Ordering::Relaxed);
     if closing() {
         return Ok(None);
     }
-    let mut fresh = S::decode_rebuilt(encoded)?;
+    let mut fresh = S::decode_rebuilt(&encoded)?;
+    drop(encoded);
     let mut entries = 0;
     loop {
         // The entries applied meanwhile, a batch at a time without the lock,
         // then the last few with it, so the swap sees no entry in between.
         let mut catch_up = shared.catch_up.lock();
-        let batch: Vec<(u64, Vec<u8>)> = match catch_up.as_mut() {
+        let batch: Vec<(u64, Vec<u8>, bool)> = match catch_up.as_mut() {
             Some(c) if c.from == index => {
                 c.bytes = 0;
                 std::mem::take(&mut c.entries)
@@ -583,7 +601,6 @@ fn caught_up<S: Data>(
             _ => return Ok(None),
         };
         if closing() {
-            *catch_up = None;
             return Ok(None);
         }
         if batch.is_empty() {
@@ -598,10 +615,16 @@ fn caught_up<S: Data>(
             return Ok(Some(entries));
         }
         drop(catch_up);
-        for (i, payload) in batch {
-            fresh
-                .apply(&payload)
+        for (i, payload, refused) in batch {
+            let applied = fresh
+                .apply_rebuilt(&payload)
                 .map_err(|e| format!("entry {i}, which the live state applied: {e}"))?;
+            if applied == refused {
+                return Err(format!(
+                    "entry {i}: the live state {} it, the rebuilt one did not",
+                    if refused { "refused" } else { "applied" }
+                ));
+            }
             entries += 1;
         }
     }
@@ -627,14 +650,6 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
                     // Held across the apply, so that a rebuild swapping in
                     // its state sees either both or neither.
                     let mut catch_up = self.shared.catch_up.lock();
-                    if let Some(c) = catch_up.as_mut() {
-                        c.bytes += cmd.payload.len();
-                        if c.bytes > CATCH_UP_BYTES {
-                            *catch_up = None;
-                        } else {
-                            c.entries.push((index, cmd.payload.clone()));
-                        }
-                    }
                     // A change set that fails to apply means members would
                     // diverge; stopping is the only safe answer.
                     let applied = self.shared.state.write().apply(&cmd.payload).map_err(|e| {
@@ -643,8 +658,16 @@ impl<S: Data> RaftStateMachine<TypeConfig> for StateMachine<S> {
                             format!("applying entry {index}: {e}"),
                         )
                     })?;
-                    drop(catch_up);
                     refused = !applied;
+                    if let Some(c) = catch_up.as_mut() {
+                        c.bytes += cmd.payload.len();
+                        if c.bytes > CATCH_UP_BYTES {
+                            *catch_up = None;
+                        } else {
+                            c.entries.push((index, cmd.payload.clone(), refused));
+                        }
+                    }
+                    drop(catch_up);
                     self.shared.outcomes.lock().record(cmd.id, index, refused);
                     self.shared.growth.applied(cmd.payload.len());
                 }

@@ -187,6 +187,16 @@ impl GraphState {
 
 impl Data for GraphState {
     fn apply(&mut self, payload: &[u8]) -> Result<bool, String> {
+        let applied = self.apply_rebuilt(payload)?;
+        // Only committed graphs reach this member's vector-index builder.
+        if applied {
+            self.0.feed_index_builders();
+        }
+        Ok(applied)
+    }
+    /// Not fed to the index builders: a rebuilt state has none of its own
+    /// until it takes over the live state's.
+    fn apply_rebuilt(&mut self, payload: &[u8]) -> Result<bool, String> {
         if let Some(json) = payload.strip_prefix(SECURITY_MAGIC.as_slice()) {
             let commands: Vec<Command> =
                 serde_json::from_slice(json).map_err(|e| format!("security commands: {e}"))?;
@@ -213,8 +223,6 @@ impl Data for GraphState {
         };
         let changes = causeway_graph::ChangeSet::decode(changes).map_err(|e| e.message)?;
         self.0.apply(&changes).map_err(|e| e.message)?;
-        // Only committed graphs reach this member's vector-index builder.
-        self.0.feed_index_builders();
         Ok(true)
     }
     fn encode(&self) -> Vec<u8> {
@@ -1313,9 +1321,11 @@ impl Database {
     }
 
     /// Once the applied state is rebuilt from a snapshot, the head takes it
-    /// too (when it holds nothing more), so the copy it replaced is freed.
+    /// too, so that the copy it replaced is freed (`share_head_with_applied`).
+    /// Holds the database weakly and reaches the replicator through it, so
+    /// that the task ends with them.
     pub fn follow_rebuilt_state(self: &Arc<Self>) {
-        let Some(repl) = self.repl.clone() else {
+        let Some(repl) = &self.repl else {
             return;
         };
         let mut rebuilt = repl.rebuilt_watch();
@@ -1325,13 +1335,17 @@ impl Database {
                 let Some(db) = db.upgrade() else {
                     return;
                 };
-                db.share_head_with_applied(&repl);
+                if let Some(repl) = &db.repl {
+                    db.share_head_with_applied(repl);
+                }
                 drop(db);
                 // The allocator keeps what the old copy freed for reuse;
                 // give the whole pages back once the readers that held it
                 // are likely done, so the resident set shows the saving.
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                crate::memory::return_free_pages();
+                // Off the async workers, except in the simulation, where a
+                // real thread would finish at an unpredictable moment.
+                let _ = causeway_replication::blocking(crate::memory::return_free_pages).await;
             }
         });
     }
@@ -1340,14 +1354,26 @@ impl Database {
     /// working copy, and the state machine replaying the change set), so
     /// they hold the same data twice. Once nothing is pending, the head
     /// becomes a clone of the applied state and the duplicate is freed.
-    /// Skipped when a writer holds the lock; a later commit will catch up.
+    /// A head that is not this member's current leadership's (a follower's,
+    /// or a former leader's) is rebuilt before any use, so until then it
+    /// holds only memory: it takes the applied state and loses its
+    /// leadership, which forces that rebuild. Skipped when a writer holds
+    /// the lock; a later commit will catch up.
     fn share_head_with_applied(&self, repl: &Replicator<GraphState>) {
         if let Ok(mut head) = self.head.try_lock() {
             let applied = repl.state().0;
+            let current = repl.write_leader().ok().map(|l| (l.term, l.node_id));
             if applied.version() == head.graph.version() {
                 head.graph = applied;
-                self.withdraw();
+            } else if head.leader.map(|l| (l.term, l.node_id)) != current {
+                head.graph = applied;
+                head.leader = None;
+                head.queued = None;
+                head.epoch += 1;
+            } else {
+                return;
             }
+            self.withdraw();
         }
     }
 
