@@ -1363,9 +1363,12 @@ impl Database {
         if let Ok(mut head) = self.head.try_lock() {
             let applied = repl.state().0;
             let current = repl.write_leader().ok().map(|l| (l.term, l.node_id));
+            let leads = head
+                .leader
+                .is_some_and(|l| Some((l.term, l.node_id)) == current);
             if applied.version() == head.graph.version() {
                 head.graph = applied;
-            } else if head.leader.map(|l| (l.term, l.node_id)) != current {
+            } else if !leads {
                 head.graph = applied;
                 head.leader = None;
                 head.queued = None;
