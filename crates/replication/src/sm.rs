@@ -344,6 +344,14 @@ impl<S: Data> Shared<S> {
     pub fn rebuilt_watch(&self) -> watch::Receiver<u64> {
         self.rebuilt.subscribe()
     }
+    /// Stops recording entries for the rebuild from the snapshot at `index`
+    /// (a later one may start), unless one from another snapshot replaced it.
+    fn give_up_rebuild(&self, index: u64) {
+        let mut catch_up = self.catch_up.lock();
+        if catch_up.as_ref().is_some_and(|c| c.from == index) {
+            *catch_up = None;
+        }
+    }
     /// Publishes a new last applied entry: its term first, so that whoever
     /// sees the index also sees the term.
     fn set_applied(&self, last: Option<&LogId>) {
@@ -521,9 +529,8 @@ impl<S: Data> RaftSnapshotBuilder<TypeConfig> for Builder<S> {
         let (data, encoded) = match built {
             Ok(b) => b,
             Err(e) => {
-                let mut catch_up = self.shared.catch_up.lock();
-                if self.rebuild && catch_up.as_ref().is_some_and(|c| c.from == index) {
-                    *catch_up = None;
+                if self.rebuild {
+                    self.shared.give_up_rebuild(index);
                 }
                 return Err(e);
             }
@@ -546,12 +553,6 @@ impl<S: Data> RaftSnapshotBuilder<TypeConfig> for Builder<S> {
 /// they finish.
 fn rebuild<S: Data>(shared: &Shared<S>, index: u64, encoded: Vec<u8>) {
     let started = std::time::Instant::now();
-    let given_up = || {
-        let mut catch_up = shared.catch_up.lock();
-        if catch_up.as_ref().is_some_and(|c| c.from == index) {
-            *catch_up = None;
-        }
-    };
     match caught_up(shared, index, encoded) {
         Ok(Some(caught_up)) => tracing::info!(
             index,
@@ -561,13 +562,13 @@ fn rebuild<S: Data>(shared: &Shared<S>, index: u64, encoded: Vec<u8>) {
         ),
         // Superseded by a snapshot from the leader, or stopping.
         Ok(None) => {
-            given_up();
+            shared.give_up_rebuild(index);
             tracing::debug!(index, "rebuild given up");
         }
         Err(e) => {
             // The live state stays, and is all that ever served: members
             // never diverge over a rebuild.
-            given_up();
+            shared.give_up_rebuild(index);
             tracing::error!(index, error = %e, "could not rebuild the state from its snapshot");
         }
     }

@@ -1362,13 +1362,16 @@ impl Database {
     fn share_head_with_applied(&self, repl: &Replicator<GraphState>) {
         if let Ok(mut head) = self.head.try_lock() {
             let applied = repl.state().0;
-            let current = repl.write_leader().ok().map(|l| (l.term, l.node_id));
-            let leads = head
-                .leader
-                .is_some_and(|l| Some((l.term, l.node_id)) == current);
+            // Only when the versions differ is the leadership asked for:
+            // this runs after every commit, and it copies Raft's metrics.
+            let leads = || {
+                let current = repl.write_leader().ok().map(|l| (l.term, l.node_id));
+                head.leader
+                    .is_some_and(|l| Some((l.term, l.node_id)) == current)
+            };
             if applied.version() == head.graph.version() {
                 head.graph = applied;
-            } else if !leads {
+            } else if !leads() {
                 head.graph = applied;
                 head.leader = None;
                 head.queued = None;
