@@ -6,6 +6,8 @@
 //! calling transaction, so its writes count in the statement's counters and
 //! are seen by the next row.
 
+use std::borrow::Cow;
+
 use causeway_graph::{Dir, Graph, TxGraph};
 use causeway_value::{Code, Error, Map, Result, Value};
 
@@ -129,7 +131,7 @@ pub(crate) fn merge_node(tx: &mut TxGraph, argv: &[Value]) -> Result<Vec<Vec<Val
         .filter(|&id| {
             ident
                 .iter()
-                .all(|(k, v)| g.node_prop(id, k).is_some_and(|x| same(x, v)))
+                .all(|(k, v)| g.node_prop(id, k).is_some_and(|x| same(&x, v)))
         })
         .collect();
     if matched.is_empty() {
@@ -178,7 +180,7 @@ pub(crate) fn merge_relationship(tx: &mut TxGraph, argv: &[Value]) -> Result<Vec
         .filter(|&rel| {
             ident
                 .iter()
-                .all(|(k, v)| g.rel_prop(rel, k).is_some_and(|x| same(x, v)))
+                .all(|(k, v)| g.rel_prop(rel, k).is_some_and(|x| same(&x, v)))
         })
         .collect();
     if matched.is_empty() {
@@ -550,7 +552,10 @@ pub(crate) fn properties_distinct(g: &Graph, argv: &[Value]) -> Result<Vec<Vec<V
         let values: Vec<Value> = if key.is_empty() {
             g.node_props(id).unwrap_or_default().into_values().collect()
         } else {
-            g.node_prop(id, key).cloned().into_iter().collect()
+            g.node_prop(id, key)
+                .map(Cow::into_owned)
+                .into_iter()
+                .collect()
         };
         for v in values {
             if seen.insert(key_of(&Val::from_value(&v))) {

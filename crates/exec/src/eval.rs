@@ -142,7 +142,7 @@ impl JoinCache {
         for id in g.nodes_with_label(label) {
             if let Some(v) = g.node_prop(id, prop) {
                 table
-                    .entry(key_of(&Val::from_value(v)))
+                    .entry(key_of(&Val::from_prop(v)))
                     .or_default()
                     .push(id);
             }
@@ -753,12 +753,12 @@ pub fn property(g: &Graph, base: &Val, key: &str) -> Result<Val> {
         // Existence is only checked when the property is absent: present
         // properties imply a live entity.
         Val::Node(id) => match g.node_prop(*id, key) {
-            Some(v) => Ok(Val::from_value(v)),
+            Some(v) => Ok(Val::from_prop(v)),
             None if g.node_exists(*id) => Ok(Val::Null),
             None => Err(deleted_access("Node", *id)),
         },
         Val::Rel(id) => match g.rel_prop(*id, key) {
-            Some(v) => Ok(Val::from_value(v)),
+            Some(v) => Ok(Val::from_prop(v)),
             None if g.rel_exists(*id) => Ok(Val::Null),
             None => Err(deleted_access("Relationship", *id)),
         },

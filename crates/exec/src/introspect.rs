@@ -49,11 +49,14 @@ fn strs(v: &[String]) -> Value {
 }
 
 /// Adds one entity's properties to the per-property tally.
-fn tally<'g>(props: &mut PropStats, entries: impl Iterator<Item = (&'g str, Option<&'g Value>)>) {
+fn tally<'g>(
+    props: &mut PropStats,
+    entries: impl Iterator<Item = (&'g str, Option<std::borrow::Cow<'g, Value>>)>,
+) {
     for (k, v) in entries {
         if let Some(v) = v {
             let e = props.entry(k.to_owned()).or_default();
-            e.0.insert(stored_type(v));
+            e.0.insert(stored_type(&v));
             e.1 += 1;
         }
     }
@@ -349,7 +352,7 @@ fn meta_collect(g: &Graph, sample: i64) -> causeway_value::Result<MetaGroups> {
                 for (rel, _) in rels {
                     for key in g.rel_keys(*rel).unwrap_or_default() {
                         if let Some(v) = g.rel_prop(*rel, key) {
-                            tgroup.row(key, || property_row(EntityType::Relationship, ty, key, v));
+                            tgroup.row(key, || property_row(EntityType::Relationship, ty, key, &v));
                         }
                     }
                 }
@@ -359,7 +362,7 @@ fn meta_collect(g: &Graph, sample: i64) -> causeway_value::Result<MetaGroups> {
                 let Some(v) = g.node_prop(id, key) else {
                     continue;
                 };
-                let (row, new) = group.row(key, || property_row(EntityType::Node, &label, key, v));
+                let (row, new) = group.row(key, || property_row(EntityType::Node, &label, key, &v));
                 if new && row.unique {
                     row.other_labels = own
                         .iter()

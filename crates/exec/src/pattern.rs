@@ -1,6 +1,8 @@
 //! Pattern matching: binds the variables of MATCH patterns against the graph,
 //! choosing for each path pattern the most selective node to start from.
 
+use std::borrow::Cow;
+
 use crate::eval::{eval, eval_pred, variables, Ctx};
 use crate::val::*;
 use causeway_cypher::ast::*;
@@ -386,12 +388,12 @@ enum Want {
 }
 
 impl Want {
-    fn matches<'g>(&self, get: impl Fn(&str) -> Option<&'g causeway_value::Value>) -> bool {
+    fn matches<'g>(&self, get: impl Fn(&str) -> Option<Cow<'g, causeway_value::Value>>) -> bool {
         match self {
             Want::Any => true,
             Want::Never => false,
             Want::Map(m) => m.iter().all(|(k, v)| match get(k) {
-                Some(h) => cypher_eq(&Val::from_value(h), v) == Some(true),
+                Some(h) => cypher_eq(&Val::from_prop(h), v) == Some(true),
                 None => false,
             }),
         }
@@ -849,7 +851,7 @@ impl Matcher<'_, '_> {
         &self,
         p: &Expr,
         row: &Row,
-        get: impl Fn(&str) -> Option<&'g causeway_value::Value>,
+        get: impl Fn(&str) -> Option<Cow<'g, causeway_value::Value>>,
     ) -> Result<bool> {
         let want = match eval(self.ctx, p, row)? {
             Val::Map(m) => m,
@@ -863,7 +865,7 @@ impl Matcher<'_, '_> {
         };
         for (k, v) in &want {
             let have = match get(k) {
-                Some(h) => Val::from_value(h),
+                Some(h) => Val::from_prop(h),
                 None => return Ok(false),
             };
             if cypher_eq(&have, v) != Some(true) {

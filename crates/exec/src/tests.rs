@@ -1603,10 +1603,16 @@ fn stored_temporals_keep_their_type_and_order() {
     let node = tx
         .all_nodes()
         .into_iter()
-        .find(|id| tx.node_prop(*id, "i") == Some(&Value::Int(1)))
+        .find(|id| tx.node_prop(*id, "i").as_deref() == Some(&Value::Int(1)))
         .unwrap();
-    assert!(matches!(tx.node_prop(node, "t"), Some(Value::DateTime(_))));
-    assert!(matches!(tx.node_prop(node, "d"), Some(Value::Date(_))));
+    assert!(matches!(
+        tx.node_prop(node, "t").as_deref(),
+        Some(Value::DateTime(_))
+    ));
+    assert!(matches!(
+        tx.node_prop(node, "d").as_deref(),
+        Some(Value::Date(_))
+    ));
     let order = |tx: &mut TxGraph, q: &str| -> Vec<Value> {
         run(tx, q).into_iter().map(|r| r[0].clone()).collect()
     };

@@ -73,6 +73,15 @@ impl Val {
         }
     }
 
+    /// A property as the graph hands it out: an owned string moves in
+    /// rather than being copied a second time.
+    pub fn from_prop(v: std::borrow::Cow<'_, Value>) -> Val {
+        match v {
+            std::borrow::Cow::Owned(Value::String(s)) => Val::Str(s),
+            v => Val::from_value(&v),
+        }
+    }
+
     pub fn from_value(v: &Value) -> Val {
         match v {
             Value::Null => Val::Null,

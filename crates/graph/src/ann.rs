@@ -388,7 +388,7 @@ impl Graph {
                 self.rel_prop(id, &def.property)?
             }
         };
-        to_vector(v)
+        to_vector(&v)
     }
 
     /// Whether any vector or fulltext index exists (writes then record

@@ -11,7 +11,7 @@ use causeway_value::{
     spatial, Code, DateTime, Duration, Error, LocalDateTime, Map, Result, Time, Tz, Value,
 };
 
-use crate::store::{NodeRec, Props, Sym};
+use crate::store::{NodeRec, Props, Stored, Sym};
 use crate::{
     Change, ChangeSet, ConstraintDef, ConstraintType, EntityType, FulltextIndexDef, Graph,
     IndexDef, IndexType, PointSettings, Similarity, VectorIndexDef, MAX_DIMENSIONS,
@@ -188,10 +188,18 @@ impl W {
         }
     }
     fn props(&mut self, p: &Props) {
-        self.len(p.0.len());
-        for (k, v) in &p.0 {
+        self.len(p.entries().len());
+        for (k, v) in p.entries() {
             self.str(k);
-            self.value(v);
+            match v {
+                // Inline strings are written as `value` writes a string,
+                // without building one.
+                Stored::Str(s) => {
+                    self.u8(5);
+                    self.str(s);
+                }
+                other => self.value(&other.get()),
+            }
         }
     }
     fn index_def(&mut self, d: &IndexDef) {
@@ -783,17 +791,17 @@ pub(crate) fn encode_graph(g: &Graph) -> Vec<u8> {
 
 fn read_props(r: &mut R<'_>, g: &mut Graph) -> Result<Props> {
     let n = r.count(2)?;
-    let mut p = Props(Vec::with_capacity(n));
+    let mut entries: Vec<(Sym, Stored)> = Vec::with_capacity(n);
     for _ in 0..n {
         let k = r.str()?;
-        let v = r.value(0)?;
-        if v.is_null() || p.get(k).is_some() {
+        let v = Stored::new(r.value(0)?);
+        let Some(v) = v.filter(|_| !entries.iter().any(|(x, _)| &**x == k)) else {
             return Err(corrupt("bad property"));
-        }
+        };
         let k = g.intern(k);
-        p.0.push((k, v));
+        entries.push((k, v));
     }
-    Ok(p)
+    Ok(Props::from_entries(entries))
 }
 
 pub(crate) fn decode_graph(bytes: &[u8]) -> Result<Graph> {
@@ -856,6 +864,7 @@ pub(crate) fn decode_graph(bytes: &[u8]) -> Result<Graph> {
         }
         g.insert_rel_rec(id, Arc::clone(&ty), start, end, props)?;
     }
+    g.shrink_adjacency();
     let n = r.count(4)?;
     for _ in 0..n {
         let d = r.index_def()?;

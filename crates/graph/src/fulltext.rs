@@ -203,7 +203,7 @@ impl Graph {
                     EntityType::Node => self.node_prop(id, p),
                     EntityType::Relationship => self.rel_prop(id, p),
                 };
-                text_values(v)
+                text_values(v.as_deref())
             })
             .collect();
         values

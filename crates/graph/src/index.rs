@@ -1,6 +1,7 @@
 //! Property indexes: `(label, properties)` -> ordered map from key to nodes,
 //! or `(type, properties)` -> relationships for relationship indexes.
 
+use std::borrow::Cow;
 use std::ops::Bound as StdBound;
 use std::sync::Arc;
 
@@ -105,22 +106,23 @@ impl Index {
 
     pub(crate) fn key_with<'a>(
         &self,
-        get: impl Fn(&str) -> Option<&'a causeway_value::Value>,
+        get: impl Fn(&str) -> Option<Cow<'a, causeway_value::Value>>,
     ) -> Option<Key> {
         let props = &self.def.properties;
         if props.len() == 1 {
             let v = get(&props[0])?;
             // A point index holds points only, as in Neo4j.
             if matches!(self.def.kind, IndexType::Point(_))
-                && !matches!(v, causeway_value::Value::Point(_))
+                && !matches!(*v, causeway_value::Value::Point(_))
             {
                 return None;
             }
-            return Key::from_value(v);
+            return Key::from_value(&v);
         }
         let mut parts = Vec::with_capacity(props.len());
         for p in props {
-            parts.push(Key::from_value(get(p)?)?);
+            let v = get(p)?;
+            parts.push(Key::from_value(&v)?);
         }
         Some(Key::Tuple(parts))
     }

@@ -59,6 +59,7 @@ pub use ids::IdAllocator;
 pub use spatial::PointSettings;
 pub use vector::{to_vector, Similarity, VectorIndexDef, MAX_DIMENSIONS};
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -266,7 +267,9 @@ impl Graph {
     pub fn node_has_label(&self, id: NodeId, label: &str) -> bool {
         self.node_rec(id).is_some_and(|r| r.has_label(label))
     }
-    pub fn node_prop(&self, id: NodeId, key: &str) -> Option<&Value> {
+    /// Borrowed where the store keeps a whole `Value`; scalars and strings,
+    /// stored compactly, come back owned.
+    pub fn node_prop(&self, id: NodeId, key: &str) -> Option<Cow<'_, Value>> {
         self.node_rec(id)?.props.get(key)
     }
     pub fn node_props(&self, id: NodeId) -> Option<Map> {
@@ -284,7 +287,7 @@ impl Graph {
             end: r.end,
         })
     }
-    pub fn rel_prop(&self, id: RelId, key: &str) -> Option<&Value> {
+    pub fn rel_prop(&self, id: RelId, key: &str) -> Option<Cow<'_, Value>> {
         self.rel_rec(id)?.props.get(key)
     }
     pub fn rel_props(&self, id: RelId) -> Option<Map> {

@@ -1,5 +1,6 @@
 //! Indexes and constraints: naming, Neo4j-shaped errors, replay.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use causeway_value::{Code, Error, Result, Value};
@@ -113,7 +114,7 @@ fn fmt_props(props: &[String]) -> String {
 }
 
 /// Neo4j's "`p` = 'v'" / "properties `a` = 1, `b` = 2" phrasing.
-pub(crate) fn fmt_assignment(props: &[String], values: &[Option<&Value>]) -> String {
+pub(crate) fn fmt_assignment(props: &[String], values: &[Option<Cow<'_, Value>>]) -> String {
     let parts: Vec<String> = props
         .iter()
         .zip(values)
@@ -155,7 +156,7 @@ pub(crate) fn duplicate_error(
     other: u64,
     label: &str,
     props: &[String],
-    values: &[Option<&Value>],
+    values: &[Option<Cow<'_, Value>>],
 ) -> Error {
     let (what, token) = entity_words(entity);
     Error::runtime(
@@ -370,7 +371,7 @@ impl Graph {
                 let Some(props) = props_of(id) else {
                     continue;
                 };
-                if def.properties.iter().any(|p| props.get(p).is_none()) {
+                if def.properties.iter().any(|p| !props.has(p)) {
                     return fail(missing_props_error(
                         def.entity,
                         id,
@@ -386,7 +387,7 @@ impl Graph {
                     let mut it = ids.iter();
                     let (a, b) = (it.next(), it.next());
                     let (Some(a), Some(b)) = (a, b) else { continue };
-                    let vals: Vec<Option<&Value>> = def
+                    let vals: Vec<Option<Cow<'_, Value>>> = def
                         .properties
                         .iter()
                         .map(|p| props_of(a).and_then(|x| x.get(p)))

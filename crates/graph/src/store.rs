@@ -2,6 +2,7 @@
 //! Keeping one implementation of each primitive is what guarantees that a
 //! replayed change set reaches exactly the state the transaction reached.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use causeway_value::{Code, Error, Result, Value};
@@ -15,24 +16,91 @@ pub(crate) type Sym = Arc<str>;
 /// so inserting into a dense node never copies its whole list.
 const SMALL_ADJ: usize = 32;
 
+/// A property value as the store keeps it: 24 bytes, where a client-facing
+/// `Value` takes 80 because its node, relationship and path variants sit
+/// inline. Scalars and strings, nearly every stored property, are held
+/// inline; the rest is boxed. Never `Null`: storing null removes.
+#[derive(Clone, Debug)]
+pub(crate) enum Stored {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Box<str>),
+    Other(Box<Value>),
+}
+
+impl Stored {
+    /// `None` for `Null`, which is never stored.
+    pub(crate) fn new(v: Value) -> Option<Stored> {
+        Some(match v {
+            Value::Null => return None,
+            Value::Bool(b) => Stored::Bool(b),
+            Value::Int(i) => Stored::Int(i),
+            Value::Float(f) => Stored::Float(f),
+            Value::String(s) => Stored::Str(s.into_boxed_str()),
+            other => Stored::Other(Box::new(other)),
+        })
+    }
+
+    /// The value as callers see it: borrowed where the store holds a whole
+    /// `Value`, built for the inline forms (a copy, or one allocation for
+    /// a string, which every read of a string paid before too).
+    pub(crate) fn get(&self) -> Cow<'_, Value> {
+        match self {
+            Stored::Bool(b) => Cow::Owned(Value::Bool(*b)),
+            Stored::Int(i) => Cow::Owned(Value::Int(*i)),
+            Stored::Float(f) => Cow::Owned(Value::Float(*f)),
+            Stored::Str(s) => Cow::Owned(Value::String(s.to_string())),
+            Stored::Other(v) => Cow::Borrowed(v),
+        }
+    }
+}
+
+/// An entity's properties, in the order they were first set. A boxed slice
+/// holds exactly its entries: a growing `Vec` would keep room for four
+/// after the first push, four times the bytes of a one-property record.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Props(pub(crate) Vec<(Sym, Value)>);
+pub(crate) struct Props(Box<[(Sym, Stored)]>);
 
 impl Props {
-    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+    /// Builds from entries whose keys are distinct and whose values are not
+    /// null; callers (creation, decoding) have checked both.
+    pub(crate) fn from_entries(entries: Vec<(Sym, Stored)>) -> Props {
+        Props(entries.into_boxed_slice())
+    }
+
+    pub(crate) fn entries(&self) -> &[(Sym, Stored)] {
+        &self.0
+    }
+
+    pub(crate) fn stored(&self, key: &str) -> Option<&Stored> {
         self.0.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
     }
 
-    /// Returns the previous value. `Null` removes.
-    pub(crate) fn set(&mut self, key: Sym, value: Value) -> Option<Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<Cow<'_, Value>> {
+        self.stored(key).map(Stored::get)
+    }
+
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.stored(key).is_some()
+    }
+
+    /// `Null` removes.
+    pub(crate) fn set(&mut self, key: Sym, value: Value) {
         let pos = self.0.iter().position(|(k, _)| *k == key);
-        match (pos, value) {
-            (Some(i), Value::Null) => Some(self.0.remove(i).1),
-            (Some(i), v) => Some(std::mem::replace(&mut self.0[i].1, v)),
-            (None, Value::Null) => None,
-            (None, v) => {
-                self.0.push((key, v));
-                None
+        match (pos, Stored::new(value)) {
+            (Some(i), None) => {
+                let mut v = std::mem::take(&mut self.0).into_vec();
+                v.remove(i);
+                self.0 = v.into_boxed_slice();
+            }
+            (Some(i), Some(v)) => self.0[i].1 = v,
+            (None, None) => {}
+            (None, Some(v)) => {
+                let mut all = std::mem::take(&mut self.0).into_vec();
+                all.reserve_exact(1);
+                all.push((key, v));
+                self.0 = all.into_boxed_slice();
             }
         }
     }
@@ -40,7 +108,7 @@ impl Props {
     pub(crate) fn to_map(&self) -> causeway_value::Map {
         self.0
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(k, v)| (k.to_string(), v.get().into_owned()))
             .collect()
     }
 
@@ -153,6 +221,12 @@ impl Adj {
         }
     }
 
+    fn shrink(&mut self) {
+        if let Adj::Small(v) = self {
+            v.shrink_to_fit();
+        }
+    }
+
     pub(crate) fn count(&self, types: &[String], syms: &OrdSet<Sym>) -> usize {
         if types.is_empty() {
             return self.len();
@@ -232,6 +306,33 @@ impl Graph {
         }
     }
 
+    /// A new entity's properties; nulls are not stored.
+    fn new_props(&mut self, props: &causeway_value::Map) -> Props {
+        let mut entries = Vec::with_capacity(props.len());
+        for (k, v) in props {
+            if let Some(v) = Stored::new(v.clone()) {
+                let s = self.intern(k);
+                self.note_prop_key(&s);
+                entries.push((s, v));
+            }
+        }
+        Props::from_entries(entries)
+    }
+
+    /// Gives back the spare room adjacency vectors grow when a graph is
+    /// built one relationship at a time (a decoded snapshot): doubling
+    /// leaves a quarter of them empty on average.
+    pub(crate) fn shrink_adjacency(&mut self) {
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        for id in ids {
+            if let Some(rec) = self.nodes.get_mut(&id) {
+                let rec = Arc::make_mut(rec);
+                rec.out.shrink();
+                rec.inc.shrink();
+            }
+        }
+    }
+
     pub(crate) fn node_rec(&self, id: NodeId) -> Option<&NodeRec> {
         self.nodes.get(&id).map(|a| &**a)
     }
@@ -294,13 +395,7 @@ impl Graph {
                 rec.labels.push(s);
             }
         }
-        for (k, v) in props {
-            if !v.is_null() {
-                let s = self.intern(k);
-                self.note_prop_key(&s);
-                rec.props.set(s, v.clone());
-            }
-        }
+        rec.props = self.new_props(props);
         self.insert_node_rec(id, rec);
         Ok(())
     }
@@ -338,14 +433,7 @@ impl Graph {
             return Err(node_not_found(end));
         }
         let ty = self.intern(ty);
-        let mut p = Props::default();
-        for (k, v) in props {
-            if !v.is_null() {
-                let s = self.intern(k);
-                self.note_prop_key(&s);
-                p.set(s, v.clone());
-            }
-        }
+        let p = self.new_props(props);
         self.insert_rel_rec(id, ty, start, end, p)
     }
 
@@ -378,12 +466,7 @@ impl Graph {
     }
 
     /// Returns the previous value.
-    pub(crate) fn raw_set_node_prop(
-        &mut self,
-        id: NodeId,
-        key: &str,
-        value: Value,
-    ) -> Result<Option<Value>> {
+    pub(crate) fn raw_set_node_prop(&mut self, id: NodeId, key: &str, value: Value) -> Result<()> {
         let rec = self.node_rec(id).ok_or_else(|| node_not_found(id))?;
         let affected = self.affected_indexes(rec, None, Some(key));
         let old_keys = self.index_keys(rec, &affected);
@@ -392,7 +475,7 @@ impl Graph {
             self.note_prop_key(&k);
         }
         let rec = self.node_mut(id)?;
-        let prev = rec.props.set(k, value);
+        rec.props.set(k, value);
         if !affected.is_empty() {
             let rec = self
                 .nodes
@@ -402,15 +485,10 @@ impl Graph {
             self.index_update(id, &rec, &affected, old_keys);
         }
         self.search_touch_node(id, Some(key));
-        Ok(prev)
+        Ok(())
     }
 
-    pub(crate) fn raw_set_rel_prop(
-        &mut self,
-        id: RelId,
-        key: &str,
-        value: Value,
-    ) -> Result<Option<Value>> {
+    pub(crate) fn raw_set_rel_prop(&mut self, id: RelId, key: &str, value: Value) -> Result<()> {
         let rec = self.rel_rec(id).ok_or_else(|| rel_not_found(id))?;
         let indexed = self.has_rel_index(&rec.ty, Some(key));
         let before = indexed.then(|| rec.props.clone());
@@ -423,7 +501,7 @@ impl Graph {
             .get_mut(&id)
             .map(Arc::make_mut)
             .ok_or_else(|| rel_not_found(id))?;
-        let prev = rec.props.set(k, value);
+        rec.props.set(k, value);
         if let Some(before) = before {
             let rec = self
                 .rels
@@ -437,7 +515,7 @@ impl Graph {
                 self.search_touch(EntityType::Relationship, id, [&*ty], Some(key));
             }
         }
-        Ok(prev)
+        Ok(())
     }
 
     pub(crate) fn raw_add_label(&mut self, id: NodeId, label: &str) -> Result<bool> {

@@ -59,7 +59,10 @@ fn create_and_read() {
         .create_rel(a, b, "KNOWS", props(&[("since", 2020i64.into())]))
         .unwrap();
     assert_eq!(tx.node_labels(a).unwrap(), vec!["Person", "Admin"]);
-    assert_eq!(tx.node_prop(a, "name"), Some(&Value::from("Ann")));
+    assert_eq!(
+        tx.node_prop(a, "name").as_deref(),
+        Some(&Value::from("Ann"))
+    );
     assert_eq!(tx.rel(r).unwrap().rel_type, "KNOWS");
     assert_eq!(tx.expand(a, Dir::Out, &[]), vec![(r, b)]);
     assert_eq!(tx.expand(b, Dir::In, &s(&["KNOWS"])), vec![(r, a)]);
@@ -491,7 +494,7 @@ fn relationship_uniqueness_is_enforced_on_every_write() {
         .unwrap();
     let e = tx.set_rel_prop(r1, "p", "x".into()).unwrap_err();
     assert_eq!(e.code, Code::ConstraintValidationFailed);
-    assert_eq!(tx.rel_prop(r1, "p"), Some(&Value::from("y")));
+    assert_eq!(tx.rel_prop(r1, "p").as_deref(), Some(&Value::from("y")));
     // 1 = 1.0 for uniqueness as for nodes.
     tx.set_rel_prop(r1, "p", 1i64.into()).unwrap();
     let e = tx
@@ -1014,7 +1017,7 @@ fn snapshots_are_independent() {
     let snap = tx.snapshot();
     tx.set_node_prop(a, "x", 2i64.into()).unwrap();
     tx.delete_node(a, false).unwrap();
-    assert_eq!(snap.node_prop(a, "x"), Some(&Value::Int(1)));
+    assert_eq!(snap.node_prop(a, "x").as_deref(), Some(&Value::Int(1)));
     assert!(!tx.node_exists(a));
 }
 
@@ -1299,7 +1302,7 @@ fn temporal_properties_store_and_survive_the_codecs() {
         // Homogeneous lists of one temporal type are storable too.
         tx.set_node_prop(id, "l", Value::List(vec![v.clone(), v.clone()]))
             .unwrap();
-        assert_eq!(tx.node_prop(id, "t"), Some(&v));
+        assert_eq!(tx.node_prop(id, "t").as_deref(), Some(&v));
         ids.push(id);
     }
     let mixed = Value::List(vec![Value::Date(1), Value::LocalTime(1)]);
@@ -1319,7 +1322,7 @@ fn temporal_properties_store_and_survive_the_codecs() {
     let back = Graph::decode(&gb).unwrap();
     assert_eq!(dump(&back), dump(&g));
     for (id, v) in ids.iter().zip(temporal_samples()) {
-        assert_eq!(back.node_prop(*id, "t"), Some(&v));
+        assert_eq!(back.node_prop(*id, "t").as_deref(), Some(&v));
     }
     // Corruption is still refused cleanly.
     for cut in 0..gb.len() {
@@ -1397,7 +1400,7 @@ fn points_store_index_and_survive_the_codecs() {
     assert_eq!(&cb[..4], b"CWC\x03");
     assert_eq!(ChangeSet::decode(&cb).unwrap(), cs);
     let back = Graph::decode(&gb).unwrap();
-    assert_eq!(back.node_prop(b, "at"), Some(&Value::Point(q)));
+    assert_eq!(back.node_prop(b, "at").as_deref(), Some(&Value::Point(q)));
     assert_eq!(back.index_seek("P", "at", &Value::Point(q)), Some(vec![b]));
     // The point index and its settings come back from a snapshot and from
     // replaying the change set.
@@ -1593,7 +1596,7 @@ fn approximate_search_agrees_with_exact_search() {
         // Scores are the exact ones for the entities returned.
         for (id, score) in &approx {
             let want = Similarity::Cosine
-                .score(&q, &to_vector(g.node_prop(*id, "e").unwrap()).unwrap())
+                .score(&q, &to_vector(&g.node_prop(*id, "e").unwrap()).unwrap())
                 .unwrap();
             assert!((score - want).abs() < 1e-9);
         }
@@ -1857,4 +1860,51 @@ fn a_rerun_takes_its_first_runs_ids() {
     let mut clash = TxGraph::rerun_of(&other, head, (0, 0));
     let e = clash.create_node(&s(&["Theirs"]), Map::new()).unwrap_err();
     assert_eq!(e.code, Code::Outdated);
+}
+
+#[test]
+fn stored_properties_are_compact_and_keep_every_kind() {
+    // A stored property costs its key and this; a client-facing `Value`
+    // would be 80 bytes.
+    assert!(std::mem::size_of::<crate::store::Stored>() <= 24);
+    let kinds = [
+        ("b", Value::Bool(true)),
+        ("i", Value::Int(-7)),
+        ("f", Value::Float(2.5)),
+        ("s", Value::from("text")),
+        ("e", Value::from("")),
+        ("l", Value::List(vec![Value::Int(1), Value::Int(2)])),
+        ("y", Value::Bytes(vec![0, 255])),
+        ("d", Value::Date(19_000)),
+    ];
+    let mut tx = TxGraph::new(Graph::new());
+    let n = tx.create_node(&s(&["N"]), props(&kinds[..4])).unwrap();
+    for (k, v) in &kinds[4..] {
+        tx.set_node_prop(n, k, v.clone()).unwrap();
+    }
+    // Overwriting keeps a key's place; removing and setting again moves it
+    // to the end, as before.
+    tx.set_node_prop(n, "i", Value::from("now a string"))
+        .unwrap();
+    tx.set_node_prop(n, "f", Value::Null).unwrap();
+    tx.set_node_prop(n, "f", Value::Float(0.5)).unwrap();
+    let (g, changes) = tx.finish();
+    let keys = ["b", "i", "s", "e", "l", "y", "d", "f"];
+    assert_eq!(g.node_keys(n).unwrap(), keys);
+    let want = |k: &str| match k {
+        "i" => Value::from("now a string"),
+        "f" => Value::Float(0.5),
+        _ => kinds.iter().find(|(x, _)| *x == k).unwrap().1.clone(),
+    };
+    let decoded = Graph::decode(&g.encode()).unwrap();
+    let mut replayed = Graph::new();
+    replayed.apply(&changes).unwrap();
+    for graph in [&g, &decoded, &replayed] {
+        for k in keys {
+            assert_eq!(graph.node_prop(n, k).as_deref(), Some(&want(k)), "{k}");
+        }
+        assert_eq!(graph.node_prop(n, "missing"), None);
+    }
+    assert_eq!(dump(&g), dump(&decoded));
+    assert_eq!(dump(&g), dump(&replayed));
 }

@@ -1,6 +1,8 @@
 //! Transactional writes: Cypher-level checks, then a store primitive, then
 //! the matching `Change` and counters.
 
+use std::borrow::Cow;
+
 use causeway_value::{Code, Error, Map, Result, Value};
 
 use crate::schema::{duplicate_error, missing_props_error};
@@ -90,7 +92,7 @@ impl TxGraph {
         entity: EntityType,
         id: u64,
         has_label: &dyn Fn(&str) -> bool,
-        get: &dyn Fn(&str) -> Option<&'v Value>,
+        get: &dyn Fn(&str) -> Option<Cow<'v, Value>>,
         label: Option<&str>,
         key: Option<&str>,
     ) -> Result<()> {
@@ -108,7 +110,8 @@ impl TxGraph {
             let Some(k) = ix.key_with(get) else { continue };
             if let Some(ids) = ix.entries.get(&k) {
                 if let Some(other) = ids.iter().find(|o| *o != id) {
-                    let vals: Vec<Option<&Value>> = d.properties.iter().map(|p| get(p)).collect();
+                    let vals: Vec<Option<Cow<'_, Value>>> =
+                        d.properties.iter().map(|p| get(p)).collect();
                     return Err(duplicate_error(
                         entity,
                         other,
@@ -140,7 +143,7 @@ impl TxGraph {
                 EntityType::Node,
                 id,
                 &|l| labels.iter().any(|x| x == l),
-                &|k| props.get(k),
+                &|k| props.get(k).map(Cow::Borrowed),
                 None,
                 None,
             )?;
@@ -181,7 +184,7 @@ impl TxGraph {
                 EntityType::Relationship,
                 id,
                 &|t| t == rel_type,
-                &|k| props.get(k),
+                &|k| props.get(k).map(Cow::Borrowed),
                 Some(rel_type),
                 None,
             )?;
@@ -204,7 +207,7 @@ impl TxGraph {
     pub(crate) fn tx_set_node_prop(&mut self, id: NodeId, key: &str, value: Value) -> Result<()> {
         check_storable(&value)?;
         let rec = self.graph.node_rec(id).ok_or_else(|| node_not_found(id))?;
-        if value.is_null() && rec.props.get(key).is_none() {
+        if value.is_null() && !rec.props.has(key) {
             return Ok(());
         }
         if !value.is_null() && self.has_unique(EntityType::Node) {
@@ -214,7 +217,7 @@ impl TxGraph {
                 &|l| rec.has_label(l),
                 &|k| {
                     if k == key {
-                        Some(&value)
+                        Some(Cow::Borrowed(&value))
                     } else {
                         rec.props.get(k)
                     }
@@ -237,7 +240,7 @@ impl TxGraph {
     pub(crate) fn tx_set_rel_prop(&mut self, id: RelId, key: &str, value: Value) -> Result<()> {
         check_storable(&value)?;
         let rec = self.graph.rel_rec(id).ok_or_else(|| rel_not_found(id))?;
-        if value.is_null() && rec.props.get(key).is_none() {
+        if value.is_null() && !rec.props.has(key) {
             return Ok(());
         }
         if !value.is_null() && self.has_unique(EntityType::Relationship) {
@@ -247,7 +250,7 @@ impl TxGraph {
                 &|t| t == &*rec.ty,
                 &|k| {
                     if k == key {
-                        Some(&value)
+                        Some(Cow::Borrowed(&value))
                     } else {
                         rec.props.get(k)
                     }
@@ -371,7 +374,7 @@ impl TxGraph {
                 continue;
             }
             if matches!(c.kind, ConstraintType::NotNull | ConstraintType::NodeKey)
-                && c.properties.iter().any(|p| props.get(p).is_none())
+                && c.properties.iter().any(|p| !props.has(p))
             {
                 return Err(Error::runtime(
                     Code::ConstraintValidationFailed,
@@ -388,7 +391,7 @@ impl TxGraph {
                 let Some(k) = ix.key_for(props) else { continue };
                 if let Some(ids) = ix.entries.get(&k) {
                     if let Some(other) = ids.iter().find(|o| *o != id) {
-                        let vals: Vec<Option<&Value>> =
+                        let vals: Vec<Option<Cow<'_, Value>>> =
                             c.properties.iter().map(|p| props.get(p)).collect();
                         return Err(duplicate_error(
                             entity,

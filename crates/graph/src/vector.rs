@@ -218,7 +218,7 @@ impl Graph {
             // Without a fixed dimension, entities of another one are not
             // comparable with this query and are left out, as are values
             // that are no vector (cosine: a zero vector scores nothing).
-            match value {
+            match value.as_deref() {
                 Some(Value::List(items)) => score_stored(def.similarity, &q, items),
                 _ => None,
             }
