@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 set_b=${2:-}
-cargo build --release -p causeway-server -p causeway-bench
+cargo build --release --workspace --bins
 dir=$(mktemp -d -p "${CAUSEWAY_BENCH_DIR:-$PWD/target}" bench-cc.XXXXXX)
 pids=()
 stop_all() {

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
-cargo build --release -p causeway-server -p causeway-bench
+cargo build --release --workspace --bins
 dir=$(mktemp -d -p "${CAUSEWAY_BENCH_DIR:-$PWD/target}" bench-cluster.XXXXXX)
 ./target/release/causeway cluster --data-dir "$dir/data" --bolt-port 17687 --http-port 17474 \
     --cluster-port 16000 --auth neo4j/bench-password --log-level warn > "$dir/cluster.log" 2>&1 &

@@ -8,7 +8,7 @@
 # directory on a real disk: fsync cost is part of what is measured).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p causeway-server -p causeway-bench >&2
+cargo build --release --workspace --bins >&2
 venv=.venv/bench
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"

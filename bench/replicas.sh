@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-8}
-cargo build --release -p causeway-server -p causeway-bench
+cargo build --release --workspace --bins
 bench=./target/release/causeway-bench
 auth=(--user neo4j --password bench-password)
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
-cargo build --release -p causeway-server -p causeway-bench
+cargo build --release --workspace --bins
 dir=$(mktemp -d -p "${CAUSEWAY_BENCH_DIR:-$PWD/target}" bench.XXXXXX)
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
 ./target/release/causeway serve --data-dir "$dir/data" --bolt-listen 127.0.0.1:17687 \

@@ -9,7 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tag=${1:-causeway}
 
-cargo build --release -p causeway-server --bin causeway
+# The same selection as scripts/test.sh builds, so this reuses that build
+# (see the resolver note in Cargo.toml).
+cargo build --release --workspace --bins
 bin=target/release/causeway
 out=target/image
 rm -rf "$out"

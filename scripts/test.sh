@@ -55,6 +55,9 @@ if [ -z "${CAUSEWAY_SKIP_LINT:-}" ]; then
 fi
 
 step "build (release)"
+# Every build in this run (the test step's, the benches', the image's)
+# selects the same packages and, with resolver 1 (Cargo.toml), the same
+# features, so dependencies compile once.
 cargo build --release --workspace --bins
 
 step "cargo test"
