@@ -1,7 +1,10 @@
 """Causeway against FalkorDB on the same generated graph (issue 14), in one
 run: load time, memory per element, a fixed set of queries, restart to
-ready, and the native load generator over each system's own protocol, with
-this machine's fsync latency and loopback round trip from the same run.
+ready, the native load generator over each system's own protocol (with
+this machine's fsync latency and loopback round trip from the same run),
+and tiny durable writes through the official Python clients: Causeway's
+auto-commit and managed (`execute_write`) transactions against FalkorDB's
+`graph.query`, with each server's CPU per write.
 Prints a Markdown report to stdout (progress goes to stderr).
 
 The graph (a fixed seed): --people :Person nodes {id, name, age 18..80,
@@ -33,7 +36,8 @@ wrong answer from FalkorDB is reported in the Markdown.
 
 Usage: bench/engine.sh [--small | --scale N] [--people N --knows M]
            [--rounds 5] [--repeat 5] [--native-seconds 5] [--native-rounds 3]
-           [--skip-native] [--json FILE] [--keep]
+           [--skip-native] [--py-seconds 5] [--py-rounds 3] [--py-clients 64]
+           [--py-procs 2] [--skip-python-writes] [--json FILE] [--keep]
 (or .venv/bench/bin/python bench/engine.py ... once target/release holds
 causeway and causeway-bench; .venv/bench: bench/requirements.txt.)
 """
@@ -533,6 +537,102 @@ def native(causeway, falkor, graph, scratch, seconds, rounds):
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
+# Both systems' native load generator writes the same.
+WRITE = "CREATE (:W {v: $v})"
+# How each system is written to through its official Python client.
+WRITE_MODES = [("Causeway", "auto-commit"), ("Causeway", "execute_write"),
+               ("FalkorDB", "query")]
+
+
+def write_worker(job):
+    """One client process: `threads` connections, each writing WRITE in a
+    loop from `start` to `until` (wall-clock times, so every process starts
+    together once connected). Returns (writes, errors, own CPU seconds)."""
+    import resource
+    import threading
+
+    mode, target, threads, start, until = job
+    writes, errors = [0] * threads, [0] * threads
+
+    def client(i):
+        if mode == "query":
+            g = falkordb.FalkorDB(host="127.0.0.1", port=target).select_graph(GRAPH)
+            one = lambda v: g.query(WRITE, {"v": v})  # noqa: E731
+            close = g.client.close
+        else:
+            driver = neo4j.GraphDatabase.driver(target, auth=(USER, PASSWORD))
+            session = driver.session()
+            if mode == "execute_write":
+                one = lambda v: session.execute_write(  # noqa: E731
+                    lambda tx: tx.run(WRITE, v=v).consume())
+            else:
+                one = lambda v: session.run(WRITE, v=v).consume()  # noqa: E731
+            one(-1)  # connected and authenticated before the clock starts
+
+            def close():
+                session.close()
+                driver.close()
+        time.sleep(max(0.0, start - time.time()))
+        v = i
+        while time.time() < until:
+            try:
+                one(v)
+                writes[i] += 1
+            except Exception:
+                errors[i] += 1
+            v += threads
+        close()
+
+    ts = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return sum(writes), sum(errors), ru.ru_utime + ru.ru_stime
+
+
+def python_writes(causeway, falkor, seconds, rounds, clients, procs):
+    """Tiny durable writes through the official Python clients: rate,
+    server CPU per write and client CPU per write, per mode and round."""
+    import multiprocessing
+
+    # As durable as Causeway's: acknowledged after an fsync.
+    c = falkor.g.client
+    c.execute_command("CONFIG", "SET", "appendfsync", "always")
+    c.execute_command("CONFIG", "SET", "appendonly", "yes")
+
+    def aof_written():
+        info = c.execute_command("INFO", "persistence")
+        return not int(info.get("aof_rewrite_in_progress", 0)) \
+            and not int(info.get("aof_rewrite_scheduled", 0))
+
+    wait_for(aof_written, "FalkorDB's append-only file")
+    threads = max(1, clients // procs)
+    ctx = multiprocessing.get_context("spawn")
+    out = {f"{s} {m}": [] for s, m in WRITE_MODES}
+    with ctx.Pool(procs) as pool:
+        for r in range(rounds):
+            log(f"Python writes, round {r + 1} of {rounds}")
+            order = WRITE_MODES if r % 2 == 0 else WRITE_MODES[::-1]
+            for system, mode in order:
+                s = causeway if system == "Causeway" else falkor
+                target = falkor.server.port if mode == "query" else causeway.server.bolt_uri
+                start = time.time() + 3
+                cpu0 = cpu_seconds(s.pid)
+                res = pool.map(write_worker,
+                               [(mode, target, threads, start, start + seconds)] * procs)
+                cpu1 = cpu_seconds(s.pid)
+                writes = sum(x[0] for x in res)
+                out[f"{system} {mode}"].append({
+                    "rate": writes / seconds, "writes": writes,
+                    "errors": sum(x[1] for x in res),
+                    "server_cpu_us": (cpu1 - cpu0) / max(writes, 1) * 1e6,
+                    "client_cpu_us": sum(x[2] for x in res) / max(writes, 1) * 1e6})
+    return {"clients": threads * procs, "procs": procs, "seconds": seconds,
+            "rounds": out}
+
+
 # ---------------------------------------------------------------- the report
 
 def fmt_ms(x):
@@ -646,6 +746,34 @@ def report(f):
     lines += ["", f"Causeway / FalkorDB restart to ready: "
               f"{f['restart']['Causeway']['ready_s'] / f['restart']['FalkorDB']['ready_s']:.2f}.",
               ""]
+    if f.get("python_writes"):
+        w = f["python_writes"]
+        lines += ["## Tiny durable writes through the official Python clients", "",
+                  f"`{WRITE}` from {w['clients']} connections ({w['procs']} client processes "
+                  f"of {w['clients'] // w['procs']} threads) for {w['seconds']} s, "
+                  f"{len(next(iter(w['rounds'].values())))} rounds, the modes alternating. "
+                  "Causeway: `session.run` (auto-commit) and `session.execute_write` (a "
+                  "managed transaction: BEGIN, RUN, COMMIT); FalkorDB: `graph.query`, with "
+                  "the append-only file and `appendfsync always`. CPU per write is the "
+                  "process's user and system time over the run (the client's includes "
+                  "connecting), divided by the writes. The clients share the machine's "
+                  "two cores with the server.", "",
+                  "| system, mode | writes/s | server CPU per write | client CPU per write | "
+                  "errors | per-round rates |", "|---|---|---|---|---|---|"]
+        med = {}
+        for name, rs in w["rounds"].items():
+            med[name] = statistics.median(r["rate"] for r in rs)
+            lines.append(
+                f"| {name} | {med[name]:,.0f} | "
+                f"{statistics.median(r['server_cpu_us'] for r in rs):.0f} µs | "
+                f"{statistics.median(r['client_cpu_us'] for r in rs):.0f} µs | "
+                f"{sum(r['errors'] for r in rs)} | "
+                + ", ".join(f"{r['rate']:,.0f}" for r in rs) + " |")
+        falk = w["rounds"]["FalkorDB query"]
+        lines += ["", "Causeway / FalkorDB rate, per round: " + "; ".join(
+            f"{mode} " + ", ".join(fmt_ratio(a["rate"] / b["rate"]) if b["rate"] else "n/a"
+                                   for a, b in zip(w["rounds"][f"Causeway {mode}"], falk))
+            for mode in ("auto-commit", "execute_write")) + ".", ""]
     if f.get("native"):
         lines += ["## Native clients (causeway-bench engine)", "",
                   "Bolt for Causeway, RESP for FalkorDB, from this repository's load "
@@ -668,6 +796,11 @@ def main():
     ap.add_argument("--native-seconds", type=int)
     ap.add_argument("--native-rounds", type=int)
     ap.add_argument("--skip-native", action="store_true")
+    ap.add_argument("--py-seconds", type=int)
+    ap.add_argument("--py-rounds", type=int)
+    ap.add_argument("--py-clients", type=int, default=64)
+    ap.add_argument("--py-procs", type=int, default=2)
+    ap.add_argument("--skip-python-writes", action="store_true")
     ap.add_argument("--json")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = ap.parse_args()
@@ -678,6 +811,8 @@ def main():
     repeat = args.repeat or (3 if small else 5)
     native_seconds = args.native_seconds or (2 if small else 5)
     native_rounds = args.native_rounds or (2 if small else 3)
+    py_seconds = args.py_seconds or (2 if small else 5)
+    py_rounds = args.py_rounds or (2 if small else 3)
     for exe in ("causeway", "causeway-bench"):
         if not (ROOT / "target" / "release" / exe).exists():
             sys.exit(f"target/release/{exe} is missing: run bench/engine.sh, which builds it")
@@ -748,6 +883,9 @@ def main():
         if not args.skip_native:
             figures["native"] = native(causeway, falkor, graph, scratch, native_seconds,
                                        native_rounds)
+        if not args.skip_python_writes:
+            figures["python_writes"] = python_writes(causeway, falkor, py_seconds, py_rounds,
+                                                     args.py_clients, args.py_procs)
     finally:
         for s in systems:
             try:
