@@ -587,6 +587,7 @@ impl<S: Data> Replicator<S> {
                 None,
             ),
         };
+        let kept_log = log.clone();
         let raft = Raft::new(
             node_id,
             raft_config,
@@ -639,6 +640,7 @@ impl<S: Data> Replicator<S> {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
             me.request_snapshots_as_the_log_grows();
+            me.purge_large_entries_after_snapshots(kept_log);
             return Ok(me);
         };
         let listener = cluster.net.bind(&cluster.listen).await.map_err(|e| {
@@ -660,6 +662,7 @@ impl<S: Data> Replicator<S> {
             me.tasks.push(task.abort_handle());
         }
         me.request_snapshots_as_the_log_grows();
+        me.purge_large_entries_after_snapshots(kept_log);
         Ok(me)
     }
 
@@ -693,6 +696,32 @@ impl<S: Data> Replicator<S> {
                     }
                     // At most a few requests a second while one is built.
                     tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+            .abort_handle(),
+        );
+    }
+
+    /// openraft keeps `snapshot_keep` entries below each snapshot, for
+    /// followers just behind it. Tiny writes make that a few kilobytes; a
+    /// bulk load's entries (a batch of 10,000 rows is about half a megabyte)
+    /// made it most of the load, held in memory until the next snapshot,
+    /// which may never come once writes stop. After each snapshot this
+    /// purges whatever of that tail passes `KEPT_LOG_BYTES`; a follower
+    /// further behind takes the snapshot, as it would past `snapshot_keep`.
+    fn purge_large_entries_after_snapshots(&mut self, log: store::LogStore) {
+        const KEPT_LOG_BYTES: u64 = 4 << 20;
+        let raft = self.raft.clone();
+        let mut built = self.shared.snapshotted.subscribe();
+        self.tasks.push(
+            tokio::spawn(async move {
+                while built.changed().await.is_ok() {
+                    let index = *built.borrow_and_update();
+                    if let Some(upto) = log.purge_point(index, KEPT_LOG_BYTES) {
+                        if let Err(e) = raft.trigger().purge_log(upto).await {
+                            tracing::warn!(error = %e, "could not purge the log");
+                        }
+                    }
                 }
             })
             .abort_handle(),

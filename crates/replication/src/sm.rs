@@ -48,6 +48,8 @@ pub struct Shared<S> {
     pub(crate) closing: std::sync::atomic::AtomicBool,
     /// Counts rebuilt states swapped in, for holders of older copies.
     rebuilt: watch::Sender<u64>,
+    /// Index of the last snapshot this member built.
+    pub(crate) snapshotted: watch::Sender<u64>,
 }
 
 /// The log entries a rebuilt state still lacks: those applied after index
@@ -408,6 +410,7 @@ impl<S: Data> StateMachine<S> {
             catch_up: parking_lot::Mutex::new(None),
             closing: false.into(),
             rebuilt: watch::Sender::new(0),
+            snapshotted: watch::Sender::new(0),
         });
         Ok((
             StateMachine {
@@ -537,6 +540,7 @@ impl<S: Data> RaftSnapshotBuilder<TypeConfig> for Builder<S> {
         };
         self.shared.growth.snapshot_size(data.len());
         tracing::info!(index, bytes = data.len(), "snapshot written");
+        self.shared.snapshotted.send_replace(index);
         if self.rebuild {
             let shared = self.shared.clone();
             crate::detached_blocking(move || rebuild(&shared, index, encoded));

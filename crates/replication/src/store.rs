@@ -74,6 +74,17 @@ pub fn decode_entry(bytes: &[u8]) -> io::Result<Entry> {
     postcard::from_bytes(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// What an entry holds in memory, about: its command's payload and a
+/// fixed allowance for the entry itself.
+fn entry_bytes(entry: &Entry) -> u64 {
+    const ENTRY_OVERHEAD: u64 = 256;
+    ENTRY_OVERHEAD
+        + match &entry.payload {
+            openraft::EntryPayload::Normal(cmd) => cmd.payload.len() as u64,
+            _ => 0,
+        }
+}
+
 /// The command a log record's payload carries, if it is an entry with one
 /// (membership and blank entries carry none).
 pub fn decode_command(bytes: &[u8]) -> io::Result<Option<crate::Command>> {
@@ -220,6 +231,24 @@ impl LogStore {
             writer,
             committed_file,
         })
+    }
+
+    /// Where to purge so that the entries kept at or below `upto` (a
+    /// snapshot's index) hold at most `keep_bytes`: the newest of them that
+    /// no longer fits, or `None` when all of them do. openraft keeps a
+    /// number of entries after a snapshot (`max_in_snapshot_log_to_keep`),
+    /// which for a bulk load's large entries is most of the load, held in
+    /// memory until the next snapshot.
+    pub fn purge_point(&self, upto: u64, keep_bytes: u64) -> Option<u64> {
+        let mem = self.mem.lock();
+        let mut kept = 0u64;
+        for (index, entry) in mem.entries.range(..=upto).rev() {
+            kept += entry_bytes(entry);
+            if kept > keep_bytes {
+                return Some(*index);
+            }
+        }
+        None
     }
 
     pub fn last_index(&self) -> Option<u64> {
@@ -460,6 +489,37 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn the_entries_kept_below_a_snapshot_are_cut_to_a_byte_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::open(dir.path(), false).unwrap();
+        {
+            let mut mem = store.mem.lock();
+            for i in 1..=10u64 {
+                let size = if i <= 6 { 1000 } else { 10 };
+                let cmd = crate::Command {
+                    id: i,
+                    payload: vec![0; size],
+                };
+                let payload = openraft::EntryPayload::Normal(cmd);
+                mem.entries.insert(
+                    i,
+                    Entry {
+                        log_id: id(1, i),
+                        payload,
+                    },
+                );
+            }
+        }
+        let (small, large) = (256 + 10, 256 + 1000);
+        assert_eq!(store.purge_point(10, 10_000), None);
+        assert_eq!(store.purge_point(10, 4 * small), Some(6));
+        assert_eq!(store.purge_point(10, 4 * small + large), Some(5));
+        // Only entries at or below the snapshot count.
+        assert_eq!(store.purge_point(8, 2 * small), Some(6));
+        assert_eq!(store.purge_point(8, 2 * small - 1), Some(7));
     }
 
     #[test]
