@@ -23,7 +23,7 @@ before the load.
 Queries: after the load and again after the restart, every query runs
 once per parameter on both systems (the first time, as the warm-up), and
 the answers are compared with each other and with the answer computed here
-from the generated data. In between, --rounds rounds each run every query
+from the generated data. Then, both times, --rounds rounds each run every query
 --repeat times on one system and then on the other, swapping which goes
 first every round; each round gives one Causeway / FalkorDB ratio of
 medians per query. Server-side time is what each system reports: Bolt's
@@ -649,6 +649,25 @@ def mib(b):
     return f"{b / 2**20:,.0f} MiB"
 
 
+def query_table(measured):
+    lines = ["| query | Causeway server | FalkorDB server | ratio, server | "
+             "Causeway client | FalkorDB client | ratio, client | per-round server ratios |",
+             "|---|---|---|---|---|---|---|---|"]
+    for q in QUERIES:
+        x = measured[q.name]
+        cs = statistics.median(x["samples"]["Causeway"]["server"])
+        fs = statistics.median(x["samples"]["FalkorDB"]["server"])
+        cw = statistics.median(x["samples"]["Causeway"]["wall"])
+        fw = statistics.median(x["samples"]["FalkorDB"]["wall"])
+        resolved = cs >= 5
+        rs = fmt_ratio(statistics.median(x["ratio_server"])) if resolved else "n/a"
+        each = ", ".join(fmt_ratio(r) for r in x["ratio_server"]) if resolved else ""
+        lines.append(f"| {q.name} | {fmt_ms(cs) if cs else '< 1'} | {fmt_ms(fs)} | {rs} | "
+                     f"{fmt_ms(cw)} | {fmt_ms(fw)} | "
+                     f"{fmt_ratio(statistics.median(x['ratio_wall']))} | {each} |")
+    return lines
+
+
 def report(f):
     g = f["graph"]
     elements = g["people"] + g["knows"]
@@ -701,21 +720,9 @@ def report(f):
               "FalkorDB's internal execution time. Client: wall time around the call in the "
               "official Python client (its own CPU included). Ratios are Causeway / FalkorDB, "
               "the median of the per-round ratios (above 1: Causeway slower).", "",
-              "| query | Causeway server | FalkorDB server | ratio, server | "
-              "Causeway client | FalkorDB client | ratio, client | per-round server ratios |",
-              "|---|---|---|---|---|---|---|---|"]
-    for q in QUERIES:
-        x = f["queries"][q.name]
-        cs = statistics.median(x["samples"]["Causeway"]["server"])
-        fs = statistics.median(x["samples"]["FalkorDB"]["server"])
-        cw = statistics.median(x["samples"]["Causeway"]["wall"])
-        fw = statistics.median(x["samples"]["FalkorDB"]["wall"])
-        resolved = cs >= 5
-        rs = fmt_ratio(statistics.median(x["ratio_server"])) if resolved else "n/a"
-        each = ", ".join(fmt_ratio(r) for r in x["ratio_server"]) if resolved else ""
-        lines.append(f"| {q.name} | {fmt_ms(cs) if cs else '< 1'} | {fmt_ms(fs)} | {rs} | "
-                     f"{fmt_ms(cw)} | {fmt_ms(fw)} | "
-                     f"{fmt_ratio(statistics.median(x['ratio_wall']))} | {each} |")
+              "After the load: the state Causeway built while loading (rebuilt from its "
+              "snapshots once the load paused) in a heap the load has used.", ""]
+    lines += query_table(f["queries"])
     lines += ["", "Texts (`$id`: one of the same few people for both; `$a`, `$b`: pairs "
               "the farthest apart within 6 hops, " +
               ", ".join(f"{p['hops']}" for p in f["pairs"]) + " hops):", ""]
@@ -746,6 +753,11 @@ def report(f):
     lines += ["", f"Causeway / FalkorDB restart to ready: "
               f"{f['restart']['Causeway']['ready_s'] / f['restart']['FalkorDB']['ready_s']:.2f}.",
               ""]
+    if f.get("queries_restarted"):
+        lines += ["## Queries after the restart", "",
+                  "The same rounds on the state each system loaded from disk, measured as "
+                  "after the load.", ""]
+        lines += query_table(f["queries_restarted"]) + [""]
     if f.get("python_writes"):
         w = f["python_writes"]
         lines += ["## Tiny durable writes through the official Python clients", "",
@@ -879,6 +891,7 @@ def main():
             figures["memory"][s.label]["restarted"] = rss(s.pid)[0]
         log("answers after the restart")
         figures["mismatches"] += verify(systems, graph, params, "after the restart")
+        figures["queries_restarted"] = measure(systems, params, rounds, repeat)
 
         if not args.skip_native:
             figures["native"] = native(causeway, falkor, graph, scratch, native_seconds,
