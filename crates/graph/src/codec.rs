@@ -84,6 +84,11 @@ impl W {
             self.str(s.as_ref());
         }
     }
+    /// A string as `value` writes `Value::String`.
+    fn string_value(&mut self, s: &str) {
+        self.u8(5);
+        self.str(s);
+    }
     fn value(&mut self, v: &Value) {
         match v {
             Value::Bool(false) => self.u8(1),
@@ -96,10 +101,7 @@ impl W {
                 self.u8(4);
                 self.f64(*f);
             }
-            Value::String(s) => {
-                self.u8(5);
-                self.str(s);
-            }
+            Value::String(s) => self.string_value(s),
             Value::Bytes(b) => {
                 self.u8(6);
                 self.bytes(b);
@@ -192,12 +194,8 @@ impl W {
         for (k, v) in p.entries() {
             self.str(k);
             match v {
-                // Inline strings are written as `value` writes a string,
-                // without building one.
-                Stored::Str(s) => {
-                    self.u8(5);
-                    self.str(s);
-                }
+                // Written without building a `Value` first.
+                Stored::Str(s) => self.string_value(s),
                 other => self.value(&other.get()),
             }
         }
@@ -795,7 +793,8 @@ fn read_props(r: &mut R<'_>, g: &mut Graph) -> Result<Props> {
     for _ in 0..n {
         let k = r.str()?;
         let v = Stored::new(r.value(0)?);
-        let Some(v) = v.filter(|_| !entries.iter().any(|(x, _)| &**x == k)) else {
+        let duplicate = entries.iter().any(|(x, _)| &**x == k);
+        let (Some(v), false) = (v, duplicate) else {
             return Err(corrupt("bad property"));
         };
         let k = g.intern(k);

@@ -73,7 +73,7 @@ impl Props {
         &self.0
     }
 
-    pub(crate) fn stored(&self, key: &str) -> Option<&Stored> {
+    fn stored(&self, key: &str) -> Option<&Stored> {
         self.0.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
     }
 
@@ -465,7 +465,6 @@ impl Graph {
         Ok(())
     }
 
-    /// Returns the previous value.
     pub(crate) fn raw_set_node_prop(&mut self, id: NodeId, key: &str, value: Value) -> Result<()> {
         let rec = self.node_rec(id).ok_or_else(|| node_not_found(id))?;
         let affected = self.affected_indexes(rec, None, Some(key));

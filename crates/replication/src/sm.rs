@@ -87,11 +87,6 @@ pub const MIN_SNAPSHOT_LOG_BYTES: u64 = 8 << 20;
 /// take one: replaying it is quick.
 const SHUTDOWN_SNAPSHOT_LOG_BYTES: u64 = 1 << 20;
 
-/// What one log entry costs in memory besides its payload (the log store's
-/// map entry and openraft's bookkeeping), so that many tiny entries count
-/// for what they hold.
-const ENTRY_OVERHEAD: u64 = 256;
-
 impl Growth {
     fn new(cap: u64, last_snapshot: u64) -> Self {
         Growth {
@@ -104,7 +99,7 @@ impl Growth {
 
     fn applied(&self, payload: usize) {
         use std::sync::atomic::Ordering::Relaxed;
-        let size = payload as u64 + ENTRY_OVERHEAD;
+        let size = payload as u64 + crate::store::ENTRY_OVERHEAD;
         let since = self.since.fetch_add(size, Relaxed) + size;
         let want = self
             .last_snapshot

@@ -74,10 +74,14 @@ pub fn decode_entry(bytes: &[u8]) -> io::Result<Entry> {
     postcard::from_bytes(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
-/// What an entry holds in memory, about: its command's payload and a
-/// fixed allowance for the entry itself.
+/// What one log entry costs in memory besides its payload (the log store's
+/// map entry and openraft's bookkeeping), so that many tiny entries count
+/// for what they hold.
+pub(crate) const ENTRY_OVERHEAD: u64 = 256;
+
+/// What an entry holds in memory, about: its command's payload and
+/// `ENTRY_OVERHEAD`.
 fn entry_bytes(entry: &Entry) -> u64 {
-    const ENTRY_OVERHEAD: u64 = 256;
     ENTRY_OVERHEAD
         + match &entry.payload {
             openraft::EntryPayload::Normal(cmd) => cmd.payload.len() as u64,
