@@ -11,7 +11,8 @@ use causeway_value::{
     spatial, Code, DateTime, Duration, Error, LocalDateTime, Map, Result, Time, Tz, Value,
 };
 
-use crate::store::{NodeRec, Props, Stored, Sym};
+use crate::base::RelBaseBuilder;
+use crate::store::{NodeRec, Props, PropsRef, Stored, StoredRef, Sym};
 use crate::{
     Change, ChangeSet, ConstraintDef, ConstraintType, EntityType, FulltextIndexDef, Graph,
     IndexDef, IndexType, PointSettings, Similarity, VectorIndexDef, MAX_DIMENSIONS,
@@ -189,16 +190,16 @@ impl W {
             self.value(v);
         }
     }
-    fn props(&mut self, p: &Props) {
-        self.len(p.entries().len());
-        for (k, v) in p.entries() {
+    fn props(&mut self, p: PropsRef<'_>) {
+        self.len(p.len());
+        p.for_each(|k, v| {
             self.str(k);
             match v {
                 // Written without building a `Value` first.
-                Stored::Str(s) => self.string_value(s),
+                StoredRef::Str(s) => self.string_value(s),
                 other => self.value(&other.get()),
             }
-        }
+        });
     }
     fn index_def(&mut self, d: &IndexDef) {
         self.str(&d.name);
@@ -744,15 +745,19 @@ pub(crate) fn encode_graph(g: &Graph) -> Vec<u8> {
     for (id, rec) in g.nodes.iter() {
         w.u64(*id);
         w.strs(&rec.labels);
-        w.props(&rec.props);
+        w.props(rec.props.view());
     }
-    w.len(g.rels.len());
-    for (id, rec) in g.rels.iter() {
-        w.u64(*id);
-        w.str(&rec.ty);
+    let rels = g.all_rels();
+    w.len(rels.len());
+    for id in rels {
+        let Some(rec) = g.rel_view(id) else {
+            continue;
+        };
+        w.u64(id);
+        w.str(rec.ty);
         w.u64(rec.start);
         w.u64(rec.end);
-        w.props(&rec.props);
+        w.props(rec.props);
     }
     let plain: Vec<&IndexDef> = g
         .indexes
@@ -843,27 +848,40 @@ pub(crate) fn decode_graph(bytes: &[u8]) -> Result<Graph> {
             },
         );
     }
+    // Relationships go straight into the base's arrays.
     let n = r.count(5)?;
     let mut last = None;
+    let mut base = RelBaseBuilder::default();
     for _ in 0..n {
         let id = r.u64()?;
         if last.is_some_and(|l| id <= l) {
             return Err(corrupt("relationship ids out of order"));
         }
         last = Some(id);
-        let ty: Sym = {
-            let t = r.str()?;
-            g.intern(t)
-        };
+        let ty = r.str()?;
         let start = r.u64()?;
         let end = r.u64()?;
-        let props = read_props(&mut r, &mut g)?;
         if !g.node_exists(start) || !g.node_exists(end) {
             return Err(corrupt("relationship to missing node"));
         }
-        g.insert_rel_rec(id, Arc::clone(&ty), start, end, props)?;
+        if !base.has_room() {
+            return Err(corrupt("too many relationships"));
+        }
+        base.push(id, ty, start, end, |t| g.intern(t));
+        let np = r.count(2)?;
+        for _ in 0..np {
+            let k = r.str()?;
+            let Some(v) = Stored::new(r.value(0)?) else {
+                return Err(corrupt("bad property"));
+            };
+            if !base.props.push(k, v, |k| g.intern(k)) {
+                return Err(corrupt("bad property"));
+            }
+        }
+        base.props.end_row();
     }
-    g.shrink_adjacency();
+    g.base = Arc::new(base.finish());
+    g.next_rel = g.next_rel.max(last.map_or(0, |l| l.saturating_add(1)));
     let n = r.count(4)?;
     for _ in 0..n {
         let d = r.index_def()?;

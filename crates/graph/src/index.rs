@@ -9,7 +9,7 @@ use imbl::{OrdMap, OrdSet};
 
 use crate::key::Key;
 use crate::spatial;
-use crate::store::{NodeRec, Props};
+use crate::store::{NodeRec, PropsRef};
 use crate::{Bound, EntityType, Graph, IndexDef, IndexType, NodeId, RelId};
 
 /// The nodes under one key. Most keys of a typical index (and every key of
@@ -92,7 +92,7 @@ impl Index {
 
     /// The entity's key in this index; `None` if it lacks any of the
     /// properties (such entities are not indexed, as in Neo4j).
-    pub(crate) fn key_for(&self, props: &Props) -> Option<Key> {
+    pub(crate) fn key_for(&self, props: PropsRef<'_>) -> Option<Key> {
         self.key_with(|k| props.get(k))
     }
 
@@ -327,7 +327,7 @@ impl Graph {
             let key = it
                 .by_ref()
                 .find(|(i, _)| *i == p)
-                .and_then(|(_, ix)| ix.key_for(&rec.props));
+                .and_then(|(_, ix)| ix.key_for(rec.props.view()));
             out.push(key);
         }
         out
@@ -353,7 +353,7 @@ impl Graph {
             }
             pos.next();
             let old = old.next().flatten();
-            let new = ix.key_for(&rec.props);
+            let new = ix.key_for(rec.props.view());
             // Keys are canonical, so equal means the entry stays put.
             if new == old {
                 continue;
@@ -396,7 +396,7 @@ impl Graph {
         }
         for ix in Arc::make_mut(&mut self.indexes).values_mut() {
             if applies(ix) {
-                if let Some(k) = ix.key_for(&rec.props) {
+                if let Some(k) = ix.key_for(rec.props.view()) {
                     f(ix, k);
                 }
             }
@@ -418,8 +418,8 @@ impl Graph {
         &mut self,
         id: RelId,
         ty: &str,
-        old: Option<&Props>,
-        new: Option<&Props>,
+        old: Option<PropsRef<'_>>,
+        new: Option<PropsRef<'_>>,
     ) {
         // Checking first keeps unrelated writes from copying a shared map.
         if !self.has_rel_index(ty, None) {
@@ -451,7 +451,7 @@ impl Graph {
                 if let Some(ids) = self.labels.get(ix.def.label.as_str()) {
                     for id in ids.iter() {
                         if let Some(rec) = self.node_rec(*id) {
-                            if let Some(k) = ix.key_for(&rec.props) {
+                            if let Some(k) = ix.key_for(rec.props.view()) {
                                 ix.insert(k, *id);
                             }
                         }
@@ -459,12 +459,10 @@ impl Graph {
                 }
             }
             EntityType::Relationship => {
-                if let Some(ids) = self.types.get(ix.def.label.as_str()) {
-                    for id in ids.iter() {
-                        if let Some(rec) = self.rel_rec(*id) {
-                            if let Some(k) = ix.key_for(&rec.props) {
-                                ix.insert(k, *id);
-                            }
+                for id in self.rels_with_type(&ix.def.label) {
+                    if let Some(rec) = self.rel_view(id) {
+                        if let Some(k) = ix.key_for(rec.props) {
+                            ix.insert(k, id);
                         }
                     }
                 }

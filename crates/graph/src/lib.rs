@@ -42,11 +42,13 @@
 //!   never allocates more than the input could describe.
 
 mod ann;
+mod base;
 mod codec;
 mod fulltext;
 mod ids;
 mod index;
 mod key;
+mod rels;
 mod schema;
 mod spatial;
 mod store;
@@ -67,6 +69,7 @@ use std::sync::Arc;
 use causeway_value::{Counters, Map, Result, Value};
 use imbl::{OrdMap, OrdSet, Vector};
 
+use crate::base::RelBase;
 use crate::index::Index;
 use crate::key::Key;
 use crate::store::{NodeRec, RelRec, Sym};
@@ -170,8 +173,16 @@ pub struct Graph {
     next_node: NodeId,
     next_rel: RelId,
     nodes: OrdMap<NodeId, Arc<NodeRec>>,
+    /// Relationships written since `base` was built (`rels.rs`).
     rels: OrdMap<RelId, Arc<RelRec>>,
+    /// The relationships of the snapshot this graph was decoded from;
+    /// shared, never changed.
+    base: Arc<RelBase>,
+    /// Base rows superseded since; behind an `Arc` because few graphs
+    /// have any, and a transaction carries several graph values.
+    dead: Arc<rels::Dead>,
     labels: OrdMap<Sym, OrdSet<NodeId>>,
+    /// `rels` by type.
     types: OrdMap<Sym, OrdSet<RelId>>,
     /// Every property key ever written (Neo4j keeps unused ones listed too).
     prop_keys: OrdSet<Sym>,
@@ -200,7 +211,7 @@ impl fmt::Debug for Graph {
         f.debug_struct("Graph")
             .field("version", &self.version)
             .field("nodes", &self.nodes.len())
-            .field("relationships", &self.rels.len())
+            .field("relationships", &self.rel_count())
             .field("indexes", &self.indexes.len())
             .field("constraints", &self.constraints.len())
             .finish()
@@ -227,9 +238,9 @@ impl Graph {
         Stats {
             version: self.version,
             nodes: self.nodes.len(),
-            relationships: self.rels.len(),
+            relationships: self.rel_count(),
             labels: self.labels.len(),
-            rel_types: self.types.len(),
+            rel_types: self.rel_types().len(),
             property_keys: self.prop_keys.len(),
             indexes: self.indexes.len() + self.vector_indexes.len() + self.fulltext_indexes.len(),
             constraints: self.constraints.len(),
@@ -241,23 +252,13 @@ impl Graph {
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
-    pub fn rel_count(&self) -> usize {
-        self.rels.len()
-    }
     /// Nodes carrying `label`, without materializing them.
     pub fn label_count(&self, label: &str) -> usize {
         self.labels.get(label).map_or(0, |s| s.len())
     }
-    /// Relationships of `rel_type`, without materializing them.
-    pub fn type_count(&self, rel_type: &str) -> usize {
-        self.types.get(rel_type).map_or(0, |s| s.len())
-    }
 
     pub fn node_exists(&self, id: NodeId) -> bool {
         self.nodes.contains_key(&id)
-    }
-    pub fn rel_exists(&self, id: RelId) -> bool {
-        self.rels.contains_key(&id)
     }
     /// Labels in the order they were added.
     pub fn node_labels(&self, id: NodeId) -> Option<Vec<&str>> {
@@ -273,28 +274,25 @@ impl Graph {
         self.node_rec(id)?.props.get(key)
     }
     pub fn node_props(&self, id: NodeId) -> Option<Map> {
-        self.node_rec(id).map(|r| r.props.to_map())
+        self.node_rec(id).map(|r| r.props.view().to_map())
     }
     pub fn node_keys(&self, id: NodeId) -> Option<Vec<&str>> {
-        self.node_rec(id).map(|r| r.props.keys())
+        self.node_rec(id).map(|r| r.props.view().keys())
     }
 
     pub fn rel(&self, id: RelId) -> Option<RelRef<'_>> {
-        self.rel_rec(id).map(|r| RelRef {
+        self.rel_view(id).map(|r| RelRef {
             id,
-            rel_type: &r.ty,
+            rel_type: r.ty,
             start: r.start,
             end: r.end,
         })
     }
-    pub fn rel_prop(&self, id: RelId, key: &str) -> Option<Cow<'_, Value>> {
-        self.rel_rec(id)?.props.get(key)
-    }
     pub fn rel_props(&self, id: RelId) -> Option<Map> {
-        self.rel_rec(id).map(|r| r.props.to_map())
+        self.rel_view(id).map(|r| r.props.to_map())
     }
     pub fn rel_keys(&self, id: RelId) -> Option<Vec<&str>> {
-        self.rel_rec(id).map(|r| r.props.keys())
+        self.rel_view(id).map(|r| r.props.keys())
     }
 
     /// All node ids in ascending order. The returned collection is owned
@@ -306,15 +304,6 @@ impl Graph {
     pub fn nodes_with_label(&self, label: &str) -> Vec<NodeId> {
         self.labels
             .get(label)
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default()
-    }
-    pub fn all_rels(&self) -> Vec<RelId> {
-        self.rels.keys().copied().collect()
-    }
-    pub fn rels_with_type(&self, rel_type: &str) -> Vec<RelId> {
-        self.types
-            .get(rel_type)
             .map(|s| s.iter().copied().collect())
             .unwrap_or_default()
     }
@@ -341,25 +330,6 @@ impl Graph {
             self.expand_rec(rec, node, dir, types, f);
         }
     }
-    pub fn degree(&self, node: NodeId, dir: Dir, types: &[String]) -> usize {
-        let Some(rec) = self.node_rec(node) else {
-            return 0;
-        };
-        match dir {
-            Dir::Out => rec.out.count(types, &self.syms),
-            Dir::In => rec.inc.count(types, &self.syms),
-            Dir::Both => {
-                let mut n = rec.out.count(types, &self.syms);
-                rec.inc.for_each(types, &self.syms, |_, o| {
-                    if o != node {
-                        n += 1
-                    }
-                });
-                n
-            }
-        }
-    }
-
     /// The node index on `label(property)`, if one exists.
     pub fn find_index(&self, label: &str, property: &str) -> Option<&IndexDef> {
         self.index_on(label, property).map(|ix| &*ix.def)
@@ -505,16 +475,9 @@ impl Graph {
     pub fn labels(&self) -> Vec<String> {
         self.labels.keys().map(|l| l.to_string()).collect()
     }
-    /// Relationship types currently in use, sorted.
-    pub fn rel_types(&self) -> Vec<String> {
-        self.types.keys().map(|l| l.to_string()).collect()
-    }
     /// Whether a label is in use (a name Neo4j would have a token for).
     pub fn knows_label(&self, label: &str) -> bool {
         self.labels.contains_key(label)
-    }
-    pub fn knows_rel_type(&self, rel_type: &str) -> bool {
-        self.types.contains_key(rel_type)
     }
     pub fn knows_property_key(&self, key: &str) -> bool {
         self.prop_keys.contains(key)
@@ -531,11 +494,11 @@ impl Graph {
         Some(causeway_value::Node {
             id,
             labels: r.labels.iter().map(|l| l.to_string()).collect(),
-            props: r.props.to_map(),
+            props: r.props.view().to_map(),
         })
     }
     pub fn rel_value(&self, id: RelId) -> Option<causeway_value::Relationship> {
-        let r = self.rel_rec(id)?;
+        let r = self.rel_view(id)?;
         Some(causeway_value::Relationship {
             id,
             start: r.start,

@@ -359,8 +359,8 @@ impl Graph {
             ))
         };
         let props_of = |id: u64| match def.entity {
-            EntityType::Node => self.node_rec(id).map(|r| &r.props),
-            EntityType::Relationship => self.rel_rec(id).map(|r| &r.props),
+            EntityType::Node => self.node_rec(id).map(|r| r.props.view()),
+            EntityType::Relationship => self.rel_view(id).map(|r| r.props),
         };
         if matches!(def.kind, ConstraintType::NotNull | ConstraintType::NodeKey) {
             let ids = match def.entity {

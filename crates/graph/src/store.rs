@@ -8,7 +8,8 @@ use std::sync::Arc;
 use causeway_value::{Code, Error, Result, Value};
 use imbl::{OrdMap, OrdSet};
 
-use crate::{Dir, EntityType, Graph, NodeId, RelId};
+use crate::base::Columns;
+use crate::{EntityType, Graph, NodeId, RelId};
 
 pub(crate) type Sym = Arc<str>;
 
@@ -42,16 +43,48 @@ impl Stored {
         })
     }
 
+    pub(crate) fn as_ref(&self) -> StoredRef<'_> {
+        match self {
+            Stored::Bool(b) => StoredRef::Bool(*b),
+            Stored::Int(i) => StoredRef::Int(*i),
+            Stored::Float(f) => StoredRef::Float(*f),
+            Stored::Str(s) => StoredRef::Str(s),
+            Stored::Other(v) => StoredRef::Other(v),
+        }
+    }
+}
+
+/// A stored value, borrowed from the maps' records or the base's columns.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum StoredRef<'a> {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+    Other(&'a Value),
+}
+
+impl<'a> StoredRef<'a> {
     /// The value as callers see it: borrowed where the store holds a whole
     /// `Value`, built for the inline forms (a copy, or one allocation for
     /// a string, which every read of a string paid before too).
-    pub(crate) fn get(&self) -> Cow<'_, Value> {
+    pub(crate) fn get(self) -> Cow<'a, Value> {
         match self {
-            Stored::Bool(b) => Cow::Owned(Value::Bool(*b)),
-            Stored::Int(i) => Cow::Owned(Value::Int(*i)),
-            Stored::Float(f) => Cow::Owned(Value::Float(*f)),
-            Stored::Str(s) => Cow::Owned(Value::String(s.to_string())),
-            Stored::Other(v) => Cow::Borrowed(v),
+            StoredRef::Bool(b) => Cow::Owned(Value::Bool(b)),
+            StoredRef::Int(i) => Cow::Owned(Value::Int(i)),
+            StoredRef::Float(f) => Cow::Owned(Value::Float(f)),
+            StoredRef::Str(s) => Cow::Owned(Value::String(s.to_string())),
+            StoredRef::Other(v) => Cow::Borrowed(v),
+        }
+    }
+
+    fn to_stored(self) -> Stored {
+        match self {
+            StoredRef::Bool(b) => Stored::Bool(b),
+            StoredRef::Int(i) => Stored::Int(i),
+            StoredRef::Float(f) => Stored::Float(f),
+            StoredRef::Str(s) => Stored::Str(s.into()),
+            StoredRef::Other(v) => Stored::Other(Box::new(v.clone())),
         }
     }
 }
@@ -69,20 +102,16 @@ impl Props {
         Props(entries.into_boxed_slice())
     }
 
-    pub(crate) fn entries(&self) -> &[(Sym, Stored)] {
-        &self.0
-    }
-
-    fn stored(&self, key: &str) -> Option<&Stored> {
-        self.0.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
+    pub(crate) fn view(&self) -> PropsRef<'_> {
+        PropsRef::Map(self)
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<Cow<'_, Value>> {
-        self.stored(key).map(Stored::get)
+        self.view().get(key)
     }
 
     pub(crate) fn has(&self, key: &str) -> bool {
-        self.stored(key).is_some()
+        self.view().has(key)
     }
 
     /// `Null` removes.
@@ -104,16 +133,69 @@ impl Props {
             }
         }
     }
+}
 
-    pub(crate) fn to_map(&self) -> causeway_value::Map {
-        self.0
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.get().into_owned()))
-            .collect()
+/// An entity's properties, wherever they are kept.
+#[derive(Clone, Copy)]
+pub(crate) enum PropsRef<'a> {
+    Map(&'a Props),
+    Base(&'a Columns, u32),
+}
+
+impl<'a> PropsRef<'a> {
+    fn stored(self, key: &str) -> Option<StoredRef<'a>> {
+        match self {
+            PropsRef::Map(p) => {
+                p.0.iter()
+                    .find(|(k, _)| &**k == key)
+                    .map(|(_, v)| v.as_ref())
+            }
+            PropsRef::Base(c, row) => c.get(row, key),
+        }
     }
 
-    pub(crate) fn keys(&self) -> Vec<&str> {
-        self.0.iter().map(|(k, _)| &**k).collect()
+    pub(crate) fn get(self, key: &str) -> Option<Cow<'a, Value>> {
+        self.stored(key).map(StoredRef::get)
+    }
+
+    pub(crate) fn has(self, key: &str) -> bool {
+        self.stored(key).is_some()
+    }
+
+    pub(crate) fn len(self) -> usize {
+        match self {
+            PropsRef::Map(p) => p.0.len(),
+            PropsRef::Base(c, row) => c.len(row),
+        }
+    }
+
+    /// `f(key, value)` in the order the keys were first set.
+    pub(crate) fn for_each(self, mut f: impl FnMut(&'a Sym, StoredRef<'a>)) {
+        match self {
+            PropsRef::Map(p) => p.0.iter().for_each(|(k, v)| f(k, v.as_ref())),
+            PropsRef::Base(c, row) => c.for_each(row, f),
+        }
+    }
+
+    pub(crate) fn to_map(self) -> causeway_value::Map {
+        let mut m = causeway_value::Map::new();
+        self.for_each(|k, v| {
+            m.insert(k.to_string(), v.get().into_owned());
+        });
+        m
+    }
+
+    pub(crate) fn keys(self) -> Vec<&'a str> {
+        let mut out = Vec::with_capacity(self.len());
+        self.for_each(|k, _| out.push(&**k));
+        out
+    }
+
+    /// An owned copy, for a relationship moving from the base to the maps.
+    pub(crate) fn to_props(self) -> Props {
+        let mut entries = Vec::with_capacity(self.len());
+        self.for_each(|k, v| entries.push((k.clone(), v.to_stored())));
+        Props::from_entries(entries)
     }
 }
 
@@ -185,55 +267,47 @@ impl Adj {
         syms: &OrdSet<Sym>,
         mut f: impl FnMut(RelId, NodeId),
     ) {
+        self.for_each_typed(types, syms, |_, r, o| f(r, o))
+    }
+
+    /// `for_each`, with each entry's type.
+    pub(crate) fn for_each_typed<'a>(
+        &'a self,
+        types: &[String],
+        syms: &OrdSet<Sym>,
+        mut f: impl FnMut(&'a Sym, RelId, NodeId),
+    ) {
         match self {
             Adj::Small(v) => {
                 for e in v {
                     if types.is_empty() || types.iter().any(|t| **t == *e.ty) {
-                        f(e.rel, e.other);
+                        f(&e.ty, e.rel, e.other);
                     }
                 }
             }
             Adj::Large(m) => {
                 if types.is_empty() {
-                    for ((_, r), o) in m.iter() {
-                        f(*r, *o);
+                    for ((t, r), o) in m.iter() {
+                        f(t, *r, *o);
                     }
                 } else {
-                    let mut seen: Vec<&str> = Vec::with_capacity(types.len());
-                    for t in types {
-                        // A type listed twice must not yield its rels twice.
-                        if seen.contains(&t.as_str()) {
-                            continue;
-                        }
-                        seen.push(t.as_str());
-                        // A name never interned is on no relationship.
-                        let Some(lo) = syms.get(t.as_str()) else {
-                            continue;
-                        };
+                    // Each named type once, in name order, as the small
+                    // form and the base give them; a name never interned is
+                    // on no relationship.
+                    let mut wanted: Vec<&Sym> =
+                        types.iter().filter_map(|t| syms.get(t.as_str())).collect();
+                    wanted.sort_unstable();
+                    wanted.dedup();
+                    for lo in wanted {
                         let start = (lo.clone(), 0u64);
                         let end = (lo.clone(), u64::MAX);
-                        for ((_, r), o) in m.range(start..=end) {
-                            f(*r, *o);
+                        for ((t, r), o) in m.range(start..=end) {
+                            f(t, *r, *o);
                         }
                     }
                 }
             }
         }
-    }
-
-    fn shrink(&mut self) {
-        if let Adj::Small(v) = self {
-            v.shrink_to_fit();
-        }
-    }
-
-    pub(crate) fn count(&self, types: &[String], syms: &OrdSet<Sym>) -> usize {
-        if types.is_empty() {
-            return self.len();
-        }
-        let mut n = 0;
-        self.for_each(types, syms, |_, _| n += 1);
-        n
     }
 }
 
@@ -248,9 +322,6 @@ pub(crate) struct NodeRec {
 impl NodeRec {
     pub(crate) fn has_label(&self, l: &str) -> bool {
         self.labels.iter().any(|x| &**x == l)
-    }
-    pub(crate) fn has_rels(&self) -> bool {
-        self.out.len() + self.inc.len() > 0
     }
 }
 
@@ -319,26 +390,8 @@ impl Graph {
         Props::from_entries(entries)
     }
 
-    /// Gives back the spare room adjacency vectors grow when a graph is
-    /// built one relationship at a time (a decoded snapshot): doubling
-    /// leaves a quarter of them empty on average.
-    pub(crate) fn shrink_adjacency(&mut self) {
-        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
-        for id in ids {
-            if let Some(rec) = self.nodes.get_mut(&id) {
-                let rec = Arc::make_mut(rec);
-                rec.out.shrink();
-                rec.inc.shrink();
-            }
-        }
-    }
-
     pub(crate) fn node_rec(&self, id: NodeId) -> Option<&NodeRec> {
         self.nodes.get(&id).map(|a| &**a)
-    }
-
-    pub(crate) fn rel_rec(&self, id: RelId) -> Option<&RelRec> {
-        self.rels.get(&id).map(|a| &**a)
     }
 
     fn node_mut(&mut self, id: NodeId) -> Result<&mut NodeRec> {
@@ -346,28 +399,6 @@ impl Graph {
             .get_mut(&id)
             .map(Arc::make_mut)
             .ok_or_else(|| node_not_found(id))
-    }
-
-    pub(crate) fn expand_rec(
-        &self,
-        rec: &NodeRec,
-        node: NodeId,
-        dir: Dir,
-        types: &[String],
-        mut f: impl FnMut(RelId, NodeId),
-    ) {
-        match dir {
-            Dir::Out => rec.out.for_each(types, &self.syms, f),
-            Dir::In => rec.inc.for_each(types, &self.syms, f),
-            Dir::Both => {
-                rec.out.for_each(types, &self.syms, &mut f);
-                rec.inc.for_each(types, &self.syms, |r, o| {
-                    if o != node {
-                        f(r, o)
-                    }
-                });
-            }
-        }
     }
 
     // ---- primitives -------------------------------------------------------
@@ -420,7 +451,7 @@ impl Graph {
         ty: &str,
         props: &causeway_value::Map,
     ) -> Result<()> {
-        if self.rels.contains_key(&id) {
+        if self.rel_exists(id) {
             return Err(Error::new(
                 Code::Unknown,
                 format!("relationship id {id} is already allocated"),
@@ -434,12 +465,14 @@ impl Graph {
         }
         let ty = self.intern(ty);
         let p = self.new_props(props);
-        self.insert_rel_rec(id, ty, start, end, p)
+        self.rel_index_update(id, &ty, None, Some(p.view()));
+        self.search_touch(EntityType::Relationship, id, [&*ty], None);
+        self.link_rel(id, ty, start, end, p)
     }
 
-    /// Links a relationship between two existing nodes into the adjacency,
-    /// type and property indexes. Callers have checked that `id` is free.
-    pub(crate) fn insert_rel_rec(
+    /// Puts a relationship between two existing nodes into the maps and
+    /// their adjacency. Callers have checked that `id` is free.
+    pub(crate) fn link_rel(
         &mut self,
         id: RelId,
         ty: Sym,
@@ -450,8 +483,6 @@ impl Graph {
         self.node_mut(start)?.out.insert(ty.clone(), id, end);
         self.node_mut(end)?.inc.insert(ty.clone(), id, start);
         self.types.entry(ty.clone()).or_default().insert(id);
-        self.rel_index_update(id, &ty, None, Some(&p));
-        self.search_touch(EntityType::Relationship, id, [&*ty], None);
         self.rels.insert(
             id,
             Arc::new(RelRec {
@@ -488,7 +519,8 @@ impl Graph {
     }
 
     pub(crate) fn raw_set_rel_prop(&mut self, id: RelId, key: &str, value: Value) -> Result<()> {
-        let rec = self.rel_rec(id).ok_or_else(|| rel_not_found(id))?;
+        self.rel_into_maps(id)?;
+        let rec = self.rels.get(&id).ok_or_else(|| rel_not_found(id))?;
         let indexed = self.has_rel_index(&rec.ty, Some(key));
         let before = indexed.then(|| rec.props.clone());
         let k = self.intern(key);
@@ -507,10 +539,10 @@ impl Graph {
                 .get(&id)
                 .cloned()
                 .ok_or_else(|| rel_not_found(id))?;
-            self.rel_index_update(id, &rec.ty, Some(&before), Some(&rec.props));
+            self.rel_index_update(id, &rec.ty, Some(before.view()), Some(rec.props.view()));
         }
         if self.has_search_indexes() {
-            if let Some(ty) = self.rel_rec(id).map(|r| r.ty.clone()) {
+            if let Some(ty) = self.rels.get(&id).map(|r| r.ty.clone()) {
                 self.search_touch(EntityType::Relationship, id, [&*ty], Some(key));
             }
         }
@@ -578,8 +610,10 @@ impl Graph {
     }
 
     pub(crate) fn raw_delete_rel(&mut self, id: RelId) -> Result<()> {
-        let rec = self.rels.remove(&id).ok_or_else(|| rel_not_found(id))?;
-        self.rel_index_update(id, &rec.ty, Some(&rec.props), None);
+        let Some(rec) = self.rels.remove(&id) else {
+            return self.delete_base_rel(id);
+        };
+        self.rel_index_update(id, &rec.ty, Some(rec.props.view()), None);
         self.search_touch(EntityType::Relationship, id, [&*rec.ty], None);
         if let Ok(n) = self.node_mut(rec.start) {
             n.out.remove(&rec.ty, id);
@@ -606,7 +640,7 @@ impl Graph {
             .get(&id)
             .cloned()
             .ok_or_else(|| node_not_found(id))?;
-        if rec.has_rels() {
+        if self.node_has_rels(&rec, id) {
             return Err(connected_node(id));
         }
         self.index_remove_node(id, &rec, None);

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use causeway_value::{Code, Error, Map, Result, Value};
 
 use crate::schema::{duplicate_error, missing_props_error};
-use crate::store::{node_not_found, rel_not_found, Props};
+use crate::store::{node_not_found, rel_not_found, PropsRef};
 use crate::{Change, ConstraintType, EntityType, NodeId, RelId, TxGraph};
 
 fn type_error(msg: &str) -> Error {
@@ -239,7 +239,7 @@ impl TxGraph {
 
     pub(crate) fn tx_set_rel_prop(&mut self, id: RelId, key: &str, value: Value) -> Result<()> {
         check_storable(&value)?;
-        let rec = self.graph.rel_rec(id).ok_or_else(|| rel_not_found(id))?;
+        let rec = self.graph.rel_view(id).ok_or_else(|| rel_not_found(id))?;
         if value.is_null() && !rec.props.has(key) {
             return Ok(());
         }
@@ -247,7 +247,7 @@ impl TxGraph {
             self.check_unique(
                 EntityType::Relationship,
                 id,
-                &|t| t == &*rec.ty,
+                &|t| t == &**rec.ty,
                 &|k| {
                     if k == key {
                         Some(Cow::Borrowed(&value))
@@ -255,7 +255,7 @@ impl TxGraph {
                         rec.props.get(k)
                     }
                 },
-                Some(&rec.ty),
+                Some(rec.ty),
                 Some(key),
             )?;
         }
@@ -311,15 +311,14 @@ impl TxGraph {
         let Some(rec) = self.graph.node_rec(id) else {
             return Ok(());
         };
-        if rec.has_rels() {
+        if self.graph.node_has_rels(rec, id) {
             if !detach {
                 return Err(crate::store::connected_node(id));
             }
-            let mut rels: Vec<RelId> = Vec::with_capacity(rec.out.len() + rec.inc.len());
-            rec.out.for_each(&[], &self.graph.syms, |r, _| rels.push(r));
-            rec.inc.for_each(&[], &self.graph.syms, |r, _| rels.push(r));
+            let mut rels: Vec<RelId> = Vec::new();
+            self.graph
+                .expand_rec(rec, id, crate::Dir::Both, &[], |r, _| rels.push(r));
             rels.sort_unstable();
-            rels.dedup();
             for r in rels {
                 self.tx_delete_rel(r)?;
             }
@@ -346,16 +345,17 @@ impl TxGraph {
         }
         for id in self.touched.iter() {
             if let Some(rec) = self.graph.node_rec(*id) {
-                self.validate_entity(EntityType::Node, *id, &|l| rec.has_label(l), &rec.props)?;
+                let props = rec.props.view();
+                self.validate_entity(EntityType::Node, *id, &|l| rec.has_label(l), props)?;
             }
         }
         for id in self.touched_rels.iter() {
-            if let Some(rec) = self.graph.rel_rec(*id) {
+            if let Some(rec) = self.graph.rel_view(*id) {
                 self.validate_entity(
                     EntityType::Relationship,
                     *id,
-                    &|t| t == &*rec.ty,
-                    &rec.props,
+                    &|t| t == &**rec.ty,
+                    rec.props,
                 )?;
             }
         }
@@ -367,7 +367,7 @@ impl TxGraph {
         entity: EntityType,
         id: u64,
         has_label: &dyn Fn(&str) -> bool,
-        props: &Props,
+        props: PropsRef<'_>,
     ) -> Result<()> {
         for c in self.graph.constraints.values() {
             if c.entity != entity || !has_label(&c.label) {
