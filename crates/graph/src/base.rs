@@ -43,16 +43,21 @@ impl Ids {
     }
 
     pub(crate) fn find(&self, id: u64) -> Option<u32> {
-        let first = *self.0.first()?;
-        // Ids come from counters and few are deleted between rebuilds, so
-        // the row is usually the distance from the first id.
-        if let Some(guess) = id.checked_sub(first) {
-            if self.0.get(guess as usize) == Some(&id) {
-                return Some(guess as u32);
-            }
-        }
-        self.0.binary_search(&id).ok().map(|r| r as u32)
+        find_sorted(&self.0, id).map(|r| r as u32)
     }
+}
+
+/// The position of `id` in ascending `ids`. Ids come from counters and few
+/// are deleted between rebuilds, so it is usually the distance from the
+/// first id.
+pub(crate) fn find_sorted(ids: &[u64], id: u64) -> Option<usize> {
+    let first = *ids.first()?;
+    if let Some(guess) = id.checked_sub(first) {
+        if ids.get(guess as usize) == Some(&id) {
+            return Some(guess as usize);
+        }
+    }
+    ids.binary_search(&id).ok()
 }
 
 enum Column {
@@ -289,32 +294,54 @@ struct Csr {
 }
 
 impl Csr {
-    /// `from[r]` is row `r`'s node on this side, `to[r]` the other end.
-    fn build(from: &[NodeId], to: &[NodeId], ty: &[u32]) -> Csr {
-        let mut order: Vec<u32> = (0..from.len() as u32).collect();
-        order.sort_unstable_by_key(|&r| (from[r as usize], ty[r as usize], r));
-        let mut nodes = Vec::new();
-        let mut ends = Vec::new();
-        let mut halves = Vec::with_capacity(order.len());
-        for (i, &r) in order.iter().enumerate() {
-            let n = from[r as usize];
-            if nodes.last() != Some(&n) {
-                if !nodes.is_empty() {
-                    ends.push(i as u32);
-                }
-                nodes.push(n);
-            }
-            halves.push(Half {
-                other: to[r as usize],
-                row: r,
-                ty: ty[r as usize],
-            });
+    /// `from[r]` is row `r`'s node on this side, `to[r]` the other end;
+    /// every `from[r]` is in `nodes` (ascending).
+    fn build(nodes: &[NodeId], from: &[NodeId], to: &[NodeId], ty: &[u32]) -> Csr {
+        // A counting sort by node: rows are visited in order, so each
+        // node's slice is in row order, and only nodes with relationships
+        // of several types need a sort by type.
+        let pos: Vec<u32> = from
+            .iter()
+            .map(|n| find_sorted(nodes, *n).unwrap_or(0) as u32)
+            .collect();
+        let mut ends = vec![0u32; nodes.len()];
+        for p in &pos {
+            ends[*p as usize] += 1;
         }
-        if !nodes.is_empty() {
-            ends.push(halves.len() as u32);
+        let mut total = 0u32;
+        for e in ends.iter_mut() {
+            total += *e;
+            *e = total;
+        }
+        let mut next: Vec<u32> = std::iter::once(0)
+            .chain(ends.iter().copied())
+            .take(nodes.len())
+            .collect();
+        let filler = Half {
+            other: 0,
+            row: 0,
+            ty: 0,
+        };
+        let mut halves = vec![filler; from.len()];
+        for (r, p) in pos.iter().enumerate() {
+            let slot = &mut next[*p as usize];
+            halves[*slot as usize] = Half {
+                other: to[r],
+                row: r as u32,
+                ty: ty[r],
+            };
+            *slot += 1;
+        }
+        let mut from_ix = 0usize;
+        for end in &ends {
+            let slice = &mut halves[from_ix..*end as usize];
+            if slice.windows(2).any(|w| w[0].ty > w[1].ty) {
+                slice.sort_by_key(|h| (h.ty, h.row));
+            }
+            from_ix = *end as usize;
         }
         Csr {
-            nodes: Ids(nodes),
+            nodes: Ids(nodes.to_vec()),
             ends,
             halves,
         }
@@ -431,7 +458,9 @@ impl RelBaseBuilder {
         self.end.push(end);
     }
 
-    pub(crate) fn finish(self) -> RelBase {
+    /// `nodes`: every node id, ascending; each row's endpoints are among
+    /// them.
+    pub(crate) fn finish(self, nodes: &[NodeId]) -> RelBase {
         let RelBaseBuilder {
             ids,
             mut ty,
@@ -460,11 +489,14 @@ impl RelBaseBuilder {
         // The two directions are independent: large ones are built side by
         // side.
         let (out, inc) = if ids.len() < PARALLEL_FROM {
-            (Csr::build(&start, &end, &ty), Csr::build(&end, &start, &ty))
+            (
+                Csr::build(nodes, &start, &end, &ty),
+                Csr::build(nodes, &end, &start, &ty),
+            )
         } else {
             let (out, inc) = std::thread::scope(|s| {
-                let out = s.spawn(|| Csr::build(&start, &end, &ty));
-                (out.join(), Csr::build(&end, &start, &ty))
+                let out = s.spawn(|| Csr::build(nodes, &start, &end, &ty));
+                (out.join(), Csr::build(nodes, &end, &start, &ty))
             });
             match out {
                 Ok(out) => (out, inc),

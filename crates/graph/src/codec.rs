@@ -11,7 +11,7 @@ use causeway_value::{
     spatial, Code, DateTime, Duration, Error, LocalDateTime, Map, Result, Time, Tz, Value,
 };
 
-use crate::base::RelBaseBuilder;
+use crate::base::{find_sorted, RelBaseBuilder};
 use crate::store::{NodeRec, Props, PropsRef, Stored, StoredRef, Sym};
 use crate::{
     Change, ChangeSet, ConstraintDef, ConstraintType, EntityType, FulltextIndexDef, Graph,
@@ -822,13 +822,13 @@ pub(crate) fn decode_graph(bytes: &[u8]) -> Result<Graph> {
         g.prop_keys.insert(k);
     }
     let n = r.count(3)?;
-    let mut last = None;
+    let mut node_ids: Vec<u64> = Vec::with_capacity(n);
     for _ in 0..n {
         let id = r.u64()?;
-        if last.is_some_and(|l| id <= l) {
+        if node_ids.last().is_some_and(|l| id <= *l) {
             return Err(corrupt("node ids out of order"));
         }
-        last = Some(id);
+        node_ids.push(id);
         let nl = r.count(1)?;
         let mut labels: Vec<Sym> = Vec::with_capacity(nl);
         for _ in 0..nl {
@@ -861,7 +861,7 @@ pub(crate) fn decode_graph(bytes: &[u8]) -> Result<Graph> {
         let ty = r.str()?;
         let start = r.u64()?;
         let end = r.u64()?;
-        if !g.node_exists(start) || !g.node_exists(end) {
+        if find_sorted(&node_ids, start).is_none() || find_sorted(&node_ids, end).is_none() {
             return Err(corrupt("relationship to missing node"));
         }
         if !base.has_room() {
@@ -880,7 +880,7 @@ pub(crate) fn decode_graph(bytes: &[u8]) -> Result<Graph> {
         }
         base.props.end_row();
     }
-    g.base = Arc::new(base.finish());
+    g.base = Arc::new(base.finish(&node_ids));
     g.next_rel = g.next_rel.max(last.map_or(0, |l| l.saturating_add(1)));
     let n = r.count(4)?;
     for _ in 0..n {
