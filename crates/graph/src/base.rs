@@ -276,6 +276,30 @@ impl ColumnsBuilder {
     }
 }
 
+/// Rows (positions in `keys`) grouped by key, in row order within each
+/// group, and where each group ends; every key is below `groups`.
+fn counting_sort(keys: &[u32], groups: usize) -> (Vec<u32>, Vec<u32>) {
+    let mut ends = vec![0u32; groups];
+    for k in keys {
+        ends[*k as usize] += 1;
+    }
+    let mut total = 0u32;
+    for e in ends.iter_mut() {
+        total += *e;
+        *e = total;
+    }
+    let mut next: Vec<u32> = std::iter::once(0)
+        .chain(ends.iter().copied())
+        .take(groups)
+        .collect();
+    let mut order = vec![0u32; keys.len()];
+    for (r, k) in keys.iter().enumerate() {
+        order[next[*k as usize] as usize] = r as u32;
+        next[*k as usize] += 1;
+    }
+    (ends, order)
+}
+
 /// One end of a relationship as a node's adjacency holds it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Half {
@@ -297,41 +321,22 @@ impl Csr {
     /// `from[r]` is row `r`'s node on this side, `to[r]` the other end;
     /// every `from[r]` is in `nodes` (ascending).
     fn build(nodes: &[NodeId], from: &[NodeId], to: &[NodeId], ty: &[u32]) -> Csr {
-        // A counting sort by node: rows are visited in order, so each
-        // node's slice is in row order, and only nodes with relationships
-        // of several types need a sort by type.
+        // Grouped by node with a counting sort, so each node's slice is in
+        // row order, and only nodes with relationships of several types
+        // need a sort by type.
         let pos: Vec<u32> = from
             .iter()
             .map(|n| find_sorted(nodes, *n).unwrap_or(0) as u32)
             .collect();
-        let mut ends = vec![0u32; nodes.len()];
-        for p in &pos {
-            ends[*p as usize] += 1;
-        }
-        let mut total = 0u32;
-        for e in ends.iter_mut() {
-            total += *e;
-            *e = total;
-        }
-        let mut next: Vec<u32> = std::iter::once(0)
-            .chain(ends.iter().copied())
-            .take(nodes.len())
+        let (ends, order) = counting_sort(&pos, nodes.len());
+        let mut halves: Vec<Half> = order
+            .iter()
+            .map(|&r| Half {
+                other: to[r as usize],
+                row: r,
+                ty: ty[r as usize],
+            })
             .collect();
-        let filler = Half {
-            other: 0,
-            row: 0,
-            ty: 0,
-        };
-        let mut halves = vec![filler; from.len()];
-        for (r, p) in pos.iter().enumerate() {
-            let slot = &mut next[*p as usize];
-            halves[*slot as usize] = Half {
-                other: to[r],
-                row: r as u32,
-                ty: ty[r],
-            };
-            *slot += 1;
-        }
         let mut from_ix = 0usize;
         for end in &ends {
             let slice = &mut halves[from_ix..*end as usize];
@@ -366,8 +371,11 @@ pub(crate) struct RelBase {
     end: Vec<NodeId>,
     /// Sorted by name.
     types: Vec<Sym>,
-    /// Rows per type.
-    type_len: Vec<usize>,
+    /// Type `t`'s rows are `by_type[type_ends[t - 1]..type_ends[t]]`
+    /// (from 0 for the first type), ascending.
+    type_ends: Vec<u32>,
+    /// Empty when there is one type: its rows are all rows.
+    by_type: Vec<u32>,
     props: Columns,
     out: Csr,
     inc: Csr,
@@ -395,8 +403,17 @@ impl RelBase {
             .ok()
             .map(|i| i as u32)
     }
+    fn type_range(&self, ty: u32) -> std::ops::Range<usize> {
+        let t = ty as usize;
+        let from = if t == 0 {
+            0
+        } else {
+            self.type_ends[t - 1] as usize
+        };
+        from..self.type_ends[t] as usize
+    }
     pub(crate) fn type_count(&self, ty: u32) -> usize {
-        self.type_len[ty as usize]
+        self.type_range(ty).len()
     }
     pub(crate) fn type_total(&self) -> u32 {
         self.types.len() as u32
@@ -412,7 +429,13 @@ impl RelBase {
     }
     /// Rows of type `ty`, ascending.
     pub(crate) fn rows_of_type(&self, ty: u32) -> impl Iterator<Item = u32> + '_ {
-        (0..self.ty.len() as u32).filter(move |&r| self.ty[r as usize] == ty)
+        let range = self.type_range(ty);
+        let (all, some) = if self.by_type.is_empty() {
+            (Some(range.start as u32..range.end as u32), None)
+        } else {
+            (None, Some(self.by_type[range].iter().copied()))
+        };
+        all.into_iter().flatten().chain(some.into_iter().flatten())
     }
     /// The node's outgoing (`out`) or incoming relationships, by (type, row).
     pub(crate) fn adjacency(&self, node: NodeId, out: bool) -> &[Half] {
@@ -477,10 +500,12 @@ impl RelBaseBuilder {
         for (new, old) in order.iter().enumerate() {
             renumber[*old as usize] = new as u32;
         }
-        let mut type_len = vec![0usize; types.len()];
         for t in ty.iter_mut() {
             *t = renumber[*t as usize];
-            type_len[*t as usize] += 1;
+        }
+        let (type_ends, mut by_type) = counting_sort(&ty, types.len());
+        if types.len() == 1 {
+            by_type = Vec::new();
         }
         types = order
             .iter()
@@ -509,7 +534,8 @@ impl RelBaseBuilder {
             start,
             end,
             types,
-            type_len,
+            type_ends,
+            by_type,
             props: props.finish(),
             out,
             inc,

@@ -822,6 +822,10 @@ pub(crate) fn decode_graph(bytes: &[u8]) -> Result<Graph> {
         g.prop_keys.insert(k);
     }
     let n = r.count(3)?;
+    // The base numbers nodes with u32 positions.
+    if n > u32::MAX as usize {
+        return Err(corrupt("too many nodes"));
+    }
     let mut node_ids: Vec<u64> = Vec::with_capacity(n);
     for _ in 0..n {
         let id = r.u64()?;

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use causeway_value::{Result, Value};
-use imbl::OrdSet;
+use imbl::{OrdMap, OrdSet};
 
 use crate::base::Half;
 use crate::store::{rel_not_found, NodeRec, PropsRef, Sym};
@@ -29,6 +29,10 @@ pub(crate) struct Dead {
     ids: OrdSet<RelId>,
     /// By base type number; empty until a row dies.
     per_type: Vec<usize>,
+    /// Dead rows per start node (`out`) and end node (`inc`), so a degree
+    /// stays a subtraction.
+    out: OrdMap<NodeId, usize>,
+    inc: OrdMap<NodeId, usize>,
 }
 
 /// A live relationship, wherever it is kept.
@@ -225,12 +229,14 @@ impl Graph {
         }
     }
 
-    /// Relationships in one direction, counted without a walk when nothing
+    /// Relationships in one direction, counted without a walk when no type
     /// filters them.
     fn degree_one_way(&self, rec: &NodeRec, node: NodeId, out: bool, types: &[String]) -> usize {
         let adj = if out { &rec.out } else { &rec.inc };
-        if types.is_empty() && self.dead.ids.is_empty() {
-            return adj.len() + self.base.adjacency(node, out).len();
+        if types.is_empty() {
+            let dead = if out { &self.dead.out } else { &self.dead.inc };
+            let dead = dead.get(&node).copied().unwrap_or(0);
+            return adj.len() + self.base.adjacency(node, out).len() - dead;
         }
         let mut n = 0;
         self.expand_one_way(rec, node, out, types, &mut |_, _| n += 1);
@@ -263,8 +269,11 @@ impl Graph {
     /// Marks a base row superseded.
     fn kill_row(&mut self, id: RelId, row: u32) {
         let t = self.base.ty(row);
+        let (start, end) = (self.base.start(row), self.base.end(row));
         let dead = Arc::make_mut(&mut self.dead);
         dead.ids.insert(id);
+        *dead.out.entry(start).or_insert(0) += 1;
+        *dead.inc.entry(end).or_insert(0) += 1;
         dead.per_type.resize(self.base.type_total() as usize, 0);
         dead.per_type[t as usize] += 1;
     }
