@@ -82,10 +82,7 @@ impl Column {
             Column::Int(v) => StoredRef::Int(v[r]),
             Column::Float(v) => StoredRef::Float(v[r]),
             Column::Bool(v) => StoredRef::Bool(v[r]),
-            Column::Str { ends, text } => {
-                let from = if r == 0 { 0 } else { ends[r - 1] as usize };
-                StoredRef::Str(&text[from..ends[r] as usize])
-            }
+            Column::Str { ends, text } => StoredRef::Str(&text[group(ends, r)]),
             Column::Sparse(v) => {
                 let i = v.binary_search_by_key(&row, |e| e.0).ok()?;
                 v[i].1.as_ref()
@@ -276,6 +273,13 @@ impl ColumnsBuilder {
     }
 }
 
+/// Group `i` of a grouping described by where each group ends: from where
+/// group `i - 1` ends (0 for the first) to `ends[i]`.
+fn group(ends: &[u32], i: usize) -> std::ops::Range<usize> {
+    let from = if i == 0 { 0 } else { ends[i - 1] as usize };
+    from..ends[i] as usize
+}
+
 /// Rows (positions in `keys`) grouped by key, in row order within each
 /// group, and where each group ends; every key is below `groups`.
 fn counting_sort(keys: &[u32], groups: usize) -> (Vec<u32>, Vec<u32>) {
@@ -308,11 +312,11 @@ pub(crate) struct Half {
     pub(crate) ty: u32,
 }
 
-/// Adjacency in one direction: per node, a slice of `halves`.
+/// Adjacency in one direction: per node position (in the base's `nodes`),
+/// a slice of `halves`.
 #[derive(Debug, Default)]
 struct Csr {
-    nodes: Ids,
-    /// Node `i`'s slice ends at `ends[i]` (and starts where `i - 1`'s ends).
+    /// Position `i`'s slice is `group(ends, i)`.
     ends: Vec<u32>,
     halves: Vec<Half>,
 }
@@ -345,20 +349,11 @@ impl Csr {
             }
             from_ix = *end as usize;
         }
-        Csr {
-            nodes: Ids(nodes.to_vec()),
-            ends,
-            halves,
-        }
+        Csr { ends, halves }
     }
 
-    fn of(&self, node: NodeId) -> &[Half] {
-        let Some(i) = self.nodes.find(node) else {
-            return &[];
-        };
-        let i = i as usize;
-        let from = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.halves[from..self.ends[i] as usize]
+    fn of(&self, pos: u32) -> &[Half] {
+        &self.halves[group(&self.ends, pos as usize)]
     }
 }
 
@@ -377,6 +372,9 @@ pub(crate) struct RelBase {
     /// Empty when there is one type: its rows are all rows.
     by_type: Vec<u32>,
     props: Columns,
+    /// Every node of the snapshot, ascending: the positions both
+    /// directions' adjacency is numbered by.
+    nodes: Ids,
     out: Csr,
     inc: Csr,
 }
@@ -404,13 +402,7 @@ impl RelBase {
             .map(|i| i as u32)
     }
     fn type_range(&self, ty: u32) -> std::ops::Range<usize> {
-        let t = ty as usize;
-        let from = if t == 0 {
-            0
-        } else {
-            self.type_ends[t - 1] as usize
-        };
-        from..self.type_ends[t] as usize
+        group(&self.type_ends, ty as usize)
     }
     pub(crate) fn type_count(&self, ty: u32) -> usize {
         self.type_range(ty).len()
@@ -439,10 +431,13 @@ impl RelBase {
     }
     /// The node's outgoing (`out`) or incoming relationships, by (type, row).
     pub(crate) fn adjacency(&self, node: NodeId, out: bool) -> &[Half] {
+        let Some(pos) = self.nodes.find(node) else {
+            return &[];
+        };
         if out {
-            self.out.of(node)
+            self.out.of(pos)
         } else {
-            self.inc.of(node)
+            self.inc.of(pos)
         }
     }
 }
@@ -537,6 +532,7 @@ impl RelBaseBuilder {
             type_ends,
             by_type,
             props: props.finish(),
+            nodes: Ids(nodes.to_vec()),
             out,
             inc,
         }

@@ -792,19 +792,32 @@ pub(crate) fn encode_graph(g: &Graph) -> Vec<u8> {
     w.finish()
 }
 
-fn read_props(r: &mut R<'_>, g: &mut Graph) -> Result<Props> {
+/// Reads an entity's properties into `push(key, value)`, which returns
+/// false for a key the entity already has; a null or repeated key is
+/// corrupt.
+fn read_prop_entries(r: &mut R<'_>, mut push: impl FnMut(&str, Stored) -> bool) -> Result<()> {
     let n = r.count(2)?;
-    let mut entries: Vec<(Sym, Stored)> = Vec::with_capacity(n);
     for _ in 0..n {
         let k = r.str()?;
-        let v = Stored::new(r.value(0)?);
-        let duplicate = entries.iter().any(|(x, _)| &**x == k);
-        let (Some(v), false) = (v, duplicate) else {
+        let Some(v) = Stored::new(r.value(0)?) else {
             return Err(corrupt("bad property"));
         };
-        let k = g.intern(k);
-        entries.push((k, v));
+        if !push(k, v) {
+            return Err(corrupt("bad property"));
+        }
     }
+    Ok(())
+}
+
+fn read_props(r: &mut R<'_>, g: &mut Graph) -> Result<Props> {
+    let mut entries: Vec<(Sym, Stored)> = Vec::new();
+    read_prop_entries(r, |k, v| {
+        if entries.iter().any(|(x, _)| &**x == k) {
+            return false;
+        }
+        entries.push((g.intern(k), v));
+        true
+    })?;
     Ok(Props::from_entries(entries))
 }
 
@@ -872,16 +885,7 @@ pub(crate) fn decode_graph(bytes: &[u8]) -> Result<Graph> {
             return Err(corrupt("too many relationships"));
         }
         base.push(id, ty, start, end, |t| g.intern(t));
-        let np = r.count(2)?;
-        for _ in 0..np {
-            let k = r.str()?;
-            let Some(v) = Stored::new(r.value(0)?) else {
-                return Err(corrupt("bad property"));
-            };
-            if !base.props.push(k, v, |k| g.intern(k)) {
-                return Err(corrupt("bad property"));
-            }
-        }
+        read_prop_entries(&mut r, |k, v| base.props.push(k, v, |k| g.intern(k)))?;
         base.props.end_row();
     }
     g.base = Arc::new(base.finish(&node_ids));

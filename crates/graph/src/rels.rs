@@ -35,6 +35,13 @@ pub(crate) struct Dead {
     inc: OrdMap<NodeId, usize>,
 }
 
+impl Dead {
+    fn has(&self, id: RelId) -> bool {
+        // Most graphs have no dead rows: skip the lookup.
+        !self.ids.is_empty() && self.ids.contains(&id)
+    }
+}
+
 /// A live relationship, wherever it is kept.
 pub(crate) struct RelView<'a> {
     pub(crate) ty: &'a Sym,
@@ -47,7 +54,7 @@ impl Graph {
     /// The base row of live relationship `id`.
     fn base_row(&self, id: RelId) -> Option<u32> {
         let row = self.base.find(id)?;
-        (self.dead.ids.is_empty() || !self.dead.ids.contains(&id)).then_some(row)
+        (!self.dead.has(id)).then_some(row)
     }
 
     fn base_view(&self, row: u32) -> RelView<'_> {
@@ -135,9 +142,7 @@ impl Graph {
         base: impl Iterator<Item = RelId>,
         maps: impl Iterator<Item = RelId>,
     ) -> Vec<RelId> {
-        let mut base = base
-            .filter(|id| self.dead.ids.is_empty() || !self.dead.ids.contains(id))
-            .peekable();
+        let mut base = base.filter(|id| !self.dead.has(*id)).peekable();
         let mut maps = maps.peekable();
         let mut out = Vec::new();
         loop {
@@ -182,8 +187,7 @@ impl Graph {
             _ => return adj.for_each(types, &self.syms, f),
         };
         let live = |h: &&Half| {
-            (wanted.is_empty() || wanted.contains(&h.ty))
-                && (self.dead.ids.is_empty() || !self.dead.ids.contains(&self.base.id(h.row)))
+            (wanted.is_empty() || wanted.contains(&h.ty)) && !self.dead.has(self.base.id(h.row))
         };
         if adj.len() == 0 {
             for h in halves.iter().filter(live) {
